@@ -1,0 +1,34 @@
+"""napari-keyskel: keypoint-skeleton annotation for napari, and a V7 Darwin / COCO format bridge.
+
+Importing this package (and its core and ``formats`` modules) never imports Qt or napari; the
+napari glue lives in ``napari_keyskel._napari`` and the docks in ``napari_keyskel._qt``.
+"""
+
+from __future__ import annotations
+
+from .dataset import Dataset
+from .errors import FormatError, KeyskelError, SkeletonError, StoreError
+from .presets import PRESETS, get_preset, match_preset
+from .skeleton import Skeleton
+from .store import OCCLUDED, UNLABELLED, VISIBLE, AnnotationStore, Change, Track
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "OCCLUDED",
+    "PRESETS",
+    "UNLABELLED",
+    "VISIBLE",
+    "AnnotationStore",
+    "Change",
+    "Dataset",
+    "FormatError",
+    "KeyskelError",
+    "Skeleton",
+    "SkeletonError",
+    "StoreError",
+    "Track",
+    "__version__",
+    "get_preset",
+    "match_preset",
+]

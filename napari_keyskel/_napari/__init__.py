@@ -1,0 +1,1 @@
+"""napari glue: layer data, reader/writer/sample hooks. Imports napari lazily where it can."""

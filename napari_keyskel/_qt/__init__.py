@@ -1,0 +1,1 @@
+"""Qt dock widgets of napari-keyskel."""

@@ -1,0 +1,33 @@
+"""Pixel-coordinate conventions of the file formats (FORMATS.md §3), kept in one place.
+
+The store holds positions in napari *data* order (..., row, col) = (..., y, x), where the
+integer position ``(0, 0)`` is the centre of pixel ``[0, 0]``.
+
+- V7 Darwin measures from the top-left *corner* of the image: ``x = col + 0.5``,
+  ``y = row + 0.5`` (inferred from V7's own converters; not stated in V7's docs).
+- COCO keypoints use the pixel index, as pycocotools and sleap-io read them: ``x = col``,
+  ``y = row`` (detectron2 adds 0.5 on its own; we do not).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["COCO_OFFSET", "DARWIN_OFFSET", "from_file_xy", "to_file_xy"]
+
+#: Added to (col, row) to get Darwin (x, y).
+DARWIN_OFFSET = 0.5
+#: Added to (col, row) to get COCO (x, y).
+COCO_OFFSET = 0.0
+
+
+def to_file_xy(yx: np.ndarray, offset: float) -> np.ndarray:
+    """Store (..., y, x) -> file (..., x, y): swap the last two axes and add ``offset``."""
+    yx = np.asarray(yx, dtype=float)
+    return yx[..., ::-1] + offset
+
+
+def from_file_xy(xy: np.ndarray, offset: float) -> np.ndarray:
+    """File (..., x, y) -> store (..., y, x): subtract ``offset`` and swap the last two axes."""
+    xy = np.asarray(xy, dtype=float)
+    return xy[..., ::-1] - offset

@@ -1,0 +1,66 @@
+"""JSON reading and atomic writing shared by the format modules (orjson when available)."""
+
+from __future__ import annotations
+
+import json
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from .._atomic import atomic_write_bytes
+from ..errors import FormatError
+
+try:  # orjson parses ~2x faster than json and is a declared dependency; json is the fallback
+    import orjson
+except ImportError:  # pragma: no cover - exercised only without orjson
+    orjson = None  # type: ignore[assignment]
+
+__all__ = ["dump_json", "dumps_json", "load_json", "loads_json"]
+
+
+def loads_json(data: bytes | str, path: str | PathLike[str] | None = None) -> Any:
+    """Parse JSON text; a syntax error becomes a :class:`FormatError` naming ``path`` and line."""
+    try:
+        if orjson is not None:
+            return orjson.loads(data)
+        return json.loads(data)
+    except (ValueError, TypeError) as exc:
+        # orjson.JSONDecodeError subclasses json.JSONDecodeError (lineno/colno available)
+        where = None
+        if isinstance(exc, json.JSONDecodeError):
+            where = f"line {exc.lineno}, column {exc.colno}"
+        raise FormatError(f"not valid JSON ({exc})", path, where) from None
+
+
+def load_json(path: str | PathLike[str]) -> Any:
+    """Read and parse a JSON file; errors name the file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"cannot read file ({exc.strerror or exc})", p) from None
+    return loads_json(raw, p)
+
+
+def dumps_json(obj: Any, indent: bool = False) -> bytes:
+    """Serialise to UTF-8 JSON bytes (NaN is rejected: formats must write finite numbers)."""
+    if orjson is not None:
+        opts = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
+        try:
+            return orjson.dumps(obj, option=opts)
+        except TypeError as exc:
+            raise FormatError(f"cannot serialise to JSON: {exc}") from None
+    try:
+        text = json.dumps(obj, indent=2 if indent else None, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(f"cannot serialise to JSON: {exc}") from None
+    return text.encode("utf-8")
+
+
+def dump_json(path: str | PathLike[str], obj: Any, indent: bool = False) -> Path:
+    """Serialise ``obj`` and replace ``path`` atomically (the old file survives any failure)."""
+    data = dumps_json(obj, indent)  # serialise fully before touching the disk
+    try:
+        return atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise FormatError(f"cannot write file ({exc.strerror or exc})", path) from None
