@@ -48,11 +48,15 @@ def figure_poses(n_frames: int, shape: tuple[int, int], n_instances: int, seed: 
         rng.uniform(0.6, 1.2, n_instances) * 2 * np.pi / 150,
     )
     py, px = rng.uniform(0, 2 * np.pi, (2, n_instances))
-    ry, rx = 0.5 * h - length, 0.5 * w - length
-    cy = 0.5 * h + 0.75 * ry * np.sin(fy * t + py)  # (T, I)
-    cx = 0.5 * w + 0.75 * rx * np.sin(fx * t + px)
-    vy = 0.75 * ry * fy * np.cos(fy * t + py)
-    vx = 0.75 * rx * fx * np.cos(fx * t + px)
+    # each animal roams its own part of the arena: anchors on a circle, small Lissajous loops
+    ang = 2 * np.pi * np.arange(n_instances) / max(n_instances, 1) + rng.uniform(0, 2 * np.pi)
+    spread = 0.0 if n_instances == 1 else 0.22
+    ay, ax = 0.5 * h + spread * h * np.sin(ang), 0.5 * w + spread * w * np.cos(ang)
+    ry, rx = 0.5 * h - length - spread * h, 0.5 * w - length - spread * w
+    cy = ay + 0.9 * ry * np.sin(fy * t + py)  # (T, I)
+    cx = ax + 0.9 * rx * np.sin(fx * t + px)
+    vy = 0.9 * ry * fy * np.cos(fy * t + py)
+    vx = 0.9 * rx * fx * np.cos(fx * t + px)
     heading = np.arctan2(vy, vx)  # (T, I)
     gait = np.sin(2 * np.pi * t / 14.0 + py)  # (T, I)
     wag = np.sin(2 * np.pi * t / 22.0 + px)
