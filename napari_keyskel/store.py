@@ -87,6 +87,10 @@ class FramePoints:
         return self.track_ids.shape[0]
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _empty_block(n: int, k: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return (
         np.full((n, k, d), np.nan),
@@ -145,6 +149,10 @@ class AnnotationStore:
         self.tracks: dict[int, Track] = {}
         #: JSON-able extras a format reader keeps for a lossless write.
         self.meta: dict[str, Any] = {}
+        #: Interpolation method used by incremental edits (``"linear"``, ``"cubic"``, ``"hold"``).
+        self.method: str = "linear"
+        #: Whether interpolation skips over unlabelled keys instead of ending spans at them.
+        self.bridge_unlabelled: bool = False
 
     # -- shape ----------------------------------------------------------------------------------
     @property
@@ -225,12 +233,23 @@ class AnnotationStore:
 
     @staticmethod
     def _check_visibility(vis: Any, n: int) -> np.ndarray:
-        arr = np.broadcast_to(np.asarray(vis), (n,)) if np.ndim(vis) == 0 else np.asarray(vis)
+        try:
+            arr = np.broadcast_to(np.asarray(vis), (n,)) if np.ndim(vis) == 0 else np.asarray(vis)
+        except (TypeError, ValueError):
+            raise StoreError(f"visibility must be 0, 1 or 2, got {vis!r}") from None
         if arr.shape != (n,):
             raise StoreError(f"expected {n} visibility values, got shape {arr.shape}")
-        if not np.isin(arr, (0, 1, 2)).all():
+        if arr.dtype == bool or not np.isin(arr, (0, 1, 2)).all():
             raise StoreError(f"visibility must be 0, 1 or 2, got {np.unique(arr).tolist()}")
         return arr.astype(np.int8)
+
+    def check_coords(self, coords: Any, n: int) -> np.ndarray:
+        """Validate ``n`` finite node positions and return them as a float ``(n, D)`` array."""
+        return self._check_coords(coords, n)
+
+    def check_visibility(self, visibility: Any, n: int) -> np.ndarray:
+        """Validate ``n`` visibility values (a scalar broadcasts) and return them as int8."""
+        return self._check_visibility(visibility, n)
 
     # -- tracks ---------------------------------------------------------------------------------
     def new_track_id(self) -> int:
@@ -253,6 +272,8 @@ class AnnotationStore:
         if tid in self.tracks:
             raise StoreError(f"track id {tid} already exists")
         start = self.check_frame(start)
+        if stop is not None and not _is_int(stop):
+            raise StoreError(f"stop must be an integer frame, got {stop!r}")
         stop = start + 1 if stop is None else int(stop)
         if stop <= start:
             raise StoreError(f"empty frame span [{start}, {stop})")
@@ -305,6 +326,19 @@ class AnnotationStore:
         t.alive[r] = True
         return Change(t.track_id, f, f + 1, tuple(idx.tolist()))
 
+    def mark_unlabelled(self, frame: int, track_id: int, nodes: Any = None) -> Change:
+        """Make nodes unlabelled *keys* on a frame (position NaN, visibility 0): they end spans."""
+        t = self.track(track_id)
+        f = self.check_frame(frame)
+        idx = self.node_indices(nodes)
+        self._ensure_span(t, f)
+        r = f - t.start
+        t.coords[r, idx] = np.nan
+        t.visibility[r, idx] = UNLABELLED
+        t.is_key[r, idx] = True
+        t.alive[r] = True
+        return Change(t.track_id, f, f + 1, tuple(idx.tolist()))
+
     def set_visibility(
         self, frame: int, track_id: int, visibility: int | Sequence[int], nodes: Any = None
     ) -> Change:
@@ -337,9 +371,12 @@ class AnnotationStore:
         Frames marked outside lose their points; the block grows if needed.
         """
         t = self.track(track_id)
-        start, last = self.check_frame(start), self.check_frame(int(stop) - 1)
-        if last < start:
+        start = self.check_frame(start)
+        if not _is_int(stop):
+            raise StoreError(f"stop must be an integer frame, got {stop!r}")
+        if stop <= start:
             raise StoreError(f"empty frame span [{start}, {stop})")
+        last = self.check_frame(int(stop) - 1)
         self._ensure_span(t, start)
         self._ensure_span(t, last)
         r = slice(start - t.start, last + 1 - t.start)
@@ -448,6 +485,7 @@ class AnnotationStore:
 
         new = AnnotationStore(self.skeleton, self.coord_ndim, self.frame_axis, self.n_frames, self.name)
         new.meta = copy.deepcopy(self.meta)
+        new.method, new.bridge_unlabelled = self.method, self.bridge_unlabelled
         for t in self.tracks.values():
             new.tracks[t.track_id] = Track(
                 t.track_id,

@@ -58,8 +58,8 @@ def figure_poses(n_frames: int, shape: tuple[int, int], n_instances: int, seed: 
     vy = 0.9 * ry * fy * np.cos(fy * t + py)
     vx = 0.9 * rx * fx * np.cos(fx * t + px)
     heading = np.arctan2(vy, vx)  # (T, I)
-    gait = np.sin(2 * np.pi * t / 14.0 + py)  # (T, I)
-    wag = np.sin(2 * np.pi * t / 22.0 + px)
+    gait = np.sin(2 * np.pi * t / 40.0 + py)  # (T, I)
+    wag = np.sin(2 * np.pi * t / 56.0 + px)
     fwd = np.broadcast_to(local[:, 0], (n_frames, n_instances, len(sk.nodes))).copy()
     left = np.broadcast_to(local[:, 1], fwd.shape).copy()
     k = {n: i for i, n in enumerate(sk.nodes)}
