@@ -1,0 +1,181 @@
+"""The ``keyskel`` command line: convert, interpolate, inspect and validate annotation files.
+
+Examples
+--------
+``keyskel convert export/ poses.json --to coco`` (a folder of V7 Darwin files -> one COCO file),
+``keyskel convert poses.json darwin_out/ --to darwin --skeleton mouse.skeleton.json``,
+``keyskel interpolate sparse.json dense.json --method cubic``, ``keyskel info poses.json --json``,
+``keyskel validate poses.json``.
+
+Bad input prints one line on stderr and exits 1 (no traceback); usage errors exit 2.
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .dataset import Dataset
+from .errors import KeyskelError
+
+__all__ = ["main"]
+
+_METHODS = ("linear", "cubic", "hold")
+
+
+def _read(args: argparse.Namespace, path: str) -> tuple[Dataset, str]:
+    from .formats import read_detected
+
+    images = getattr(args, "images", None)
+    return read_detected(path, getattr(args, "skeleton", None), images=images)
+
+
+def _write(ds: Dataset, path: str, fmt: str, results: bool = False) -> list[Path]:
+    from .formats import write
+
+    if fmt == "coco":
+        return write(ds, path, "coco", results=results)
+    return write(ds, path, fmt)
+
+
+def _is_results(ds: Dataset) -> bool:
+    meta = ds.meta.get("coco")
+    return isinstance(meta, dict) and meta.get("kind") == "results"
+
+
+def _report(paths: list[Path]) -> None:
+    print(f"wrote {len(paths)} file{'s' if len(paths) != 1 else ''}:")
+    for p in paths:
+        print(f"  {p}")
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    ds, fmt = _read(args, args.input)
+    to = args.to or ("coco" if fmt == "darwin" else "darwin")
+    results = bool(args.results or (to == "coco" and fmt == "coco" and _is_results(ds)))
+    _report(_write(ds, args.output, to, results))
+    return 0
+
+
+def _cmd_interpolate(args: argparse.Namespace) -> int:
+    from .keyframes import interpolate_all  # written alongside; imported only when needed
+
+    ds, fmt = _read(args, args.input)
+    for store in ds.stores:
+        interpolate_all(store, method=args.method)  # fills the store in place
+    _report(_write(ds, args.output, fmt, _is_results(ds)))
+    return 0
+
+
+def _summary(ds: Dataset, fmt: str, path: str) -> dict[str, Any]:
+    items = list(dict.fromkeys(str(fr.get("item")) for fr in ds.frames)) if ds.frames else []
+    sets = []
+    totals = {"instances": 0, "points": 0, "keys": 0, "interpolated": 0}
+    for s in ds.stores:
+        c = s.counts()
+        sets.append({"name": s.name, "nodes": list(s.skeleton.nodes), "edges": len(s.skeleton.edges), **c})
+        for k in totals:
+            totals[k] += c[k]
+    return {
+        "path": str(path),
+        "format": fmt,
+        "items": len(items),
+        "frames": ds.n_frames,
+        **totals,
+        "annotation_sets": sets,
+    }
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    ds, fmt = _read(args, args.input)
+    info = _summary(ds, fmt, args.input)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['path']}: {fmt}")
+    print(f"  items: {info['items']}  frames: {info['frames']}  instances: {info['instances']}")
+    print(f"  points: {info['points']}  keys: {info['keys']}  interpolated: {info['interpolated']}")
+    for s in info["annotation_sets"]:
+        print(
+            f"  - {s['name']}: {len(s['nodes'])} nodes, {s['edges']} edges, {s['instances']} instances, "
+            f"{s['frames']} frames, {s['keys']} keys, {s['interpolated']} interpolated"
+        )
+        print(f"    nodes: {', '.join(s['nodes'])}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    ds, fmt = _read(args, args.input)
+    info = _summary(ds, fmt, args.input)
+    print(f"OK {args.input}: {fmt}, {len(ds.stores)} annotation sets, {info['instances']} instances, "
+          f"{info['points']} points")  # fmt: skip
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="keyskel", description="Keypoint-skeleton annotations: V7 Darwin JSON 2.0 and COCO keypoints."
+    )
+    p.add_argument("--version", action="version", version=f"keyskel {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "input", metavar="INPUT", help="a Darwin or COCO .json file, or a folder of Darwin files"
+        )
+        sp.add_argument("--skeleton", metavar="FILE", help="skeleton file (.skeleton.json) for the data")
+        sp.add_argument(
+            "--images", metavar="GT", help="COCO ground truth whose images a results INPUT refers to"
+        )
+
+    c = sub.add_parser("convert", help="convert between V7 Darwin and COCO keypoints")
+    common(c)
+    c.add_argument("output", metavar="OUTPUT", help="output .json file (or folder, for Darwin)")
+    c.add_argument("--to", choices=("darwin", "coco"), help="output format (default: the other one)")
+    c.add_argument(
+        "--results", action="store_true", help="write COCO keypoint results instead of ground truth"
+    )
+    c.set_defaults(func=_cmd_convert)
+
+    i = sub.add_parser("interpolate", help="fill every span between keys, write the same format")
+    common(i)
+    i.add_argument("output", metavar="OUTPUT", help="output file (or folder, for Darwin)")
+    i.add_argument("--method", choices=_METHODS, default="linear", help="interpolation (default: linear)")
+    i.set_defaults(func=_cmd_interpolate)
+
+    n = sub.add_parser("info", help="summarise a file: format, items, frames, instances, keys")
+    common(n)
+    n.add_argument("--json", action="store_true", help="print the summary as JSON")
+    n.set_defaults(func=_cmd_info)
+
+    v = sub.add_parser("validate", help="exit 0 if the file reads cleanly, else print the error, exit 1")
+    common(v)
+    v.set_defaults(func=_cmd_validate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 bad input, 2 usage error)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    try:
+        return int(args.func(args))
+    except KeyskelError as exc:
+        print(f"keyskel {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"keyskel {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Small pieces shared by the COCO reader and writer: value checks, places, the bbox rule."""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FormatError
+
+__all__ = [
+    "DEFAULT_ITEM",
+    "IMAGE_FIELDS",
+    "Ctx",
+    "ann_place",
+    "derived",
+    "is_id",
+    "is_int",
+    "is_num",
+    "where",
+]
+
+#: Item name when a ``frame_N`` file name has no prefix (and of a frame table that has none).
+DEFAULT_ITEM = "video"
+#: Image keys that become frame-table fields (everything else goes to ``frame["coco"]``).
+IMAGE_FIELDS = ("id", "file_name", "width", "height")
+
+
+def is_int(v: Any) -> bool:
+    """An integer that is not a bool."""
+    return type(v) is int or (isinstance(v, int) and not isinstance(v, bool))
+
+
+def is_num(v: Any) -> bool:
+    """A finite number that is not a bool."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def is_id(v: Any) -> bool:
+    """A valid COCO id: an integer or a string."""
+    return is_int(v) or isinstance(v, str)
+
+
+def ann_place(a: Any, i: int) -> str:
+    """``"annotation id 17"``, or ``"annotations[3]"`` when it has no usable id."""
+    aid = a.get("id") if isinstance(a, dict) else None
+    return f"annotation id {aid!r}" if is_id(aid) else f"annotations[{i}]"
+
+
+def where(anns: list[Any], i: int, field: str) -> str:
+    """``"annotation id 17, field 'keypoints'"``."""
+    return f"{ann_place(anns[i], i)}, field '{field}'"
+
+
+class Ctx:
+    """Error helper bound to one file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, message: str, where: str | None = None) -> FormatError:
+        """A :class:`FormatError` naming this file and ``where``."""
+        return FormatError(message, self.path, where)
+
+
+def derived(trip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Our rule for ``num_keypoints``, ``bbox`` and ``area`` of ``(N, K, 3)`` keypoint triplets.
+
+    ``num_keypoints`` = count of v > 0; ``bbox`` = ``[x0, y0, x1 - x0, y1 - y0]`` over the labelled
+    points (zeros when there are none); ``area`` = ``w * h``. Also returns the *junk* mask: rows
+    with a v=0 point whose x or y is not 0 (real files carry leftovers there).
+    """
+    lab = trip[..., 2] > 0
+    x, y = trip[..., 0], trip[..., 1]
+    x0 = np.where(lab, x, np.inf).min(axis=1)
+    x1 = np.where(lab, x, -np.inf).max(axis=1)
+    y0 = np.where(lab, y, np.inf).min(axis=1)
+    y1 = np.where(lab, y, -np.inf).max(axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates (1e308) give inf, not a warning
+        box = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+        box[~lab.any(axis=1)] = 0.0
+        area = box[:, 2] * box[:, 3]
+    junk = ((~lab) & ((x != 0) | (y != 0))).any(axis=1)
+    return lab.sum(axis=1), box, area, junk
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a big JSON document is parsed and converted.
+
+    Parsing creates millions of containers, none of them cyclic; each allocation burst would
+    otherwise trigger full collections that walk the whole growing document (2-3x slower).
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

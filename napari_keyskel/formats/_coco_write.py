@@ -1,0 +1,383 @@
+""":class:`~napari_keyskel.dataset.Dataset` -> COCO keypoints (the writing half of :mod:`.coco`).
+
+See :mod:`napari_keyskel.formats.coco` for the mapping. Every store's tracks are concatenated
+into one ``(M, K, 2)`` array; the rows to write, their keypoint triplets, ``num_keypoints``,
+``bbox`` and ``area`` are computed on whole arrays, and only the final annotation dicts are built
+in Python. With orjson, keypoint rows are handed over as numpy views (no float-to-Python copy).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from ..dataset import Dataset
+from ..errors import FormatError
+from ..store import AnnotationStore
+from . import _jsonio
+from ._coco_common import DEFAULT_ITEM, IMAGE_FIELDS, derived, is_id, is_int
+from ._coords import COCO_OFFSET, to_file_xy
+
+__all__ = ["coco_document"]
+
+_IMAGE_EXT = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
+_DEFAULT_FIELDS = ("track_id", "object_id")
+#: Frame-table keys that map to image fields; other keys travel in ``"keyskel": {"frame": ...}``.
+_FRAME_KEYS = frozenset({"item", "frame", "slot", "width", "height", "file_name", "image_id", "coco"})
+
+
+def _foreign(meta: Any) -> dict[str, Any]:
+    """The parts of a meta dict owned by other formats (all but ``coco``)."""
+    return {k: v for k, v in meta.items() if k != "coco"} if isinstance(meta, dict) else {}
+
+
+# -- frames / images -------------------------------------------------------------------------------
+def _frame_table(dataset: Dataset, path: Any) -> list[dict[str, Any]]:
+    n = dataset.n_frames
+    for s in dataset.stores:
+        stop = s.frame_range()[1]
+        if stop > n:
+            raise FormatError(
+                f"store {s.name!r} has frame {stop - 1}, but the frame table has {n} frames", path
+            )
+    if dataset.frames:
+        return dataset.frames
+    return [{"item": DEFAULT_ITEM, "frame": f} for f in range(max(n, 1 if dataset.stores else 0))]
+
+
+def _unique_ids(wanted: Sequence[Any], reserved: set[Any] = frozenset()) -> list[Any]:
+    """Keep each valid, unused wanted id; give the others fresh integers above every id seen."""
+    used = set(reserved)
+    out: list[Any] = []
+    for w in wanted:
+        if is_id(w) and w not in used:
+            used.add(w)
+            out.append(w)
+        else:
+            out.append(None)
+    nxt = max((u for u in used if is_int(u)), default=0) + 1
+    for i, w in enumerate(out):
+        if w is None:
+            while nxt in used:
+                nxt += 1
+            out[i] = nxt
+            used.add(nxt)
+    return out
+
+
+def _file_name(item: str, frame: int, slot: Any, single: bool, multislot: bool) -> str:
+    p = PurePosixPath(item)
+    if single and frame == 0 and p.suffix.lower() in _IMAGE_EXT:
+        return item
+    stem = item[: -len(p.suffix)] if p.suffix else item
+    if multislot and slot is not None:
+        stem = f"{stem}/{slot}"
+    return f"{stem}/frame_{int(frame):06d}.png"
+
+
+def _images(frames: list[dict[str, Any]], ids: list[Any]) -> list[dict[str, Any]]:
+    per_item = Counter(fr.get("item") for fr in frames)
+    slots: dict[Any, set[Any]] = {}
+    for fr in frames:
+        slots.setdefault(fr.get("item"), set()).add(fr.get("slot"))
+    out = []
+    for f, (fr, iid) in enumerate(zip(frames, ids)):
+        img: dict[str, Any] = {"id": iid}
+        if isinstance(fr.get("coco"), dict):  # read from COCO: its keys, with item/frame/slot updated
+            for key in IMAGE_FIELDS[1:]:
+                if key in fr:
+                    img[key] = fr[key]
+            img.update({k: v for k, v in fr["coco"].items() if k not in IMAGE_FIELDS})
+            for key, src in (("frame_index", "frame"), ("item", "item"), ("slot", "slot")):
+                if key in img and src in fr:
+                    img[key] = fr[src]
+        else:
+            item = str(fr.get("item") or DEFAULT_ITEM)
+            frame = int(fr.get("frame", f))
+            single, multi = per_item[fr.get("item")] == 1, len(slots[fr.get("item")]) > 1
+            img["file_name"] = fr.get("file_name") or _file_name(item, frame, fr.get("slot"), single, multi)
+            for key in ("width", "height"):
+                if fr.get(key) is not None:
+                    img[key] = fr[key]
+            img["frame_index"] = frame
+            img["item"] = item
+            if fr.get("slot") is not None:
+                img["slot"] = fr["slot"]
+        extra = {k: v for k, v in fr.items() if k not in _FRAME_KEYS}
+        if extra:
+            img["keyskel"] = {"frame": extra}
+        out.append(img)
+    return out
+
+
+# -- categories --------------------------------------------------------------------------------------
+def _sigmas_for(store: AnnotationStore, oks_sigmas: Any, path: Any) -> list[float] | None:
+    if oks_sigmas is None:
+        return None
+    sig = oks_sigmas.get(store.name) if isinstance(oks_sigmas, Mapping) else oks_sigmas
+    if sig is None:
+        return None
+    arr = np.asarray(sig, dtype=float).ravel()
+    if arr.size != store.n_nodes or not (np.isfinite(arr) & (arr > 0)).all():
+        raise FormatError(
+            f"oks_sigmas of category {store.name!r} must be {store.n_nodes} positive numbers, got {arr.size}",
+            path,
+        )
+    return arr.tolist()
+
+
+def _category(store: AnnotationStore, cid: Any, sigmas: list[float] | None) -> dict[str, Any]:
+    coco = store.meta.get("coco") if isinstance(store.meta.get("coco"), dict) else None
+    base = dict(coco.get("category", {})) if coco else {}
+    cat: dict[str, Any] = {"id": cid, "name": store.name}
+    if coco is None:
+        cat["supercategory"] = store.name
+    cat["keypoints"] = list(store.skeleton.nodes)
+    edges = [[i + 1, j + 1] for i, j in store.skeleton.edges]
+    orig = base.get("skeleton")
+    try:
+        same = orig is not None and {frozenset(e) for e in orig} == {frozenset(e) for e in edges}
+    except TypeError:
+        same = False
+    if same:
+        cat["skeleton"] = orig
+    elif edges or coco is None or "skeleton" in base:
+        cat["skeleton"] = edges
+    cat.update({k: v for k, v in base.items() if k not in ("id", "skeleton")})
+    if sigmas is not None:
+        cat["oks_sigmas"] = sigmas
+    if _foreign(store.meta):
+        cat["keyskel"] = {"meta": _foreign(store.meta)}
+    return cat
+
+
+# -- annotations -------------------------------------------------------------------------------------
+class _Rows:
+    """The annotation rows of one store: which (track, frame) and their derived fields."""
+
+    def __init__(self, store: AnnotationStore, path: Any) -> None:
+        if store.coord_ndim != 2:
+            raise FormatError(
+                f"COCO keypoints are 2-D; store {store.name!r} has {store.coord_ndim}-D points", path
+            )
+        tracks = list(store)
+        k = store.n_nodes
+        self.tracks = tracks
+        self.metas = [_coco_meta(t) for t in tracks]
+        if not tracks:
+            self.n = 0
+            return
+        coords = np.concatenate([t.coords for t in tracks])
+        vis = np.concatenate([t.visibility for t in tracks])
+        key = np.concatenate([t.is_key for t in tracks])
+        lens = np.asarray([t.coords.shape[0] for t in tracks], np.int64)
+        offsets = np.r_[0, np.cumsum(lens)[:-1]]
+        starts = np.asarray([t.start for t in tracks], np.int64)
+        frame = np.repeat(starts - offsets, lens) + np.arange(int(lens.sum()))
+        owner = np.repeat(np.arange(len(tracks)), lens)
+        lab = np.isfinite(coords).all(axis=-1) & (vis > 0)
+        emit = lab.any(axis=1)
+        for ti, m in enumerate(self.metas):  # annotations read with no labelled point are written back
+            empty = m.get("empty") if m else None
+            if isinstance(empty, list):
+                t = tracks[ti]
+                rows = [f - t.start for f in empty if is_int(f) and t.start <= f < t.stop]
+                emit[offsets[ti] + np.asarray(rows, np.intp)] = True
+        idx = np.flatnonzero(emit)
+        lab = lab[idx]
+        xy = to_file_xy(coords[idx], COCO_OFFSET)
+        xy[~lab] = 0.0
+        trip = np.empty((idx.size, k, 3))
+        trip[..., :2] = xy
+        trip[..., 2] = np.where(lab, vis[idx], 0)
+        self.n = idx.size
+        self.trip = trip
+        self.kp = trip.reshape(idx.size, 3 * k)
+        self.lab = lab
+        self.key = key[idx] & lab
+        self.frame = frame[idx]
+        self.owner = owner[idx]
+        self.nk, self.box, self.area, _ = derived(trip)
+        self.interp = np.flatnonzero((lab & ~self.key).any(axis=1))
+
+    def unchanged(self, rows: list[int], origs: list[dict[str, Any]]) -> np.ndarray:
+        """Which rows still hold the labelled points of the original keypoint list."""
+        try:
+            o = np.array([x.get("keypoints") for x in origs], dtype=float).reshape(
+                len(rows), *self.trip.shape[1:]
+            )
+        except (ValueError, TypeError, AttributeError):
+            return np.zeros(len(rows), bool)
+        t, lab = self.trip[rows], self.lab[rows]
+        same_lab = ((o[..., 2] > 0) == lab).all(axis=1)
+        same_val = np.where(lab[..., None], o == t, True).all(axis=(1, 2))
+        return same_lab & same_val
+
+
+def _coco_meta(obj: Any) -> dict[str, Any]:
+    m = obj.meta.get("coco") if isinstance(obj.meta, dict) else None
+    return m if isinstance(m, dict) else {}
+
+
+def _annotations(
+    rows: _Rows, cid: Any, img_ids: list[Any], results: bool, keep_extras: bool, as_numpy: bool
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if rows.n == 0:
+        return out
+    metas = rows.metas
+    kp = rows.kp if as_numpy else rows.kp.tolist()
+    box = rows.box if as_numpy else rows.box.tolist()
+    nk, area = rows.nk.tolist(), rows.area.tolist()
+    interp = set(rows.interp.tolist())
+    frames, owners = rows.frame.tolist(), rows.owner.tolist()
+    first = {}  # first written row of each track carries its name and other formats' meta
+    for r, ti in enumerate(owners):
+        first.setdefault(ti, r)
+    carry = {}
+    for ti, r in first.items():
+        t, m = rows.tracks[ti], metas[ti]
+        rec = {}
+        if t.name != f"instance {t.track_id}" and t.name != m.get("key"):
+            rec["name"] = t.name
+        if len(t.meta) > ("coco" in t.meta):
+            rec["meta"] = _foreign(t.meta)
+        if rec:
+            carry[r] = rec
+    # per track: (track fields, id value written, per-frame extras)
+    per_track = []
+    for t, m in zip(rows.tracks, metas):
+        fields = m.get("fields") if isinstance(m.get("fields"), list) else _DEFAULT_FIELDS
+        ann_meta = m.get("ann")
+        per_track.append((fields, m.get("key", t.track_id), ann_meta if isinstance(ann_meta, dict) else {}))
+    # rows whose original keypoints (junk at v=0, file bbox/area) can be written back verbatim
+    orig_rows, origs = [], []
+    if any("orig" in m for m in metas):
+        for r in range(rows.n):
+            o = metas[owners[r]].get("orig")
+            o = o.get(str(frames[r])) if isinstance(o, dict) else None
+            if isinstance(o, dict):
+                orig_rows.append(r)
+                origs.append(o)
+    ok = rows.unchanged(orig_rows, origs) if origs else []
+    keep = {r: o for r, o, same in zip(orig_rows, origs, ok) if same}
+    for r in range(rows.n):
+        f = frames[r]
+        fields, value, ann_meta = per_track[owners[r]]
+        ext = ann_meta.get(str(f)) if ann_meta else None
+        ext = ext if isinstance(ext, dict) else {}
+        o = keep.get(r)
+        if results:
+            a = {"image_id": img_ids[f], "category_id": cid, "keypoints": o["keypoints"] if o else kp[r]}
+            a["score"] = ext.get("score", 1.0)
+            if keep_extras:
+                a.update({k: v for k, v in ext.items() if k not in ("bbox", "score")})
+            out.append(a)
+            continue
+        a = {
+            "id": ext.get("id"),
+            "image_id": img_ids[f],
+            "category_id": cid,
+            "keypoints": o["keypoints"] if o else kp[r],
+            "num_keypoints": nk[r],
+            "bbox": box[r],
+            "area": area[r],
+            "iscrowd": 0,
+        }
+        if o and not keep_extras:  # (a results file had none of these: ground truth needs them)
+            for key in ("num_keypoints", "bbox", "area", "iscrowd"):
+                if key in o:
+                    a[key] = o[key]
+                else:
+                    del a[key]
+        attrs = ext.get("attributes")
+        for key, v in ext.items():
+            if key not in ("id", "attributes", "keyskel"):
+                a[key] = v
+        if "track_id" in fields:
+            a["track_id"] = value
+        if "instance_id" in fields:
+            a["instance_id"] = value
+        if "object_id" in fields:
+            attrs = {**attrs, "object_id": value} if isinstance(attrs, dict) else {"object_id": value}
+        if attrs is not None:
+            a["attributes"] = attrs
+        ks = ext.get("keyskel")
+        if r in interp:
+            ks = (
+                {**ks, "keyframe": rows.key[r].astype(int).tolist()}
+                if isinstance(ks, dict)
+                else {"keyframe": rows.key[r].astype(int).tolist()}
+            )
+        if r in carry:
+            ks = {**ks, "track": carry[r]} if isinstance(ks, dict) else {"track": carry[r]}
+        if ks is not None:
+            a["keyskel"] = ks
+        out.append(a)
+    return out
+
+
+def coco_document(
+    dataset: Dataset,
+    *,
+    results: bool = False,
+    oks_sigmas: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
+    all_frames: bool = True,
+    as_numpy: bool = False,
+    path: Any = None,
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """The COCO document (ground-truth dict or results list) of ``dataset``; see :func:`.coco.write_coco`."""
+    if not isinstance(dataset, Dataset):
+        raise FormatError(f"expected a Dataset, got {type(dataset).__name__}", path)
+    dmeta = _coco_meta(dataset)
+    frames = _frame_table(dataset, path)
+    img_ids = _unique_ids([fr.get("image_id") for fr in frames])
+    other_cats = [c for c in dmeta.get("categories", []) if isinstance(c, dict)] if not results else []
+    other_anns = [a for a in dmeta.get("annotations", []) if isinstance(a, dict)]
+    reserved = {c.get("id") for c in other_cats if is_id(c.get("id"))}
+    cids = _unique_ids([_coco_meta(s).get("category", {}).get("id") for s in dataset.stores], reserved)
+    keep_extras = dmeta.get("kind") == "results"
+    anns: list[dict[str, Any]] = []
+    frame_of: list[int] = []
+    cats = []
+    for s, cid in zip(dataset.stores, cids):
+        rows = _Rows(s, path)
+        part = _annotations(rows, cid, img_ids, results, keep_extras, as_numpy)
+        anns.extend(part)
+        if rows.n:
+            frame_of.extend(rows.frame.tolist())
+        if not results:
+            cats.append(_category(s, cid, _sigmas_for(s, oks_sigmas, path)))
+    order = np.argsort(np.asarray(frame_of, np.int64), kind="stable").tolist()
+    anns = [anns[i] for i in order]
+    if results:
+        return anns + (other_anns if keep_extras else [])
+    reserved = {a.get("id") for a in other_anns if is_id(a.get("id"))}
+    for a, aid in zip(anns, _unique_ids([a["id"] for a in anns], reserved)):
+        a["id"] = aid
+    if all_frames:
+        images = _images(frames, img_ids)
+    else:
+        used_ids = {a["image_id"] for a in anns} | {
+            a.get("image_id") for a in other_anns if is_id(a.get("image_id"))
+        }
+        keep = [f for f, i in enumerate(img_ids) if i in used_ids]
+        images = _images([frames[f] for f in keep], [img_ids[f] for f in keep])
+    doc: dict[str, Any] = {
+        k: v for k, v in dmeta.get("top", {}).items() if k not in ("images", "annotations", "categories")
+    }
+    doc["images"] = images
+    doc["annotations"] = anns + other_anns
+    doc["categories"] = cats + other_cats
+    if _foreign(dataset.meta):
+        doc["keyskel"] = {"meta": _foreign(dataset.meta)}
+    return doc
+
+
+def numpy_ok() -> bool:
+    """True if the JSON writer can take numpy arrays directly (orjson)."""
+    return _jsonio.orjson is not None
