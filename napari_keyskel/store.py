@@ -18,6 +18,7 @@ the :class:`Change` it made so the viewer can update only that.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +68,19 @@ class Track:
 
     def __len__(self) -> int:
         return self.coords.shape[0]
+
+    def copy(self) -> Track:
+        """A deep copy (arrays and meta)."""
+        return Track(
+            self.track_id,
+            self.name,
+            self.start,
+            self.coords.copy(),
+            self.visibility.copy(),
+            self.is_key.copy(),
+            self.alive.copy(),
+            copy.deepcopy(self.meta),
+        )
 
     def rows(self, frames: np.ndarray | int) -> np.ndarray:
         """Block rows of absolute ``frames`` (no bounds check)."""
@@ -481,22 +495,11 @@ class AnnotationStore:
 
     def copy(self) -> AnnotationStore:
         """A deep copy (arrays and meta)."""
-        import copy
-
         new = AnnotationStore(self.skeleton, self.coord_ndim, self.frame_axis, self.n_frames, self.name)
         new.meta = copy.deepcopy(self.meta)
         new.method, new.bridge_unlabelled = self.method, self.bridge_unlabelled
         for t in self.tracks.values():
-            new.tracks[t.track_id] = Track(
-                t.track_id,
-                t.name,
-                t.start,
-                t.coords.copy(),
-                t.visibility.copy(),
-                t.is_key.copy(),
-                t.alive.copy(),
-                copy.deepcopy(t.meta),
-            )
+            new.tracks[t.track_id] = t.copy()
         return new
 
     def nbytes(self) -> int:

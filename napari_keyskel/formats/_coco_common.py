@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,19 +84,3 @@ def derived(trip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         area = box[:, 2] * box[:, 3]
     junk = ((~lab) & ((x != 0) | (y != 0))).any(axis=1)
     return lab.sum(axis=1), box, area, junk
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a big JSON document is parsed and converted.
-
-    Parsing creates millions of containers, none of them cyclic; each allocation burst would
-    otherwise trigger full collections that walk the whole growing document (2-3x slower).
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()

@@ -9,10 +9,7 @@ only treats an item as video when slot 0 has them).
 
 from __future__ import annotations
 
-import gc
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -25,30 +22,13 @@ from ..errors import FormatError
 from ..skeleton import SKELETON_FILE_SUFFIX
 from ..store import AnnotationStore, Track
 from ._coords import DARWIN_OFFSET, to_file_xy
-from ._jsonio import dumps_json
+from ._jsonio import dumps_json, gc_paused
 
-__all__ = ["SCHEMA_REF", "build_documents", "gc_paused", "safe_name", "write_darwin"]
+__all__ = ["SCHEMA_REF", "build_documents", "safe_name", "write_darwin"]
 
 SCHEMA_REF = "https://darwin-public.s3.eu-west-1.amazonaws.com/darwin_json/2.0/schema.json"
 #: Decimals kept on write (removes the float noise of the +-0.5 pixel shift, far below a pixel).
 _DECIMALS = 10
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of acyclic JSON containers are made.
-
-    Parsing or building a large Darwin file creates containers that live only briefly; the
-    collector would traverse them again and again (up to half the time). Reference counting
-    still frees them; the previous state is restored on exit.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def safe_name(name: str) -> str:

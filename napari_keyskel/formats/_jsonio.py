@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ try:  # orjson parses ~2x faster than json and is a declared dependency; json is
 except ImportError:  # pragma: no cover - exercised only without orjson
     orjson = None  # type: ignore[assignment]
 
-__all__ = ["dump_json", "dumps_json", "load_json", "loads_json"]
+__all__ = ["dump_json", "dumps_json", "gc_paused", "load_json", "loads_json"]
 
 
 def loads_json(data: bytes | str, path: str | PathLike[str] | None = None) -> Any:
@@ -64,3 +67,20 @@ def dump_json(path: str | PathLike[str], obj: Any, indent: bool = False) -> Path
         return atomic_write_bytes(path, data)
     except OSError as exc:
         raise FormatError(f"cannot write file ({exc.strerror or exc})", path) from None
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while parsing or building big documents.
+
+    Parsing creates millions of short-lived, acyclic containers; each allocation burst would
+    otherwise trigger collections that walk the whole growing document again (2-3x slower).
+    Reference counting still frees them; the previous state is restored on exit.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -37,8 +37,8 @@ from ..skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from ..store import AnnotationStore, Track
 from ._coords import DARWIN_OFFSET, from_file_xy
 from ._darwin_read import AnnRecord, ItemRecord, is_darwin_doc, parse_document
-from ._darwin_write import gc_paused, safe_name, write_darwin
-from ._jsonio import load_json
+from ._darwin_write import safe_name, write_darwin
+from ._jsonio import gc_paused, load_json
 
 __all__ = ["looks_like_darwin", "read_darwin", "write_darwin"]
 
