@@ -32,3 +32,23 @@ __all__ = [
     "get_preset",
     "match_preset",
 ]
+
+#: Scripting API (:mod:`napari_keyskel.api`), re-exported lazily: importing the package stays light.
+#: (``api.interpolate`` is not re-exported: ``napari_keyskel.interpolate`` is the pure module.)
+_API_NAMES = (
+    "add_skeleton_layer",
+    "get_controller",
+    "get_store",
+    "open_annotations",
+    "save_layer",
+    "set_node",
+    "to_dataset",
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _API_NAMES:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

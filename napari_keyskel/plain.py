@@ -11,6 +11,7 @@ every frame of every instance without any custom class:
         "skeleton": {...},                     # Skeleton.to_dict()
         "coord_ndim": 2, "frame_axis": 0, "n_frames": 100,
         "method": "linear",                    # interpolation method
+        "bridge_unlabelled": False,            # interpolate across unlabelled keys
         "meta": {...},                         # format extras kept for lossless writes
         "tracks": [{"track_id": 1, "name": "mouse 1", "start": 0,
                     "coords": (L, K, D) float array, "visibility": (L, K) int8,
@@ -43,7 +44,8 @@ def store_to_plain(store: AnnotationStore) -> dict[str, Any]:
         "coord_ndim": store.coord_ndim,
         "frame_axis": store.frame_axis,
         "n_frames": store.n_frames,
-        "method": getattr(store, "method", "linear"),
+        "method": store.method,
+        "bridge_unlabelled": store.bridge_unlabelled,
         "meta": store.meta,
         "tracks": [
             {
@@ -73,8 +75,8 @@ def store_from_plain(data: Mapping[str, Any]) -> AnnotationStore:
         n_frames=data.get("n_frames"),
         name=data.get("name"),
     )
-    if "method" in data and hasattr(store, "method"):
-        store.method = data["method"]
+    store.method = str(data.get("method", "linear"))
+    store.bridge_unlabelled = bool(data.get("bridge_unlabelled", False))
     store.meta = dict(data.get("meta") or {})
     k, d = store.n_nodes, store.coord_ndim
     for i, raw in enumerate(data["tracks"]):

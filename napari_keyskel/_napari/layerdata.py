@@ -50,6 +50,7 @@ __all__ = [
     "points_in_frames",
     "points_layer_tuple",
     "range_anchors",
+    "sync_plain",
 ]
 
 FEATURE_COLUMNS = ("instance", "node", "visibility", "keyframe")
@@ -114,10 +115,11 @@ def features_table(store: AnnotationStore, fp: FramePoints) -> pd.DataFrame:
 
 
 def point_style(store: AnnotationStore, fp: FramePoints, color_by: str = "node") -> dict[str, Any]:
-    """Per-point face colour, symbol and border: key / interpolated / occluded look different.
+    """Per-point face colour, border colour and symbol.
 
-    Keys are filled discs with a white border, interpolated points rings without a border and a
-    little see-through, occluded points crosses.
+    The symbol alone tells the state apart (so a frame step that only changes states updates one
+    attribute): a key is a filled disc, an interpolated point a ring, an occluded point a cross.
+    Faces are coloured by node (or by instance), borders are white.
     """
     ids, nodes = np.asarray(fp.track_ids), np.asarray(fp.nodes, np.intp)
     key, vis = np.asarray(fp.is_key, bool), np.asarray(fp.visibility)
@@ -128,10 +130,7 @@ def point_style(store: AnnotationStore, fp: FramePoints, color_by: str = "node")
     face = np.array(face, dtype=float).reshape(-1, 4)
     symbol = np.where(key, SYMBOL_KEY, SYMBOL_INTERPOLATED).astype(object)
     symbol[vis == OCCLUDED] = SYMBOL_OCCLUDED
-    border = np.zeros((len(key), 4))
-    border[key] = 1.0
-    face[~key, 3] = 0.75
-    return {"face_color": face, "symbol": symbol, "border_color": border}
+    return {"face_color": face, "symbol": symbol, "border_color": np.ones((len(key), 4))}
 
 
 def plain_metadata(
@@ -146,6 +145,20 @@ def plain_metadata(
     if dataset is not None:
         plain["dataset"] = {"frames": dataset.frames, "meta": dataset.meta, "source": dataset.source}
     return {"keyskel": plain, LINK_KEY: link or uuid.uuid4().hex}
+
+
+def sync_plain(metadata: dict[str, Any], store: AnnotationStore, **state: Any) -> None:
+    """Point ``metadata["keyskel"]`` at the store's current arrays, keeping its state and dataset."""
+    old = metadata.get("keyskel") or {}
+    plain = store_to_plain(store)
+    plain["state"] = {
+        **(old.get("state") or {}),
+        **state,
+        "bridge_unlabelled": bool(getattr(store, "bridge_unlabelled", False)),
+    }
+    if "dataset" in old:
+        plain["dataset"] = old["dataset"]
+    metadata["keyskel"] = plain
 
 
 def dataset_from_plain(plains: Sequence[dict[str, Any]]) -> Dataset:
@@ -181,7 +194,7 @@ def points_layer_tuple(
         "text": {"string": "{node}", "visible": False, "size": 8, "color": "white", "anchor": "upper_left"},
         "metadata": plain_metadata(store, dataset=dataset),
         "ndim": store.layer_ndim,
-        **point_style(store, fp),
+        **(point_style(store, fp) if len(fp) else {}),
     }
     attrs.update(kwargs)
     return frame_points_to_layer(store, fp, frames), attrs, "points"

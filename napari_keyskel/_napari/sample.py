@@ -1,20 +1,31 @@
-"""napari sample data: the synthetic moving figures, as an image and annotation layers."""
+"""napari sample data: the synthetic moving figures, as an image and an annotation layer."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..synthetic import moving_figure
-from .layerdata import edges_layer_tuple, points_layer_tuple
+from .layerdata import points_layer_tuple
 
-__all__ = ["make_sample_data"]
+__all__ = ["connect_current_viewer", "make_sample_data"]
+
+
+def connect_current_viewer() -> None:
+    """Make keyskel layers added to the current viewer get a controller and an edges layer."""
+    import napari
+
+    from .controller import connect_viewer
+
+    viewer = napari.current_viewer()
+    if viewer is not None:
+        connect_viewer(viewer)
 
 
 def make_sample_data(n_frames: int = 100) -> list[tuple[Any, dict[str, Any], str]]:
-    """Image layer of the video, plus the ground-truth keypoints and their edges."""
+    """Image layer of the video, plus the ground-truth keypoints (their edges layer follows)."""
     video, store = moving_figure(n_frames=n_frames)
+    connect_current_viewer()
     return [
         (video, {"name": "moving figure", "metadata": {"keyskel_ground_truth": True}}, "image"),
-        points_layer_tuple(store, None, name="mouse keypoints"),
-        edges_layer_tuple(store, None, name="mouse keypoints"),
+        points_layer_tuple(store, 0, name="mouse keypoints"),
     ]

@@ -1,0 +1,241 @@
+"""Scripting API: skeleton layers in a napari viewer, their stores, interpolation, open and save.
+
+napari is imported lazily inside the functions, so ``import napari_keyskel.api`` stays light.
+
+Examples
+--------
+>>> import napari
+>>> from napari_keyskel import api
+>>> viewer = napari.Viewer()
+>>> image = viewer.add_image(video)                          # (t, y, x), may be a lazy dask array
+>>> points = api.add_skeleton_layer(viewer, "mouse_topview", image_layer=image)
+>>> api.set_node(points, frame=0, instance=1, node="snout", coords=(40.0, 52.5))
+>>> api.interpolate(points, method="cubic")
+>>> api.save_layer(points, "mouse.json", format="darwin")
+>>> layers = api.open_annotations(viewer, "mouse.json")
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .dataset import Dataset
+from .errors import KeyskelError
+from .plain import store_from_plain
+from .presets import PRESETS, get_preset
+from .skeleton import Skeleton
+from .store import AnnotationStore, Change
+
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Layer, Points
+
+    from ._napari.controller import LayerController
+
+__all__ = [
+    "add_skeleton_layer",
+    "get_controller",
+    "get_store",
+    "interpolate",
+    "open_annotations",
+    "save_layer",
+    "set_node",
+    "to_dataset",
+]
+
+SkeletonSource = Skeleton | AnnotationStore | str | PathLike[str]
+
+
+def _resolve_source(source: SkeletonSource) -> Skeleton | AnnotationStore:
+    if isinstance(source, (Skeleton, AnnotationStore)):
+        return source
+    if isinstance(source, str) and source in PRESETS:
+        return get_preset(source)
+    if isinstance(source, (str, PathLike)):
+        return Skeleton.load(source)
+    raise KeyskelError(
+        "expected a Skeleton, an AnnotationStore, a preset name or a skeleton file, "
+        f"got {type(source).__name__}"
+    )
+
+
+def _empty_store(skeleton: Skeleton, viewer: napari.Viewer, image_layer: Layer | None) -> AnnotationStore:
+    """An empty store shaped like the image (or the viewer): frame axis 0 unless 2-D."""
+    if image_layer is not None:
+        shape = tuple(image_layer.data.shape)
+        ndim = image_layer.ndim
+        shape = shape[:ndim]
+    else:
+        ndim = max(viewer.dims.ndim, 2)
+        shape = tuple(viewer.dims.nsteps)[-ndim:]
+    if ndim == 2:
+        return AnnotationStore(skeleton, coord_ndim=2, frame_axis=None, name=skeleton.name)
+    return AnnotationStore(
+        skeleton, coord_ndim=ndim - 1, frame_axis=0, n_frames=max(int(shape[0]), 1), name=skeleton.name
+    )
+
+
+def add_skeleton_layer(
+    viewer: napari.Viewer,
+    source: SkeletonSource,
+    name: str | None = None,
+    image_layer: Layer | None = None,
+) -> Points:
+    """Add a live skeleton Points layer (and its edges layer) to ``viewer``.
+
+    Parameters
+    ----------
+    viewer
+        The napari viewer.
+    source
+        A :class:`Skeleton`, a preset name (``"coco_person"``, ``"hand21"``, ``"mouse_topview"``),
+        a skeleton JSON file (empty annotations shaped like ``image_layer``, else like the viewer's
+        dims), or an :class:`AnnotationStore` (its annotations; that store object is edited).
+    name
+        Layer name (default: the store / skeleton name).
+    image_layer
+        The image the points annotate: its shape sets the frames, and the points layer shares its
+        scale and translate.
+
+    Returns
+    -------
+    napari.layers.Points
+        The Points layer; ``get_store(layer)`` gives its store.
+
+    """
+    obj = _resolve_source(source)
+    store = obj if isinstance(obj, AnnotationStore) else _empty_store(obj, viewer, image_layer)
+    return _add_store(viewer, store, name, image_layer)
+
+
+def _add_store(
+    viewer: napari.Viewer,
+    store: AnnotationStore,
+    name: str | None,
+    image_layer: Layer | None,
+    dataset: Dataset | None = None,
+) -> Points:
+    from ._napari.controller import add_points_layer, expect_store
+    from ._napari.layerdata import points_layer_tuple
+
+    if name:
+        store.name = name
+    first = 0 if store.frame_axis is None else store.frame_range()[0]
+    layer_tuple = points_layer_tuple(store, first, store.name, dataset=dataset)
+    if image_layer is not None:
+        nd = store.layer_ndim
+        layer_tuple[1]["scale"] = np.asarray(image_layer.scale)[-nd:]
+        layer_tuple[1]["translate"] = np.asarray(image_layer.translate)[-nd:]
+        layer_tuple[1]["units"] = tuple(image_layer.units)[-nd:]
+        layer_tuple[1]["axis_labels"] = tuple(image_layer.axis_labels)[-nd:]
+    expect_store(layer_tuple[1]["metadata"], store)
+    return add_points_layer(viewer, layer_tuple)
+
+
+def get_controller(layer: Layer) -> LayerController | None:
+    """The live controller of a keyskel Points (or edges) layer in a viewer, if any."""
+    from ._napari.controller import controller_for
+
+    return controller_for(layer)
+
+
+def get_store(layer: Layer) -> AnnotationStore:
+    """The annotation store of a keyskel Points layer (every frame; arrays shared with the layer)."""
+    ctrl = get_controller(layer)
+    if ctrl is not None:
+        return ctrl.store
+    meta = getattr(layer, "metadata", {}) or {}
+    if "keyskel" not in meta:
+        raise KeyskelError(
+            f"layer {getattr(layer, 'name', layer)!r} is not a keyskel layer (no metadata['keyskel'])"
+        )
+    return store_from_plain(meta["keyskel"])
+
+
+def interpolate(layer: Points, method: str = "linear") -> list[Change]:
+    """Re-interpolate every instance of the layer's store between its keys; the view follows."""
+    from ._napari import edits
+
+    ctrl = get_controller(layer)
+    if ctrl is not None:
+        return ctrl.interpolate(method)
+    store = get_store(layer)
+    from ._napari.layerdata import sync_plain
+
+    changes = edits.interpolate_all(store, method)
+    sync_plain(layer.metadata, store)
+    return changes
+
+
+def set_node(
+    layer: Points,
+    frame: int,
+    instance: int,
+    node: int | str,
+    coords: Sequence[float],
+    create: bool = True,
+) -> list[Change]:
+    """Place one node of an instance on a frame as a key (its span re-interpolates); view follows.
+
+    ``coords`` are store coordinates (the layer's without the frame axis). With ``create`` a
+    missing instance is created.
+    """
+    from ._napari import edits
+
+    ctrl = get_controller(layer)
+    store = ctrl.store if ctrl is not None else get_store(layer)
+    if create and int(instance) not in store.tracks:
+        store.add_track(int(instance), start=frame)
+    k = store.skeleton.index(node)
+    changes = edits.move_nodes(store, frame, int(instance), [k], np.asarray(coords, float)[None])
+    if ctrl is not None:
+        ctrl.apply(changes)
+    return changes
+
+
+def to_dataset(layers: Points | Sequence[Points]) -> Dataset:
+    """A :class:`Dataset` of one or more keyskel (or plain, with a ``node`` feature) Points layers."""
+    from ._napari.io import dataset_from_layer_data
+
+    if not isinstance(layers, Sequence):
+        layers = [layers]
+    return dataset_from_layer_data([ly.as_layer_data_tuple() for ly in layers])
+
+
+def save_layer(
+    layers: Points | Sequence[Points], path: str | PathLike[str], format: str = "darwin"
+) -> list[Path]:
+    """Write one or more Points layers as ``"darwin"`` (V7 Darwin JSON 2.0) or ``"coco"`` keypoints.
+
+    Raises :class:`KeyskelError` (nothing written) when the layers cannot be saved.
+    """
+    from ._napari.io import FORMAT_NAMES
+    from .formats import write
+
+    if format not in FORMAT_NAMES:
+        raise KeyskelError(f"unknown format {format!r} (choose from {sorted(FORMAT_NAMES)})")
+    return [Path(p) for p in write(to_dataset(layers), path, format)]
+
+
+def open_annotations(
+    viewer: napari.Viewer,
+    path: str | PathLike[str],
+    skeleton: Skeleton | str | None = None,
+    format: str | None = None,
+    image_layer: Layer | None = None,
+) -> list[Points]:
+    """Read a Darwin/COCO file (or Darwin folder) and add one live Points layer per annotation set.
+
+    Raises :class:`KeyskelError` (no layer added) when the file cannot be read.
+    """
+    from .formats import read
+
+    sk = _resolve_source(skeleton) if isinstance(skeleton, str) else skeleton
+    dataset = read(path, skeleton=sk, format=format)
+    return [_add_store(viewer, store, None, image_layer, dataset) for store in dataset.stores]
