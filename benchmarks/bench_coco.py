@@ -182,7 +182,7 @@ def main() -> None:
         for op, what, t, base in rows:
             print(f"{op:6} {what:32} {t:8.3f} {t / base:11.2f}")
         print(f"read_coco vs pycocotools: {r_ours / r_pycoco:.2f}x the time")
-        print("(read_coco pauses the cyclic GC while it parses and converts; see formats/_coco_common.py)")
+        print("(read_coco pauses the cyclic GC while it parses and converts; see formats/_jsonio.py)")
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def main() -> None:
         ("smooth sinusoids (10k frames, 300 series)", truth),
         ("synthetic.moving_figure, all nodes", fig),
         ("  body nodes (path + heading only)", fig[:, :, body]),
-        ("  paws + tail (gait 14 fr, wag 22 fr)", fig[:, :, limbs]),
+        ("  paws + tail (gait 40 fr, wag 56 fr)", fig[:, :, limbs]),
     ):
         err = {}
         for method in ("linear", "cubic", "hold"):

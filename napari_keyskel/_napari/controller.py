@@ -26,7 +26,7 @@ from psygnal import Signal
 
 from ..errors import KeyskelError
 from ..plain import store_from_plain
-from ..store import VISIBLE, AnnotationStore, Change, FramePoints
+from ..store import UNLABELLED, VISIBLE, AnnotationStore, Change, FramePoints
 from . import edits
 from .layerdata import (
     LINK_KEY,
@@ -68,8 +68,11 @@ def notify_error(message: str) -> None:
 
 
 def controller_for(layer: Any) -> LayerController | None:
-    """The controller of a keyskel Points layer or of its edges layer, if it has one."""
-    return _REGISTRY.get(id(layer))
+    """The controller of a keyskel Points layer or of its edges layer, if it has one.
+
+    Plugin widgets are handed napari's ``PublicOnlyProxy`` objects: look up the wrapped layer.
+    """
+    return _REGISTRY.get(id(getattr(layer, "__wrapped__", layer)))
 
 
 def controllers() -> list[LayerController]:
@@ -88,11 +91,16 @@ def attach(viewer: napari.Viewer, points: Points) -> LayerController:
     if link and any(c.points.metadata.get(LINK_KEY) == link for c in controllers()):
         # a copy of a managed layer (its metadata shares the arrays): give it its own store
         points.metadata[LINK_KEY] = uuid.uuid4().hex
-        return LayerController(viewer, points, store_from_plain(points.metadata["keyskel"]).copy())
-    store = _PENDING.pop(link, None)
-    if store is None:
-        store = store_from_plain(points.metadata["keyskel"])
-    return LayerController(viewer, points, store)
+        store = store_from_plain(points.metadata["keyskel"]).copy()
+    else:
+        store = _PENDING.pop(link, None)
+        if store is None:  # (not `or`: an empty store is falsy)
+            store = store_from_plain(points.metadata["keyskel"])
+    ctrl = LayerController(viewer, points, store)
+    from .bindings import install  # key bindings and undo on every keyskel layer, dock or not
+
+    install(ctrl)
+    return ctrl
 
 
 def add_points_layer(viewer: napari.Viewer, layer_tuple: tuple[Any, dict[str, Any], str]) -> Points:
@@ -437,8 +445,10 @@ class LayerController:
         s = self.store
         tid = self.current_instance
         if tid is not None and tid in s.tracks:
-            coords, _, _ = s.get(frame, tid)
-            free = [k for k in range(s.n_nodes) if not np.isfinite(coords[k, 0]) and (tid, k) not in taken]
+            coords, vis, key = s.get(frame, tid)
+            # a node marked unlabelled (an unlabelled key) is not free: the user said "not here"
+            blocked = np.isfinite(coords[:, 0]) | (key & (vis == UNLABELLED))
+            free = [k for k in np.flatnonzero(~blocked).tolist() if (tid, k) not in taken]
             if self.next_node is not None and self.next_node in free:
                 return tid, self.next_node
             if free:

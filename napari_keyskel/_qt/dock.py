@@ -1,11 +1,18 @@
-"""The Keyskel dock: pick an annotation layer, see its skeleton, start a new annotation layer."""
+"""The Keyskel dock: pick an annotation layer, annotate, edit its skeleton, see its keyframes.
+
+Three tabs: *Annotate* (layer picker, new layer from a preset, display options, the next node to
+place, undo/redo and the key bindings), *Skeleton* (:class:`SkeletonEditor`, applied to the layer
+live) and *Timeline* (:class:`TimelineWidget`). Edits from every tab go through the layer's
+:class:`~napari_keyskel._napari.bindings.Bindings`, so they are undoable and update only what
+they touched.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtGui import QColor
+from qtpy.QtGui import QColor, QFontDatabase
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,16 +23,24 @@ from qtpy.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from .. import skeleton_edit
+from ..errors import KeyskelError
 from ..plain import store_from_plain
 from ..presets import PRESETS, get_preset
-from ..store import AnnotationStore
+from ..store import AnnotationStore, Change
+from .skeleton_editor import SkeletonEditor
+from .timeline import TimelineWidget
 
 if TYPE_CHECKING:
     import napari
+
+    from .._napari.bindings import Bindings
+    from .._napari.controller import LayerController
 
 __all__ = ["KeyskelDock", "is_keyskel_layer"]
 
@@ -36,19 +51,31 @@ def is_keyskel_layer(layer: Any) -> bool:
 
 
 class KeyskelDock(QWidget):
-    """Main dock: annotation layer picker, skeleton overview, display options, new layer."""
+    """Main dock: annotation layer picker, skeleton, display options, keys, editor, timeline."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.viewer = napari_viewer
+        # napari hands plugins a PublicOnlyProxy of the viewer: its layers are proxies too, which
+        # the controller registry (keyed by layer identity) does not know
+        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
         self.setObjectName("keyskel-dock")
-        layout = QVBoxLayout(self)
+        self._wired: set[int] = set()
+        self._counts: tuple[AnnotationStore, dict[str, int]] | None = None
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(2, 2, 2, 2)
 
         self.layer_combo = QComboBox()
         self.layer_combo.setToolTip("The keyskel annotation layer the dock works on")
         pick = QFormLayout()
         pick.addRow("Annotation layer", self.layer_combo)
-        layout.addLayout(pick)
+        outer.addLayout(pick)
+
+        self.tabs = QTabWidget()
+        outer.addWidget(self.tabs, 1)
+        annotate = QWidget()
+        layout = QVBoxLayout(annotate)
+        layout.setContentsMargins(2, 2, 2, 2)
+        self.tabs.addTab(annotate, "Annotate")
 
         new_box = QGroupBox("New annotation layer")
         new_row = QHBoxLayout(new_box)
@@ -64,10 +91,23 @@ class KeyskelDock(QWidget):
         sk_layout = QVBoxLayout(sk_box)
         self.skeleton_label = QLabel("no annotation layer")
         self.node_list = QListWidget()
-        self.node_list.setMaximumHeight(180)
+        self.node_list.setMaximumHeight(150)
         sk_layout.addWidget(self.skeleton_label)
         sk_layout.addWidget(self.node_list)
         layout.addWidget(sk_box)
+
+        place_box = QGroupBox("Placing")
+        place = QVBoxLayout(place_box)
+        self.next_node_label = QLabel("")
+        self.next_node_label.setStyleSheet("font-weight: bold")
+        row = QHBoxLayout()
+        self.undo_button = QPushButton("Undo")
+        self.redo_button = QPushButton("Redo")
+        row.addWidget(self.undo_button)
+        row.addWidget(self.redo_button)
+        place.addWidget(self.next_node_label)
+        place.addLayout(row)
+        layout.addWidget(place_box)
 
         view_box = QGroupBox("Display")
         view_form = QFormLayout(view_box)
@@ -78,19 +118,50 @@ class KeyskelDock(QWidget):
         view_form.addRow(self.show_names)
         layout.addWidget(view_box)
 
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        layout.addWidget(self.status)
+        keys_box = QGroupBox("Keys (on the annotation layer)")
+        keys = QVBoxLayout(keys_box)
+        self.shortcut_list = QListWidget()
+        self.shortcut_list.setMaximumHeight(160)
+        self.shortcut_list.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        keys.addWidget(self.shortcut_list)
+        layout.addWidget(keys_box)
         layout.addStretch(1)
 
+        self.editor = SkeletonEditor()
+        self.tabs.addTab(self.editor, "Skeleton")
+        self.timeline = TimelineWidget(self.viewer)
+        self.tabs.addTab(self.timeline, "Timeline")
+
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        outer.addWidget(self.status)
+
+        self._fill_shortcuts()
         self.new_button.clicked.connect(self.create_layer)
         self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
         self.show_names.toggled.connect(self._on_show_names)
         self.color_by.currentTextChanged.connect(self._on_color_by)
-        self.viewer.layers.events.inserted.connect(self._refresh_layers)
-        self.viewer.layers.events.removed.connect(self._refresh_layers)
-        self.viewer.dims.events.current_step.connect(self._update_status)
+        self.undo_button.clicked.connect(self.undo)
+        self.redo_button.clicked.connect(self.redo)
+        self.editor.skeleton_changed.connect(self._on_skeleton_changed)
+        self.timeline.edit_hook = self._timeline_edit
+        self.timeline.axis_hook = self._set_frame_axis
+        from .._napari.controller import connect_viewer
+
+        connect_viewer(self.viewer)  # every keyskel layer gets a controller (and edges layer)
+        # after the controllers' own handlers: a new layer has its controller when we look
+        self.viewer.layers.events.inserted.connect(self._refresh_layers, position="last")
+        self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
+        self.viewer.dims.events.current_step.connect(self._on_step, position="last")
         self._refresh_layers()
+
+    def _fill_shortcuts(self) -> None:
+        from .._napari.bindings import KEYS
+
+        for key, _, text in KEYS:
+            self.shortcut_list.addItem(f"{key:<16} {text}")
+        self.shortcut_list.addItem(f"{'click (P mode)':<16} place the next node")
+        self.shortcut_list.addItem(f"{'drag (S mode)':<16} move a node (it becomes a key)")
 
     # -- layers -------------------------------------------------------------------------------
     def annotation_layers(self) -> list[Any]:
@@ -102,12 +173,42 @@ class KeyskelDock(QWidget):
         name = self.layer_combo.currentText()
         return self.viewer.layers[name] if name in self.viewer.layers else None  # noqa: SIM401 (no .get)
 
+    def controller(self) -> LayerController | None:
+        """The live controller of the current layer, if it has one."""
+        layer = self.current_layer()
+        if layer is None:
+            return None
+        from .._napari.controller import controller_for
+
+        # never attach here: the dock reacts to layer insertions and removals (also while the
+        # viewer closes), and attaching adds an edges layer; connect_viewer() attaches them all
+        return controller_for(layer)
+
+    def bindings(self) -> Bindings | None:
+        """Key bindings and history of the current layer."""
+        ctrl = self.controller()
+        if ctrl is None:
+            return None
+        from .._napari.bindings import install
+
+        return install(ctrl)
+
     def current_store(self) -> AnnotationStore | None:
-        """The store behind the current layer (its arrays are shared with the layer's metadata)."""
+        """The store behind the current layer (the controller's, edited live)."""
+        ctrl = self.controller()
+        if ctrl is not None:
+            return ctrl.store
         layer = self.current_layer()
         return None if layer is None else store_from_plain(layer.metadata["keyskel"])
 
     def _refresh_layers(self, event: Any = None) -> None:
+        from .._napari.bindings import install
+        from .._napari.controller import controller_for
+
+        for layer in self.annotation_layers():  # key bindings on every annotation layer
+            ctrl = controller_for(layer)
+            if ctrl is not None:
+                install(ctrl)
         names = [layer.name for layer in self.annotation_layers()]
         current = self.layer_combo.currentText()
         self.layer_combo.blockSignals(True)
@@ -118,12 +219,50 @@ class KeyskelDock(QWidget):
         self.layer_combo.blockSignals(False)
         self._on_layer_changed()
 
+    def _wire(self, ctrl: LayerController, b: Bindings) -> None:
+        """Connect a layer's signals once (the handlers act only while it is the current one)."""
+        if id(ctrl) in self._wired:
+            return
+        self._wired.add(id(ctrl))
+
+        def on_changed(changes: Any) -> None:
+            if self.controller() is ctrl:
+                self.timeline.refresh()
+                self._update_status()
+
+        def on_message(text: str) -> None:
+            if self.controller() is ctrl:
+                self.next_node_label.setText(b.next_node_text())
+                self.status.setText(text)
+
+        ctrl.changed.connect(on_changed)
+
+        def on_frame(frame: Any) -> None:
+            if self.controller() is ctrl:
+                self.timeline.refresh()
+                self._update_status(recount=False)
+
+        ctrl.frame_changed.connect(on_frame)
+        b.message.connect(on_message)
+
     def _on_layer_changed(self, *_: Any) -> None:
+        ctrl = self.controller()
+        b = self.bindings()
+        if ctrl is not None and b is not None:
+            self._wire(ctrl, b)
+        self._show_skeleton()
+        store = self.current_store()
+        self.editor.set_skeleton(None if store is None else store.skeleton)
+        self.editor.placed_count = None if store is None else (lambda k: skeleton_edit.placed_count(store, k))
+        self.timeline.set_layer(self.current_layer() if store is not None else None, store)
+        self.next_node_label.setText("" if b is None else b.next_node_text())
+        self._update_status()
+
+    def _show_skeleton(self) -> None:
         store = self.current_store()
         self.node_list.clear()
         if store is None:
             self.skeleton_label.setText("no annotation layer: create one, or open a V7 / COCO file")
-            self._update_status()
             return
         sk = store.skeleton
         self.skeleton_label.setText(
@@ -133,20 +272,30 @@ class KeyskelDock(QWidget):
             item = QListWidgetItem(name)
             item.setForeground(QColor(color))
             self.node_list.addItem(item)
-        self._update_status()
 
-    def _update_status(self, event: Any = None) -> None:
+    def _on_step(self, event: Any = None) -> None:
+        self._update_status(recount=False)
+
+    def _update_status(self, event: Any = None, recount: bool = True) -> None:
+        """Status line; the store-wide counts are recomputed after edits only (not per frame step)."""
         store = self.current_store()
         if store is None:
             self.status.setText("")
             return
-        c = store.counts()
+        if recount or self._counts is None or self._counts[0] is not store:
+            self._counts = (store, store.counts())
+        c = self._counts[1]
         frame = self._current_frame(store)
         here = len(store.frame_points(frame)) if frame is not None else 0
         self.status.setText(
             f"frame {frame}: {here} points · {c['instances']} instances · {c['keys']} keys · "
             f"{c['interpolated']} interpolated"
         )
+        b = self.bindings()
+        if b is not None:
+            self.next_node_label.setText(b.next_node_text())
+            self.undo_button.setEnabled(b.history.can_undo)
+            self.redo_button.setEnabled(b.history.can_redo)
 
     def _current_frame(self, store: AnnotationStore) -> int | None:
         if store.frame_axis is None:
@@ -156,58 +305,96 @@ class KeyskelDock(QWidget):
         step = int(self.viewer.dims.current_step[axis])
         return step if store.n_frames is None or step < store.n_frames else None
 
+    # -- edits from the tabs --------------------------------------------------------------------
+    def _timeline_edit(self, label: str, fn: Any) -> list[Change]:
+        b = self.bindings()
+        if b is None:
+            return fn()
+        return b.record(label, fn)
+
+    def _on_skeleton_changed(self, skeleton: Any, mapping: np.ndarray) -> None:
+        """Apply an edited skeleton to the layer (one undo step)."""
+        b = self.bindings()
+        store = self.current_store()
+        if b is None or store is None:
+            return
+        from .._napari.bindings import reload_skeleton
+
+        try:
+            with b.history.edit("edit skeleton"):
+                skeleton_edit.apply_skeleton(store, skeleton, mapping)
+        except KeyskelError as exc:
+            self.status.setText(f"skeleton not changed: {exc}")
+            self.editor.set_skeleton(store.skeleton)
+            return
+        with b.applying():
+            reload_skeleton(b.ctrl)
+        self._show_skeleton()
+        self.timeline.refresh()
+        self._update_status()
+
+    def _set_frame_axis(self, world_axis: int) -> None:
+        """Interpolate along another viewer axis (only while the layer has no annotations)."""
+        ctrl, b = self.controller(), self.bindings()
+        if ctrl is None or b is None:
+            return
+        store = ctrl.store
+        if len(store):
+            raise KeyskelError("the interpolation axis can only change while the layer has no instances")
+        layer_axis = world_axis - (self.viewer.dims.ndim - ctrl.points.ndim)
+        if store.frame_axis is None or not 0 <= layer_axis < ctrl.points.ndim:
+            raise KeyskelError("this layer has no axis to interpolate along")
+        store.frame_axis = layer_axis
+        store.n_frames = int(self.viewer.dims.nsteps[world_axis])
+        b.history.clear()
+        ctrl.refresh()
+        self.timeline.set_layer(ctrl.points, store)
+
+    def undo(self) -> None:
+        """Undo the last edit of the current layer."""
+        b = self.bindings()
+        if b is not None:
+            b.undo()
+            self._after_replay()
+
+    def redo(self) -> None:
+        """Redo the last undone edit of the current layer."""
+        b = self.bindings()
+        if b is not None:
+            b.redo()
+            self._after_replay()
+
+    def _after_replay(self) -> None:
+        store = self.current_store()
+        if store is not None and self.editor.skeleton is not store.skeleton:
+            self.editor.set_skeleton(store.skeleton)
+            self._show_skeleton()
+        self.timeline.refresh()
+        self._update_status()
+
     # -- actions ------------------------------------------------------------------------------
     def create_layer(self) -> Any:
-        """Add an empty annotation layer with the picked preset over the selected image."""
-        from napari.layers import Image, Layer
+        """Add an empty annotation layer (and its edges) with the picked preset over the image."""
+        from napari.layers import Image
 
-        from .._napari.layerdata import edges_layer_tuple, points_layer_tuple
+        from ..api import add_skeleton_layer
 
         skeleton = get_preset(self.preset_combo.currentText())
         image = next((ly for ly in self.viewer.layers.selection if isinstance(ly, Image)), None)
         image = image or next((ly for ly in reversed(self.viewer.layers) if isinstance(ly, Image)), None)
-        shape = image.data.shape if image is not None else (1, 512, 512)
-        if image is not None and image.rgb:
-            shape = shape[:-1]
-        n_frames = shape[0] if len(shape) >= 3 else None
-        store = AnnotationStore(
-            skeleton,
-            coord_ndim=len(shape) - 1 if n_frames else len(shape),
-            frame_axis=0 if n_frames else None,
-            n_frames=n_frames,
+        points = add_skeleton_layer(
+            self.viewer, skeleton, name=f"{skeleton.name} keypoints", image_layer=image
         )
-        name = f"{skeleton.name} keypoints"
-        extra = {}
-        if image is not None:
-            extra = {"scale": np.asarray(image.scale), "translate": np.asarray(image.translate)}
-        points = self.viewer.add_layer(Layer.create(*points_layer_tuple(store, 0, name=name, **extra)))
-        data, attrs, kind = edges_layer_tuple(store, 0, name=points.name)
-        self.viewer.add_layer(Layer.create(data, {**attrs, **extra}, kind))
         self.layer_combo.setCurrentText(points.name)
+        self.viewer.layers.selection.active = points
         return points
 
     def _on_show_names(self, checked: bool) -> None:
-        layer = self.current_layer()
-        if layer is not None:
-            layer.text.visible = checked
+        ctrl = self.controller()
+        if ctrl is not None:
+            ctrl.show_names(checked)
 
     def _on_color_by(self, mode: str) -> None:
-        from .._napari.layerdata import point_style
-
-        layer = self.current_layer()
-        store = self.current_store()
-        if layer is None or store is None or len(layer.data) == 0:
-            return
-        from ..store import FramePoints
-
-        f = layer.features
-        nodes = np.asarray(f["node"].cat.codes if hasattr(f["node"], "cat") else
-                           [store.skeleton.index(n) for n in f["node"]])  # fmt: skip
-        fp = FramePoints(
-            f["instance"].to_numpy(np.int64),
-            nodes,
-            np.asarray(layer.data),
-            f["visibility"].to_numpy(np.int8),
-            f["keyframe"].to_numpy(bool),
-        )
-        layer.face_color = point_style(store, fp, color_by=mode)["face_color"]
+        ctrl = self.controller()
+        if ctrl is not None:
+            ctrl.set_color_by(mode)
