@@ -25,7 +25,9 @@ def make_sample_data(n_frames: int = 100) -> list[tuple[Any, dict[str, Any], str
     """Image layer of the video, plus the ground-truth keypoints (their edges layer follows)."""
     video, store = moving_figure(n_frames=n_frames)
     connect_current_viewer()
+    labels = ("t", "y", "x")
+    image_attrs = {"name": "moving figure", "axis_labels": labels, "metadata": {"keyskel_ground_truth": True}}
     return [
-        (video, {"name": "moving figure", "metadata": {"keyskel_ground_truth": True}}, "image"),
-        points_layer_tuple(store, 0, name="mouse keypoints"),
+        (video, image_attrs, "image"),
+        points_layer_tuple(store, 0, name="mouse keypoints", axis_labels=labels),
     ]
