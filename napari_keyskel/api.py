@@ -114,6 +114,35 @@ def add_skeleton_layer(
     return _add_store(viewer, store, name, image_layer)
 
 
+def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> Dataset | None:
+    """A frame table for annotations made over ``image_layer``: its name, size and kind.
+
+    Files written from the layer then carry the image's width and height, every frame of the
+    image (not only the annotated ones) and, for a DICOM volume, a V7 ``dicom`` slot.
+    """
+    shape = tuple(image_layer.data.shape)
+    if getattr(image_layer, "rgb", False):
+        shape = shape[:-1]
+    if len(shape) < 2 or store.frame_axis is None or store.coord_ndim != 2:
+        return None
+    n_frames = store.n_frames or (shape[store.frame_axis] if len(shape) > 2 else 1)
+    stack = image_layer.metadata.get("keyskel_stack") or {}
+    kind = "dicom" if stack.get("format") == "dicom" else ("video" if n_frames > 1 else "image")
+    item = Path(str(getattr(image_layer.source, "path", None) or image_layer.name)).name
+    frames = [
+        {
+            "item": item,
+            "frame": f,
+            "slot": "0",
+            "slot_type": kind,
+            "width": int(shape[-1]),
+            "height": int(shape[-2]),
+        }
+        for f in range(n_frames)
+    ]
+    return Dataset(frames=frames)
+
+
 def _add_store(
     viewer: napari.Viewer,
     store: AnnotationStore,
@@ -127,6 +156,8 @@ def _add_store(
     if name:
         store.name = name
     first = 0 if store.frame_axis is None else store.frame_range()[0]
+    if dataset is None and image_layer is not None:
+        dataset = _image_frame_table(store, image_layer)
     layer_tuple = points_layer_tuple(store, first, store.name, dataset=dataset)
     if image_layer is not None:
         nd = store.layer_ndim

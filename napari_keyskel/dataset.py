@@ -48,7 +48,7 @@ class Dataset:
 
     @property
     def n_frames(self) -> int:
-        """Number of frames: the frame table's length, else the stores' furthest frame."""
+        """Number of frames: the frame table's length, else the stores' ``n_frames`` (or furthest frame)."""
         if self.frames:
             return len(self.frames)
-        return max((s.frame_range()[1] for s in self.stores), default=0)
+        return max((max(s.n_frames or 0, s.frame_range()[1]) for s in self.stores), default=0)

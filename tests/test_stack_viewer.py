@@ -7,6 +7,7 @@ same voxels.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import _stack_samples as S
@@ -144,6 +145,13 @@ def test_dicom_series_keys_interpolate_and_round_trip(make_napari_viewer, tmp_pa
 
     for fmt in ("darwin", "coco"):
         files = api.save_layer(points, tmp_path / f"ct_{fmt}.json", format=fmt)
+        doc = json.loads(files[0].read_text())
+        if fmt == "darwin":  # the layer knows its image: a V7 volume of every slice, with its size
+            (slot,) = doc["item"]["slots"]
+            assert (slot["type"], slot["frame_count"], slot["width"], slot["height"]) == ("dicom", n, w, h)
+        else:
+            assert len(doc["images"]) == n
+            assert {(im["width"], im["height"]) for im in doc["images"]} == {(w, h)}
         layers = api.open_annotations(viewer, files[0], skeleton=S.skeleton(), image_layer=image)
         assert len(layers) == 1
         np.testing.assert_allclose(layers[0].scale, image.scale)
