@@ -1,10 +1,9 @@
 """Keyframe timeline dock: keys, interpolated spans and gaps per instance (and per node).
 
-The strip painter draws only the visible frame range and rows. Per row it derives, with numpy,
-one *state* per frame (outside the lifespan, gap, partial/occluded, complete) and the key frames;
-when there are more frames than pixels the states are reduced per pixel column (the worst state
-wins, so a one-frame gap stays visible) before the runs are found, so a paint costs
-``O(visible frames)`` vectorised work and at most one rectangle per pixel column.
+:class:`TimelineWidget` holds the controls (interpolation axis and method, key and bisect buttons)
+above a scrollable :class:`~napari_keyskel._qt.timeline_canvas.TimelineCanvas`, which paints the
+strips. The strip states and pixel runs are re-exported here from
+:mod:`napari_keyskel._qt.timeline_canvas`.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import QPointF, QRectF, Qt, Signal
-from qtpy.QtGui import QBrush, QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -22,288 +19,35 @@ from qtpy.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from .. import keyframes as kf
 from ..errors import KeyskelError
-from ..store import AnnotationStore, Change, Track
+from ..store import AnnotationStore, Change
+from .timeline_canvas import (
+    FILLED,
+    GAP,
+    OUTSIDE,
+    PARTIAL,
+    ROW_H,
+    TimelineCanvas,
+    pixel_runs,
+    row_states,
+)
 
 __all__ = [
     "FILLED",
     "GAP",
     "OUTSIDE",
     "PARTIAL",
+    "ROW_H",
     "TimelineCanvas",
     "TimelineWidget",
     "pixel_runs",
     "row_states",
 ]
-
-OUTSIDE, GAP, PARTIAL, FILLED = 0, 1, 2, 3
-_RANK = np.array([4, 1, 2, 3])  # lower rank wins when frames share a pixel: gaps stay visible
-_UNRANK = np.array([-1, GAP, PARTIAL, FILLED, OUTSIDE])
-_FILL = {GAP: QColor(200, 60, 60, 150), PARTIAL: QColor(230, 150, 40, 170), FILLED: QColor(70, 130, 200, 170)}
-_KEY_COLOR = QColor(255, 230, 90)
-HEADER, ROW_H, NODE_H = 120, 20, 15
-
-
-def row_states(track: Track, lo: int, hi: int, node: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """States and key marks of one track (or one node) over frames ``[lo, hi)``.
-
-    Returns ``state[n]`` (:data:`OUTSIDE`, :data:`GAP`: alive but no point, :data:`PARTIAL`: some
-    nodes missing or occluded, :data:`FILLED`) and ``key[n]`` (0 none, 1 a labelled key, 2 only
-    unlabelled keys).
-    """
-    n = max(hi - lo, 0)
-    state = np.zeros(n, np.int8)
-    key = np.zeros(n, np.int8)
-    a, b = max(lo, track.start), min(hi, track.stop)
-    if b <= a:
-        return state, key
-    r = slice(a - track.start, b - track.start)
-    cols = slice(None) if node is None else slice(node, node + 1)
-    placed = np.isfinite(track.coords[r, cols, 0])
-    vis = track.visibility[r, cols]
-    keys = track.is_key[r, cols]
-    full = placed.all(axis=1) & (vis == 2).all(axis=1)
-    s = np.where(placed.any(axis=1), np.where(full, FILLED, PARTIAL), GAP).astype(np.int8)
-    s[~track.alive[r]] = OUTSIDE
-    state[a - lo : b - lo] = s
-    labelled = (keys & placed).any(axis=1)
-    key[a - lo : b - lo] = np.where(labelled, 1, np.where(keys.any(axis=1), 2, 0))
-    return state, key
-
-
-def pixel_runs(
-    state: np.ndarray, key: np.ndarray, lo: float, hi: float, first: int, width: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of equal state in pixels, and key positions, for frames ``first + arange(n)``.
-
-    ``lo``/``hi`` is the visible frame range mapped onto ``[0, width)``. Returns ``x0[R]``, ``x1[R]``,
-    ``run_state[R]`` and ``key_x[M]``, ``key_kind[M]`` as the 4th item stacked ``(M, 2)``.
-    """
-    n = state.size
-    if n == 0 or hi <= lo:
-        z = np.zeros(0)
-        return z, z, np.zeros(0, np.int8), np.zeros((0, 2))
-    scale = width / (hi - lo)
-    x = (first + np.arange(n + 1) - lo) * scale  # left edge of each frame, plus the end
-    if n > width:  # more frames than pixels: one value per pixel column, the worst state
-        col = np.floor(x[:-1]).astype(np.int64)
-        starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
-        reduced = _UNRANK[np.minimum.reduceat(_RANK[state], starts)]
-        edges = np.r_[x[starts], x[-1]]
-        state, x = reduced, edges
-    change = np.flatnonzero(np.r_[True, state[1:] != state[:-1]])
-    x0 = x[change]
-    x1 = x[np.r_[change[1:], state.size]]
-    kf_idx = np.flatnonzero(key)
-    kx = (first + kf_idx + 0.5 - lo) * scale
-    kind = key[kf_idx]
-    if kx.size:  # one diamond per pixel column; a labelled key wins over an unlabelled one
-        cols = np.floor(kx).astype(np.int64)
-        order = np.lexsort((kind, cols))
-        first_in_col = np.r_[True, cols[order][1:] != cols[order][:-1]]
-        keep = order[first_in_col]
-        kx, kind = kx[keep], kind[keep]
-    return x0, x1, state[change], np.stack([kx, kind], axis=1)
-
-
-class TimelineCanvas(QWidget):
-    """The strips: one row per instance, plus one per node of expanded instances.
-
-    Signals
-    -------
-    frame_requested(int)
-        Click or drag in the strips.
-    selection_changed(object)
-        ``(track_id, node or None)`` of the clicked row header, or None.
-
-    """
-
-    frame_requested = Signal(int)
-    selection_changed = Signal(object)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.store: AnnotationStore | None = None
-        self.n_frames = 1
-        self.lo, self.hi = 0.0, 1.0
-        self.current: int | None = None
-        self.expanded: set[int] = set()
-        self.selected: tuple[int, int | None] | None = None
-        self.setMouseTracking(False)
-        self.setMinimumHeight(ROW_H * 2)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        #: Rows painted by the last paint (for tests): list of (track_id, node).
-        self.painted_rows: list[tuple[int, int | None]] = []
-        self.painted_frames: tuple[int, int] = (0, 0)
-
-    # -- model ----------------------------------------------------------------------------------
-    def set_store(self, store: AnnotationStore | None, n_frames: int | None = None) -> None:
-        """Show ``store`` over ``n_frames`` frames (default: the store's)."""
-        self.store = store
-        hi = n_frames or (store.n_frames if store is not None else None)
-        if hi is None and store is not None:
-            hi = max(store.frame_range()[1], 1)
-        self.n_frames = max(int(hi or 1), 1)
-        self.lo, self.hi = 0.0, float(self.n_frames)
-        if self.selected is not None and (store is None or self.selected[0] not in store.tracks):
-            self.selected = None
-        self.refresh()
-
-    def rows(self) -> list[tuple[int, int | None]]:
-        """``(track_id, node)`` of each row; node None for the instance row."""
-        if self.store is None:
-            return []
-        out: list[tuple[int, int | None]] = []
-        for tid in self.store.track_ids:
-            out.append((tid, None))
-            if tid in self.expanded:
-                out += [(tid, k) for k in range(self.store.n_nodes)]
-        return out
-
-    def _row_tops(self) -> tuple[list[tuple[int, int | None]], np.ndarray]:
-        rows = self.rows()
-        h = np.array([ROW_H if n is None else NODE_H for _, n in rows], np.int64)
-        return rows, np.r_[0, np.cumsum(h)]
-
-    def refresh(self) -> None:
-        """Resize to the rows and repaint."""
-        _, tops = self._row_tops()
-        self.setFixedHeight(max(int(tops[-1]) + 4, ROW_H * 2))
-        self.update()
-
-    # -- geometry -------------------------------------------------------------------------------
-    def strip_width(self) -> float:
-        return max(self.width() - HEADER, 1)
-
-    def frame_at(self, x: float) -> int:
-        """The frame under pixel ``x`` (clamped to the data)."""
-        f = self.lo + (x - HEADER) / self.strip_width() * (self.hi - self.lo)
-        return int(np.clip(np.floor(f), 0, self.n_frames - 1))
-
-    def x_of(self, frame: float) -> float:
-        return HEADER + (frame - self.lo) / (self.hi - self.lo) * self.strip_width()
-
-    def set_view(self, lo: float, hi: float) -> None:
-        """Show frames ``[lo, hi)`` (clamped; at least 10 frames or all)."""
-        span = min(max(hi - lo, min(10.0, self.n_frames)), float(self.n_frames))
-        lo = float(np.clip(lo, 0, self.n_frames - span))
-        self.lo, self.hi = lo, lo + span
-        self.update()
-
-    def ensure_visible(self, frame: int) -> None:
-        if not self.lo <= frame < self.hi:
-            span = self.hi - self.lo
-            self.set_view(frame - span / 2, frame + span / 2)
-
-    # -- painting -------------------------------------------------------------------------------
-    def paintEvent(self, event: Any) -> None:
-        p = QPainter(self)
-        clip = event.rect()
-        p.fillRect(clip, QColor(38, 40, 46))
-        rows, tops = self._row_tops()
-        lo_f, hi_f = int(np.floor(self.lo)), int(np.ceil(self.hi))
-        self.painted_frames = (lo_f, hi_f)
-        self.painted_rows = []
-        width = self.strip_width()
-        # only the rows intersecting the exposed rectangle
-        first = int(np.searchsorted(tops, clip.top(), side="right")) - 1
-        last = int(np.searchsorted(tops, clip.bottom(), side="right"))
-        for i in range(max(first, 0), min(last, len(rows))):
-            tid, node = rows[i]
-            top, h = int(tops[i]), int(tops[i + 1] - tops[i])
-            self.painted_rows.append((tid, node))
-            self._paint_row(p, tid, node, top, h, lo_f, hi_f, width)
-        if self.current is not None and self.lo <= self.current < self.hi:
-            x = self.x_of(self.current + 0.5)
-            p.setPen(QPen(QColor(255, 255, 255), 2))
-            p.drawLine(QPointF(x, clip.top()), QPointF(x, clip.bottom()))
-        p.end()
-
-    def _paint_row(
-        self, p: QPainter, tid: int, node: int | None, top: int, h: int, lo_f: int, hi_f: int, width: float
-    ) -> None:
-        store = self.store
-        assert store is not None
-        track = store.tracks[tid]
-        sel = self.selected == (tid, node)
-        p.fillRect(QRectF(0, top, HEADER, h - 1), QColor(70, 80, 100) if sel else QColor(50, 52, 58))
-        if node is None:
-            arrow = "▾" if tid in self.expanded else "▸"
-            label, color = f"{arrow} {track.name}", QColor(235, 235, 235)
-        else:
-            label, color = f"    {store.skeleton.nodes[node]}", QColor(store.skeleton.colors[node])
-        p.setPen(color)
-        p.drawText(QRectF(4, top, HEADER - 6, h), int(Qt.AlignmentFlag.AlignVCenter), label)
-        state, key = row_states(track, lo_f, hi_f, node)
-        x0, x1, st, keys = pixel_runs(state, key, self.lo, self.hi, lo_f, width)
-        p.setPen(Qt.PenStyle.NoPen)
-        for a, b, s in zip(x0.tolist(), x1.tolist(), st.tolist(), strict=True):
-            if s != OUTSIDE:
-                p.fillRect(QRectF(HEADER + max(a, 0), top + 3, max(b - max(a, 0), 1), h - 6), _FILL[s])
-        r = (h - 6) / 2
-        cy = top + h / 2
-        p.setPen(QPen(_KEY_COLOR, 1))
-        diamond = QPolygonF([QPointF(0, -r), QPointF(r, 0), QPointF(0, r), QPointF(-r, 0)])
-        for kind, brush in ((1, QBrush(_KEY_COLOR)), (2, QBrush(Qt.BrushStyle.NoBrush))):
-            p.setBrush(brush)
-            for x in keys[keys[:, 1] == kind, 0].tolist():
-                if x >= 0:
-                    p.drawPolygon(diamond.translated(HEADER + x, cy))
-
-    # -- mouse ----------------------------------------------------------------------------------
-    def row_at(self, y: float) -> tuple[int, int | None] | None:
-        rows, tops = self._row_tops()
-        i = int(np.searchsorted(tops, y, side="right")) - 1
-        return rows[i] if 0 <= i < len(rows) else None
-
-    def mousePressEvent(self, event: Any) -> None:
-        pos = event.position() if hasattr(event, "position") else event.pos()
-        row = self.row_at(pos.y())
-        if pos.x() < HEADER:
-            if row is not None and row[1] is None and pos.x() < 16:
-                self.toggle_expanded(row[0])
-            self.selected = row
-            self.selection_changed.emit(row)
-            self.update()
-            return
-        self.frame_requested.emit(self.frame_at(pos.x()))
-
-    def mouseMoveEvent(self, event: Any) -> None:
-        pos = event.position() if hasattr(event, "position") else event.pos()
-        if event.buttons() & Qt.MouseButton.LeftButton and pos.x() >= HEADER:
-            self.frame_requested.emit(self.frame_at(pos.x()))
-
-    def mouseDoubleClickEvent(self, event: Any) -> None:
-        pos = event.position() if hasattr(event, "position") else event.pos()
-        row = self.row_at(pos.y())
-        if pos.x() < HEADER and row is not None and row[1] is None:
-            self.toggle_expanded(row[0])
-
-    def toggle_expanded(self, track_id: int) -> None:
-        """Show or hide the node rows of an instance."""
-        self.expanded ^= {track_id}
-        self.refresh()
-
-    def wheelEvent(self, event: Any) -> None:
-        pos = event.position() if hasattr(event, "position") else event.pos()
-        steps = event.angleDelta().y() / 120
-        span = self.hi - self.lo
-        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-            shift = -steps * span * 0.1
-            self.set_view(self.lo + shift, self.hi + shift)
-        else:
-            at = self.lo + (pos.x() - HEADER) / self.strip_width() * span
-            new = span * (0.8**steps)
-            frac = (at - self.lo) / span
-            self.set_view(at - frac * new, at - frac * new + new)
-        event.accept()
-
 
 EditHook = Callable[[str, Callable[[], list[Change]]], list[Change]]
 
