@@ -1,6 +1,6 @@
 """COCO keypoints read/write speed against json, orjson and pycocotools on a big file.
 
-Run: ``python benchmarks/bench_coco.py [--instances 150000] [--repeat 3] [--no-track-ids]``.
+Run: ``python benchmarks/bench_coco.py [--instances 150000] [--repeat 3] [--no-track-ids] [--profile]``.
 
 Generates (in a temporary folder) a COCO ground-truth file of ``--instances`` annotations x 17
 nodes (about 77 MB for 150,000): a video of ``--tracks`` tracked animals, one annotation per
@@ -12,16 +12,19 @@ visibility 0/1/2 mixed). Then times, best of ``--repeat``:
   write).
 
 Targets: ``read_coco`` faster than pycocotools and within ~1.1x of ``json.load``; ``write_coco``
-within 1.5x of ``json.dumps``.
+within 1.5x of ``json.dumps``. ``--profile`` also prints a cProfile of one ``read_coco`` (the
+parse, then the conversion to a Dataset), sorted by own time.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import gc
 import io
 import json
+import pstats
 import tempfile
 import time
 from collections.abc import Callable
@@ -112,6 +115,7 @@ def main() -> None:
     ap.add_argument(
         "--no-track-ids", action="store_true", help="drop track_id: every annotation its own track"
     )
+    ap.add_argument("--profile", action="store_true", help="also print a cProfile of one read_coco")
     args = ap.parse_args()
 
     import orjson
@@ -183,6 +187,10 @@ def main() -> None:
             print(f"{op:6} {what:32} {t:8.3f} {t / base:11.2f}")
         print(f"read_coco vs pycocotools: {r_ours / r_pycoco:.2f}x the time")
         print("(read_coco pauses the cyclic GC while it parses and converts; see formats/_jsonio.py)")
+        if args.profile:
+            prof = cProfile.Profile()
+            prof.runcall(read_coco, path)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(20)
 
 
 if __name__ == "__main__":

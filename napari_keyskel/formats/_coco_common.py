@@ -34,8 +34,13 @@ def is_int(v: Any) -> bool:
 
 
 def is_num(v: Any) -> bool:
-    """A finite number that is not a bool."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite number that is not a bool (an integer too large for a float is not one)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def is_id(v: Any) -> bool:
@@ -72,15 +77,16 @@ def derived(trip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     points (zeros when there are none); ``area`` = ``w * h``. Also returns the *junk* mask: rows
     with a v=0 point whose x or y is not 0 (real files carry leftovers there).
     """
-    lab = trip[..., 2] > 0
-    x, y = trip[..., 0], trip[..., 1]
-    x0 = np.where(lab, x, np.inf).min(axis=1)
-    x1 = np.where(lab, x, -np.inf).max(axis=1)
-    y0 = np.where(lab, y, np.inf).min(axis=1)
-    y1 = np.where(lab, y, -np.inf).max(axis=1)
+    # reductions run over the N axis of a (K, 3, N) copy: numpy reduces a short last axis slowly
+    t = np.ascontiguousarray(np.moveaxis(trip, 0, -1))
+    x, y, lab = t[:, 0], t[:, 1], t[:, 2] > 0
+    x0 = np.where(lab, x, np.inf).min(axis=0, initial=np.inf)
+    x1 = np.where(lab, x, -np.inf).max(axis=0, initial=-np.inf)
+    y0 = np.where(lab, y, np.inf).min(axis=0, initial=np.inf)
+    y1 = np.where(lab, y, -np.inf).max(axis=0, initial=-np.inf)
     with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates (1e308) give inf, not a warning
         box = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
-        box[~lab.any(axis=1)] = 0.0
+        box[~lab.any(axis=0)] = 0.0
         area = box[:, 2] * box[:, 3]
-    junk = ((~lab) & ((x != 0) | (y != 0))).any(axis=1)
-    return lab.sum(axis=1), box, area, junk
+    junk = ((~lab) & ((x != 0) | (y != 0))).any(axis=0)
+    return lab.sum(axis=0), box, area, junk

@@ -144,26 +144,29 @@ def _category_edges(ctx: Ctx, raw: Any, k: int, where: str) -> list[tuple[int, i
 
 
 # -- images ------------------------------------------------------------------------------------------
+#: Image keys not kept in ``frame["coco"]``.
+_IMAGE_SKIP = frozenset((*IMAGE_FIELDS, "keyskel"))
+
+
 def frame_entry(ctx: Ctx, im: Any, j: int) -> dict[str, Any]:
     """One frame-table dict from one COCO image."""
     if not isinstance(im, dict):
         raise ctx.fail("an image must be an object", f"images[{j}]")
-    iid = im.get("id")
+    get = im.get
+    iid = get("id")
     if not is_id(iid):
         raise ctx.fail(f"image has no integer or string 'id' (got {iid!r})", f"images[{j}]")
-    where = f"image id {iid!r}"
-    fn = im.get("file_name")
+    fn, w, h = get("file_name"), get("width"), get("height")
     if fn is not None and not isinstance(fn, str):
-        raise ctx.fail(f"'file_name' must be a string, got {fn!r}", where)
-    for key in ("width", "height"):
-        v = im.get(key)
+        raise ctx.fail(f"'file_name' must be a string, got {fn!r}", f"image id {iid!r}")
+    for key, v in (("width", w), ("height", h)):
         if v is not None and not (is_num(v) and v >= 0):
-            raise ctx.fail(f"'{key}' must be a non-negative number, got {v!r}", where)
-    fi, item, slot = im.get("frame_index"), im.get("item"), im.get("slot")
+            raise ctx.fail(f"'{key}' must be a non-negative number, got {v!r}", f"image id {iid!r}")
+    fi, item, slot = get("frame_index"), get("item"), get("slot")
     if fi is not None and not (is_int(fi) and fi >= 0):
-        raise ctx.fail(f"'frame_index' must be a non-negative integer, got {fi!r}", where)
+        raise ctx.fail(f"'frame_index' must be a non-negative integer, got {fi!r}", f"image id {iid!r}")
     if item is not None and not isinstance(item, str):
-        raise ctx.fail(f"'item' must be a string, got {item!r}", where)
+        raise ctx.fail(f"'item' must be a string, got {item!r}", f"image id {iid!r}")
     m = FRAME_RE.match(fn) if fn else None
     if fi is None and m is not None:
         fi = int(m["n"])
@@ -172,13 +175,14 @@ def frame_entry(ctx: Ctx, im: Any, j: int) -> dict[str, Any]:
     frame: dict[str, Any] = {"item": item, "frame": fi or 0, "image_id": iid}
     if fn is not None:
         frame["file_name"] = fn
-    for key in ("width", "height"):
-        if im.get(key) is not None:
-            frame[key] = im[key]
+    if w is not None:
+        frame["width"] = w
+    if h is not None:
+        frame["height"] = h
     if slot is not None:
         frame["slot"] = slot
-    frame["coco"] = {k: v for k, v in im.items() if k not in IMAGE_FIELDS and k != "keyskel"}
-    ks = im.get("keyskel")
+    frame["coco"] = {k: v for k, v in im.items() if k not in _IMAGE_SKIP}
+    ks = get("keyskel")
     if isinstance(ks, dict) and isinstance(ks.get("frame"), dict):  # frame-table keys of other formats
         frame.update({k: v for k, v in ks["frame"].items() if k not in frame})
     return frame
@@ -261,11 +265,11 @@ def coco_from_obj(
             raise ctx.fail(f"a COCO file needs an '{key}' list", "top level")
     frames, img_index = _read_images(ctx, obj["images"])
     cats, other_cats = _read_categories(ctx, obj["categories"], arg, len(frames) or None)
-    other_anns, frame_of, rows = sort_annotations(ctx, obj["annotations"], cats, img_index)
+    other_anns, frame_of, rows, cols = sort_annotations(ctx, obj["annotations"], cats, img_index)
     stores = []
     for cid, cat in cats.items():
         if cat is not None:
-            build_tracks(ctx, obj["annotations"], cat, rows[cid], frame_of, False)
+            build_tracks(ctx, obj["annotations"], cat, rows[cid], frame_of, False, cols)
             stores.append(cat.store)
     top = {k: v for k, v in obj.items() if k not in ("images", "annotations", "categories", "keyskel")}
     meta = carried(obj.get("keyskel"))
@@ -307,11 +311,11 @@ def _from_results(ctx: Ctx, res: list[Any], arg: Any, images: Any) -> Dataset:
                 raise ctx.fail("must be a non-empty list of 3*K numbers", where(res, i, "keypoints"))
             if is_id(cid) and cid not in cats:
                 cats[cid] = Cat(cid, _generic_store(ctx, cid, len(kp) // 3, arg, len(frames), len(cats)))
-    other, frame_of, rows = sort_annotations(ctx, res, cats, img_index)
+    other, frame_of, rows, cols = sort_annotations(ctx, res, cats, img_index)
     stores = []
     for cid, cat in cats.items():
         if cat is not None:
-            build_tracks(ctx, res, cat, rows[cid], frame_of, True)
+            build_tracks(ctx, res, cat, rows[cid], frame_of, True, cols)
             stores.append(cat.store)
     return Dataset(
         stores=stores,

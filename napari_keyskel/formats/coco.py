@@ -79,8 +79,12 @@ Bad input raises :class:`~napari_keyskel.errors.FormatError` naming the file and
 
 Speed: the file is parsed with orjson and the cyclic garbage collector is paused while the
 document is parsed and converted (millions of acyclic containers would otherwise trigger full
-collections); keypoints are checked and grouped as one ``(N, K, 3)`` array. A file of 150,000
-annotations x 17 nodes (72 MB) reads in about the time ``json.load`` alone takes.
+collections). The conversion does no Python work per number and little per annotation: each
+annotation field is taken as one column with a C-level ``map``, the keypoints of a category become
+one ``(N, K, 3)`` array through one ``np.fromiter`` and are validated, sorted and grouped into
+tracks with numpy; only input that fails a whole-array check is re-read value by value to name
+the first error. A file of 150,000 annotations x 17 nodes (72 MB) reads in about the time
+``json.load`` alone takes, and faster than ``pycocotools.coco.COCO`` (``benchmarks/bench_coco.py``).
 """
 
 from __future__ import annotations
