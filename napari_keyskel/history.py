@@ -308,7 +308,8 @@ class History:
         self._refresh_shadow(step)
         return step
 
-    def _refresh_shadow(self, step: Step) -> None:
+    def _refresh_shadow(self, step: Step, meta: bool = False) -> None:
+        """Make the baseline copy match the store for the tracks ``step`` touched."""
         s = self.store
         for d in step.diffs:
             t = s.tracks.get(d.track_id)
@@ -318,7 +319,7 @@ class History:
                 self._shadow[d.track_id] = t.copy()
         self._order = list(s.tracks)
         self._attrs = {a: getattr(s, a) for a in _STORE_ATTRS}
-        if step.store_meta is not None:
+        if meta or step.store_meta is not None:
             self._store_meta = copy.deepcopy(s.meta)
 
     def _rollback(self, ids: set[int] | None) -> None:
@@ -365,15 +366,7 @@ class History:
         order = step.order[side]
         rest = [tid for tid in s.tracks if tid not in order]
         s.tracks = {tid: s.tracks[tid] for tid in [*order, *rest] if tid in s.tracks}
-        for d in step.diffs:
-            t = s.tracks.get(d.track_id)
-            if t is None:
-                self._shadow.pop(d.track_id, None)
-            else:
-                self._shadow[d.track_id] = t.copy()
-        self._order = list(s.tracks)
-        self._attrs = {a: getattr(s, a) for a in _STORE_ATTRS}
-        self._store_meta = copy.deepcopy(s.meta)
+        self._refresh_shadow(step, meta=True)
         return [d.change(s.n_nodes) for d in step.diffs]
 
 

@@ -321,32 +321,35 @@ def _tracks(store: AnnotationStore, track_id: int | None) -> list[Track]:
     return list(store) if track_id is None else [store.track(track_id)]
 
 
+def _neighbour_key(
+    store: AnnotationStore, frame: int, track_id: int | None, node: int | str | None, after: bool
+) -> int | None:
+    f = store.check_frame(frame)
+    found = []
+    for t in _tracks(store, track_id):
+        frames = key_frames(store, t.track_id, node)
+        i = np.searchsorted(frames, f, side="right" if after else "left")
+        if after and i < frames.size:
+            found.append(int(frames[i]))
+        elif not after and i > 0:
+            found.append(int(frames[i - 1]))
+    if not found:
+        return None
+    return min(found) if after else max(found)
+
+
 def next_key(
     store: AnnotationStore, frame: int, track_id: int | None = None, node: int | str | None = None
 ) -> int | None:
     """The first key frame after ``frame`` (of one track or any, one node or any), or None."""
-    f = store.check_frame(frame)
-    best = None
-    for t in _tracks(store, track_id):
-        frames = key_frames(store, t.track_id, node)
-        i = np.searchsorted(frames, f, side="right")
-        if i < frames.size and (best is None or frames[i] < best):
-            best = int(frames[i])
-    return best
+    return _neighbour_key(store, frame, track_id, node, after=True)
 
 
 def previous_key(
     store: AnnotationStore, frame: int, track_id: int | None = None, node: int | str | None = None
 ) -> int | None:
     """The last key frame before ``frame`` (of one track or any, one node or any), or None."""
-    f = store.check_frame(frame)
-    best = None
-    for t in _tracks(store, track_id):
-        frames = key_frames(store, t.track_id, node)
-        i = np.searchsorted(frames, f, side="left")
-        if i > 0 and (best is None or frames[i - 1] > best):
-            best = int(frames[i - 1])
-    return best
+    return _neighbour_key(store, frame, track_id, node, after=False)
 
 
 def bisect_frame(store: AnnotationStore, frame: int, track_id: int | None = None) -> int | None:
