@@ -609,3 +609,20 @@ def test_bad_paths_and_skeleton_arguments(tmp_path):
     with pytest.raises(FormatError, match="not finite"):
         write_darwin(ds, tmp_path / "o.json")
     assert not (tmp_path / "o.json").exists()
+
+
+def test_new_tracks_keep_their_ids_as_instance_id(tmp_path):
+    import numpy as np
+
+    from napari_keyskel import AnnotationStore, Dataset, get_preset
+    from napari_keyskel.formats import read, write
+
+    s = AnnotationStore(get_preset("mouse_topview"), 2, 0, 20)
+    for tid in (10, 20):
+        s.add_track(tid)
+        s.set_points(0, tid, np.full((12, 2), 5.0 + tid))
+        s.set_points(5, tid, np.full((12, 2), 9.0 + tid))
+    (path, *_) = write(Dataset([s]), tmp_path / "ids.json", "darwin")
+    doc = json.loads(path.read_text())
+    assert sorted(a["instance_id"]["value"] for a in doc["annotations"]) == [10, 20]
+    assert read(path).stores[0].track_ids == [10, 20]

@@ -272,6 +272,7 @@ def _annotation(
         return out
     out = {"frames": content["frames"]} if not image else {}
     out["id"] = str(uuid.uuid4())
+    out["instance_id"] = {"value": int(t.track_id)}  # keeps our track id through V7 and back
     if not image:
         linear = _is_linear(store)
         if linear:
