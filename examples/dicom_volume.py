@@ -34,8 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     import napari
 
     from napari_keyskel import api
-    from napari_keyskel.dataset import Dataset
-    from napari_keyskel.formats import write
     from napari_keyskel.store import AnnotationStore
 
     folder, expected = S.write_dicom_series(out / "ct_series")
@@ -61,13 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         f"world {np.round(image.data_to_world([15, *track.coords[15, 0]]), 2).tolist()} mm"
     )
 
-    # V7: a volume is a "dicom" slot whose frames are the slices; the frame table says so (and gives
-    # the slice count, so the slot has all 24 frames even though the keys stop at slice 20).
-    frames = [
-        {"item": folder.name, "frame": z, "slot": "0", "slot_type": "dicom", "width": w, "height": h}
-        for z in range(n)
-    ]
-    darwin = write(Dataset(stores=[api.get_store(points)], frames=frames), out / "ct_worm.json", "darwin")
+    # V7: a volume is a "dicom" slot whose frames are the slices. The layer was made over the DICOM
+    # image, so it knows that (and the slice count: all 24 frames, though the keys stop at slice 20).
+    darwin = api.save_layer(points, out / "ct_worm.json", format="darwin")
     coco = api.save_layer(points, out / "ct_worm_coco.json", format="coco")
     for path in (darwin[0], coco[0]):
         (layer,) = api.open_annotations(viewer, path, skeleton=S.skeleton(), image_layer=image)
