@@ -204,6 +204,24 @@ def test_remove_points(video_viewer):
     assert len(points.data) == 4 and len(store.frame_points(4)) == 4
 
 
+def test_remove_several_nodes_of_one_instance_at_once(video_viewer):
+    viewer, points, ctrl, store = video_viewer
+    viewer.dims.set_current_step(0, 10)
+    feats = points.features
+    mine = (feats["instance"] == 1) & feats["node"].isin(["head", "tail"])
+    rows = set(np.flatnonzero(mine).tolist())
+    assert len(rows) == 2
+    points.selected_data = rows
+    points.remove_selected()
+    t = store.tracks[1]
+    # both keys of frame 10 are gone, from the store and the view, and the other node stays
+    assert not t.is_key[10, [0, 2]].any()
+    left = points.features[points.features["instance"] == 1]["node"].tolist()
+    assert "head" not in left and "tail" not in left and len(left) >= 1
+    assert len(points.data) == len(store.frame_points(10))
+    assert same_segments(edge_segments(points, ctrl), expected_segments(points))
+
+
 def test_interpolate_and_code_edits_follow(video_viewer):
     viewer, points, ctrl, store = video_viewer
     viewer.dims.set_current_step(0, 5)

@@ -502,10 +502,12 @@ class LayerController:
         rows = np.unique(np.asarray(list(indices), np.intp))
         rows = rows[(rows >= 0) & (rows < len(self._ids))]
         changes: list[Change] = []
-        for r in rows:
-            changes += edits.delete_nodes(
-                self.store, int(self._frames[r]), int(self._ids[r]), [int(self._nodes[r])]
-            )
+        by_instance: dict[tuple[int, int], list[int]] = {}  # one store edit per (frame, instance)
+        frames, ids, nodes_ = (a[rows].tolist() for a in (self._frames, self._ids, self._nodes))
+        for f, tid, k in zip(frames, ids, nodes_):
+            by_instance.setdefault((f, tid), []).append(k)
+        for (f, tid), nodes in by_instance.items():
+            changes += edits.delete_nodes(self.store, f, tid, nodes)
         keep = np.ones(len(self._ids), bool)
         keep[rows] = False
         self._frames, self._ids, self._nodes = self._frames[keep], self._ids[keep], self._nodes[keep]
