@@ -39,18 +39,22 @@ __all__ = ["History", "Step"]
 _STORE_ATTRS = ("skeleton", "method", "bridge_unlabelled", "name", "n_frames", "frame_axis", "coord_ndim")
 
 
-def _embed(t: Track, base: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``t``'s arrays placed in frames ``[base, base + n)``; other rows empty (as a grown block)."""
+def _embed(t: Track, base: int, n: int) -> tuple[np.ndarray, ...]:
+    """``t``'s coords, visibility, is_key, score and alive over frames ``[base, base + n)``.
+
+    Rows outside the block are empty (as a grown block).
+    """
     if t.start == base and len(t) == n:
-        return t.coords, t.visibility, t.is_key, t.alive
+        return t.coords, t.visibility, t.is_key, t.score, t.alive
     k, d = t.coords.shape[1:]
     coords = np.full((n, k, d), np.nan)
     vis = np.zeros((n, k), np.int8)
     key = np.zeros((n, k), bool)
+    score = np.full((n, k), np.nan, np.float32)
     alive = np.ones(n, bool)
     r = slice(t.start - base, t.stop - base)
-    coords[r], vis[r], key[r], alive[r] = t.coords, t.visibility, t.is_key, t.alive
-    return coords, vis, key, alive
+    coords[r], vis[r], key[r], score[r], alive[r] = t.coords, t.visibility, t.is_key, t.score, t.alive
+    return coords, vis, key, score, alive
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -85,6 +89,7 @@ class _TrackDiff:
             for t in self.full:
                 if t is not None:
                     n += t.coords.nbytes + t.visibility.nbytes + t.is_key.nbytes + t.alive.nbytes
+                    n += t.score.nbytes
         return n
 
     def change(self, n_nodes: int) -> Change:
@@ -113,16 +118,16 @@ def _diff_track(tid: int, old: Track | None, new: Track | None) -> _TrackDiff | 
     base = min(old.start, new.start)
     n = max(old.stop, new.stop) - base
     a, b = _embed(old, base, n), _embed(new, base, n)
-    cell_same = _same(a[0], b[0]).all(axis=-1) & (a[1] == b[1]) & (a[2] == b[2])
+    cell_same = _same(a[0], b[0]).all(axis=-1) & (a[1] == b[1]) & (a[2] == b[2]) & _same(a[3], b[3])
     changed = ~cell_same
     rows = np.flatnonzero(changed.any(axis=1))
     cols = np.flatnonzero(changed.any(axis=0))
-    alive_rows = np.flatnonzero(a[3] != b[3])
+    alive_rows = np.flatnonzero(a[4] != b[4])
     d = _TrackDiff(tid, geom, base=base, rows=rows, cols=cols, alive_rows=alive_rows)
     if rows.size:
         ix = np.ix_(rows, cols)
-        d.cells = (tuple(x[ix].copy() for x in a[:3]), tuple(x[ix].copy() for x in b[:3]))
-    d.alive = (a[3][alive_rows].copy(), b[3][alive_rows].copy())
+        d.cells = (tuple(x[ix].copy() for x in a[:4]), tuple(x[ix].copy() for x in b[:4]))
+    d.alive = (a[4][alive_rows].copy(), b[4][alive_rows].copy())
     if old.name != new.name:
         d.name = (old.name, new.name)
     if old.meta != new.meta:
@@ -381,7 +386,7 @@ def _apply_diff(s: AnnotationStore, d: _TrackDiff, side: int) -> None:
         if t is None:
             s.tracks[d.track_id] = fresh
         else:
-            for attr in ("name", "start", "meta", "coords", "visibility", "is_key", "alive"):
+            for attr in ("name", "start", "meta", "coords", "visibility", "is_key", "alive", "score"):
                 setattr(t, attr, getattr(fresh, attr))
         return
     t = s.tracks[d.track_id]
@@ -389,17 +394,18 @@ def _apply_diff(s: AnnotationStore, d: _TrackDiff, side: int) -> None:
     assert target_geom is not None
     n = max(g[1] for g in d.geom if g is not None) - d.base
     # in place when the block already spans the union, else on a fresh union-sized block
-    coords, vis, key, alive = _embed(t, d.base, n)
+    coords, vis, key, score, alive = _embed(t, d.base, n)
     if d.rows.size:
         ix = np.ix_(d.rows, d.cols)
-        coords[ix], vis[ix], key[ix] = d.cells[side]
+        coords[ix], vis[ix], key[ix], score[ix] = d.cells[side]
     alive[d.alive_rows] = d.alive[side]
     lo, hi = target_geom[0] - d.base, target_geom[1] - d.base
     t.start = target_geom[0]
     t.coords, t.visibility, t.is_key, t.alive = coords[lo:hi], vis[lo:hi], key[lo:hi], alive[lo:hi]
+    t.score = score[lo:hi]
     if (lo, hi) != (0, n):
         t.coords, t.visibility = t.coords.copy(), t.visibility.copy()
-        t.is_key, t.alive = t.is_key.copy(), t.alive.copy()
+        t.is_key, t.alive, t.score = t.is_key.copy(), t.alive.copy(), t.score.copy()
     if d.name is not None:
         t.name = d.name[side]
     if d.meta is not None:

@@ -15,7 +15,8 @@ every frame of every instance without any custom class:
         "meta": {...},                         # format extras kept for lossless writes
         "tracks": [{"track_id": 1, "name": "mouse 1", "start": 0,
                     "coords": (L, K, D) float array, "visibility": (L, K) int8,
-                    "is_key": (L, K) bool, "alive": (L,) bool, "meta": {...}}, ...],
+                    "is_key": (L, K) bool, "alive": (L,) bool,
+                    "score": (L, K) float32 (NaN: none), "meta": {...}}, ...],
     }
 """
 
@@ -56,6 +57,7 @@ def store_to_plain(store: AnnotationStore) -> dict[str, Any]:
                 "visibility": t.visibility,
                 "is_key": t.is_key,
                 "alive": t.alive,
+                "score": t.score,
                 "meta": t.meta,
             }
             for t in store
@@ -85,10 +87,19 @@ def store_from_plain(data: Mapping[str, Any]) -> AnnotationStore:
         vis = np.asarray(raw["visibility"], dtype=np.int8)
         key = np.asarray(raw["is_key"], dtype=bool)
         alive = np.asarray(raw.get("alive", np.ones(max(n, 0), bool)), dtype=bool)
-        if coords.shape != (n, k, d) or vis.shape != (n, k) or key.shape != (n, k) or alive.shape != (n,):
+        raw_score = raw.get("score")
+        score = None if raw_score is None else np.asarray(raw_score, dtype=np.float32)
+        if (
+            coords.shape != (n, k, d)
+            or vis.shape != (n, k)
+            or key.shape != (n, k)
+            or alive.shape != (n,)
+            or (score is not None and score.shape != (n, k))
+        ):
             raise StoreError(
                 f"track {i} (id {raw.get('track_id')!r}) has arrays of inconsistent shapes: coords "
-                f"{coords.shape}, visibility {vis.shape}, is_key {key.shape}, alive {alive.shape} "
+                f"{coords.shape}, visibility {vis.shape}, is_key {key.shape}, alive {alive.shape}, "
+                f"score {None if score is None else score.shape} "
                 f"for {k} nodes in {d}-D"
             )
         tid = int(raw["track_id"])
@@ -96,6 +107,6 @@ def store_from_plain(data: Mapping[str, Any]) -> AnnotationStore:
             raise StoreError(f"track id {tid} appears twice")
         store.tracks[tid] = Track(
             tid, str(raw.get("name", f"instance {tid}")), int(raw["start"]), coords, vis, key, alive,
-            dict(raw.get("meta") or {}),
+            dict(raw.get("meta") or {}), score,
         )  # fmt: skip
     return store

@@ -8,7 +8,9 @@ the sum of lifespans, not with ``frames x all instances``:
 - ``visibility[L, K]`` int8: 2 visible, 1 occluded, 0 unlabelled (COCO's v);
 - ``is_key[L, K]`` bool: a key (placed by a person or read as a keyframe) vs interpolated;
 - ``alive[L]`` bool: the frame is inside the instance's lifespan ranges (V7 ``ranges``);
-  interpolation never bridges a frame that is not alive.
+  interpolation never bridges a frame that is not alive;
+- ``score[L, K]`` float32: a model's confidence in a node (a proposal's per-keypoint score,
+  COCO results' third value), NaN where none was given (everything a person placed).
 
 ``L`` frames start at ``Track.start``. The *frame axis* is the layer dimension that frames
 index (time in (t, y, x), z in (z, y, x)); ``None`` means one static frame (an image, or a
@@ -60,6 +62,11 @@ class Track:
     is_key: np.ndarray
     alive: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    score: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            self.score = np.full(self.visibility.shape, np.nan, np.float32)
 
     @property
     def stop(self) -> int:
@@ -80,6 +87,7 @@ class Track:
             self.is_key.copy(),
             self.alive.copy(),
             copy.deepcopy(self.meta),
+            self.score.copy(),
         )
 
     def rows(self, frames: np.ndarray | int) -> np.ndarray:
@@ -96,6 +104,11 @@ class FramePoints:
     coords: np.ndarray  # (M, D) float64
     visibility: np.ndarray  # (M,) int8
     is_key: np.ndarray  # (M,) bool
+    score: np.ndarray = None  # type: ignore[assignment]  # (M,) float32, NaN = no score
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            object.__setattr__(self, "score", np.full(len(self.track_ids), np.nan, np.float32))
 
     def __len__(self) -> int:
         return self.track_ids.shape[0]
@@ -257,6 +270,22 @@ class AnnotationStore:
             raise StoreError(f"visibility must be 0, 1 or 2, got {np.unique(arr).tolist()}")
         return arr.astype(np.int8)
 
+    @staticmethod
+    def _check_score(score: Any, n: int) -> np.ndarray:
+        if score is None:
+            return np.full(n, np.nan, np.float32)
+        try:
+            arr = np.asarray(score, dtype=float)
+        except (TypeError, ValueError):
+            raise StoreError(f"scores must be numbers or None, got {score!r}") from None
+        if arr.ndim == 0:
+            arr = np.broadcast_to(arr, (n,))
+        if arr.shape != (n,):
+            raise StoreError(f"expected {n} scores, got shape {arr.shape}")
+        if np.isinf(arr).any():
+            raise StoreError("scores must be finite numbers (NaN: no score)")
+        return arr.astype(np.float32)
+
     def check_coords(self, coords: Any, n: int) -> np.ndarray:
         """Validate ``n`` finite node positions and return them as a float ``(n, D)`` array."""
         return self._check_coords(coords, n)
@@ -309,9 +338,11 @@ class AnnotationStore:
             return
         new_start, new_stop = min(t.start, frame), max(t.stop, frame + 1)
         coords, vis, key, alive = _empty_block(new_stop - new_start, self.n_nodes, self.coord_ndim)
+        score = np.full(vis.shape, np.nan, np.float32)
         r = slice(t.start - new_start, t.stop - new_start)
-        coords[r], vis[r], key[r], alive[r] = t.coords, t.visibility, t.is_key, t.alive
+        coords[r], vis[r], key[r], alive[r], score[r] = t.coords, t.visibility, t.is_key, t.alive, t.score
         t.start, t.coords, t.visibility, t.is_key, t.alive = new_start, coords, vis, key, alive
+        t.score = score
 
     # -- edits ----------------------------------------------------------------------------------
     def set_points(
@@ -322,21 +353,26 @@ class AnnotationStore:
         nodes: int | str | Iterable[int | str] | None = None,
         visibility: int | Sequence[int] = VISIBLE,
         key: bool = True,
+        score: float | Sequence[float] | None = None,
     ) -> Change:
         """Place ``nodes`` (default: all) of an instance on a frame, as keys by default.
 
-        The instance's block grows to include the frame; frames added between stay alive.
+        ``score`` is a model's confidence per node (NaN or ``None``: none, as for a person's
+        placement). The instance's block grows to include the frame; frames added between stay
+        alive.
         """
         t = self.track(track_id)
         f = self.check_frame(frame)
         idx = self.node_indices(nodes)
         xyz = self._check_coords(coords, len(idx))
         vis = self._check_visibility(visibility, len(idx))
+        sc = self._check_score(score, len(idx))
         self._ensure_span(t, f)
         r = f - t.start
         t.coords[r, idx] = xyz
         t.visibility[r, idx] = vis
         t.is_key[r, idx] = bool(key)
+        t.score[r, idx] = sc
         t.alive[r] = True
         return Change(t.track_id, f, f + 1, tuple(idx.tolist()))
 
@@ -350,6 +386,7 @@ class AnnotationStore:
         t.coords[r, idx] = np.nan
         t.visibility[r, idx] = UNLABELLED
         t.is_key[r, idx] = True
+        t.score[r, idx] = np.nan
         t.alive[r] = True
         return Change(t.track_id, f, f + 1, tuple(idx.tolist()))
 
@@ -377,6 +414,7 @@ class AnnotationStore:
         t.coords[r, idx] = np.nan
         t.visibility[r, idx] = UNLABELLED
         t.is_key[r, idx] = False
+        t.score[r, idx] = np.nan
         return Change(t.track_id, f, f + 1, tuple(idx.tolist()))
 
     def set_alive(self, track_id: int, start: int, stop: int, alive: bool) -> Change:
@@ -399,6 +437,7 @@ class AnnotationStore:
             t.coords[r] = np.nan
             t.visibility[r] = UNLABELLED
             t.is_key[r] = False
+            t.score[r] = np.nan
         return Change(t.track_id, start, last + 1, tuple(range(self.n_nodes)))
 
     def _locate(self, frame: int, track_id: int, nodes: Any) -> tuple[Track, int, np.ndarray]:
@@ -425,7 +464,7 @@ class AnnotationStore:
         f = self.check_frame(frame)
         tracks = self.tracks.values() if track_ids is None else [self.track(i) for i in track_ids]
         parts = [(t, f - t.start) for t in tracks if t.start <= f < t.stop]
-        ids, nodes, xyz, vis, key = [], [], [], [], []
+        ids, nodes, xyz, vis, key, score = [], [], [], [], [], []
         for t, r in parts:
             m = np.isfinite(t.coords[r, :, 0])
             n = np.flatnonzero(m)
@@ -434,6 +473,7 @@ class AnnotationStore:
             xyz.append(t.coords[r, n])
             vis.append(t.visibility[r, n])
             key.append(t.is_key[r, n])
+            score.append(t.score[r, n])
         if not parts:
             d = self.coord_ndim
             return FramePoints(
@@ -442,6 +482,7 @@ class AnnotationStore:
                 np.zeros((0, d)),
                 np.zeros(0, np.int8),
                 np.zeros(0, bool),
+                np.zeros(0, np.float32),
             )
         return FramePoints(
             np.concatenate(ids),
@@ -449,13 +490,14 @@ class AnnotationStore:
             np.concatenate(xyz),
             np.concatenate(vis),
             np.concatenate(key),
+            np.concatenate(score),
         )
 
     def to_dense(self) -> dict[str, np.ndarray]:
         """Dense arrays over ``[first, stop)`` frames and all tracks (for small data and tests).
 
         Returns a dict with ``coords[F, I, K, D]``, ``visibility[F, I, K]``, ``is_key[F, I, K]``,
-        ``alive[F, I]``, ``track_ids[I]`` and ``frames[F]``.
+        ``alive[F, I]``, ``score[F, I, K]``, ``track_ids[I]`` and ``frames[F]``.
         """
         lo, hi = self.frame_range()
         ids = self.track_ids
@@ -464,14 +506,17 @@ class AnnotationStore:
         vis = np.zeros((n, len(ids), k), np.int8)
         key = np.zeros((n, len(ids), k), bool)
         alive = np.zeros((n, len(ids)), bool)
+        score = np.full((n, len(ids), k), np.nan, np.float32)
         for i, t in enumerate(self.tracks.values()):
             r = slice(t.start - lo, t.stop - lo)
             coords[r, i], vis[r, i], key[r, i], alive[r, i] = t.coords, t.visibility, t.is_key, t.alive
+            score[r, i] = t.score
         return {
             "coords": coords,
             "visibility": vis,
             "is_key": key,
             "alive": alive,
+            "score": score,
             "track_ids": np.asarray(ids, np.int64),
             "frames": np.arange(lo, hi),
         }
@@ -504,4 +549,7 @@ class AnnotationStore:
 
     def nbytes(self) -> int:
         """Bytes held by the track arrays."""
-        return sum(t.coords.nbytes + t.visibility.nbytes + t.is_key.nbytes + t.alive.nbytes for t in self)
+        return sum(
+            t.coords.nbytes + t.visibility.nbytes + t.is_key.nbytes + t.alive.nbytes + t.score.nbytes
+            for t in self
+        )
