@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--headless", action="store_true", help="save a screenshot and exit")
     parser.add_argument("--screenshot", type=Path, default=Path("keyskel-demo.png"))
-    parser.add_argument("--frame", type=int, default=12, help="frame to show")
+    parser.add_argument("--frame", type=int, default=15, help="frame to show (between two keys)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     viewer = napari.Viewer(title="napari-keyskel demo", show=True)
     viewer.open_sample("napari-keyskel", "moving_figure")
     _, dock = viewer.window.add_plugin_dock_widget("napari-keyskel", "Keyskel")
+    timeline = dock.timeline  # the side dock opens the timeline across the bottom
     points = next(layer for layer in viewer.layers if "keyskel" in layer.metadata)
     viewer.layers.selection.active = points
     dock.show_names.setChecked(True)
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     took = time.perf_counter() - t0
     print(f"napari {napari.__version__}: {len(viewer.layers)} layers, opened in {took:.1f} s")
     print(dock.status.text())
+    print(f"timeline: {timeline.canvas.rows()} rows, {timeline.range_label.text()}")
 
     if not args.headless:
         napari.run()

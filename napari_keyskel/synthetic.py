@@ -8,40 +8,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from .presets import mouse_topview
+from . import keyframes as kf
+from .presets import MOUSE_BODY, mouse_topview
 from .store import AnnotationStore
 
-__all__ = ["figure_poses", "moving_figure", "render_frames"]
-
-# Node positions in the animal's own frame: (forward, left) offsets in body lengths.
-_BODY = {
-    "snout": (0.50, 0.00),
-    "left_ear": (0.33, 0.10),
-    "right_ear": (0.33, -0.10),
-    "neck": (0.25, 0.00),
-    "left_forepaw": (0.18, 0.16),
-    "right_forepaw": (0.18, -0.16),
-    "body_center": (0.00, 0.00),
-    "left_hindpaw": (-0.18, 0.18),
-    "right_hindpaw": (-0.18, -0.18),
-    "tail_base": (-0.30, 0.00),
-    "tail_mid": (-0.55, 0.00),
-    "tail_tip": (-0.80, 0.00),
-}
+__all__ = ["figure_poses", "key_every", "moving_figure", "render_frames"]
 
 
-def figure_poses(n_frames: int, shape: tuple[int, int], n_instances: int, seed: int = 0) -> np.ndarray:
+def figure_poses(
+    n_frames: int,
+    shape: tuple[int, int],
+    n_instances: int,
+    seed: int = 0,
+    body: float = 0.22,
+    spread: float = 0.22,
+) -> np.ndarray:
     """Ground-truth poses ``(T, I, K, 2)`` in (y, x) pixel-centre coordinates.
 
     Each animal circles on its own Lissajous path, heading along its velocity, with a gait
-    (paws swing fore and aft) and a tail wag; every node stays inside the image.
+    (paws swing fore and aft) and a tail wag; every node stays inside the image. ``body`` is the
+    body length and ``spread`` how far apart the animals roam, as fractions of the image size.
     """
     rng = np.random.default_rng(seed)
     h, w = shape
     sk = mouse_topview()
-    local = np.array([_BODY[n] for n in sk.nodes])  # (K, 2) forward, left
+    local = np.array([MOUSE_BODY[n] for n in sk.nodes])  # (K, 2) forward, left
     t = np.arange(n_frames, dtype=float)[:, None]  # (T, 1)
-    length = 0.22 * min(h, w)
+    length = body * min(h, w)
     # per-instance path parameters
     fy, fx = (
         rng.uniform(0.6, 1.2, n_instances) * 2 * np.pi / 120,
@@ -50,9 +43,10 @@ def figure_poses(n_frames: int, shape: tuple[int, int], n_instances: int, seed: 
     py, px = rng.uniform(0, 2 * np.pi, (2, n_instances))
     # each animal roams its own part of the arena: anchors on a circle, small Lissajous loops
     ang = 2 * np.pi * np.arange(n_instances) / max(n_instances, 1) + rng.uniform(0, 2 * np.pi)
-    spread = 0.0 if n_instances == 1 else 0.22
+    spread = 0.0 if n_instances == 1 else spread
     ay, ax = 0.5 * h + spread * h * np.sin(ang), 0.5 * w + spread * w * np.cos(ang)
-    ry, rx = 0.5 * h - length - spread * h, 0.5 * w - length - spread * w
+    reach = 0.85 * length  # the farthest a node gets from the body centre (tail tip, wagging)
+    ry, rx = 0.5 * h - reach - spread * h, 0.5 * w - reach - spread * w
     cy = ay + 0.9 * ry * np.sin(fy * t + py)  # (T, I)
     cx = ax + 0.9 * rx * np.sin(fx * t + px)
     vy = 0.9 * ry * fy * np.cos(fy * t + py)
@@ -109,6 +103,9 @@ def moving_figure(
     n_instances: int = 2,
     seed: int = 0,
     render: bool = True,
+    key_step: int | None = None,
+    body: float = 0.22,
+    spread: float = 0.22,
 ) -> tuple[np.ndarray | None, AnnotationStore]:
     """A synthetic video of walking top-view mice and its ground-truth annotation store.
 
@@ -118,21 +115,44 @@ def moving_figure(
         Video length, frame size (H, W), number of animals, random seed.
     render
         If False, skip rendering and return ``None`` for the video (ground truth only).
+    key_step
+        If given, keep keys only on every ``key_step``-th frame (and the last) and interpolate the
+        frames between (cubic), as a person keying every 10th frame would; see :func:`key_every`.
+    body, spread
+        Body length and how far apart the animals roam (fractions of the image size).
 
     Returns
     -------
     video, store
         ``uint8`` array ``(T, H, W)`` (or None) and a store with every node of every instance keyed
-        (visible) on every frame; track ids are ``1..n_instances``.
+        (visible) on every frame (or every ``key_step``-th); track ids are ``1..n_instances``.
+        :func:`figure_poses` with the same arguments gives the ground truth.
 
     """
     sk = mouse_topview()
-    poses = figure_poses(n_frames, shape, n_instances, seed)
+    poses = figure_poses(n_frames, shape, n_instances, seed, body, spread)
     store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=n_frames, name="mouse")
     for i in range(n_instances):
         t = store.add_track(i + 1, f"mouse {i + 1}", 0, n_frames)
         t.coords[:] = poses[:, i]
         t.visibility[:] = 2
         t.is_key[:] = True
+    if key_step is not None:
+        key_every(store, key_step)
     video = render_frames(poses, shape, sk.edge_array(), seed) if render else None
     return video, store
+
+
+def key_every(store: AnnotationStore, step: int, method: str = "cubic") -> None:
+    """Keep the keys on frames ``start, start + step, ...`` and the last of each instance; fill the rest.
+
+    The other frames become interpolated (``method``) from those keys, so they differ from the
+    ground truth by the interpolation error.
+    """
+    if step < 1:
+        raise ValueError(f"key_step must be at least 1, got {step}")
+    for t in store:
+        rows = np.arange(t.coords.shape[0])
+        keep = (rows % step == 0) | (rows == rows[-1])
+        t.is_key[~keep] = False
+    kf.interpolate_all(store, method=method)

@@ -21,3 +21,9 @@ DATA = Path(__file__).parent / "data"
 def data_dir() -> Path:
     """The folder of sample files copied into the repository (see tests/data/README.md)."""
     return DATA
+
+
+@pytest.fixture(autouse=True)
+def _recovery_files_in_tmp(tmp_path_factory, monkeypatch):
+    """Autosaved recovery files of a test go to a temporary folder, never the user's cache."""
+    monkeypatch.setenv("KEYSKEL_RECOVERY_DIR", str(tmp_path_factory.mktemp("recovery")))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from qtpy.QtCore import QPoint, Qt
 
 from napari_keyskel import keyframes as kf
-from napari_keyskel._qt.timeline import FILLED, GAP, OUTSIDE, PARTIAL, ROW_H, pixel_runs, row_states
+from napari_keyskel._qt.timeline import FILLED, GAP, HELD, OUTSIDE, PARTIAL, ROW_H, pixel_runs, row_states
 from napari_keyskel.skeleton import Skeleton
 from napari_keyskel.store import AnnotationStore
 
@@ -237,11 +237,12 @@ def test_large_video_paints_visible_range_only(make_napari_viewer, qtbot):
 
 
 @pytest.mark.viewer
-def test_timeline_tab_of_the_dock_edits_the_layer(make_napari_viewer, qtbot):
+def test_bottom_timeline_of_the_dock_edits_the_layer(make_napari_viewer, qtbot):
     from qtpy.QtTest import QTest
 
     from napari_keyskel._napari.controller import controller_for
     from napari_keyskel._qt.dock import KeyskelDock
+    from napari_keyskel._qt.timeline_dock import DOCK_NAME, TimelineDock
 
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((30, 64, 64), np.uint8), name="video")
@@ -249,7 +250,13 @@ def test_timeline_tab_of_the_dock_edits_the_layer(make_napari_viewer, qtbot):
     qtbot.addWidget(dock)
     dock.resize(500, 700)
     dock.show()
-    dock.preset_combo.setCurrentText("mouse_topview")
+    assert dock.preset_combo.currentText() == "mouse_topview"  # the sample's skeleton by default
+    assert [dock.tabs.tabText(i) for i in range(dock.tabs.count())] == ["Annotate", "Skeleton"]
+    # the timeline is its own dock, across the bottom of the window
+    assert isinstance(dock.timeline, TimelineDock)
+    assert viewer.window.dock_widgets[DOCK_NAME] is dock.timeline
+    main = viewer.window._qt_window
+    assert main.dockWidgetArea(dock.timeline.parent()) == Qt.DockWidgetArea.BottomDockWidgetArea
     qtbot.mouseClick(dock.new_button, LEFT)
     points = viewer.layers["mouse keypoints"]
     ctrl = controller_for(points)
@@ -262,9 +269,11 @@ def test_timeline_tab_of_the_dock_edits_the_layer(make_napari_viewer, qtbot):
         QTest.keyClick(t_canvas, Qt.Key.Key_T, mods)
     t = ctrl.store.tracks[1]
     assert t.is_key[[0, 20]].all() and not t.is_key[10].any()
-    dock.tabs.setCurrentWidget(dock.timeline)
     tl = dock.timeline
+    tl.resize(900, 200)
+    tl.show()
     qtbot.waitExposed(tl)
+    assert tl.layer is points
     assert tl.canvas.rows() == [(1, None)]
     qtbot.mouseClick(tl.canvas, LEFT, pos=QPoint(_x(tl, 10), 8))
     assert viewer.dims.current_step[0] == 10
@@ -283,3 +292,96 @@ def test_timeline_tab_of_the_dock_edits_the_layer(make_napari_viewer, qtbot):
     viewer.dims.set_current_step(0, 19)
     np.testing.assert_allclose(np.asarray(points.data)[:, 1:], t.coords[0])  # hold: the key at 0
     assert dock.bindings().history.undo_label == "interpolate (hold)"
+
+
+def test_held_pose_after_the_last_key_and_hold_method():
+    sk = Skeleton(["a", "b"])
+    store = AnnotationStore(sk, n_frames=30)
+    t = store.add_track(start=0, stop=30)
+    kf.set_pose(store, 0, 1, [[0.0, 0.0], [1.0, 1.0]])
+    kf.set_pose(store, 10, 1, [[10.0, 0.0], [11.0, 1.0]])
+    # what a held pose is in the store: the last keyed pose, not a key, to the end of the lifespan
+    t.coords[11:] = t.coords[10]
+    t.visibility[11:] = 2
+    state, key = row_states(t, 0, 30)
+    assert (state[1:10] == FILLED).all() and (state[11:] == HELD).all() and state[10] == FILLED
+    assert key.nonzero()[0].tolist() == [0, 10]
+    # one node keyed later: only frames where every placed node is past its last key are held
+    kf.move_node(store, 20, 1, "a", [20.0, 0.0])
+    t.coords[21:, 0], t.visibility[21:, 0] = t.coords[20, 0], 2  # a held after its new last key
+    state, _ = row_states(t, 0, 30)
+    assert (state[11:21] == FILLED).all() and (state[21:] == HELD).all()
+    node_a, _ = row_states(t, 0, 30, node=0)
+    node_b, _ = row_states(t, 0, 30, node=1)
+    assert (node_a[21:] == HELD).all() and (node_b[11:] == HELD).all()
+    # the "hold" method: every frame between keys shows a held pose
+    state, _ = row_states(t, 0, 30, hold=True)
+    assert (state[1:10] == HELD).all() and state[0] == state[10] == FILLED
+
+
+@pytest.mark.viewer
+def test_zoom_and_scroll_controls_at_10k_frames(make_napari_viewer, qtbot):
+    from napari_keyskel._qt.timeline import TimelineWidget
+
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((10_000, 4, 4), np.uint8))
+    store = AnnotationStore(Skeleton(["a", "b"]), n_frames=10_000)
+    store.add_track(start=0, stop=10_000)
+    for f in range(0, 10_000, 10):
+        kf.set_pose(store, f, 1, [[f, 1.0], [f, 2.0]], 2)
+    w = TimelineWidget(viewer)
+    qtbot.addWidget(w)
+    w.resize(900, 220)
+    w.show()
+    w.set_layer(image, store)
+    qtbot.waitExposed(w)
+    c = w.canvas
+    assert (c.lo, c.hi) == (0, 10_000) and w.zoom_slider.value() == 0
+    assert w.range_label.text() == "frames 0–9999 of 10000"
+    viewer.dims.set_current_step(0, 5_000)
+    for _ in range(3):
+        qtbot.mouseClick(w.zoom_in_button, LEFT)
+    assert c.hi - c.lo == pytest.approx(1_250) and c.lo <= 5_000 < c.hi  # around the current frame
+    assert 0 < w.zoom_slider.value() < 1000 and w.frame_scroll.pageStep() == 1_250
+    # the scroll bar moves the frames in view, the strips follow
+    w.frame_scroll.setValue(8_000)
+    assert (c.lo, c.hi) == (8_000, 9_250)
+    c.grab()
+    assert c.painted_frames == (8_000, 9_250)
+    # the slider at its right end shows ten frames: one diamond per key, readable
+    w.zoom_slider.setValue(1000)
+    assert c.hi - c.lo == pytest.approx(10)
+    state, key = row_states(store.tracks[1], int(c.lo), int(np.ceil(c.hi)))
+    _, _, _, keys = pixel_runs(state, key, c.lo, c.hi, int(c.lo), c.strip_width())
+    assert len(keys) == 1 and (state == FILLED).all()
+    # the mouse wheel zooms too, and the controls follow it
+    qtbot.mouseClick(w.fit_button, LEFT)
+    assert (c.lo, c.hi) == (0, 10_000) and w.zoom_slider.value() == 0 and w.frame_scroll.maximum() == 0
+
+
+@pytest.mark.viewer
+def test_marks_are_painted_on_their_rows(timeline, qtbot):
+    _, store, w = timeline
+    c = w.canvas
+    store.add_track(start=0, stop=60)
+    c.refresh()
+    w.set_marks("review", [12, 12, 30], track_ids=[1, 1, 2])
+    w.set_marks("proposal", [40])  # every row
+    painted = []
+    real = c._paint_marks
+
+    def spy(p, tid, top, width):
+        painted.append(tid)
+        real(p, tid, top, width)
+
+    c._paint_marks = spy
+    img = c.grab().toImage()
+    assert sorted(painted) == [1, 2]
+    pink = img.pixelColor(round(c.x_of(12.5)), 2)
+    assert (pink.red(), pink.green(), pink.blue()) == (255, 80, 160)  # the review mark on row 1
+    green = img.pixelColor(round(c.x_of(40.5)), ROW_H + 2)
+    assert (green.red(), green.green(), green.blue()) == (90, 220, 120)  # the proposal on row 2
+    w.clear_marks("review")
+    assert list(c.marks) == ["proposal"]
+    w.set_marks("proposal", [])
+    assert c.marks == {}

@@ -1,33 +1,91 @@
-"""napari sample data: the synthetic moving figures, as an image and an annotation layer."""
+"""napari sample data *Moving figure*: a synthetic video and its annotations, keyed every 10th frame.
+
+The annotation layer holds keys on frames 0, 10, 20, ... (and the last) with the frames between
+interpolated, so the first screen shows what keyframe annotation does; the ground truth poses
+``(T, I, K, 2)`` stay in the image layer's ``metadata["keyskel_ground_truth"]`` for comparison.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..synthetic import moving_figure
+from ..synthetic import figure_poses, moving_figure
 from .layerdata import points_layer_tuple
 
-__all__ = ["connect_current_viewer", "make_sample_data"]
+__all__ = [
+    "KEY_STEP",
+    "SAMPLE_SHAPE",
+    "connect_current_viewer",
+    "make_sample_data",
+    "make_unannotated_sample",
+]
+
+#: The sample is keyed every ``KEY_STEP`` frames.
+KEY_STEP = 10
+#: Frame size (H, W) of the sample video.
+SAMPLE_SHAPE = (256, 256)
+#: Body length and spread of the sample's mice (fractions of the frame): large enough that the
+#: node names do not overlap at napari's default zoom.
+_FIGURE = {"body": 0.3, "spread": 0.17}
+#: Node names: small, beside the point (not under its marker).
+_TEXT = {
+    "string": "{node}",
+    "visible": False,
+    "size": 6,
+    "color": "white",
+    "anchor": "upper_left",
+    "translation": [0, -3, 4],
+}
 
 
 def connect_current_viewer() -> None:
-    """Make keyskel layers added to the current viewer get a controller and an edges layer."""
+    """Make keyskel layers added to the current viewer get a controller, an edges layer and saving."""
     import napari
 
     from .controller import connect_viewer
+    from .save import install
 
     viewer = napari.current_viewer()
     if viewer is not None:
         connect_viewer(viewer)
+        install(viewer)  # Ctrl-S, unsaved changes, autosave and recovery
 
 
 def make_sample_data(n_frames: int = 100) -> list[tuple[Any, dict[str, Any], str]]:
-    """Image layer of the video, plus the ground-truth keypoints (their edges layer follows)."""
-    video, store = moving_figure(n_frames=n_frames)
+    """Image layer of the video (ground truth in its metadata), plus the keyed annotations."""
+    video, store = moving_figure(n_frames=n_frames, shape=SAMPLE_SHAPE, key_step=KEY_STEP, **_FIGURE)
+    truth = figure_poses(n_frames, SAMPLE_SHAPE, len(store), **_FIGURE)
     connect_current_viewer()
     labels = ("t", "y", "x")
-    image_attrs = {"name": "moving figure", "axis_labels": labels, "metadata": {"keyskel_ground_truth": True}}
+    image_attrs = {
+        "name": "moving figure",
+        "axis_labels": labels,
+        "metadata": {"keyskel_ground_truth": truth},
+    }
+    text = _TEXT
     return [
         (video, image_attrs, "image"),
-        points_layer_tuple(store, 0, name="mouse keypoints", axis_labels=labels),
+        points_layer_tuple(store, 0, name="mouse keypoints", axis_labels=labels, text=text),
+    ]
+
+
+def make_unannotated_sample(n_frames: int = 100) -> list[tuple[Any, dict[str, Any], str]]:
+    """The same video with an empty mouse annotation layer, to try the annotation loop on."""
+    from ..presets import mouse_topview
+    from ..store import AnnotationStore
+
+    video, _ = moving_figure(n_frames=n_frames, shape=SAMPLE_SHAPE, **_FIGURE)
+    truth = figure_poses(n_frames, SAMPLE_SHAPE, 2, **_FIGURE)
+    store = AnnotationStore(mouse_topview(), coord_ndim=2, frame_axis=0, n_frames=n_frames, name="mouse")
+    connect_current_viewer()
+    labels = ("t", "y", "x")
+    image_attrs = {
+        "name": "moving figure",
+        "axis_labels": labels,
+        "metadata": {"keyskel_ground_truth": truth},
+    }
+    text = _TEXT
+    return [
+        (video, image_attrs, "image"),
+        points_layer_tuple(store, 0, name="mouse keypoints", axis_labels=labels, text=text),
     ]

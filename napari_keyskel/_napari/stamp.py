@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import keyframes as kf
 from ..errors import KeyskelError
+from ..presets import default_pose
 from ..skeleton import Skeleton
 from ..store import VISIBLE, AnnotationStore, Change, Track
 from .bindings_base import BindingsBase
@@ -69,7 +70,8 @@ def template_pose(store: AnnotationStore, frame: int, size: float) -> np.ndarray
         if cnt > best_n:
             best, best_n = t.coords[r].copy(), cnt
     layout = np.zeros((k, d))
-    layout[:, -2:] = tree_layout(store.skeleton) * (size / 2)
+    preset = default_pose(store.skeleton)  # a preset's pose looks like the animal; else a tree
+    layout[:, -2:] = (tree_layout(store.skeleton) if preset is None else preset) * (size / 2)
     if best is None:
         return layout
     have = np.isfinite(best).all(axis=1)

@@ -31,10 +31,10 @@ from qtpy.QtWidgets import (
 from .. import skeleton_edit
 from ..errors import KeyskelError
 from ..plain import store_from_plain
-from ..presets import PRESETS, get_preset
+from ..presets import DEFAULT_PRESET, PRESETS, get_preset
 from ..store import AnnotationStore, Change
 from .skeleton_editor import SkeletonEditor
-from .timeline import TimelineWidget
+from .timeline_dock import open_timeline
 
 if TYPE_CHECKING:
     import napari
@@ -81,6 +81,7 @@ class KeyskelDock(QWidget):
         new_row = QHBoxLayout(new_box)
         self.preset_combo = QComboBox()
         self.preset_combo.addItems(sorted(PRESETS))
+        self.preset_combo.setCurrentText(DEFAULT_PRESET)
         self.new_button = QPushButton("Create")
         self.new_button.setToolTip("Add an empty annotation layer with this skeleton over the selected image")
         new_row.addWidget(self.preset_combo, 1)
@@ -129,8 +130,7 @@ class KeyskelDock(QWidget):
 
         self.editor = SkeletonEditor()
         self.tabs.addTab(self.editor, "Skeleton")
-        self.timeline = TimelineWidget(self.viewer)
-        self.tabs.addTab(self.timeline, "Timeline")
+        self.timeline = open_timeline(self.viewer)  # docked across the bottom of the window
 
         self.status = QLabel("")
         self.status.setWordWrap(True)

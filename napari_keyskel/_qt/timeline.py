@@ -1,9 +1,10 @@
 """Keyframe timeline dock: keys, interpolated spans and gaps per instance (and per node).
 
-:class:`TimelineWidget` holds the controls (interpolation axis and method, key and bisect buttons)
-above a scrollable :class:`~napari_keyskel._qt.timeline_canvas.TimelineCanvas`, which paints the
-strips. The strip states and pixel runs are re-exported here from
-:mod:`napari_keyskel._qt.timeline_canvas`.
+:class:`TimelineWidget` holds one row of controls (key navigation and edits, interpolation axis and
+method) above a scrollable :class:`~napari_keyskel._qt.timeline_canvas.TimelineCanvas`, which paints
+the strips, and below it the visible frames: a scroll bar, a zoom slider with − / + and *Fit*.
+:mod:`napari_keyskel._qt.timeline_dock` docks it across the bottom of the napari window. The strip
+states and pixel runs are re-exported here from :mod:`napari_keyskel._qt.timeline_canvas`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QScrollArea,
+    QScrollBar,
+    QSlider,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +33,7 @@ from ..store import AnnotationStore, Change
 from .timeline_canvas import (
     FILLED,
     GAP,
+    HELD,
     OUTSIDE,
     PARTIAL,
     ROW_H,
@@ -40,6 +45,7 @@ from .timeline_canvas import (
 __all__ = [
     "FILLED",
     "GAP",
+    "HELD",
     "OUTSIDE",
     "PARTIAL",
     "ROW_H",
@@ -49,6 +55,7 @@ __all__ = [
     "row_states",
 ]
 
+_ZOOM_STEPS = 1000
 EditHook = Callable[[str, Callable[[], list[Change]]], list[Change]]
 
 
@@ -75,55 +82,88 @@ class TimelineWidget(QWidget):
         self.axis_hook: Callable[[int], None] | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        # one row of controls: navigation and key edits, then the axis and the method
         top = QHBoxLayout()
+        self.prev_key_button = QPushButton("◀ key")
+        self.next_key_button = QPushButton("key ▶")
+        self.bisect_button = QPushButton("Bisect")
+        self.suggest_button = QPushButton("Suggest next key")
+        self.delete_key_button = QPushButton("Delete key")
+        self.interpolate_button = QPushButton("Interpolate all")
+        tips = (
+            (self.prev_key_button, "Previous keyframe (Q on the layer)"),
+            (self.next_key_button, "Next keyframe (E on the layer)"),
+            (self.bisect_button, "Jump halfway between the keys around this frame (H)"),
+            (self.suggest_button, "Jump to the frame where linear and cubic disagree most"),
+            (self.delete_key_button, "Delete the keys on this frame (of the selected row, else all)"),
+            (self.interpolate_button, "Re-interpolate every instance with the method (Shift-I)"),
+        )
+        for b, tip in tips:
+            b.setToolTip(tip)
+            top.addWidget(b)
         self.axis_combo = QComboBox()
         self.axis_combo.setToolTip("The axis keyframes are interpolated along (time or z)")
         self.method_combo = QComboBox()
         self.method_combo.addItems(["linear", "cubic", "hold"])
+        self.method_combo.setToolTip("How the frames between keys fill in")
+        top.addSpacing(12)
         top.addWidget(QLabel("Axis"))
         top.addWidget(self.axis_combo)
         top.addWidget(QLabel("Method"))
         top.addWidget(self.method_combo)
         top.addStretch(1)
+        #: Shows whether the layer has unsaved changes (set by the bottom dock).
+        self.unsaved_label = QLabel("")
+        top.addWidget(self.unsaved_label)
         layout.addLayout(top)
-        grid = QGridLayout()
-        self.interpolate_button = QPushButton("Interpolate all")
-        self.delete_key_button = QPushButton("Delete key")
-        self.bisect_button = QPushButton("Bisect")
-        self.suggest_button = QPushButton("Suggest next key")
-        self.prev_key_button = QPushButton("◀ key")
-        self.next_key_button = QPushButton("key ▶")
-        self.fit_button = QPushButton("Fit")
-        buttons = [
-            self.interpolate_button,
-            self.delete_key_button,
-            self.bisect_button,
-            self.suggest_button,
-            self.prev_key_button,
-            self.next_key_button,
-            self.fit_button,
-        ]
-        for i, b in enumerate(buttons):
-            grid.addWidget(b, i // 4, i % 4)
-        layout.addLayout(grid)
         self.canvas = TimelineCanvas()
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.canvas)
-        self.scroll.setMinimumHeight(120)
+        self.scroll.setMinimumHeight(ROW_H * 3)
         layout.addWidget(self.scroll, 1)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        layout.addWidget(self.status)
+        # the visible frames: a scroll bar across them, and a zoom slider with - / + / Fit
+        view = QHBoxLayout()
+        self.frame_scroll = QScrollBar(Qt.Orientation.Horizontal)
+        self.frame_scroll.setToolTip("Scroll through the frames (or Shift + mouse wheel on the strips)")
+        self.zoom_out_button = QToolButton()
+        self.zoom_out_button.setText("−")
+        self.zoom_out_button.setToolTip("Show more frames")
+        self.zoom_slider = QSlider(Qt.Orientation.Horizontal)
+        self.zoom_slider.setRange(0, _ZOOM_STEPS)
+        self.zoom_slider.setFixedWidth(140)
+        self.zoom_slider.setToolTip("Zoom: all frames (left) to 10 frames (right); or the mouse wheel")
+        self.zoom_in_button = QToolButton()
+        self.zoom_in_button.setText("+")
+        self.zoom_in_button.setToolTip("Show fewer frames")
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip("Show every frame")
+        self.range_label = QLabel("")
+        view.addWidget(self.frame_scroll, 1)
+        view.addWidget(QLabel("Zoom"))
+        view.addWidget(self.zoom_out_button)
+        view.addWidget(self.zoom_slider)
+        view.addWidget(self.zoom_in_button)
+        view.addWidget(self.fit_button)
+        view.addWidget(self.range_label)
+        layout.addLayout(view)
+        bottom = QHBoxLayout()
         legend = QLabel(
             "◆ key  ◇ unlabelled key  <span style='color:#4682c8'>■</span> interpolated  "
+            "<span style='color:#7896b4'>■</span> held (after the last key)  "
             "<span style='color:#e69628'>■</span> partial / occluded  "
-            "<span style='color:#c83c3c'>■</span> gap"
+            "<span style='color:#c83c3c'>■</span> gap  ▼ marks"
         )
-        layout.addWidget(legend)
+        self.status = QLabel("")
+        bottom.addWidget(legend)
+        bottom.addStretch(1)
+        bottom.addWidget(self.status)
+        layout.addLayout(bottom)
 
         self.canvas.frame_requested.connect(self.jump_to)
         self.canvas.selection_changed.connect(self._on_selection)
+        self.canvas.view_changed.connect(self._on_view)
         self.interpolate_button.clicked.connect(self.interpolate_all)
         self.method_combo.currentTextChanged.connect(self._on_method)
         self.delete_key_button.clicked.connect(self.delete_key)
@@ -132,8 +172,66 @@ class TimelineWidget(QWidget):
         self.prev_key_button.clicked.connect(lambda: self.step_key(-1))
         self.next_key_button.clicked.connect(lambda: self.step_key(+1))
         self.fit_button.clicked.connect(lambda: self.canvas.set_view(0, self.canvas.n_frames))
+        self.zoom_in_button.clicked.connect(lambda: self.zoom(0.5))
+        self.zoom_out_button.clicked.connect(lambda: self.zoom(2.0))
+        self.zoom_slider.valueChanged.connect(self._on_zoom_slider)
+        self.frame_scroll.valueChanged.connect(self._on_frame_scroll)
         self.axis_combo.activated.connect(self._on_axis)
         self.viewer.dims.events.current_step.connect(self._on_step)
+        self._on_view(self.canvas.lo, self.canvas.hi)
+
+    # -- the visible frames ---------------------------------------------------------------------
+    def _min_span(self) -> float:
+        return float(min(10, self.canvas.n_frames))
+
+    def zoom(self, factor: float) -> None:
+        """Show ``factor`` times as many frames, around the current frame (or the centre)."""
+        c = self.canvas
+        span = c.hi - c.lo
+        new = float(np.clip(span * factor, self._min_span(), c.n_frames))
+        f = self.current_frame()
+        at = f + 0.5 if f is not None and c.lo <= f < c.hi else (c.lo + c.hi) / 2
+        frac = (at - c.lo) / span
+        c.set_view(at - frac * new, at - frac * new + new)
+
+    def set_marks(self, kind: str, frames: Any, track_ids: Any = None, color: Any = None) -> None:
+        """Mark frames (review flags, proposals, ...) on the strips; see :meth:`TimelineCanvas.set_marks`."""
+        self.canvas.set_marks(kind, frames, track_ids, color)
+
+    def clear_marks(self, kind: str | None = None) -> None:
+        """Remove the marks of ``kind`` (None: all)."""
+        self.canvas.clear_marks(kind)
+
+    def _on_view(self, lo: float, hi: float) -> None:
+        """Keep the scroll bar, the zoom slider and the range label in step with the strips."""
+        n = self.canvas.n_frames
+        span = hi - lo
+        self.frame_scroll.blockSignals(True)
+        self.frame_scroll.setRange(0, max(round(n - span), 0))
+        self.frame_scroll.setPageStep(max(round(span), 1))
+        self.frame_scroll.setSingleStep(max(round(span / 10), 1))
+        self.frame_scroll.setValue(round(lo))
+        self.frame_scroll.blockSignals(False)
+        lo_span = self._min_span()
+        self.zoom_slider.blockSignals(True)
+        if n > lo_span:
+            v = np.log(span / n) / np.log(lo_span / n) * _ZOOM_STEPS
+            self.zoom_slider.setValue(round(float(np.clip(v, 0, _ZOOM_STEPS))))
+        else:
+            self.zoom_slider.setValue(0)
+        self.zoom_slider.blockSignals(False)
+        self.range_label.setText(f"frames {int(lo)}–{int(np.ceil(hi)) - 1} of {n}")
+
+    def _on_zoom_slider(self, value: int) -> None:
+        c = self.canvas
+        n, lo_span = float(c.n_frames), self._min_span()
+        span = n * (lo_span / n) ** (value / _ZOOM_STEPS) if n > lo_span else n
+        self.zoom(span / (c.hi - c.lo))
+
+    def _on_frame_scroll(self, value: int) -> None:
+        c = self.canvas
+        span = c.hi - c.lo
+        c.set_view(float(value), float(value) + span)
 
     # -- model ----------------------------------------------------------------------------------
     def world_axis(self) -> int | None:

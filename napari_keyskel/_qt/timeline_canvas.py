@@ -1,11 +1,13 @@
 """The timeline's strip canvas and the numpy that decides what it paints.
 
 :func:`row_states` derives, per row (an instance, or one node of it), one *state* per frame
-(outside the lifespan, gap, partial/occluded, complete) and the key frames; :func:`pixel_runs`
+(outside the lifespan, gap, partial/occluded, interpolated, held after the last key) and the key
+frames; :func:`pixel_runs`
 turns them into runs of pixels. When there are more frames than pixels the states are reduced per
 pixel column (the worst state wins, so a one-frame gap stays visible) before the runs are found,
 so a paint of :class:`TimelineCanvas` costs ``O(visible frames)`` vectorised work and at most one
-rectangle per pixel column, for the visible frame range and rows only.
+rectangle per pixel column, for the visible frame range and rows only. Later marks (review flags,
+model proposals) are drawn on top with :meth:`TimelineCanvas.set_marks`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "FILLED",
     "GAP",
     "HEADER",
+    "HELD",
     "NODE_H",
     "OUTSIDE",
     "PARTIAL",
@@ -32,20 +35,35 @@ __all__ = [
     "row_states",
 ]
 
-OUTSIDE, GAP, PARTIAL, FILLED = 0, 1, 2, 3
-_RANK = np.array([4, 1, 2, 3])  # lower rank wins when frames share a pixel: gaps stay visible
-_UNRANK = np.array([-1, GAP, PARTIAL, FILLED, OUTSIDE])
-_FILL = {GAP: QColor(200, 60, 60, 150), PARTIAL: QColor(230, 150, 40, 170), FILLED: QColor(70, 130, 200, 170)}
+OUTSIDE, GAP, PARTIAL, FILLED, HELD = 0, 1, 2, 3, 4
+_RANK = np.array([5, 1, 2, 4, 3])  # lower rank wins when frames share a pixel: gaps stay visible
+_UNRANK = np.array([-1, GAP, PARTIAL, HELD, FILLED, OUTSIDE])
+_FILL = {
+    GAP: QColor(200, 60, 60, 150),
+    PARTIAL: QColor(230, 150, 40, 170),
+    FILLED: QColor(70, 130, 200, 170),
+    HELD: QColor(120, 150, 180, 95),
+}
 _KEY_COLOR = QColor(255, 230, 90)
+#: Default colours of mark kinds (any other kind gets :data:`_MARK_DEFAULT`).
+MARK_COLORS = {
+    "review": QColor(255, 80, 160),
+    "proposal": QColor(90, 220, 120),
+    "suggestion": QColor(255, 255, 255),
+}
+_MARK_DEFAULT = QColor(200, 120, 255)
 HEADER, ROW_H, NODE_H = 120, 20, 15
 
 
-def row_states(track: Track, lo: int, hi: int, node: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def row_states(
+    track: Track, lo: int, hi: int, node: int | None = None, hold: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """States and key marks of one track (or one node) over frames ``[lo, hi)``.
 
     Returns ``state[n]`` (:data:`OUTSIDE`, :data:`GAP`: alive but no point, :data:`PARTIAL`: some
-    nodes missing or occluded, :data:`FILLED`) and ``key[n]`` (0 none, 1 a labelled key, 2 only
-    unlabelled keys).
+    nodes missing or occluded, :data:`FILLED`: keyed or interpolated, :data:`HELD`: every node
+    placed is a held pose, after its last key, or everywhere between keys with ``hold``, the
+    store's "hold" method) and ``key[n]`` (0 none, 1 a labelled key, 2 only unlabelled keys).
     """
     n = max(hi - lo, 0)
     state = np.zeros(n, np.int8)
@@ -60,6 +78,14 @@ def row_states(track: Track, lo: int, hi: int, node: int | None = None) -> tuple
     keys = track.is_key[r, cols]
     full = placed.all(axis=1) & (vis == 2).all(axis=1)
     s = np.where(placed.any(axis=1), np.where(full, FILLED, PARTIAL), GAP).astype(np.int8)
+    all_keys = track.is_key[:, cols]
+    if hold:
+        held = placed & ~keys
+    else:  # after the node's last key: the lifespan shows the last keyed pose
+        n = all_keys.shape[0]
+        last = np.where(all_keys.any(axis=0), n - 1 - np.argmax(all_keys[::-1], axis=0), -1)
+        held = placed & ~keys & (np.arange(a, b)[:, None] - track.start > last)
+    s[(s == FILLED) & held.all(axis=1)] = HELD
     s[~track.alive[r]] = OUTSIDE
     state[a - lo : b - lo] = s
     labelled = (keys & placed).any(axis=1)
@@ -111,11 +137,14 @@ class TimelineCanvas(QWidget):
         Click or drag in the strips.
     selection_changed(object)
         ``(track_id, node or None)`` of the clicked row header, or None.
+    view_changed(float, float)
+        The visible frame range ``[lo, hi)`` changed (wheel, zoom, scroll).
 
     """
 
     frame_requested = Signal(int)
     selection_changed = Signal(object)
+    view_changed = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +154,8 @@ class TimelineCanvas(QWidget):
         self.current: int | None = None
         self.expanded: set[int] = set()
         self.selected: tuple[int, int | None] | None = None
+        #: kind -> (frames, track ids or None for every row, colour); see :meth:`set_marks`.
+        self.marks: dict[str, tuple[np.ndarray, np.ndarray | None, QColor]] = {}
         self.setMouseTracking(False)
         self.setMinimumHeight(ROW_H * 2)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -141,9 +172,40 @@ class TimelineCanvas(QWidget):
             hi = max(store.frame_range()[1], 1)
         self.n_frames = max(int(hi or 1), 1)
         self.lo, self.hi = 0.0, float(self.n_frames)
+        self.view_changed.emit(self.lo, self.hi)
         if self.selected is not None and (store is None or self.selected[0] not in store.tracks):
             self.selected = None
         self.refresh()
+
+    def set_marks(
+        self,
+        kind: str,
+        frames: Any,
+        track_ids: Any = None,
+        color: str | QColor | None = None,
+    ) -> None:
+        """Mark ``frames`` with a small triangle (review flags, model proposals, suggestions).
+
+        ``track_ids`` gives one track id per frame (or one for all); None marks every row. A
+        later call with the same ``kind`` replaces its marks; empty ``frames`` removes them.
+        """
+        f = np.asarray(frames, np.int64).ravel()
+        if f.size == 0:
+            self.marks.pop(kind, None)
+            self.update()
+            return
+        tids = None if track_ids is None else np.broadcast_to(np.asarray(track_ids, np.int64), f.shape).copy()
+        qc = QColor(color) if color is not None else MARK_COLORS.get(kind, _MARK_DEFAULT)
+        self.marks[kind] = (f, tids, qc)
+        self.update()
+
+    def clear_marks(self, kind: str | None = None) -> None:
+        """Remove the marks of ``kind`` (None: every kind)."""
+        if kind is None:
+            self.marks.clear()
+        else:
+            self.marks.pop(kind, None)
+        self.update()
 
     def rows(self) -> list[tuple[int, int | None]]:
         """``(track_id, node)`` of each row; node None for the instance row."""
@@ -183,7 +245,9 @@ class TimelineCanvas(QWidget):
         """Show frames ``[lo, hi)`` (clamped; at least 10 frames or all)."""
         span = min(max(hi - lo, min(10.0, self.n_frames)), float(self.n_frames))
         lo = float(np.clip(lo, 0, self.n_frames - span))
-        self.lo, self.hi = lo, lo + span
+        if (lo, lo + span) != (self.lo, self.hi):
+            self.lo, self.hi = lo, lo + span
+            self.view_changed.emit(self.lo, self.hi)
         self.update()
 
     def ensure_visible(self, frame: int) -> None:
@@ -230,7 +294,7 @@ class TimelineCanvas(QWidget):
             label, color = f"    {store.skeleton.nodes[node]}", QColor(store.skeleton.colors[node])
         p.setPen(color)
         p.drawText(QRectF(4, top, HEADER - 6, h), int(Qt.AlignmentFlag.AlignVCenter), label)
-        state, key = row_states(track, lo_f, hi_f, node)
+        state, key = row_states(track, lo_f, hi_f, node, hold=store.method == "hold")
         x0, x1, st, keys = pixel_runs(state, key, self.lo, self.hi, lo_f, width)
         p.setPen(Qt.PenStyle.NoPen)
         for a, b, s in zip(x0.tolist(), x1.tolist(), st.tolist(), strict=True):
@@ -245,6 +309,23 @@ class TimelineCanvas(QWidget):
             for x in keys[keys[:, 1] == kind, 0].tolist():
                 if x >= 0:
                     p.drawPolygon(diamond.translated(HEADER + x, cy))
+        self._paint_marks(p, tid, top, width)
+
+    def _paint_marks(self, p: QPainter, tid: int, top: int, width: float) -> None:
+        """Small triangles at the top edge of the row, one per pixel column and kind."""
+        scale = width / (self.hi - self.lo)
+        tri = QPolygonF([QPointF(-4, 0), QPointF(4, 0), QPointF(0, 6)])
+        for frames, tids, color in self.marks.values():
+            m = (frames >= self.lo) & (frames < self.hi)
+            if tids is not None:
+                m &= tids == tid
+            if not m.any():
+                continue
+            xs = np.unique(np.floor((frames[m] + 0.5 - self.lo) * scale)).tolist()
+            p.setPen(QPen(color.darker(160), 1))
+            p.setBrush(QBrush(color))
+            for x in xs:
+                p.drawPolygon(tri.translated(HEADER + x + 0.5, top + 1))
 
     # -- mouse ----------------------------------------------------------------------------------
     def row_at(self, y: float) -> tuple[int, int | None] | None:

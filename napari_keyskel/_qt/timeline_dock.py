@@ -1,0 +1,183 @@
+"""The keyframe timeline docked across the bottom of the napari window.
+
+:class:`TimelineDock` is a :class:`~napari_keyskel._qt.timeline.TimelineWidget` that looks after
+itself: it shows the selected keyskel layer (or the first one), repaints after every edit of that
+layer (``controller.changed``), records its own edits (delete key, interpolate) as undo steps of
+the layer, and shows whether the layer has unsaved changes. :func:`open_timeline` docks it at the
+bottom (once per viewer); the side dock and the demo call it, and napari's Plugins menu opens the
+same widget (*Keyskel timeline*), which moves itself to the bottom the first time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import QDockWidget, QMainWindow, QWidget
+
+from ..store import Change
+from .timeline import TimelineWidget
+
+__all__ = ["DOCK_NAME", "TimelineDock", "open_timeline"]
+
+#: The dock's name in the window, as napari's Plugins menu names it (``"<widget> (<display name>)"``),
+#: so the menu entry shows and hides this dock; ``add_plugin_dock_widget`` names it by the package.
+DOCK_NAME = "Keyskel timeline (Keyskel)"
+_OTHER_NAME = "Keyskel timeline (napari-keyskel)"
+
+
+def _is_keyskel(layer: Any) -> bool:
+    return type(layer).__name__ == "Points" and "keyskel" in getattr(layer, "metadata", {})
+
+
+class TimelineDock(TimelineWidget):
+    """The timeline of the selected keyskel layer, for the bottom of the window."""
+
+    def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
+        viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        super().__init__(viewer, parent)
+        self.setObjectName("keyskel-timeline-dock")
+        self.setMinimumHeight(150)
+        self._ctrl: Any = None
+        self._state: Any = None
+        self._placed = False
+        from .._napari.controller import connect_viewer
+        from .._napari.save import install
+
+        connect_viewer(viewer)
+        install(viewer)  # Ctrl-S, unsaved changes (shown here), autosave and recovery
+        viewer.layers.selection.events.active.connect(self._follow)
+        viewer.layers.events.inserted.connect(self._follow, position="last")
+        viewer.layers.events.removed.connect(self._follow, position="last")
+        self._follow()
+
+    # -- which layer ----------------------------------------------------------------------------
+    def _follow(self, event: Any = None) -> None:
+        """Show the active keyskel layer; else keep the current one while it is in the viewer."""
+        layers = self.viewer.layers
+        active = layers.selection.active
+        if _is_keyskel(active):
+            target = active
+        elif self.layer is not None and self.layer in layers:
+            target = self.layer
+        else:
+            target = next((ly for ly in layers if _is_keyskel(ly)), None)
+        if target is not self.layer or (target is not None and self._ctrl is None):
+            self.show_layer(target)
+
+    def show_layer(self, layer: Any) -> None:
+        """Show ``layer``'s annotations (None: nothing)."""
+        from .._napari.controller import controller_for
+
+        ctrl = controller_for(layer) if layer is not None else None
+        self.set_layer(layer if ctrl is not None else None, None if ctrl is None else ctrl.store)
+
+    def set_layer(self, layer: Any, store: Any) -> None:
+        """Show the store of ``layer`` and follow its edits and save state."""
+        from .._napari.controller import controller_for
+
+        ctrl = controller_for(layer) if layer is not None else None
+        if ctrl is not self._ctrl:
+            if self._ctrl is not None:
+                self._ctrl.changed.disconnect(self._on_changed)
+            if ctrl is not None:
+                ctrl.changed.connect(self._on_changed)
+            self._ctrl = ctrl
+        self._watch_save_state(layer)
+        super().set_layer(layer, store)
+
+    def _on_changed(self, changes: Any = None) -> None:
+        self.refresh()
+
+    # -- unsaved changes ------------------------------------------------------------------------
+    def _watch_save_state(self, layer: Any) -> None:
+        from .._napari.save import state_for
+
+        state = state_for(layer) if layer is not None else None
+        if state is not self._state:
+            if self._state is not None:
+                self._state.dirty_changed.disconnect(self._show_dirty)
+            if state is not None:
+                state.dirty_changed.connect(self._show_dirty)
+            self._state = state
+        self._show_dirty()
+
+    def _show_dirty(self, *_: Any) -> None:
+        s = self._state
+        if s is None:
+            self.unsaved_label.setText("")
+        elif s.dirty:
+            target = s.path.name if s.path is not None else "a file (asks where)"
+            self.unsaved_label.setText(
+                f"<b style='color:#f0b040'>● unsaved changes</b> · Ctrl-S saves to {target}"
+            )
+        else:
+            self.unsaved_label.setText("saved" if s.path is not None else "")
+        self.unsaved_label.setToolTip("" if s is None or s.path is None else str(s.path))
+
+    # -- edits are undo steps of the layer shown ------------------------------------------------
+    @property
+    def edit_hook(self) -> Callable[[str, Callable[[], list[Change]]], list[Change]]:
+        """Runs the timeline's edits: as an undo step of the layer shown (else the hook set)."""
+        ctrl = getattr(self, "_ctrl", None)
+        if ctrl is not None and ctrl.store is self.store:
+            return self._record
+        return self._hook
+
+    @edit_hook.setter
+    def edit_hook(self, hook: Callable[[str, Callable[[], list[Change]]], list[Change]]) -> None:
+        self._hook = hook
+
+    def _record(self, label: str, fn: Callable[[], list[Change]]) -> list[Change]:
+        ctrl = self._ctrl
+        from .._napari.bindings import bindings_for
+
+        b = bindings_for(ctrl)
+        if b is not None:
+            return b.record(label, fn)
+        changes = fn()
+        ctrl.apply(changes)
+        return changes
+
+    # -- docking ----------------------------------------------------------------------------------
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._placed:
+            self._placed = True
+            QTimer.singleShot(0, self._move_to_bottom)
+
+    def _move_to_bottom(self) -> None:
+        """Opened from the Plugins menu (napari docks plugins on the right): move to the bottom.
+
+        Only the first time: once the person moves it, napari remembers where (its settings).
+        """
+        dock = self.parent()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parent()
+        if dock is None or dock.isFloating():
+            return
+        main = dock.parent()
+        if not isinstance(main, QMainWindow):
+            return
+        from napari.settings import get_settings
+
+        positions = get_settings().application.plugin_widget_positions
+        remembered = positions.get(DOCK_NAME) or positions.get(_OTHER_NAME)
+        if main.dockWidgetArea(dock) != Qt.DockWidgetArea.BottomDockWidgetArea and remembered is None:
+            main.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+
+
+def open_timeline(viewer: Any) -> TimelineDock:
+    """The viewer's bottom timeline dock, opened (across the bottom of the window) if needed."""
+    viewer = getattr(viewer, "__wrapped__", viewer)
+    docked = viewer.window.dock_widgets
+    for name in (DOCK_NAME, _OTHER_NAME):
+        existing = docked.get(name)
+        if isinstance(existing, TimelineDock):
+            if existing.parent() is not None:
+                existing.parent().show()
+            return existing
+    widget = TimelineDock(viewer)
+    viewer.window.add_dock_widget(widget, name=DOCK_NAME, area="bottom")
+    return widget
