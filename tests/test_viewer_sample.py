@@ -55,3 +55,39 @@ def test_sample_data_and_dock(make_napari_viewer, qtbot):
     assert new.ndim == 3 and len(new.data) == 0
     assert new.metadata["keyskel"]["n_frames"] == image.data.shape[0]
     assert dock.node_list.count() == 17
+
+
+def test_sample_is_keyed_every_10th_frame_with_ground_truth(make_napari_viewer):
+    from napari_keyskel._napari.controller import controller_for
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-keyskel", "moving_figure")
+    points = viewer.layers["mouse keypoints"]
+    store = controller_for(points).store
+    truth = viewer.layers["moving figure"].metadata["keyskel_ground_truth"]
+    assert truth.shape == (100, 2, 12, 2)
+    for i, t in enumerate(store):
+        key_frames = np.flatnonzero(t.is_key.all(axis=1)) + t.start
+        assert key_frames.tolist() == [*range(0, 100, 10), 99] and t.is_key.sum() == 11 * 12
+        np.testing.assert_allclose(t.coords[key_frames - t.start], truth[key_frames, i])  # keys: the truth
+        between = np.setdiff1d(np.arange(100), key_frames)
+        err = np.linalg.norm(t.coords[between - t.start] - truth[between, i], axis=-1)
+        assert np.isfinite(err).all() and 0 < err.mean() < 3.0  # interpolated: close, not the truth
+    viewer.dims.set_current_step(0, 15)
+    assert len(points.data) == 24 and not points.features["keyframe"].any()  # in-betweens in view
+
+
+def test_sample_menu_entries_and_names(make_napari_viewer):
+
+    viewer = make_napari_viewer()
+    import npe2
+
+    mf = npe2.PluginManager.instance().get_manifest("napari-keyskel")
+    assert [s.display_name for s in mf.contributions.sample_data] == [
+        "Moving figure",
+        "Moving figure to annotate",
+    ]
+    assert mf.display_name == "Keyskel"  # File > Open Sample > Keyskel > Moving figure
+    viewer.open_sample("napari-keyskel", "moving_figure_unannotated")
+    points = viewer.layers["mouse keypoints"]
+    assert len(points.data) == 0 and viewer.layers["moving figure"].data.shape == (100, 256, 256)

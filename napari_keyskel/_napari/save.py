@@ -335,13 +335,14 @@ class _ViewerHooks:
             del _STATES[id(state.layer)]
 
     def _adopt(self, layer: Any) -> None:
-        from .controller import controller_for
+        from .controller import attach
 
-        if not _is_keyskel(layer) or state_for(layer) is not None:
-            return
-        ctrl = controller_for(layer)
         viewer = self.viewer()
-        if ctrl is None or viewer is None:
+        if not _is_keyskel(layer) or state_for(layer) is not None or viewer is None:
+            return
+        try:
+            ctrl = attach(viewer, layer)  # the controller, made now if our handler runs first
+        except KeyskelError:
             return
         state = _STATES[id(layer)] = SaveState(viewer, layer, ctrl)
         layer.bind_key("Control-S", _ctrl_s, overwrite=True)
