@@ -1,8 +1,12 @@
-"""Screenshots of the Keyskel dock (annotate, skeleton editor, timeline) over the sample video.
+"""Screenshots of the Keyskel docks over the sample video, and an animated GIF of the annotation loop.
 
 Run under a display (``xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python
 scripts/screenshots.py``): napari must show its window or the canvas comes out black. Writes
-``docs/dock_annotate.png``, ``docs/dock_skeleton.png`` and ``docs/dock_timeline.png``.
+``docs/dock_annotate.png``, ``docs/dock_skeleton.png``, ``docs/dock_timeline.png`` (the bottom
+timeline, an instance expanded per node) and ``docs/loop.gif``: on the video with an empty layer,
+``T`` stamps a mouse on frame 0, the nodes are dragged onto it, ten ``D`` presses step to frame 10,
+the nodes are dragged to where the mouse went, and the frames between fill in. Every step goes
+through napari (its key bindings, layer data changes as a drag makes them), from the real viewer.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ def _settle(n: int = 25) -> None:
 def _annotations():
     """The sample's ground truth keyed every 10th frame, with an occluded span and a gap."""
     from napari_keyskel import keyframes as kf
+    from napari_keyskel._napari.sample import _FIGURE, SAMPLE_SHAPE
     from napari_keyskel.synthetic import moving_figure
 
-    video, store = moving_figure(n_frames=100)
+    video, store = moving_figure(n_frames=100, shape=SAMPLE_SHAPE, **_FIGURE)
     drop = np.ones(100, bool)
     drop[[*range(0, 100, 10), 99]] = False
     for t in store:
@@ -41,6 +46,100 @@ def _annotations():
     store.set_alive(2, 85, 90, False)  # and out of view for a few frames
     kf.interpolate_all(store, tracks=[2])
     return video, store
+
+
+def _key(viewer, key: str, modifiers=None) -> None:
+    """Press a key on the canvas, as a person does (napari's keymap dispatches it to the layer)."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    mods = modifiers if modifiers is not None else Qt.KeyboardModifier.NoModifier
+    QTest.keyClick(viewer.window._qt_viewer.canvas.native, getattr(Qt.Key, f"Key_{key}"), mods)
+
+
+def _grab(widget) -> np.ndarray:
+    """A widget's pixels as an (H, W, 3) uint8 array."""
+    img = widget.grab().toImage().convertToFormat(widget.grab().toImage().Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    buf = np.frombuffer(img.constBits().asstring(img.sizeInBytes()), np.uint8)
+    return buf.reshape(h, img.bytesPerLine())[:, : w * 3].reshape(h, w, 3).copy()
+
+
+def loop_gif(path: Path, fps: float = 4.0):
+    """The annotation loop as an animated GIF (see the module docstring); returns (path, shape, lit)."""
+    import imageio.v3 as iio
+    import napari
+
+    from napari_keyskel._napari.controller import controller_for
+    from napari_keyskel._qt.timeline_dock import open_timeline
+
+    viewer = napari.Viewer(title="napari-keyskel", show=True)
+    viewer.open_sample("napari-keyskel", "moving_figure_unannotated")
+    timeline = open_timeline(viewer)
+    viewer.window.resize(1000, 820)
+    points = viewer.layers["mouse keypoints"]
+    truth = viewer.layers["moving figure"].metadata["keyskel_ground_truth"]
+    viewer.layers.selection.active = points
+    controller_for(points).show_names(True)
+    ctrl = controller_for(points)
+    viewer.dims.set_current_step(0, 0)  # napari opens a video on its middle frame
+    _settle()
+    viewer.reset_view()
+    frames = []
+
+    def snap(n: int = 1) -> None:
+        """The canvas above the bottom timeline, as one picture."""
+        _settle(6)
+        canvas = viewer.screenshot(canvas_only=True)[..., :3]
+        strip = _grab(timeline)
+        w = max(canvas.shape[1], strip.shape[1])
+        pad = [np.pad(a, ((0, 0), (0, w - a.shape[1]), (0, 0))) for a in (canvas, strip)]
+        frames.extend([np.concatenate(pad, axis=0)] * n)
+
+    def drag_to_truth(frame: int, steps: int) -> None:
+        """Drag each node of mouse 1 onto the video, a few nodes per picture."""
+        want = truth[frame, 0]
+        data = np.asarray(points.data).copy()
+        rows = np.flatnonzero(points.features["instance"].to_numpy() == 1)
+        nodes = points.features["node"].to_numpy()[rows]
+        order = np.array([ctrl.store.skeleton.index(str(n)) for n in nodes], np.intp)
+        if not rows.size:
+            raise RuntimeError(f"no points of mouse 1 on frame {frame}: {timeline.status.text()}")
+        for chunk in np.array_split(np.arange(rows.size), steps):
+            data = np.asarray(points.data).copy()
+            data[rows[chunk], 1:] = want[order[chunk]]
+            points.data = data  # as napari's drag leaves it: these nodes become keys here
+            snap()
+
+    snap(3)
+    centre = truth[0, 0].mean(axis=0)
+    viewer.cursor.position = (0, *centre)
+    _key(viewer, "T")  # stamp the template at the cursor
+    snap(3)
+    drag_to_truth(0, 4)
+    snap(2)
+    for _ in range(10):  # D ten times
+        _key(viewer, "D")
+        snap()
+    if not len(points.data):  # no pose held past the last key: bring the previous pose (Shift-T)
+        from qtpy.QtCore import Qt
+
+        viewer.cursor.position = (10, *truth[10, 0].mean(axis=0))
+        _key(viewer, "T", Qt.KeyboardModifier.ShiftModifier)
+        snap(2)
+    drag_to_truth(10, 4)
+    snap(3)
+    for f in range(1, 11):  # the frames between filled in
+        viewer.dims.set_current_step(0, f)
+        snap()
+    snap(4)
+    viewer.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = min(f.shape[0] for f in frames), min(f.shape[1] for f in frames)
+    small = [f[:h:2, :w:2] for f in frames]  # half size keeps the GIF small
+    iio.imwrite(path, np.stack(small), duration=int(1000 / fps), loop=0)
+    lit = float((np.stack(small)[..., :3].max(axis=-1) > 40).mean())
+    return path, small[0].shape, lit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     viewer.window.resize(1500, 950)
     viewer.layers.selection.active = points
     dock.show_names.setChecked(True)
+    points.text.size, points.text.translation = 6, [0, -3, 4]  # as the sample shows its names
     viewer.dims.set_current_step(0, args.frame)
     points.selected_data = set()
     api.get_controller(points).current_instance = 1
@@ -72,16 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     tl = dock.timeline
     tl.canvas.toggle_expanded(1)
     tl.canvas.selected = (1, None)
-    for tab, name in ((0, "dock_annotate"), (1, "dock_skeleton"), (2, "dock_timeline")):
+    for tab, name in ((0, "dock_annotate"), (1, "dock_skeleton"), (0, "dock_timeline")):
         dock.tabs.setCurrentIndex(tab)
         if tab == 1:
             dock.editor.select_nodes(["left_ear", "right_ear"])
+        if name == "dock_timeline":
+            tl.set_marks("review", [47, 73], track_ids=[1, 2])
         _settle()
         path = args.out / f"{name}.png"
         img = viewer.screenshot(str(path), canvas_only=False)
         lit = float((img[..., :3].max(axis=-1) > 40).mean())
         written.append((path, img.shape, lit))
     viewer.close()
+    written.append(loop_gif(args.out / "loop.gif"))
     for path, shape, lit in written:
         print(f"{path.relative_to(ROOT)}: {shape[1]}x{shape[0]}, {lit:.0%} of pixels lit")
     return 0 if all(lit > 0.05 for _, _, lit in written) else 1

@@ -385,3 +385,25 @@ def test_marks_are_painted_on_their_rows(timeline, qtbot):
     assert list(c.marks) == ["proposal"]
     w.set_marks("proposal", [])
     assert c.marks == {}
+
+
+@pytest.mark.viewer
+def test_timeline_from_the_plugins_menu_docks_at_the_bottom(make_napari_viewer, qtbot):
+    from napari_keyskel._qt.timeline_dock import TimelineDock, open_timeline
+
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-keyskel", "moving_figure")
+    dock_widget, widget = viewer.window.add_plugin_dock_widget("napari-keyskel", "Keyskel timeline")
+    assert isinstance(widget, TimelineDock)
+    main = viewer.window._qt_window
+    qtbot.waitUntil(lambda: main.dockWidgetArea(dock_widget) == Qt.DockWidgetArea.BottomDockWidgetArea)
+    assert open_timeline(viewer) is widget  # one timeline per viewer
+    points = viewer.layers["mouse keypoints"]
+    assert widget.layer is points and widget.canvas.rows() == [(1, None), (2, None)]
+    # it follows the layer's edits (and shows them unsaved)
+    viewer.dims.set_current_step(0, 15)
+    data = np.asarray(points.data).copy()
+    data[0, 1:] += 3.0
+    points.data = data
+    _, key = row_states(widget.store.tracks[int(points.features["instance"][0])], 0, 100)
+    assert key[15] == 1 and "unsaved" in widget.unsaved_label.text()

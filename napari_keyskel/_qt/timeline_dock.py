@@ -42,6 +42,11 @@ class TimelineDock(TimelineWidget):
         self._ctrl: Any = None
         self._state: Any = None
         self._placed = False
+        # where napari will dock us, read before it does (docking records the area at once)
+        from napari.settings import get_settings
+
+        positions = get_settings().application.plugin_widget_positions
+        self._remembered = positions.get(DOCK_NAME) or positions.get(_OTHER_NAME)
         from .._napari.controller import connect_viewer
         from .._napari.save import install
 
@@ -160,11 +165,7 @@ class TimelineDock(TimelineWidget):
         main = dock.parent()
         if not isinstance(main, QMainWindow):
             return
-        from napari.settings import get_settings
-
-        positions = get_settings().application.plugin_widget_positions
-        remembered = positions.get(DOCK_NAME) or positions.get(_OTHER_NAME)
-        if main.dockWidgetArea(dock) != Qt.DockWidgetArea.BottomDockWidgetArea and remembered is None:
+        if main.dockWidgetArea(dock) != Qt.DockWidgetArea.BottomDockWidgetArea and self._remembered is None:
             main.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
 
 
