@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     dock.show_names.setChecked(True)
     viewer.dims.set_current_step(0, args.frame)
     viewer.window.resize(1500, 900)
+    from qtpy.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    viewer.reset_view()  # fit the video to the canvas left between the docks
     took = time.perf_counter() - t0
     print(f"napari {napari.__version__}: {len(viewer.layers)} layers, opened in {took:.1f} s")
     print(dock.status.text())
@@ -39,8 +43,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.headless:
         napari.run()
         return 0
-    from qtpy.QtWidgets import QApplication
-
     for _ in range(20):  # let Qt lay out and paint before grabbing the window
         QApplication.processEvents()
         time.sleep(0.02)
