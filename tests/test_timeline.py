@@ -407,3 +407,28 @@ def test_timeline_from_the_plugins_menu_docks_at_the_bottom(make_napari_viewer, 
     points.data = data
     _, key = row_states(widget.store.tracks[int(points.features["instance"][0])], 0, 100)
     assert key[15] == 1 and "unsaved" in widget.unsaved_label.text()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 80), st.integers(1, 80), st.booleans())
+def test_held_state_matches_its_definition(seed, lo, width, hold):
+    """HELD: a complete frame whose every node is past its last key (with ``hold``: not a key)."""
+    rng = np.random.default_rng(seed)
+    store = AnnotationStore(Skeleton(["a", "b", "c"]), n_frames=100)
+    t = store.add_track(start=10, stop=90)
+    t.coords[:] = np.where(rng.random((80, 3, 1)) < 0.9, 1.0, np.nan)
+    t.visibility[:] = np.where(np.isfinite(t.coords[..., 0]), 2, 0)
+    t.is_key[:] = (rng.random((80, 3)) < rng.choice([0.0, 0.02, 0.2])) & np.isfinite(t.coords[..., 0])
+    hi = min(lo + width, 100)
+    state, _ = row_states(t, lo, hi, hold=hold)
+    for f in range(lo, hi):
+        if not 10 <= f < 90:
+            assert state[f - lo] == OUTSIDE
+            continue
+        r = f - 10
+        full = np.isfinite(t.coords[r, :, 0]).all()
+        later_keys = t.is_key[r] if hold else t.is_key[r:]  # every node past its last key
+        held = full and not later_keys.any()
+        assert (state[f - lo] == HELD) == held, (f, state[f - lo])
+        if full and not held:
+            assert state[f - lo] == FILLED

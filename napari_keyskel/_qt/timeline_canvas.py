@@ -78,19 +78,39 @@ def row_states(
     keys = track.is_key[r, cols]
     full = placed.all(axis=1) & (vis == 2).all(axis=1)
     s = np.where(placed.any(axis=1), np.where(full, FILLED, PARTIAL), GAP).astype(np.int8)
-    all_keys = track.is_key[:, cols]
     if hold:
-        held = placed & ~keys
-    else:  # after the node's last key: the lifespan shows the last keyed pose
-        n = all_keys.shape[0]
-        last = np.where(all_keys.any(axis=0), n - 1 - np.argmax(all_keys[::-1], axis=0), -1)
-        held = placed & ~keys & (np.arange(a, b)[:, None] - track.start > last)
-    s[(s == FILLED) & held.all(axis=1)] = HELD
+        s[(s == FILLED) & ~keys.any(axis=1)] = HELD
+    else:  # after each node's last key (none on this frame or later): the last keyed pose, held
+        later = _keyed_after(track.is_key[:, cols], b - track.start)
+        if not later.all():
+            n = b - a
+            last = np.where(keys.any(axis=0), n - 1 - np.argmax(keys[::-1], axis=0), -1)
+            last[later] = n
+            first = int(last.min()) + 1  # frames before this one hold no node
+            if first < n:
+                held = placed[first:] & (np.arange(first, n)[:, None] > last)
+                tail = s[first:]
+                tail[(tail == FILLED) & held.all(axis=1)] = HELD
     s[~track.alive[r]] = OUTSIDE
     state[a - lo : b - lo] = s
     labelled = (keys & placed).any(axis=1)
     key[a - lo : b - lo] = np.where(labelled, 1, np.where(keys.any(axis=1), 2, 0))
     return state, key
+
+
+def _keyed_after(is_key: np.ndarray, row: int, chunk: int = 256) -> np.ndarray:
+    """Per node, whether a key sits on a row ``>= row``.
+
+    Scans back from the end in chunks, so the usual case (keys near the end) costs one chunk, not
+    the rest of a long video.
+    """
+    found = np.zeros(is_key.shape[1], bool)
+    stop = is_key.shape[0]
+    while stop > row and not found.all():
+        lo = max(row, stop - chunk)
+        found |= is_key[lo:stop].any(axis=0)
+        stop = lo
+    return found
 
 
 def pixel_runs(
