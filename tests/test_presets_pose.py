@@ -47,3 +47,30 @@ def test_mouse_pose_is_a_mouse_seen_from_above():
     person = dict(zip(get_preset("coco_person").nodes, default_pose(get_preset("coco_person")).tolist()))
     assert person["nose"][0] < person["left_shoulder"][0] < person["left_hip"][0] < person["left_ankle"][0]
     assert default_pose(get_preset("mouse_topview").reorder_nodes(list(reversed(sk.nodes)))) is not None
+
+
+@pytest.mark.viewer
+def test_t_stamps_the_preset_pose_at_the_cursor(make_napari_viewer):
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    from napari_keyskel import api
+    from napari_keyskel._napari.controller import controller_for
+
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((10, 200, 200), np.uint8), name="video")
+    points = api.add_skeleton_layer(viewer, "mouse_topview", image_layer=image)
+    viewer.layers.selection.active = points
+    viewer.dims.set_current_step(0, 0)
+    viewer.cursor.position = (0, 100.0, 80.0)
+    QTest.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_T)
+    store = controller_for(points).store
+    (t,) = list(store)
+    pose = t.coords[0]
+    sk = store.skeleton
+    expect = default_pose(sk)
+    offsets = pose - pose.mean(axis=0)
+    # the stamped pose is the preset's, scaled: same shape up to a scale around its centre
+    scale = np.linalg.norm(offsets) / np.linalg.norm(expect - expect.mean(axis=0))
+    np.testing.assert_allclose(offsets, (expect - expect.mean(axis=0)) * scale, atol=1e-6)
+    assert pose[sk.index("snout"), 0] < pose[sk.index("tail_tip"), 0]  # nose up

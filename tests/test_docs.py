@@ -1,0 +1,35 @@
+"""What the README and the scripts promise about keys, options and pictures."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_key_binding_is_in_the_readme():
+    from napari_keyskel._napari.bindings import KEYS
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [k for k, _, _ in KEYS if f"`{k.replace('Control-', 'Ctrl-')}`" not in readme]
+    assert not missing, missing
+    assert "`Ctrl-S`" in readme and "mouse wheel zooms" in readme
+
+
+def test_demo_usage_line_matches_its_options():
+    usage = next(ln for ln in (ROOT / "scripts" / "demo.sh").read_text().splitlines() if "Usage:" in ln)
+    documented = set(re.findall(r"\[(--[a-z-]+)", usage))
+    source = (ROOT / "examples" / "launch_demo.py").read_text()
+    options = set(re.findall(r'add_argument\("(--[a-z-]+)"', source)) - {"--headless"}
+    assert documented == options, (documented, options)
+
+
+def test_readme_pictures_exist_and_the_script_makes_them():
+    readme = (ROOT / "README.md").read_text()
+    pictures = re.findall(r"!\[[^\]]*\]\((docs/[^)]+)\)", readme)
+    assert "docs/loop.gif" in pictures and "docs/dock_timeline.png" in pictures
+    script = (ROOT / "scripts" / "screenshots.py").read_text()
+    for pic in pictures:
+        assert (ROOT / pic).stat().st_size > 10_000, pic
+        assert Path(pic).stem in script, pic
