@@ -206,3 +206,19 @@ def test_recovery_offered_after_napari_is_killed(make_napari_viewer, tmp_path):
     assert t.is_key[35 - t.start, k] and state.dirty
     viewer.dims.set_current_step(0, 35)
     np.testing.assert_allclose(np.asarray(points.data)[0], moved)
+
+
+def test_a_skeleton_edit_alone_is_unsaved_work(make_napari_viewer, darwin_file):
+    from napari_keyskel import skeleton_edit
+    from napari_keyskel._napari.save import save_layer, state_for
+
+    viewer = make_napari_viewer()
+    (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
+    state = state_for(points)
+    assert not state.unsaved
+    skeleton_edit.rename_node(state.ctrl.store, "snout", "nose")  # what the Skeleton tab does
+    assert state.unsaved and not state.dirty  # no layer edit, yet the close prompt will ask
+    path = state.autosave()
+    assert path is not None and recovery.read_recovery(path).stores[0].skeleton.nodes[0] == "nose"
+    assert save_layer(points) and not state.unsaved
+    assert formats.read(darwin_file).stores[0].skeleton.nodes[0] == "nose"

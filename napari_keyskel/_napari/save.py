@@ -109,7 +109,14 @@ class SaveState:
         source = (layer.metadata["keyskel"].get("dataset") or {}).get("source")
         self.path: Path | None = Path(saved.get("path") or source) if (saved.get("path") or source) else None
         self.format: str | None = saved.get("format")
+        self._skeleton = ctrl.store.skeleton  # a skeleton edit alone emits no change: compare it
+        self._autosaved_skeleton = ctrl.store.skeleton
         ctrl.changed.connect(self._on_changed)
+
+    @property
+    def unsaved(self) -> bool:
+        """Edits, or a skeleton edit, since the last save."""
+        return self.dirty or self.ctrl.store.skeleton is not self._skeleton
 
     def _on_changed(self, changes: list[Change]) -> None:
         if changes:
@@ -135,7 +142,8 @@ class SaveState:
         Raises :class:`~napari_keyskel.errors.KeyskelError` (nothing written) when it cannot.
         """
         from .. import formats
-        from ..api import to_dataset
+        from ..plain import store_to_plain
+        from .layerdata import dataset_from_plain
 
         target = Path(path) if path is not None else self.path
         if target is None:
@@ -144,22 +152,29 @@ class SaveState:
         if fmt is None:
             fmt = formats.detect_format(target) if target.exists() else "darwin"
         group = self.siblings() if target == self.path else [self]
-        written = formats.write(to_dataset([s.layer for s in group]), target, fmt)
+        # the live stores (every frame), with the frame table and extras the layers were read with
+        plains = [
+            {**store_to_plain(s.ctrl.store), "dataset": s.layer.metadata["keyskel"].get("dataset")}
+            for s in group
+        ]
+        written = formats.write(dataset_from_plain(plains), target, fmt)
         for s in group:
             s.path, s.format = target, fmt
             s.layer.metadata["keyskel_save"] = {"path": str(target), "format": fmt}
             s._pending = False
+            s._skeleton = s.ctrl.store.skeleton
             s._set_dirty(False)
             recovery.discard_recovery(s.identity)
         return [Path(p) for p in written]
 
     def autosave(self) -> Path | None:
         """Write the recovery file if there are edits since the last autosave; its path, else None."""
-        if not self._pending:
+        if not self._pending and self.ctrl.store.skeleton is self._autosaved_skeleton:
             return None
         info = {"layer": self.layer.name, "source": None if self.path is None else str(self.path)}
         path = recovery.write_recovery(self.identity, [self.ctrl.store], info)
         self._pending = False
+        self._autosaved_skeleton = self.ctrl.store.skeleton
         return path
 
     # -- recovery ---------------------------------------------------------------------------------
@@ -391,7 +406,7 @@ def _may_close(viewer: Any, event: Any) -> bool:
     qt_viewer = getattr(viewer.window, "_qt_viewer", None)
     if qt_viewer is None or not qt_viewer.isVisible():  # a script's viewer.close(): no question
         return True
-    dirty = [s for s in states(viewer) if s.dirty]
+    dirty = [s for s in states(viewer) if s.unsaved]
     if not dirty:
         return True
     from qtpy.QtWidgets import QMessageBox
