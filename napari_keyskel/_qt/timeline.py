@@ -151,7 +151,7 @@ class TimelineWidget(QWidget):
         bottom = QHBoxLayout()
         legend = QLabel(
             "◆ key  ◇ unlabelled key  <span style='color:#4682c8'>■</span> interpolated  "
-            "<span style='color:#7896b4'>■</span> held (after the last key)  "
+            "<span style='color:#96b4d7'>■</span> held (after the last key)  "
             "<span style='color:#e69628'>■</span> partial / occluded  "
             "<span style='color:#c83c3c'>■</span> gap  ▼ marks"
         )

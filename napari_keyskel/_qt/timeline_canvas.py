@@ -42,7 +42,7 @@ _FILL = {
     GAP: QColor(200, 60, 60, 150),
     PARTIAL: QColor(230, 150, 40, 170),
     FILLED: QColor(70, 130, 200, 170),
-    HELD: QColor(120, 150, 180, 95),
+    HELD: QColor(150, 180, 215, 130),
 }
 _KEY_COLOR = QColor(255, 230, 90)
 #: Default colours of mark kinds (any other kind gets :data:`_MARK_DEFAULT`).
@@ -326,7 +326,10 @@ class TimelineCanvas(QWidget):
         diamond = QPolygonF([QPointF(0, -r), QPointF(r, 0), QPointF(0, r), QPointF(-r, 0)])
         for kind, brush in ((1, QBrush(_KEY_COLOR)), (2, QBrush(Qt.BrushStyle.NoBrush))):
             p.setBrush(brush)
-            for x in keys[keys[:, 1] == kind, 0].tolist():
+            xs = keys[keys[:, 1] == kind, 0]
+            if xs.size > 1:  # dense keys (a long video zoomed out): one diamond per diamond width
+                xs = xs[np.r_[True, np.diff(np.floor(xs / max(r, 1.0))) > 0]]
+            for x in xs.tolist():
                 if x >= 0:
                     p.drawPolygon(diamond.translated(HEADER + x, cy))
         self._paint_marks(p, tid, top, width)
