@@ -159,7 +159,7 @@ def test_autosave_writes_a_recovery_file_and_saving_removes_it(make_napari_viewe
     assert save_layer(points) and not path.exists()
 
 
-def test_recovery_offered_after_napari_is_killed(make_napari_viewer, tmp_path):
+def test_recovery_offered_after_napari_is_killed(make_napari_viewer, tmp_path, qtbot):
     """kill -9 of a napari annotating the sample; opening the sample again offers the work."""
     from napari.utils.notifications import notification_manager
 
@@ -200,7 +200,15 @@ def test_recovery_offered_after_napari_is_killed(make_napari_viewer, tmp_path):
     tid, k = int(points.features["instance"][0]), store.skeleton.index(str(points.features["node"][0]))
     t = store.tracks[tid]
     assert not t.is_key[35 - t.start, k]  # the fresh sample: an interpolated frame
-    dict(offer.actions)["Recover"]()  # the notification's button
+    # the offer also stays in the bottom timeline (the notification fades); its button recovers
+    from napari_keyskel._qt.timeline_dock import open_timeline
+
+    timeline = open_timeline(viewer)
+    assert timeline.layer is points and not timeline.recover_button.isHidden()
+    assert "autosaved" in timeline.recover_button.toolTip()
+    qtbot.mouseClick(timeline.recover_button, Qt.MouseButton.LeftButton)
+    assert timeline.recover_button.isHidden() and state.offer is None
+    assert callable(dict(offer.actions)["Recover"])
     assert t is not store.tracks[tid]
     t = store.tracks[tid]
     assert t.is_key[35 - t.start, k] and state.dirty
@@ -222,3 +230,22 @@ def test_a_skeleton_edit_alone_is_unsaved_work(make_napari_viewer, darwin_file):
     assert path is not None and recovery.read_recovery(path).stores[0].skeleton.nodes[0] == "nose"
     assert save_layer(points) and not state.unsaved
     assert formats.read(darwin_file).stores[0].skeleton.nodes[0] == "nose"
+
+
+def test_discarding_the_offer_removes_the_recovery_file(make_napari_viewer, darwin_file):
+    from napari.utils.notifications import notification_manager
+
+    from napari_keyskel._napari.save import state_for
+
+    _, store = moving_figure(n_frames=20, shape=(64, 64), render=False)
+    viewer = make_napari_viewer()
+    (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
+    path = recovery.write_recovery(state_for(points).identity, [store], {"layer": points.name})
+    viewer.layers.remove(points)
+    n_before = len(notification_manager.records)
+    (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
+    state = state_for(points)
+    assert state.offer is not None and state.offer.path == path
+    (offer,) = [n for n in notification_manager.records[n_before:] if "Recover it?" in str(n.message)]
+    dict(offer.actions)["Discard"]()  # the notification's other button
+    assert state.offer is None and not path.exists() and not state.dirty

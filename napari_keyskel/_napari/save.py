@@ -90,7 +90,7 @@ class SaveState:
     dirty
         Edits since the last save (or since the layer was opened).
     dirty_changed
-        Signal emitted with ``dirty`` when it flips.
+        Signal emitted with ``dirty`` when it flips (``offer_changed`` for the offer).
     offer
         The :class:`~napari_keyskel.recovery.Recovery` found when the layer was opened, until it
         is recovered or discarded.
@@ -98,6 +98,8 @@ class SaveState:
     """
 
     dirty_changed = Signal(bool)
+    #: Emitted when a recovery is offered, recovered or discarded.
+    offer_changed = Signal()
 
     def __init__(self, viewer: Any, layer: Any, ctrl: Any) -> None:
         self.viewer, self.layer, self.ctrl = viewer, layer, ctrl
@@ -184,6 +186,7 @@ class SaveState:
         if found is None:
             return None
         self.offer = found
+        self.offer_changed.emit()
         _notify(
             f"keyskel: unsaved work on {self.layer.name!r} was autosaved before napari closed "
             f"({found.summary()}). Recover it?",
@@ -218,6 +221,7 @@ class SaveState:
         else:
             self.ctrl.apply(replace())
         self.offer = None
+        self.offer_changed.emit()
         self._pending = True
         self._set_dirty(True)
         _notify(f"keyskel: recovered {self.layer.name!r}; Ctrl-S saves it")
@@ -225,6 +229,7 @@ class SaveState:
     def discard(self) -> None:
         """Forget the offered recovery and remove its file."""
         self.offer = None
+        self.offer_changed.emit()
         recovery.discard_recovery(self.identity)
 
 

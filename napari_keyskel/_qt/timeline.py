@@ -116,6 +116,7 @@ class TimelineWidget(QWidget):
         #: Shows whether the layer has unsaved changes (set by the bottom dock).
         self.unsaved_label = QLabel("")
         top.addWidget(self.unsaved_label)
+        self.top_bar = top  # the bottom dock adds its recovery buttons here
         layout.addLayout(top)
         self.canvas = TimelineCanvas()
         self.scroll = QScrollArea()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from qtpy.QtCore import Qt, QTimer
-from qtpy.QtWidgets import QDockWidget, QMainWindow, QWidget
+from qtpy.QtWidgets import QDockWidget, QMainWindow, QPushButton, QWidget
 
 from ..store import Change
 from .timeline import TimelineWidget
@@ -55,6 +55,15 @@ class TimelineDock(TimelineWidget):
         viewer.layers.selection.events.active.connect(self._follow)
         viewer.layers.events.inserted.connect(self._follow, position="last")
         viewer.layers.events.removed.connect(self._follow, position="last")
+        # a recovery offer stays here (napari's notification fades after a few seconds)
+        self.recover_button = QPushButton("Recover autosaved work")
+        self.recover_button.setToolTip("Replace the annotations by the work autosaved before napari closed")
+        self.discard_button = QPushButton("Discard it")
+        for b in (self.recover_button, self.discard_button):
+            b.setVisible(False)
+            self.top_bar.addWidget(b)
+        self.recover_button.clicked.connect(lambda: self._state is not None and self._state.recover())
+        self.discard_button.clicked.connect(lambda: self._state is not None and self._state.discard())
         self._follow()
 
     # -- which layer ----------------------------------------------------------------------------
@@ -103,8 +112,10 @@ class TimelineDock(TimelineWidget):
         if state is not self._state:
             if self._state is not None:
                 self._state.dirty_changed.disconnect(self._show_dirty)
+                self._state.offer_changed.disconnect(self._show_dirty)
             if state is not None:
                 state.dirty_changed.connect(self._show_dirty)
+                state.offer_changed.connect(self._show_dirty)
             self._state = state
         self._show_dirty()
 
@@ -120,6 +131,12 @@ class TimelineDock(TimelineWidget):
         else:
             self.unsaved_label.setText("saved" if s.path is not None else "")
         self.unsaved_label.setToolTip("" if s is None or s.path is None else str(s.path))
+        if hasattr(self, "recover_button"):
+            offered = s is not None and s.offer is not None
+            self.recover_button.setVisible(offered)
+            self.discard_button.setVisible(offered)
+            if offered:
+                self.recover_button.setToolTip(f"Autosaved: {s.offer.summary()}")
 
     # -- edits are undo steps of the layer shown ------------------------------------------------
     @property
