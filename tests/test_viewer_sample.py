@@ -87,7 +87,19 @@ def test_sample_menu_entries_and_names(make_napari_viewer):
         "Moving figure",
         "Moving figure to annotate",
     ]
-    assert mf.display_name == "Keyskel"  # File > Open Sample > Keyskel > Moving figure
+    # napari's own menu: File > Open Sample > Keyskel > Moving figure
+    from napari._app_model import get_app_model
+    from napari._app_model.constants import MenuId
+
+    app = get_app_model()
+    (sub,) = [
+        it for it in app.menus.get_menu(MenuId.FILE_SAMPLES) if getattr(it, "title", "") == mf.display_name
+    ]
+    assert [it.command.title for it in app.menus.get_menu(sub.submenu)] == [
+        "Moving figure",
+        "Moving figure to annotate",
+    ]
+    assert mf.display_name == "Keyskel"
     viewer.open_sample("napari-keyskel", "moving_figure_unannotated")
     points = viewer.layers["mouse keypoints"]
     assert len(points.data) == 0 and viewer.layers["moving figure"].data.shape == (100, 256, 256)
