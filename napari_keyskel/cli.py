@@ -157,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="exit 0 if the file reads cleanly, else print the error, exit 1")
     common(v)
     v.set_defaults(func=_cmd_validate)
+    from .cli_review import add_commands  # review, compare (napari_keyskel/cli_review.py)
+
+    add_commands(sub, common)
     return p
 
 
