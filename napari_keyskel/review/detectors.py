@@ -44,13 +44,22 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
+
 import numpy as np
 
 from ..store import OCCLUDED, UNLABELLED, AnnotationStore, Track
 from .flags import KINDS, Flags, dedupe
 
-__all__ = ["Thresholds", "detect", "detect_bone", "detect_identity", "detect_jump", "detect_missing",
-           "detect_low_score", "detect_swap"]  # fmt: skip
+__all__ = [
+    "Thresholds",
+    "detect",
+    "detect_bone",
+    "detect_identity",
+    "detect_jump",
+    "detect_low_score",
+    "detect_missing",
+    "detect_swap",
+]  # fmt: skip
 
 _MAD = 1.4826  # MAD -> standard deviation of a normal distribution
 
