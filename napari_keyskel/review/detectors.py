@@ -37,6 +37,24 @@ of its placed nodes.
 
 :func:`detect` runs them and drops ``jump`` flags another flag explains (a swapped node, an
 instance exchanging identity).
+
+Default thresholds (:class:`Thresholds`; ``keyskel review --threshold NAME=VALUE``):
+
+=================== ======= ==================================================================
+name                default meaning
+=================== ======= ==================================================================
+``swap_ratio``      0.5     mirrored cost below this fraction of the given cost
+``swap_gain``       1.0     cost saved by mirroring, in pair separations
+``swap_min_sep``    0.25    the pair this fraction of its median separation apart, at least
+``jump_z``          8.0     robust deviations above the node's median step
+``jump_min``        0.05    smallest jump, in instance sizes
+``bone_z``          6.0     robust deviations from the edge's median length
+``bone_floor``      0.05    smallest deviation, in median lengths (per instance)
+``bone_pool_floor`` 0.25    smallest deviation, in median lengths (over all instances)
+``identity_ratio``  0.5     crossed cost below this fraction of the given cost
+``identity_gain``   1.0     cost saved by crossing, in the instances' mean distance
+``low_score``       0.5     model score below this
+=================== ======= ==================================================================
 """
 
 from __future__ import annotations
