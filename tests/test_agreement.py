@@ -189,7 +189,7 @@ def test_disagreement_flags() -> None:
 
 
 def test_compare_errors(tmp_path: Path, capsys) -> None:
-    a, b = _pair()
+    a, _ = _pair()
     pa = write(Dataset([a]), tmp_path / "a.json", "coco")[0]
     other = Skeleton(["x", "y"], name="mouse")
     c = AnnotationStore(other, 2, 0, 40, name="mouse")

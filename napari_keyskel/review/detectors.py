@@ -11,9 +11,10 @@ of its placed nodes.
     A left/right pair (the skeleton's flip pairs) exchanged: between frames ``t-1`` and ``t`` the
     mirrored assignment fits the previous positions better than the given one (mirrored cost
     ``< swap_ratio`` x given cost, the gain ``>= swap_gain`` x the pair's separation, and the pair
-    at least ``swap_min_sep`` x its median separation apart). Each such *exchange* flips the
-    pair's labelling; within a run of consecutive frames the minority labelling is flagged, on
-    the pair's first node. A run of swapped frames is flagged whole.
+    at least ``swap_min_sep`` x its median separation apart). Two such *exchanges* of a pair at
+    most ``swap_max_run`` frames apart flag the frames from the first up to the second (a run of
+    swapped frames, flagged whole); an exchange without a partner flags its own frame (where a
+    lasting swap begins). The flag names the pair's first node (``other``: the second).
 ``jump``
     A node's step (distance moved from the previous frame) above its own median step plus
     ``jump_z`` robust deviations (``1.4826 x MAD``, floored at 10 % of the median and 0.5 % of
@@ -46,6 +47,7 @@ name                default meaning
 ``swap_ratio``      0.5     mirrored cost below this fraction of the given cost
 ``swap_gain``       1.0     cost saved by mirroring, in pair separations
 ``swap_min_sep``    0.25    the pair this fraction of its median separation apart, at least
+``swap_max_run``    50      longest run of swapped frames flagged whole
 ``jump_z``          8.0     robust deviations above the node's median step
 ``jump_min``        0.05    smallest jump, in instance sizes
 ``bone_z``          6.0     robust deviations from the edge's median length
@@ -89,6 +91,7 @@ class Thresholds:
     swap_ratio: float = 0.5
     swap_gain: float = 1.0
     swap_min_sep: float = 0.25
+    swap_max_run: float = 50
     jump_z: float = 8.0
     jump_min: float = 0.05
     bone_z: float = 6.0
@@ -152,24 +155,42 @@ def detect_jump(t: Track, th: Thresholds = Thresholds()) -> Flags:
     return Flags.make("jump", r + 1 + t.start, t.track_id, k, z[r, k] / th.jump_z)
 
 
-def _parity_minority(event: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Rows whose labelling (flipped by each ``event``) is the minority of their run.
+def _swap_spans(
+    event: np.ndarray, valid: np.ndarray, gain: np.ndarray, max_run: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, pair columns and scores of the frames between paired exchanges.
 
-    ``event`` and ``valid`` are ``(L, P)``; a run is a stretch of rows linked by valid steps
-    (``valid[r]``: rows ``r-1`` and ``r`` are comparable).
+    An exchange at row ``r`` and the pair's next one at ``r2`` (linked by valid steps, at most
+    ``max_run`` rows later) flag rows ``[r, r2)``; an exchange with no such partner flags row
+    ``r`` only. The loop runs over exchanges (rare), not over frames.
     """
-    n, p = event.shape
     start = ~valid
     start[0] = True
-    c = np.cumsum(event, axis=0)
-    c_start = np.maximum.accumulate(np.where(start, c - event, 0), axis=0)  # c is non-decreasing
-    parity = (c - c_start) % 2
-    seg = np.cumsum(start, axis=0) - 1  # run index per column
-    gid = (seg * p + np.arange(p)).ravel()
-    ones = np.bincount(gid, weights=parity.ravel(), minlength=gid.max() + 1)
-    total = np.bincount(gid, minlength=gid.max() + 1)
-    majority = (2 * ones > total).astype(np.int64)
-    return parity != majority[gid].reshape(n, p)
+    run = np.cumsum(start, axis=0)
+    er, ec = np.nonzero(event)
+    order = np.lexsort((er, ec))
+    er, ec = er[order].tolist(), ec[order].tolist()
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    i = 0
+    while i < len(er):
+        r, c = er[i], ec[i]
+        nxt = i + 1 < len(er) and ec[i + 1] == c and er[i + 1] - r <= max_run
+        if nxt and run[er[i + 1], c] == run[r, c]:
+            span = np.arange(r, er[i + 1])
+            sc = max(gain[r, c], gain[er[i + 1], c])
+            i += 2
+        else:
+            span, sc = np.array([r]), gain[r, c]
+            i += 1
+        rows.append(span)
+        cols.append(np.full(span.size, c))
+        scores.append(np.full(span.size, sc))
+    if not rows:
+        z = np.zeros(0, np.intp)
+        return z, z, np.zeros(0)
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(scores)
 
 
 def detect_swap(t: Track, pairs: np.ndarray, th: Thresholds = Thresholds()) -> Flags:
@@ -197,20 +218,10 @@ def detect_swap(t: Track, pairs: np.ndarray, th: Thresholds = Thresholds()) -> F
     valid[1:] = np.isfinite(given) & np.isfinite(mirrored) & t.alive[1:, None] & t.alive[:-1, None]
     event = np.zeros(sep.shape, bool)
     event[1:] = ev & valid[1:]
-    flagged = _parity_minority(event, valid) & np.isfinite(sep)
-    if not flagged.any():
-        return Flags.empty()
-    # score of a flagged row: the strongest exchange of its pair's run
-    n, p = sep.shape
-    start = ~valid
-    start[0] = True
-    gid = ((np.cumsum(start, axis=0) - 1) * p + np.arange(p)).ravel()
-    score = np.zeros(gid.max() + 1)
-    ev_score = np.zeros(sep.shape)
-    ev_score[1:] = np.where(event[1:], gain, 0.0)
-    np.maximum.at(score, gid, ev_score.ravel())
-    rows, cols = np.nonzero(flagged)
-    s = np.maximum(score[gid.reshape(n, p)[rows, cols]] / th.swap_gain, 1.0)
+    full_gain = np.zeros(sep.shape)
+    full_gain[1:] = np.where(event[1:], gain, 0.0)
+    rows, cols, score = _swap_spans(event, valid, full_gain, th.swap_max_run)
+    s = np.maximum(score / th.swap_gain, 1.0)
     return Flags.make("swap", rows + t.start, t.track_id, pairs[cols, 0], s, pairs[cols, 1])
 
 
