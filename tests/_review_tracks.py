@@ -60,18 +60,22 @@ def smooth_store(
     return store
 
 
-def _frames(rng: np.random.Generator, n_frames: int, n: int, gap: int = 12) -> np.ndarray:
-    """``n`` frames, at least ``gap`` apart and away from both ends."""
-    cand = np.arange(gap, n_frames - gap, gap)
+def _frames(rng: np.random.Generator, n_frames: int, n: int, gap: int = 12, offset: int = 0) -> np.ndarray:
+    """``n`` frames, at least ``gap`` apart and away from both ends, ``offset`` past a multiple of ``gap``."""
+    cand = np.arange(gap, n_frames - gap, gap) + offset
     return np.sort(rng.choice(cand, n, replace=False))
 
 
-def plant(store: AnnotationStore, kind: str, n: int, seed: int = 0) -> set[tuple[int, int, int]]:
+def plant(
+    store: AnnotationStore, kind: str, n: int, seed: int = 0, offset: int = 0
+) -> set[tuple[int, int, int]]:
     """Plant ``n`` errors of ``kind`` per track; returns the truth as ``(frame, track, node)``.
 
     ``node`` is -1 for ``identity``. swap: a left/right pair exchanged on one frame; jump: a node
     thrown 0.4 body lengths away on one frame; bone: a node pushed 0.3 body lengths along its
     bone; identity: two tracks exchanged from a frame on; missing: a node deleted on a keyed frame.
+    Frames are ``offset`` past multiples of 12 (40 for identity): kinds planted with different
+    offsets do not share frames.
     """
     rng = np.random.default_rng(seed + 100)
     sk = store.skeleton
@@ -79,7 +83,7 @@ def plant(store: AnnotationStore, kind: str, n: int, seed: int = 0) -> set[tuple
     n_frames = store.n_frames
     tracks = list(store.tracks.values())
     if kind == "identity":
-        frames = _frames(rng, n_frames, n, gap=40)
+        frames = _frames(rng, n_frames, n, gap=40, offset=offset)
         a, b = tracks[0], tracks[1]
         for f in frames:  # exchange everything from f on (as a tracker does)
             tmp = a.coords[f:].copy()
@@ -89,7 +93,7 @@ def plant(store: AnnotationStore, kind: str, n: int, seed: int = 0) -> set[tuple
         return truth
     edges = sk.edge_array()
     for t in tracks:
-        for f in _frames(rng, n_frames, n):
+        for f in _frames(rng, n_frames, n, offset=offset):
             if kind == "swap":
                 i, j = sk.flip_pairs[rng.integers(len(sk.flip_pairs))]
                 t.coords[f, [i, j]] = t.coords[f, [j, i]]
