@@ -131,6 +131,9 @@ class KeyskelDock(QWidget):
         self.tabs.addTab(self.editor, "Skeleton")
         self.timeline = TimelineWidget(self.viewer)
         self.tabs.addTab(self.timeline, "Timeline")
+        from .review_dock import ReviewDock  # the Review tab (napari_keyskel/_qt/review_dock.py)
+
+        self.tabs.addTab(ReviewDock(self.viewer), "Review")
 
         self.status = QLabel("")
         self.status.setWordWrap(True)
