@@ -101,7 +101,7 @@ def test_find_click_step_review_and_fix(env, qtbot):
         for it in _flag_items(d.tree)
         if session.flag_key(it.data(0, Qt.ItemDataRole.UserRole))[:2] == (f, tid)
     ]
-    assert same and all(it.text(4) == "accepted" for it in same)
+    assert same and all(it.text(4) == "✓ ok" for it in same)
     qtbot.mouseClick(d.fix_button, LEFT)
     assert s.tracks[tid].meta["review"][str(f)]["state"] == "needs_fix"
     qtbot.mouseClick(d.clear_button, LEFT)

@@ -34,6 +34,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..review import KINDS
+from ..review.states import get_state
 
 if TYPE_CHECKING:
     import napari
@@ -44,7 +45,7 @@ __all__ = ["ReviewDock"]
 
 _ROLE = Qt.ItemDataRole.UserRole
 _STATE_COLORS = {"accepted": "#2ca02c", "needs_fix": "#ff7f0e", "rejected": "#d62728", "": "#aaaaaa"}
-_STATE_TEXT = {"accepted": "accepted", "needs_fix": "needs fix", "rejected": "rejected", "": "—"}
+_STATE_TEXT = {"accepted": "✓ ok", "needs_fix": "fix", "rejected": "✗ no", "": "—"}
 #: Most flag rows shown (the rest are counted; step through them with Next / F).
 MAX_ROWS = 5000
 
@@ -284,10 +285,13 @@ class ReviewDock(QWidget):
             )
             item.setData(0, _ROLE, i)
             item.setForeground(4, QColor(_STATE_COLORS[state]))
+            if state:
+                entry = get_state(s.store, int(flags.frame[i]), tid) or {}
+                item.setToolTip(4, f"{state.replace('_', ' ')}: {entry.get('comment') or 'no comment'}")
             group.addChild(item)
             self._items[i] = item
         self.tree.expandAll()
-        for c in range(4):
+        for c in range(5):
             self.tree.resizeColumnToContents(c)
         cur = self._items.get(s.current) if s.current is not None else None
         if cur is not None:
