@@ -75,11 +75,20 @@ def test_find_click_step_review_and_fix(env, qtbot):
     assert len(items) == len(flags)
     # click the third flag: jump to its frame, its instance and node selected
     _click_item(qtbot, d.tree, items[2])
-    f, tid, k, _ = session.flag_key(2)
+    f, tid, k, kind = session.flag_key(2)
     assert env.viewer.dims.current_step[0] == f and session.current == 2
     name = s.skeleton.nodes[k]
     assert _selected(env) == {(tid, name)}
     assert env.viewer.layers.selection.active is env.points
+    scene = getattr(env.viewer, "scene", None)
+    camera = scene.camera if scene is not None else env.viewer.camera
+    assert np.allclose(camera.center[-2:], s.tracks[tid].coords[f, k])  # centred on the node
+    # by frame: the same flags, frame order
+    d.order_combo.setCurrentIndex(1)
+    assert (np.diff(session.flags.frame) >= 0).all() and len(session.flags) == len(flags)
+    assert session.flag_key(session.current) == (f, tid, k, kind)
+    d.order_combo.setCurrentIndex(0)
+    session.go(2)
     # F / Shift-F on the layer: next and previous flag
     QTest.keyClick(env.canvas, Qt.Key.Key_F)
     assert session.current == 3 and env.viewer.dims.current_step[0] == session.flag_key(3)[0]
