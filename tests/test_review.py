@@ -24,6 +24,7 @@ from napari_keyskel.review.states import (
     set_state,
     state_of_flags,
 )
+from napari_keyskel.skeleton import Skeleton
 
 
 def _triples(flags) -> set[tuple[int, int, int]]:
@@ -235,3 +236,17 @@ def test_every_kind_planted_in_one_store() -> None:
         recall = len(found & truth) / len(truth)
         precision = len(found & planted) / max(len(found), 1)
         assert precision >= 0.9 and recall >= 0.9, (kind, precision, recall, sorted(found - planted)[:5])
+
+
+def test_cli_review_names_the_set_when_a_file_holds_several(tmp_path: Path, capsys) -> None:
+    a = smooth_store(100, 1, 0)
+    plant(a, "jump", 1, 0)
+    b = smooth_store(100, 1, 1)
+    b.name = "rat"
+    b.skeleton = Skeleton(b.skeleton.nodes, b.skeleton.edges, b.skeleton.colors, b.skeleton.flip_pairs, "rat")
+    plant(b, "missing", 2, 1)
+    (path,) = write(Dataset([a, b]), tmp_path / "two.json", "coco")
+    code, out = _run(capsys, "review", str(path), "--json")
+    rows = json.loads(out)
+    assert code == 1 and {r["annotation_set"] for r in rows} == {"mouse", "rat"}
+    assert {r["kind"] for r in rows if r["annotation_set"] == "rat"} == {"missing"}
