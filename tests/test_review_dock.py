@@ -111,6 +111,10 @@ def test_find_click_step_review_and_fix(env, qtbot):
         if session.flag_key(it.data(0, Qt.ItemDataRole.UserRole))[:2] == (f, tid)
     ]
     assert same and all(it.text(4) == "✓ ok" for it in same)
+    marks = session.timeline_marks()
+    assert set(marks) == set(s.tracks)
+    assert set(marks[tid]["flag_frames"].tolist()) == set(flags.frame[flags.track_id == tid].tolist())
+    assert marks[tid]["state_frames"].tolist() == [f] and marks[tid]["states"].tolist() == ["accepted"]
     qtbot.mouseClick(d.fix_button, LEFT)
     assert s.tracks[tid].meta["review"][str(f)]["state"] == "needs_fix"
     qtbot.mouseClick(d.clear_button, LEFT)

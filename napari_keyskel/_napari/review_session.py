@@ -8,7 +8,8 @@ The flags are kept in review order (:attr:`order`): grouped by frame, the groups
 them by score (highest first), or by frame. :meth:`go` jumps to a flag's frame and selects its
 instance and node; ``F`` / ``Shift-F`` on the layer go to the next / previous flag. Review states
 go to ``Track.meta["review"]`` (:mod:`napari_keyskel.review.states`), which the layer's metadata
-shares, so napari's writers save them.
+shares, so napari's writers save them. :meth:`ReviewSession.timeline_marks` gives, per track, the frames a
+timeline should mark (flags with their worst kind, review states).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ _SESSIONS: dict[int, ReviewSession] = {}
 
 def session_for(ctrl: LayerController) -> ReviewSession:
     """The review session of a controller, created (with its key bindings) on first use."""
+    from .controller import controllers
+
+    live = {id(c) for c in controllers()}
+    for key in [k for k in _SESSIONS if k not in live]:  # layers removed since
+        del _SESSIONS[key]
     s = _SESSIONS.get(id(ctrl))
     if s is None or s.ctrl is not ctrl:
         s = _SESSIONS[id(ctrl)] = ReviewSession(ctrl)
@@ -205,6 +211,29 @@ class ReviewSession:
     def states(self) -> np.ndarray:
         """The review state of each flag (``""``: unreviewed)."""
         return st.state_of_flags(self.store, self.flags)
+
+    def timeline_marks(self) -> dict[int, dict[str, np.ndarray]]:
+        """What a timeline should mark, per track id: flagged frames and reviewed frames.
+
+        ``{"flag_frames", "flag_kinds", "flag_scores"}`` (one entry per flagged frame: the kind
+        and score of its worst flag) and ``{"state_frames", "states"}`` (every review state).
+        """
+        out: dict[int, dict[str, np.ndarray]] = {}
+        f = self.flags.take(np.lexsort((-self.flags.score, self.flags.frame, self.flags.track_id)))
+        first = np.ones(len(f), bool)
+        first[1:] = (f.track_id[1:] != f.track_id[:-1]) | (f.frame[1:] != f.frame[:-1])
+        f = f.take(first)
+        frames, ids, states = st.review_table(self.store)
+        for tid in self.store.tracks:
+            m, n = f.track_id == tid, ids == tid
+            out[tid] = {
+                "flag_frames": f.frame[m],
+                "flag_kinds": f.kind[m],
+                "flag_scores": f.score[m],
+                "state_frames": frames[n],
+                "states": states[n],
+            }
+        return out
 
     def progress(self) -> dict[str, int]:
         """``reviewed`` / ``flagged`` (frame, instance) pairs and ``total`` pairs with points."""
