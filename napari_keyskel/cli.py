@@ -157,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="exit 0 if the file reads cleanly, else print the error, exit 1")
     common(v)
     v.set_defaults(func=_cmd_validate)
+    from .cli_models import register  # keyskel propagate / accept (models in the loop)
+
+    register(sub)
     return p
 
 
