@@ -26,7 +26,7 @@ Coordinates are the store's (y, x) with integer positions at pixel centres, as O
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,10 @@ __all__ = [
     "LKParams",
     "Proposal",
     "interpolate_with_image",
+    "iter_interpolate_with_image",
+    "iter_track",
+    "make_proposal",
+    "plan_propagation",
     "propagate",
     "require_cv2",
     "track_between",
@@ -166,6 +170,41 @@ def _lk(src: FrameSource, a: int, b: int, xy: np.ndarray) -> tuple[np.ndarray, n
     return new.reshape(-1, 2), status.reshape(-1).astype(bool)
 
 
+def iter_track(
+    source: FrameSource, frame: int, points: np.ndarray, n_steps: int, direction: int = 1
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Generator form of :func:`track_points`: yields ``(step, coords[P, 2], fb_error[P])`` per frame.
+
+    Stops early once every point is lost. Consumers may stop iterating at any time (cancel).
+    """
+    if direction not in (1, -1):
+        raise KeyskelError(f"direction must be +1 or -1, got {direction!r}")
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    last = source.n_frames - 1 if direction > 0 else 0
+    n = max(0, min(int(n_steps), abs(last - frame)))
+    alive = np.isfinite(pts).all(axis=1)
+    h, w = source.frame_shape
+    max_fb = source.params.max_fb_error
+    cur = pts[:, ::-1].astype(np.float32)  # (x, y)
+    for step in range(1, n + 1):
+        if not alive.any():
+            return
+        a, b = frame + direction * (step - 1), frame + direction * step
+        idx = np.flatnonzero(alive)
+        fwd, ok = _lk(source, a, b, np.ascontiguousarray(cur[idx]))
+        back, ok_back = _lk(source, b, a, fwd)
+        fb = np.hypot(*(back - cur[idx]).T)
+        inside = (fwd[:, 0] >= -0.5) & (fwd[:, 0] <= w - 0.5) & (fwd[:, 1] >= -0.5) & (fwd[:, 1] <= h - 0.5)
+        good = ok & ok_back & inside & np.isfinite(fb) & (fb <= max_fb)
+        alive[idx[~good]] = False
+        keep = idx[good]
+        cur[keep] = fwd[good]
+        row = np.full(pts.shape, np.nan)
+        err = np.full(pts.shape[0], np.nan)
+        row[keep], err[keep] = cur[keep][:, ::-1], fb[good]
+        yield step, row, err
+
+
 def track_points(
     source: FrameSource,
     frame: int,
@@ -199,33 +238,14 @@ def track_points(
         and ``(n + 1, P)`` forward–backward errors (0 on row 0); NaN where a point is lost.
 
     """
-    if direction not in (1, -1):
-        raise KeyskelError(f"direction must be +1 or -1, got {direction!r}")
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     last = source.n_frames - 1 if direction > 0 else 0
     n = max(0, min(int(n_steps), abs(last - frame)))
     out = np.full((n + 1, pts.shape[0], 2), np.nan)
     err = np.full((n + 1, pts.shape[0]), np.nan)
     out[0], err[0] = pts, np.where(np.isfinite(pts).all(axis=1), 0.0, np.nan)
-    alive = np.isfinite(pts).all(axis=1)
-    h, w = source.frame_shape
-    max_fb = source.params.max_fb_error
-    cur = pts[:, ::-1].astype(np.float32)  # (x, y)
-    for step in range(1, n + 1):
-        if not alive.any():
-            break
-        a, b = frame + direction * (step - 1), frame + direction * step
-        idx = np.flatnonzero(alive)
-        fwd, ok = _lk(source, a, b, np.ascontiguousarray(cur[idx]))
-        back, ok_back = _lk(source, b, a, fwd)
-        fb = np.hypot(*(back - cur[idx]).T)
-        inside = (fwd[:, 0] >= -0.5) & (fwd[:, 0] <= w - 0.5) & (fwd[:, 1] >= -0.5) & (fwd[:, 1] <= h - 0.5)
-        good = ok & ok_back & inside & np.isfinite(fb) & (fb <= max_fb)
-        alive[idx[~good]] = False
-        keep = idx[good]
-        cur[keep] = fwd[good]
-        out[step, keep] = cur[keep][:, ::-1]
-        err[step, keep] = fb[good]
+    for step, row, e in iter_track(source, frame, pts, n, direction):
+        out[step], err[step] = row, e
         if progress is not None and progress(step, n):
             break
     return out, err
@@ -254,6 +274,50 @@ def _check_video_store(store: AnnotationStore, source: FrameSource) -> None:
         raise KeyskelError(f"the annotations have {store.n_frames} frames, the video {source.n_frames}")
 
 
+def plan_propagation(
+    store: AnnotationStore,
+    track_id: int,
+    frame: int,
+    direction: int = 1,
+    n_frames: int | None = None,
+    nodes: Any = None,
+    video_frames: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Start positions ``(K, 2)`` (NaN for nodes not followed) and the number of frames to go.
+
+    See :func:`propagate`; validates everything before any frame is read.
+    """
+    if store.frame_axis != 0 or store.coord_ndim != 2:
+        raise StoreError(
+            "propagation follows (y, x) nodes along a frame axis 0 (a (t, y, x) video); this store has "
+            f"coord_ndim={store.coord_ndim}, frame_axis={store.frame_axis}"
+        )
+    if direction not in (1, -1):
+        raise KeyskelError(f"direction must be +1 or -1, got {direction!r}")
+    t = store.track(track_id)
+    f = store.check_frame(frame)
+    idx = store.node_indices(nodes)
+    coords = store.get(f, t.track_id)[0]
+    mask = np.zeros(store.n_nodes, bool)
+    mask[idx] = True
+    start = np.where(mask[:, None], coords, np.nan)
+    if not np.isfinite(coords[idx]).all():
+        missing = [store.skeleton.nodes[k] for k in idx if not np.isfinite(coords[k]).all()]
+        raise StoreError(f"instance {t.track_id} has no position on frame {f} for {missing}")
+    limits = [x for x in (store.n_frames, video_frames) if x is not None]
+    end = 0 if direction < 0 else (min(limits) - 1 if limits else t.stop - 1)
+    if n_frames is None:
+        keyed = np.flatnonzero(t.is_key.any(axis=1)) + t.start
+        ahead = keyed[keyed > f] if direction > 0 else keyed[keyed < f]
+        if ahead.size:
+            n_frames = abs(int(ahead.min() if direction > 0 else ahead.max()) - f) - 1
+        else:
+            n_frames = abs(end - f)
+    if int(n_frames) < 0:
+        raise KeyskelError(f"n_frames must be at least 0, got {n_frames}")
+    return start, max(0, min(int(n_frames), abs(end - f)))
+
+
 def propagate(
     source: FrameSource,
     store: AnnotationStore,
@@ -272,30 +336,18 @@ def propagate(
     lost, with score ``1 - fb_error / max_fb_error``.
     """
     _check_video_store(store, source)
-    t = store.track(track_id)
-    f = store.check_frame(frame)
-    idx = store.node_indices(nodes)
-    coords = store.get(f, t.track_id)[0]
-    start = coords.copy()
-    mask = np.zeros(store.n_nodes, bool)
-    mask[idx] = True
-    start[~mask] = np.nan
-    if not np.isfinite(start[mask]).all():
-        missing = [store.skeleton.nodes[k] for k in idx if not np.isfinite(coords[k]).all()]
-        raise StoreError(f"instance {t.track_id} has no position on frame {f} for {missing}")
-    if n_frames is None:
-        keyed = np.flatnonzero(t.is_key.any(axis=1)) + t.start
-        ahead = keyed[keyed > f] if direction > 0 else keyed[keyed < f]
-        if ahead.size:
-            n_frames = abs(int(ahead.min() if direction > 0 else ahead.max()) - f) - 1
-        else:
-            n_frames = (source.n_frames - 1 - f) if direction > 0 else f
-    if store.n_frames is not None and direction > 0:
-        n_frames = min(n_frames, store.n_frames - 1 - f)
-    out, err = track_points(source, f, start, max(0, int(n_frames)), direction, progress)
-    frames = f + direction * np.arange(1, out.shape[0])
-    score = np.clip(1.0 - err[1:] / source.params.max_fb_error, 0.0, 1.0)
-    return Proposal(t.track_id, frames, out[1:], np.where(np.isfinite(err[1:]), score, np.nan))
+    start, n = plan_propagation(store, track_id, frame, direction, n_frames, nodes, source.n_frames)
+    out, err = track_points(source, frame, start, n, direction, progress)
+    return make_proposal(source, int(track_id), frame, direction, out[1:], err[1:])
+
+
+def make_proposal(
+    source: FrameSource, track_id: int, frame: int, direction: int, coords: np.ndarray, err: np.ndarray
+) -> Proposal:
+    """A :class:`Proposal` from tracked rows after ``frame`` (scores from the FB errors)."""
+    frames = frame + direction * np.arange(1, coords.shape[0] + 1)
+    score = np.clip(1.0 - err / source.params.max_fb_error, 0.0, 1.0)
+    return Proposal(track_id, frames, coords, np.where(np.isfinite(err), score, np.nan))
 
 
 def track_between(
@@ -347,12 +399,43 @@ def interpolate_with_image(
     (a later linear re-interpolation of their span replaces them). ``progress(done, total)``
     counts spans; returning True stops (the spans not reached stay linear).
     """
+    it = iter_interpolate_with_image(store, source, tracks, frames, max_span)
+    while True:
+        try:
+            done, total = next(it)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None and progress(done, total):
+            it.close()
+            return [
+                Change(t.track_id, t.start, t.stop, tuple(range(store.n_nodes)))
+                for t in _chosen(store, tracks)
+            ]
+
+
+def _chosen(store: AnnotationStore, tracks: int | Iterable[int] | None) -> list[Any]:
+    if tracks is None:
+        return list(store)
+    ids = [tracks] if isinstance(tracks, (int, np.integer)) else list(tracks)
+    return [store.track(i) for i in ids]
+
+
+def iter_interpolate_with_image(
+    store: AnnotationStore,
+    source: FrameSource,
+    tracks: int | Iterable[int] | None = None,
+    frames: tuple[int, int] | None = None,
+    max_span: int | None = None,
+) -> Generator[tuple[int, int], None, list[Change]]:
+    """Generator form of :func:`interpolate_with_image`: yields ``(spans done, total)``.
+
+    Its return value (``StopIteration.value``) is the list of changes.
+    """
     from .keyframes import interpolate_all
 
     _check_video_store(store, source)
-    ids = None if tracks is None else ([tracks] if isinstance(tracks, (int, np.integer)) else list(tracks))
-    changes = interpolate_all(store, method="linear", tracks=ids)
-    chosen = list(store) if ids is None else [store.track(i) for i in ids]
+    chosen = _chosen(store, tracks)
+    changes = interpolate_all(store, method="linear", tracks=[t.track_id for t in chosen])
     lo, hi = frames if frames is not None else (0, source.n_frames)
     work = []
     for t in chosen:
@@ -370,6 +453,5 @@ def interpolate_with_image(
         filled = track_between(source, t.start + a, t.start + b, t.coords[a, nodes], t.coords[b, nodes])
         cells = t.coords[a + 1 : b, nodes]
         t.coords[a + 1 : b, nodes] = np.where(np.isfinite(filled), filled, cells)
-        if progress is not None and progress(i + 1, len(work)):
-            break
+        yield i + 1, len(work)
     return changes
