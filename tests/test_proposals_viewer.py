@@ -120,6 +120,7 @@ def test_propagate_forward_in_a_worker_gives_proposals_then_accepted(env, video,
     env.ctrl.current_instance = 1
     worker = env.panel.propagate(1)
     assert worker is not None and env.panel.cancel_button.isEnabled()
+    assert worker.pbar.total == 9 and "propagating" in worker.pbar.desc  # napari's progress bar
     wait_done(env, qtbot)
     pl = proposals_for(env.ctrl)
     p = pl.store.tracks[1]
@@ -206,3 +207,14 @@ def test_the_keyskel_dock_has_a_models_tab_that_accepts(env, video, qtbot):
     qtbot.mouseClick(dock.undo_button, LEFT)  # the Annotate tab's Undo reverts the accept too
     assert not env.store.tracks[1].is_key[5].any() and 9 not in env.store.tracks
     assert len(pl.points.data) == 8
+
+
+def test_a_result_is_dropped_when_the_annotations_changed_meanwhile(env, video, qtbot):
+    t = env.store.tracks[1]
+    assert env.panel.interpolate_with_image() is not None
+    # the worker's result reaches the GUI thread only through the event loop: edit first
+    api.set_node(env.points, frame=10, instance=1, node="p0", coords=video.truth[10, 0] + 1.0)
+    edited = t.coords.copy()
+    wait_done(env, qtbot)
+    np.testing.assert_array_equal(t.coords, edited)
+    assert "changed while interpolating" in proposals_for(env.ctrl).last_message
