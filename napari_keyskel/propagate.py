@@ -132,7 +132,10 @@ class FrameSource:
         if not 0 <= frame < self.n_frames:
             raise KeyskelError(f"frame {frame} is outside the video (0..{self.n_frames - 1})")
         self.reads.append(int(frame))
-        arr = np.asarray(self.image[int(frame)])
+        arr = self.image[int(frame)]
+        if hasattr(arr, "compute"):  # dask: one chunk, no thread pool needed
+            arr = arr.compute(scheduler="synchronous")
+        arr = np.asarray(arr)
         if arr.ndim == 3:
             arr = arr[..., :3].astype(np.float32).mean(axis=-1)
         if arr.dtype == np.uint8 and self.contrast is None:
@@ -159,15 +162,31 @@ class FrameSource:
 
 
 def _lk(src: FrameSource, a: int, b: int, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flow of ``(P, 2)`` float32 (x, y) points from frame ``a`` to ``b``: ``(new xy, ok)``."""
+    """Flow of ``(P, 2)`` float32 (x, y) points from frame ``a`` to ``b``: ``(new xy, ok)``.
+
+    When the points cover a small part of the frame, both frames are cropped to their box plus
+    the reach of the coarsest pyramid level (LK builds its pyramids per call, so this saves most
+    of the work for a few nodes; the flow inside the box is the same).
+    """
     cv2 = require_cv2()
     p = src.params
     crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, p.iterations, p.epsilon)
+    img_a, img_b = src.frame(a), src.frame(b)
+    h, w = img_a.shape
+    reach = (p.win_size // 2 + 2) * 2**p.max_level + 16
+    lo = np.maximum(np.floor(xy.min(axis=0)).astype(int) - reach, 0)
+    hi = np.minimum(np.ceil(xy.max(axis=0)).astype(int) + reach + 1, (w, h))
+    if (hi - lo).prod() < 0.5 * h * w:
+        (x0, y0), (x1, y1) = lo, hi
+        img_a, img_b = img_a[y0:y1, x0:x1], img_b[y0:y1, x0:x1]
+        offset = np.array([x0, y0], np.float32)
+    else:
+        offset = np.zeros(2, np.float32)
     new, status, _ = cv2.calcOpticalFlowPyrLK(
-        src.frame(a), src.frame(b), xy, None, winSize=(p.win_size, p.win_size), maxLevel=p.max_level,
-        criteria=crit,
+        img_a, img_b, np.ascontiguousarray(xy - offset), None, winSize=(p.win_size, p.win_size),
+        maxLevel=p.max_level, criteria=crit,
     )  # fmt: skip
-    return new.reshape(-1, 2), status.reshape(-1).astype(bool)
+    return new.reshape(-1, 2) + offset, status.reshape(-1).astype(bool)
 
 
 def iter_track(
@@ -296,8 +315,9 @@ def plan_propagation(
         raise KeyskelError(f"direction must be +1 or -1, got {direction!r}")
     t = store.track(track_id)
     f = store.check_frame(frame)
-    idx = store.node_indices(nodes)
     coords = store.get(f, t.track_id)[0]
+    placed = np.flatnonzero(np.isfinite(coords).all(axis=1))
+    idx = placed if nodes is None and placed.size else store.node_indices(nodes)
     mask = np.zeros(store.n_nodes, bool)
     mask[idx] = True
     start = np.where(mask[:, None], coords, np.nan)
@@ -331,9 +351,9 @@ def propagate(
     """Follow an instance's nodes from ``frame`` through the image.
 
     Goes ``n_frames`` frames, or (``None``) up to the frame before the instance's next key in
-    that direction (the end of the video if there is none). The nodes (default: all) must be
-    placed on ``frame``. Returns the frames after ``frame`` only; a node is proposed until it is
-    lost, with score ``1 - fb_error / max_fb_error``.
+    that direction (the end of the video if there is none). The nodes (default: every node
+    placed on ``frame``) must be placed there. Returns the frames after ``frame`` only; a node
+    is proposed until it is lost, with score ``1 - fb_error / max_fb_error``.
     """
     _check_video_store(store, source)
     start, n = plan_propagation(store, track_id, frame, direction, n_frames, nodes, source.n_frames)

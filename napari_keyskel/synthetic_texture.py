@@ -60,6 +60,8 @@ def textured_video(
     amplitude: float = 28.0,
     period: tuple[float, float] = (36.0, 60.0),
     noise: float = 1.5,
+    rotation: float = 0.0,
+    flicker: float = 0.0,
     seed: int = 0,
 ) -> TexturedVideo:
     """Render the video (see the module docstring).
@@ -78,6 +80,10 @@ def textured_video(
         Range of the paths' periods in frames (smaller: more curved between keys).
     noise
         Standard deviation of the per-frame sensor noise (grey levels).
+    rotation
+        Largest spin of a disc's texture, degrees per frame (each disc draws its own, either way).
+    flicker
+        Relative amplitude of a slow global brightness change (0.05: +-5 %).
     seed
         Random seed (textures, paths, noise).
 
@@ -105,6 +111,8 @@ def textured_video(
     size = 2 * radius + 8
     textures = [_texture(rng, size, 1.6, 45.0) for _ in range(n_nodes)]
     c = size / 2.0 - 0.5  # texture centre (pixel centres at integers)
+    spin = np.deg2rad(rng.uniform(-rotation, rotation, n_nodes))
+    gain = 1.0 + flicker * np.sin(2 * np.pi * np.arange(n_frames) / 45.0 + rng.uniform(0, 2 * np.pi))
     frames = np.empty((n_frames, h, w), np.uint8)
     for f in range(n_frames):
         img = background.copy()
@@ -115,8 +123,11 @@ def textured_video(
             yy, xx = np.mgrid[y0:y1, x0:x1].astype(float)
             dy, dx = yy - y, xx - x
             alpha = np.clip(radius + 0.5 - np.hypot(dy, dx), 0.0, 1.0)  # anti-aliased disc
-            patch = 128.0 + map_coordinates(textures[k], [dy + c, dx + c], order=1, mode="nearest")
+            cos, sin = np.cos(spin[k] * f), np.sin(spin[k] * f)
+            ty, tx = cos * dy - sin * dx, sin * dy + cos * dx  # the texture turns about its centre
+            patch = 128.0 + map_coordinates(textures[k], [ty + c, tx + c], order=1, mode="nearest")
             img[y0:y1, x0:x1] = alpha * patch + (1 - alpha) * img[y0:y1, x0:x1]
+        img *= gain[f]
         img += rng.normal(0.0, noise, img.shape)
         frames[f] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     return TexturedVideo(frames, truth, chain_skeleton(n_nodes))

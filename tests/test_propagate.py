@@ -44,12 +44,27 @@ def _errors(store, video):
     return np.hypot(*(t.coords - video.truth[t.start : t.stop]).transpose(2, 0, 1)), ~t.is_key
 
 
-def test_tracked_inbetweens_beat_linear_on_every_node(video):
+def _occluded(video, node, frames):
+    out = video.frames.copy()
+    for f in frames:
+        y, x = np.rint(video.truth[f, node]).astype(int)
+        out[f, y - 25 : y + 25, x - 25 : x + 25] = 90
+    return out
+
+
+@pytest.mark.parametrize("case", ["plain", "spinning and flickering", "occluded mid-span"])
+def test_tracked_inbetweens_beat_linear_on_every_node(video, case):
+    frames = video.frames
+    if case == "spinning and flickering":
+        video = textured_video(n_frames=61, shape=(320, 320), n_nodes=4, seed=3, rotation=5.0, flicker=0.15)
+        frames = video.frames
+    elif case == "occluded mid-span":
+        frames = _occluded(video, 0, range(13, 17))  # node 0 hidden on frames 13-16 of span 10-20
     linear = keyed_store(video, every=10)
     keyframes.interpolate_all(linear, "linear")
     tracked = keyed_store(video, every=10)
     keys_before = tracked.tracks[1].coords[tracked.tracks[1].is_key].copy()
-    interpolate_with_image(tracked, FrameSource(video.frames))
+    interpolate_with_image(tracked, FrameSource(frames))
     e_lin, inb = _errors(linear, video)
     e_trk, _ = _errors(tracked, video)
     assert e_lin[inb].mean() > 1.0  # the paths really curve between keys
@@ -60,6 +75,9 @@ def test_tracked_inbetweens_beat_linear_on_every_node(video):
     np.testing.assert_array_equal(t.coords[t.is_key], keys_before)  # keys untouched
     assert not t.is_key[inb].any() and np.isfinite(t.coords).all()
     assert (t.visibility == 2).all()
+    if case == "occluded mid-span":  # where neither direction sees the node, the linear fill stays
+        np.testing.assert_array_equal(t.coords[13:17, 0], linear.tracks[1].coords[13:17, 0])
+        assert e_trk[[11, 12, 17, 18, 19], 0].max() < 0.5
 
 
 def test_inbetweens_blend_by_distance_to_each_key(video):
@@ -126,6 +144,9 @@ def test_propagate_to_next_key_or_n_frames_both_ways(video):
     assert np.isnan(three.coords[:, [0, 2, 3]]).all() and np.isfinite(three.coords[:, 1]).all()
     end = propagate(src, store, 1, 60)
     assert end.frames.size == 0  # the last frame: nothing ahead
+    store.delete_points(40, 1, ["p0", "p3"])
+    some = propagate(src, store, 1, 40, n_frames=2)  # only the placed nodes are followed
+    assert np.isnan(some.coords[:, [0, 3]]).all() and np.isfinite(some.coords[:, [1, 2]]).all()
 
 
 def test_bad_input_is_refused(video):

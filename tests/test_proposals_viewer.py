@@ -121,6 +121,7 @@ def test_propagate_forward_in_a_worker_gives_proposals_then_accepted(env, video,
     worker = env.panel.propagate(1)
     assert worker is not None and env.panel.cancel_button.isEnabled()
     assert worker.pbar.total == 9 and "propagating" in worker.pbar.desc  # napari's progress bar
+    assert proposals_for(env.ctrl).worker is worker and not len(proposals_for(env.ctrl).store)  # not blocking
     wait_done(env, qtbot)
     pl = proposals_for(env.ctrl)
     p = pl.store.tracks[1]
