@@ -219,3 +219,24 @@ def test_a_result_is_dropped_when_the_annotations_changed_meanwhile(env, video, 
     wait_done(env, qtbot)
     np.testing.assert_array_equal(t.coords, edited)
     assert "changed while interpolating" in proposals_for(env.ctrl).last_message
+
+
+def test_open_proposals_from_a_file_through_the_panel(env, video, tmp_path):
+    from napari_keyskel import formats
+    from napari_keyskel.dataset import Dataset
+    from napari_keyskel.skeleton import Skeleton
+
+    p = AnnotationStore(env.store.skeleton, 2, 0, n_frames=env.store.n_frames, name=env.store.name)
+    p.add_track(4, start=5)
+    p.set_points(5, 4, video.truth[5] + 1.0)
+    path = tmp_path / "model.json"
+    formats.write(Dataset([p]), path, "coco")
+    pl = env.panel.open_proposals(str(path))
+    assert pl is not None and proposals_for(env.ctrl) is pl and len(pl.points.data) == 4
+    np.testing.assert_allclose(pl.points.data[:, 1:], video.truth[5] + 1.0, atol=1e-6)
+    other = AnnotationStore(Skeleton(["a", "b"]), 2, 0, n_frames=31)
+    other.add_track(1)
+    other.set_points(0, 1, [[1.0, 1.0], [2.0, 2.0]])
+    formats.write(Dataset([other]), tmp_path / "other.json", "coco")
+    assert env.panel.open_proposals(str(tmp_path / "other.json")) is None
+    assert "cannot open proposals" in env.panel.status.text() and proposals_for(env.ctrl) is pl
