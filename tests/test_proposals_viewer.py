@@ -229,10 +229,12 @@ def test_open_proposals_from_a_file_through_the_panel(env, video, tmp_path):
     p = AnnotationStore(env.store.skeleton, 2, 0, n_frames=env.store.n_frames, name=env.store.name)
     p.add_track(4, start=5)
     p.set_points(5, 4, video.truth[5] + 1.0)
+    env.panel.proposals()  # an empty proposals layer first
     path = tmp_path / "model.json"
     formats.write(Dataset([p]), path, "coco")
     pl = env.panel.open_proposals(str(path))
     assert pl is not None and proposals_for(env.ctrl) is pl and len(pl.points.data) == 4
+    assert sum(ly.name.endswith("proposals") for ly in env.viewer.layers) == 1  # the empty one replaced
     np.testing.assert_allclose(pl.points.data[:, 1:], video.truth[5] + 1.0, atol=1e-6)
     other = AnnotationStore(Skeleton(["a", "b"]), 2, 0, n_frames=31)
     other.add_track(1)

@@ -79,6 +79,9 @@ class ProposalsLayer:
         if proposals is None:
             proposals = AnnotationStore(ann.skeleton, ann.coord_ndim, ann.frame_axis, ann.n_frames, ann.name)
         prop.check_compatible(ann, proposals)
+        old = proposals_for(ctrl)
+        if old is not None:  # one proposals layer per annotation layer: this one replaces it
+            old.close()
         self.ctrl, self.viewer, self.store = ctrl, ctrl.viewer, proposals
         self.history = History(proposals)
         self.min_score = float(min_score)

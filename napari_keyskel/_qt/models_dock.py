@@ -156,20 +156,17 @@ class ModelsPanel(QWidget):
 
     def open_proposals(self, path: str, **read_kwargs: Any) -> ProposalsLayer | None:
         """Show the proposals of a file over the current annotation layer (replacing any)."""
-        from .._napari.proposals_layer import ProposalsLayer, proposals_for
+        from .._napari.proposals_layer import ProposalsLayer
 
         ctrl = self.controller()
         if ctrl is None:
             self.say("no annotation layer")
             return None
-        old = proposals_for(ctrl)
         try:
-            pl = ProposalsLayer.from_file(ctrl, path, self.min_score, **read_kwargs)
+            pl = ProposalsLayer.from_file(ctrl, path, self.min_score, **read_kwargs)  # replaces any
         except KeyskelError as exc:
             self.say(f"cannot open proposals: {exc}")
             return None
-        if old is not None:
-            old.close()
         self.say(f"proposals from {path}")
         return pl
 
