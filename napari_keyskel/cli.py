@@ -160,6 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_review import add_commands  # review, compare (napari_keyskel/cli_review.py)
 
     add_commands(sub, common)
+    from .cli_models import register  # keyskel propagate / accept (models in the loop)
+
+    register(sub)
     return p
 
 

@@ -157,6 +157,9 @@ class KeyskelDock(QWidget):
         self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
         self.viewer.dims.events.current_step.connect(self._on_step, position="last")
         self._refresh_layers()
+        from .models_dock import ModelsPanel  # the Models tab: proposals, propagation
+
+        self.tabs.addTab(ModelsPanel(self.viewer, self.current_layer), "Models")
 
     def _fill_shortcuts(self) -> None:
         from .._napari.bindings import KEYS
