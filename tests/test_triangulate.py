@@ -120,9 +120,9 @@ def test_outliers_are_flagged_worst_first(rig):
     cal, _, _, noisy = rig
     bad = noisy.copy()
     bad[1, 5, 0, 2] += (25.0, -10.0)
-    bad[0, 9, 1, 0] += (8.0, 0.0)
+    bad[0, 9, 1, 0] += (12.0, 0.0)
     tri = triangulate(cal, bad)
-    flags = reprojection_flags(tri, 4.0)
+    flags = reprojection_flags(tri, 3.0)
     assert flags[0][:2] == (1, (5, 0, 2))  # the corrupted observation is the worst
     assert (0, (9, 1, 0)) in [f[:2] for f in flags]
     assert {f[1] for f in flags} == {(5, 0, 2), (9, 1, 0)}  # only the two corrupted points
