@@ -157,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="exit 0 if the file reads cleanly, else print the error, exit 1")
     common(v)
     v.set_defaults(func=_cmd_validate)
+    from .cli_3d import add_triangulate_parser  # keyskel triangulate (3D, multi-view)
+
+    add_triangulate_parser(sub)
     return p
 
 

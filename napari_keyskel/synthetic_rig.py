@@ -33,7 +33,7 @@ def rig_skeleton() -> Skeleton:
 
 
 def rotation_vector(r: np.ndarray) -> np.ndarray:
-    """The Rodrigues vector of a rotation matrix (inverse of :func:`~napari_keyskel.calibration.rodrigues`)."""
+    """The Rodrigues vector of a rotation matrix (the inverse of ``calibration.rodrigues``)."""
     r = np.asarray(r, float)
     cos = np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0)
     theta = float(np.arccos(cos))
@@ -72,7 +72,9 @@ def synthetic_rig(
         center = np.array([radius * np.cos(a), radius * np.sin(a), height])
         r = look_at(center, np.zeros(3))
         t = -r @ center
-        k = np.array([[focal, 0.0, (w - 1) / 2 + 3.0 * i], [0.0, focal * 1.01, (h - 1) / 2 - 2.0 * i], [0, 0, 1]])
+        k = np.array(
+            [[focal, 0.0, (w - 1) / 2 + 3.0 * i], [0.0, focal * 1.01, (h - 1) / 2 - 2.0 * i], [0, 0, 1]]
+        )
         dist = np.array([k1, 0.02, 0.001, -0.0005, 0.0])
         cams.append(Camera(f"cam{chr(65 + i)}", (w, h), k, dist, rotation_vector(r), t))
     return Calibration(cams, {"adjusted": False, "error": 0.0})

@@ -41,18 +41,14 @@ def _cv2():
     try:
         import cv2
     except ImportError:  # pragma: no cover - the test extra installs it
-        raise KeyskelError(
-            "triangulation needs OpenCV: pip install opencv-python-headless"
-        ) from None
+        raise KeyskelError("triangulation needs OpenCV: pip install opencv-python-headless") from None
     return cv2
 
 
 def _check(cal: Calibration, xy: np.ndarray) -> np.ndarray:
     xy = np.asarray(xy, float)
     if xy.ndim < 2 or xy.shape[-1] != 2 or xy.shape[0] != len(cal):
-        raise KeyskelError(
-            f"expected image points of shape ({len(cal)} views, ..., 2), got {xy.shape}"
-        )
+        raise KeyskelError(f"expected image points of shape ({len(cal)} views, ..., 2), got {xy.shape}")
     fisheye = [c.name for c in cal.cameras if c.fisheye]
     if fisheye:
         raise KeyskelError(f"fisheye cameras are not supported yet: {fisheye}")

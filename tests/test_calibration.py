@@ -75,12 +75,13 @@ def test_cameras_sorted_by_number_not_text(tmp_path):
 
 def test_rodrigues_matches_opencv():
     import cv2
+
     rng = np.random.default_rng(3)
     for _ in range(20):
         r = rng.normal(size=3)
         np.testing.assert_allclose(rodrigues(r), cv2.Rodrigues(r)[0], atol=1e-12)
-        np.testing.assert_allclose(rotation_vector(rodrigues(r)), cv2.Rodrigues(cv2.Rodrigues(r)[0])[0].ravel(),
-                                   atol=1e-9)  # fmt: skip
+        back = cv2.Rodrigues(cv2.Rodrigues(r)[0])[0].ravel()
+        np.testing.assert_allclose(rotation_vector(rodrigues(r)), back, atol=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -88,9 +89,18 @@ def test_rodrigues_matches_opencv():
     [
         (lambda s: s.replace("[cam_0]", "[camera0]"), "unexpected tables"),
         (lambda s: s.replace("size = [ 1280, 1024,]", "size = [1280]", 1), "[cam_0]: 'size'"),
-        (lambda s: s.replace('matrix = [ [ 1507.5, 0.0, 639.5,],', "matrix = [", 1), "[cam_0]: 'matrix' must have"),
-        (lambda s: s.replace("rotation = [ 1.4, -0.3, 0.2,]", 'rotation = "x"', 1), "'rotation' must be numbers"),
-        (lambda s: s.replace('translation = [ 12.5, -40.0, 800.25,]\n', "", 1), "[cam_0]: missing 'translation'"),
+        (
+            lambda s: s.replace("matrix = [ [ 1507.5, 0.0, 639.5,],", "matrix = [", 1),
+            "[cam_0]: 'matrix' must have",
+        ),
+        (
+            lambda s: s.replace("rotation = [ 1.4, -0.3, 0.2,]", 'rotation = "x"', 1),
+            "'rotation' must be numbers",
+        ),
+        (
+            lambda s: s.replace("translation = [ 12.5, -40.0, 800.25,]\n", "", 1),
+            "[cam_0]: missing 'translation'",
+        ),
         (lambda s: s.replace('name = "B"', 'name = "A"'), "not unique"),
         (lambda s: s + "\n[[oops", "not a TOML file"),
         (lambda s: "[metadata]\nx = 1\n", "no camera table"),

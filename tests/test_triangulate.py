@@ -43,7 +43,9 @@ def _predicted_rms(cal: Calibration, truth: np.ndarray) -> float:
 def test_projection_agrees_with_opencv_and_stays_in_the_image(rig):
     cal, truth, clean, _ = rig
     cam = cal.cameras[1]
-    ref, _ = cv2.projectPoints(truth.reshape(-1, 3), cam.rotation, cam.translation, cam.matrix, cam.distortions)
+    ref, _ = cv2.projectPoints(
+        truth.reshape(-1, 3), cam.rotation, cam.translation, cam.matrix, cam.distortions
+    )
     np.testing.assert_allclose(clean[1].reshape(-1, 2), ref.reshape(-1, 2))
     assert (clean[..., 0] > 0).all() and (clean[..., 0] < 640).all()
     assert (clean[..., 1] > 0).all() and (clean[..., 1] < 480).all()
