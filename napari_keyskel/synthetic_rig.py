@@ -11,7 +11,14 @@ import numpy as np
 from .calibration import Calibration, Camera
 from .skeleton import Skeleton
 
-__all__ = ["look_at", "rig_skeleton", "rotation_vector", "synthetic_rig", "synthetic_trajectories"]
+__all__ = [
+    "look_at",
+    "render_views",
+    "rig_skeleton",
+    "rotation_vector",
+    "synthetic_rig",
+    "synthetic_trajectories",
+]
 
 # Node offsets (mm) in the animal's frame: forward, left, up.
 _BODY = {
@@ -97,4 +104,28 @@ def synthetic_trajectories(n_frames: int = 40, n_instances: int = 2, seed: int =
         out[:, i, :, 0] = cx[:, None] + c[:, None] * fx - s[:, None] * fy
         out[:, i, :, 1] = cy[:, None] + s[:, None] * fx + c[:, None] * fy
         out[:, i, :, 2] = body[:, 2][None] + 5.0 * np.sin(0.3 * t + i)[:, None]
+    return out
+
+
+def render_views(cal: Calibration, points: np.ndarray, radius: int = 4) -> list[np.ndarray]:
+    """One ``(T, height, width)`` uint8 video per camera with a bright blob on every node.
+
+    ``points`` are world poses ``(T, I, K, 3)``; blobs sit at their exact projections.
+    """
+    from .triangulate import project
+
+    xy = project(cal, points)  # (V, T, I, K, 2)
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disc = np.exp(-(yy**2 + xx**2) / (0.5 * radius**2))
+    out = []
+    for v, cam in enumerate(cal.cameras):
+        w, h = cam.size
+        video = np.full((points.shape[0], h, w), 20.0)
+        for f in range(points.shape[0]):
+            for x, y in xy[v, f].reshape(-1, 2):
+                r, c = round(y), round(x)
+                if radius <= r < h - radius and radius <= c < w - radius:
+                    patch = video[f, r - radius : r + radius + 1, c - radius : c + radius + 1]
+                    np.maximum(patch, 20.0 + 220.0 * disc, out=patch)
+        out.append(video.astype(np.uint8))
     return out

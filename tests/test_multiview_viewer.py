@@ -1,0 +1,226 @@
+"""Multi-view and 3D in a real viewer (Xvfb), driven through napari's own mouse callbacks and Qt."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+
+from napari_keyskel import api
+from napari_keyskel._napari.controller import controller_for
+from napari_keyskel._napari.multiview import grid_of, session_for
+from napari_keyskel._qt.multiview_dock import MultiViewPanel
+from napari_keyskel.calibration import write_calibration
+from napari_keyskel.multiview import read_points_csv
+from napari_keyskel.skeleton import Skeleton
+from napari_keyskel.store import AnnotationStore
+from napari_keyskel.synthetic_rig import render_views, rig_skeleton, synthetic_rig, synthetic_trajectories
+from napari_keyskel.triangulate import project
+
+pytestmark = pytest.mark.viewer
+LEFT = Qt.MouseButton.LeftButton
+
+
+def _mouse(layer, kind, position, displayed=(1, 2), view_direction=None):
+    """A mouse event through napari's own layer callbacks (as its canvas sends them)."""
+    from napari.utils._proxies import ReadOnlyWrapper
+    from napari.utils.interactions import mouse_move_callbacks, mouse_press_callbacks, mouse_release_callbacks
+
+    event = ReadOnlyWrapper(
+        SimpleNamespace(
+            type=kind,
+            handled=False,
+            is_dragging=kind == "mouse_move",
+            modifiers=[],
+            position=tuple(float(p) for p in position),
+            pos=np.zeros(2),
+            view_direction=None if view_direction is None else np.asarray(view_direction, float),
+            up_direction=None if view_direction is None else np.array([0.0, 1.0, 0.0]),
+            dims_displayed=list(displayed),
+        ),
+        exceptions=("handled",),
+    )
+    fn = {"mouse_press": mouse_press_callbacks, "mouse_move": mouse_move_callbacks}.get(
+        kind, mouse_release_callbacks
+    )
+    fn(layer, event)
+
+
+def _click(layer, position):
+    _mouse(layer, "mouse_press", position)
+    _mouse(layer, "mouse_release", position)
+
+
+@pytest.fixture
+def rig(make_napari_viewer, qtbot, tmp_path):
+    cal = synthetic_rig(3)
+    truth = synthetic_trajectories(4, 1, seed=3)
+    clean = project(cal, truth)  # (V, T, 1, K, 2)
+    viewer = make_napari_viewer(show=True)
+    images = [viewer.add_image(v, name=n) for v, n in zip(render_views(cal, truth), cal.names)]
+    viewer.dims.set_current_step(0, 0)
+    panel = MultiViewPanel(viewer)
+    qtbot.addWidget(panel)
+    panel.set_checked(cal.names)
+    panel.skeleton_combo.setEditText(str(rig_skeleton().save(tmp_path / "rig.skeleton.json")))
+    panel.calib_edit.setText(str(write_calibration(cal, tmp_path / "calibration.toml")))
+    return SimpleNamespace(cal=cal, truth=truth, clean=clean, viewer=viewer, images=images, panel=panel)
+
+
+def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, tmp_path):
+    viewer, panel, clean = rig.viewer, rig.panel, rig.clean
+    qtbot.mouseClick(panel.make_button, LEFT)
+    s = panel.session
+    assert s is session_for(viewer) and s.names == rig.cal.names
+    # napari's grid: one cell per view holding its image, annotations, edges and reprojections
+    grid = grid_of(viewer)
+    assert grid.enabled and grid.stride == 4
+    cells = []
+    for v in range(3):
+        pos = {grid.position(viewer.layers.index(ly), viewer.layers) for ly in s.view_layers(v)}
+        assert len(pos) == 1
+        cells.append(pos.pop())
+    assert len(set(cells)) == 3
+    # label frame 0 by clicking (add mode) in each view; view camC misses the tail tip
+    rng = np.random.default_rng(0)
+    k = rig_skeleton().n_nodes
+    for v, ctrl in enumerate(s.controllers):
+        ctrl.points.mode = "add"
+        for node in range(k - (v == 2)):
+            x, y = clean[v, 0, 0, node] + rng.normal(0, 0.3, 2)
+            _click(ctrl.points, (0, y, x))
+    stores = [c.store for c in s.controllers]
+    assert [st.track_ids for st in stores] == [[1], [1], [1]]  # the same instance in every view
+    assert np.isfinite(stores[1].tracks[1].coords[0]).all()
+    assert np.isnan(stores[2].tracks[1].coords[0, k - 1]).all()
+
+    qtbot.mouseClick(panel.triangulate_button, LEFT)
+    assert "1 proposals" in panel.summary.text()
+    rep = s.reprojection_layers[2]
+    feats = rep.features
+    prop = np.flatnonzero(feats["proposal"].to_numpy())
+    assert len(prop) == 1 and feats["node"].iloc[prop[0]] == "tail_tip"
+    yx = np.asarray(rep.data)[prop[0], 1:]
+    assert np.linalg.norm(yx[::-1] - clean[2, 0, 0, k - 1]) <= 2.0
+    # the reprojection error of every other node is shown next to it, in pixels
+    err = feats["error"].to_numpy()
+    observed = ~feats["proposal"].to_numpy()
+    assert observed.sum() == k - 1 and (err[observed] < 1.5).all()
+    assert feats["label"].iloc[np.flatnonzero(observed)[0]] == f"{err[observed][0]:.1f}"
+    assert panel.flag_table.rowCount() == len(s.flags(s.good))
+
+    qtbot.wait(100)  # let the canvas draw
+    out = tmp_path / "screenshot.png"
+    viewer.screenshot(str(out), canvas_only=True)
+    from imageio.v3 import imread
+
+    img = imread(out)[..., :3].astype(int)
+    magenta = (img[..., 0] > 200) & (img[..., 1] < 80) & (img[..., 2] > 200)
+    assert magenta.sum() > 10  # the proposal ring is drawn
+
+    panel.view_combo.setCurrentIndex(2)
+    qtbot.mouseClick(panel.accept_button, LEFT)
+    assert panel.status.text() == "1 proposals placed as keys in camC"
+    t = stores[2].tracks[1]
+    assert t.is_key[0, k - 1] and np.linalg.norm(t.coords[0, k - 1] - yx) < 1e-9
+    assert not s.reprojection_layers[2].features["proposal"].any()
+    path = tmp_path / "points.csv"
+    panel.save_csv(str(path))
+    data = read_points_csv(path)
+    assert len(data["frame"]) == k
+    order = [rig_skeleton().index(n) for n in data["node"]]
+    np.testing.assert_allclose(data["xyz"], rig.truth[0, 0, order], atol=3.0)
+
+
+def test_a_new_instance_in_one_view_is_current_in_the_others(rig, qtbot):
+    qtbot.mouseClick(rig.panel.make_button, LEFT)
+    s = rig.panel.session
+    a, b = s.controllers[0], s.controllers[1]
+    a.points.mode = b.points.mode = "add"
+    _click(a.points, (0, 100, 100))
+    _click(a.points, (0, 300, 300))  # a second node of the same instance
+    a.current_instance = None
+    _click(a.points, (0, 200, 200))  # a new instance: track 2
+    assert a.store.track_ids == [1, 2] and b.store.track_ids == [1, 2]
+    _click(b.points, (0, 210, 205))
+    assert np.isfinite(b.store.tracks[2].coords[0, 0]).all() and np.isnan(b.store.tracks[1].coords[0]).all()
+
+
+def test_triangulate_without_calibration_says_so(rig, qtbot):
+    rig.panel.calib_edit.setText("")
+    qtbot.mouseClick(rig.panel.make_button, LEFT)
+    qtbot.mouseClick(rig.panel.triangulate_button, LEFT)
+    assert "calibration" in rig.panel.status.text()
+    rig.panel.set_checked(rig.cal.names[:1])
+    qtbot.mouseClick(rig.panel.make_button, LEFT)
+    assert ">= 2 image layers" in rig.panel.status.text()
+
+
+def _volume(viewer, store):
+    image = viewer.add_image(np.zeros((30, 64, 64), np.uint8), name="volume")
+    points = api.add_skeleton_layer(viewer, store, image_layer=image)
+    viewer.layers.selection.active = points
+    return points, controller_for(points)
+
+
+def test_other_slices_fade_by_distance_and_3d_view_drags(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    sk = Skeleton(["head", "mid", "tail"], [(0, 1), (1, 2)], name="worm")
+    store = AnnotationStore(sk, coord_ndim=3, frame_axis=None)  # a skeleton living in the volume
+    store.add_track(1)
+    store.set_points(0, 1, [[5.0, 20, 20], [10, 30, 30], [15, 40, 40]])
+    points, ctrl = _volume(viewer, store)
+    viewer.dims.set_point(0, 10)
+    assert len(points._view_size) == 1  # napari's thin slice: only the node on z = 10
+    panel = MultiViewPanel(viewer)
+    qtbot.addWidget(panel)
+    panel.out_of_slice.setChecked(True)
+    assert "10 slices" in panel.status.text()
+    assert viewer.dims.margin_left[0] == viewer.dims.margin_right[0] == 10.0
+    assert points.projection_mode == "rescale_linear" and ctrl.edges.projection_mode == "fade"
+    sizes = np.sort(points._view_size)
+    np.testing.assert_allclose(sizes, [3.0, 3.0, 6.0])  # 5 slices away of 10: half size
+    alphas = np.sort(ctrl.edges._view_alphas)
+    np.testing.assert_allclose(alphas, [0.5, 1.0])  # the edge from z=5 fades, from z=10 not
+    viewer.dims.set_point(0, 14)
+    np.testing.assert_allclose(np.sort(points._view_size), [0.6, 3.6, 5.4])  # follows the slice
+    # napari's 3D view draws nodes and edges in 3D, and a select-mode drag moves a node
+    viewer.dims.ndisplay = 3
+    assert points._view_data.shape == (3, 3) and ctrl.edges._view_data.shape[-1] == 3
+    points.mode = "select"
+    look = (1.0, 0.0, 0.0)
+    _mouse(points, "mouse_press", (10, 30, 30), (0, 1, 2), look)
+    for y in (32, 34, 36):
+        _mouse(points, "mouse_move", (10, y, 30), (0, 1, 2), look)
+    _mouse(points, "mouse_release", (10, 36, 30), (0, 1, 2), look)
+    np.testing.assert_allclose(store.tracks[1].coords[0, 1], [10, 36, 30])
+    assert store.tracks[1].is_key[0, 1]
+    viewer.dims.ndisplay = 2
+    panel.out_of_slice.setChecked(False)
+    assert viewer.dims.margin_left[0] == 0.0 and points.projection_mode == "all"
+
+
+def test_per_time_point_volume_and_2d_refusal(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    sk = Skeleton(["a", "b"], [(0, 1)], name="pair")
+    store = AnnotationStore(sk, coord_ndim=3, frame_axis=0, n_frames=3)  # (t, z, y, x)
+    store.add_track(1)
+    store.set_points(0, 1, [[2.0, 10, 10], [8, 20, 20]])
+    image = viewer.add_image(np.zeros((3, 12, 32, 32), np.uint8), name="tzyx")
+    points = api.add_skeleton_layer(viewer, store, image_layer=image)
+    viewer.layers.selection.active = points
+    viewer.dims.set_current_step(0, 0)
+    viewer.dims.set_current_step(1, 2)
+    panel = MultiViewPanel(viewer)
+    qtbot.addWidget(panel)
+    panel.out_of_slice.setChecked(True)
+    assert viewer.dims.margin_left[:2] == (0.0, 6.0)  # z only, not time
+    np.testing.assert_allclose(np.sort(points._view_size), [0.0, 6.0])
+    flat_store = AnnotationStore(Skeleton(["x"], [], name="flat"), coord_ndim=2, frame_axis=0, n_frames=3)
+    flat = api.add_skeleton_layer(viewer, flat_store)
+    viewer.layers.selection.active = flat
+    panel.out_of_slice.setChecked(False)
+    panel.out_of_slice.setChecked(True)
+    assert "2D nodes" in panel.status.text() and not panel.out_of_slice.isChecked()
