@@ -224,3 +224,16 @@ def test_per_time_point_volume_and_2d_refusal(make_napari_viewer, qtbot):
     panel.out_of_slice.setChecked(False)
     panel.out_of_slice.setChecked(True)
     assert "2D nodes" in panel.status.text() and not panel.out_of_slice.isChecked()
+
+
+def test_the_keyskel_dock_has_the_3d_tab(make_napari_viewer):
+    from napari_keyskel._qt.dock import KeyskelDock
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((2, 16, 16), np.uint8), name="left")
+    dock = KeyskelDock(viewer)
+    names = [dock.tabs.tabText(i) for i in range(dock.tabs.count())]
+    panel = dock.tabs.widget(names.index("3D / views"))
+    assert isinstance(panel, MultiViewPanel)
+    viewer.add_image(np.zeros((2, 16, 16), np.uint8), name="right")
+    assert [panel.image_list.item(i).text() for i in range(panel.image_list.count())] == ["left", "right"]

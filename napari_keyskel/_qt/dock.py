@@ -131,6 +131,9 @@ class KeyskelDock(QWidget):
         self.tabs.addTab(self.editor, "Skeleton")
         self.timeline = TimelineWidget(self.viewer)
         self.tabs.addTab(self.timeline, "Timeline")
+        from .multiview_dock import MultiViewPanel  # 3D and multi-view tab
+
+        self.tabs.addTab(MultiViewPanel(self.viewer), "3D / views")
 
         self.status = QLabel("")
         self.status.setWordWrap(True)

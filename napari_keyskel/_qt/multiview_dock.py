@@ -115,13 +115,21 @@ class MultiViewPanel(QWidget):
         self.save_button.clicked.connect(self._save)
         self.flag_table.cellDoubleClicked.connect(self._go_to_flag)
         self.out_of_slice.toggled.connect(self._toggle_out_of_slice)
-        self.viewer.layers.events.inserted.connect(self._refresh_images)
-        self.viewer.layers.events.removed.connect(self._refresh_images)
+        events = self.viewer.layers.events
+        events.inserted.connect(self._refresh_images)
+        events.removed.connect(self._refresh_images)
+        self.destroyed.connect(lambda *_: _disconnect(events, self._refresh_images))
         self._refresh_images()
         self._update_buttons()
 
     # -- helpers ----------------------------------------------------------------------------------
     def _refresh_images(self, event: Any = None) -> None:
+        try:
+            self._fill_images()
+        except RuntimeError:  # the Qt widget was deleted before the layer list let go of us
+            _disconnect(self.viewer.layers.events, self._refresh_images)
+
+    def _fill_images(self) -> None:
         ticked = {self.image_list.item(i).text() for i in range(self.image_list.count())
                   if self.image_list.item(i).checkState() == Qt.CheckState.Checked}  # fmt: skip
         self.image_list.clear()
@@ -259,6 +267,12 @@ class MultiViewPanel(QWidget):
             self._report(str(exc), error=True)
             with _Blocked(self.out_of_slice):
                 self.out_of_slice.setChecked(False)
+
+
+def _disconnect(events: Any, slot: Any) -> None:
+    """Stop listening to the layer list once the panel is gone."""
+    events.inserted.disconnect(slot)
+    events.removed.disconnect(slot)
 
 
 class _Blocked:
