@@ -6,8 +6,9 @@ batch shape, typically (frames, instances, nodes). Steps:
 
 1. **Undistort** each view's points with ``cv2.undistortPoints`` to normalised camera
    coordinates.
-2. **Linear DLT** over every view that saw the point (``>= min_views``): the null vector of the
-   stacked ``x P_3 - P_1``, ``y P_3 - P_2`` rows, all points solved in one batched SVD.
+2. **Linear DLT** over every view that saw the point (``>= min_views``): the stacked
+   ``x P_3 - P_1``, ``y P_3 - P_2`` rows solved for ``[X, 1]`` in the least-squares sense, all
+   points in one batched solve of their 3x3 normal equations.
 3. **Refinement**: ``scipy.optimize.least_squares`` minimises the pixel reprojection error of all
    points at once through the full distortion model (``cv2.projectPoints``, whose Jacobian gives
    the analytic derivative), with the block-diagonal sparsity of independent points.
@@ -98,17 +99,26 @@ def project(cal: Calibration, xyz: np.ndarray) -> np.ndarray:
 
 
 def _dlt_normalised(norm: np.ndarray, ext: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Batched DLT: ``norm[V, N, 2]`` normalised points, ``ext[V, 3, 4]``, ``seen[V, N]``."""
+    """Batched DLT: ``norm[V, N, 2]`` normalised points, ``ext[V, 3, 4]``, ``seen[V, N]``.
+
+    The rows ``x P_3 - P_1``, ``y P_3 - P_2`` of the views that saw a point form ``A[2V, 4]``;
+    the point solves ``A [X, 1] = 0`` in the least-squares sense: the 3x3 normal equations of
+    ``A^T A``, one batched ``solve`` for all points. Where those are singular (the rays are
+    parallel: no baseline between the views) the point stays NaN.
+    """
     x, y = norm[..., 0:1], norm[..., 1:2]  # (V, N, 1)
     r1 = x * ext[:, None, 2, :] - ext[:, None, 0, :]  # (V, N, 4)
     r2 = y * ext[:, None, 2, :] - ext[:, None, 1, :]
-    rows = np.stack([r1, r2], axis=1)  # (V, 2, N, 4)
-    rows = np.where(seen[:, None, :, None], rows, 0.0)
-    a = np.nan_to_num(rows).transpose(2, 0, 1, 3).reshape(norm.shape[1], -1, 4)  # (N, 2V, 4)
-    _, _, vt = np.linalg.svd(a, full_matrices=False)
-    h = vt[:, -1, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return h[:, :3] / h[:, 3:4]
+    w = seen[..., None].astype(float)
+    a = np.concatenate([np.nan_to_num(r1) * w, np.nan_to_num(r2) * w])  # (2V, N, 4)
+    ata = np.einsum("vni,vnj->nij", a, a)  # (N, 4, 4)
+    m, rhs = ata[:, :3, :3], -ata[:, :3, 3]
+    scale = np.abs(m).max(axis=(1, 2))
+    ok = np.abs(np.linalg.det(m)) > 1e-9 * np.maximum(scale, 1e-300) ** 3
+    out = np.full((norm.shape[1], 3), np.nan)
+    if ok.any():
+        out[ok] = np.linalg.solve(m[ok], rhs[ok][..., None])[..., 0]
+    return out
 
 
 def triangulate_dlt(cal: Calibration, xy: np.ndarray, min_views: int = 2) -> np.ndarray:
