@@ -78,8 +78,10 @@ def test_views_are_matched_to_cameras_by_name(scene):
         triangulate_views(views_from_stores(["x", "y"], stores[:2]), cal)
 
 
-def test_multi_slot_v7_item_is_split_into_views(scene, tmp_path):
-    cal, _, _, stores = scene
+def _multi_slot_file(cal, stores, path):
+    """One V7 item with a slot per camera; one animal's annotations share V7's instance_id."""
+    import json
+
     frames, merged = [], AnnotationStore(rig_skeleton(), 2, 0, n_frames=3 * T)
     tid = 1
     for v, s in enumerate(stores):
@@ -89,15 +91,17 @@ def test_multi_slot_v7_item_is_split_into_views(scene, tmp_path):
             nt = merged.add_track(tid, start=v * T, stop=(v + 1) * T)
             nt.coords[:], nt.visibility[:], nt.is_key[:] = t.coords, t.visibility, t.is_key
             tid += 1
-    # our writer puts the track id in instance_id: give both slots the same ids like V7 would
-    path = tmp_path / "scene.json"
     formats.write(Dataset([merged], frames), path, "darwin")
-    import json
-
     doc = json.loads(path.read_text())
-    for n, ann in enumerate(doc["annotations"]):
+    for n, ann in enumerate(doc["annotations"]):  # our writer wrote the merged track ids there
         ann["instance_id"] = {"value": n % I + 1}
     path.write_text(json.dumps(doc))
+    return path
+
+
+def test_multi_slot_v7_item_is_split_into_views(scene, tmp_path):
+    cal, _, _, stores = scene
+    path = _multi_slot_file(cal, stores, tmp_path / "scene.json")
     mv = views_from_dataset(formats.read(path))
     assert mv.names == cal.names
     assert [s.track_ids for s in mv.stores] == [[1, 2]] * 3
@@ -164,6 +168,39 @@ def test_keyskel_triangulate_end_to_end(scene, tmp_path, capsys):
         np.hypot(float(rows[0]["x"]) - clean[v, f, i, k, 0], float(rows[0]["y"]) - clean[v, f, i, k, 1])
         <= 2.0
     )
+
+
+def test_keyskel_triangulate_options_and_one_multi_slot_file(scene, tmp_path, capsys):
+    cal, _, _, stores = scene
+    calib = write_calibration(cal, tmp_path / "c.toml")
+    files = [
+        str(formats.write(Dataset([s]), tmp_path / f"v{v}.json", "coco")[0]) for v, s in enumerate(stores)
+    ]
+    out = tmp_path / "o.csv"
+    # views named explicitly (the stems v0, v1, v2 are not camera names: matched by order anyway)
+    assert (
+        main(["triangulate", str(calib), *files[::-1], str(out), "--views", ",".join(cal.names[::-1])]) == 0
+    )
+    ref = read_points_csv(out)
+    assert main(["triangulate", str(calib), *files, str(out), "--no-refine", "--min-views", "3"]) == 0
+    lin = read_points_csv(out)
+    assert len(lin["frame"]) == len(ref["frame"]) - 1  # the node seen twice needs 3 views now
+    assert np.mean(lin["error"]) > np.mean(ref["error"][np.isfinite(ref["error"])]) * 0.99
+    unkeyed = [s.copy() for s in stores]  # frame 4 of track 1 interpolated in every view
+    for s in unkeyed:
+        s.set_key(4, 1, False)
+    files = [
+        str(formats.write(Dataset([s]), tmp_path / f"u{v}.json", "darwin")[0]) for v, s in enumerate(unkeyed)
+    ]
+    assert main(["triangulate", str(calib), *files, str(out), "--keys-only"]) == 0
+    keys = read_points_csv(out)
+    assert len(keys["frame"]) == len(ref["frame"]) - rig_skeleton().n_nodes
+    assert not ((keys["frame"] == 4) & (keys["track"] == 1)).any()
+    assert "camA" in capsys.readouterr().out
+    scene_file = _multi_slot_file(cal, stores, tmp_path / "scene.json")
+    assert main(["triangulate", str(calib), str(scene_file), str(out)]) == 0
+    assert "camC: 143 seen" in capsys.readouterr().out
+    np.testing.assert_allclose(read_points_csv(out)["xyz"], ref["xyz"], atol=1e-6)
 
 
 def test_keyskel_triangulate_refuses_bad_input(scene, tmp_path, capsys):

@@ -96,8 +96,16 @@ def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, 
     assert np.isfinite(stores[1].tracks[1].coords[0]).all()
     assert np.isnan(stores[2].tracks[1].coords[0, k - 1]).all()
 
+    s.good = 0.0  # list every observation, worst first
     qtbot.mouseClick(panel.triangulate_button, LEFT)
     assert "1 proposals" in panel.summary.text()
+    assert panel.flag_table.rowCount() == 3 * k - 1
+    errs = [float(panel.flag_table.item(r, 4).text()) for r in range(panel.flag_table.rowCount())]
+    assert errs == sorted(errs, reverse=True)
+    viewer.dims.set_current_step(0, 3)
+    row = [panel.flag_table.item(r, 0).text() for r in range(3 * k - 1)].index("camB")
+    panel.flag_table.cellDoubleClicked.emit(row, 0)  # go to the flagged frame and view
+    assert viewer.dims.current_step[0] == 0 and viewer.layers.selection.active is s.controllers[1].points
     rep = s.reprojection_layers[2]
     feats = rep.features
     prop = np.flatnonzero(feats["proposal"].to_numpy())
@@ -109,7 +117,6 @@ def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, 
     observed = ~feats["proposal"].to_numpy()
     assert observed.sum() == k - 1 and (err[observed] < 1.5).all()
     assert feats["label"].iloc[np.flatnonzero(observed)[0]] == f"{err[observed][0]:.1f}"
-    assert panel.flag_table.rowCount() == len(s.flags(s.good))
 
     qtbot.wait(100)  # let the canvas draw
     out = tmp_path / "screenshot.png"
