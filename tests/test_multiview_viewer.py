@@ -10,7 +10,7 @@ from qtpy.QtCore import Qt
 
 from napari_keyskel import api
 from napari_keyskel._napari.controller import controller_for
-from napari_keyskel._napari.multiview import grid_of, session_for
+from napari_keyskel._napari.multiview import grid_of, open_views, session_for
 from napari_keyskel._qt.multiview_dock import MultiViewPanel
 from napari_keyskel.calibration import write_calibration
 from napari_keyskel.multiview import read_points_csv
@@ -244,3 +244,39 @@ def test_the_keyskel_dock_has_the_3d_tab(make_napari_viewer):
     assert isinstance(panel, MultiViewPanel)
     viewer.add_image(np.zeros((2, 16, 16), np.uint8), name="right")
     assert [panel.image_list.item(i).text() for i in range(panel.image_list.count())] == ["left", "right"]
+
+
+def test_a_multi_slot_v7_item_opens_as_views(rig, tmp_path):
+    import json
+
+    from napari_keyskel import formats
+    from napari_keyskel.dataset import Dataset
+
+    cal, clean, k = rig.cal, rig.clean, rig_skeleton().n_nodes
+    store = AnnotationStore(rig_skeleton(), 2, 0, n_frames=3 * 4)
+    frames = []
+    for v in range(3):
+        frames += [
+            {"item": "scene", "slot": cal.names[v], "frame": f, "width": 640, "height": 480} for f in range(4)
+        ]
+        t = store.add_track(v + 1, start=4 * v, stop=4 * v + 4)
+        t.coords[:] = clean[v, :, 0, :, ::-1]
+        t.visibility[:], t.is_key[:] = 2, True
+    t.coords[1, k - 1] = np.nan  # camC lacks the tail tip on frame 1
+    t.visibility[1, k - 1] = 0
+    path = tmp_path / "scene.json"
+    formats.write(Dataset([store], frames), path, "darwin")
+    doc = json.loads(path.read_text())
+    for ann in doc["annotations"]:
+        ann["instance_id"] = {"value": 7}  # one animal, one V7 instance across the slots
+    path.write_text(json.dumps(doc))
+    s = open_views(
+        rig.viewer, str(path), rig.images, skeleton=str(tmp_path / "rig.skeleton.json"), calibration=cal
+    )
+    assert s.names == cal.names and [c.store.track_ids for c in s.controllers] == [[7]] * 3
+    assert grid_of(rig.viewer).enabled
+    res = s.triangulate()
+    prop = s.proposals(2)
+    assert (prop["frame"].tolist(), prop["track"].tolist(), prop["node"].tolist()) == ([1], [7], [k - 1])
+    assert np.linalg.norm(prop["yx"][0][::-1] - clean[2, 1, 0, k - 1]) < 1e-3
+    assert np.nanmax(res.triangulation.errors) < 1e-3

@@ -29,7 +29,14 @@ import pandas as pd
 
 from ..calibration import Calibration, read_calibration
 from ..errors import KeyskelError
-from ..multiview import ViewResult, proposals_table, triangulate_views, views_from_stores, write_points_csv
+from ..multiview import (
+    ViewResult,
+    proposals_table,
+    triangulate_views,
+    views_from_dataset,
+    views_from_stores,
+    write_points_csv,
+)
 from ..triangulate import reprojection_flags
 from . import edits
 from .controller import controller_for
@@ -38,7 +45,7 @@ if TYPE_CHECKING:
     import napari
     from napari.layers import Image, Points
 
-__all__ = ["MultiViewSession", "grid_of", "session_for"]
+__all__ = ["MultiViewSession", "grid_of", "open_views", "session_for"]
 
 _SESSIONS: dict[int, weakref.ref] = {}
 _PROPOSAL_COLOR = np.array([1.0, 0.0, 1.0, 1.0])
@@ -276,3 +283,30 @@ class MultiViewSession:
             raise KeyskelError("triangulate first")
         res = self.result
         write_points_csv(path, res.store, res.triangulation.mean_error, res.frames, res.track_ids)
+
+
+def open_views(
+    viewer: napari.Viewer,
+    path: str,
+    images: Sequence[Image],
+    skeleton: Any = None,
+    calibration: Calibration | str | None = None,
+    store_name: str | None = None,
+) -> MultiViewSession:
+    """Open a V7 item with one slot per camera as views over ``images`` (one per slot, in order).
+
+    Each slot becomes an annotation layer over its image (frames = the slot's frames), the
+    animals linked across slots by V7's ``instance_id`` (see
+    :func:`napari_keyskel.multiview.views_from_dataset`).
+    """
+    from .. import api
+    from ..formats import read
+
+    mv = views_from_dataset(read(path, skeleton=skeleton), store_name)
+    if len(images) != len(mv.names):
+        raise KeyskelError(f"{path}: {len(mv.names)} slots {mv.names} but {len(images)} image layers")
+    layers = [
+        api.add_skeleton_layer(viewer, store, name=f"{name} keyskel", image_layer=im)
+        for name, store, im in zip(mv.names, mv.stores, images)
+    ]
+    return MultiViewSession(viewer, images, layers=layers, names=mv.names, calibration=calibration)
