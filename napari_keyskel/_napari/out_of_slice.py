@@ -88,7 +88,9 @@ def show_out_of_slice(layer: Any, depth: float | None = None) -> float:
         left[w] = right[w] = float(depth) * abs(float(scale[w - offset]))
     ctrl.points.projection_mode = "rescale_linear"
     ctrl.edges.projection_mode = "fade"
-    dims.margin_left, dims.margin_right = tuple(left), tuple(right)
+    # right first: a slice that is thick on the left only would divide by zero in napari's scaling
+    dims.margin_right = tuple(right)
+    dims.margin_left = tuple(left)
     return float(depth)
 
 
@@ -99,6 +101,7 @@ def hide_out_of_slice(layer: Any) -> None:
     left, right = list(dims.margin_left), list(dims.margin_right)
     for w in depth_axes(layer):
         left[w] = right[w] = 0.0
-    dims.margin_left, dims.margin_right = tuple(left), tuple(right)
+    dims.margin_left = tuple(left)  # left first, for the same reason
+    dims.margin_right = tuple(right)
     ctrl.points.projection_mode = "all"  # napari's default for Points and Vectors
     ctrl.edges.projection_mode = "all"
