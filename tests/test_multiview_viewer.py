@@ -6,51 +6,19 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _events import click as _click
 from qtpy.QtCore import Qt
 
-from napari_keyskel import api
-from napari_keyskel._napari.controller import controller_for
 from napari_keyskel._napari.multiview import grid_of, open_views, session_for
 from napari_keyskel._qt.multiview_dock import MultiViewPanel
 from napari_keyskel.calibration import write_calibration
 from napari_keyskel.multiview import read_points_csv
-from napari_keyskel.skeleton import Skeleton
 from napari_keyskel.store import AnnotationStore
 from napari_keyskel.synthetic_rig import render_views, rig_skeleton, synthetic_rig, synthetic_trajectories
 from napari_keyskel.triangulate import project
 
 pytestmark = pytest.mark.viewer
 LEFT = Qt.MouseButton.LeftButton
-
-
-def _mouse(layer, kind, position, displayed=(1, 2), view_direction=None):
-    """A mouse event through napari's own layer callbacks (as its canvas sends them)."""
-    from napari.utils._proxies import ReadOnlyWrapper
-    from napari.utils.interactions import mouse_move_callbacks, mouse_press_callbacks, mouse_release_callbacks
-
-    event = ReadOnlyWrapper(
-        SimpleNamespace(
-            type=kind,
-            handled=False,
-            is_dragging=kind == "mouse_move",
-            modifiers=[],
-            position=tuple(float(p) for p in position),
-            pos=np.zeros(2),
-            view_direction=None if view_direction is None else np.asarray(view_direction, float),
-            up_direction=None if view_direction is None else np.array([0.0, 1.0, 0.0]),
-            dims_displayed=list(displayed),
-        ),
-        exceptions=("handled",),
-    )
-    fn = {"mouse_press": mouse_press_callbacks, "mouse_move": mouse_move_callbacks}.get(
-        kind, mouse_release_callbacks
-    )
-    fn(layer, event)
-
-
-def _click(layer, position):
-    _mouse(layer, "mouse_press", position)
-    _mouse(layer, "mouse_release", position)
 
 
 @pytest.fixture
@@ -165,74 +133,6 @@ def test_triangulate_without_calibration_says_so(rig, qtbot):
     assert ">= 2 image layers" in rig.panel.status.text()
 
 
-def _volume(viewer, store):
-    image = viewer.add_image(np.zeros((30, 64, 64), np.uint8), name="volume")
-    points = api.add_skeleton_layer(viewer, store, image_layer=image)
-    viewer.layers.selection.active = points
-    return points, controller_for(points)
-
-
-def test_other_slices_fade_by_distance_and_3d_view_drags(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer(show=True)
-    sk = Skeleton(["head", "mid", "tail"], [(0, 1), (1, 2)], name="worm")
-    store = AnnotationStore(sk, coord_ndim=3, frame_axis=None)  # a skeleton living in the volume
-    store.add_track(1)
-    store.set_points(0, 1, [[5.0, 20, 20], [10, 30, 30], [15, 40, 40]])
-    points, ctrl = _volume(viewer, store)
-    viewer.dims.set_point(0, 10)
-    assert len(points._view_size) == 1  # napari's thin slice: only the node on z = 10
-    panel = MultiViewPanel(viewer)
-    qtbot.addWidget(panel)
-    panel.out_of_slice.setChecked(True)
-    assert "10 slices" in panel.status.text()
-    assert viewer.dims.margin_left[0] == viewer.dims.margin_right[0] == 10.0
-    assert points.projection_mode == "rescale_linear" and ctrl.edges.projection_mode == "fade"
-    sizes = np.sort(points._view_size)
-    np.testing.assert_allclose(sizes, [3.0, 3.0, 6.0])  # 5 slices away of 10: half size
-    alphas = np.sort(ctrl.edges._view_alphas)
-    np.testing.assert_allclose(alphas, [0.5, 1.0])  # the edge from z=5 fades, from z=10 not
-    viewer.dims.set_point(0, 14)
-    np.testing.assert_allclose(np.sort(points._view_size), [0.6, 3.6, 5.4])  # follows the slice
-    # napari's 3D view draws nodes and edges in 3D, and a select-mode drag moves a node
-    viewer.dims.ndisplay = 3
-    assert points._view_data.shape == (3, 3) and ctrl.edges._view_data.shape[-1] == 3
-    points.mode = "select"
-    look = (1.0, 0.0, 0.0)
-    _mouse(points, "mouse_press", (10, 30, 30), (0, 1, 2), look)
-    for y in (32, 34, 36):
-        _mouse(points, "mouse_move", (10, y, 30), (0, 1, 2), look)
-    _mouse(points, "mouse_release", (10, 36, 30), (0, 1, 2), look)
-    np.testing.assert_allclose(store.tracks[1].coords[0, 1], [10, 36, 30])
-    assert store.tracks[1].is_key[0, 1]
-    viewer.dims.ndisplay = 2
-    panel.out_of_slice.setChecked(False)
-    assert viewer.dims.margin_left[0] == 0.0 and points.projection_mode == "all"
-
-
-def test_per_time_point_volume_and_2d_refusal(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer(show=True)
-    sk = Skeleton(["a", "b"], [(0, 1)], name="pair")
-    store = AnnotationStore(sk, coord_ndim=3, frame_axis=0, n_frames=3)  # (t, z, y, x)
-    store.add_track(1)
-    store.set_points(0, 1, [[2.0, 10, 10], [8, 20, 20]])
-    image = viewer.add_image(np.zeros((3, 12, 32, 32), np.uint8), name="tzyx")
-    points = api.add_skeleton_layer(viewer, store, image_layer=image)
-    viewer.layers.selection.active = points
-    viewer.dims.set_current_step(0, 0)
-    viewer.dims.set_current_step(1, 2)
-    panel = MultiViewPanel(viewer)
-    qtbot.addWidget(panel)
-    panel.out_of_slice.setChecked(True)
-    assert viewer.dims.margin_left[:2] == (0.0, 6.0)  # z only, not time
-    np.testing.assert_allclose(np.sort(points._view_size), [0.0, 6.0])
-    flat_store = AnnotationStore(Skeleton(["x"], [], name="flat"), coord_ndim=2, frame_axis=0, n_frames=3)
-    flat = api.add_skeleton_layer(viewer, flat_store)
-    viewer.layers.selection.active = flat
-    panel.out_of_slice.setChecked(False)
-    panel.out_of_slice.setChecked(True)
-    assert "2D nodes" in panel.status.text() and not panel.out_of_slice.isChecked()
-
-
 def test_the_keyskel_dock_has_the_3d_tab(make_napari_viewer):
     from napari_keyskel._qt.dock import KeyskelDock
 
@@ -280,3 +180,22 @@ def test_a_multi_slot_v7_item_opens_as_views(rig, tmp_path):
     assert (prop["frame"].tolist(), prop["track"].tolist(), prop["node"].tolist()) == ([1], [7], [k - 1])
     assert np.linalg.norm(prop["yx"][0][::-1] - clean[2, 1, 0, k - 1]) < 1e-3
     assert np.nanmax(res.triangulation.errors) < 1e-3
+
+
+@pytest.mark.parametrize("name", ["multiview_triangulation", "volume_skeleton_3d"])
+def test_the_examples_run(name, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    shot = tmp_path / "shot.png"
+    viewer = mod.main(show=True, screenshot=str(shot))
+    try:
+        assert shot.stat().st_size > 10_000
+        out = capsys.readouterr().out
+        assert ("21 proposals" in out) if name == "multiview_triangulation" else ("30 slices" in out)
+    finally:
+        viewer.close()
