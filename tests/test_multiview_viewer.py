@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from _events import click as _click
 from qtpy.QtCore import Qt
+from qtpy.QtTest import QTest
 
 from napari_keyskel._napari.multiview import grid_of, open_views, session_for
 from napari_keyskel._qt.multiview_dock import MultiViewPanel
@@ -116,8 +117,9 @@ def test_a_new_instance_in_one_view_is_current_in_the_others(rig, qtbot):
     a.points.mode = b.points.mode = "add"
     _click(a.points, (0, 100, 100))
     _click(a.points, (0, 300, 300))  # a second node of the same instance
-    a.current_instance = None
-    _click(a.points, (0, 200, 200))  # a new instance: track 2
+    rig.viewer.layers.selection.active = a.points
+    QTest.keyClick(rig.viewer.window._qt_viewer.canvas.native, Qt.Key.Key_I)  # start a new instance
+    _click(a.points, (0, 200, 200))  # its first node: track 2
     assert a.store.track_ids == [1, 2] and b.store.track_ids == [1, 2]
     _click(b.points, (0, 210, 205))
     assert np.isfinite(b.store.tracks[2].coords[0, 0]).all() and np.isnan(b.store.tracks[1].coords[0]).all()

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .. import keyframes
 from ..calibration import Calibration, read_calibration
 from ..errors import KeyskelError
 from ..multiview import (
@@ -38,7 +39,6 @@ from ..multiview import (
     write_points_csv,
 )
 from ..triangulate import reprojection_flags
-from . import edits
 from .controller import controller_for
 
 if TYPE_CHECKING:
@@ -178,8 +178,11 @@ class MultiViewSession:
                         if ch.track_id in source.store.tracks and ch.track_id not in ctrl.store.tracks:
                             t = source.store.tracks[ch.track_id]
                             ctrl.store.add_track(ch.track_id, name=t.name, start=ch.start)
-                    if source.current_instance is not None:
-                        ctrl.current_instance = source.current_instance
+                    # the controller's "instance the next click joins" (not in the contract:
+                    # follow it where it exists)
+                    current = getattr(source, "current_instance", None)
+                    if current is not None and hasattr(ctrl, "current_instance"):
+                        ctrl.current_instance = current
                     ctrl.apply([])  # the layer's metadata follows the new (empty) tracks
             finally:
                 self._syncing = False
@@ -231,6 +234,17 @@ class MultiViewSession:
             layer.size = np.where(prop, 12.0, 6.0)
         layer.refresh()
 
+    def frame_in_view(self, v: int) -> int | None:
+        """The frame of view ``v`` in view (0 for a still image; None when time is displayed)."""
+        ctrl = self.controllers[v]
+        fa = ctrl.store.frame_axis
+        if fa is None:
+            return 0
+        dims, pts = self.viewer.dims, ctrl.points
+        if dims.ndim - pts.ndim + fa in dims.displayed:
+            return None
+        return int(np.round(pts.world_to_data(dims.point)[fa]))
+
     def proposals(self, v: int) -> dict[str, np.ndarray]:
         """The proposals of view ``v`` (see :func:`napari_keyskel.multiview.proposals_table`)."""
         if self.result is None:
@@ -247,7 +261,8 @@ class MultiViewSession:
             sel = m & (table["frame"] == f) & (table["track"] == tid)
             if tid not in ctrl.store.tracks:
                 ctrl.store.add_track(tid, start=f)
-            changes += edits.move_nodes(ctrl.store, f, tid, table["node"][sel], table["yx"][sel])
+            for k, yx in zip(table["node"][sel].tolist(), table["yx"][sel]):
+                changes += keyframes.move_node(ctrl.store, f, tid, k, yx)
         ctrl.apply(changes)
         n = int(m.sum())
         if n:

@@ -213,8 +213,7 @@ class MultiViewPanel(QWidget):
         self._update_buttons()
 
     def _frame(self, v: int) -> int | None:
-        ctrl = self.session.controllers[v]
-        return ctrl.frame_in_view()
+        return self.session.frame_in_view(v)
 
     def accept(self) -> None:
         """Accept the proposals of the chosen view on the frame in view."""
