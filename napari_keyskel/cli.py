@@ -163,6 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_models import register  # keyskel propagate / accept (models in the loop)
 
     register(sub)
+    from .cli_3d import add_triangulate_parser  # keyskel triangulate (3D, multi-view)
+
+    add_triangulate_parser(sub)
     return p
 
 

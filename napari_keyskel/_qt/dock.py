@@ -134,6 +134,9 @@ class KeyskelDock(QWidget):
         from .review_dock import ReviewDock  # the Review tab (napari_keyskel/_qt/review_dock.py)
 
         self.tabs.addTab(ReviewDock(self.viewer), "Review")
+        from .multiview_dock import MultiViewPanel  # 3D and multi-view tab
+
+        self.tabs.addTab(MultiViewPanel(self.viewer), "3D / views")
 
         self.status = QLabel("")
         self.status.setWordWrap(True)
