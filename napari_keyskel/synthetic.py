@@ -14,6 +14,9 @@ from .store import AnnotationStore
 
 __all__ = ["figure_poses", "key_every", "moving_figure", "render_frames"]
 
+#: The mouse's body plan, (forward, left) in body lengths (kept under its old name for scripts).
+_BODY = MOUSE_BODY
+
 
 def figure_poses(
     n_frames: int,
