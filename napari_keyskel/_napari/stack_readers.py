@@ -152,5 +152,6 @@ def dicom_layer_data(path: str | Path) -> list[LayerTuple]:
     stack = open_dicom(p)
     attrs_name = p.name if p.is_dir() else p.parent.name
     layers = stack_layer_data(stack, attrs_name or "dicom", split_channels=False)
-    layers[0][1]["colormap"] = "gray"
+    if not stack.rgb:
+        layers[0][1]["colormap"] = "gray"
     return layers
