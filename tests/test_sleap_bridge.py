@@ -268,3 +268,40 @@ def test_missing_sleap_io_says_what_to_install(tmp_path: Path, monkeypatch: pyte
         read(path)
     with pytest.raises(FormatError, match="need sleap-io"):
         write(_our_dataset(), tmp_path / "o.slp", "sleap")
+
+
+# -- napari File > Open / Save ---------------------------------------------------------------------
+@pytest.mark.viewer
+def test_napari_opens_and_saves_sleap_files(make_napari_viewer, tmp_path: Path) -> None:
+    from napari_keyskel import api
+
+    path = _save_with_sleap_io(_sio_labels(tmp_path), "sleap", tmp_path / "mice.slp")
+    viewer = make_napari_viewer()
+    layers = viewer.open(path, plugin="napari-keyskel")
+    points = next(ly for ly in layers if ly._type_string == "points")
+    store = api.get_store(points)
+    assert store.skeleton.nodes == NODES and [t.name for t in store] == ["a", "b"]
+    np.testing.assert_allclose(store.track(1).coords[9, :, ::-1], _poses()[(9, 0)])
+    out = tmp_path / "saved.slp"
+    viewer.layers.selection = {points}
+    written = viewer.layers.save(str(out), selected=True, plugin="napari-keyskel")
+    assert [Path(p).name for p in written] == ["saved.slp"]
+    loaded = sio.load_slp(str(out))
+    np.testing.assert_allclose(_sio_xy(loaded, 9, "a"), _poses()[(9, 0)])
+
+
+def test_napari_hooks_without_sleap_io_say_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from napari_keyskel._napari import controller, sleap_io_hooks
+
+    path = _save_with_sleap_io(_sio_labels(tmp_path), "sleap", tmp_path / "m.slp")
+    shown: list[str] = []
+    monkeypatch.setattr(controller, "notify_error", shown.append)
+    monkeypatch.setitem(sys.modules, "sleap_io", None)
+    reader = sleap_io_hooks.get_sleap_reader(str(path))  # offered: detection needs no sleap-io
+    assert reader is not None and reader(str(path)) == [(None,)]
+    assert sleap_io_hooks.write_slp_layers(str(tmp_path / "o.slp"), [(np.zeros((0, 3)), {}, "points")]) == []
+    assert len(shown) == 2 and all('pip install "napari-keyskel[sleap]"' in m or "Points" in m for m in shown)
+    assert "napari-keyskel[sleap]" in shown[0]
+    assert sleap_io_hooks.get_sleap_reader(str(tmp_path / "x.json")) is None  # not ours: napari's readers
