@@ -1,13 +1,14 @@
 """``keyskel convert`` / ``validate`` over a folder of many Darwin items, in parallel on Dask.
 
 The files of a folder are read in chunks by Dask workers (local processes by default, or a
-``dask.distributed`` cluster given by ``--scheduler ADDRESS``), each chunk file by file with the
-ordinary reader, and the per-file datasets are merged in folder order into the dataset the serial
+``dask.distributed`` cluster given by ``--scheduler ADDRESS``; its workers must see the files),
+each chunk with the
+ordinary folder reader, and the chunks' datasets are merged in folder order into the dataset the serial
 reader makes: frames concatenated, one store per class in order of first appearance, tracks
-numbered per class as the serial reader numbers them (V7 ``instance_id`` s unique over the folder
-kept, the others numbered in order). That merge equals the serial read when every file resolves a
-class to the same skeleton and names instance ids on all or none of its annotations; otherwise the
-folder is read serially, with a note on stderr.
+numbered per class in order. That merge equals the serial read when every part resolves a class
+to the same skeleton and no file carries V7 ``instance_id`` s (the serial reader keeps those unique
+over the whole folder, which no part can know); otherwise the folder is read serially, with a
+note on stderr.
 The output is then written by the same writer, so it is the serial run's output.
 
 Used from :mod:`napari_keyskel.cli` (``--jobs``, ``--scheduler``, ``--video``); the serial path
@@ -21,12 +22,16 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .dataset import Dataset
 from .errors import FormatError
 from .skeleton import SKELETON_FILE_SUFFIX
+from .store import AnnotationStore
 
 __all__ = ["AUTO_PARALLEL", "add_options", "darwin_folder_files", "merge_darwin", "read_folder_parallel"]
 
@@ -46,89 +51,58 @@ def darwin_folder_files(folder: Path) -> list[Path]:
     ]
 
 
-def _read_chunk(files: Sequence[str], skeleton: str | None) -> list[tuple[Dataset, int]]:
-    """Worker: each file read alone, and how many V7 ``instance_id`` s it names."""
+def _read_chunk(folder: str, files: Sequence[str], skeleton: str | None) -> tuple[Dataset, list[int]]:
+    """Worker: a chunk of a folder's files read as one folder, and each file's count of ``instance_id`` s.
+
+    The chunk is read through a temporary folder of links that keeps the files' paths relative to
+    ``folder`` (and the skeleton files at its top), so the ordinary folder reader sees the same
+    keys, and reads the chunk in one batch.
+    """
+    import tempfile
+
     from .formats.darwin import read_darwin
 
-    out = []
-    for f in files:
-        ds = read_darwin(f, skeleton)
-        with open(f, "rb") as fh:
-            n_ids = fh.read().count(b'"instance_id"')
-        out.append((ds, n_ids))
-    return out
+    root = Path(folder)
+    counts = []
+    with tempfile.TemporaryDirectory(prefix="keyskel-chunk-") as tmp:
+        for f in [*files, *map(str, root.glob(f"*{SKELETON_FILE_SUFFIX}"))]:
+            link = Path(tmp, Path(f).relative_to(root))
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(os.path.abspath(f), link)
+        for f in files:
+            with open(f, "rb") as fh:
+                counts.append(fh.read().count(b'"instance_id"'))
+        ds = read_darwin(tmp, skeleton)
+    ds.source = str(root)
+    return ds, counts
 
 
-def _instance_ids(parts: Sequence[tuple[Dataset, int]], keys: Sequence[str]) -> list[bool]:
-    """Per file: True if every track's id is its V7 instance id, False if none has one.
-
-    A file whose count of ``instance_id`` s is neither 0 nor its number of tracks (ids on some
-    annotations only, or per frame) cannot be merged exactly.
-    """
-    out = []
-    for key, (ds, n_ids) in zip(keys, parts):
-        n_tracks = sum(len(s) for s in ds.stores)
-        if n_ids not in (0, n_tracks):
-            raise _NotExact(f"{key} gives instance ids to some annotations only")
-        out.append(n_ids > 0)
-    return out
-
-
-def _global_ids(raw: list[int | None]) -> list[int]:
-    """Track ids of a class over the folder from V7 instance ids (``None``: none), as the serial reader.
-
-    Instance ids unique in the class are kept; the others get the next free numbers, in order.
-    """
-    counts: dict[int, int] = {}
-    for v in raw:
-        if v is not None:
-            counts[v] = counts.get(v, 0) + 1
-    used = {v for v, c in counts.items() if c == 1}
-    nxt, out = max(used, default=0) + 1, []
-    for v in raw:
-        if v is not None and v in used:
-            out.append(v)
-            continue
-        while nxt in used:
-            nxt += 1
-        out.append(nxt)
-        nxt += 1
-    return out
-
-
-def merge_darwin(folder: Path, files: Sequence[Path], parts: Sequence[tuple[Dataset, int]]) -> Dataset:
-    """The folder's dataset from its files' datasets (see the module docstring for when it is exact)."""
-    keys = [f.relative_to(folder).as_posix() for f in files]
-    with_ids = _instance_ids(parts, keys)
+def merge_darwin(folder: Path, parts: Sequence[tuple[Dataset, list[int]]]) -> Dataset:
+    """The folder's dataset from its chunks' datasets, in folder order (exact: see the module docstring)."""
+    if any(n for _, counts in parts for n in counts):
+        raise _NotExact("its files carry V7 instance ids, which the serial reader numbers over the folder")
     frames: list[dict[str, Any]] = []
     stores: dict[str, Any] = {}
-    raw: dict[str, list[int | None]] = {}
-    tracks: dict[str, list[Any]] = {}
     items: list[dict[str, Any]] = []
-    for key, ids, (ds, _) in zip(keys, with_ids, parts):
+    for ds, _ in parts:
         offset = len(frames)
-        for fr in ds.frames:
-            frames.append({**fr, "darwin_file": key} if "darwin_file" in fr else dict(fr))
-        for it in ds.meta.get("darwin", {}).get("items", []):
-            items.append({**it, "key": key})
+        frames.extend(ds.frames)
+        items.extend(ds.meta.get("darwin", {}).get("items", []))
         for s in ds.stores:
             merged = stores.get(s.name)
             if merged is None:
-                merged = s.copy()
-                merged.tracks = {}
+                merged = AnnotationStore(s.skeleton, s.coord_ndim, s.frame_axis, None, s.name)
+                merged.meta, merged.method, merged.bridge_unlabelled = s.meta, s.method, s.bridge_unlabelled
                 stores[s.name] = merged
             elif merged.skeleton != s.skeleton or merged.meta != s.meta:
-                raise _NotExact(f"class {s.name!r} resolves to another skeleton in {key}")
+                raise _NotExact(
+                    f"class {s.name!r} resolves to another skeleton in another part of the folder"
+                )
             for t in s:
-                t.start += offset
-                if isinstance(t.meta.get("darwin"), dict) and "file" in t.meta["darwin"]:
-                    t.meta["darwin"]["file"] = key
-                raw.setdefault(s.name, []).append(t.track_id if ids else None)
-                tracks.setdefault(s.name, []).append(t)
-    for name, store in stores.items():
-        for t, tid in zip(tracks.get(name, []), _global_ids(raw.get(name, []))):
-            t.track_id, t.name = tid, f"instance {tid}"
-            store.tracks[tid] = t
+                tid = len(merged.tracks) + 1  # no instance ids: the serial reader numbers tracks in order
+                t.track_id, t.name, t.start = tid, f"instance {tid}", t.start + offset
+                merged.tracks[tid] = t
+    for store in stores.values():
         store.n_frames = max(len(frames), 1)
     meta = {"darwin": {"items": items}}
     return Dataset(stores=list(stores.values()), frames=frames, meta=meta, source=str(folder))
@@ -169,22 +143,23 @@ def read_folder_parallel(
         return None
     workers = jobs or os.cpu_count() or 1
     n_chunks = max(1, min(len(files), workers * _CHUNKS_PER_WORKER))
-    chunks = [[str(f) for f in files[i::n_chunks]] for i in range(n_chunks)]  # strided: even sizes
-    tasks = [dask.delayed(_read_chunk)(c, skeleton) for c in chunks]
+    bounds = np.linspace(0, len(files), n_chunks + 1).round().astype(int)
+    chunks = [[str(f) for f in files[a:b]] for a, b in pairwise(bounds) if b > a]
+    tasks = [dask.delayed(_read_chunk)(str(folder), c, skeleton) for c in chunks]
     client = _client(scheduler)
     try:
         if client is not None:
             results = client.compute(tasks, sync=True)
         else:
-            results = dask.compute(*tasks, scheduler="processes", num_workers=workers)
+            # fork on Linux: a worker starts in milliseconds, not the half second of a fresh interpreter
+            context = "fork" if sys.platform.startswith("linux") else "spawn"
+            with dask.config.set({"multiprocessing.context": context}):
+                results = dask.compute(*tasks, scheduler="processes", num_workers=workers)
     finally:
         if client is not None:
             client.close()
-    by_file: dict[str, tuple[Dataset, int]] = {}
-    for chunk, res in zip(chunks, results):
-        by_file.update(zip(chunk, res))
     try:
-        return merge_darwin(folder, files, [by_file[str(f)] for f in files])
+        return merge_darwin(folder, list(results))
     except _NotExact as exc:
         _note(folder, str(exc))
         return None
