@@ -218,6 +218,23 @@ def test_files_we_write_load_in_sleap_io(tmp_path: Path, fmt: str, monkeypatch: 
         np.testing.assert_allclose(back.track(3).coords, store.track(3).coords, equal_nan=True)
 
 
+def test_keys_and_interpolated_points_survive_our_slp(tmp_path: Path) -> None:
+    from napari_keyskel.keyframes import interpolate_all
+
+    ds = _our_dataset()
+    interpolate_all(ds.stores[0], "linear")  # frames 1-3 and 5-8 filled in: not keys
+    want = ds.stores[0].track(7)
+    assert not want.is_key[2].any() and want.is_key[4].all()
+    out = write(ds, tmp_path / "interp.slp", "sleap")[0]
+    back = read(out).stores[0].track(7)
+    np.testing.assert_array_equal(back.is_key, want.is_key)
+    np.testing.assert_allclose(back.coords, want.coords)
+    ls = write(ds, tmp_path / "interp.json", "labelstudio")[0]  # elsewhere every point read is a key
+    other = read(ls).stores[0]
+    assert all(t.is_key[np.isfinite(t.coords[..., 0])].all() for t in other)
+    assert sum(int(np.isfinite(t.coords[..., 0]).sum()) for t in other) == ds.stores[0].counts()["points"]
+
+
 def test_occluded_nodes_survive_slp(tmp_path: Path) -> None:
     ds = _our_dataset()
     store = ds.stores[0]

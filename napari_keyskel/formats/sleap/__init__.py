@@ -37,8 +37,9 @@ Rules of the conversion (see :mod:`._labels`):
 - scores: a ``PredictedInstance``'s per-node scores go to ``Track.score``, its instance score to
   ``Track.meta["sleap"]["instance_score"]``; nodes with a score are written back as predictions;
 - coordinates: sleap-io (x, y) with integer positions at pixel centres (:data:`SLEAP_OFFSET`);
-- every point read is a key; sleap-io has no interpolated flag, so written interpolated points
-  come back as keys.
+- keys: sleap-io has no interpolated flag. Our ``.slp`` files list the interpolated points in
+  ``provenance["keyskel"]["interpolated"]`` so they come back as interpolated; from any other
+  file every point read is a key.
 """
 
 from __future__ import annotations

@@ -176,6 +176,8 @@ def labels_to_dataset(
                     key = (f"u{u}", f)
                 rows[key] = (inst, pred, f)
         _fill_store(store, sk, labels, rows, node_map, saved_ids, fmt == "sleap")
+        if isinstance(keyskel, dict):
+            _unkey(store, keyskel.get("interpolated", []))
         stores.append(store)
     if dropped_pred:
         warnings.warn(
@@ -191,6 +193,27 @@ def labels_to_dataset(
         )
     meta = {_META: {"format": fmt, "videos": vmeta}}
     return Dataset(stores=stores, frames=frames, meta=meta, source=None if path is None else str(path))
+
+
+def _unkey(store: AnnotationStore, records: Any) -> None:
+    """Mark the points our writer recorded as interpolated (not keys) in ``provenance``."""
+    for rec in records if isinstance(records, list) else []:
+        if (
+            not isinstance(rec, dict)
+            or rec.get("store") != store.name
+            or rec.get("track") not in store.tracks
+        ):
+            continue
+        t = store.tracks[rec["track"]]
+        frames = np.asarray(rec.get("frame", []), np.int64) - t.start
+        nodes = np.asarray(rec.get("node", []), np.int64)
+        ok = (
+            (frames >= 0) & (frames < len(t)) & (nodes >= 0) & (nodes < store.n_nodes)
+            if frames.size
+            else frames
+        )
+        if frames.shape == nodes.shape and frames.size:
+            t.is_key[frames[ok], nodes[ok]] = False
 
 
 def _fill_store(
@@ -318,7 +341,7 @@ def dataset_to_labels(sio: Any, ds: Dataset, video: Any = None) -> Any:
     """
     videos, where = _videos_for(sio, ds, video)
     skeletons, tracks, frames_out = [], [], {}
-    track_ids = []
+    track_ids, interpolated = [], []
     for store in ds.stores:
         if store.coord_ndim != 2:
             raise FormatError(
@@ -330,6 +353,16 @@ def dataset_to_labels(sio: Any, ds: Dataset, video: Any = None) -> Any:
             st = sio.Track(name=t.name)
             tracks.append(st)
             track_ids.append([store.name, t.name, t.track_id])
+            rows, nodes = np.nonzero(np.isfinite(t.coords[..., 0]) & ~t.is_key)
+            if rows.size:  # sleap-io has no interpolated flag: our .slp keeps it in provenance
+                interpolated.append(
+                    {
+                        "store": store.name,
+                        "track": t.track_id,
+                        "frame": (rows + t.start).tolist(),
+                        "node": nodes.tolist(),
+                    }
+                )
             inst_scores = (
                 t.meta.get(_META, {}).get("instance_score", {}) if isinstance(t.meta.get(_META), dict) else {}
             )
@@ -360,5 +393,5 @@ def dataset_to_labels(sio: Any, ds: Dataset, video: Any = None) -> Any:
         videos=videos,
         skeletons=skeletons,
         tracks=tracks,
-        provenance={"keyskel": {"track_ids": track_ids}},
+        provenance={"keyskel": {"track_ids": track_ids, "interpolated": interpolated}},
     )
