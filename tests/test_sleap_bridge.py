@@ -257,6 +257,18 @@ def test_label_studio_node_order_from_the_file_or_the_skeleton(tmp_path: Path) -
     assert t.coords[0, 1, 1] == pytest.approx(xs[0])  # node 1 of ours is 'nose'
 
 
+def test_yolo_reads_every_split(tmp_path: Path) -> None:
+    labels = _sio_labels(tmp_path, predicted=False)
+    sio.save_ultralytics(
+        labels, str(tmp_path / "ds"), split_ratios={"train": 0.34, "val": 0.66}, verbose=False
+    )
+    ds = read(tmp_path / "ds")
+    (store,) = ds.stores
+    assert len(ds.frames) == len(LABELLED)  # no split left behind
+    assert {fr["item"].split("/")[-3] for fr in ds.frames} == {"train", "val"}
+    assert store.counts()["points"] == sum(int(np.isfinite(v).all(axis=1).sum()) for v in _poses().values())
+
+
 def test_yolo_refuses_without_images(tmp_path: Path) -> None:
     ds = _our_dataset()  # names mice.mp4, which does not exist here
     with pytest.raises(FormatError, match="YOLO-pose stores images"):
@@ -274,6 +286,9 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
         read(bad)
     with pytest.raises(FormatError, match="no such file"):
         read_sleap(tmp_path / "missing.slp")
+    with pytest.raises(FormatError, match=r"DeepLabCut \.h5 files are not read"):
+        bad.with_suffix(".h5").write_bytes(b"\x89HDF")
+        read_sleap(bad.with_suffix(".h5"), format="dlc")
     with pytest.raises(FormatError, match="not a sleap-io format"):
         write_sleap(_our_dataset(), tmp_path / "x", "mat")
 

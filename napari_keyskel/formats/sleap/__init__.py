@@ -12,9 +12,10 @@ Formats (the names ``keyskel convert --to`` takes):
   ``config.yaml`` up to three folders above. We write the CSV, the images when the source video
   can be read, and a ``config.yaml`` (bodyparts, edges, individuals). DLC ``.h5`` is refused
   (sleap-io reads CSV only);
-- ``yolo``: an Ultralytics YOLO-pose dataset folder (``data.yaml``, ``train/images``,
-  ``train/labels``); coordinates are normalised to the image, so writing needs the frames'
-  images (``video=`` or the dataset's own readable video);
+- ``yolo``: an Ultralytics YOLO-pose dataset folder (``data.yaml``, ``<split>/images``,
+  ``<split>/labels``); every split it names is read (train, val, test), ours writes ``train``;
+  coordinates are normalised to the image, so writing needs the frames' images (``video=`` or
+  the dataset's own readable video); sleap-io numbers tracks by their order on each image;
 - ``nwb``: NWB with ndx-pose (``PoseTraining`` for user labels, ``PoseEstimation`` for
   predictions); track names and left/right pairs are not kept by sleap-io's NWB writer;
 - ``labelstudio``: Label Studio JSON tasks (a list of tasks with ``annotations``); no edges and no
@@ -210,9 +211,29 @@ def _load(sio: Any, p: Path, fmt: str, skeleton: Skeleton | None) -> Any:
             )
         return sio.load_dlc(str(p))
     if fmt == "yolo":
-        return sio.load_ultralytics(str(p), split="train")
+        return _load_yolo(sio, p)
     sk = list(skeleton.nodes) if skeleton is not None else _node_order(p, fmt)
     return sio.load_labelstudio(str(p), skeleton=sk)
+
+
+def _load_yolo(sio: Any, p: Path) -> Any:
+    """Every split of a YOLO dataset (train, val, test: those its ``data.yaml`` names and has)."""
+    import yaml
+
+    root = p.parent if p.name == "data.yaml" else p
+    config = yaml.safe_load((root / "data.yaml").read_text()) or {}
+    splits = [s for s in ("train", "val", "test") if s in config and (root / str(config[s])).is_dir()]
+    if not splits:
+        raise FormatError("data.yaml names no train/val/test image folder that exists", root / "data.yaml")
+    first = sio.load_ultralytics(str(root), split=splits[0])
+    sk = first.skeletons[0] if first.skeletons else None
+    frames, videos, tracks = list(first.labeled_frames), list(first.videos), list(first.tracks)
+    for split in splits[1:]:  # one skeleton object for all, so they are one annotation set
+        more = sio.load_ultralytics(str(root), split=split, skeleton=sk)
+        frames += more.labeled_frames
+        videos += more.videos
+        tracks += more.tracks
+    return sio.Labels(labeled_frames=frames, videos=videos, skeletons=first.skeletons, tracks=tracks)
 
 
 def write_sleap(dataset: Dataset, path: str | PathLike[str], format: str, video: Any = None) -> list[Path]:
