@@ -117,7 +117,7 @@ def detect_sleap_format(path: str | PathLike[str]) -> str | None:
         head = _head(p).lower()
         return "dlc" if head.startswith(b"scorer") and b"coords" in head else None
     if name.endswith(".json"):
-        head = _head(p).lstrip()
+        head = _head(p, 1 << 16).lstrip()  # a task's "data" may come before its "annotations"
         if (
             head[:1] == b"["
             and b'"annotations"' in head
