@@ -164,6 +164,15 @@ def _parser() -> argparse.ArgumentParser:
     common(v)
     v.set_defaults(func=_cmd_validate)
     add_parallel_options(v)
+    from .cli_review import add_commands  # review, compare (napari_keyskel/cli_review.py)
+
+    add_commands(sub, common)
+    from .cli_models import register  # keyskel propagate / accept (models in the loop)
+
+    register(sub)
+    from .cli_3d import add_triangulate_parser  # keyskel triangulate (3D, multi-view)
+
+    add_triangulate_parser(sub)
     return p
 
 

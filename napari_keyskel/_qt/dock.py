@@ -131,6 +131,12 @@ class KeyskelDock(QWidget):
         self.tabs.addTab(self.editor, "Skeleton")
         self.timeline = TimelineWidget(self.viewer)
         self.tabs.addTab(self.timeline, "Timeline")
+        from .review_dock import ReviewDock  # the Review tab (napari_keyskel/_qt/review_dock.py)
+
+        self.tabs.addTab(ReviewDock(self.viewer), "Review")
+        from .multiview_dock import MultiViewPanel  # 3D and multi-view tab
+
+        self.tabs.addTab(MultiViewPanel(self.viewer), "3D / views")
 
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -154,6 +160,9 @@ class KeyskelDock(QWidget):
         self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
         self.viewer.dims.events.current_step.connect(self._on_step, position="last")
         self._refresh_layers()
+        from .models_dock import ModelsPanel  # the Models tab: proposals, propagation
+
+        self.tabs.addTab(ModelsPanel(self.viewer, self.current_layer), "Models")
 
     def _fill_shortcuts(self) -> None:
         from .._napari.bindings import KEYS
