@@ -127,7 +127,7 @@ def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> Dataset | 
         return None
     n_frames = store.n_frames or (shape[store.frame_axis] if len(shape) > 2 else 1)
     stack = image_layer.metadata.get("keyskel_stack") or {}
-    kind = "dicom" if stack.get("format") == "dicom" else ("video" if n_frames > 1 else "image")
+    kind = "dicom" if stack.get("format") in ("dicom", "nifti") else ("video" if n_frames > 1 else "image")
     item = Path(str(getattr(image_layer.source, "path", None) or image_layer.name)).name
     frames = [
         {

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .cli_parallel import add_options as add_parallel_options
 from .dataset import Dataset
 from .errors import KeyskelError
+from .formats.sleap import SLEAP_FORMATS
 
 __all__ = ["main"]
 
@@ -30,6 +32,8 @@ _METHODS = ("linear", "cubic", "hold")
 
 
 def _read(args: argparse.Namespace, path: str) -> tuple[Dataset, str]:
+    if getattr(args, "dataset", None) is not None:  # already read (by Dask workers: cli_parallel)
+        return args.dataset
     from .formats import read_detected
 
     images = getattr(args, "images", None)
@@ -137,11 +141,13 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("convert", help="convert between V7 Darwin and COCO keypoints")
     common(c)
     c.add_argument("output", metavar="OUTPUT", help="output .json file (or folder, for Darwin)")
-    c.add_argument("--to", choices=("darwin", "coco"), help="output format (default: the other one)")
+    to_help = "output format (default: the other one of darwin/coco)"
+    c.add_argument("--to", choices=("darwin", "coco", *SLEAP_FORMATS), help=to_help)
     c.add_argument(
         "--results", action="store_true", help="write COCO keypoint results instead of ground truth"
     )
     c.set_defaults(func=_cmd_convert)
+    add_parallel_options(c)  # --jobs, --scheduler, --video (cli_parallel)
 
     i = sub.add_parser("interpolate", help="fill every span between keys, write the same format")
     common(i)
@@ -157,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="exit 0 if the file reads cleanly, else print the error, exit 1")
     common(v)
     v.set_defaults(func=_cmd_validate)
+    add_parallel_options(v)
     from .cli_review import add_commands  # review, compare (napari_keyskel/cli_review.py)
 
     add_commands(sub, common)

@@ -200,3 +200,29 @@ def test_hyperstack_keys_across_z_and_round_trip(make_napari_viewer, tmp_path: P
         (layer,) = api.open_annotations(viewer, files[0], skeleton=S.skeleton(), image_layer=image)
         np.testing.assert_allclose(layer.scale, image.scale[1:])
         np.testing.assert_allclose(api.get_store(layer).track(1).coords, t.coords, atol=1e-9)
+
+
+@pytest.mark.viewer
+def test_nifti_volume_opens_scaled_and_saves_a_v7_volume(make_napari_viewer, tmp_path: Path) -> None:
+    import nibabel as nib
+
+    from napari_keyskel._napari.stack_readers import get_nifti_reader
+
+    vol = np.arange(30 * 20 * 24, dtype=np.int16).reshape(30, 20, 24)  # i, j, k
+    aff = np.diag([0.7, 0.9, 3.0, 1.0])
+    aff[:3, 3] = (5.0, -8.0, 12.0)
+    path = tmp_path / "brain.nii.gz"
+    nib.save(nib.Nifti1Image(vol, aff), path)
+    assert callable(get_nifti_reader(str(path))) and get_nifti_reader(str(tmp_path / "a.tif")) is None
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(path, plugin=PLUGIN)
+    assert image.name == "brain" and tuple(image.axis_labels) == ("z", "y", "x")
+    np.testing.assert_allclose(image.scale, (3.0, 0.9, 0.7))
+    np.testing.assert_allclose(image.translate, (12.0, -8.0, 5.0))
+    np.testing.assert_array_equal(np.asarray(image.data[5]), vol[:, :, 5].T)
+    store = AnnotationStore(S.skeleton(), coord_ndim=2, frame_axis=0, n_frames=24, name="worm")
+    points = api.add_skeleton_layer(viewer, store, image_layer=image)
+    _key_slices(points, S.key_poses(20, 30))
+    out = api.save_layer(points, tmp_path / "brain.json", format="darwin")[0]  # and its skeleton file
+    (slot,) = json.loads(out.read_text())["item"]["slots"]
+    assert (slot["type"], slot["frame_count"], slot["width"], slot["height"]) == ("dicom", 24, 30, 20)

@@ -213,8 +213,11 @@ def test_dicom_errors(tmp_path: Path) -> None:
     folder, _ = S.write_dicom_series(tmp_path / "ct", shape=(3, 8, 8))
     victim = sorted(folder.glob("*.dcm"))[1]
     victim.write_bytes(victim.read_bytes()[:140])  # header cut short
-    with pytest.raises(FormatError, match=rf"{victim.name}: broken DICOM header"):
-        open_dicom(folder)
+    with pytest.warns(UserWarning, match="1 DICOM files could not be used"):
+        st = open_dicom(folder)  # the rest of the series opens; the broken file is listed
+    assert st.shape == (2, 8, 8) and list(st.meta["skipped"]) == [str(victim)]
+    with pytest.raises(FormatError, match=rf"{victim.name}: (broken DICOM header|cannot be shown)"):
+        open_dicom(victim)
     not_dicom = tmp_path / "x.dcm"
     not_dicom.write_bytes(b"\0" * 300)
     with pytest.raises(FormatError, match=r"x\.dcm.*DICM"):
@@ -229,8 +232,10 @@ def test_dicom_size_mismatch_and_duplicate_positions(tmp_path: Path) -> None:
     ds = pydicom.dcmread(files[0])
     ds.Rows, ds.Columns = 4, 16
     ds.save_as(files[0])
-    with pytest.raises(FormatError, match="4x16 pixels in a series of 8x8"):
-        open_dicom(folder)
+    st = open_dicom(folder)  # the 8x8 slices open; the odd-sized one is another image group
+    assert st.shape == (3, 8, 8) and list(st.meta["other_series"].values()) == [1]
+    assert "(4x16, " in next(iter(st.meta["other_series"]))
+    assert open_dicom(files[0]).shape == (1, 4, 16)  # and opens on its own
     folder, _ = S.write_dicom_series(tmp_path / "dup", shape=(4, 8, 8))
     files = sorted(folder.glob("*.dcm"))
     ds0, ds1 = pydicom.dcmread(files[0]), pydicom.dcmread(files[1])

@@ -1,4 +1,4 @@
-"""npe2 reader hooks for microscopy TIFF stacks and DICOM series (thin glue over ``stacks``).
+"""npe2 reader hooks for microscopy TIFF stacks, NIfTI volumes and DICOM series (glue over ``stacks``).
 
 Each hook returns ``None`` for paths it does not handle, so napari's own readers apply, and a
 read function for its kind; that function raises :class:`~napari_keyskel.errors.FormatError`
@@ -21,7 +21,15 @@ import numpy as np
 from ..errors import FormatError
 from ..stacks import Stack, is_dicom, is_tiff
 
-__all__ = ["dicom_layer_data", "get_dicom_reader", "get_tiff_reader", "stack_layer_data", "tiff_layer_data"]
+__all__ = [
+    "dicom_layer_data",
+    "get_dicom_reader",
+    "get_nifti_reader",
+    "get_tiff_reader",
+    "nifti_layer_data",
+    "stack_layer_data",
+    "tiff_layer_data",
+]
 
 LayerTuple = tuple[Any, dict[str, Any], str]
 
@@ -56,6 +64,14 @@ def get_dicom_reader(path: str | Sequence[str]) -> Callable[..., list[LayerTuple
     if p.is_file() and (p.name.lower().endswith(DICOM_SUFFIXES) or is_dicom(p)):
         return partial(_read, opener=dicom_layer_data)
     return None
+
+
+def get_nifti_reader(path: str | Sequence[str]) -> Callable[..., list[LayerTuple]] | None:
+    """npe2 reader hook: a read function for one ``.nii`` / ``.nii.gz`` file, else ``None``."""
+    p = _single(path)
+    if p is None or not p.is_file() or not p.name.lower().endswith((".nii", ".nii.gz")):
+        return None
+    return partial(_read, opener=nifti_layer_data)
 
 
 def _read(path: Any, stack: bool = False, *, opener: Callable[[Path], list[LayerTuple]]) -> list[LayerTuple]:
@@ -152,5 +168,18 @@ def dicom_layer_data(path: str | Path) -> list[LayerTuple]:
     stack = open_dicom(p)
     attrs_name = p.name if p.is_dir() else p.parent.name
     layers = stack_layer_data(stack, attrs_name or "dicom", split_channels=False)
+    if not stack.rgb:
+        layers[0][1]["colormap"] = "gray"
+    return layers
+
+
+def nifti_layer_data(path: str | Path) -> list[LayerTuple]:
+    """Layer data of a NIfTI volume (``(z, y, x)`` or ``(t, z, y, x)``, grey)."""
+    from ..stacks.nifti import open_nifti
+
+    p = Path(path)
+    stack = open_nifti(p)
+    name = p.name[: -len(".nii.gz")] if p.name.lower().endswith(".nii.gz") else p.stem
+    layers = stack_layer_data(stack, name or "nifti", split_channels=False)
     layers[0][1]["colormap"] = "gray"
     return layers

@@ -112,6 +112,11 @@ def read_detected(
 ) -> tuple[Dataset, Format]:
     """Like :func:`read`, also returning the format; a file is parsed only once."""
     p = Path(path)
+    from .sleap import SLEAP_FORMATS, detect_sleap_format, read_sleap  # sleap-io bridge (optional extra)
+
+    bridged = format if format in SLEAP_FORMATS else (detect_sleap_format(p) if format is None else None)
+    if bridged:
+        return read_sleap(p, skeleton, bridged), bridged  # type: ignore[return-value]
     _check_format(format, p)
     if format is None:
         if p.is_dir():
@@ -139,6 +144,10 @@ def write(dataset: Dataset, path: str | PathLike[str], format: Format, **kwargs:
     :func:`~napari_keyskel.formats.coco.write_coco`.
     """
     p = Path(path)
+    from .sleap import SLEAP_FORMATS, write_sleap  # sleap-io bridge (optional extra)
+
+    if format in SLEAP_FORMATS:
+        return write_sleap(dataset, p, format, **kwargs)
     if format not in FORMATS:
         raise FormatError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})", p)
     if format == "coco":

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import FormatError
 
-__all__ = ["FOLDER_PROBE", "Stack", "is_dicom", "is_tiff", "normalise_unit", "open_stack"]
+__all__ = ["FOLDER_PROBE", "Stack", "is_dicom", "is_nifti", "is_tiff", "normalise_unit", "open_stack"]
 
 #: How many files of a folder :func:`is_dicom` looks at before deciding it holds no DICOM.
 FOLDER_PROBE = 256
@@ -45,6 +45,8 @@ _UNITS = {
     "sec": "second",
     "second": "second",
     "ms": "millisecond",
+    "msec": "millisecond",
+    "usec": "microsecond",
     "min": "minute",
     "h": "hour",
 }
@@ -164,11 +166,18 @@ def _has_dicm(p: Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
-def open_stack(path: str | PathLike[str], **kwargs: Any) -> Stack:
-    """Open a TIFF file, or a DICOM file / folder (series), as a lazy :class:`Stack`.
+def is_nifti(path: str | PathLike[str]) -> bool:
+    """True if ``path`` is a ``.nii`` / ``.nii.gz`` file with a NIfTI header."""
+    from .nifti import is_nifti as _is_nifti
 
-    ``**kwargs`` go to :func:`~napari_keyskel.stacks.tiff.open_tiff` or
-    :func:`~napari_keyskel.stacks.dicom.open_dicom`.
+    return _is_nifti(path)
+
+
+def open_stack(path: str | PathLike[str], **kwargs: Any) -> Stack:
+    """Open a TIFF file, a NIfTI file, or a DICOM file / folder (series), as a lazy :class:`Stack`.
+
+    ``**kwargs`` go to :func:`~napari_keyskel.stacks.tiff.open_tiff`,
+    :func:`~napari_keyskel.stacks.nifti.open_nifti` or :func:`~napari_keyskel.stacks.dicom.open_dicom`.
 
     Raises
     ------
@@ -183,8 +192,12 @@ def open_stack(path: str | PathLike[str], **kwargs: Any) -> Stack:
         from .tiff import open_tiff
 
         return open_tiff(p, **kwargs)
+    if is_nifti(p):
+        from .nifti import open_nifti
+
+        return open_nifti(p, **kwargs)
     if is_dicom(p):
         from .dicom import open_dicom
 
         return open_dicom(p, **kwargs)
-    raise FormatError("neither a TIFF file nor a DICOM file or folder", p)
+    raise FormatError("neither a TIFF file, a NIfTI file nor a DICOM file or folder", p)

@@ -1,0 +1,95 @@
+"""Benchmark ``keyskel convert`` of a folder of Darwin files: Dask worker processes against serial.
+
+2,000 Darwin video files (default 40 frames, 17 nodes, one skeleton track each, every frame
+written) are generated in a temporary folder; ``convert --to coco`` runs serially (``--jobs 1``,
+the baseline, in this run) and on Dask local processes (``--jobs N``), and both outputs are
+checked to be the same COCO document. The machine's cores are shared: read the ratio, not the
+seconds.
+
+Run: ``python benchmarks/bench_parallel_convert.py [n_files] [n_frames] [jobs]``
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from napari_keyskel.cli import main
+from napari_keyskel.presets import coco_person
+
+
+def make_doc(i: int, n_frames: int, nodes: tuple[str, ...], rng: np.random.Generator) -> dict:
+    xy = rng.uniform(0, 1000, size=(n_frames, len(nodes), 2)).round(4).tolist()
+    occ = (rng.random((n_frames, len(nodes))) < 0.1).tolist()
+    frames = {
+        str(f): {
+            "keyframe": f % 10 == 0,
+            "skeleton": {
+                "nodes": [
+                    {"name": n, "occluded": o, "x": p[0], "y": p[1]} for n, o, p in zip(nodes, occ[f], xy[f])
+                ]
+            },
+        }
+        for f in range(n_frames)
+    }
+    slot = {"type": "video", "slot_name": "0", "width": 1920, "height": 1080, "frame_count": n_frames}
+    slot["frame_urls"] = [f"frame_{f}" for f in range(n_frames)]
+    return {
+        "version": "2.0",
+        "item": {"name": f"video_{i:04d}.mp4", "path": "/", "slots": [slot]},
+        "annotations": [
+            {
+                "id": str(uuid.UUID(int=i)),
+                "name": "person",
+                "frames": frames,
+                "ranges": [[0, n_frames]],
+                "slot_names": ["0"],
+                "interpolated": True,
+                "interpolate_algorithm": "linear-1.1",
+            }
+        ],
+    }
+
+
+def _timed(argv: list[str]) -> float:
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(argv) == 0
+    return time.perf_counter() - t0
+
+
+def run(n_files: int = 2000, n_frames: int = 40, jobs: int | None = None) -> dict[str, float]:
+    jobs = jobs or os.cpu_count() or 1
+    nodes = coco_person().nodes
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "export"
+        folder.mkdir()
+        for i in range(n_files):
+            (folder / f"video_{i:04d}.json").write_text(json.dumps(make_doc(i, n_frames, nodes, rng)))
+        serial_out, par_out = Path(tmp) / "serial.json", Path(tmp) / "par.json"
+        common = ["convert", str(folder)]
+        t_serial = _timed([*common, str(serial_out), "--to", "coco", "--jobs", "1"])
+        t_par = _timed([*common, str(par_out), "--to", "coco", "--jobs", str(jobs)])
+        same = json.loads(serial_out.read_text()) == json.loads(par_out.read_text())
+    print(f"convert {n_files} Darwin files x {n_frames} frames x {len(nodes)} nodes -> one COCO file")
+    print(f"  serial (--jobs 1):          {t_serial:7.2f} s  (baseline)")
+    print(f"  Dask processes (--jobs {jobs}): {t_par:7.2f} s  speed-up x{t_serial / t_par:.2f}")
+    print(f"  same COCO output: {same}   (cores on this machine: {os.cpu_count()}, shared)")
+    if not same:
+        raise SystemExit("the parallel output differs from the serial output")
+    return {"serial": t_serial, "parallel": t_par, "speedup": t_serial / t_par}
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:]]
+    run(*args)

@@ -1,0 +1,340 @@
+"""Pose formats of the rest of the field, read and written through sleap-io (an optional extra).
+
+``pip install "napari-keyskel[sleap]"`` installs `sleap-io <https://io.sleap.ai>`_; without it
+every call here raises :class:`~napari_keyskel.errors.FormatError` saying what to install.
+
+Formats (the names ``keyskel convert --to`` takes):
+
+- ``sleap``: SLEAP ``.slp`` (skeletons with edges and symmetries, tracks, user and predicted
+  instances with scores, videos, frame indices; our track ids ride in ``provenance``);
+- ``dlc``: DeepLabCut CSV (``scorer/[individuals/]bodyparts/coords`` header). sleap-io reads a
+  CSV only with its images beside it (``labeled-data/<video>/img*.png``) and takes edges from a
+  ``config.yaml`` up to three folders above. We write the CSV, the images when the source video
+  can be read, and a ``config.yaml`` (bodyparts, edges, individuals). DLC ``.h5`` is refused
+  (sleap-io reads CSV only);
+- ``yolo``: an Ultralytics YOLO-pose dataset folder (``data.yaml``, ``<split>/images``,
+  ``<split>/labels``); every split it names is read (train, val, test), ours writes ``train``;
+  coordinates are normalised to the image, so writing needs the frames' images (``video=`` or
+  the dataset's own readable video); sleap-io numbers tracks by their order on each image;
+- ``nwb``: NWB with ndx-pose (``PoseTraining`` for user labels, ``PoseEstimation`` for
+  predictions); track names and left/right pairs are not kept by sleap-io's NWB writer;
+- ``labelstudio``: Label Studio JSON tasks (a list of tasks with ``annotations``); no edges and no
+  node order in the file: give ``skeleton=`` to read them in your order, else a preset matching
+  the node names is used.
+
+Rules of the conversion (see :mod:`._labels`):
+
+- one annotation store per sleap-io skeleton; node names, edges and symmetries (flip pairs) kept;
+- frames: every frame of every video in order (``item`` = video file, ``frame`` = frame index;
+  an image-list video gives one frame per image, ``item`` = the image); ``sleap_video`` and
+  ``sleap_frame`` in each frame entry give the exact place back on write;
+- tracks: a sleap-io track is one instance (its name kept; its id from ``provenance`` when we
+  wrote the file, else its position + 1); untracked instances become one track per position on
+  the frame; a user instance wins over a prediction of the same track on the same frame (warned);
+- visibility: ``visible`` -> 2, NaN -> not placed; a node placed but not visible is occluded (1)
+  in ``.slp`` (SLEAP draws it greyed at its place) and not placed in the other formats, whose
+  sleap-io readers fill an unread node with ``(0, 0)``, not visible. Writing, 1 is
+  ``visible=False`` with its position, so only ``.slp`` keeps occluded nodes;
+- scores: a ``PredictedInstance``'s per-node scores go to ``Track.score``, its instance score to
+  ``Track.meta["sleap"]["instance_score"]``; nodes with a score are written back as predictions;
+- coordinates: sleap-io (x, y) with integer positions at pixel centres (:data:`SLEAP_OFFSET`);
+- keys: sleap-io has no interpolated flag. Our ``.slp`` files list the interpolated points in
+  ``provenance["keyskel"]["interpolated"]`` so they come back as interpolated; from any other
+  file every point read is a key.
+"""
+
+from __future__ import annotations
+
+import warnings
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from ..._atomic import atomic_write_text
+from ...dataset import Dataset
+from ...errors import FormatError
+from ...skeleton import Skeleton
+from ._labels import SLEAP_OFFSET, dataset_to_labels, labels_to_dataset
+
+__all__ = [
+    "INSTALL_HINT",
+    "SLEAP_FORMATS",
+    "SLEAP_OFFSET",
+    "detect_sleap_format",
+    "import_sleap_io",
+    "read_sleap",
+    "write_sleap",
+]
+
+#: Format names of this bridge, with what they are.
+SLEAP_FORMATS: dict[str, str] = {
+    "sleap": "SLEAP .slp",
+    "dlc": "DeepLabCut CSV",
+    "yolo": "Ultralytics YOLO-pose dataset",
+    "nwb": "NWB (ndx-pose)",
+    "labelstudio": "Label Studio JSON",
+}
+INSTALL_HINT = 'install the sleap-io bridge: pip install "napari-keyskel[sleap]"'
+
+
+def import_sleap_io(path: Any = None) -> Any:
+    """The ``sleap_io`` module, or :class:`FormatError` saying what to install."""
+    try:
+        import sleap_io
+    except ImportError:
+        raise FormatError(
+            f"SLEAP, DeepLabCut, YOLO, NWB and Label Studio files need sleap-io ({INSTALL_HINT})",
+            path,
+        ) from None
+    return sleap_io
+
+
+def _head(p: Path, n: int = 4096) -> bytes:
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(n)
+    except OSError:
+        return b""
+
+
+def detect_sleap_format(path: str | PathLike[str]) -> str | None:
+    """The bridge format of ``path`` from its name and first bytes, or ``None`` (no sleap-io needed)."""
+    p = Path(path)
+    if p.is_dir():
+        if (p / "data.yaml").is_file():
+            return "yolo"
+        return None
+    if not p.is_file():
+        return None
+    name = p.name.lower()
+    if name.endswith(".slp"):
+        return "sleap"
+    if name.endswith(".nwb"):
+        return "nwb"
+    if name == "data.yaml":
+        return "yolo"
+    if name.endswith(".csv"):
+        head = _head(p).lower()
+        return "dlc" if head.startswith(b"scorer") and b"coords" in head else None
+    if name.endswith(".json"):
+        head = _head(p, 1 << 16).lstrip()  # a task's "data" may come before its "annotations"
+        if (
+            head[:1] == b"["
+            and b'"annotations"' in head
+            and b'"result"' in head
+            and b'"image_id"' not in head
+        ):
+            return "labelstudio"
+    return None
+
+
+def _check(fmt: str | None, path: Path) -> str:
+    if fmt not in SLEAP_FORMATS:
+        raise FormatError(f"not a sleap-io format: {fmt!r} (choose from {', '.join(SLEAP_FORMATS)})", path)
+    return fmt
+
+
+def read_sleap(
+    path: str | PathLike[str],
+    skeleton: Skeleton | str | PathLike[str] | None = None,
+    format: str | None = None,
+) -> Dataset:
+    """Read a SLEAP / DeepLabCut / YOLO-pose / NWB / Label Studio file into a :class:`Dataset`.
+
+    Parameters
+    ----------
+    path
+        The file (for YOLO: the dataset folder or its ``data.yaml``).
+    skeleton
+        Optional skeleton whose node names cover the file's (sets node order and edges).
+    format
+        One of :data:`SLEAP_FORMATS`; detected when ``None``.
+
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FormatError("no such file or folder", p)
+    fmt = _check(format or detect_sleap_format(p), p)
+    sio = import_sleap_io(p)
+    given = Skeleton.load(skeleton) if isinstance(skeleton, (str, PathLike)) else skeleton
+    if given is not None and not isinstance(given, Skeleton):
+        raise FormatError("a sleap-io file takes one Skeleton (or a skeleton file), not a mapping", p)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            labels = _load(sio, p, fmt, given)
+    except FormatError:
+        raise
+    except Exception as exc:  # sleap-io and h5py raise many kinds; all mean "cannot read this file"
+        raise FormatError(
+            f"sleap-io cannot read it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {exc})", p
+        ) from None
+    if not labels.skeletons and not labels.labeled_frames:
+        raise FormatError(f"no skeleton and no labelled frame in this {SLEAP_FORMATS[fmt]} file", p)
+    order = _node_order(p, fmt) if given is None else None
+    return labels_to_dataset(sio, labels, p, given, fmt, order)
+
+
+def _node_order(p: Path, fmt: str) -> list[str] | None:
+    """Node names in the order the file lists them (sleap-io sorts DLC and Label Studio nodes)."""
+    names: dict[str, None] = {}
+    if fmt == "dlc":
+        import csv
+
+        with open(p, newline="", encoding="utf-8") as fh:
+            for row in csv.reader(fh):
+                if row and row[0] == "bodyparts":
+                    names = dict.fromkeys(row[1:])
+                    break
+    elif fmt == "labelstudio":
+        from .._jsonio import load_json
+
+        tasks = load_json(p)
+        for task in tasks if isinstance(tasks, list) else []:
+            for ann in (task.get("annotations") or []) if isinstance(task, dict) else []:
+                for res in (ann.get("result") or []) if isinstance(ann, dict) else []:
+                    value = res.get("value") if isinstance(res, dict) else None
+                    for n in (value or {}).get("keypointlabels") or []:
+                        names[str(n)] = None
+    return list(names) or None
+
+
+def _load(sio: Any, p: Path, fmt: str, skeleton: Skeleton | None) -> Any:
+    if fmt == "sleap":
+        return sio.load_slp(str(p), open_videos=False)
+    if fmt == "nwb":
+        return sio.load_nwb(str(p))
+    if fmt == "dlc":
+        if p.suffix.lower() in (".h5", ".hdf5"):
+            raise FormatError(
+                "DeepLabCut .h5 files are not read (sleap-io reads the CSV DeepLabCut writes beside it)", p
+            )
+        return sio.load_dlc(str(p))
+    if fmt == "yolo":
+        return _load_yolo(sio, p)
+    sk = list(skeleton.nodes) if skeleton is not None else _node_order(p, fmt)
+    return sio.load_labelstudio(str(p), skeleton=sk)
+
+
+def _load_yolo(sio: Any, p: Path) -> Any:
+    """Every split of a YOLO dataset (train, val, test: those its ``data.yaml`` names and has)."""
+    import yaml
+
+    root = p.parent if p.name == "data.yaml" else p
+    config = yaml.safe_load((root / "data.yaml").read_text()) or {}
+    splits = [s for s in ("train", "val", "test") if s in config and (root / str(config[s])).is_dir()]
+    if not splits:
+        raise FormatError("data.yaml names no train/val/test image folder that exists", root / "data.yaml")
+    first = sio.load_ultralytics(str(root), split=splits[0])
+    sk = first.skeletons[0] if first.skeletons else None
+    frames, videos, tracks = list(first.labeled_frames), list(first.videos), list(first.tracks)
+    for split in splits[1:]:  # one skeleton object for all, so they are one annotation set
+        more = sio.load_ultralytics(str(root), split=split, skeleton=sk)
+        frames += more.labeled_frames
+        videos += more.videos
+        tracks += more.tracks
+    return sio.Labels(labeled_frames=frames, videos=videos, skeletons=first.skeletons, tracks=tracks)
+
+
+def write_sleap(dataset: Dataset, path: str | PathLike[str], format: str, video: Any = None) -> list[Path]:
+    """Write ``dataset`` in a sleap-io format; returns the files (or folder) written.
+
+    ``video``: the frames' video or image files (a path or a ``sleap_io.Video``) when the dataset
+    does not name readable ones; YOLO-pose needs the pixels to write its images, DeepLabCut writes
+    them when it can. Nothing is written when the data cannot be held (FormatError).
+    """
+    p = Path(path)
+    fmt = _check(format, p)
+    sio = import_sleap_io(p)
+    if not dataset.stores:
+        raise FormatError("nothing to write: the dataset has no annotation set", p)
+    if fmt in ("dlc", "yolo") and len(dataset.stores) > 1:
+        raise FormatError(
+            f"{SLEAP_FORMATS[fmt]} holds one skeleton; the dataset has {len(dataset.stores)}", p
+        )
+    labels = dataset_to_labels(sio, dataset, video)
+    if fmt == "yolo":
+        missing = [v.filename for v in labels.videos if not v.exists()]
+        if missing:
+            raise FormatError(
+                f"YOLO-pose stores images; the frames' images cannot be read ({missing[0]!s}): pass video=", p
+            )
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            return _save(sio, labels, p, fmt)
+    except FormatError:
+        raise
+    except Exception as exc:
+        raise FormatError(
+            f"sleap-io cannot write it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {exc})", p
+        ) from None
+
+
+def _save(sio: Any, labels: Any, p: Path, fmt: str) -> list[Path]:
+    tmp = p.with_name(f".{p.name}.keyskel-tmp")
+    if fmt == "yolo":
+        sio.save_ultralytics(labels, str(p), split_ratios={"train": 1.0}, verbose=False)
+        return [p / "data.yaml"]
+    if fmt == "dlc":
+        return _save_dlc(sio, labels, p)
+    if fmt == "sleap":
+        sio.save_slp(labels, str(tmp), verbose=False)
+    elif fmt == "nwb":
+        sio.save_nwb(labels, str(tmp))
+    else:
+        sio.save_labelstudio(labels, str(tmp))
+    tmp.replace(p)  # sleap-io writes in place: write beside, then rename (nothing half-written)
+    return [p]
+
+
+def _save_dlc(sio: Any, labels: Any, p: Path) -> list[Path]:
+    """CSV through sleap-io, the frames' images where readable, and a ``config.yaml`` for edges."""
+    import numpy as np
+    import yaml
+
+    from ..._atomic import atomic_write_bytes
+
+    pixels = {}
+    for v in labels.videos:
+        pixels[id(v)] = v if v.exists() else None
+        if isinstance(v.filename, list):  # sleap-io's DLC writer names rows after one video file
+            reader = sio.Video.from_filename(list(v.filename)) if v.exists() else None
+            folder = Path(v.filename[0]).parent.name or "images"
+            v.filename, v.backend = f"{folder}.png", None  # rows: labeled-data/<folder>/img*.png
+            pixels[id(v)] = reader
+    scores = any(type(i).__name__ == "PredictedInstance" for lf in labels for i in lf.instances)
+    tmp = p.with_name(f".{p.name}.keyskel-tmp.csv")
+    sio.save_csv(labels, str(tmp), format="dlc", include_score=scores)
+    written = [p]
+    root = p.parent
+    for lf in labels:
+        v, reader = lf.video, pixels.get(id(lf.video))
+        if reader is None:
+            continue
+        img = root / "labeled-data" / Path(str(v.filename)).stem / f"img{lf.frame_idx:04d}.png"
+        img.parent.mkdir(parents=True, exist_ok=True)
+        frame = np.asarray(reader[lf.frame_idx])
+        if frame.ndim == 3 and frame.shape[-1] == 1:
+            frame = frame[..., 0]
+        import imageio.v3 as iio
+
+        atomic_write_bytes(img, iio.imwrite("<bytes>", frame, extension=".png"))
+        written.append(img)
+    sk = labels.skeletons[0]
+    cfg = {
+        "Task": sk.name or "keyskel",
+        "scorer": "sleap-io",
+        "bodyparts": list(sk.node_names),
+        "skeleton": [list(e) for e in sk.edge_names],
+        "multianimalproject": len(labels.tracks) > 1,
+        "individuals": [t.name for t in labels.tracks] if len(labels.tracks) > 1 else None,
+    }
+    config = root / "config.yaml"
+    if config.exists():
+        warnings.warn(f"{config} exists and was left as it is (its skeleton edges apply)", stacklevel=4)
+    else:
+        atomic_write_text(config, yaml.safe_dump(cfg, sort_keys=False))
+        written.append(config)
+    tmp.replace(p)
+    return written
