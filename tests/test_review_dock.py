@@ -193,3 +193,29 @@ def test_main_dock_has_a_review_tab(make_napari_viewer, qtbot):
     tabs = [dock.tabs.tabText(i) for i in range(dock.tabs.count())]
     assert "Review" in tabs
     assert isinstance(dock.tabs.widget(tabs.index("Review")), ReviewDock)
+
+
+def test_flags_and_states_are_marked_on_the_bottom_timeline(env, qtbot):
+    from napari_keyskel._qt.timeline_dock import open_timeline
+
+    timeline = open_timeline(env.viewer)
+    timeline.show_layer(env.points)
+    d = env.dock
+    qtbot.mouseClick(d.check_button, LEFT)
+    session = d.session()
+    flags = session.flags
+    frames, tids, _ = timeline.canvas.marks["review"]
+    assert {(int(f), int(t)) for f, t in zip(frames, tids)} == set(
+        zip(flags.frame.tolist(), flags.track_id.tolist())
+    )
+    _click_item(qtbot, d.tree, _flag_items(d.tree)[0])
+    f, tid, _, _ = session.flag_key(0)
+    qtbot.mouseClick(d.reject_button, LEFT)
+    rf, rt, color = timeline.canvas.marks["review:rejected"]
+    assert (rf.tolist(), rt.tolist()) == ([f], [tid]) and color.name() == "#e6194b"
+    # another layer shown: the marks go; back to this one: they come back from the session
+    other = api.add_skeleton_layer(env.viewer, smooth_store(120, 1, 3), name="annotator B", image_layer=env.image)
+    timeline.show_layer(other)
+    assert "review" not in timeline.canvas.marks
+    timeline.show_layer(env.points)
+    assert len(timeline.canvas.marks["review"][0]) == len(frames)

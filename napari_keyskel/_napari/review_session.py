@@ -51,6 +51,12 @@ def session_for(ctrl: LayerController) -> ReviewSession:
     return s
 
 
+def existing_session(ctrl: LayerController) -> ReviewSession | None:
+    """The review session of a controller if one was made (none is created)."""
+    s = _SESSIONS.get(id(ctrl))
+    return s if s is not None and s.ctrl is ctrl else None
+
+
 class ReviewSession:
     """Flags, the current flag and review states of one annotation layer.
 

@@ -239,7 +239,12 @@ class ReviewDock(QWidget):
 
     # -- view -----------------------------------------------------------------------------------
     def _show(self) -> None:
-        """Rebuild the tree and the progress from the session."""
+        """Rebuild the tree and the progress from the session, and mark the bottom timeline."""
+        from .timeline_dock import find_timeline
+
+        timeline = find_timeline(self.viewer)
+        if timeline is not None and self._session is not None:
+            timeline.show_review(self._session)
         self.tree.blockSignals(True)
         self.tree.clear()
         self._items = {}

@@ -13,18 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import QDockWidget, QMainWindow, QPushButton, QWidget
 
 from ..store import Change
 from .timeline import TimelineWidget
 
-__all__ = ["DOCK_NAME", "TimelineDock", "open_timeline"]
+__all__ = ["DOCK_NAME", "REVIEW_STATE_COLORS", "TimelineDock", "find_timeline", "open_timeline"]
 
 #: The dock's name in the window, as napari's Plugins menu names it (``"<widget> (<display name>)"``),
 #: so the menu entry shows and hides this dock; ``add_plugin_dock_widget`` names it by the package.
 DOCK_NAME = "Keyskel timeline (Keyskel)"
 _OTHER_NAME = "Keyskel timeline (napari-keyskel)"
+
+
+#: Timeline colours of review states (flags use the "review" mark colour).
+REVIEW_STATE_COLORS = {"accepted": "#3cb44b", "needs_fix": "#f58231", "rejected": "#e6194b"}
 
 
 def _is_keyskel(layer: Any) -> bool:
@@ -100,6 +105,33 @@ class TimelineDock(TimelineWidget):
             self._ctrl = ctrl
         self._watch_save_state(layer)
         super().set_layer(layer, store)
+        from .._napari.review_session import existing_session
+
+        self.show_review(None if ctrl is None else existing_session(ctrl))
+
+    def show_review(self, session: Any) -> None:
+        """Mark a review session's flagged frames and review states on the instance strips.
+
+        Flags are ``"review"`` marks; each review state its own kind (``"review:accepted"``, ...)
+        in :data:`REVIEW_STATE_COLORS`. A session of another layer than the one shown is ignored.
+        """
+        for kind in ("review", *(f"review:{k}" for k in REVIEW_STATE_COLORS)):
+            self.clear_marks(kind)
+        if session is None or self._ctrl is None or session.ctrl is not self._ctrl:
+            return
+        marks = session.timeline_marks()
+        if not marks:
+            return
+        tids = list(marks)
+        flag_frames = np.concatenate([marks[t]["flag_frames"] for t in tids])
+        flag_tids = np.concatenate([np.full(len(marks[t]["flag_frames"]), t) for t in tids])
+        self.set_marks("review", flag_frames, flag_tids)
+        frames = np.concatenate([marks[t]["state_frames"] for t in tids])
+        states = np.concatenate([np.asarray(marks[t]["states"], str) for t in tids])
+        state_tids = np.concatenate([np.full(len(marks[t]["state_frames"]), t) for t in tids])
+        for state, color in REVIEW_STATE_COLORS.items():
+            m = states == state
+            self.set_marks(f"review:{state}", frames[m], state_tids[m], color)
 
     def _on_changed(self, changes: Any = None) -> None:
         self.refresh()
@@ -186,16 +218,25 @@ class TimelineDock(TimelineWidget):
             main.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
 
 
-def open_timeline(viewer: Any) -> TimelineDock:
-    """The viewer's bottom timeline dock, opened (across the bottom of the window) if needed."""
+def find_timeline(viewer: Any) -> TimelineDock | None:
+    """The viewer's bottom timeline dock if it has one (none is opened)."""
     viewer = getattr(viewer, "__wrapped__", viewer)
     docked = viewer.window.dock_widgets
     for name in (DOCK_NAME, _OTHER_NAME):
         existing = docked.get(name)
         if isinstance(existing, TimelineDock):
-            if existing.parent() is not None:
-                existing.parent().show()
             return existing
+    return None
+
+
+def open_timeline(viewer: Any) -> TimelineDock:
+    """The viewer's bottom timeline dock, opened (across the bottom of the window) if needed."""
+    viewer = getattr(viewer, "__wrapped__", viewer)
+    existing = find_timeline(viewer)
+    if existing is not None:
+        if existing.parent() is not None:
+            existing.parent().show()
+        return existing
     widget = TimelineDock(viewer)
     viewer.window.add_dock_widget(widget, name=DOCK_NAME, area="bottom")
     return widget
