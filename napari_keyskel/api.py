@@ -25,8 +25,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import keyframes
 from .dataset import Dataset
 from .errors import KeyskelError
+from .history import History
+from .interpolate import Method
 from .plain import store_from_plain
 from .presets import PRESETS, get_preset
 from .skeleton import Skeleton
@@ -189,19 +192,26 @@ def get_store(layer: Layer) -> AnnotationStore:
     return store_from_plain(meta["keyskel"])
 
 
-def interpolate(layer: Points, method: str = "linear") -> list[Change]:
-    """Re-interpolate every instance of the layer's store between its keys; the view follows."""
-    from ._napari import edits
+def interpolate(layer: Points, method: str | Method | None = None) -> list[Change]:
+    """Re-interpolate every instance of the layer's store between its keys; the view follows.
 
+    ``method`` (``"linear"``, ``"cubic"``, ``"hold"`` or a :class:`Method`) becomes the layer's
+    method; by default the layer keeps its own. In a viewer this is one undo step.
+    """
     ctrl = get_controller(layer)
     if ctrl is not None:
         return ctrl.interpolate(method)
     store = get_store(layer)
+    changes = keyframes.interpolate_all(store, method)
+    _keep_in_metadata(layer, store)
+    return changes
+
+
+def _keep_in_metadata(layer: Points, store: AnnotationStore) -> None:
+    """A layer not (yet) in a viewer keeps its store in metadata: write the edited store back."""
     from ._napari.layerdata import sync_plain
 
-    changes = edits.interpolate_all(store, method)
     sync_plain(layer.metadata, store)
-    return changes
 
 
 def set_node(
@@ -215,18 +225,22 @@ def set_node(
     """Place one node of an instance on a frame as a key (its span re-interpolates); view follows.
 
     ``coords`` are store coordinates (the layer's without the frame axis). With ``create`` a
-    missing instance is created.
+    missing instance is created. On a layer not in a viewer the edit is kept in its metadata.
     """
-    from ._napari import edits
-
     ctrl = get_controller(layer)
     store = ctrl.store if ctrl is not None else get_store(layer)
-    if create and int(instance) not in store.tracks:
-        store.add_track(int(instance), start=frame)
-    k = store.skeleton.index(node)
-    changes = edits.move_nodes(store, frame, int(instance), [k], np.asarray(coords, float)[None])
+    tid = int(instance)
+
+    def edit() -> list[Change]:
+        if create and tid not in store.tracks:
+            store.add_track(tid, start=frame)
+        return keyframes.move_nodes(store, frame, tid, [node], np.asarray(coords, float)[None])
+
     if ctrl is not None:
-        ctrl.apply(changes)
+        return ctrl.record(f"set {node}", edit, [tid] if tid in store.tracks else [])
+    with History(store).edit("set node", [tid] if tid in store.tracks else []):  # undone on error
+        changes = edit()
+    _keep_in_metadata(layer, store)
     return changes
 
 

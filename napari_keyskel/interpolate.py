@@ -29,6 +29,7 @@ a large enough window of a block gives bitwise the same numbers as the whole blo
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import NamedTuple
 
 import numpy as np
@@ -37,6 +38,7 @@ from .errors import StoreError
 
 __all__ = [
     "METHODS",
+    "Method",
     "Spans",
     "check_method",
     "fill_spans",
@@ -46,12 +48,34 @@ __all__ = [
     "pchip_derivatives",
 ]
 
-#: Accepted method names, mapped to their canonical name.
-METHODS: dict[str, str] = {"linear": "linear", "cubic": "cubic", "pchip": "cubic", "hold": "hold"}
+
+class Method(str, Enum):
+    """An interpolation method; its value is the name used in files, the CLI and the docks.
+
+    A ``str`` subclass, so ``Method.CUBIC == "cubic"`` and it serialises as its name.
+    """
+
+    LINEAR = "linear"
+    CUBIC = "cubic"
+    HOLD = "hold"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The accepted names, in menu order (``"linear"``, ``"cubic"``, ``"hold"``)."""
+        return tuple(m.value for m in cls)
 
 
-def check_method(method: str) -> str:
-    """Return the canonical name of an interpolation method; :class:`StoreError` if unknown."""
+#: Accepted method names (with the alias ``"pchip"``), mapped to their :class:`Method`.
+METHODS: dict[str, Method] = {**{m.value: m for m in Method}, "pchip": Method.CUBIC}
+
+
+def check_method(method: str | Method) -> Method:
+    """The :class:`Method` of a method or its name (any case); :class:`StoreError` if unknown."""
+    if isinstance(method, Method):
+        return method
     try:
         return METHODS[str(method).lower()] if isinstance(method, str) else METHODS[method]
     except (KeyError, TypeError):
@@ -218,7 +242,7 @@ def fill_spans(
     visibility: np.ndarray,
     is_key: np.ndarray,
     alive: np.ndarray,
-    method: str = "linear",
+    method: str | Method = Method.LINEAR,
     bridge_unlabelled: bool = False,
 ) -> None:
     """Recompute every non-key cell of a block **in place** (see the module docstring).
@@ -252,13 +276,13 @@ def fill_spans(
         return
     valid = np.append(spans.valid, False)  # the gap after a node's last anchor is never filled
     values = spans.values
-    if method == "linear":
+    if method is Method.LINEAR:
         slope = np.zeros_like(values)
         if values.shape[0] > 1:
             step = np.where(spans.valid, np.diff(spans.rows), 1)  # other pairs span two nodes
             slope[:-1] = np.diff(values, axis=0) / step[:, None]
         slope[~valid] = 0.0
-    elif method == "cubic":
+    elif method is Method.CUBIC:
         deriv = pchip_derivatives(spans.rows, values, spans.valid)
         h, c1, c2, c3 = _hermite_coefficients(spans.rows, values, deriv, spans.valid)
     n_dim = values.shape[1]
@@ -281,20 +305,20 @@ def fill_spans(
         out_v[c0 : c0 + size] = cols.expand(vis, np.where(ok, vis, 0), 0, np.int8)
         y = values[a0:a1]
         fill = np.where(ok[:, None], y, np.nan)
-        if method != "hold":
+        if method is not Method.HOLD:
             lens = cols.lens[::2].copy()
             lens[1:] += 1  # an anchor's own cell and its gap
             offset = np.arange(size, dtype=float) - np.repeat(np.append(0, pos).astype(float), lens)
-        if method == "cubic":
+        if method is Method.CUBIC:
             t = offset / cols.expand(1.0, h[a0:a1], 1.0, float)
         for d in range(n_dim):
             col = out_c[d, c0 : c0 + size]
             base = cols.expand(y[:, d], fill[:, d], np.nan, float)
-            if method == "linear":
+            if method is Method.LINEAR:
                 rise = cols.expand(0.0, slope[a0:a1, d], 0.0, float)
                 rise *= offset
                 np.add(base, rise, out=col)
-            elif method == "cubic":
+            elif method is Method.CUBIC:
                 poly = cols.expand(0.0, c3[a0:a1, d], 0.0, float)
                 poly *= t
                 poly += cols.expand(0.0, c2[a0:a1, d], 0.0, float)
@@ -316,7 +340,7 @@ def interpolated(
     visibility: np.ndarray,
     is_key: np.ndarray,
     alive: np.ndarray,
-    method: str = "linear",
+    method: str | Method = Method.LINEAR,
     bridge_unlabelled: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`fill_spans` but returns new ``(coords, visibility)`` arrays, inputs untouched."""

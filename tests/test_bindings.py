@@ -144,6 +144,13 @@ def test_click_to_place_with_auto_advance(env, qtbot):
     assert env.ctrl.current_instance == 2
 
 
+def _edges_touching(env, point) -> int:
+    """How many edge vectors start or end at ``point`` (layer coordinates)."""
+    vec = np.asarray(env.ctrl.edges.data)
+    ends = np.concatenate([vec[:, 0], vec[:, 0] + vec[:, 1]])
+    return int(np.isclose(ends, point).all(axis=1).sum())
+
+
 def _two_keys(env):
     """Instance 1 keyed on frames 0 and 20 (moved by 20 px in x), interpolated between."""
     cursor(env, 40, 30)
@@ -163,18 +170,16 @@ def test_drag_on_interpolated_frame_keys_only_that_node(env):
     feats = env.points.features
     row = rows[np.asarray(feats["node"].cat.codes)[rows] == 3][0]
     b = env.b
-    ev = SimpleNamespace(type="mouse_press")
-    drag = b._drag(env.points, ev)
-    next(drag)  # press
-    for dx in (3.0, 6.0):  # two moves of one drag, as napari's select mode sends them
-        data = np.asarray(env.points.data).copy()
-        data[row, 2] = before[10, 3, 1] + dx
-        env.points.data = data
-        ev.type = "mouse_move"
-        next(drag)
-    ev.type = "mouse_release"
-    with pytest.raises(StopIteration):
-        next(drag)
+    env.points.mode = "select"
+    y, x = np.asarray(env.points.data)[row, 1:]
+    _mouse(env.points, "mouse_press", (10, y, x))
+    for dx in (3.0, 6.0):  # two moves of one drag, through napari's select mode
+        _mouse(env.points, "mouse_move", (10, y, x + dx))
+        # the dragged instance's edges follow every move (before any store edit)
+        assert t.coords[10, 3, 1] == pytest.approx(before[10, 3, 1])
+        seg = _edges_touching(env, np.asarray(env.points.data)[row])
+        assert seg >= 1
+    _mouse(env.points, "mouse_release", (10, y, x + 6.0))
     assert t.is_key[10].tolist() == [False, False, False, True, False]
     assert t.coords[10, 3, 1] == pytest.approx(before[10, 3, 1] + 6)
     changed = ~np.isclose(t.coords, before).all(axis=-1)

@@ -21,7 +21,7 @@ from ..history import History
 from ..store import UNLABELLED, AnnotationStore, Change
 
 if TYPE_CHECKING:
-    from .controller import LayerController
+    from .session import EditSession
 
 __all__ = ["BindingsBase"]
 
@@ -40,11 +40,10 @@ class BindingsBase:
 
     message = Signal(str)
 
-    def __init__(self, ctrl: LayerController) -> None:
+    def __init__(self, ctrl: EditSession) -> None:
         self.ctrl = ctrl
         self.layer = ctrl.points
         self.viewer = ctrl.viewer
-        self.history = History(ctrl.store)
         self._applying = 0
         self._last_message = ""
 
@@ -52,6 +51,11 @@ class BindingsBase:
     @property
     def store(self) -> AnnotationStore:
         return self.ctrl.store
+
+    @property
+    def history(self) -> History:
+        """The undo/redo history of the layer's store (the session's)."""
+        return self.ctrl.history
 
     def say(self, text: str) -> None:
         self._last_message = text
@@ -69,11 +73,8 @@ class BindingsBase:
         self, label: str, fn: Callable[[], list[Change]], tracks: list[int] | None = None
     ) -> list[Change]:
         """Run a store edit as one undo step and update the layer; errors propagate (nothing done)."""
-        with self.history.edit(label, tracks):
-            changes = fn()
         with self.applying():
-            self.ctrl.apply(changes)
-        return changes
+            return self.ctrl.record(label, fn, tracks)
 
     def run(
         self, label: str, fn: Callable[[], list[Change]], tracks: list[int] | None = None
