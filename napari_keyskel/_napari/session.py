@@ -168,12 +168,17 @@ class EditSession:
         self.edges.name = f"{self.points.name} edges"
 
     def reload_skeleton(self) -> None:
-        """Pick up a changed ``store.skeleton`` (nodes, edges, colours) and redraw the view."""
+        """Pick up a changed ``store.skeleton`` (nodes, edges, colours), redraw, emit :attr:`changed`.
+
+        Every track changed (all its nodes), as the listeners are told.
+        """
         self.view.reload_skeleton()
         if self.next_node is not None and self.next_node >= self.store.n_nodes:
             self.next_node = None
         self._sync_metadata()
         self.refresh()
+        every = tuple(range(self.store.n_nodes))
+        self.changed.emit([Change(t.track_id, t.start, t.stop, every) for t in self.store])
 
     def set_color_by(self, color_by: str) -> None:
         """Colour points by ``"node"`` or by ``"instance"``."""
