@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -265,7 +265,8 @@ def save_layer(
 
     if format not in FORMAT_NAMES:
         raise KeyskelError(f"unknown format {format!r} (choose from {sorted(FORMAT_NAMES)})")
-    return [Path(p) for p in write(to_dataset(layers), path, format)]
+    checked: Any = format  # one of the format names
+    return [Path(p) for p in write(to_dataset(layers), path, checked)]
 
 
 def open_annotations(
@@ -282,5 +283,10 @@ def open_annotations(
     from .formats import read
 
     sk = _resolve_source(skeleton) if isinstance(skeleton, str) else skeleton
-    dataset = read(path, skeleton=sk, format=format)
+    if isinstance(sk, AnnotationStore):
+        sk = sk.skeleton
+    if format is not None and format not in ("darwin", "coco"):
+        raise KeyskelError(f"unknown format {format!r} (choose 'darwin' or 'coco')")
+    checked: Any = format
+    dataset = read(path, skeleton=sk, format=checked)
     return [_add_store(viewer, store, None, image_layer, dataset) for store in dataset.stores]

@@ -23,10 +23,11 @@ from typing import Any
 from . import __version__
 from .dataset import Dataset
 from .errors import KeyskelError
+from .interpolate import Method
 
 __all__ = ["main"]
 
-_METHODS = ("linear", "cubic", "hold")
+_METHODS = Method.names()
 
 
 def _read(args: argparse.Namespace, path: str) -> tuple[Dataset, str]:

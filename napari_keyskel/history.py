@@ -48,7 +48,7 @@ def _embed(t: Track, base: int, n: int) -> tuple[np.ndarray, ...]:
     Rows outside the block are empty (as a grown block).
     """
     if t.start == base and len(t) == n:
-        return t.coords, t.visibility, t.is_key, t.score, t.alive
+        return t.coords, t.visibility, t.is_key, _score(t), t.alive
     k, d = t.coords.shape[1:]
     coords = np.full((n, k, d), np.nan)
     vis = np.zeros((n, k), np.int8)
@@ -60,8 +60,13 @@ def _embed(t: Track, base: int, n: int) -> tuple[np.ndarray, ...]:
     return coords, vis, key, score, alive
 
 
+def _score(t: Track) -> np.ndarray:
+    assert t.score is not None  # Track.__post_init__ fills it
+    return t.score
+
+
 def _track_nbytes(t: Track) -> int:
-    return t.coords.nbytes + t.visibility.nbytes + t.is_key.nbytes + t.alive.nbytes + t.score.nbytes
+    return t.coords.nbytes + t.visibility.nbytes + t.is_key.nbytes + t.alive.nbytes + _score(t).nbytes
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:

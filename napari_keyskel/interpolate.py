@@ -205,9 +205,11 @@ class _Columns:
         self.lens[-1] = size - pos[-1] - 1
         self.m = m
 
-    def expand(self, own: np.ndarray, fill: np.ndarray, empty: float, dtype: type) -> np.ndarray:
+    def expand(
+        self, own: np.ndarray | float, fill: np.ndarray | float, empty: float, dtype: type
+    ) -> np.ndarray:
         """``own[j]`` on anchor cells, ``fill[j]`` on the gap after anchor ``j``, ``empty`` before."""
-        vals = np.empty(2 * self.m + 1, dtype=dtype)
+        vals: np.ndarray = np.empty(2 * self.m + 1, dtype=dtype)
         vals[0] = empty
         vals[1::2] = own
         vals[2::2] = fill

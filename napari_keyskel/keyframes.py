@@ -182,7 +182,7 @@ def move_node(
     if visibility is None:
         cur = int(t.visibility[f - t.start, idx[0]]) if t.start <= f < t.stop else 0
         visibility = cur if cur > 0 else VISIBLE
-    vis = store.check_visibility(visibility, 1)
+    vis: Any = store.check_visibility(visibility, 1)  # (an int8 array; set_points takes it)
     if vis[0] == UNLABELLED:
         raise StoreError("a placed node needs visibility 1 or 2; use set_visibility(..., 0) to unlabel it")
     return _edit(store, t, f, idx, lambda: store.set_points(f, t.track_id, xyz, idx, vis, key=True))
@@ -206,7 +206,7 @@ def move_nodes(
         inside = t.start <= f < t.stop
         cur = t.visibility[f - t.start, idx] if inside else np.zeros(idx.size, np.int8)
         visibility = np.where(cur > 0, cur, VISIBLE)
-    vis = store.check_visibility(visibility, idx.size)
+    vis: Any = store.check_visibility(visibility, idx.size)
     if (vis == UNLABELLED).any():
         raise StoreError("a placed node needs visibility 1 or 2; use set_visibility(..., 0) to unlabel it")
     if idx.size == 0:
@@ -277,7 +277,7 @@ def set_pose(
         raise StoreError(f"coordinates must be numbers, got {coords!r}") from None
     if arr.shape != (k, d):
         raise StoreError(f"expected a pose of shape ({k}, {d}), got {arr.shape}")
-    vis = store.check_visibility(visibility, k)
+    vis: Any = store.check_visibility(visibility, k)
     lab = np.flatnonzero(vis > 0)
     unl = np.flatnonzero(vis == 0)
     xyz = store.check_coords(arr[lab], lab.size)
@@ -354,7 +354,7 @@ def copy_previous_pose(store: AnnotationStore, frame: int, track_id: int) -> lis
     src = int(rows[-1])
     nodes = np.flatnonzero(np.isfinite(t.coords[src]).all(axis=-1))
     xyz = t.coords[src, nodes].copy()
-    vis = t.visibility[src, nodes]
+    vis: Any = t.visibility[src, nodes]
     vis = np.where(vis > 0, vis, VISIBLE).astype(np.int8)
     return _edit(store, t, f, nodes, lambda: store.set_points(f, t.track_id, xyz, nodes, vis, key=True))
 
