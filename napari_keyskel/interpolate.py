@@ -9,9 +9,10 @@ frames between two consecutive keys ``k1 < k2`` are filled when
 
 A key that is not labelled (an *unlabelled* key, visibility 0) ends a span; with
 ``bridge_unlabelled=True`` such keys are skipped instead, so spans run between the surrounding
-labelled keys. There is no extrapolation before the first or after the last key. Filled frames
-get the visibility of the span's first key; every other non-key cell is cleared (NaN, 0). Keys
-are never modified.
+labelled keys. There is no extrapolation before the first key; after a node's last labelled key
+its pose is *held* (as interpolated cells) to the end of the block or up to the first frame that
+is not alive, as V7 shows an annotation over its range. Filled frames get the visibility of the
+span's first key; every other non-key cell is cleared (NaN, 0). Keys are never modified.
 
 Methods: ``"linear"``; ``"cubic"`` (alias ``"pchip"``): monotone piecewise cubic Hermite with
 Fritsch–Carlson derivatives (the same derivatives as :class:`scipy.interpolate.PchipInterpolator`)
@@ -246,6 +247,7 @@ def fill_spans(
     alive: np.ndarray,
     method: str | Method = Method.LINEAR,
     bridge_unlabelled: bool = False,
+    hold_last: bool = True,
 ) -> None:
     """Recompute every non-key cell of a block **in place** (see the module docstring).
 
@@ -264,6 +266,9 @@ def fill_spans(
         ``"linear"``, ``"cubic"``/``"pchip"`` or ``"hold"``.
     bridge_unlabelled
         Skip over unlabelled keys instead of ending spans at them.
+    hold_last
+        Hold each node's last labelled key to the end of the block, or to the first frame that
+        is not alive after it (V7's "the last keyframe lasts until the end of the range").
 
     """
     method = check_method(method)
@@ -276,8 +281,14 @@ def fill_spans(
         visibility.fill(0)
         coords[restore], visibility[restore] = saved
         return
-    valid = np.append(spans.valid, False)  # the gap after a node's last anchor is never filled
+    valid = np.append(spans.valid, False)  # the gap after a node's last anchor: only held
     values = spans.values
+    tail = np.zeros(valid.size, bool)
+    if hold_last:  # a node's last anchor, if labelled, is held over the gap after it
+        tail[:-1] = spans.nodes[1:] != spans.nodes[:-1]
+        tail[-1] = True
+        tail &= (spans.vis > 0) & np.isfinite(values).all(axis=1) & alive[spans.rows]
+    fillable = valid | tail
     if method is Method.LINEAR:
         slope = np.zeros_like(values)
         if values.shape[0] > 1:
@@ -301,7 +312,7 @@ def fill_spans(
             out_v[c0 : c0 + size] = 0
             continue
         pos = (spans.nodes[a0:a1] - n0) * n_rows + spans.rows[a0:a1]
-        ok = valid[a0:a1]
+        ok = fillable[a0:a1]
         cols = _Columns(pos, size)
         vis = spans.vis[a0:a1]
         out_v[c0 : c0 + size] = cols.expand(vis, np.where(ok, vis, 0), 0, np.int8)
@@ -333,6 +344,19 @@ def fill_spans(
     for d in range(n_dim):
         coords[:, :, d] = out_c[d].reshape(n_nodes, n_rows).T
     visibility[...] = out_v.reshape(n_nodes, n_rows).T
+    if tail.any():  # a held gap runs on into the next node's column: clear before first anchors
+        first = np.full(n_nodes, n_rows)
+        first[spans.nodes[::-1]] = spans.rows[::-1]
+        before = np.arange(n_rows)[:, None] < first[None, :]
+        coords[before] = np.nan
+        visibility[before] = 0
+    if tail.any() and not alive.all():  # a held pose stops at the first frame that is not alive
+        dead = np.flatnonzero(~alive)
+        i = np.searchsorted(dead, spans.rows[tail], side="right")
+        stops = i < dead.size
+        for node, end in zip(spans.nodes[tail][stops].tolist(), dead[i[stops]].tolist()):
+            coords[end:, node] = np.nan
+            visibility[end:, node] = 0
     if restore[0].size:
         coords[restore], visibility[restore] = saved
 
@@ -344,9 +368,11 @@ def interpolated(
     alive: np.ndarray,
     method: str | Method = Method.LINEAR,
     bridge_unlabelled: bool = False,
+    hold_last: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`fill_spans` but returns new ``(coords, visibility)`` arrays, inputs untouched."""
     out_c = np.array(coords, dtype=float, order="C")
     out_v = np.array(visibility, dtype=np.int8, order="C")
-    fill_spans(out_c, out_v, np.asarray(is_key, bool), np.asarray(alive, bool), method, bridge_unlabelled)
+    is_key, alive = np.asarray(is_key, bool), np.asarray(alive, bool)
+    fill_spans(out_c, out_v, is_key, alive, method, bridge_unlabelled, hold_last)
     return out_c, out_v

@@ -147,8 +147,9 @@ def _edit(
     check_method(store.method)  # fail before writing if the store holds an unknown method
     r = f - t.start
     revived = 0 <= r < len(t) and not t.alive[r]  # a dead frame coming alive may join others' spans
+    grows = not 0 <= r < len(t)  # new frames: every node's held pose may reach into them
     write()
-    touched = np.arange(store.n_nodes) if revived else nodes
+    touched = np.arange(store.n_nodes) if revived or grows else nodes
     return [refresh(store, t.track_id, f, touched)]
 
 

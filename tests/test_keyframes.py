@@ -236,8 +236,9 @@ def test_key_all_nodes_and_delete_key():
     assert store.get(10, 1)[2].all()
     np.testing.assert_allclose(store.get(10, 1)[0], pose(10))
     kf.delete_key(store, 20, 1, nodes=["nose"])
-    assert np.isnan(store.get(15, 1)[0][0]).all()  # after the last key: nothing
-    assert np.isnan(store.get(20, 1)[0][0]).all()
+    np.testing.assert_allclose(store.get(15, 1)[0][0], pose(10)[0])  # after the last key: held
+    np.testing.assert_allclose(store.get(20, 1)[0][0], pose(10)[0])
+    assert not store.get(20, 1)[2][0]  # (held, not a key)
     kf.delete_key(store, 10, 1)
     assert not store.get(10, 1)[2].any()
     np.testing.assert_allclose(store.get(10, 1)[0][1:], pose(10)[1:])  # interpolated again
@@ -436,8 +437,8 @@ def test_refresh_after_a_direct_store_edit():
     store = make_store()
     store.add_track(1, start=0, stop=21)
     kf.set_pose(store, 0, 1, pose(0))
-    store.set_points(20, 1, pose(20))  # written directly: nothing interpolated yet
-    assert np.isnan(store.get(10, 1)[0]).all()
+    store.set_points(20, 1, pose(20))  # written directly: frame 10 still holds frame 0's pose
+    np.testing.assert_allclose(store.get(10, 1)[0], pose(0))
     ch = kf.refresh(store, 1, 20)
     assert ch == Change(1, 0, 21, (0, 1, 2, 3))
     np.testing.assert_allclose(store.get(10, 1)[0], pose(10))
