@@ -29,6 +29,8 @@ __all__ = [
     "copy_previous_pose",
     "delete_key",
     "delete_nodes",
+    "end_track",
+    "extend_track",
     "interpolate_all",
     "key_all_nodes",
     "key_frames",
@@ -386,6 +388,39 @@ def mirror_pose(store: AnnotationStore, frame: int, track_id: int) -> list[Chang
             store.mark_unlabelled(f, t.track_id, unl)
 
     return _edit(store, t, f, touch, write)
+
+
+# -- lifespans -----------------------------------------------------------------------------------
+def extend_track(store: AnnotationStore, track_id: int, n_frames: int) -> list[Change]:
+    """Extend an instance's lifespan by ``n_frames`` after its block (V7's "extend by N frames").
+
+    The new frames are alive and hold each node's last pose (as interpolated points); the extension
+    stops at the end of the video when the store knows it.
+    """
+    t = store.track(track_id)
+    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
+        raise StoreError(f"extend by a positive number of frames, got {n_frames!r}")
+    last = t.stop - 1 + int(n_frames)
+    if store.n_frames is not None:
+        last = min(last, store.n_frames - 1)
+    if last < t.stop or store.frame_axis is None:
+        return []
+    store.set_alive(t.track_id, t.stop, last + 1, True)
+    return interpolate_all(store, tracks=[t.track_id])
+
+
+def end_track(store: AnnotationStore, frame: int, track_id: int) -> list[Change]:
+    """End an instance from ``frame`` on: its lifespan stops before ``frame`` (V7 ``ranges``).
+
+    The frames from ``frame`` to the end of its block lose their points and are no longer alive;
+    the pose is no longer held there. Ending on the instance's first frame is refused (delete the
+    instance instead).
+    """
+    t, f = _locate(store, frame, track_id)
+    if f <= t.start or not t.alive[: f - t.start].any():
+        raise StoreError(f"instance {t.track_id} starts at frame {f}: delete it instead of ending it there")
+    store.set_alive(t.track_id, f, t.stop, False)
+    return interpolate_all(store, tracks=[t.track_id])
 
 
 # -- navigation ----------------------------------------------------------------------------------

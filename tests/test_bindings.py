@@ -93,7 +93,10 @@ def test_stamp_template_previous_and_mirrored(env):
     press(env, Qt.Key.Key_T, SHIFT)
     assert s.track_ids == [1, 2, 3]
     np.testing.assert_allclose(s.tracks[3].coords[1] - s.tracks[3].coords[0], np.tile([5.0, 0.0], (5, 1)))
-    assert len(env.points.data) == 5 and set(env.points.features["instance"]) == {3}
+    # instances 1 and 2 hold their frame-0 pose on frame 1 (interpolated); 3 has its new key
+    feats = env.points.features
+    assert len(env.points.data) == 15 and set(feats["instance"]) == {1, 2, 3}
+    assert (feats["keyframe"].to_numpy() == (feats["instance"].to_numpy() == 3)).all()
     # Shift-Y: previous pose mirrored (here, frame 1 of instance 3 -> frame 2)
     press(env, Qt.Key.Key_D)
     cursor(env, 35, 30)
@@ -247,10 +250,22 @@ def test_delete_instance_frame_and_track(env):
     assert t.alive[10] and np.isfinite(t.coords[5]).all() and len(rows_of(env, 1)) == 5
     env.viewer.dims.set_current_step(0, 20)
     env.points.selected_data = set(rows_of(env, 2).tolist())
-    press(env, Qt.Key.Key_X, SHIFT)
+    press(env, Qt.Key.Key_X, Qt.KeyboardModifier.AltModifier)  # delete it on every frame
     assert env.store.track_ids == [1] and len(rows_of(env, 2)) == 0 and edges_of(env, 2) == 0
     press(env, Qt.Key.Key_Z, CTRL)
     assert env.store.track_ids == [1, 2] and len(rows_of(env, 2)) == 5 and edges_of(env, 2) == 4
+    # Shift-X ends an instance from this frame on: its lifespan (V7 ranges) stops there
+    t2 = env.store.tracks[2]
+    assert t2.stop == 40 and np.isfinite(t2.coords[30 - t2.start]).all()  # held to the video's end
+    env.viewer.dims.set_current_step(0, 30)
+    env.ctrl.current_instance = 2
+    press(env, Qt.Key.Key_X, SHIFT)
+    assert not t2.alive[30 - t2.start :].any() and t2.alive[: 30 - t2.start].all()
+    assert np.isnan(t2.coords[30 - t2.start :]).all() and len(rows_of(env, 2)) == 0
+    env.viewer.dims.set_current_step(0, 25)
+    assert len(rows_of(env, 2)) == 5  # still held before the end
+    press(env, Qt.Key.Key_Z, CTRL)
+    assert t2.alive.all() and np.isfinite(t2.coords[30 - t2.start]).all()
 
 
 def test_frame_and_keyframe_navigation(env):

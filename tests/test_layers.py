@@ -177,9 +177,13 @@ def test_add_points_labels_next_node_or_new_instance(make_napari_viewer):
     viewer.dims.set_current_step(0, 13)
     ctrl.current_instance = 1
     points.add([13, 20.0, 31.0])
+    assert store.track_ids == [1, 2] and store.get(13, 1)[2][0]  # held nodes are free to place
     viewer.dims.set_current_step(0, 8)
-    assert len(points.data) == 1 and not points.features["keyframe"][0]
-    np.testing.assert_allclose(points.data[0], [8, 15.0, 21.0])
+    feats = points.features
+    assert len(points.data) == 4 and not feats["keyframe"].any()  # interpolated or held
+    head = np.flatnonzero((feats["instance"] == 1) & (feats["node"] == "head"))[0]
+    np.testing.assert_allclose(points.data[head], [8, 15.0, 21.0])
+    assert (store.tracks[2].start, store.tracks[2].stop) == (3, 30)  # new instances live to the end
 
 
 def test_remove_points(video_viewer):
@@ -190,11 +194,11 @@ def test_remove_points(video_viewer):
     points.selected_data = {key_row}
     points.remove_selected()
     t = store.tracks[1]
-    # the last key of 'tail' is gone: no span reaches frame 10 or the frames before it
-    assert not t.is_key[10, 2] and np.isnan(t.coords[5:11, 2]).all()
-    assert len(points.data) == 5 and "tail" not in set(
-        points.features["node"][points.features["instance"] == 1]
-    )
+    # the last key of 'tail' is gone: the key before it (frame 0) is held over frames 1-10
+    assert not t.is_key[10, 2] and np.all(t.coords[1:11, 2] == t.coords[0, 2])
+    tail = (points.features["instance"] == 1) & (points.features["node"] == "tail")
+    assert len(points.data) == 6 and tail.sum() == 1 and not points.features["keyframe"][tail].any()
+    np.testing.assert_allclose(points.data[tail][0, 1:], t.coords[0, 2])
     assert same_segments(edge_segments(points, ctrl), expected_segments(points))
     # removing an interpolated point leaves an unlabelled key (a gap)
     viewer.dims.set_current_step(0, 4)
@@ -203,7 +207,7 @@ def test_remove_points(video_viewer):
     t2 = store.tracks[2]
     assert t2.is_key[4, 0] and t2.visibility[4, 0] == 0 and np.isnan(t2.coords[4, 0]).all()
     assert np.isnan(t2.coords[1:10, 0]).all()  # an unlabelled key ends spans on both sides
-    assert len(points.data) == 4 and len(store.frame_points(4)) == 4
+    assert len(points.data) == 5 and len(store.frame_points(4)) == 5  # (instance 1: tail held)
 
 
 def test_remove_several_nodes_of_one_instance_at_once(video_viewer):
@@ -218,8 +222,9 @@ def test_remove_several_nodes_of_one_instance_at_once(video_viewer):
     t = store.tracks[1]
     # both keys of frame 10 are gone, from the store and the view, and the other node stays
     assert not t.is_key[10, [0, 2]].any()
-    left = points.features[points.features["instance"] == 1]["node"].tolist()
-    assert "head" not in left and "tail" not in left and len(left) >= 1
+    mine = points.features[points.features["instance"] == 1]
+    held = mine[mine["node"].isin(["head", "tail"])]
+    assert len(held) == 2 and not held["keyframe"].any()  # frame 0's keys, held
     assert len(points.data) == len(store.frame_points(10))
     assert same_segments(edge_segments(points, ctrl), expected_segments(points))
 

@@ -177,7 +177,7 @@ def test_editor_tab_changes_the_layer_live(make_napari_viewer, qtbot):
     w.confirm = lambda title, text: asked.append(text) or True
     w.select_nodes(["tail_mid"])
     qtbot.mouseClick(w.remove_button, LEFT)
-    assert asked and "1 placed points" in asked[0]
+    assert asked and "20 placed points" in asked[0]  # (frame 0's key, held to the end of the video)
     assert store.n_nodes == 11 and len(points.data) == 11
     assert (ctrl.edge_instances == 1).sum() == 10  # its two edges went with it
     # one undo step: the node comes back with its point and edges

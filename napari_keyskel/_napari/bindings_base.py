@@ -18,7 +18,7 @@ from psygnal import Signal
 
 from ..errors import KeyskelError
 from ..history import History
-from ..store import UNLABELLED, AnnotationStore, Change
+from ..store import AnnotationStore, Change
 
 if TYPE_CHECKING:
     from .session import EditSession
@@ -133,13 +133,12 @@ class BindingsBase:
 
     # -- next node (click to place) ---------------------------------------------------------------
     def free_nodes(self) -> list[int]:
-        """Nodes of the current instance without a point (or an unlabelled key) on this frame."""
+        """Nodes of the current instance without a key on this frame (held or interpolated ones are free)."""
         tid = self.ctrl.current_instance
         if tid is None or tid not in self.store.tracks:
             return list(range(self.store.n_nodes))
-        coords, vis, key = self.store.get(self.frame(), tid)
-        skipped = key & (vis == UNLABELLED)
-        return [k for k in range(self.store.n_nodes) if not np.isfinite(coords[k, -1]) and not skipped[k]]
+        _, _, key = self.store.get(self.frame(), tid)
+        return np.flatnonzero(~key).tolist()
 
     def next_node_index(self) -> int | None:
         """The node the next click places (None: the instance is complete on this frame)."""

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import keyframes as kf
 from ..errors import KeyskelError
-from ..store import UNLABELLED, Change
+from ..store import Change
 
 if TYPE_CHECKING:
     from .session import EditSession
@@ -160,16 +160,16 @@ class LayerEdits:
     def _choose_label(self, frame: int, taken: set[tuple[int, int]]) -> tuple[int, int]:
         """``(track id, node)`` for a new point on ``frame``.
 
-        The chosen node of the current instance, else its first unlabelled node, else node 0 (or
-        the chosen node) of a new instance.
+        The chosen node of the current instance, else its first node without a key here, else node
+        0 (or the chosen node) of a new instance.
         """
         s = self.session
         tid = s.current_instance
         if tid is not None and tid in s.store.tracks:
-            coords, vis, key = s.store.get(frame, tid)
-            # a node marked unlabelled (an unlabelled key) is not free: the user said "not here"
-            blocked = np.isfinite(coords[:, 0]) | (key & (vis == UNLABELLED))
-            free = [k for k in np.flatnonzero(~blocked).tolist() if (tid, k) not in taken]
+            _, _, key = s.store.get(frame, tid)
+            # a key (an unlabelled one too: the user said "not here") is taken; an interpolated or
+            # held position is not: a click there places the node as a key
+            free = [k for k in np.flatnonzero(~key).tolist() if (tid, k) not in taken]
             if s.next_node is not None and s.next_node in free:
                 return tid, s.next_node
             if free:

@@ -85,6 +85,8 @@ class EditSession:
             store.bridge_unlabelled = bool(state["bridge_unlabelled"])
         self.current_instance: int | None = None
         self.next_node: int | None = None
+        #: Frames a new instance lives (from its first key); None: to the end of the video.
+        self.new_instance_frames: int | None = state.get("new_instance_frames")
         self.history = History(store)
         self.view = FrameView(viewer, points, edges, store)
         self.view.color_by = state.get("color_by", "node")
@@ -231,5 +233,23 @@ class EditSession:
         return self.record(label or f"interpolate ({m})", lambda: kf.interpolate_all(self.store, method))
 
     def new_track_stop(self, frame: int) -> int:
-        """Where a new instance started on ``frame`` ends (exclusive): just that frame."""
-        return frame + 1
+        """Where a new instance started on ``frame`` ends (exclusive).
+
+        It lives :attr:`new_instance_frames` frames, or to the end of the video when that is None
+        (V7's default: an annotation lasts until it is ended); frames after its last key show the
+        last key's pose, held, as interpolated points.
+        """
+        n = self.store.n_frames
+        if self.store.frame_axis is None:
+            return frame + 1
+        if self.new_instance_frames is not None:
+            stop = frame + max(int(self.new_instance_frames), 1)
+            return stop if n is None else min(stop, n)
+        return frame + 1 if n is None else n
+
+    def set_new_instance_frames(self, n_frames: int | None) -> None:
+        """How many frames a new instance lives (None: to the end of the video); kept in metadata."""
+        if n_frames is not None and (isinstance(n_frames, bool) or int(n_frames) < 1):
+            raise KeyskelError(f"a new instance lives at least one frame, got {n_frames!r}")
+        self.new_instance_frames = None if n_frames is None else int(n_frames)
+        self._sync_metadata({"new_instance_frames": self.new_instance_frames})
