@@ -420,3 +420,19 @@ def test_api_on_a_layer_not_in_a_viewer_keeps_edits_and_method():
     assert api.get_store(layer).method == "cubic"  # kept, not reset to linear
     api.interpolate(layer, method="hold")
     assert api.get_store(layer).method == "hold"
+
+
+def test_new_instance_lifespan_setting(video_viewer):
+    viewer, points, ctrl, store = video_viewer
+    viewer.dims.set_current_step(0, 12)
+    ctrl.current_instance = None
+    points.add([12, 30.0, 30.0])  # a new instance: to the end of the video by default
+    new = store.tracks[store.track_ids[-1]]
+    assert (new.start, new.stop) == (12, 20)
+    ctrl.set_new_instance_frames(3)
+    assert points.metadata["keyskel"]["state"]["new_instance_frames"] == 3
+    ctrl.current_instance = None
+    points.add([13, 40.0, 40.0])
+    assert (store.tracks[store.track_ids[-1]].start, store.tracks[store.track_ids[-1]].stop) == (13, 16)
+    with pytest.raises(Exception, match="at least one frame"):
+        ctrl.set_new_instance_frames(0)
