@@ -22,6 +22,7 @@ from ..errors import KeyskelError
 from ..history import History
 from ..interpolate import Method
 from ..store import AnnotationStore, Change
+from .bindings import Bindings
 from .layer_edits import LayerEdits
 from .layerdata import LINK_KEY, sync_plain
 from .view import FrameView
@@ -29,8 +30,6 @@ from .view import FrameView
 if TYPE_CHECKING:
     import napari
     from napari.layers import Points, Vectors
-
-    from .bindings import Bindings
 
 __all__ = ["EditSession"]
 
@@ -98,9 +97,7 @@ class EditSession:
         points.events.name.connect(self._on_name)
         points.events.visible.connect(self._on_visible)
         self.refresh()
-        from .bindings import Bindings  # the bindings know the session, not the other way round
-
-        self.bindings: Bindings = Bindings(self)
+        self.bindings = Bindings(self)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def detach(self) -> None:
