@@ -269,6 +269,11 @@ def test_dock_stays_true_after_key_undo_drags_and_open(make_napari_viewer, qtbot
     mouse("mouse_release", yx + 4)
     assert len(dock.bindings().history) == n + 1 and dock.undo_button.isEnabled()
     assert not dock.redo_button.isEnabled()
+    c = store.counts()  # the status line's counts follow the edits (recounted per touched track)
+    assert (
+        f"{c['instances']} instances · {c['keys']} keys · {c['interpolated']} interpolated"
+        in dock.status.text()
+    )
 
     # File > Open (or a script) adds an annotation layer: the dock works on it
     path = tmp_path / "mice.json"

@@ -83,9 +83,9 @@ def attach(viewer: napari.Viewer, points: Points) -> EditSession:
         points.metadata[LINK_KEY] = link
         store = store_from_plain(points.metadata["keyskel"]).copy()
     else:
-        store = _PENDING.pop(link, None)
-        if store is None:  # (not `or`: an empty store is falsy)
-            store = store_from_plain(points.metadata["keyskel"])
+        pending = _PENDING.pop(link, None)
+        # (not `or`: an empty store is falsy)
+        store = store_from_plain(points.metadata["keyskel"]) if pending is None else pending
     if not link:
         link = uuid.uuid4().hex
         points.metadata[LINK_KEY] = link
@@ -134,6 +134,8 @@ def connect_viewer(viewer: napari.Viewer) -> None:
     ref = _VIEWERS.get(id(viewer))
     if ref is not None and ref() is viewer:
         return
+    for key in [k for k, r in _VIEWERS.items() if r() is None]:  # closed viewers
+        del _VIEWERS[key]
     _VIEWERS[id(viewer)] = weakref.ref(viewer)
     viewer.layers.events.inserted.connect(_on_inserted)
     viewer.layers.events.removed.connect(_on_removed)

@@ -245,7 +245,7 @@ class KeyskelDock(QWidget):
         def on_frame(frame: Any) -> None:
             if self.controller() is ctrl:
                 self.timeline.refresh()
-                self._update_status(recount=False)
+                self._update_status()
 
         ctrl.frame_changed.connect(on_frame)
         b.message.connect(on_message)
@@ -279,10 +279,10 @@ class KeyskelDock(QWidget):
             self.node_list.addItem(item)
 
     def _on_step(self, event: Any = None) -> None:
-        self._update_status(recount=False)
+        self._update_status()
 
-    def _update_status(self, event: Any = None, recount: bool = True) -> None:
-        """Status line; the store-wide counts are recomputed after edits only (not per frame step)."""
+    def _update_status(self, event: Any = None) -> None:
+        """Status line; the counts are recounted for the tracks an edit touched only."""
         store = self.current_store()
         if store is None:
             self.status.setText("")
