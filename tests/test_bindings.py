@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -180,8 +183,9 @@ def test_drag_on_interpolated_frame_keys_only_that_node(env):
         _mouse(env.points, "mouse_move", (10, y, x + dx))
         # the dragged instance's edges follow every move (before any store edit)
         assert t.coords[10, 3, 1] == pytest.approx(before[10, 3, 1])
-        seg = _edges_touching(env, np.asarray(env.points.data)[row])
-        assert seg >= 1
+        # body (node 3) has two edges, to head and tail: both end where the mouse is
+        assert _edges_touching(env, np.asarray(env.points.data)[row]) == 2
+        assert np.asarray(env.points.data)[row, 2] == pytest.approx(x + dx)
     _mouse(env.points, "mouse_release", (10, y, x + 6.0))
     assert t.is_key[10].tolist() == [False, False, False, True, False]
     assert t.coords[10, 3, 1] == pytest.approx(before[10, 3, 1] + 6)
@@ -264,6 +268,11 @@ def test_delete_instance_frame_and_track(env):
     assert np.isnan(t2.coords[30 - t2.start :]).all() and len(rows_of(env, 2)) == 0
     env.viewer.dims.set_current_step(0, 25)
     assert len(rows_of(env, 2)) == 5  # still held before the end
+    out = Path(tempfile.mkdtemp()) / "ended.json"
+    api.save_layer(env.points, out, format="darwin")  # V7 writes the lifespan as ranges
+    anns = json.loads(out.read_text())["annotations"]
+    ranges = {a["instance_id"]["value"]: a["ranges"] for a in anns if "instance_id" in a}
+    assert ranges[2] == [[20, 30]]
     press(env, Qt.Key.Key_Z, CTRL)
     assert t2.alive.all() and np.isfinite(t2.coords[30 - t2.start]).all()
 
