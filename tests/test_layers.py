@@ -436,3 +436,17 @@ def test_new_instance_lifespan_setting(video_viewer):
     assert (store.tracks[store.track_ids[-1]].start, store.tracks[store.track_ids[-1]].stop) == (13, 16)
     with pytest.raises(Exception, match="at least one frame"):
         ctrl.set_new_instance_frames(0)
+
+
+def test_closing_the_viewer_frees_the_sessions(make_napari_viewer):
+    import gc
+
+    from napari_keyskel._napari.registry import sessions
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((20, 64, 96), np.uint8), name="video")
+    refs = _refs_of_new_layer(viewer)[:-2]  # store, session, history, bindings
+    viewer.layers.clear()  # what closing the viewer does to its layers
+    gc.collect()
+    assert not [r() for r in refs if r() is not None]
+    assert not [s for s in sessions() if s.viewer is viewer]
