@@ -62,40 +62,6 @@ def settle(app) -> None:
     app.processEvents()
 
 
-def timed(fn, app, n: int) -> tuple[float, float]:
-    """Median seconds of ``fn`` alone (layers updated) and of ``fn`` + the canvas draw."""
-    upd, tot = [], []
-    for i in range(n):
-        t0 = time.perf_counter()
-        fn(i)
-        t1 = time.perf_counter()
-        settle(app)
-        t2 = time.perf_counter()
-        upd.append(t1 - t0)
-        tot.append(t2 - t0)
-    return statistics.median(upd), statistics.median(tot)
-
-
-def paired(step, layers, app, n: int) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Frame steps with ``layers`` shown vs hidden (image only), alternating, so that both see the
-    same machine load; returns ((update, +draw) shown, (update, +draw) image only) medians."""
-    shown, hidden = [], []
-    for i in range(n):
-        for visible, out in ((True, shown), (False, hidden)):
-            for ly in layers:
-                ly.visible = visible
-            settle(app)
-            t0 = time.perf_counter()
-            step(2 * i + (not visible))
-            t1 = time.perf_counter()
-            settle(app)
-            out.append((t1 - t0, time.perf_counter() - t0))
-    for ly in layers:
-        ly.visible = True
-    med = lambda xs: (statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs))  # noqa: E731
-    return med(shown), med(hidden)
-
-
 def mouse(layer, kind: str, position) -> None:
     """One mouse event through napari's own layer callbacks, as its canvas sends them."""
     from types import SimpleNamespace
@@ -159,11 +125,6 @@ def main() -> None:
         viewer.dims.set_current_step(0, frame_of(i))
         plain_replace(i)
 
-    t_floor = timed(plain_replace, app, args.steps)
-    t_floor_step = timed(plain_frame, app, args.steps)
-    plain_pts.visible = plain_vec.visible = False  # (removing them crashes llvmpipe's next draw)
-    settle(app)
-
     # -- keyskel ----------------------------------------------------------------------------------
     tmp = Path(tempfile.mkdtemp())
     write(Dataset(stores=[store]), tmp / "chain.json", "darwin")
@@ -172,12 +133,34 @@ def main() -> None:
     settle(app)
     t_open = time.perf_counter() - t0
     ctrl = api.get_controller(points)
-    viewer.layers.selection.active = points
 
     def ours_frame(i: int) -> None:
-        viewer.dims.set_current_step(0, frame_of(i))
+        viewer.dims.set_current_step(0, frame_of(i) + 5)  # (plain_frame went to frame_of(i))
 
-    t_step = timed(ours_frame, app, args.steps)
+    def once(fn, i: int) -> float:
+        t0 = time.perf_counter()
+        fn(i)
+        settle(app)
+        return time.perf_counter() - t0
+
+    # interleaved, so that the floor and keyskel see the same machine load: each round times the
+    # plain layers (keyskel hidden) and then keyskel (plain layers hidden), each with its draw
+    floor_t, floor_step_t, step_t = [], [], []
+    for i in range(args.steps):
+        for plain_shown, fn, out in (
+            (True, plain_replace, floor_t),
+            (True, plain_frame, floor_step_t),
+            (False, ours_frame, step_t),
+        ):
+            plain_pts.visible = plain_vec.visible = plain_shown
+            points.visible = not plain_shown
+            settle(app)
+            out.append(once(fn, i))
+    plain_pts.visible = plain_vec.visible = False  # (removing them crashes llvmpipe's next draw)
+    points.visible = True
+    viewer.layers.selection.active = points
+    settle(app)
+    floor, floor_step, t_step = (statistics.median(x) for x in (floor_t, floor_step_t, step_t))
 
     # drags through napari's mouse callbacks, on interpolated frames (a key is made each time)
     points.mode = "select"
@@ -208,12 +191,11 @@ def main() -> None:
     assert len(ctrl.history) == n_steps0 + args.drags, "one undo step per drag"
     hist_bytes = ctrl.history.nbytes()
 
-    floor, floor_step = t_floor[1], t_floor_step[1]
     med = statistics.median
     rows = [
         ("floor: one frame's points+edges into plain layers", floor, floor, None),
         ("floor with the frame step (video frame too)", floor_step, floor, None),
-        ("keyskel: frame step (x the floor with the step)", t_step[1], floor_step, 1.0),
+        ("keyskel: frame step (x the floor with the step)", t_step, floor_step, 1.0),
         ("keyskel: drag press (select the node)", med(presses), floor, None),
         ("keyskel: drag move (points + the instance's edges)", med(moves), floor, 1.5),
         ("keyskel: drag release (key, spans, one undo step)", med(releases), floor, 2.0),
