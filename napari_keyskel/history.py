@@ -117,8 +117,14 @@ class _TrackDiff:
         )
 
 
-def _diff_track(tid: int, old: Track | None, new: Track | None) -> _TrackDiff | None:
-    """The difference between a track before the block and now (None if equal)."""
+def _diff_track(
+    tid: int, old: Track | None, new: Track | None, window: tuple[int, int] | None = None
+) -> _TrackDiff | None:
+    """The difference between a track before the block and now (None if equal).
+
+    ``window``: frames ``[start, stop)`` outside which the block promised not to write (only used
+    when the block did not change the track's frames).
+    """
     geom = (None if old is None else (old.start, old.stop), None if new is None else (new.start, new.stop))
     if old is None and new is None:
         return None
@@ -127,12 +133,17 @@ def _diff_track(tid: int, old: Track | None, new: Track | None) -> _TrackDiff | 
     base = min(old.start, new.start)
     n = max(old.stop, new.stop) - base
     a, b = _embed(old, base, n), _embed(new, base, n)
+    lo = 0  # compare rows [lo, lo + len) of the union block
+    if window is not None and geom[0] == geom[1]:
+        lo, hi = max(window[0] - base, 0), min(window[1] - base, n)
+        lo = min(lo, hi)
+        a, b = tuple(x[lo:hi] for x in a), tuple(x[lo:hi] for x in b)
     cell_same = _same(a[0], b[0]).all(axis=-1) & (a[1] == b[1]) & (a[2] == b[2]) & _same(a[3], b[3])
     changed = ~cell_same
     rows = np.flatnonzero(changed.any(axis=1))
     cols = np.flatnonzero(changed.any(axis=0))
     alive_rows = np.flatnonzero(a[4] != b[4])
-    d = _TrackDiff(tid, geom, base=base, rows=rows, cols=cols, alive_rows=alive_rows)
+    d = _TrackDiff(tid, geom, base=base, rows=rows + lo, cols=cols, alive_rows=alive_rows + lo)
     if rows.size:
         ix = np.ix_(rows, cols)
         d.cells = (tuple(x[ix].copy() for x in a[:4]), tuple(x[ix].copy() for x in b[:4]))
@@ -185,6 +196,7 @@ class History:
         self._redo: list[Step] = []
         self._depth = 0
         self._before: dict[int, Track | None] = {}  # copies of the touched tracks, inside a block
+        self._window: dict[int, tuple[int, int] | None] = {}  # frames each track changed in
         self._refs: dict[int, Track] = {}  # the track objects when the block opened
         self._order: list[int] = []
         self._attrs: dict[str, Any] = {}
@@ -258,7 +270,7 @@ class History:
             self._order = list(s.tracks)
             self._attrs = {a: getattr(s, a) for a in _STORE_ATTRS}
             self._store_meta = copy.deepcopy(s.meta)
-            self._before = {}
+            self._before, self._window = {}, {}
         self._depth += 1
         self.touch(tracks)
 
@@ -275,6 +287,22 @@ class History:
                 ref = self._refs.get(tid)
                 self._before[tid] = None if ref is None else ref.copy()
 
+    def narrow(self, changes: Iterable[Change]) -> None:
+        """Inside the outermost block, promise the block wrote only the frames of ``changes``.
+
+        The tracks of ``changes`` are then compared on those frames only (not their whole
+        block). Every edit of :mod:`~napari_keyskel.keyframes` and of the store reports all it
+        wrote; pass nothing else here.
+        """
+        if self._depth != 1:  # an outer block may write elsewhere: compare whole tracks
+            return
+        for c in changes:
+            tid = int(c.track_id)
+            if tid in self._window and self._window[tid] is None:
+                continue
+            lo, hi = self._window.get(tid) or (c.start, c.stop)
+            self._window[tid] = (min(lo, c.start), max(hi, c.stop))
+
     def end(self, label: str, rollback: bool = False) -> Step | None:
         """Close the block opened by :meth:`begin`; the outermost records (or rolls back) it."""
         if self._depth == 0:
@@ -284,11 +312,12 @@ class History:
             return None
         try:
             if rollback:
+                self._window = {}  # roll back whatever was written
                 self._rollback()
                 return None
             return self._record(label)
         finally:
-            self._before, self._refs = {}, {}
+            self._before, self._refs, self._window = {}, {}, {}
 
     def _befores(self) -> dict[int, Track | None]:
         """Each candidate track's state when the block opened (None: it did not exist)."""
@@ -304,7 +333,7 @@ class History:
         s = self.store
         diffs = []
         for tid, before in sorted(self._befores().items()):
-            d = _diff_track(tid, before, s.tracks.get(tid))
+            d = _diff_track(tid, before, s.tracks.get(tid), self._window.get(tid))
             if d is not None:
                 diffs.append(d)
         attrs = {a: (v, getattr(s, a)) for a, v in self._attrs.items() if getattr(s, a) != v}

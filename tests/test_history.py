@@ -304,3 +304,28 @@ def test_history_needs_a_store():
         History(object())  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="max_steps"):
         History(_base_store(), max_steps=0)
+
+
+def test_narrowed_steps_equal_whole_track_steps():
+    rng = np.random.default_rng(1)
+    stores = [_base_store(), _base_store()]
+    hists = [History(s) for s in stores]
+    for _ in range(40):
+        f, node = int(rng.integers(0, N_FRAMES)), int(rng.integers(0, 4))
+        xy = tuple(rng.uniform(0, 50, 2))
+        for narrow, (s, h) in enumerate(zip(stores, hists)):
+            with h.edit("move", tracks=[1]):
+                changes = kf.move_node(s, f, 1, node, xy)
+                if narrow:
+                    h.narrow(changes)  # compare only the frames the edit reports
+    assert len(hists[0]) == len(hists[1]) == 40
+    for h0, h1 in zip(hists[0]._undo, hists[1]._undo):
+        (d0,), (d1,) = h0.diffs, h1.diffs
+        assert d0.rows.tolist() == d1.rows.tolist() and d0.cols.tolist() == d1.cols.tolist()
+    states = [_state(stores[1])]
+    while hists[1].can_undo:
+        hists[1].undo()
+        hists[0].undo()
+        _assert_same(_state(stores[1]), _state(stores[0]))
+        states.append(_state(stores[1]))
+    _assert_same(states[-1], _state(_base_store()))

@@ -70,11 +70,14 @@ class BindingsBase:
             self._applying -= 1
 
     def record(
-        self, label: str, fn: Callable[[], list[Change]], tracks: list[int] | None = None
+        self, label: str, fn: Callable[[], list[Change]], tracks: list[int] | None = None, exact: bool = True
     ) -> list[Change]:
-        """Run a store edit as one undo step and update the layer; errors propagate (nothing done)."""
+        """Run a store edit as one undo step and update the layer; errors propagate (nothing done).
+
+        See :meth:`~napari_keyskel._napari.session.EditSession.record` for ``tracks`` and ``exact``.
+        """
         with self.applying():
-            return self.ctrl.record(label, fn, tracks)
+            return self.ctrl.record(label, fn, tracks, exact=exact)
 
     def run(
         self, label: str, fn: Callable[[], list[Change]], tracks: list[int] | None = None

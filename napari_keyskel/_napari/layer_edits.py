@@ -67,6 +67,8 @@ class LayerEdits:
             elif action == "changed":
                 label = "move points" if self.dragging is not None else "edit points"
                 self.dragging = None
+                if label != "move points":
+                    self.view.edges_follow_layer = False
                 self.on_changed(event.data_indices, label)
             elif action == "added":
                 self.on_added()
@@ -82,6 +84,7 @@ class LayerEdits:
         if self.dragging is None or self.view.busy or len(self.session.points.data) != len(self.view.ids):
             return
         self.view.update_edges(self.dragging)
+        self.view.edges_follow_layer = True
 
     # -- the edits ------------------------------------------------------------------------------
     def _store_coords(self, rows: np.ndarray) -> np.ndarray:

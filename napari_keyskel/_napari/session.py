@@ -199,14 +199,19 @@ class EditSession:
         fn: Callable[[], list[Change]],
         tracks: Iterable[int] | None = None,
         rows: np.ndarray | None = None,
+        exact: bool = True,
     ) -> list[Change]:
         """Run a store edit as one undo step and show it; errors propagate (nothing done).
 
         ``tracks``: the existing tracks ``fn`` may write (None: any); created and removed tracks
-        are found without being named.
+        are found without being named. ``exact``: ``fn`` returns a :class:`Change` for every
+        frame it wrote (as the core's edits do), so the undo record compares only those frames;
+        pass False for an edit that may write more than it reports.
         """
         with self.history.edit(label, tracks):
             changes = fn()
+            if exact:
+                self.history.narrow(changes)
         self.after_edit(changes, np.zeros(0, np.intp) if rows is None else rows)
         return changes
 

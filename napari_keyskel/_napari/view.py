@@ -52,6 +52,8 @@ class FrameView:
         self.color_by = "node"
         self.frame: int | None = 0
         self.busy = 0
+        #: The edges were just drawn from the layer's points as they are (during a drag).
+        self.edges_follow_layer = False
         self.reload_skeleton()
 
     # -- bookkeeping ----------------------------------------------------------------------------
@@ -250,17 +252,21 @@ class FrameView:
         states = not (np.array_equal(self.vis[rows], new_vis) and np.array_equal(self.key[rows], new_key))
         self.vis[rows], self.key[rows] = new_vis, new_key
         p = self.points
+        moved = False
         with self.quiet(), p.events.data.blocker():
             data = np.asarray(p.data)
             if not np.array_equal(data[rows], pos):
                 data = data.copy()
                 data[rows] = pos
                 p.data = data
+                moved = True
             if states:
                 self._write_states()
                 self._apply_style()
         self.drawn[rows] = pos
-        self.update_edges(np.asarray(track_ids, np.int64))
+        if moved or self._ab is None or not self.edges_follow_layer:  # (a drag drew them already)
+            self.update_edges(np.asarray(track_ids, np.int64))
+        self.edges_follow_layer = False
         return True
 
 

@@ -313,7 +313,7 @@ class KeyskelDock(QWidget):
         b = self.bindings()
         if b is None:
             return fn()
-        return b.record(label, fn)
+        return b.record(label, fn, exact=False)  # (the tab's edits: compared whole)
 
     def _on_skeleton_changed(self, skeleton: Any, mapping: np.ndarray) -> None:
         """Apply an edited skeleton to the layer (one undo step)."""
