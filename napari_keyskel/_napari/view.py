@@ -142,7 +142,8 @@ class FrameView:
                 ab = self._ab
                 self._mirror(frames, fp)
                 self._ab = ab
-                self._write_states()
+                if not same_style:  # (a new features table costs more than the points)
+                    self._write_states()
             else:
                 self._mirror(frames, fp)
                 p.features = features_table(self.store, fp)
