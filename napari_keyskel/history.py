@@ -287,6 +287,19 @@ class History:
                 ref = self._refs.get(tid)
                 self._before[tid] = None if ref is None else ref.copy()
 
+    def commit(self, label: str, changes: Iterable[Change] | None = None, tracks: Any = None) -> None:
+        """Refused: an edit is recorded by the block it runs in (its "before" is copied first).
+
+        Use ``with history.edit(label, tracks): ...`` (or a session's ``record``) around the edit.
+        """
+        raise StoreError(
+            f"History.commit({label!r}) after the fact is not supported: the history keeps no copy of "
+            "the store; run the edit inside `with history.edit(label, tracks=[...]):`"
+        )
+
+    def sync(self) -> None:
+        """Nothing to do: the history keeps no baseline copy of the store (kept for old callers)."""
+
     def narrow(self, changes: Iterable[Change]) -> None:
         """Inside the outermost block, promise the block wrote only the frames of ``changes``.
 

@@ -257,6 +257,8 @@ def test_nested_blocks_merge_and_unrecorded_edits_stay():
     assert store.tracks[1].coords[0, 0].tolist() == [50.0, 50.0] and 2 in store.tracks
     with pytest.raises(StoreError, match="outside"):
         history.touch([1])
+    with pytest.raises(StoreError, match="after the fact is not supported"):  # a clear refusal
+        history.commit("after the fact")
 
 
 def test_history_holds_diffs_not_a_copy_of_the_store():
