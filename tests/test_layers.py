@@ -450,3 +450,12 @@ def test_closing_the_viewer_frees_the_sessions(make_napari_viewer):
     gc.collect()
     assert not [r() for r in refs if r() is not None]
     assert not [s for s in sessions() if s.viewer is viewer]
+
+
+def test_controller_for_a_plugin_proxy_of_the_layer(video_viewer):
+    from napari.utils._proxies import PublicOnlyProxy
+
+    viewer, points, ctrl, _ = video_viewer
+    proxy = PublicOnlyProxy(viewer).layers[points.name]  # what plugin widgets are handed
+    assert api.get_controller(proxy) is ctrl
+    assert api.get_controller(PublicOnlyProxy(viewer).layers[ctrl.edges.name]) is ctrl
