@@ -158,6 +158,15 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="exit 0 if the file reads cleanly, else print the error, exit 1")
     common(v)
     v.set_defaults(func=_cmd_validate)
+    from .cli_review import add_commands  # review, compare (napari_keyskel/cli_review.py)
+
+    add_commands(sub, common)
+    from .cli_models import register  # keyskel propagate / accept (models in the loop)
+
+    register(sub)
+    from .cli_3d import add_triangulate_parser  # keyskel triangulate (3D, multi-view)
+
+    add_triangulate_parser(sub)
     return p
 
 

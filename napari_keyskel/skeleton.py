@@ -1,4 +1,4 @@
-"""The skeleton definition: named nodes, edges, per-node colours and left/right flip pairs.
+"""The skeleton definition: named nodes, edges, per-node colours, left/right flip pairs, OKS sigmas.
 
 A :class:`Skeleton` is immutable and validates itself on construction; editing methods return
 a new skeleton. Its file form is plain JSON (see :meth:`Skeleton.to_dict`), with edges and
@@ -35,6 +35,7 @@ DEFAULT_PALETTE: tuple[str, ...] = (
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 _FORMAT_TAG = "keyskel-skeleton"
 _FORMAT_VERSION = 1
+_NEW_NODE_SIGMA = 0.05  # matching.DEFAULT_SIGMA, for a node added to a skeleton with sigmas
 
 
 def _as_pairs(raw: Any, what: str) -> list[tuple[Any, Any]]:
@@ -68,6 +69,9 @@ class Skeleton:
         Left/right pairs (indices or names), as pairs or as a symmetric ``{a: b, b: a}`` mapping.
     name
         Name of the skeleton (e.g. the V7 class or COCO category name).
+    sigmas
+        Optional per-node OKS constants (COCO's ``kpt_oks_sigmas``), positive; ``None`` lets
+        :func:`napari_keyskel.matching.default_sigmas` choose (COCO's for the person, else 0.05).
 
     """
 
@@ -76,6 +80,7 @@ class Skeleton:
     colors: tuple[str, ...] = ()
     flip_pairs: tuple[tuple[int, int], ...] = ()
     name: str = "skeleton"
+    sigmas: tuple[float, ...] | None = None
     _index: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
 
     def __init__(
@@ -85,6 +90,7 @@ class Skeleton:
         colors: Iterable[str] | None = None,
         flip_pairs: Iterable[Sequence[int | str]] | Mapping[Any, Any] | None = None,
         name: str = "skeleton",
+        sigmas: Iterable[float] | None = None,
     ) -> None:
         node_list = list(nodes) if not isinstance(nodes, str) else [nodes]
         _check_names(node_list)
@@ -96,6 +102,7 @@ class Skeleton:
         set_(self, "edges", tuple(self._edge_list(edges)))
         set_(self, "flip_pairs", tuple(self._pair_list(flip_pairs)))
         set_(self, "colors", tuple(self._color_list(colors)))
+        set_(self, "sigmas", self._sigma_list(sigmas))
 
     # -- validation ---------------------------------------------------------------------------
     def _resolve(self, ref: int | str, what: str) -> int:
@@ -170,6 +177,20 @@ class Skeleton:
                 raise SkeletonError(f"colour of node {n!r} must be '#rrggbb', got {c!r}")
         return [c.lower() for c in cols]
 
+    def _sigma_list(self, sigmas: Iterable[float] | None) -> tuple[float, ...] | None:
+        if sigmas is None:
+            return None
+        try:
+            vals = [float(v) for v in sigmas]
+        except (TypeError, ValueError) as exc:
+            raise SkeletonError(f"OKS sigmas must be numbers, got {sigmas!r}") from exc
+        if len(vals) != len(self.nodes):
+            raise SkeletonError(f"{len(vals)} OKS sigmas given for {len(self.nodes)} nodes")
+        for n, v in zip(self.nodes, vals, strict=True):
+            if not (np.isfinite(v) and v > 0):
+                raise SkeletonError(f"OKS sigma of node {n!r} must be a positive number, got {v!r}")
+        return tuple(vals)
+
     # -- queries ------------------------------------------------------------------------------
     @property
     def n_nodes(self) -> int:
@@ -204,6 +225,7 @@ class Skeleton:
             "colors": self.colors,
             "flip_pairs": self.flip_pairs,
             "name": self.name,
+            "sigmas": self.sigmas,
         }
         d.update(kw)
         return Skeleton(**d)
@@ -211,7 +233,8 @@ class Skeleton:
     def add_node(self, name: str, color: str | None = None) -> Skeleton:
         """Return a skeleton with one more node at the end."""
         color = color or DEFAULT_PALETTE[len(self.nodes) % len(DEFAULT_PALETTE)]
-        return self._replace(nodes=(*self.nodes, name), colors=(*self.colors, color))
+        sigmas = None if self.sigmas is None else (*self.sigmas, _NEW_NODE_SIGMA)
+        return self._replace(nodes=(*self.nodes, name), colors=(*self.colors, color), sigmas=sigmas)
 
     def rename_node(self, node: int | str, new_name: str) -> Skeleton:
         """Return a skeleton with one node renamed (edges and pairs follow, being by index)."""
@@ -231,6 +254,7 @@ class Skeleton:
             [self.colors[k] for k in keep],
             [(new[a], new[b]) for a, b in self.flip_pairs if i not in (a, b)],
             self.name,
+            None if self.sigmas is None else [self.sigmas[k] for k in keep],
         )
 
     def reorder_nodes(self, order: Sequence[int | str]) -> Skeleton:
@@ -245,6 +269,7 @@ class Skeleton:
             [self.colors[k] for k in idx],
             [(new[a], new[b]) for a, b in self.flip_pairs],
             self.name,
+            None if self.sigmas is None else [self.sigmas[k] for k in idx],
         )
 
     def add_edge(self, a: int | str, b: int | str) -> Skeleton:
@@ -264,6 +289,10 @@ class Skeleton:
         cols[self.index(node)] = color
         return self._replace(colors=cols)
 
+    def set_sigmas(self, sigmas: Iterable[float] | None) -> Skeleton:
+        """Return a skeleton with these per-node OKS sigmas (``None``: the defaults)."""
+        return self._replace(sigmas=None if sigmas is None else tuple(sigmas))
+
     def set_flip_pair(self, a: int | str, b: int | str | None) -> Skeleton:
         """Pair ``a`` with ``b`` (dropping their old pairs); ``b=None`` just unpairs ``a``."""
         i = self.index(a)
@@ -275,12 +304,15 @@ class Skeleton:
 
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict; edges and flip pairs by node name."""
+        """JSON-able dict; edges and flip pairs by node name; a node's OKS ``sigma`` if set."""
+        nodes = [{"name": n, "color": c} for n, c in zip(self.nodes, self.colors, strict=True)]
+        for node, sigma in zip(nodes, self.sigmas or (), strict=False):
+            node["sigma"] = sigma
         return {
             "format": _FORMAT_TAG,
             "version": _FORMAT_VERSION,
             "name": self.name,
-            "nodes": [{"name": n, "color": c} for n, c in zip(self.nodes, self.colors, strict=True)],
+            "nodes": nodes,
             "edges": [[self.nodes[i], self.nodes[j]] for i, j in self.edges],
             "flip_pairs": [[self.nodes[i], self.nodes[j]] for i, j in self.flip_pairs],
         }
@@ -297,10 +329,12 @@ class Skeleton:
             raise SkeletonError("'nodes' must be a list")
         names: list[Any] = []
         colors: list[Any] = []
+        sigmas: list[Any] = []
         for k, n in enumerate(raw_nodes):
             if isinstance(n, Mapping):
                 names.append(n.get("name"))
                 colors.append(n.get("color") or DEFAULT_PALETTE[k % len(DEFAULT_PALETTE)])
+                sigmas.append(n.get("sigma"))
             else:
                 names.append(n)
                 colors.append(DEFAULT_PALETTE[k % len(DEFAULT_PALETTE)])
@@ -310,6 +344,7 @@ class Skeleton:
             colors,
             data.get("flip_pairs") or None,
             str(data.get("name", "skeleton")),
+            _read_sigmas(names, sigmas),
         )
 
     @classmethod
@@ -327,6 +362,18 @@ class Skeleton:
         path = Path(path)
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
         return path
+
+
+def _read_sigmas(names: list[Any], sigmas: list[Any]) -> list[Any] | None:
+    """Per-node ``sigma`` entries: all or none (a partial set names the first node lacking one)."""
+    if not any(s is not None for s in sigmas):
+        return None
+    for name, s in zip(names, sigmas, strict=False):
+        if s is None:
+            raise SkeletonError(f"node {name!r} has no OKS 'sigma' while other nodes have one")
+    if len(sigmas) != len(names):
+        raise SkeletonError("every node needs an OKS 'sigma' when any has one")
+    return sigmas
 
 
 def _check_names(names: list[Any]) -> None:

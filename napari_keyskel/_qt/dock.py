@@ -131,10 +131,15 @@ class KeyskelDock(QWidget):
 
         self.editor = SkeletonEditor()
         self.timeline = TimelineWidget(self.viewer)
+        from .multiview_dock import MultiViewPanel  # 3D and multi-view tab
+        from .review_dock import ReviewDock  # the Review tab (napari_keyskel/_qt/review_dock.py)
+
         # the tabs after "Annotate": (widget, title); add a tab with one line here
         extra_tabs: list[tuple[QWidget, str]] = [
             (self.editor, "Skeleton"),
             (self.timeline, "Timeline"),
+            (ReviewDock(self.viewer), "Review"),
+            (MultiViewPanel(self.viewer), "3D / views"),
         ]
         for widget, title in extra_tabs:
             self.tabs.addTab(widget, title)
@@ -161,6 +166,9 @@ class KeyskelDock(QWidget):
         self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
         self.viewer.dims.events.current_step.connect(self._on_step, position="last")
         self._refresh_layers()
+        from .models_dock import ModelsPanel  # the Models tab: proposals, propagation
+
+        self.tabs.addTab(ModelsPanel(self.viewer, self.current_layer), "Models")
 
     def _fill_shortcuts(self) -> None:
         from .._napari.bindings import KEYS

@@ -1,0 +1,309 @@
+"""The review dock: the machine's flags, stepped through one by one, with a review state each.
+
+:class:`ReviewDock` shows the flags of the picked layer's
+:class:`~napari_keyskel._napari.review_session.ReviewSession` as a tree: one row per frame (its
+flag count and worst score), under it one row per flag (instance, node, kind, score, the review
+state of its (frame, instance)). Clicking a flag, *Previous* / *Next* (or ``Shift-F`` / ``F`` on
+the layer) jumps to its frame and selects its instance and node. *Accept*, *Needs fix* and
+*Reject* (with the comment typed) set the state of the current flag's (frame, instance); the
+progress bar counts reviewed / flagged (frame, instance) pairs out of all pairs with points.
+*Compare with* adds the disagreements with another annotation layer as ``disagree`` flags.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..review import KINDS
+from ..review.states import get_state
+
+if TYPE_CHECKING:
+    import napari
+
+    from .._napari.review_session import ReviewSession
+
+__all__ = ["ReviewDock"]
+
+_ROLE = Qt.ItemDataRole.UserRole
+_STATE_COLORS = {"accepted": "#2ca02c", "needs_fix": "#ff7f0e", "rejected": "#d62728", "": "#aaaaaa"}
+_STATE_TEXT = {"accepted": "✓ ok", "needs_fix": "fix", "rejected": "✗ no", "": "—"}
+#: Most flag rows shown (the rest are counted; step through them with Next / F).
+MAX_ROWS = 5000
+
+
+class ReviewDock(QWidget):
+    """Flags of an annotation layer, review states and agreement with another layer."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        self.setObjectName("keyskel-review")
+        self._session: ReviewSession | None = None
+        self._items: dict[int, QTreeWidgetItem] = {}
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(2, 2, 2, 2)
+
+        form = QFormLayout()
+        self.layer_combo = QComboBox()
+        self.layer_combo.setToolTip("The annotation layer to review")
+        form.addRow("Annotation layer", self.layer_combo)
+        outer.addLayout(form)
+
+        kinds = QGridLayout()
+        self.kind_boxes: dict[str, QCheckBox] = {}
+        for i, kind in enumerate(KINDS):
+            box = QCheckBox(kind.replace("_", " "))
+            box.setChecked(True)
+            self.kind_boxes[kind] = box
+            kinds.addWidget(box, i // 3, i % 3)
+        outer.addLayout(kinds)
+        row = QHBoxLayout()
+        self.check_button = QPushButton("Find flags")
+        self.check_button.setToolTip("Run the checked detectors over every frame of the layer")
+        self.order_combo = QComboBox()
+        self.order_combo.addItems(["worst first", "by frame"])
+        row.addWidget(self.check_button, 1)
+        row.addWidget(self.order_combo)
+        outer.addLayout(row)
+        row = QHBoxLayout()
+        self.compare_combo = QComboBox()
+        self.compare_combo.setToolTip("Another annotation layer of the same frames (a second annotator)")
+        self.compare_button = QPushButton("Compare")
+        row.addWidget(QLabel("Compare with"))
+        row.addWidget(self.compare_combo, 1)
+        row.addWidget(self.compare_button)
+        outer.addLayout(row)
+
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(5)
+        self.tree.setHeaderLabels(["frame / kind", "instance", "node", "score", "review"])
+        self.tree.setUniformRowHeights(True)
+        outer.addWidget(self.tree, 1)
+
+        nav = QHBoxLayout()
+        self.prev_button = QPushButton("◀ Previous (Shift-F)")
+        self.next_button = QPushButton("Next (F) ▶")
+        nav.addWidget(self.prev_button)
+        nav.addWidget(self.next_button)
+        outer.addLayout(nav)
+        self.comment = QLineEdit()
+        self.comment.setPlaceholderText("comment (optional)")
+        outer.addWidget(self.comment)
+        states = QHBoxLayout()
+        self.accept_button = QPushButton("Accept")
+        self.fix_button = QPushButton("Needs fix")
+        self.reject_button = QPushButton("Reject")
+        self.clear_button = QPushButton("Clear")
+        for b in (self.accept_button, self.fix_button, self.reject_button, self.clear_button):
+            states.addWidget(b)
+        outer.addLayout(states)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setFormat("%v / %m flagged reviewed")
+        self.progress_label = QLabel("")
+        self.progress_label.setWordWrap(True)
+        outer.addWidget(self.progress_bar)
+        outer.addWidget(self.progress_label)
+
+        self.check_button.clicked.connect(self.find_flags)
+        self.compare_button.clicked.connect(self.compare)
+        self.order_combo.currentIndexChanged.connect(self._on_order)
+        self.layer_combo.currentIndexChanged.connect(self._on_layer)
+        self.tree.itemClicked.connect(self._on_item_clicked)
+        self.tree.itemActivated.connect(self._on_item_clicked)
+        self.prev_button.clicked.connect(lambda: self._step(-1))
+        self.next_button.clicked.connect(lambda: self._step(1))
+        self.accept_button.clicked.connect(lambda: self.mark("accepted"))
+        self.fix_button.clicked.connect(lambda: self.mark("needs_fix"))
+        self.reject_button.clicked.connect(lambda: self.mark("rejected"))
+        self.clear_button.clicked.connect(lambda: self.mark(None))
+        from .._napari.controller import connect_viewer
+
+        connect_viewer(self.viewer)
+        self.viewer.layers.events.inserted.connect(self._refresh_layers, position="last")
+        self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
+        self._refresh_layers()
+
+    # -- layers ---------------------------------------------------------------------------------
+    def _controllers(self) -> dict[str, Any]:
+        from .._napari.controller import controller_for
+
+        out = {}
+        for layer in self.viewer.layers:
+            ctrl = controller_for(layer)
+            if ctrl is not None and ctrl.points is layer:
+                out[layer.name] = ctrl
+        return out
+
+    def _refresh_layers(self, event: Any = None) -> None:
+        names = list(self._controllers())
+        for combo in (self.layer_combo, self.compare_combo):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(names)
+            if current in names:
+                combo.setCurrentText(current)
+            combo.blockSignals(False)
+        self._on_layer()
+
+    def set_layer(self, name: str) -> None:
+        """Review the annotation layer called ``name``."""
+        self.layer_combo.setCurrentText(name)
+        self._on_layer()
+
+    def session(self) -> ReviewSession | None:
+        """The review session of the picked layer."""
+        return self._session
+
+    def _on_layer(self, *_: Any) -> None:
+        from .._napari.review_session import session_for
+
+        ctrl = self._controllers().get(self.layer_combo.currentText())
+        session = None if ctrl is None else session_for(ctrl)
+        if session is self._session:
+            return
+        if self._session is not None:
+            self._session.updated.disconnect(self._show)
+        self._session = session
+        if session is not None:
+            session.updated.connect(self._show)
+        self._show()
+
+    # -- actions --------------------------------------------------------------------------------
+    def find_flags(self) -> None:
+        """Run the checked detectors over the layer."""
+        s = self._session
+        if s is not None:
+            s.run([k for k, box in self.kind_boxes.items() if box.isChecked()])
+
+    def compare(self) -> None:
+        """Add the disagreements with the layer picked under *Compare with*."""
+        s = self._session
+        other = self._controllers().get(self.compare_combo.currentText())
+        if s is None or other is None:
+            return
+        if other is s.ctrl:
+            self.progress_label.setText("pick another layer to compare with")
+            return
+        try:
+            flags = s.compare_with(other)
+        except Exception as exc:  # a KeyskelError (no shared node, 3-D) is shown, not raised
+            self.progress_label.setText(f"cannot compare: {exc}")
+            return
+        self.progress_label.setText(f"{len(flags)} disagreements with {self.compare_combo.currentText()!r}")
+
+    def _on_order(self, index: int) -> None:
+        if self._session is not None:
+            self._session.set_order("score" if index == 0 else "frame")
+
+    def _step(self, direction: int) -> None:
+        s = self._session
+        if s is None:
+            return
+        s.next_flag() if direction > 0 else s.previous_flag()
+
+    def _on_item_clicked(self, item: QTreeWidgetItem, column: int = 0) -> None:
+        s = self._session
+        i = item.data(0, _ROLE)
+        if s is None or i is None:
+            return
+        s.go(int(i))
+
+    def mark(self, state: str | None) -> None:
+        """Give the current flag's (frame, instance) this review state (None: clear it)."""
+        s = self._session
+        if s is None or s.current is None:
+            self.progress_label.setText("pick a flag first")
+            return
+        s.set_state(s.current, state, self.comment.text())
+        self.comment.clear()
+
+    # -- view -----------------------------------------------------------------------------------
+    def _show(self) -> None:
+        """Rebuild the tree and the progress from the session."""
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        self._items = {}
+        s = self._session
+        if s is None:
+            self.tree.blockSignals(False)
+            self.progress_bar.setMaximum(1)
+            self.progress_bar.setValue(0)
+            self.progress_label.setText("no annotation layer")
+            return
+        flags, states = s.flags, s.states()
+        names = s.store.skeleton.nodes
+        tracks = s.store.tracks
+        n = min(len(flags), MAX_ROWS)
+        group: QTreeWidgetItem | None = None
+        last = None
+        for i in range(n):
+            f = int(flags.frame[i])
+            if f != last:
+                on_frame = flags.frame == f
+                group = QTreeWidgetItem(
+                    [
+                        f"frame {f}",
+                        "",
+                        f"{int(on_frame.sum())} flags",
+                        f"{flags.score[on_frame].max():.2f}",
+                        "",
+                    ]
+                )
+                self.tree.addTopLevelItem(group)
+                last = f
+            tid, k, kind = int(flags.track_id[i]), int(flags.node[i]), str(flags.kind[i])
+            t = tracks.get(tid)
+            state = str(states[i])
+            item = QTreeWidgetItem(
+                [
+                    kind.replace("_", " "),
+                    t.name if t is not None else f"track {tid}",
+                    names[k] if k >= 0 else "(instance)",
+                    f"{flags.score[i]:.2f}",
+                    _STATE_TEXT[state],
+                ]
+            )
+            item.setData(0, _ROLE, i)
+            item.setForeground(4, QColor(_STATE_COLORS[state]))
+            if state:
+                entry = get_state(s.store, int(flags.frame[i]), tid) or {}
+                item.setToolTip(4, f"{state.replace('_', ' ')}: {entry.get('comment') or 'no comment'}")
+            group.addChild(item)
+            self._items[i] = item
+        self.tree.expandAll()
+        for c in range(5):
+            self.tree.resizeColumnToContents(c)
+        cur = self._items.get(s.current) if s.current is not None else None
+        if cur is not None:
+            self.tree.setCurrentItem(cur)
+            self.tree.scrollToItem(cur)
+        self.tree.blockSignals(False)
+        p = s.progress()
+        self.progress_bar.setMaximum(max(p["flagged"], 1))
+        self.progress_bar.setValue(p["reviewed"])
+        more = f" (showing the first {MAX_ROWS})" if len(flags) > MAX_ROWS else ""
+        by_kind = ", ".join(f"{k}: {int(c)}" for k, c in zip(*np.unique(flags.kind, return_counts=True)))
+        self.progress_label.setText(
+            f"reviewed {p['reviewed']} / flagged {p['flagged']} / total {p['total']} (frame, instance)"
+            f" · {len(flags)} flags{more}" + (f" · {by_kind}" if by_kind else "")
+        )
