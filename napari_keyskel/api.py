@@ -21,12 +21,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import keyframes
 from .dataset import Dataset
 from .errors import KeyskelError
+from .history import History
+from .interpolate import Method
 from .plain import store_from_plain
 from .presets import PRESETS, get_preset
 from .skeleton import Skeleton
@@ -189,19 +192,26 @@ def get_store(layer: Layer) -> AnnotationStore:
     return store_from_plain(meta["keyskel"])
 
 
-def interpolate(layer: Points, method: str = "linear") -> list[Change]:
-    """Re-interpolate every instance of the layer's store between its keys; the view follows."""
-    from ._napari import edits
+def interpolate(layer: Points, method: str | Method | None = None) -> list[Change]:
+    """Re-interpolate every instance of the layer's store between its keys; the view follows.
 
+    ``method`` (``"linear"``, ``"cubic"``, ``"hold"`` or a :class:`Method`) becomes the layer's
+    method; by default the layer keeps its own. In a viewer this is one undo step.
+    """
     ctrl = get_controller(layer)
     if ctrl is not None:
         return ctrl.interpolate(method)
     store = get_store(layer)
+    changes = keyframes.interpolate_all(store, method)
+    _keep_in_metadata(layer, store)
+    return changes
+
+
+def _keep_in_metadata(layer: Points, store: AnnotationStore) -> None:
+    """A layer not (yet) in a viewer keeps its store in metadata: write the edited store back."""
     from ._napari.layerdata import sync_plain
 
-    changes = edits.interpolate_all(store, method)
     sync_plain(layer.metadata, store)
-    return changes
 
 
 def set_node(
@@ -215,18 +225,22 @@ def set_node(
     """Place one node of an instance on a frame as a key (its span re-interpolates); view follows.
 
     ``coords`` are store coordinates (the layer's without the frame axis). With ``create`` a
-    missing instance is created.
+    missing instance is created. On a layer not in a viewer the edit is kept in its metadata.
     """
-    from ._napari import edits
-
     ctrl = get_controller(layer)
     store = ctrl.store if ctrl is not None else get_store(layer)
-    if create and int(instance) not in store.tracks:
-        store.add_track(int(instance), start=frame)
-    k = store.skeleton.index(node)
-    changes = edits.move_nodes(store, frame, int(instance), [k], np.asarray(coords, float)[None])
+    tid = int(instance)
+
+    def edit() -> list[Change]:
+        if create and tid not in store.tracks:
+            store.add_track(tid, start=frame)
+        return keyframes.move_nodes(store, frame, tid, [node], np.asarray(coords, float)[None])
+
     if ctrl is not None:
-        ctrl.apply(changes)
+        return ctrl.record(f"set {node}", edit, [tid] if tid in store.tracks else [])
+    with History(store).edit("set node", [tid] if tid in store.tracks else []):  # undone on error
+        changes = edit()
+    _keep_in_metadata(layer, store)
     return changes
 
 
@@ -251,7 +265,8 @@ def save_layer(
 
     if format not in FORMAT_NAMES:
         raise KeyskelError(f"unknown format {format!r} (choose from {sorted(FORMAT_NAMES)})")
-    return [Path(p) for p in write(to_dataset(layers), path, format)]
+    checked: Any = format  # one of the format names
+    return [Path(p) for p in write(to_dataset(layers), path, checked)]
 
 
 def open_annotations(
@@ -268,5 +283,10 @@ def open_annotations(
     from .formats import read
 
     sk = _resolve_source(skeleton) if isinstance(skeleton, str) else skeleton
-    dataset = read(path, skeleton=sk, format=format)
+    if isinstance(sk, AnnotationStore):
+        sk = sk.skeleton
+    if format is not None and format not in ("darwin", "coco"):
+        raise KeyskelError(f"unknown format {format!r} (choose 'darwin' or 'coco')")
+    checked: Any = format
+    dataset = read(path, skeleton=sk, format=checked)
     return [_add_store(viewer, store, None, image_layer, dataset) for store in dataset.stores]

@@ -25,10 +25,11 @@ from .cli_parallel import add_options as add_parallel_options
 from .dataset import Dataset
 from .errors import KeyskelError
 from .formats.sleap import SLEAP_FORMATS
+from .interpolate import Method
 
 __all__ = ["main"]
 
-_METHODS = ("linear", "cubic", "hold")
+_METHODS = Method.names()
 
 
 def _read(args: argparse.Namespace, path: str) -> tuple[Dataset, str]:

@@ -1,21 +1,24 @@
-"""Undo and redo for an :class:`~napari_keyskel.store.AnnotationStore`.
+"""Undo and redo for an :class:`~napari_keyskel.store.AnnotationStore`, as diffs.
 
-:class:`History` keeps a *shadow* of the store (one copy of its tracks, as of the last recorded
-step). Recording an edit compares the touched tracks with their shadow and keeps only what
-differs: the changed rows and node columns (before and after values), block growth, lifespan
-(``alive``) changes, names and meta, tracks created or removed, and store-level state (skeleton,
-interpolation method, ...). The shadow is then brought up to date for those tracks only.
+An edit is recorded as one :class:`Step`: the cells it changed (before and after values of
+coordinates, visibility, keys and scores, for the changed rows and node columns only), block
+growth, lifespan (``alive``) changes, names and meta, tracks created or removed, and store-level
+state (skeleton, interpolation method, ...). No second copy of the store is kept: an edit block
+copies the tracks it is about to touch when it opens (or when :meth:`History.touch` names them,
+before they are written), compares them when it closes, keeps the difference and drops the copies.
 
-So any edit can be recorded, whatever made it (a :mod:`~napari_keyskel.keyframes` function, a
-store method, napari's mouse through the layer controller), as long as it is recorded before the
-next one::
+::
 
     history = History(store)
-    with history.edit("move snout", tracks=[1]):       # tracks: a hint; default all tracks
+    with history.edit("move snout", tracks=[1]):       # tracks the block may write; None = all
         keyframes.move_node(store, 10, 1, "snout", (40.0, 52.5))
-    history.commit("drag", changes)                    # or after the fact, from the Changes
+    history.begin([])                                  # a block spanning events (a mouse drag)
+    history.touch([2])                                 # ...name each track before writing it
+    history.end("drag")
     changes = history.undo()                           # list[Change] to refresh the view
 
+Tracks created inside a block are found by themselves, and so are removed ones (the removed track
+object is its own "before"). Writing a track the block was not told about is not recorded.
 An exception inside ``edit`` rolls the touched tracks back to their state before the block.
 Steps are bounded (``max_steps``, default 500); the oldest are dropped first.
 """
@@ -45,7 +48,7 @@ def _embed(t: Track, base: int, n: int) -> tuple[np.ndarray, ...]:
     Rows outside the block are empty (as a grown block).
     """
     if t.start == base and len(t) == n:
-        return t.coords, t.visibility, t.is_key, t.score, t.alive
+        return t.coords, t.visibility, t.is_key, _score(t), t.alive
     k, d = t.coords.shape[1:]
     coords = np.full((n, k, d), np.nan)
     vis = np.zeros((n, k), np.int8)
@@ -55,6 +58,15 @@ def _embed(t: Track, base: int, n: int) -> tuple[np.ndarray, ...]:
     r = slice(t.start - base, t.stop - base)
     coords[r], vis[r], key[r], score[r], alive[r] = t.coords, t.visibility, t.is_key, t.score, t.alive
     return coords, vis, key, score, alive
+
+
+def _score(t: Track) -> np.ndarray:
+    assert t.score is not None  # Track.__post_init__ fills it
+    return t.score
+
+
+def _track_nbytes(t: Track) -> int:
+    return t.coords.nbytes + t.visibility.nbytes + t.is_key.nbytes + t.alive.nbytes + _score(t).nbytes
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -86,10 +98,7 @@ class _TrackDiff:
         n = sum(a.nbytes for side in self.cells for a in side) + sum(a.nbytes for a in self.alive)
         n += self.rows.nbytes + self.cols.nbytes + self.alive_rows.nbytes
         if self.full is not None:
-            for t in self.full:
-                if t is not None:
-                    n += t.coords.nbytes + t.visibility.nbytes + t.is_key.nbytes + t.alive.nbytes
-                    n += t.score.nbytes
+            n += sum(_track_nbytes(t) for t in self.full if t is not None)
         return n
 
     def change(self, n_nodes: int) -> Change:
@@ -108,8 +117,14 @@ class _TrackDiff:
         )
 
 
-def _diff_track(tid: int, old: Track | None, new: Track | None) -> _TrackDiff | None:
-    """The difference between a track's shadow and its current state (None if equal)."""
+def _diff_track(
+    tid: int, old: Track | None, new: Track | None, window: tuple[int, int] | None = None
+) -> _TrackDiff | None:
+    """The difference between a track before the block and now (None if equal).
+
+    ``window``: frames ``[start, stop)`` outside which the block promised not to write (only used
+    when the block did not change the track's frames).
+    """
     geom = (None if old is None else (old.start, old.stop), None if new is None else (new.start, new.stop))
     if old is None and new is None:
         return None
@@ -118,12 +133,17 @@ def _diff_track(tid: int, old: Track | None, new: Track | None) -> _TrackDiff | 
     base = min(old.start, new.start)
     n = max(old.stop, new.stop) - base
     a, b = _embed(old, base, n), _embed(new, base, n)
+    lo = 0  # compare rows [lo, lo + len) of the union block
+    if window is not None and geom[0] == geom[1]:
+        lo, hi = max(window[0] - base, 0), min(window[1] - base, n)
+        lo = min(lo, hi)
+        a, b = tuple(x[lo:hi] for x in a), tuple(x[lo:hi] for x in b)
     cell_same = _same(a[0], b[0]).all(axis=-1) & (a[1] == b[1]) & (a[2] == b[2]) & _same(a[3], b[3])
     changed = ~cell_same
     rows = np.flatnonzero(changed.any(axis=1))
     cols = np.flatnonzero(changed.any(axis=0))
     alive_rows = np.flatnonzero(a[4] != b[4])
-    d = _TrackDiff(tid, geom, base=base, rows=rows, cols=cols, alive_rows=alive_rows)
+    d = _TrackDiff(tid, geom, base=base, rows=rows + lo, cols=cols, alive_rows=alive_rows + lo)
     if rows.size:
         ix = np.ix_(rows, cols)
         d.cells = (tuple(x[ix].copy() for x in a[:4]), tuple(x[ix].copy() for x in b[:4]))
@@ -175,23 +195,18 @@ class History:
         self._undo: deque[Step] = deque()
         self._redo: list[Step] = []
         self._depth = 0
-        self._hint: set[int] | None = set()
-        self.sync()
+        self._before: dict[int, Track | None] = {}  # copies of the touched tracks, inside a block
+        self._window: dict[int, tuple[int, int] | None] = {}  # frames each track changed in
+        self._refs: dict[int, Track] = {}  # the track objects when the block opened
+        self._order: list[int] = []
+        self._attrs: dict[str, Any] = {}
+        self._store_meta: dict[str, Any] = {}
 
     # -- state ----------------------------------------------------------------------------------
-    def sync(self) -> None:
-        """Take the store as it is now as the baseline (unrecorded changes are not undoable)."""
-        s = self.store
-        self._shadow: dict[int, Track] = {tid: t.copy() for tid, t in s.tracks.items()}
-        self._order = list(s.tracks)
-        self._attrs = {a: getattr(s, a) for a in _STORE_ATTRS}
-        self._store_meta = copy.deepcopy(s.meta)
-
     def clear(self) -> None:
-        """Forget every step and take the current store as the baseline."""
+        """Forget every step."""
         self._undo.clear()
         self._redo.clear()
-        self.sync()
 
     @property
     def can_undo(self) -> bool:
@@ -217,22 +232,23 @@ class History:
         return len(self._undo)
 
     def nbytes(self) -> int:
-        """Bytes held by the recorded steps (not counting the shadow copy of the store)."""
-        return sum(s.nbytes() for s in self._undo) + sum(s.nbytes() for s in self._redo)
+        """Bytes held by the recorded steps and, inside a block, the copies of touched tracks."""
+        n = sum(s.nbytes() for s in self._undo) + sum(s.nbytes() for s in self._redo)
+        return n + sum(_track_nbytes(t) for t in self._before.values() if t is not None)
 
     # -- recording ------------------------------------------------------------------------------
     @property
     def recording(self) -> bool:
-        """True inside an :meth:`edit` block (commits are then merged into the block's step)."""
+        """True inside an edit block (:meth:`edit`, or :meth:`begin` ... :meth:`end`)."""
         return self._depth > 0
 
     @contextlib.contextmanager
     def edit(self, label: str, tracks: Iterable[int] | None = None) -> Iterator[None]:
         """Record everything done inside the block as one step.
 
-        ``tracks`` names the tracks the block may touch (created and removed tracks are always
-        found); ``None`` compares every track. On an exception the touched tracks are rolled back
-        and nothing is recorded. Blocks nest: the outermost one records.
+        ``tracks`` names the existing tracks the block may write (created and removed tracks are
+        always found); ``None`` means every track. On an exception the touched tracks are rolled
+        back and nothing is recorded. Blocks nest: the outermost one records.
         """
         self.begin(tracks)
         try:
@@ -245,13 +261,60 @@ class History:
     def begin(self, tracks: Iterable[int] | None = None) -> None:
         """Open an edit block (see :meth:`edit`); close it with :meth:`end`.
 
-        For blocks that span events, e.g. a mouse drag from press to release.
+        For blocks that span events, e.g. a mouse drag from press to release; name the tracks
+        with :meth:`touch` before writing them.
         """
         if self._depth == 0:
-            self._hint = None if tracks is None else {int(t) for t in tracks}
-        elif self._hint is not None:
-            self._hint = None if tracks is None else self._hint | {int(t) for t in tracks}
+            s = self.store
+            self._refs = dict(s.tracks)
+            self._order = list(s.tracks)
+            self._attrs = {a: getattr(s, a) for a in _STORE_ATTRS}
+            self._store_meta = copy.deepcopy(s.meta)
+            self._before, self._window = {}, {}
         self._depth += 1
+        self.touch(tracks)
+
+    def touch(self, tracks: Iterable[int] | None) -> None:
+        """Inside a block, copy the state of ``tracks`` (None: every track) before they are written.
+
+        A track already touched in this block keeps its first copy.
+        """
+        if self._depth == 0:
+            raise StoreError("History.touch() outside an edit block")
+        ids = list(self.store.tracks) if tracks is None else [int(t) for t in tracks]
+        for tid in ids:
+            if tid not in self._before:
+                ref = self._refs.get(tid)
+                self._before[tid] = None if ref is None else ref.copy()
+
+    def commit(self, label: str, changes: Iterable[Change] | None = None, tracks: Any = None) -> None:
+        """Refused: an edit is recorded by the block it runs in (its "before" is copied first).
+
+        Use ``with history.edit(label, tracks): ...`` (or a session's ``record``) around the edit.
+        """
+        raise StoreError(
+            f"History.commit({label!r}) after the fact is not supported: the history keeps no copy of "
+            "the store; run the edit inside `with history.edit(label, tracks=[...]):`"
+        )
+
+    def sync(self) -> None:
+        """Nothing to do: the history keeps no baseline copy of the store (kept for old callers)."""
+
+    def narrow(self, changes: Iterable[Change]) -> None:
+        """Inside the outermost block, promise the block wrote only the frames of ``changes``.
+
+        The tracks of ``changes`` are then compared on those frames only (not their whole
+        block). Every edit of :mod:`~napari_keyskel.keyframes` and of the store reports all it
+        wrote; pass nothing else here.
+        """
+        if self._depth != 1:  # an outer block may write elsewhere: compare whole tracks
+            return
+        for c in changes:
+            tid = int(c.track_id)
+            if tid in self._window and self._window[tid] is None:
+                continue
+            lo, hi = self._window.get(tid) or (c.start, c.stop)
+            self._window[tid] = (min(lo, c.start), max(hi, c.stop))
 
     def end(self, label: str, rollback: bool = False) -> Step | None:
         """Close the block opened by :meth:`begin`; the outermost records (or rolls back) it."""
@@ -260,48 +323,38 @@ class History:
         self._depth -= 1
         if self._depth:
             return None
-        if rollback:
-            self._rollback(self._hint)
-            return None
-        return self._record(label, self._hint)
+        try:
+            if rollback:
+                self._window = {}  # roll back whatever was written
+                self._rollback()
+                return None
+            return self._record(label)
+        finally:
+            self._before, self._refs, self._window = {}, {}, {}
 
-    def commit(
-        self, label: str, changes: Iterable[Change] | None = None, tracks: Iterable[int] | None = None
-    ) -> Step | None:
-        """Record what changed since the last step, in the tracks of ``changes`` / ``tracks``.
+    def _befores(self) -> dict[int, Track | None]:
+        """Each candidate track's state when the block opened (None: it did not exist)."""
+        now = self.store.tracks
+        out = dict(self._before)
+        for tid in now.keys() - self._refs.keys():  # created in the block
+            out.setdefault(tid, None)
+        for tid in self._refs.keys() - now.keys():  # removed: the object itself is the before
+            out.setdefault(tid, self._refs[tid])
+        return out
 
-        With neither given, every track is compared. Inside an :meth:`edit` block this only widens
-        the block's tracks. Returns the new step, or None when nothing changed.
-        """
-        ids: set[int] | None = None
-        if changes is not None or tracks is not None:
-            ids = {int(c.track_id) for c in changes or ()} | {int(t) for t in tracks or ()}
-        if self._depth:
-            if self._hint is not None:
-                self._hint = None if ids is None else self._hint | ids
-            return None
-        return self._record(label, ids)
-
-    def _candidates(self, ids: set[int] | None) -> list[int]:
-        s = self.store
-        added_removed = set(self._shadow).symmetric_difference(s.tracks)
-        if ids is None or s.skeleton is not self._attrs["skeleton"]:
-            return sorted(set(self._shadow) | set(s.tracks))
-        return sorted(ids | added_removed)
-
-    def _diffs(self, ids: set[int] | None) -> tuple[list[_TrackDiff], dict[str, tuple[Any, Any]], Any]:
+    def _diffs(self) -> tuple[list[_TrackDiff], dict[str, tuple[Any, Any]], Any]:
         s = self.store
         diffs = []
-        for tid in self._candidates(ids):
-            d = _diff_track(tid, self._shadow.get(tid), s.tracks.get(tid))
+        for tid, before in sorted(self._befores().items()):
+            d = _diff_track(tid, before, s.tracks.get(tid), self._window.get(tid))
             if d is not None:
                 diffs.append(d)
         attrs = {a: (v, getattr(s, a)) for a, v in self._attrs.items() if getattr(s, a) != v}
         meta = None if s.meta == self._store_meta else (self._store_meta, copy.deepcopy(s.meta))
         return diffs, attrs, meta
 
-    def _record(self, label: str, ids: set[int] | None) -> Step | None:
-        diffs, attrs, meta = self._diffs(ids)
+    def _record(self, label: str) -> Step | None:
+        diffs, attrs, meta = self._diffs()
         order = (self._order, list(self.store.tracks))
         if not diffs and not attrs and meta is None and order[0] == order[1]:
             return None
@@ -310,34 +363,18 @@ class History:
         while len(self._undo) > self.max_steps:
             self._undo.popleft()
         self._redo.clear()
-        self._refresh_shadow(step)
         return step
 
-    def _refresh_shadow(self, step: Step, meta: bool = False) -> None:
-        """Make the baseline copy match the store for the tracks ``step`` touched."""
-        s = self.store
-        for d in step.diffs:
-            t = s.tracks.get(d.track_id)
-            if t is None:
-                self._shadow.pop(d.track_id, None)
-            else:
-                self._shadow[d.track_id] = t.copy()
-        self._order = list(s.tracks)
-        self._attrs = {a: getattr(s, a) for a in _STORE_ATTRS}
-        if meta or step.store_meta is not None:
-            self._store_meta = copy.deepcopy(s.meta)
-
-    def _rollback(self, ids: set[int] | None) -> None:
-        diffs, attrs, meta = self._diffs(ids)
-        step = Step("rollback", diffs, attrs, meta, (self._order, list(self.store.tracks)))
-        self._apply(step, 0)
+    def _rollback(self) -> None:
+        diffs, attrs, meta = self._diffs()
+        self._apply(Step("rollback", diffs, attrs, meta, (self._order, list(self.store.tracks))), 0)
 
     # -- undo / redo ----------------------------------------------------------------------------
     def undo(self) -> list[Change]:
         """Revert the last step; returns what changed (empty when there is nothing to undo).
 
         Only the cells the step changed are reverted: changes made since without recording them
-        (see :meth:`commit`) stay, and become part of the baseline.
+        stay.
         """
         if self._depth:
             raise StoreError("cannot undo inside an edit block")
@@ -371,7 +408,6 @@ class History:
         order = step.order[side]
         rest = [tid for tid in s.tracks if tid not in order]
         s.tracks = {tid: s.tracks[tid] for tid in [*order, *rest] if tid in s.tracks}
-        self._refresh_shadow(step, meta=True)
         return [d.change(s.n_nodes) for d in step.diffs]
 
 

@@ -9,9 +9,10 @@ frames between two consecutive keys ``k1 < k2`` are filled when
 
 A key that is not labelled (an *unlabelled* key, visibility 0) ends a span; with
 ``bridge_unlabelled=True`` such keys are skipped instead, so spans run between the surrounding
-labelled keys. There is no extrapolation before the first or after the last key. Filled frames
-get the visibility of the span's first key; every other non-key cell is cleared (NaN, 0). Keys
-are never modified.
+labelled keys. There is no extrapolation before the first key; after a node's last labelled key
+its pose is *held* (as interpolated cells) to the end of the block or up to the first frame that
+is not alive, as V7 shows an annotation over its range. Filled frames get the visibility of the
+span's first key; every other non-key cell is cleared (NaN, 0). Keys are never modified.
 
 Methods: ``"linear"``; ``"cubic"`` (alias ``"pchip"``): monotone piecewise cubic Hermite with
 Fritsch–Carlson derivatives (the same derivatives as :class:`scipy.interpolate.PchipInterpolator`)
@@ -29,6 +30,7 @@ a large enough window of a block gives bitwise the same numbers as the whole blo
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import NamedTuple
 
 import numpy as np
@@ -37,6 +39,7 @@ from .errors import StoreError
 
 __all__ = [
     "METHODS",
+    "Method",
     "Spans",
     "check_method",
     "fill_spans",
@@ -46,12 +49,34 @@ __all__ = [
     "pchip_derivatives",
 ]
 
-#: Accepted method names, mapped to their canonical name.
-METHODS: dict[str, str] = {"linear": "linear", "cubic": "cubic", "pchip": "cubic", "hold": "hold"}
+
+class Method(str, Enum):
+    """An interpolation method; its value is the name used in files, the CLI and the docks.
+
+    A ``str`` subclass, so ``Method.CUBIC == "cubic"`` and it serialises as its name.
+    """
+
+    LINEAR = "linear"
+    CUBIC = "cubic"
+    HOLD = "hold"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The accepted names, in menu order (``"linear"``, ``"cubic"``, ``"hold"``)."""
+        return tuple(m.value for m in cls)
 
 
-def check_method(method: str) -> str:
-    """Return the canonical name of an interpolation method; :class:`StoreError` if unknown."""
+#: Accepted method names (with the alias ``"pchip"``), mapped to their :class:`Method`.
+METHODS: dict[str, Method] = {**{m.value: m for m in Method}, "pchip": Method.CUBIC}
+
+
+def check_method(method: str | Method) -> Method:
+    """The :class:`Method` of a method or its name (any case); :class:`StoreError` if unknown."""
+    if isinstance(method, Method):
+        return method
     try:
         return METHODS[str(method).lower()] if isinstance(method, str) else METHODS[method]
     except (KeyError, TypeError):
@@ -181,9 +206,11 @@ class _Columns:
         self.lens[-1] = size - pos[-1] - 1
         self.m = m
 
-    def expand(self, own: np.ndarray, fill: np.ndarray, empty: float, dtype: type) -> np.ndarray:
+    def expand(
+        self, own: np.ndarray | float, fill: np.ndarray | float, empty: float, dtype: type
+    ) -> np.ndarray:
         """``own[j]`` on anchor cells, ``fill[j]`` on the gap after anchor ``j``, ``empty`` before."""
-        vals = np.empty(2 * self.m + 1, dtype=dtype)
+        vals: np.ndarray = np.empty(2 * self.m + 1, dtype=dtype)
         vals[0] = empty
         vals[1::2] = own
         vals[2::2] = fill
@@ -218,8 +245,9 @@ def fill_spans(
     visibility: np.ndarray,
     is_key: np.ndarray,
     alive: np.ndarray,
-    method: str = "linear",
+    method: str | Method = Method.LINEAR,
     bridge_unlabelled: bool = False,
+    hold_last: bool = True,
 ) -> None:
     """Recompute every non-key cell of a block **in place** (see the module docstring).
 
@@ -238,6 +266,9 @@ def fill_spans(
         ``"linear"``, ``"cubic"``/``"pchip"`` or ``"hold"``.
     bridge_unlabelled
         Skip over unlabelled keys instead of ending spans at them.
+    hold_last
+        Hold each node's last labelled key to the end of the block, or to the first frame that
+        is not alive after it (V7's "the last keyframe lasts until the end of the range").
 
     """
     method = check_method(method)
@@ -250,15 +281,21 @@ def fill_spans(
         visibility.fill(0)
         coords[restore], visibility[restore] = saved
         return
-    valid = np.append(spans.valid, False)  # the gap after a node's last anchor is never filled
+    valid = np.append(spans.valid, False)  # the gap after a node's last anchor: only held
     values = spans.values
-    if method == "linear":
+    tail = np.zeros(valid.size, bool)
+    if hold_last:  # a node's last anchor, if labelled, is held over the gap after it
+        tail[:-1] = spans.nodes[1:] != spans.nodes[:-1]
+        tail[-1] = True
+        tail &= (spans.vis > 0) & np.isfinite(values).all(axis=1) & alive[spans.rows]
+    fillable = valid | tail
+    if method is Method.LINEAR:
         slope = np.zeros_like(values)
         if values.shape[0] > 1:
             step = np.where(spans.valid, np.diff(spans.rows), 1)  # other pairs span two nodes
             slope[:-1] = np.diff(values, axis=0) / step[:, None]
         slope[~valid] = 0.0
-    elif method == "cubic":
+    elif method is Method.CUBIC:
         deriv = pchip_derivatives(spans.rows, values, spans.valid)
         h, c1, c2, c3 = _hermite_coefficients(spans.rows, values, deriv, spans.valid)
     n_dim = values.shape[1]
@@ -275,26 +312,26 @@ def fill_spans(
             out_v[c0 : c0 + size] = 0
             continue
         pos = (spans.nodes[a0:a1] - n0) * n_rows + spans.rows[a0:a1]
-        ok = valid[a0:a1]
+        ok = fillable[a0:a1]
         cols = _Columns(pos, size)
         vis = spans.vis[a0:a1]
         out_v[c0 : c0 + size] = cols.expand(vis, np.where(ok, vis, 0), 0, np.int8)
         y = values[a0:a1]
         fill = np.where(ok[:, None], y, np.nan)
-        if method != "hold":
+        if method is not Method.HOLD:
             lens = cols.lens[::2].copy()
             lens[1:] += 1  # an anchor's own cell and its gap
             offset = np.arange(size, dtype=float) - np.repeat(np.append(0, pos).astype(float), lens)
-        if method == "cubic":
+        if method is Method.CUBIC:
             t = offset / cols.expand(1.0, h[a0:a1], 1.0, float)
         for d in range(n_dim):
             col = out_c[d, c0 : c0 + size]
             base = cols.expand(y[:, d], fill[:, d], np.nan, float)
-            if method == "linear":
+            if method is Method.LINEAR:
                 rise = cols.expand(0.0, slope[a0:a1, d], 0.0, float)
                 rise *= offset
                 np.add(base, rise, out=col)
-            elif method == "cubic":
+            elif method is Method.CUBIC:
                 poly = cols.expand(0.0, c3[a0:a1, d], 0.0, float)
                 poly *= t
                 poly += cols.expand(0.0, c2[a0:a1, d], 0.0, float)
@@ -307,6 +344,19 @@ def fill_spans(
     for d in range(n_dim):
         coords[:, :, d] = out_c[d].reshape(n_nodes, n_rows).T
     visibility[...] = out_v.reshape(n_nodes, n_rows).T
+    if tail.any():  # a held gap runs on into the next node's column: clear before first anchors
+        first = np.full(n_nodes, n_rows)
+        first[spans.nodes[::-1]] = spans.rows[::-1]
+        before = np.arange(n_rows)[:, None] < first[None, :]
+        coords[before] = np.nan
+        visibility[before] = 0
+    if tail.any() and not alive.all():  # a held pose stops at the first frame that is not alive
+        dead = np.flatnonzero(~alive)
+        i = np.searchsorted(dead, spans.rows[tail], side="right")
+        stops = i < dead.size
+        for node, end in zip(spans.nodes[tail][stops].tolist(), dead[i[stops]].tolist()):
+            coords[end:, node] = np.nan
+            visibility[end:, node] = 0
     if restore[0].size:
         coords[restore], visibility[restore] = saved
 
@@ -316,11 +366,13 @@ def interpolated(
     visibility: np.ndarray,
     is_key: np.ndarray,
     alive: np.ndarray,
-    method: str = "linear",
+    method: str | Method = Method.LINEAR,
     bridge_unlabelled: bool = False,
+    hold_last: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`fill_spans` but returns new ``(coords, visibility)`` arrays, inputs untouched."""
     out_c = np.array(coords, dtype=float, order="C")
     out_v = np.array(visibility, dtype=np.int8, order="C")
-    fill_spans(out_c, out_v, np.asarray(is_key, bool), np.asarray(alive, bool), method, bridge_unlabelled)
+    is_key, alive = np.asarray(is_key, bool), np.asarray(alive, bool)
+    fill_spans(out_c, out_v, is_key, alive, method, bridge_unlabelled, hold_last)
     return out_c, out_v

@@ -21,18 +21,23 @@ from typing import Any
 import numpy as np
 
 from .errors import StoreError
-from .interpolate import check_method, fill_spans, interpolated
+from .interpolate import Method, check_method, fill_spans, interpolated
 from .store import UNLABELLED, VISIBLE, AnnotationStore, Change, Track
 
 __all__ = [
     "bisect_frame",
     "copy_previous_pose",
     "delete_key",
+    "delete_nodes",
+    "end_track",
+    "extend_track",
     "interpolate_all",
     "key_all_nodes",
     "key_frames",
     "mirror_pose",
     "move_node",
+    "move_nodes",
+    "move_points",
     "next_key",
     "previous_key",
     "refresh",
@@ -45,7 +50,7 @@ __all__ = [
 # -- full recompute ------------------------------------------------------------------------------
 def interpolate_all(
     store: AnnotationStore,
-    method: str | None = None,
+    method: str | Method | None = None,
     bridge_unlabelled: bool | None = None,
     tracks: int | Iterable[int] | None = None,
 ) -> list[Change]:
@@ -56,7 +61,8 @@ def interpolate_all(
     store
         The annotations; changed in place.
     method
-        ``"linear"``, ``"cubic"`` (``"pchip"``) or ``"hold"``; ``None`` = ``store.method``.
+        A :class:`~napari_keyskel.interpolate.Method` or its name (``"linear"``, ``"cubic"``
+        / ``"pchip"``, ``"hold"``); ``None`` = ``store.method``.
     bridge_unlabelled
         Skip over unlabelled keys; ``None`` = ``store.bridge_unlabelled`` (False by default).
     tracks
@@ -115,7 +121,7 @@ def refresh(store: AnnotationStore, track_id: int, frame: int, nodes: Any = None
     if store.frame_axis is None or not t.start <= f < t.stop:
         return Change(t.track_id, f, f + 1, tuple(idx.tolist()))
     method = check_method(store.method)
-    ctx, wide = (3, 2) if method == "cubic" else (1, 1)
+    ctx, wide = (3, 2) if method is Method.CUBIC else (1, 1)
     r, last = f - t.start, len(t) - 1
     anchor = _anchors(store, t, idx)
     lo_c, hi_c = np.empty(idx.size, np.intp), np.empty(idx.size, np.intp)
@@ -143,8 +149,9 @@ def _edit(
     check_method(store.method)  # fail before writing if the store holds an unknown method
     r = f - t.start
     revived = 0 <= r < len(t) and not t.alive[r]  # a dead frame coming alive may join others' spans
+    grows = not 0 <= r < len(t)  # new frames: every node's held pose may reach into them
     write()
-    touched = np.arange(store.n_nodes) if revived else nodes
+    touched = np.arange(store.n_nodes) if revived or grows else nodes
     return [refresh(store, t.track_id, f, touched)]
 
 
@@ -178,10 +185,84 @@ def move_node(
     if visibility is None:
         cur = int(t.visibility[f - t.start, idx[0]]) if t.start <= f < t.stop else 0
         visibility = cur if cur > 0 else VISIBLE
-    vis = store.check_visibility(visibility, 1)
+    vis: Any = store.check_visibility(visibility, 1)  # (an int8 array; set_points takes it)
     if vis[0] == UNLABELLED:
         raise StoreError("a placed node needs visibility 1 or 2; use set_visibility(..., 0) to unlabel it")
     return _edit(store, t, f, idx, lambda: store.set_points(f, t.track_id, xyz, idx, vis, key=True))
+
+
+def move_nodes(
+    store: AnnotationStore, frame: int, track_id: int, nodes: Any, coords: Any, visibility: Any = None
+) -> list[Change]:
+    """Place or move several nodes of one instance on ``frame`` as keys, in one edit.
+
+    ``coords[N, D]``; ``visibility`` (scalar or ``(N,)``) defaults to each node's current one, or
+    visible where it had none. Validated first; then one write and one re-interpolation of the
+    touched nodes' spans (not one per node).
+    """
+    t, f = _locate(store, frame, track_id, inside=False)
+    idx = store.node_indices(nodes)
+    if np.unique(idx).size != idx.size:
+        raise StoreError(f"move_nodes got a node twice: {[store.skeleton.nodes[i] for i in idx]}")
+    xyz = store.check_coords(np.asarray(coords, dtype=float).reshape(idx.size, -1), idx.size)
+    if visibility is None:
+        inside = t.start <= f < t.stop
+        cur = t.visibility[f - t.start, idx] if inside else np.zeros(idx.size, np.int8)
+        visibility = np.where(cur > 0, cur, VISIBLE)
+    vis: Any = store.check_visibility(visibility, idx.size)
+    if (vis == UNLABELLED).any():
+        raise StoreError("a placed node needs visibility 1 or 2; use set_visibility(..., 0) to unlabel it")
+    if idx.size == 0:
+        return []
+    return _edit(store, t, f, idx, lambda: store.set_points(f, t.track_id, xyz, idx, vis, key=True))
+
+
+def move_points(store: AnnotationStore, frames: Any, track_ids: Any, nodes: Any, coords: Any) -> list[Change]:
+    """:func:`move_nodes` for points of many (frame, instance) pairs: ``(N,)`` arrays and ``coords[N, D]``.
+
+    Everything is validated before the first write; one edit per (frame, instance).
+    """
+    frames = np.asarray(frames, np.int64).ravel()
+    ids = np.asarray(track_ids, np.int64).ravel()
+    idx = np.asarray(nodes, np.intp).ravel()
+    if not frames.size == ids.size == idx.size:
+        raise StoreError(
+            f"move_points needs as many frames, instances and nodes ({frames.size}, {ids.size}, {idx.size})"
+        )
+    xyz = store.check_coords(np.asarray(coords, dtype=float).reshape(idx.size, -1), idx.size)
+    groups = np.unique(np.stack([frames, ids], axis=1), axis=0) if frames.size else np.zeros((0, 2), np.int64)
+    for f, tid in groups.tolist():
+        _locate(store, f, tid, inside=False)
+    changes: list[Change] = []
+    for f, tid in groups.tolist():
+        m = (frames == f) & (ids == tid)
+        changes += move_nodes(store, f, tid, idx[m], xyz[m])
+    return changes
+
+
+def delete_nodes(store: AnnotationStore, frame: int, track_id: int, nodes: Any) -> list[Change]:
+    """Remove nodes of an instance on a frame, as a person deleting points means it.
+
+    A removed key is deleted (its frame re-fills from the neighbouring keys, so the node may come
+    back interpolated); a removed interpolated node becomes an unlabelled key (a gap interpolation
+    does not bridge). One re-interpolation for all the nodes.
+    """
+    t, f = _locate(store, frame, track_id, inside=False)
+    if not t.start <= f < t.stop:
+        return []
+    idx = np.unique(store.node_indices(nodes))
+    keys = idx[t.is_key[f - t.start, idx]]
+    others = np.setdiff1d(idx, keys)
+
+    def write() -> None:
+        if keys.size:
+            store.delete_points(f, t.track_id, keys)
+        if others.size:
+            store.mark_unlabelled(f, t.track_id, others)
+
+    if idx.size == 0:
+        return []
+    return _edit(store, t, f, idx, write)
 
 
 def set_pose(
@@ -199,7 +280,7 @@ def set_pose(
         raise StoreError(f"coordinates must be numbers, got {coords!r}") from None
     if arr.shape != (k, d):
         raise StoreError(f"expected a pose of shape ({k}, {d}), got {arr.shape}")
-    vis = store.check_visibility(visibility, k)
+    vis: Any = store.check_visibility(visibility, k)
     lab = np.flatnonzero(vis > 0)
     unl = np.flatnonzero(vis == 0)
     xyz = store.check_coords(arr[lab], lab.size)
@@ -276,7 +357,7 @@ def copy_previous_pose(store: AnnotationStore, frame: int, track_id: int) -> lis
     src = int(rows[-1])
     nodes = np.flatnonzero(np.isfinite(t.coords[src]).all(axis=-1))
     xyz = t.coords[src, nodes].copy()
-    vis = t.visibility[src, nodes]
+    vis: Any = t.visibility[src, nodes]
     vis = np.where(vis > 0, vis, VISIBLE).astype(np.int8)
     return _edit(store, t, f, nodes, lambda: store.set_points(f, t.track_id, xyz, nodes, vis, key=True))
 
@@ -307,6 +388,39 @@ def mirror_pose(store: AnnotationStore, frame: int, track_id: int) -> list[Chang
             store.mark_unlabelled(f, t.track_id, unl)
 
     return _edit(store, t, f, touch, write)
+
+
+# -- lifespans -----------------------------------------------------------------------------------
+def extend_track(store: AnnotationStore, track_id: int, n_frames: int) -> list[Change]:
+    """Extend an instance's lifespan by ``n_frames`` after its block (V7's "extend by N frames").
+
+    The new frames are alive and hold each node's last pose (as interpolated points); the extension
+    stops at the end of the video when the store knows it.
+    """
+    t = store.track(track_id)
+    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
+        raise StoreError(f"extend by a positive number of frames, got {n_frames!r}")
+    last = t.stop - 1 + int(n_frames)
+    if store.n_frames is not None:
+        last = min(last, store.n_frames - 1)
+    if last < t.stop or store.frame_axis is None:
+        return []
+    store.set_alive(t.track_id, t.stop, last + 1, True)
+    return interpolate_all(store, tracks=[t.track_id])
+
+
+def end_track(store: AnnotationStore, frame: int, track_id: int) -> list[Change]:
+    """End an instance from ``frame`` on: its lifespan stops before ``frame`` (V7 ``ranges``).
+
+    The frames from ``frame`` to the end of its block lose their points and are no longer alive;
+    the pose is no longer held there. Ending on the instance's first frame is refused (delete the
+    instance instead).
+    """
+    t, f = _locate(store, frame, track_id)
+    if f <= t.start or not t.alive[: f - t.start].any():
+        raise StoreError(f"instance {t.track_id} starts at frame {f}: delete it instead of ending it there")
+    store.set_alive(t.track_id, f, t.stop, False)
+    return interpolate_all(store, tracks=[t.track_id])
 
 
 # -- navigation ----------------------------------------------------------------------------------

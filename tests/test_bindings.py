@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -93,7 +96,10 @@ def test_stamp_template_previous_and_mirrored(env):
     press(env, Qt.Key.Key_T, SHIFT)
     assert s.track_ids == [1, 2, 3]
     np.testing.assert_allclose(s.tracks[3].coords[1] - s.tracks[3].coords[0], np.tile([5.0, 0.0], (5, 1)))
-    assert len(env.points.data) == 5 and set(env.points.features["instance"]) == {3}
+    # instances 1 and 2 hold their frame-0 pose on frame 1 (interpolated); 3 has its new key
+    feats = env.points.features
+    assert len(env.points.data) == 15 and set(feats["instance"]) == {1, 2, 3}
+    assert (feats["keyframe"].to_numpy() == (feats["instance"].to_numpy() == 3)).all()
     # Shift-Y: previous pose mirrored (here, frame 1 of instance 3 -> frame 2)
     press(env, Qt.Key.Key_D)
     cursor(env, 35, 30)
@@ -144,6 +150,13 @@ def test_click_to_place_with_auto_advance(env, qtbot):
     assert env.ctrl.current_instance == 2
 
 
+def _edges_touching(env, point) -> int:
+    """How many edge vectors start or end at ``point`` (layer coordinates)."""
+    vec = np.asarray(env.ctrl.edges.data)
+    ends = np.concatenate([vec[:, 0], vec[:, 0] + vec[:, 1]])
+    return int(np.isclose(ends, point).all(axis=1).sum())
+
+
 def _two_keys(env):
     """Instance 1 keyed on frames 0 and 20 (moved by 20 px in x), interpolated between."""
     cursor(env, 40, 30)
@@ -163,18 +176,17 @@ def test_drag_on_interpolated_frame_keys_only_that_node(env):
     feats = env.points.features
     row = rows[np.asarray(feats["node"].cat.codes)[rows] == 3][0]
     b = env.b
-    ev = SimpleNamespace(type="mouse_press")
-    drag = b._drag(env.points, ev)
-    next(drag)  # press
-    for dx in (3.0, 6.0):  # two moves of one drag, as napari's select mode sends them
-        data = np.asarray(env.points.data).copy()
-        data[row, 2] = before[10, 3, 1] + dx
-        env.points.data = data
-        ev.type = "mouse_move"
-        next(drag)
-    ev.type = "mouse_release"
-    with pytest.raises(StopIteration):
-        next(drag)
+    env.points.mode = "select"
+    y, x = np.asarray(env.points.data)[row, 1:]
+    _mouse(env.points, "mouse_press", (10, y, x))
+    for dx in (3.0, 6.0):  # two moves of one drag, through napari's select mode
+        _mouse(env.points, "mouse_move", (10, y, x + dx))
+        # the dragged instance's edges follow every move (before any store edit)
+        assert t.coords[10, 3, 1] == pytest.approx(before[10, 3, 1])
+        # body (node 3) has two edges, to head and tail: both end where the mouse is
+        assert _edges_touching(env, np.asarray(env.points.data)[row]) == 2
+        assert np.asarray(env.points.data)[row, 2] == pytest.approx(x + dx)
+    _mouse(env.points, "mouse_release", (10, y, x + 6.0))
     assert t.is_key[10].tolist() == [False, False, False, True, False]
     assert t.coords[10, 3, 1] == pytest.approx(before[10, 3, 1] + 6)
     changed = ~np.isclose(t.coords, before).all(axis=-1)
@@ -242,10 +254,27 @@ def test_delete_instance_frame_and_track(env):
     assert t.alive[10] and np.isfinite(t.coords[5]).all() and len(rows_of(env, 1)) == 5
     env.viewer.dims.set_current_step(0, 20)
     env.points.selected_data = set(rows_of(env, 2).tolist())
-    press(env, Qt.Key.Key_X, SHIFT)
+    press(env, Qt.Key.Key_X, Qt.KeyboardModifier.AltModifier)  # delete it on every frame
     assert env.store.track_ids == [1] and len(rows_of(env, 2)) == 0 and edges_of(env, 2) == 0
     press(env, Qt.Key.Key_Z, CTRL)
     assert env.store.track_ids == [1, 2] and len(rows_of(env, 2)) == 5 and edges_of(env, 2) == 4
+    # Shift-X ends an instance from this frame on: its lifespan (V7 ranges) stops there
+    t2 = env.store.tracks[2]
+    assert t2.stop == 40 and np.isfinite(t2.coords[30 - t2.start]).all()  # held to the video's end
+    env.viewer.dims.set_current_step(0, 30)
+    env.ctrl.current_instance = 2
+    press(env, Qt.Key.Key_X, SHIFT)
+    assert not t2.alive[30 - t2.start :].any() and t2.alive[: 30 - t2.start].all()
+    assert np.isnan(t2.coords[30 - t2.start :]).all() and len(rows_of(env, 2)) == 0
+    env.viewer.dims.set_current_step(0, 25)
+    assert len(rows_of(env, 2)) == 5  # still held before the end
+    out = Path(tempfile.mkdtemp()) / "ended.json"
+    api.save_layer(env.points, out, format="darwin")  # V7 writes the lifespan as ranges
+    anns = json.loads(out.read_text())["annotations"]
+    ranges = {a["instance_id"]["value"]: a["ranges"] for a in anns if "instance_id" in a}
+    assert ranges[2] == [[20, 30]]
+    press(env, Qt.Key.Key_Z, CTRL)
+    assert t2.alive.all() and np.isfinite(t2.coords[30 - t2.start]).all()
 
 
 def test_frame_and_keyframe_navigation(env):

@@ -31,6 +31,7 @@ def _state(store: AnnotationStore) -> tuple:
             t.visibility.tobytes(),
             t.is_key.tobytes(),
             t.alive.tobytes(),
+            np.nan_to_num(t.score, nan=-1.0).tobytes(),
         )
         for t in store.tracks.values()
     )
@@ -66,6 +67,7 @@ edit_st = st.tuples(
             "rename",
             "meta",
             "store_meta",
+            "score",
         ]
     ),
     st.integers(0, N_FRAMES - 1),
@@ -111,6 +113,8 @@ def _do(store: AnnotationStore, edit: tuple) -> list[int]:
         store.tracks[tid].meta["note"] = [c, f]
     elif kind == "store_meta":
         store.meta["frames_seen"] = f
+    elif kind == "score":
+        store.set_points(f, tid, [(y, x)], nodes=node, score=c / 5.0)
     return [tid]
 
 
@@ -135,9 +139,16 @@ def test_undo_all_then_redo_all(edits, mode):
                     hint = store.track_ids
                 with history.edit(e[0], tracks=hint):
                     _do(store, e)
-            else:  # after the fact, from the touched track ids
-                ids = _do(store, e)
-                history.commit(e[0], tracks=ids)
+            else:  # a block spanning events: each track is named (touched) before it is written
+                tid = store.track_ids[e[5] % len(store)] if len(store) else None
+                history.begin([])
+                try:
+                    history.touch(store.track_ids if e[0] == "interp" else [] if tid is None else [tid])
+                    _do(store, e)
+                except StoreError:
+                    history.end(e[0], rollback=True)
+                    raise
+                history.end(e[0])
         except StoreError:
             _assert_same(_state(store), before)  # rolled back / refused before writing
             continue
@@ -237,7 +248,6 @@ def test_nested_blocks_merge_and_unrecorded_edits_stay():
         with history.edit("inner"):
             t = store.add_track(start=4)
             kf.move_node(store, 4, t.track_id, "head", (1.0, 1.0))
-        history.commit("ignored inside a block", tracks=[1])
     assert len(history) == 1 and history.undo_label == "outer"
     store.tracks[1].name = "renamed, not recorded"
     history.undo()  # reverts the block's cells only
@@ -245,10 +255,35 @@ def test_nested_blocks_merge_and_unrecorded_edits_stay():
     assert store.tracks[1].name == "renamed, not recorded"
     history.redo()
     assert store.tracks[1].coords[0, 0].tolist() == [50.0, 50.0] and 2 in store.tracks
-    # committing after the fact records it
-    kf.move_node(store, 3, 1, "tail", (7.0, 7.0))
-    assert history.commit("late") is not None and history.undo_label == "late"
-    assert history.commit("again") is None  # nothing new
+    with pytest.raises(StoreError, match="outside"):
+        history.touch([1])
+    with pytest.raises(StoreError, match="after the fact is not supported"):  # a clear refusal
+        history.commit("after the fact")
+
+
+def test_history_holds_diffs_not_a_copy_of_the_store():
+    store = AnnotationStore(_skeleton(), coord_ndim=2, frame_axis=0, n_frames=5000)
+    for tid in (1, 2, 3):
+        store.add_track(tid, start=0, stop=5000)
+        for f in range(0, 5000, 50):
+            kf.set_pose(store, f, tid, np.full((4, 2), float(tid + f)))
+    store.tracks[2].score[:] = 0.5
+    history = History(store)
+    assert history.nbytes() == 0  # no shadow copy of the store
+    for i in range(20):
+        with history.edit(f"move {i}", tracks=[1 + i % 3]):
+            kf.move_node(store, 25 + i, 1 + i % 3, "head", (1.0, float(i)))
+    assert 0 < history.nbytes() <= 0.2 * store.nbytes()
+    scores = store.tracks[2].score.copy()
+    assert np.isnan(scores[26, 0]) and scores[25, 0] == 0.5  # a person's key has no score
+    with history.edit("removed", tracks=[]):  # a removed track is found without a hint
+        store.remove_track(2)
+    history.undo()
+    assert 2 in store.tracks and np.array_equal(store.tracks[2].score, scores, equal_nan=True)
+    for _ in range(20):
+        history.undo()
+    assert store.tracks[1].coords[25, 0].tolist() == [26.0, 26.0]  # interpolated again
+    assert np.all(store.tracks[2].score[:, 1:] == 0.5) and store.tracks[2].score[26, 0] == 0.5
 
 
 def test_skeleton_changes_are_undoable():
@@ -271,3 +306,28 @@ def test_history_needs_a_store():
         History(object())  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="max_steps"):
         History(_base_store(), max_steps=0)
+
+
+def test_narrowed_steps_equal_whole_track_steps():
+    rng = np.random.default_rng(1)
+    stores = [_base_store(), _base_store()]
+    hists = [History(s) for s in stores]
+    for _ in range(40):
+        f, node = int(rng.integers(0, N_FRAMES)), int(rng.integers(0, 4))
+        xy = tuple(rng.uniform(0, 50, 2))
+        for narrow, (s, h) in enumerate(zip(stores, hists)):
+            with h.edit("move", tracks=[1]):
+                changes = kf.move_node(s, f, 1, node, xy)
+                if narrow:
+                    h.narrow(changes)  # compare only the frames the edit reports
+    assert len(hists[0]) == len(hists[1]) == 40
+    for h0, h1 in zip(hists[0]._undo, hists[1]._undo):
+        (d0,), (d1,) = h0.diffs, h1.diffs
+        assert d0.rows.tolist() == d1.rows.tolist() and d0.cols.tolist() == d1.cols.tolist()
+    states = [_state(stores[1])]
+    while hists[1].can_undo:
+        hists[1].undo()
+        hists[0].undo()
+        _assert_same(_state(stores[1]), _state(stores[0]))
+        states.append(_state(stores[1]))
+    _assert_same(states[-1], _state(_base_store()))

@@ -49,8 +49,9 @@ def random_block(seed: int, dead: bool = True, unlabelled: bool = True):
     return coords, vis, key, alive
 
 
-def reference(coords, vis, key, alive, method, bridge):
-    """Slow, obvious implementation: per node, list anchors, cut runs, interpolate each run."""
+def reference(coords, vis, key, alive, method, bridge, hold_last=True):
+    """Slow, obvious implementation: per node, list anchors, cut runs, interpolate each run;
+    then hold the last anchor (if labelled) over the alive frames after it."""
     n_rows, n_nodes, _ = coords.shape
     out_c = coords.copy()
     out_v = vis.copy()
@@ -90,6 +91,14 @@ def reference(coords, vis, key, alive, method, bridge):
                     else:
                         out_c[r, n] = pchip(r)
                     out_v[r, n] = vis[a, n]
+        if hold_last and anchors and labelled(anchors[-1], n):
+            a = anchors[-1]
+            for r in range(a + 1, n_rows):
+                if not alive[r]:
+                    break
+                if not key[r, n]:  # (with bridging, unlabelled keys after it stay as they are)
+                    out_c[r, n] = coords[a, n]
+                    out_v[r, n] = vis[a, n]
     return out_c, out_v
 
 
@@ -99,6 +108,10 @@ def test_matches_reference(seed, method, bridge):
     block = random_block(seed)
     got_c, got_v = interpolated(*block, method=method, bridge_unlabelled=bridge)
     want_c, want_v = reference(*block, method, bridge)
+    np.testing.assert_allclose(got_c, want_c, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(got_v, want_v)
+    got_c, got_v = interpolated(*block, method=method, bridge_unlabelled=bridge, hold_last=False)
+    want_c, want_v = reference(*block, method, bridge, hold_last=False)
     np.testing.assert_allclose(got_c, want_c, rtol=0, atol=1e-9)
     np.testing.assert_array_equal(got_v, want_v)
 
@@ -173,7 +186,8 @@ def test_cubic_matches_scipy_pchip_on_one_run():
     out, _ = interpolated(coords, np.where(key, 2, 0).astype(np.int8), key, np.ones(200, bool), "pchip")
     frames = np.arange(rows[0], rows[-1] + 1)
     np.testing.assert_allclose(out[frames, 0], PchipInterpolator(rows, values, axis=0)(frames), atol=1e-9)
-    assert np.isnan(out[: rows[0]]).all() and np.isnan(out[rows[-1] + 1 :]).all()  # no extrapolation
+    assert np.isnan(out[: rows[0]]).all()  # no extrapolation before the first key
+    assert np.all(out[rows[-1] + 1 :, 0] == values[-1])  # the last key is held to the end of the block
 
 
 def test_cubic_beats_linear_on_smooth_motion():

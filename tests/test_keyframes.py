@@ -236,8 +236,9 @@ def test_key_all_nodes_and_delete_key():
     assert store.get(10, 1)[2].all()
     np.testing.assert_allclose(store.get(10, 1)[0], pose(10))
     kf.delete_key(store, 20, 1, nodes=["nose"])
-    assert np.isnan(store.get(15, 1)[0][0]).all()  # after the last key: nothing
-    assert np.isnan(store.get(20, 1)[0][0]).all()
+    np.testing.assert_allclose(store.get(15, 1)[0][0], pose(10)[0])  # after the last key: held
+    np.testing.assert_allclose(store.get(20, 1)[0][0], pose(10)[0])
+    assert not store.get(20, 1)[2][0]  # (held, not a key)
     kf.delete_key(store, 10, 1)
     assert not store.get(10, 1)[2].any()
     np.testing.assert_allclose(store.get(10, 1)[0][1:], pose(10)[1:])  # interpolated again
@@ -436,8 +437,33 @@ def test_refresh_after_a_direct_store_edit():
     store = make_store()
     store.add_track(1, start=0, stop=21)
     kf.set_pose(store, 0, 1, pose(0))
-    store.set_points(20, 1, pose(20))  # written directly: nothing interpolated yet
-    assert np.isnan(store.get(10, 1)[0]).all()
+    store.set_points(20, 1, pose(20))  # written directly: frame 10 still holds frame 0's pose
+    np.testing.assert_allclose(store.get(10, 1)[0], pose(0))
     ch = kf.refresh(store, 1, 20)
     assert ch == Change(1, 0, 21, (0, 1, 2, 3))
     np.testing.assert_allclose(store.get(10, 1)[0], pose(10))
+
+
+def test_lifespan_hold_extend_and_end():
+    store = make_store(60)
+    store.add_track(1, start=5, stop=20)
+    kf.set_pose(store, 5, 1, pose(0))
+    kf.set_pose(store, 10, 1, pose(10))
+    t = store.tracks[1]
+    np.testing.assert_allclose(t.coords[19 - 5], pose(10))  # held to the end of the lifespan
+    assert not t.is_key[19 - 5].any() and (t.visibility[19 - 5] == 2).all()
+    changes = kf.extend_track(store, 1, 30)  # V7's "extend by N frames"
+    assert (t.start, t.stop) == (5, 50) and changes and changes[0].stop == 50
+    np.testing.assert_allclose(t.coords[49 - 5], pose(10))
+    kf.extend_track(store, 1, 100)  # clipped at the end of the video
+    assert t.stop == 60
+    kf.end_track(store, 30, 1)  # ends from frame 30 on
+    assert t.alive[: 30 - 5].all() and not t.alive[30 - 5 :].any()
+    assert np.isnan(t.coords[30 - 5 :]).all() and np.isfinite(t.coords[29 - 5]).all()
+    kf.move_node(store, 20, 1, 0, (1.0, 2.0))  # a key inside the lifespan: held up to its end
+    np.testing.assert_allclose(t.coords[29 - 5, 0], (1.0, 2.0))
+    assert np.isnan(t.coords[30 - 5 :]).all()
+    with pytest.raises(StoreError, match="delete it instead"):
+        kf.end_track(store, 5, 1)
+    with pytest.raises(StoreError, match="positive"):
+        kf.extend_track(store, 1, 0)

@@ -104,9 +104,9 @@ def test_accept_is_one_undo_step():
     before = ann.to_dense()
     props = _proposals([(7, 10, POSE + 3.0, 0.9), (1, 12, ann.tracks[8].coords[12] + 0.2, 0.8)])
     history = History(ann)
-    res = accept(ann, props, remove=False)
+    with history.edit("accept proposals"):
+        res = accept(ann, props, remove=False)
     assert len(res.annotations) >= 2
-    history.commit("accept proposals")
     assert len(history) == 1
     history.undo()
     after = ann.to_dense()

@@ -177,7 +177,7 @@ def test_editor_tab_changes_the_layer_live(make_napari_viewer, qtbot):
     w.confirm = lambda title, text: asked.append(text) or True
     w.select_nodes(["tail_mid"])
     qtbot.mouseClick(w.remove_button, LEFT)
-    assert asked and "1 placed points" in asked[0]
+    assert asked and "20 placed points" in asked[0]  # (frame 0's key, held to the end of the video)
     assert store.n_nodes == 11 and len(points.data) == 11
     assert (ctrl.edge_instances == 1).sum() == 10  # its two edges went with it
     # one undo step: the node comes back with its point and edges
@@ -199,3 +199,84 @@ def test_editor_tab_changes_the_layer_live(make_napari_viewer, qtbot):
     ctrl.current_instance, ctrl.next_node = 1, store.skeleton.index("whisker")
     points.add([0, 20, 20])
     assert (ctrl.edge_instances == 1).sum() == 11 and store.tracks[1].is_key[0, -1]
+
+
+def test_dock_stays_true_after_key_undo_drags_and_open(make_napari_viewer, qtbot, tmp_path):
+    from napari.utils.interactions import mouse_move_callbacks, mouse_press_callbacks, mouse_release_callbacks
+    from qtpy.QtTest import QTest
+
+    from napari_keyskel import api
+    from napari_keyskel._qt.dock import KeyskelDock
+
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((20, 128, 128), np.uint8), name="video")
+    dock = KeyskelDock(viewer)
+    qtbot.addWidget(dock)
+    dock.preset_combo.setCurrentText("mouse_topview")
+    qtbot.mouseClick(dock.new_button, LEFT)
+    points = viewer.layers["mouse keypoints"]
+    store = api.get_store(points)
+    canvas = viewer.window._qt_viewer.canvas.native
+    viewer.dims.set_current_step(0, 0)
+    viewer.cursor.position = (0, 64, 64)
+    QTest.keyClick(canvas, Qt.Key.Key_T)
+    assert dock.undo_button.isEnabled() and not dock.redo_button.isEnabled()
+
+    w = dock.editor
+    w.select_nodes(["snout"])
+    assert w.name_edit.text() == "snout" and w.name_edit.selectedText() == "snout"  # typing replaces
+    QTest.keyClicks(w.name_edit, "nose")
+    qtbot.mouseClick(w.rename_button, LEFT)
+    assert store.skeleton.nodes[0] == "nose"
+    viewer.layers.selection.active = points
+    QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo on the layer
+    assert store.skeleton.nodes[0] == "snout"
+    assert w.skeleton is store.skeleton and w.node_list.item(0).text() == "snout"
+    w.select_nodes(["snout"])
+    w.name_edit.setText("muzzle")
+    qtbot.mouseClick(w.rename_button, LEFT)  # the next rename works on the current skeleton
+    assert store.skeleton.nodes[0] == "muzzle"
+
+    # a drag through napari's mouse callbacks: the Undo button follows it
+    while dock.bindings().history.can_undo:
+        dock.undo()
+    QTest.keyClick(canvas, Qt.Key.Key_T)
+    dock.undo()
+    dock.redo()
+    assert dock.redo_button.isEnabled() is False
+    dock.undo()
+    assert dock.redo_button.isEnabled() and not dock.undo_button.isEnabled()
+    dock.redo()
+    points.mode = "select"
+    yx = np.asarray(points.data)[0, 1:]
+
+    def mouse(kind, yx):
+        from types import SimpleNamespace
+
+        from napari.utils._proxies import ReadOnlyWrapper
+
+        ev = SimpleNamespace(type=kind, handled=False, is_dragging=kind == "mouse_move", modifiers=[],
+                             position=(0, *yx), pos=np.zeros(2), view_direction=None, up_direction=None,
+                             dims_displayed=[1, 2])  # fmt: skip
+        fn = {"mouse_press": mouse_press_callbacks, "mouse_move": mouse_move_callbacks}
+        fn.get(kind, mouse_release_callbacks)(points, ReadOnlyWrapper(ev, exceptions=("handled",)))
+
+    dock.undo()
+    dock.redo()
+    n = len(dock.bindings().history)
+    mouse("mouse_press", yx)
+    mouse("mouse_move", yx + 4)
+    mouse("mouse_release", yx + 4)
+    assert len(dock.bindings().history) == n + 1 and dock.undo_button.isEnabled()
+    assert not dock.redo_button.isEnabled()
+    c = store.counts()  # the status line's counts follow the edits (recounted per touched track)
+    assert (
+        f"{c['instances']} instances · {c['keys']} keys · {c['interpolated']} interpolated"
+        in dock.status.text()
+    )
+
+    # File > Open (or a script) adds an annotation layer: the dock works on it
+    path = tmp_path / "mice.json"
+    api.save_layer(points, path, format="darwin")
+    (opened,) = api.open_annotations(viewer, path, image_layer=image)
+    assert dock.layer_combo.currentText() == opened.name and dock.current_layer() is opened

@@ -111,3 +111,63 @@ def test_walkthrough_keys_then_interpolate(make_napari_viewer, qtbot):
         assert mean < BOUNDS[method][0] and worst < BOUNDS[method][1], (method, mean, worst)
     assert errors["cubic"][0] < errors["linear"][0]  # smooth motion: cubic beats linear
     assert "frame 45: 24 points" in dock.status.text()
+
+
+def test_readme_loop_t_then_d_ten_times_then_drag(make_napari_viewer):
+    """README: on frame 0 press T and drag; press D ten times, drag what moved; the frames between fill in."""
+    from types import SimpleNamespace
+
+    from napari.utils._proxies import ReadOnlyWrapper
+    from napari.utils.interactions import mouse_move_callbacks, mouse_press_callbacks, mouse_release_callbacks
+
+    from napari_keyskel import api
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((60, 128, 128), np.uint8), name="video")
+    points = api.add_skeleton_layer(viewer, "mouse_topview", image_layer=viewer.layers["video"])
+    ctrl = api.get_controller(points)
+    store = ctrl.store
+    canvas = viewer.window._qt_viewer.canvas.native
+    viewer.layers.selection.active = points
+    viewer.dims.set_current_step(0, 0)
+
+    def mouse(kind: str, position) -> None:
+        ev = SimpleNamespace(type=kind, handled=False, is_dragging=kind == "mouse_move", modifiers=[],
+                             position=tuple(position), pos=np.zeros(2), view_direction=None,
+                             up_direction=None, dims_displayed=[1, 2])  # fmt: skip
+        fn = {"mouse_press": mouse_press_callbacks, "mouse_move": mouse_move_callbacks}
+        fn.get(kind, mouse_release_callbacks)(points, ReadOnlyWrapper(ev, exceptions=("handled",)))
+
+    def drag(node: str, by) -> None:
+        names = points.features["node"].astype(str).to_numpy()
+        start = np.asarray(points.data)[names == node][0]
+        points.mode = "select"
+        mouse("mouse_press", start)
+        for s in (0.25, 0.5, 1.0):
+            mouse("mouse_move", start + np.r_[0.0, by] * s)
+        mouse("mouse_release", start + np.r_[0.0, by])
+
+    viewer.cursor.position = (0, 64, 64)
+    QTest.keyClick(canvas, Qt.Key.Key_T)
+    t = store.tracks[1]
+    assert (t.start, t.stop) == (0, 60)  # a new instance lives to the end of the video
+    drag("snout", (-5.0, 2.0))
+    snout0 = t.coords[0, 0].copy()
+    for _ in range(10):
+        QTest.keyClick(canvas, Qt.Key.Key_D)
+    assert int(viewer.dims.current_step[0]) == 10
+    # frame 10 shows the held pose, as interpolated points (rings), with its edges
+    assert len(points.data) == 12 and not points.features["keyframe"].any()
+    assert (ctrl.edge_instances == 1).sum() == len(store.skeleton.edges)
+    np.testing.assert_allclose(t.coords[10, 0], snout0)
+    n_steps = len(ctrl.history)
+    drag("snout", (10.0, 20.0))  # drag what moved
+    assert len(ctrl.history) == n_steps + 1
+    assert t.is_key[10, 0] and not t.is_key[10, 1:].any()
+    np.testing.assert_allclose(t.coords[10, 0], snout0 + np.array([10.0, 20.0]))
+    for f in (1, 5, 9):  # the frames between fill in
+        np.testing.assert_allclose(t.coords[f, 0], snout0 + (f / 10) * np.array([10.0, 20.0]))
+    np.testing.assert_allclose(t.coords[40, 0], snout0 + np.array([10.0, 20.0]))  # held after the last key
+    viewer.dims.set_current_step(0, 5)
+    names = points.features["node"].astype(str).to_numpy()
+    np.testing.assert_allclose(np.asarray(points.data)[names == "snout"][0, 1:], t.coords[5, 0])

@@ -1,11 +1,10 @@
 """Key bindings and undo/redo for a keyskel Points layer (bound on the layer, not the viewer).
 
-:func:`install` gives a :class:`~napari_keyskel._napari.controller.LayerController` a
-:class:`Bindings`: the keys in :data:`KEYS`, a :class:`~napari_keyskel.history.History` of its
-store that records every edit (key bindings, docks, and napari's own add / drag / delete through
-the controller; a mouse drag from press to release is one step), and the "next node" for
-click-to-place annotation. Every edit goes through :mod:`napari_keyskel.keyframes` and then
-:meth:`LayerController.apply`, so only the touched points and spans are updated.
+Every :class:`~napari_keyskel._napari.session.EditSession` has a :class:`Bindings`: the keys in
+:data:`KEYS`, undo/redo of the session's :class:`~napari_keyskel.history.History`, and the
+"next node" for click-to-place annotation. Every edit goes through
+:mod:`napari_keyskel.keyframes` inside :meth:`EditSession.record`, so it is one undo step and
+only the touched points and spans are redrawn.
 
 The actions are split by kind: :mod:`.stamp` (whole poses), :mod:`.edit_actions` (node states,
 keys, instances), :mod:`.navigation` (frames, current instance, next node), all on the shared
@@ -16,7 +15,7 @@ holds undo/redo.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KeyskelError
@@ -26,7 +25,7 @@ from .navigation import NavigationActions
 from .stamp import StampActions, template_pose
 
 if TYPE_CHECKING:
-    from .controller import LayerController
+    from .session import EditSession
 
 __all__ = [
     "KEYS",
@@ -54,7 +53,8 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("U", "mark_unlabelled", "mark the selected points (in add mode: the next node) unlabelled"),
     ("K", "toggle_key", "make the selected points (or the instance) a key, or unkey them"),
     ("X", "delete_instance_frame", "delete the current instance on this frame"),
-    ("Shift-X", "delete_track", "delete the current instance on every frame"),
+    ("Shift-X", "end_instance", "end the current instance from this frame on (shortens its lifespan)"),
+    ("Alt-X", "delete_track", "delete the current instance on every frame"),
     ("A", "previous_frame", "previous frame"),
     ("D", "next_frame", "next frame"),
     ("Q", "previous_keyframe", "previous keyframe"),
@@ -64,8 +64,6 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Control-Z", "undo", "undo"),
     ("Control-Shift-Z", "redo", "redo"),
 )
-
-_BINDINGS: dict[int, Bindings] = {}
 
 
 def shortcuts_text() -> str:
@@ -77,19 +75,18 @@ def shortcuts_text() -> str:
     return "\n".join(rows)
 
 
-def bindings_for(ctrl: LayerController) -> Bindings | None:
-    """The bindings installed on a controller, if any."""
-    b = _BINDINGS.get(id(ctrl))
-    return b if b is not None and b.ctrl is ctrl else None
+def bindings_for(ctrl: EditSession) -> Bindings | None:
+    """The bindings of an edit session, if it has them yet."""
+    return getattr(ctrl, "bindings", None)
 
 
-def install(ctrl: LayerController) -> Bindings:
-    """Install (once) the key bindings and history on a controller's Points layer."""
-    return bindings_for(ctrl) or Bindings(ctrl)
+def install(ctrl: EditSession) -> Bindings:
+    """The key bindings and history of an edit session (every session has them)."""
+    return ctrl.bindings
 
 
-def reload_skeleton(ctrl: LayerController) -> None:
-    """Make the controller pick up a new ``store.skeleton`` (edges, colours, node names)."""
+def reload_skeleton(ctrl: EditSession) -> None:
+    """Make the session pick up a new ``store.skeleton`` (edges, colours, node names)."""
     ctrl.reload_skeleton()
 
 
@@ -100,16 +97,22 @@ class Bindings(StampActions, EditActions, NavigationActions):
     the ``message`` status signal from :class:`~napari_keyskel._napari.bindings_base.BindingsBase`.
     """
 
-    def __init__(self, ctrl: LayerController) -> None:
+    def __init__(self, ctrl: EditSession) -> None:
         super().__init__(ctrl)
         for key, method, _ in KEYS:
             self.layer.bind_key(key, self._key_handler(method), overwrite=True)
         ctrl.changed.connect(self._on_changed)
         ctrl.frame_changed.connect(self._on_frame)
         self.layer.selected_data.events.items_changed.connect(self._on_selection)
-        self._keep_drag_last()
-        self.layer.events.mode.connect(self._keep_drag_last)
-        _BINDINGS[id(ctrl)] = self
+
+    def unbind(self) -> None:
+        """Remove the key bindings and disconnect (the layer left its viewer)."""
+        for key, _, _ in KEYS:
+            with contextlib.suppress(Exception):
+                self.layer.bind_key(key, None)
+        self.ctrl.changed.disconnect(self._on_changed)
+        self.ctrl.frame_changed.disconnect(self._on_frame)
+        self.layer.selected_data.events.items_changed.disconnect(self._on_selection)
 
     def _key_handler(self, method: str) -> Callable[[Any], None]:
         def handler(layer: Any) -> None:
@@ -119,33 +122,9 @@ class Bindings(StampActions, EditActions, NavigationActions):
         handler.__doc__ = next(d for k, m, d in KEYS if m == method)
         return handler
 
-    # -- napari's own edits and the viewer's frame -----------------------------------------------
     def _on_changed(self, changes: list[Change]) -> None:
-        """Edits made by napari through the controller (add, drag, delete): record them."""
+        """After any edit (napari's add, drag, delete among them): skip to the next free node."""
         if not self._applying:
-            self.history.commit("edit points", changes)
-            self._fix_next_node()
-
-    def _keep_drag_last(self, event: Any = None) -> None:
-        """Run our drag callback after the mode's (napari appends it on each mode change).
-
-        So on release the mode has made its edit (an add happens on release) before the step
-        is recorded.
-        """
-        callbacks = self.layer.mouse_drag_callbacks
-        if self._drag in callbacks:
-            callbacks.remove(self._drag)
-        callbacks.append(self._drag)
-
-    def _drag(self, layer: Any, event: Any) -> Iterator[None]:
-        """A mouse drag (press to release) is one undo step."""
-        self.history.begin()
-        try:
-            yield
-            while event.type == "mouse_move":
-                yield
-        finally:
-            self.history.end("add point" if str(layer.mode) == "add" else "move points")
             self._fix_next_node()
 
     def _on_selection(self, event: Any = None) -> None:
@@ -184,9 +163,6 @@ class Bindings(StampActions, EditActions, NavigationActions):
     def undo(self) -> list[Change]:
         """Undo the last edit of this layer."""
         label = self.history.undo_label
-        if label is None and not self.history.can_undo:
-            self.history.commit("unrecorded edits")
-            label = self.history.undo_label
         if label is None:
             self.say("nothing to undo")
             return []

@@ -18,10 +18,10 @@ from psygnal import Signal
 
 from ..errors import KeyskelError
 from ..history import History
-from ..store import UNLABELLED, AnnotationStore, Change
+from ..store import AnnotationStore, Change
 
 if TYPE_CHECKING:
-    from .controller import LayerController
+    from .session import EditSession
 
 __all__ = ["BindingsBase"]
 
@@ -40,11 +40,10 @@ class BindingsBase:
 
     message = Signal(str)
 
-    def __init__(self, ctrl: LayerController) -> None:
+    def __init__(self, ctrl: EditSession) -> None:
         self.ctrl = ctrl
         self.layer = ctrl.points
         self.viewer = ctrl.viewer
-        self.history = History(ctrl.store)
         self._applying = 0
         self._last_message = ""
 
@@ -52,6 +51,11 @@ class BindingsBase:
     @property
     def store(self) -> AnnotationStore:
         return self.ctrl.store
+
+    @property
+    def history(self) -> History:
+        """The undo/redo history of the layer's store (the session's)."""
+        return self.ctrl.history
 
     def say(self, text: str) -> None:
         self._last_message = text
@@ -66,14 +70,14 @@ class BindingsBase:
             self._applying -= 1
 
     def record(
-        self, label: str, fn: Callable[[], list[Change]], tracks: list[int] | None = None
+        self, label: str, fn: Callable[[], list[Change]], tracks: list[int] | None = None, exact: bool = True
     ) -> list[Change]:
-        """Run a store edit as one undo step and update the layer; errors propagate (nothing done)."""
-        with self.history.edit(label, tracks):
-            changes = fn()
+        """Run a store edit as one undo step and update the layer; errors propagate (nothing done).
+
+        See :meth:`~napari_keyskel._napari.session.EditSession.record` for ``tracks`` and ``exact``.
+        """
         with self.applying():
-            self.ctrl.apply(changes)
-        return changes
+            return self.ctrl.record(label, fn, tracks, exact=exact)
 
     def run(
         self, label: str, fn: Callable[[], list[Change]], tracks: list[int] | None = None
@@ -132,13 +136,12 @@ class BindingsBase:
 
     # -- next node (click to place) ---------------------------------------------------------------
     def free_nodes(self) -> list[int]:
-        """Nodes of the current instance without a point (or an unlabelled key) on this frame."""
+        """Nodes of the current instance without a key on this frame (held or interpolated ones are free)."""
         tid = self.ctrl.current_instance
         if tid is None or tid not in self.store.tracks:
             return list(range(self.store.n_nodes))
-        coords, vis, key = self.store.get(self.frame(), tid)
-        skipped = key & (vis == UNLABELLED)
-        return [k for k in range(self.store.n_nodes) if not np.isfinite(coords[k, -1]) and not skipped[k]]
+        _, _, key = self.store.get(self.frame(), tid)
+        return np.flatnonzero(~key).tolist()
 
     def next_node_index(self) -> int | None:
         """The node the next click places (None: the instance is complete on this frame)."""

@@ -1,7 +1,8 @@
 """Key actions that edit the points and instances of a keyskel layer.
 
 :class:`EditActions`: toggle occluded (``O``), mark unlabelled (``U``), key or unkey (``K``),
-delete the current instance on this frame (``X``) or everywhere (``Shift-X``), and re-interpolate
+delete the current instance on this frame (``X``), end it from this frame on (``Shift-X``), delete it
+everywhere (``Alt-X``), and re-interpolate
 every instance (``Shift-I``). Each is one undo step; errors become a status message.
 """
 
@@ -105,6 +106,16 @@ class EditActions(BindingsBase):
             return out + kf.interpolate_all(self.store, tracks=[tid])
 
         return self.run(f"delete instance {tid} on frame {f}", fn, [tid])
+
+    def end_instance(self) -> list[Change]:
+        """End the current instance from this frame on (its lifespan; V7 ``ranges``)."""
+        try:
+            f, tid = self.frame(), self.current_track()
+        except KeyskelError as exc:
+            self.say(str(exc))
+            return []
+        self.layer.selected_data = set()
+        return self.run(f"end instance {tid} from frame {f}", lambda: kf.end_track(self.store, f, tid), [tid])
 
     def delete_track(self) -> list[Change]:
         """Delete the current instance on every frame."""

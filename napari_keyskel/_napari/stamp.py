@@ -119,7 +119,9 @@ class StampActions(BindingsBase):
         store = self.store
 
         def fn() -> list[Change]:
-            tid = track_id if track_id is not None else store.add_track(start=f).track_id
+            tid = track_id
+            if tid is None:  # a new instance: it lives to the end of the video (or as set)
+                tid = store.add_track(start=f, stop=self.ctrl.new_track_stop(f)).track_id
             self.ctrl.current_instance = tid
             return kf.set_pose(store, f, tid, pose, vis)
 

@@ -1,10 +1,11 @@
 """The Keyskel dock: pick an annotation layer, annotate, edit its skeleton, see its keyframes.
 
-Three tabs: *Annotate* (layer picker, new layer from a preset, display options, the next node to
+Tabs: *Annotate* (layer picker, new layer from a preset, display options, the next node to
 place, undo/redo and the key bindings), *Skeleton* (:class:`SkeletonEditor`, applied to the layer
-live) and *Timeline* (:class:`TimelineWidget`). Edits from every tab go through the layer's
-:class:`~napari_keyskel._napari.bindings.Bindings`, so they are undoable and update only what
-they touched.
+live), *Review*, *3D / views* and *Models*; the keyframe timeline is docked across the bottom of
+the window (:func:`~napari_keyskel._qt.timeline_dock.open_timeline`). Edits from every tab go
+through the layer's :class:`~napari_keyskel._napari.bindings.Bindings`, so they are undoable and
+update only what they touched.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ __all__ = ["KeyskelDock", "is_keyskel_layer"]
 
 def is_keyskel_layer(layer: Any) -> bool:
     """True for a Points layer carrying a keyskel store in its metadata."""
-    return getattr(layer, "_type_string", None) == "points" and "keyskel" in getattr(layer, "metadata", {})
+    from .._napari.registry import is_keyskel_points
+
+    return is_keyskel_points(layer)
 
 
 class KeyskelDock(QWidget):
@@ -55,12 +58,12 @@ class KeyskelDock(QWidget):
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        # napari hands plugins a PublicOnlyProxy of the viewer: its layers are proxies too, which
-        # the controller registry (keyed by layer identity) does not know
-        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        from .._napari.napari_private import unwrap_proxy
+
+        self.viewer = unwrap_proxy(napari_viewer)  # see napari_private: sessions need the real one
         self.setObjectName("keyskel-dock")
         self._wired: set[int] = set()
-        self._counts: tuple[AnnotationStore, dict[str, int]] | None = None
+        self._counts = _Counts()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
 
@@ -129,14 +132,18 @@ class KeyskelDock(QWidget):
         layout.addStretch(1)
 
         self.editor = SkeletonEditor()
-        self.tabs.addTab(self.editor, "Skeleton")
         self.timeline = open_timeline(self.viewer)  # docked across the bottom of the window
+        from .multiview_dock import MultiViewPanel  # 3D and multi-view tab
         from .review_dock import ReviewDock  # the Review tab (napari_keyskel/_qt/review_dock.py)
 
-        self.tabs.addTab(ReviewDock(self.viewer), "Review")
-        from .multiview_dock import MultiViewPanel  # 3D and multi-view tab
-
-        self.tabs.addTab(MultiViewPanel(self.viewer), "3D / views")
+        # the tabs after "Annotate": (widget, title); add a tab with one line here
+        extra_tabs: list[tuple[QWidget, str]] = [
+            (self.editor, "Skeleton"),
+            (ReviewDock(self.viewer), "Review"),
+            (MultiViewPanel(self.viewer), "3D / views"),
+        ]
+        for widget, title in extra_tabs:
+            self.tabs.addTab(widget, title)
 
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -198,9 +205,7 @@ class KeyskelDock(QWidget):
         ctrl = self.controller()
         if ctrl is None:
             return None
-        from .._napari.bindings import install
-
-        return install(ctrl)
+        return ctrl.bindings
 
     def current_store(self) -> AnnotationStore | None:
         """The store behind the current layer (the controller's, edited live)."""
@@ -211,15 +216,13 @@ class KeyskelDock(QWidget):
         return None if layer is None else store_from_plain(layer.metadata["keyskel"])
 
     def _refresh_layers(self, event: Any = None) -> None:
-        from .._napari.bindings import install
-        from .._napari.controller import controller_for
-
-        for layer in self.annotation_layers():  # key bindings on every annotation layer
-            ctrl = controller_for(layer)
-            if ctrl is not None:
-                install(ctrl)
         names = [layer.name for layer in self.annotation_layers()]
         current = self.layer_combo.currentText()
+        inserted = getattr(event, "type", None) == "inserted" and is_keyskel_layer(
+            getattr(event, "value", None)
+        )
+        if inserted:  # a new annotation layer (File > Open, a script, Create): work on it
+            current = event.value.name
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
         self.layer_combo.addItems(names)
@@ -234,10 +237,12 @@ class KeyskelDock(QWidget):
             return
         self._wired.add(id(ctrl))
 
-        def on_changed(changes: Any) -> None:
+        def on_changed(changes: list[Change]) -> None:
+            self._counts.forget(ctrl.store, changes)
             if self.controller() is ctrl:
                 self.timeline.refresh()
                 self._update_status()
+                self._follow_skeleton()
 
         def on_message(text: str) -> None:
             if self.controller() is ctrl:
@@ -249,7 +254,7 @@ class KeyskelDock(QWidget):
         def on_frame(frame: Any) -> None:
             if self.controller() is ctrl:
                 self.timeline.refresh()
-                self._update_status(recount=False)
+                self._update_status()
 
         ctrl.frame_changed.connect(on_frame)
         b.message.connect(on_message)
@@ -283,17 +288,15 @@ class KeyskelDock(QWidget):
             self.node_list.addItem(item)
 
     def _on_step(self, event: Any = None) -> None:
-        self._update_status(recount=False)
+        self._update_status()
 
-    def _update_status(self, event: Any = None, recount: bool = True) -> None:
-        """Status line; the store-wide counts are recomputed after edits only (not per frame step)."""
+    def _update_status(self, event: Any = None) -> None:
+        """Status line; the counts are recounted for the tracks an edit touched only."""
         store = self.current_store()
         if store is None:
             self.status.setText("")
             return
-        if recount or self._counts is None or self._counts[0] is not store:
-            self._counts = (store, store.counts())
-        c = self._counts[1]
+        c = self._counts.of(store)
         frame = self._current_frame(store)
         here = len(store.frame_points(frame)) if frame is not None else 0
         self.status.setText(
@@ -319,7 +322,7 @@ class KeyskelDock(QWidget):
         b = self.bindings()
         if b is None:
             return fn()
-        return b.record(label, fn)
+        return b.record(label, fn, exact=False)  # (the tab's edits: compared whole)
 
     def _on_skeleton_changed(self, skeleton: Any, mapping: np.ndarray) -> None:
         """Apply an edited skeleton to the layer (one undo step)."""
@@ -374,12 +377,16 @@ class KeyskelDock(QWidget):
             self._after_replay()
 
     def _after_replay(self) -> None:
+        self._follow_skeleton()
+        self.timeline.refresh()
+        self._update_status()
+
+    def _follow_skeleton(self) -> None:
+        """Show the layer's skeleton in the editor and the list (after undo/redo of a skeleton edit)."""
         store = self.current_store()
         if store is not None and self.editor.skeleton is not store.skeleton:
             self.editor.set_skeleton(store.skeleton)
             self._show_skeleton()
-        self.timeline.refresh()
-        self._update_status()
 
     # -- actions ------------------------------------------------------------------------------
     def create_layer(self) -> Any:
@@ -407,3 +414,31 @@ class KeyskelDock(QWidget):
         ctrl = self.controller()
         if ctrl is not None:
             ctrl.set_color_by(mode)
+
+
+class _Counts:
+    """Store-wide counts for the status line, kept per track and recounted for touched tracks only."""
+
+    def __init__(self) -> None:
+        self._store: AnnotationStore | None = None
+        self._per_track: dict[int, tuple[int, int, int]] = {}  # id -> (placed, keys, id(coords))
+
+    def forget(self, store: AnnotationStore, changes: list[Change]) -> None:
+        """Recount the tracks of ``changes`` next time (every track for a skeleton change)."""
+        if store is self._store:
+            for c in changes:
+                self._per_track.pop(c.track_id, None)
+
+    def of(self, store: AnnotationStore) -> dict[str, int]:
+        """``instances``, ``points``, ``keys`` and ``interpolated`` of ``store``."""
+        if store is not self._store:
+            self._store, self._per_track = store, {}
+        for tid in self._per_track.keys() - store.tracks.keys():
+            del self._per_track[tid]
+        for tid, t in store.tracks.items():
+            if tid not in self._per_track or self._per_track[tid][2:] != (id(t.coords),):
+                m = np.isfinite(t.coords[..., 0])
+                self._per_track[tid] = (int(m.sum()), int((t.is_key & m).sum()), id(t.coords))
+        placed = sum(v[0] for v in self._per_track.values())
+        keys = sum(v[1] for v in self._per_track.values())
+        return {"instances": len(store.tracks), "points": placed, "keys": keys, "interpolated": placed - keys}

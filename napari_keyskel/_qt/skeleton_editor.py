@@ -215,6 +215,7 @@ class SkeletonEditor(QWidget):
         sel = self.selected_nodes()
         if len(sel) == 1 and self.skeleton is not None:
             self.name_edit.setText(self.skeleton.nodes[sel[0]])
+            self.name_edit.selectAll()  # typing replaces the name
 
     def _emit(self, new: Skeleton, mapping: list[int] | np.ndarray, note: str, select: list[int]) -> None:
         self.set_skeleton(new)
