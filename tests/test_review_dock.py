@@ -219,3 +219,17 @@ def test_flags_and_states_are_marked_on_the_bottom_timeline(env, qtbot):
     assert "review" not in timeline.canvas.marks
     timeline.show_layer(env.points)
     assert len(timeline.canvas.marks["review"][0]) == len(frames)
+
+
+def test_removing_a_reviewed_layer_frees_its_store(env, qtbot):
+    import gc
+    import weakref
+
+    qtbot.mouseClick(env.dock.check_button, LEFT)
+    assert len(env.dock.session().flags)
+    store_ref = weakref.ref(env.store)
+    env.viewer.layers.remove(env.points)
+    env.store = env.ctrl = env.points = None
+    gc.collect()
+    assert store_ref() is None
+    assert env.dock.session() is None  # the dock let go of it too

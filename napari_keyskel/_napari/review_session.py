@@ -14,6 +14,7 @@ timeline should mark (flags with their worst kind, review states).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,26 +36,22 @@ REVIEW_KEYS: tuple[tuple[str, str, str], ...] = (
     ("F", "next_flag", "go to the next review flag"),
     ("Shift-F", "previous_flag", "go to the previous review flag"),
 )
-_SESSIONS: dict[int, ReviewSession] = {}
+#: One review session per edit session, as long as that lives (sessions hold their layer weakly,
+#: so removing a layer frees its store whatever was reviewed).
+_SESSIONS: weakref.WeakKeyDictionary[Any, ReviewSession] = weakref.WeakKeyDictionary()
 
 
 def session_for(ctrl: LayerController) -> ReviewSession:
     """The review session of a controller, created (with its key bindings) on first use."""
-    from .controller import controllers
-
-    live = {id(c) for c in controllers()}
-    for key in [k for k in _SESSIONS if k not in live]:  # layers removed since
-        del _SESSIONS[key]
-    s = _SESSIONS.get(id(ctrl))
-    if s is None or s.ctrl is not ctrl:
-        s = _SESSIONS[id(ctrl)] = ReviewSession(ctrl)
+    s = _SESSIONS.get(ctrl)
+    if s is None:
+        s = _SESSIONS[ctrl] = ReviewSession(ctrl)
     return s
 
 
 def existing_session(ctrl: LayerController) -> ReviewSession | None:
     """The review session of a controller if one was made (none is created)."""
-    s = _SESSIONS.get(id(ctrl))
-    return s if s is not None and s.ctrl is ctrl else None
+    return _SESSIONS.get(ctrl)
 
 
 class ReviewSession:
@@ -74,19 +71,27 @@ class ReviewSession:
     updated = Signal()
 
     def __init__(self, ctrl: LayerController) -> None:
-        self.ctrl = ctrl
+        self._ctrl = weakref.ref(ctrl)
         self.kinds: tuple[str, ...] = KINDS
         self.thresholds = Thresholds()
         self.order = "score"
         self.flags = Flags.empty()
         self.current: int | None = None
         self._detected = Flags.empty()
-        self._compare: LayerController | None = None
+        self._compare: weakref.ref[Any] | None = None
         self._disagree = Flags.empty()
         self.active = False
         ctrl.changed.connect(self._on_changed)
         for key, method, _ in REVIEW_KEYS:
             ctrl.points.bind_key(key, self._key_handler(method), overwrite=True)
+
+    @property
+    def ctrl(self) -> LayerController:
+        """The layer's edit session (:class:`ReferenceError` once the layer is gone)."""
+        ctrl = self._ctrl()
+        if ctrl is None:
+            raise ReferenceError("the annotation layer of this review session was removed")
+        return ctrl
 
     @property
     def store(self) -> Any:
@@ -113,7 +118,7 @@ class ReviewSession:
 
     def compare_with(self, other: LayerController | None) -> Flags:
         """Add the disagreements with another layer's store as ``disagree`` flags (None: drop them)."""
-        self._compare = other
+        self._compare = None if other is None else weakref.ref(other)
         self._disagree = Flags.empty() if other is None else disagreement_flags(self.store, other.store)
         self.active = True
         self._rebuild(keep=False)
@@ -129,8 +134,9 @@ class ReviewSession:
         keep = self._detected.take(~self._detected.touching(touched))
         fresh = detect(self.store, self.kinds, self.thresholds, track_ids=touched)
         self._detected = Flags.concat([keep, fresh]).sorted()
-        if self._compare is not None:
-            self._disagree = disagreement_flags(self.store, self._compare.store)
+        other = None if self._compare is None else self._compare()
+        if other is not None:
+            self._disagree = disagreement_flags(self.store, other.store)
         self._rebuild(keep=True)
 
     def set_order(self, order: str) -> None:
