@@ -214,7 +214,8 @@ def test_flags_and_states_are_marked_on_the_bottom_timeline(env, qtbot):
     rf, rt, color = timeline.canvas.marks["review:rejected"]
     assert (rf.tolist(), rt.tolist()) == ([f], [tid]) and color.name() == "#e6194b"
     # another layer shown: the marks go; back to this one: they come back from the session
-    other = api.add_skeleton_layer(env.viewer, smooth_store(120, 1, 3), name="annotator B", image_layer=env.image)
+    other_store = smooth_store(120, 1, 3)
+    other = api.add_skeleton_layer(env.viewer, other_store, name="annotator B", image_layer=env.image)
     timeline.show_layer(other)
     assert "review" not in timeline.canvas.marks
     timeline.show_layer(env.points)

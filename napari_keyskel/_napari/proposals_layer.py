@@ -110,6 +110,7 @@ class ProposalsLayer:
         self._edits = 0  # annotation edits seen (a worker's result is dropped if this moved)
         ctrl.changed.connect(self._bump)
         self.viewer.dims.events.point.connect(self.refresh)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer.layers.selection.active = a
         _LAYERS[id(ctrl)] = self
         self.refresh()
@@ -437,9 +438,15 @@ class ProposalsLayer:
             self.ctrl.apply(changes)
         self.say(f"propagated instance {tid} over {len(changes)} frames")
 
+    def _on_layer_removed(self, event: Any) -> None:
+        """The annotation layer (or this proposals layer) leaves the viewer: close with it."""
+        if event.value is self.ctrl.points or event.value is self.points:
+            self.close()
+
     def close(self) -> None:
         """Remove the layers and disconnect."""
         self.cancel()
+        self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.dims.events.point.disconnect(self.refresh)
         self.ctrl.changed.disconnect(self._bump)
         for layer in (self.points, self.edges):

@@ -10,6 +10,7 @@ update only what they touched.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -420,19 +421,22 @@ class _Counts:
     """Store-wide counts for the status line, kept per track and recounted for touched tracks only."""
 
     def __init__(self) -> None:
-        self._store: AnnotationStore | None = None
+        self._store: weakref.ref[AnnotationStore] | None = None  # weak: a removed layer's store goes
         self._per_track: dict[int, tuple[int, int, int]] = {}  # id -> (placed, keys, id(coords))
+
+    def _is_current(self, store: AnnotationStore) -> bool:
+        return self._store is not None and self._store() is store
 
     def forget(self, store: AnnotationStore, changes: list[Change]) -> None:
         """Recount the tracks of ``changes`` next time (every track for a skeleton change)."""
-        if store is self._store:
+        if self._is_current(store):
             for c in changes:
                 self._per_track.pop(c.track_id, None)
 
     def of(self, store: AnnotationStore) -> dict[str, int]:
         """``instances``, ``points``, ``keys`` and ``interpolated`` of ``store``."""
-        if store is not self._store:
-            self._store, self._per_track = store, {}
+        if not self._is_current(store):
+            self._store, self._per_track = weakref.ref(store), {}
         for tid in self._per_track.keys() - store.tracks.keys():
             del self._per_track[tid]
         for tid, t in store.tracks.items():
