@@ -202,7 +202,7 @@ def test_frame_table_from_file_names() -> None:
         "annotations": [],
         "categories": [{"id": 1, "name": "pt", "keypoints": ["a"]}],
     }
-    from napari_keyskel.formats._coco_read import coco_from_obj
+    from napari_keyskel.formats.coco._read import coco_from_obj
 
     ds = coco_from_obj(obj, Path("mem.json"))
     got = [(fr["item"], fr["frame"]) for fr in ds.frames]

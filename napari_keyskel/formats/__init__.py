@@ -16,9 +16,9 @@ from typing import Any, Literal
 from ..dataset import Dataset
 from ..errors import FormatError
 from ..skeleton import SKELETON_FILE_SUFFIX, Skeleton
-from ._coco_read import coco_from_obj, load_coco_json
 from ._jsonio import gc_paused, load_json
 from .coco import looks_like_coco, read_coco, write_coco
+from .coco._read import coco_from_obj, load_coco_json
 
 __all__ = ["FORMATS", "detect_format", "read", "read_detected", "write"]
 

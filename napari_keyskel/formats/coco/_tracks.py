@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..store import AnnotationStore, Track
-from ._coco_common import Ctx, ann_place, derived, is_id, is_int, where
-from ._coords import COCO_OFFSET, from_file_xy
+from ...store import AnnotationStore, Track
+from .._coords import COCO_OFFSET, from_file_xy
+from ._rules import Ctx, ann_place, derived, is_id, is_int, where
 
 __all__ = ["Cat", "build_tracks", "carried", "sort_annotations"]
 

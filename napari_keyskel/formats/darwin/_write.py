@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_write_bytes
-from ..dataset import Dataset
-from ..errors import FormatError
-from ..skeleton import SKELETON_FILE_SUFFIX
-from ..store import AnnotationStore, Track
-from ._coords import DARWIN_OFFSET, to_file_xy
-from ._jsonio import dumps_json, gc_paused
+from ..._atomic import atomic_write_bytes
+from ...dataset import Dataset
+from ...errors import FormatError
+from ...skeleton import SKELETON_FILE_SUFFIX
+from ...store import AnnotationStore, Track
+from .._coords import DARWIN_OFFSET, to_file_xy
+from .._jsonio import dumps_json, gc_paused
 
 __all__ = ["SCHEMA_REF", "build_documents", "safe_name", "write_darwin"]
 

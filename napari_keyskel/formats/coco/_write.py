@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset import Dataset
-from ..errors import FormatError
-from ..store import AnnotationStore
-from . import _jsonio
-from ._coco_common import DEFAULT_ITEM, IMAGE_FIELDS, derived, is_id, is_int
-from ._coords import COCO_OFFSET, to_file_xy
+from ...dataset import Dataset
+from ...errors import FormatError
+from ...store import AnnotationStore
+from .. import _jsonio
+from .._coords import COCO_OFFSET, to_file_xy
+from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, derived, is_id, is_int
 
 __all__ = ["coco_document"]
 

@@ -30,15 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset import Dataset
-from ..errors import FormatError, KeyskelError
-from ..presets import match_preset
-from ..skeleton import SKELETON_FILE_SUFFIX, Skeleton
-from ..store import AnnotationStore, Track
-from ._coords import DARWIN_OFFSET, from_file_xy
-from ._darwin_read import AnnRecord, ItemRecord, is_darwin_doc, parse_document
-from ._darwin_write import safe_name, write_darwin
-from ._jsonio import gc_paused, load_json
+from ...dataset import Dataset
+from ...errors import FormatError, KeyskelError
+from ...presets import match_preset
+from ...skeleton import SKELETON_FILE_SUFFIX, Skeleton
+from ...store import AnnotationStore, Track
+from .._coords import DARWIN_OFFSET, from_file_xy
+from .._jsonio import gc_paused, load_json
+from ._parse import AnnRecord, ItemRecord, is_darwin_doc, parse_document
+from ._write import safe_name, write_darwin
 
 __all__ = ["looks_like_darwin", "read_darwin", "write_darwin"]
 

@@ -15,14 +15,14 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ..dataset import Dataset
-from ..errors import FormatError, SkeletonError
-from ..presets import match_preset
-from ..skeleton import SKELETON_FILE_SUFFIX, Skeleton
-from ..store import AnnotationStore
-from ._coco_anns import Cat, build_tracks, carried, sort_annotations
-from ._coco_common import DEFAULT_ITEM, IMAGE_FIELDS, Ctx, is_id, is_int, is_num, where
-from ._jsonio import loads_json
+from ...dataset import Dataset
+from ...errors import FormatError, SkeletonError
+from ...presets import match_preset
+from ...skeleton import SKELETON_FILE_SUFFIX, Skeleton
+from ...store import AnnotationStore
+from .._jsonio import loads_json
+from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, Ctx, is_id, is_int, is_num, where
+from ._tracks import Cat, build_tracks, carried, sort_annotations
 
 __all__ = ["SkeletonArg", "coco_from_obj", "load_coco_json", "looks_like_coco", "resolve_skeleton_arg"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError
+from ...errors import FormatError
 
 __all__ = [
     "DEFAULT_ITEM",

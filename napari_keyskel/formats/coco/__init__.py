@@ -94,12 +94,12 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ..dataset import Dataset
-from ..errors import FormatError
-from ..skeleton import SKELETON_FILE_SUFFIX
-from ._coco_read import SkeletonArg, coco_from_obj, load_coco_json, looks_like_coco
-from ._coco_write import coco_document, numpy_ok
-from ._jsonio import dump_json, gc_paused
+from ...dataset import Dataset
+from ...errors import FormatError
+from ...skeleton import SKELETON_FILE_SUFFIX
+from .._jsonio import dump_json, gc_paused
+from ._read import SkeletonArg, coco_from_obj, load_coco_json, looks_like_coco
+from ._write import coco_document, numpy_ok
 
 __all__ = ["coco_document", "looks_like_coco", "read_coco", "write_coco"]
 

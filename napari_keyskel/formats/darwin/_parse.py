@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError
+from ...errors import FormatError
 
 __all__ = ["AnnRecord", "ItemRecord", "SlotInfo", "is_darwin_doc", "parse_document"]
 
