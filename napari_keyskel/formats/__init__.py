@@ -118,10 +118,10 @@ def read_detected(
             format = detect_format(p)
         else:
             with gc_paused():
-                obj = load_coco_json(p)  # parse once: detect, then build from the same object
+                obj, bools = load_coco_json(p)  # parse once: detect, then build from the same object
                 format = _detect_obj(obj, p)  # type: ignore[assignment]
                 if format == "coco":
-                    return coco_from_obj(obj, p, skeleton, kwargs.get("images")), "coco"
+                    return coco_from_obj(obj, p, skeleton, kwargs.get("images"), bools), "coco"
     if format == "coco":
         return read_coco(p, skeleton, **kwargs), "coco"
     if kwargs.get("images") is not None:

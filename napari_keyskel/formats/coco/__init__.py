@@ -96,8 +96,10 @@ from typing import Any
 
 from ...dataset import Dataset
 from ...errors import FormatError
-from ...skeleton import SKELETON_FILE_SUFFIX
+from ...skeleton import Skeleton
+from .._checks import check_path
 from .._jsonio import dump_json, gc_paused
+from .._sidefiles import side_file_names
 from ._read import SkeletonArg, coco_from_obj, load_coco_json, looks_like_coco
 from ._write import coco_document, numpy_ok
 
@@ -128,9 +130,10 @@ def read_coco(
         One store per keypoint category; ``frames`` from ``images``.
 
     """
-    p = Path(path)
+    p = check_path(path)
     with gc_paused():
-        return coco_from_obj(load_coco_json(p), p, skeleton, images)
+        obj, bools = load_coco_json(p)
+        return coco_from_obj(obj, p, skeleton, images, bools)
 
 
 def write_coco(
@@ -184,10 +187,13 @@ def write_coco(
         )
         written = [dump_json(p, doc, indent=indent)]
     if skeleton_file:
-        for s in dataset.stores:
-            target = p.parent / f"{s.name}{SKELETON_FILE_SUFFIX}"
+        names = side_file_names([s.name for s in dataset.stores])
+        for s, fname in zip(dataset.stores, names):
+            target = p.parent / fname
+            sk = s.skeleton
+            sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name)
             try:
-                written.append(s.skeleton.save(target))
+                written.append(sk.save(target))
             except OSError as exc:
                 raise FormatError(f"cannot write skeleton file ({exc.strerror or exc})", target) from None
     return written
