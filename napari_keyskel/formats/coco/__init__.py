@@ -103,7 +103,7 @@ from .._sidefiles import side_file_names
 from ._read import SkeletonArg, coco_from_obj, load_coco_json, looks_like_coco
 from ._write import coco_document, numpy_ok
 
-__all__ = ["coco_document", "looks_like_coco", "read_coco", "write_coco"]
+__all__ = ["coco_document", "looks_like_coco", "read", "read_coco", "write", "write_coco"]
 
 
 def read_coco(
@@ -197,3 +197,7 @@ def write_coco(
             except OSError as exc:
                 raise FormatError(f"cannot write skeleton file ({exc.strerror or exc})", target) from None
     return written
+
+
+#: The package's face: ``coco.read`` / ``coco.write``.
+read, write = read_coco, write_coco

@@ -311,6 +311,41 @@ def _read_images(ctx: Ctx, images: list[Any]) -> tuple[list[dict[str, Any]], dic
     return frames, index
 
 
+def forget_made(ds: Dataset, made: bool) -> None:
+    """Forget what our own writer made up for a dataset that was not COCO (``keyskel.made``).
+
+    Image ids, file names, category and annotation ids, the default track fields: a file we
+    wrote from V7 gives back the dataset as it was before, so V7 -> COCO -> V7 equals V7 -> V7.
+    Only parts exactly as the writer makes them are forgotten; anything a tool added is kept.
+    """
+    if not made:
+        return
+    for fr in ds.frames:
+        coco = fr.get("coco")
+        if isinstance(coco, dict) and set(coco) <= {"frame_index", "item", "slot"}:
+            for key in ("image_id", "file_name", "coco"):
+                fr.pop(key, None)
+    m = ds.meta.get("coco")
+    if m == {"kind": "ground_truth", "top": {}, "categories": [], "annotations": []}:
+        del ds.meta["coco"]
+    for s in ds.stores:
+        cm = s.meta.get("coco", {})
+        cat = cm.get("category", {})
+        plain_cat = set(cat) <= {"id", "supercategory", "skeleton"}
+        plain_cat = plain_cat and cat.get("supercategory", s.name) == s.name
+        if plain_cat and set(cm) <= {"category", "skeleton_source"}:
+            del s.meta["coco"]
+        for t in s:
+            tm = t.meta.get("coco", {})
+            anns = tm.get("ann", {})
+            if (
+                set(tm) <= {"fields", "ann"}
+                and tm.get("fields") == ["track_id", "object_id"]
+                and all(set(a) == {"id"} and type(a["id"]) is int for a in anns.values())
+            ):
+                del t.meta["coco"]
+
+
 # -- categories --------------------------------------------------------------------------------------
 def _nameless_sizes(cats: list[Any], anns: list[Any]) -> dict[Any, int]:
     """K of each category that names no keypoints but whose annotations hold some (first found)."""
@@ -438,7 +473,9 @@ def coco_from_obj(
         raise ctx.fail("'keyskel' must be an object", "top level")
     meta = carried(obj.get("keyskel"))
     meta["coco"] = {"kind": "ground_truth", "top": top, "categories": other_cats, "annotations": other_anns}
-    return Dataset(stores=stores, frames=frames, meta=meta, source=str(path))
+    ds = Dataset(stores=stores, frames=frames, meta=meta, source=str(path))
+    forget_made(ds, isinstance(obj.get("keyskel"), dict) and obj["keyskel"].get("made") is True)
+    return ds
 
 
 def _from_results(ctx: Ctx, res: list[Any], arg: Any, images: Any, bools: bool) -> Dataset:

@@ -492,8 +492,13 @@ def coco_document(
     doc["images"] = images
     doc["annotations"] = anns + other_anns
     doc["categories"] = cats + other_cats
+    extra: dict[str, Any] = {}
     if _foreign(dataset.meta):
-        doc["keyskel"] = {"meta": _foreign(dataset.meta)}
+        extra["meta"] = _foreign(dataset.meta)
+    if not dmeta:  # ids, file names and the like made here: see _read.forget_made
+        extra["made"] = True
+    if extra:
+        doc["keyskel"] = extra
     return doc
 
 
