@@ -177,14 +177,32 @@ def write_coco(
     """
     p = Path(path)
     with gc_paused():
-        doc = coco_document(
-            dataset,
-            results=results,
-            oks_sigmas=oks_sigmas,
-            all_frames=all_frames,
-            as_numpy=numpy_ok(),
-            path=p,
-        )
+        try:
+            doc = coco_document(
+                dataset,
+                results=results,
+                oks_sigmas=oks_sigmas,
+                all_frames=all_frames,
+                as_numpy=numpy_ok(),
+                path=p,
+            )
+        except (
+            TypeError,
+            KeyError,
+            AttributeError,
+            ValueError,
+            IndexError,
+            OverflowError,
+            RecursionError,
+        ) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            # the COCO data kept from a file (images, extras) came back damaged, e.g. edited in V7
+            raise FormatError(
+                f"cannot write: the COCO data kept from the file read is damaged ({type(exc).__name__}: "
+                f"{str(exc)[:200]})",
+                p,
+            ) from None
         written = [dump_json(p, doc, indent=indent)]
     if skeleton_file:
         names = side_file_names([s.name for s in dataset.stores])

@@ -204,7 +204,7 @@ class _Rows:
             raise FormatError(
                 f"COCO keypoints are 2-D; store {store.name!r} has {store.coord_ndim}-D points", path
             )
-        tracks = list(store)
+        tracks = sorted(store, key=lambda t: t.track_id)  # as the reader orders them: stable bytes
         k = store.n_nodes
         self.tracks = tracks
         self.metas = [_coco_meta(t) for t in tracks]

@@ -45,9 +45,13 @@ def _fit(sk: Skeleton, names: list[str], cls: str) -> Skeleton | None:
 def _resolve_skeleton(
     cls: str, kind: str, recs: list[tuple[ItemRecord, AnnRecord]], arg: Any, files: SideFiles,
     table: dict[str, int], ours: Skeleton | None,
-) -> Skeleton:  # fmt: skip
-    """Argument, side file, our document extra, a preset with the names, else the names seen."""
-    sk = None
+) -> tuple[Skeleton, str]:  # fmt: skip
+    """Argument, side file, our document extra, a preset with the names, else the names seen.
+
+    Also says which: ``"argument"``, ``"file"``, ``"keyskel"``, ``"keypoint"`` or ``"names"``
+    (a preset matched by the names counts as names: reading again finds it again).
+    """
+    sk, source = None, "argument"
     if isinstance(arg, Skeleton):
         sk = arg if kind == "skeleton" or arg.n_nodes == 1 else None
     elif isinstance(arg, Mapping):
@@ -56,13 +60,14 @@ def _resolve_skeleton(
             raise FormatError(f"skeleton given for class {short(cls)} is not a Skeleton: {short(sk)}")
     if sk is None:
         found = files.find(cls)
-        sk = found[0] if found else None
+        sk, source = (found[0], "file") if found else (None, source)
     names = list(table)
     if sk is None and ours is not None:
-        sk = _fit(ours, names, cls)
+        sk, source = _fit(ours, names, cls), "keyskel"
     if sk is None and kind == "keypoint":
-        sk = Skeleton([cls], name=cls)
+        sk, source = Skeleton([cls], name=cls), "keypoint"
     if sk is None:
+        source = "names"
         for n, code in table.items():
             if not n.strip():
                 it, r = next((it, r) for it, r in recs if (r.codes == code).any())
@@ -79,7 +84,7 @@ def _resolve_skeleton(
             it.path,
             r.where,
         )
-    return sk
+    return sk, source
 
 
 def _to_global(slot: SlotInfo, local: np.ndarray, it: ItemRecord, where: str) -> np.ndarray:
@@ -249,13 +254,14 @@ def build_dataset(
             if sk is None:
                 continue
             sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, cls)
+            source = "keyskel"
         else:
-            sk = _resolve_skeleton(cls, kind, recs, skeleton, files, tables.get(cls, {}), sk_ours)
+            sk, source = _resolve_skeleton(cls, kind, recs, skeleton, files, tables.get(cls, {}), sk_ours)
         names = list(tables.get(cls, {}))
         lut = np.array([sk._index.get(n, -1) for n in names] if kind == "skeleton" else [0], np.intp)
         store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=n_frames, name=cls)
         store.meta.update({k: v for k, v in smeta.items() if k != "darwin"})
-        store.meta["darwin"] = {"kind": kind}
+        store.meta["darwin"] = {"kind": kind, "skeleton": source}
         for (it, r), tid in zip(recs, _track_ids(recs)):
             store.tracks[tid] = _make_track(sk, it, r, tid, lut, names)
         stores.append(store)

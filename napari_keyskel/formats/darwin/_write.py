@@ -385,8 +385,14 @@ def _classes_extra(ds: Dataset) -> list[dict[str, Any]] | None:
         sk = s.skeleton
         names = list(sk.nodes)
         plain = match_preset(names) or Skeleton(names, name=sk.name)
+        dm = s.meta.get("darwin") if isinstance(s.meta.get("darwin"), dict) else {}
+        derived = dm.get("skeleton") in (
+            "names",
+            "keypoint",
+        )  # read from V7 with no skeleton but the names seen
         if (
-            plain.nodes != sk.nodes
+            not derived
+            or plain.nodes != sk.nodes
             or set(plain.edges) != set(sk.edges)
             or plain.colors != sk.colors
             or set(plain.flip_pairs) != set(sk.flip_pairs)
@@ -500,7 +506,25 @@ def write_darwin(dataset: Dataset, path: str | PathLike[str], *, skeleton_file: 
     path = Path(path)
     single = path.suffix.lower() == ".json"
     with gc_paused():
-        docs = build_documents(dataset, safe_name(path.stem) if single else "item")
+        try:
+            docs = build_documents(dataset, safe_name(path.stem) if single else "item")
+        except (
+            TypeError,
+            KeyError,
+            AttributeError,
+            ValueError,
+            IndexError,
+            OverflowError,
+            RecursionError,
+        ) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            # the V7 data kept from a file (templates, extras) came back damaged, e.g. edited in COCO
+            raise FormatError(
+                f"cannot write: the V7 data kept from the file read is damaged ({type(exc).__name__}: "
+                f"{str(exc)[:200]})",
+                path,
+            ) from None
     if single:
         if len(docs) != 1:
             raise FormatError(f"the dataset holds {len(docs)} items; write them to a folder", path)
