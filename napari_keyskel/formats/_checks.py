@@ -25,6 +25,7 @@ __all__ = [
     "INT64_MAX",
     "MAX_FRAMES",
     "check_path",
+    "decimal_scores",
     "fits_int64",
     "is_id",
     "is_int",
@@ -72,6 +73,14 @@ def is_id(v: Any) -> bool:
 def fits_int64(v: int) -> bool:
     """Whether an integer fits a signed 64-bit integer."""
     return -(2**63) <= v <= INT64_MAX
+
+
+def decimal_scores(a: np.ndarray) -> np.ndarray:
+    """float32 scores as the shortest decimals that read back to them (0.13, not 0.12999999523).
+
+    Scores are held as float32; a file gave them as decimals, so they are written back as such.
+    """
+    return np.asarray(a, np.float32).astype(str).astype(np.float64)
 
 
 def short(v: Any) -> str:

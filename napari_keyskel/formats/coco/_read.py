@@ -300,6 +300,26 @@ def _number_frames(ctx: Ctx, frames: list[dict[str, Any]]) -> None:
             names[key] = 1
 
 
+def _frame_extras(ctx: Ctx, frames: list[dict[str, Any]], index: dict[Any, int], raw: Any) -> None:
+    """Frame-table keys of other formats kept in ``keyskel.frames`` (keyed by JSON image id)."""
+    if raw is None:
+        return
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise ctx.fail("'keyskel.frames' must map image ids to objects", "top level")
+    for key, extra in raw.items():
+        try:
+            iid = json.loads(key)
+        except (ValueError, RecursionError):
+            raise ctx.fail(f"'keyskel.frames' has a bad image id {short(key)}", "top level") from None
+        f = index.get(iid) if is_id(iid) else None
+        if f is None:
+            raise ctx.fail(
+                f"'keyskel.frames' names image id {short(key)}, which is not in 'images'", "top level"
+            )
+        fr = frames[f]
+        fr.update({k: v for k, v in extra.items() if k not in fr})
+
+
 def _read_images(ctx: Ctx, images: list[Any]) -> tuple[list[dict[str, Any]], dict[Any, int]]:
     frames = [frame_entry(ctx, im, j) for j, im in enumerate(images)]
     index: dict[Any, int] = {}
@@ -461,6 +481,9 @@ def coco_from_obj(
         if not isinstance(obj.get(key), list):
             raise ctx.fail(f"a COCO file needs an '{key}' list", "top level")
     frames, img_index = _read_images(ctx, obj["images"])
+    if "keyskel" in obj and not isinstance(obj["keyskel"], dict):
+        raise ctx.fail("'keyskel' must be an object", "top level")
+    _frame_extras(ctx, frames, img_index, (obj.get("keyskel") or {}).get("frames"))
     cats, other_cats = _read_categories(ctx, obj["categories"], arg, len(frames) or None, obj["annotations"])
     other_anns, frame_of, rows, cols = sort_annotations(ctx, obj["annotations"], cats, img_index)
     stores = []

@@ -8,6 +8,7 @@ in Python. With orjson, keypoint rows are handed over as numpy views (no float-t
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ from ...presets import match_preset
 from ...skeleton import Skeleton
 from ...store import AnnotationStore, Track
 from .. import _jsonio
+from .._checks import decimal_scores
 from .._coords import COCO_OFFSET, to_file_xy
 from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, derived, is_id, is_int
 
@@ -82,7 +84,14 @@ def _file_name(item: str, frame: int, slot: Any, single: bool, multislot: bool) 
     return f"{stem}/frame_{int(frame):06d}.png"
 
 
-def _images(frames: list[dict[str, Any]], ids: list[Any]) -> list[dict[str, Any]]:
+def _images(frames: list[dict[str, Any]], ids: list[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The images, and the frame-table keys COCO has no field for, of images read from COCO.
+
+    Those keys (V7's slot type and file, say) go into the document's ``keyskel.frames`` keyed by
+    image id, so an image read from COCO is written back exactly as it was; images made here
+    carry them in their own ``keyskel.frame``.
+    """
+    moved: dict[str, Any] = {}
     per_item = Counter(fr.get("item") for fr in frames)
     slots: dict[Any, set[Any]] = {}
     for fr in frames:
@@ -111,10 +120,12 @@ def _images(frames: list[dict[str, Any]], ids: list[Any]) -> list[dict[str, Any]
             if fr.get("slot") is not None:
                 img["slot"] = fr["slot"]
         extra = {k: v for k, v in fr.items() if k not in _FRAME_KEYS}
-        if extra:
+        if extra and isinstance(fr.get("coco"), dict):
+            moved[json.dumps(iid)] = extra
+        elif extra:
             img["keyskel"] = {"frame": extra}
         out.append(img)
-    return out
+    return out, moved
 
 
 # -- categories --------------------------------------------------------------------------------------
@@ -267,7 +278,7 @@ class _Rows:
     def confidences(self, rows: list[int]) -> np.ndarray:
         """Results keypoints whose third values are the scores (0 where none), for a scored store."""
         trip = self.trip[rows].copy()
-        trip[..., 2] = np.nan_to_num(self.score[rows], nan=0.0)
+        trip[..., 2] = np.nan_to_num(decimal_scores(self.score[rows]), nan=0.0)
         return trip.reshape(len(rows), -1)
 
 
@@ -299,7 +310,7 @@ def _runs(alive: np.ndarray, start: int) -> list[list[int]]:
     return [[int(idx[i]) + start, int(idx[j - 1]) + start + 1] for i, j in zip(a, b)]
 
 
-def _track_records(rows: _Rows, values: list[Any]) -> dict[int, dict[str, Any]]:
+def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, dict[str, Any]]:
     """Our ``keyskel.track`` record for the first written row of each track that needs one."""
     first: dict[int, int] = {}
     last: dict[int, int] = {}
@@ -316,8 +327,11 @@ def _track_records(rows: _Rows, values: list[Any]) -> dict[int, dict[str, Any]]:
         )
         if t.name != default_name:
             rec["name"] = t.name
-        if len(t.meta) > ("coco" in t.meta):
-            rec["meta"] = _foreign(t.meta)
+        foreign = _foreign(t.meta)
+        if results:  # a results file goes back as it was: V7's own bookkeeping stays out of it
+            foreign.pop("darwin", None)
+        if foreign:
+            rec["meta"] = foreign
         if is_int(values[ti]) and values[ti] != t.track_id:  # (a string id maps back the same way)
             rec["id"] = int(t.track_id)
         runs = _runs(t.alive, t.start)
@@ -352,7 +366,7 @@ def _annotations(
         ann_meta = m.get("ann")
         values.append(_file_value(t, m))
         per_track.append((fields, values[-1], ann_meta if isinstance(ann_meta, dict) else {}))
-    carry = _track_records(rows, values)
+    carry = _track_records(rows, values, results)
     # rows whose original keypoints (junk at v=0, file bbox/area) can be written back verbatim
     orig_rows, origs = [], []
     if not conf and any("orig" in m for m in metas):  # (scores written are the values read)
@@ -384,7 +398,9 @@ def _annotations(
                 ks["visibility"] = rows.vis[r].tolist()
                 ks["scored"] = np.isfinite(rows.score[r]).astype(int).tolist()
         elif r in scored:
-            ks["score"] = [None if not math.isfinite(x) else x for x in rows.score[r].tolist()]
+            ks["score"] = [
+                None if not math.isfinite(x) else x for x in decimal_scores(rows.score[r]).tolist()
+            ]
         if r in carry:
             ks["track"] = carry[r]
         if results:
@@ -479,13 +495,13 @@ def coco_document(
     for a, aid in zip(anns, _unique_ids([a["id"] for a in anns], reserved)):
         a["id"] = aid
     if all_frames:
-        images = _images(frames, img_ids)
+        images, moved = _images(frames, img_ids)
     else:
         used_ids = {a["image_id"] for a in anns} | {
             a.get("image_id") for a in other_anns if is_id(a.get("image_id"))
         }
         keep = [f for f, i in enumerate(img_ids) if i in used_ids]
-        images = _images([frames[f] for f in keep], [img_ids[f] for f in keep])
+        images, moved = _images([frames[f] for f in keep], [img_ids[f] for f in keep])
     doc: dict[str, Any] = {
         k: v for k, v in dmeta.get("top", {}).items() if k not in ("images", "annotations", "categories")
     }
@@ -493,6 +509,8 @@ def coco_document(
     doc["annotations"] = anns + other_anns
     doc["categories"] = cats + other_cats
     extra: dict[str, Any] = {}
+    if moved:
+        extra["frames"] = moved
     if _foreign(dataset.meta):
         extra["meta"] = _foreign(dataset.meta)
     if not dmeta:  # ids, file names and the like made here: see _read.forget_made

@@ -83,6 +83,9 @@ def _load_items(path: Path, tables: dict[str, dict[str, int]]) -> tuple[list[Ite
     items = []
     for f, key in zip(files, keys):
         items.append(parse_document(load_json(f), f, key, tables))
+    orders = [it.extra.order if it.extra is not None else None for it in items]
+    if len(items) > 1 and None not in orders and len(set(orders)) == len(orders):
+        items = [it for _, it in sorted(zip(orders, items), key=lambda p: p[0])]  # the order written
     return items, dirs
 
 

@@ -17,7 +17,8 @@ Document level (``document["keyskel"]``):
 - ``classes``: ``[{"name", "skeleton": Skeleton.to_dict(), "meta": {...}}]``, every annotation
   set in order, also those without annotations (first document only);
 - ``frames``: ``{slot: {local frame: {frame-table keys V7 has no field for}}}`` (COCO image ids...);
-- ``present``: ``{slot: [local frames]}`` when the frame table held only some of a slot's frames.
+- ``present``: ``{slot: [local frames]}`` when the frame table held only some of a slot's frames;
+- ``order``: the item's place in the dataset, when sorting the folder's file names changes it.
 
 Anything else under ``keyskel`` is kept and written back.
 """
@@ -37,7 +38,7 @@ from .._checks import fits_int64, is_int, is_num, short
 __all__ = ["AnnExtra", "DocExtra", "parse_ann_extra", "parse_doc_extra"]
 
 _ANN_KEYS = frozenset({"track", "nodes", "keys", "scores"})
-_DOC_KEYS = frozenset({"version", "meta", "classes", "frames", "present"})
+_DOC_KEYS = frozenset({"version", "meta", "classes", "frames", "present", "order"})
 
 
 @dataclass
@@ -61,6 +62,7 @@ class DocExtra:
     classes: list[tuple[str, Skeleton | None, dict[str, Any]]] = field(default_factory=list)
     frames: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     present: dict[str, np.ndarray] = field(default_factory=dict)
+    order: int | None = None  # the item's place in the dataset (files of a folder are read sorted)
     rest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -127,6 +129,10 @@ def parse_doc_extra(ctx: Any, raw: Any, slots: list[Any]) -> DocExtra:
     if meta is not None and not isinstance(meta, dict):
         raise ctx.fail(f"'keyskel.meta' must be an object, got {short(meta)}", where)
     out.meta = meta
+    order = raw.get("order")
+    if order is not None and not (is_int(order) and 0 <= order < 2**31):
+        raise ctx.fail(f"'keyskel.order' must be a non-negative integer, got {short(order)}", where)
+    out.order = order
     classes = raw.get("classes", [])
     if not isinstance(classes, list):
         raise ctx.fail(f"'keyskel.classes' must be a list, got {short(classes)}", where)

@@ -20,7 +20,7 @@ from ...presets import match_preset
 from ...skeleton import Skeleton
 from ...store import UNLABELLED, AnnotationStore, Track
 from .._checks import short
-from .._coords import DARWIN_OFFSET, from_file_xy
+from .._coords import DARWIN_OFFSET, DECIMALS, from_file_xy
 from .._sidefiles import SideFiles
 from ._parse import AnnRecord, ItemRecord, SlotInfo
 
@@ -141,7 +141,12 @@ def _make_track(
     key[rows_f[r.keyframe]] = True  # a node missing from a keyframe is an unlabelled key
     lab = np.isfinite(r.x)
     rl, il = rows[lab], idx[lab]
-    coords[rl, il] = from_file_xy(np.stack([r.x[lab], r.y[lab]], axis=-1), DARWIN_OFFSET)
+    xy = from_file_xy(np.stack([r.x[lab], r.y[lab]], axis=-1), DARWIN_OFFSET)
+    with np.errstate(
+        over="ignore", invalid="ignore"
+    ):  # (x - 0.5 adds float noise: 16.1 -> 15.600000000000001)
+        rounded = np.round(xy, DECIMALS)
+    coords[rl, il] = np.where(np.isfinite(rounded), rounded, xy)
     vis[rl, il] = np.where(r.occluded[lab], 1, 2)
     key[rows, idx] = np.repeat(r.keyframe, r.counts)
     name, meta = f"instance {tid}", {}

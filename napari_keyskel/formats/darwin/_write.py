@@ -25,8 +25,8 @@ from ...errors import FormatError
 from ...presets import match_preset
 from ...skeleton import Skeleton
 from ...store import AnnotationStore, Track
-from .._checks import MAX_FRAMES, is_int, is_num, short
-from .._coords import DARWIN_OFFSET, to_file_xy
+from .._checks import MAX_FRAMES, decimal_scores, is_int, is_num, short
+from .._coords import DARWIN_OFFSET, DECIMALS, to_file_xy
 from .._jsonio import dumps_json, gc_paused
 from .._sidefiles import safe_name, side_file_names
 from ._layout import Group, Item, Layout
@@ -35,8 +35,7 @@ from ._parse import SlotInfo, _Ctx, _item_v1, _item_v2
 __all__ = ["SCHEMA_REF", "build_documents", "safe_name", "write_darwin"]
 
 SCHEMA_REF = "https://darwin-public.s3.eu-west-1.amazonaws.com/darwin_json/2.0/schema.json"
-#: Decimals kept on write (removes the float noise of the +-0.5 pixel shift, far below a pixel).
-_DECIMALS = 10
+_DECIMALS = DECIMALS
 #: Frame-table keys V7 holds itself (others travel in the document extra).
 _FRAME_OWN = frozenset({"item", "slot", "frame", "slot_type", "darwin_file", "width", "height"})
 
@@ -127,7 +126,7 @@ def _extra(
         ex["track"] = rec
     key = t.is_key[wrows]
     partial = np.flatnonzero(np.asarray(keyf, bool) & ~key.all(axis=1))
-    sc = np.where(lab[wrows], t.score[wrows], np.nan)
+    sc = np.where(lab[wrows], decimal_scores(t.score[wrows]), np.nan)
     scored = np.flatnonzero(np.isfinite(sc).any(axis=1))
     if partial.size or scored.size:
         ex["nodes"] = list(store.skeleton.nodes)
@@ -135,8 +134,7 @@ def _extra(
         ex["keys"] = {fkeys[i]: key[i].astype(int).tolist() for i in partial.tolist()}
     if scored.size:
         ex["scores"] = {
-            fkeys[i]: [x if math.isfinite(x) else None for x in sc[i].astype(float).tolist()]
-            for i in scored.tolist()
+            fkeys[i]: [x if math.isfinite(x) else None for x in sc[i].tolist()] for i in scored.tolist()
         }
     return ex
 
@@ -534,7 +532,11 @@ def write_darwin(dataset: Dataset, path: str | PathLike[str], *, skeleton_file: 
         if path.exists() and not path.is_dir():
             raise FormatError("not a folder (give a .json file name to write one item)", path)
         folder = path
-        targets = [path / n for n in _file_names([it for it, _ in docs])]
+        names = _file_names([it for it, _ in docs])
+        targets = [path / n for n in names]
+        if sorted(targets) != targets:  # a reader lists files sorted: say the dataset's order
+            for i, (_, doc) in enumerate(docs):
+                doc.setdefault("keyskel", {})["order"] = i
     with gc_paused():
         payloads = [(p, dumps_json(doc)) for p, (_, doc) in zip(targets, docs)]
     del docs
