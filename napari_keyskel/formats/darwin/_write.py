@@ -32,7 +32,7 @@ from .._sidefiles import safe_name, side_file_names
 from ._layout import Group, Item, Layout
 from ._parse import SlotInfo, _Ctx, _item_v1, _item_v2
 
-__all__ = ["SCHEMA_REF", "build_documents", "safe_name", "write_darwin"]
+__all__ = ["SCHEMA_REF", "build_documents", "export_folder_for", "safe_name", "write_darwin"]
 
 SCHEMA_REF = "https://darwin-public.s3.eu-west-1.amazonaws.com/darwin_json/2.0/schema.json"
 _DECIMALS = DECIMALS
@@ -475,7 +475,15 @@ def _file_names(items: list[Item]) -> list[str]:
     return names
 
 
-def write_darwin(dataset: Dataset, path: str | PathLike[str], *, skeleton_file: bool = True) -> list[Path]:
+def export_folder_for(path: Path) -> Path:
+    """The folder a several-item dataset goes to when a ``.json`` file was asked for."""
+    folder = path.with_suffix("")
+    return folder if not folder.exists() or folder.is_dir() else path.with_name(path.stem + "_darwin")
+
+
+def write_darwin(
+    dataset: Dataset, path: str | PathLike[str], *, skeleton_file: bool = True, export_folder: bool = False
+) -> list[Path]:
     """Write a dataset as V7 Darwin JSON 2.0.
 
     Parameters
@@ -488,6 +496,10 @@ def write_darwin(dataset: Dataset, path: str | PathLike[str], *, skeleton_file: 
     skeleton_file
         Also write each class's skeleton as ``<class>.skeleton.json`` beside the output (unique
         names per class), so any reader of the folder keeps edges, colours and flip pairs.
+    export_folder
+        When ``path`` is a ``.json`` file but the dataset holds several items, write a V7-style
+        export instead of refusing: one Darwin file per item in the folder ``path`` names
+        without its suffix (:func:`export_folder_for`).
 
     Returns
     -------
@@ -523,6 +535,8 @@ def write_darwin(dataset: Dataset, path: str | PathLike[str], *, skeleton_file: 
                 f"{str(exc)[:200]})",
                 path,
             ) from None
+    if single and len(docs) != 1 and export_folder:
+        single, path = False, export_folder_for(path)
     if single:
         if len(docs) != 1:
             raise FormatError(f"the dataset holds {len(docs)} items; write them to a folder", path)
