@@ -186,14 +186,11 @@ def run_one(reader: Callable[[Path], Any], path: Path, fmt: str, timeout: float)
             try:
                 ds = reader(path)
             except FormatError as exc:
-                return (
-                    ("FormatError", "")
-                    if str(path) in str(exc) or path.name in str(exc)
-                    else (
-                        "FormatError without the file name",
-                        str(exc)[:200],
-                    )
-                )
+                # the file read, or the file at fault beside it (a side skeleton file)
+                named = str(path.parent) in str(exc) or repr(str(path)) in str(exc)
+                if named:
+                    return "FormatError", ""
+                return "FormatError without the file name", str(exc)[:200]
             _write_back(ds, path.parent, fmt)
             return "ok", ""
     except Hang:

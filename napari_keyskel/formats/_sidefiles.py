@@ -29,17 +29,22 @@ def safe_name(name: str) -> str:
 
 def side_file_names(names: Sequence[str]) -> list[str]:
     """A unique ``<safe name>.skeleton.json`` file name per class name, in order."""
-    out: list[str] = []
+    out: list[str | None] = [None] * len(names)
     used: set[str] = set()
-    for name in names:
-        base = safe_name(name)
-        cand, n = base, 2
-        while cand.lower() in used:
-            cand = f"{base} ({n})"
-            n += 1
-        used.add(cand.lower())
-        out.append(cand + SKELETON_FILE_SUFFIX)
-    return out
+    for i, name in enumerate(names):  # names that are file names already keep them
+        if safe_name(name) == name and name.lower() not in used:
+            used.add(name.lower())
+            out[i] = name
+    for i, name in enumerate(names):
+        if out[i] is None:
+            base = safe_name(name)
+            cand, n = base, 2
+            while cand.lower() in used:
+                cand = f"{base} ({n})"
+                n += 1
+            used.add(cand.lower())
+            out[i] = cand
+    return [f"{n}{SKELETON_FILE_SUFFIX}" for n in out]
 
 
 class SideFiles:

@@ -345,7 +345,7 @@ class _Parts:
                 rec = next((recs[order_l[q]] for q in range(s, e) if order_l[q] in recs), None)
             alive_rng = None
             if rec is not None and rec.get("alive") is not None:
-                place = ann_place(sub[order_l[s]], rows[order_l[s]])
+                place = f"{ann_place(sub[order_l[s]], rows[order_l[s]])}, field 'keyskel'"
                 alive_rng = parse_ranges(self.ctx, rec["alive"], self.n_frames, place)
                 f0 = min(f0, alive_rng[0][0]) if alive_rng else f0
                 f1 = max(f1, alive_rng[-1][1]) if alive_rng else f1
