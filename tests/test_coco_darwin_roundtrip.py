@@ -177,23 +177,39 @@ def test_random_store_across_formats(tmp_path_factory, ds: Dataset) -> None:
     )
 
 
-def test_unlabelled_key_and_per_node_keys_survive_both(tmp_path: Path) -> None:
-    """Items 6, 7, 9 on one hand-made store (so a failure reads plainly)."""
-    sk = Skeleton(["a", "b", "c"], [(0, 1)], name="m")
+def extras_dataset() -> Dataset:
+    """A small store using everything V7 and COCO cannot hold on their own (also used elsewhere)."""
+    sk = Skeleton(
+        ["a", "b", "c"], [(0, 1)], colors=["#ff0000", "#00ff00", "#0000ff"], flip_pairs=[(1, 2)], name="m"
+    )
     s = AnnotationStore(sk, n_frames=11, name="m")
-    t = s.add_track(1, start=0, stop=11)
+    s.add_track(1, name="Mouse A", start=0, stop=11, meta={"review": {"3": {"state": "ok", "comment": "é"}}})
     s.set_points(0, 1, [[1.0, 2.0]] * 3)
-    s.set_points(10, 1, [[5.0, 6.0]] * 3)
+    s.set_points(10, 1, [[5.0, 6.0]] * 3, score=[0.5, 0.25, 0.125])
     s.mark_unlabelled(5, 1, "b")  # "not here": interpolation must end at it
     s.set_points(7, 1, [[3.0, 3.0]], nodes="a", key=False)  # an interpolated node ...
     s.set_points(7, 1, [[4.0, 4.0]], nodes="c")  # ... beside one keyed node on the same frame
-    ds = Dataset(stores=[s], frames=[{"item": "v", "frame": f} for f in range(11)])
+    s.add_track(0, start=2, stop=9)
+    s.set_points(2, 0, [[9.0, 9.0]] * 3)
+    s.set_alive(0, 4, 6, False)  # a lifespan gap
+    s.set_points(8, 0, [[8.0, 8.0]] * 3, visibility=[2, 1, 2])
+    return Dataset(stores=[s], frames=[{"item": "v", "frame": f} for f in range(11)])
+
+
+def test_unlabelled_key_and_per_node_keys_survive_both(tmp_path: Path) -> None:
+    """Items 6-9 on one hand-made store (so a failure reads plainly)."""
+    ds = extras_dataset()
+    s = ds.stores[0]
+    t = s.tracks[1]
     for write, read in ((write_darwin, read_darwin), (write_coco, read_coco)):
         back = read(write(ds, tmp_path / f"{write.__name__}.json")[0]).stores[0].tracks[1]
         assert back.is_key[5, 1] and back.visibility[5, 1] == 0 and np.isnan(back.coords[5, 1]).all()
         assert not back.is_key[5, 0] and np.isnan(back.coords[5, 0]).all()  # absent, not "not here"
         np.testing.assert_array_equal(back.is_key[7], [False, False, True])
         np.testing.assert_array_equal(back.is_key[0], [True, True, True])
+    for write, read in ((write_darwin, read_darwin), (write_coco, read_coco)):  # item 8 and scores
+        back = read(write(ds, tmp_path / f"all_{write.__name__}.json", skeleton_file=False)[0])
+        assert_same_store(s, back.stores[0], 11)
     # a node missing from a V7 keyframe, with no extra, is an unlabelled key (FORMATS.md)
     doc = json.loads((tmp_path / "write_darwin.json").read_text())
     frames = doc["annotations"][0]["frames"]
