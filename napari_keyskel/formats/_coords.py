@@ -1,4 +1,4 @@
-"""Pixel-coordinate conventions of the file formats (FORMATS.md §3), kept in one place.
+"""Pixel-coordinate conventions of the file formats (docs/FORMATS.md §3), kept in one place.
 
 The store holds positions in napari *data* order (..., row, col) = (..., y, x), where the
 integer position ``(0, 0)`` is the centre of pixel ``[0, 0]``.

@@ -155,7 +155,7 @@ def _parse_slot(ctx: _Ctx, s: Any, k: int) -> SlotInfo:
     w, h = s.get("width"), s.get("height")
     shape = s.get("metadata", {}).get("shape") if isinstance(s.get("metadata"), dict) else None
     if isinstance(shape, list) and len(shape) >= 4 and all(_is_int(v) for v in shape):
-        # dicom volumes: shape is [1, W, H, n] (FORMATS.md §1)
+        # dicom volumes: shape is [1, W, H, n] (docs/FORMATS.md §1)
         w = w if _is_num(w) else shape[1]
         h = h if _is_num(h) else shape[2]
         if declared is None and typ == "dicom":
