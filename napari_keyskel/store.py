@@ -4,7 +4,7 @@ Each instance (track) owns a block of arrays over its own lifespan only, so memo
 the sum of lifespans, not with ``frames x all instances``:
 
 - ``coords[L, K, D]`` float64, NaN where a node is absent, in layer *data* order (..., y, x) with
-  integer positions at pixel centres (see docs/FORMATS.md §3);
+  integer positions at pixel centres (see FORMATS.md §3);
 - ``visibility[L, K]`` int8: 2 visible, 1 occluded, 0 unlabelled (COCO's v);
 - ``is_key[L, K]`` bool: a key (placed by a person or read as a keyframe) vs interpolated;
 - ``alive[L]`` bool: the frame is inside the instance's lifespan ranges (V7 ``ranges``);
