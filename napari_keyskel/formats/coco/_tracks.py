@@ -298,14 +298,12 @@ def build_tracks(
             f"track {short(tkeys[order[dup[0]]])} has two annotations on one image (the other is {first})",
             where(anns, b, "image_id"),
         )
-    vis, score, key, conf = _node_state(arr, extras, results)
+    vis, score, key, _ = _node_state(arr, extras, results)
     order_l = order.tolist()
     vis, score, key = vis[order], score[order], key[order]
     lab = vis > 0
     coords = from_file_xy(arr[order][..., :2], COCO_OFFSET)
     coords[~lab] = np.nan
-    if conf:
-        store.meta["coco"]["confidences"] = True
     recs = {r: x.track for r, x in extras.items() if x.track is not None}
     parts = _Parts(ctx, store, k, len(frames) or int(fr.max(initial=0)) + 1, codes)
     parts.add_all(
@@ -337,6 +335,20 @@ class _Parts:
         every_ext = all(exts)
         built: list[Track] = []
         wanted: dict[int, int] = {}  # index in built -> our id from the file's extra
+        if bounds.size == n - 1 and not recs:  # every track one annotation (no track ids): lean
+            views = (list(x[:, None]) for x in (coords, vis, key, score, np.ones(n, bool)))
+            for q, c, v, kk, sc, al in zip(range(n), *views):
+                fkey = tkeys[q]
+                meta = {"fields": fields[q] if fields[q] is not None else (["track_id"] * (fkey is not None))}
+                x = exts[q]
+                meta["ann"] = {fstr[q]: x} if x else {}
+                if order_l[q] in origs:
+                    meta["orig"] = {fstr[q]: origs[order_l[q]]}
+                meta["_file_key"] = fkey
+                name = fkey if isinstance(fkey, str) and fkey.strip() else ""
+                built.append(Track(tid_l[q], name, fr_l[q], c, v, kk, al, {"coco": meta}, sc))
+            self._place(built, wanted)
+            return
         starts, stops = [0, *bounds.tolist()], [*bounds.tolist(), n]
         for s, e in zip(starts, stops):
             tid, f0, f1 = tid_l[s], fr_l[s], fr_l[e - 1] + 1
