@@ -38,8 +38,8 @@ class FormatError(KeyskelError):
     def __init__(self, message: str, path: object = None, where: str | None = None) -> None:
         self.reason = message
         self.path = None if path is None else str(path)
-        self.where = where
-        parts = [p for p in (self.path, where) if p]
+        self.where = None if where is None else str(where)
+        parts = [p for p in (self.path, self.where) if p]
         super().__init__(f"{': '.join(parts)}: {message}" if parts else message)
 
 
@@ -54,6 +54,6 @@ class FormatWarning(UserWarning):
     def __init__(self, message: str, path: object = None, where: str | None = None) -> None:
         self.reason = message
         self.path = None if path is None else str(path)
-        self.where = where
-        parts = [p for p in (self.path, where) if p]
+        self.where = None if where is None else str(where)
+        parts = [p for p in (self.path, self.where) if p]
         super().__init__(f"{': '.join(parts)}: {message}" if parts else message)

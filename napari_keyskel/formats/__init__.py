@@ -120,8 +120,12 @@ def read_detected(
             with gc_paused():
                 obj, bools = load_coco_json(p)  # parse once: detect, then build from the same object
                 format = _detect_obj(obj, p)  # type: ignore[assignment]
-                if format == "coco":
-                    return coco_from_obj(obj, p, skeleton, kwargs.get("images"), bools), "coco"
+                ds = (
+                    coco_from_obj(obj, p, skeleton, kwargs.get("images"), bools) if format == "coco" else None
+                )
+                del obj  # freed while the collector is paused: else its first run walks the document
+            if ds is not None:
+                return ds, "coco"
     if format == "coco":
         return read_coco(p, skeleton, **kwargs), "coco"
     if kwargs.get("images") is not None:

@@ -149,7 +149,9 @@ def read_coco(
     p = check_path(path)
     with gc_paused():
         obj, bools = load_coco_json(p)
-        return coco_from_obj(obj, p, skeleton, images, bools)
+        ds = coco_from_obj(obj, p, skeleton, images, bools)
+        del obj  # freed while the collector is paused: else its first run walks the whole document
+    return ds
 
 
 def write_coco(

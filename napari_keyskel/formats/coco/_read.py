@@ -204,6 +204,18 @@ _IMAGE_SKIP = frozenset((*IMAGE_FIELDS, "keyskel"))
 VIDEO_KEYS = ("video_id", "vid_id")
 
 
+class _ImagePlace:
+    """``"image id 17"``, formatted only when an error message needs it."""
+
+    __slots__ = ("iid",)
+
+    def __init__(self, iid: Any) -> None:
+        self.iid = iid
+
+    def __str__(self) -> str:
+        return f"image id {short(self.iid)}"
+
+
 def frame_entry(ctx: Ctx, im: Any, j: int) -> dict[str, Any]:
     """One frame-table dict from one COCO image (``frame`` None: numbered later, in its video)."""
     if not isinstance(im, dict):
@@ -212,7 +224,7 @@ def frame_entry(ctx: Ctx, im: Any, j: int) -> dict[str, Any]:
     iid = get("id")
     if not is_id(iid):
         raise ctx.fail(f"image has no integer or string 'id' (got {short(iid)})", f"images[{j}]")
-    place = f"image id {short(iid)}"
+    place = _ImagePlace(iid)  # (made into text only for an error message)
     fn, w, h = get("file_name"), get("width"), get("height")
     if fn is not None and not isinstance(fn, str):
         raise ctx.fail(f"'file_name' must be a string, got {short(fn)}", place)
@@ -226,7 +238,9 @@ def frame_entry(ctx: Ctx, im: Any, j: int) -> dict[str, Any]:
         raise ctx.fail(f"'item' must be a string, got {short(item)}", place)
     if slot is not None and not isinstance(slot, str):
         raise ctx.fail(f"'slot' must be a string (a V7 slot name), got {short(slot)}", place)
-    video = next((get(k) for k in VIDEO_KEYS if get(k) is not None), None)
+    video = get("video_id")
+    if video is None:
+        video = get("vid_id")
     if video is not None and not is_id(video):
         raise ctx.fail(f"the video id must be an integer or a string, got {short(video)}", place)
     m = FRAME_RE.match(fn) if fn else None

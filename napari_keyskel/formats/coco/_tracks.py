@@ -308,7 +308,8 @@ def build_tracks(
     parts = _Parts(ctx, store, k, len(frames) or int(fr.max(initial=0)) + 1, codes)
     parts.add_all(
         tid_s, fr_s, g[order], order_l, coords, vis, key, score,
-        [fields[r] for r in order_l], [tkeys[r] for r in order_l], [exts[r] for r in order_l],
+        list(map(fields.__getitem__, order_l)), list(map(tkeys.__getitem__, order_l)),
+        list(map(exts.__getitem__, order_l)),
         origs, recs, sub, anns, rows,
     )  # fmt: skip
 
