@@ -432,6 +432,7 @@ class _Parts:
             fkey = t.meta["coco"].pop("_file_key")
             if fkey is not None and (type(fkey) is not int or fkey != tid):
                 t.meta["coco"]["key"] = fkey
+                t.meta["coco"]["read_id"] = tid  # the id this reader gives it (see the writer)
             if not t.name:
                 t.name = f"instance {tid}"
             self.store.tracks[tid] = t

@@ -332,7 +332,8 @@ def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, d
             foreign.pop("darwin", None)
         if foreign:
             rec["meta"] = foreign
-        if is_int(values[ti]) and values[ti] != t.track_id:  # (a string id maps back the same way)
+        # our id, unless the file's id maps back to it by itself (a string id; an id renumbered on read)
+        if is_int(values[ti]) and values[ti] != t.track_id and m.get("read_id") != t.track_id:
             rec["id"] = int(t.track_id)
         runs = _runs(t.alive, t.start)
         if runs != [[int(frames[r]), int(frames[last[ti]]) + 1]]:
