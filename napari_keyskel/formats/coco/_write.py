@@ -260,6 +260,10 @@ class _Rows:
         self.owner = owner[idx]
         self.nk, self.box, self.area, _ = derived(trip)
         self.partial = np.flatnonzero(~self.key.all(axis=1))  # rows whose key flags must be written
+        # per track: alive on every frame of its block (then its lifespan is first..last row)
+        alive = np.concatenate([t.alive for t in tracks])
+        self.all_alive = np.logical_and.reduceat(alive, offsets) if alive.size else np.zeros(0, bool)
+        self.starts, self.stops = starts, starts + lens
         self.scored = np.flatnonzero(np.isfinite(self.score).any(axis=1))
 
     def unchanged(self, rows: list[int], origs: list[dict[str, Any]]) -> np.ndarray:
@@ -312,14 +316,19 @@ def _runs(alive: np.ndarray, start: int) -> list[list[int]]:
 
 def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, dict[str, Any]]:
     """Our ``keyskel.track`` record for the first written row of each track that needs one."""
-    first: dict[int, int] = {}
-    last: dict[int, int] = {}
-    for r, ti in enumerate(rows.owner.tolist()):
-        first.setdefault(ti, r)
-        last[ti] = r
+    owner = rows.owner
+    cut = np.flatnonzero(np.diff(owner)) + 1  # rows are grouped by track, in track order
+    firsts, lasts = np.r_[0, cut], np.r_[cut, owner.size] - 1
+    tis = owner[firsts]
+    # the default lifespan (first..last written row, all alive) needs no record
+    plain = (
+        rows.all_alive[tis]
+        & (rows.frame[firsts] == rows.starts[tis])
+        & (rows.frame[lasts] + 1 == rows.stops[tis])
+    )
     frames = rows.frame
     out = {}
-    for ti, r in first.items():
+    for ti, r, last, is_plain in zip(tis.tolist(), firsts.tolist(), lasts.tolist(), plain.tolist()):
         t, m = rows.tracks[ti], rows.metas[ti]
         rec: dict[str, Any] = {}
         default_name = (
@@ -335,9 +344,10 @@ def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, d
         # our id, unless the file's id maps back to it by itself (a string id; an id renumbered on read)
         if is_int(values[ti]) and values[ti] != t.track_id and m.get("read_id") != t.track_id:
             rec["id"] = int(t.track_id)
-        runs = _runs(t.alive, t.start)
-        if runs != [[int(frames[r]), int(frames[last[ti]]) + 1]]:
-            rec["alive"] = runs
+        if not is_plain:
+            runs = _runs(t.alive, t.start)
+            if runs != [[int(frames[r]), int(frames[last]) + 1]]:
+                rec["alive"] = runs
         if rec:
             out[r] = rec
     return out
