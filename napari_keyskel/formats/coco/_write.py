@@ -524,7 +524,7 @@ def coco_document(
         extra["frames"] = moved
     if _foreign(dataset.meta):
         extra["meta"] = _foreign(dataset.meta)
-    if not dmeta:  # ids, file names and the like made here: see _read.forget_made
+    if not dmeta:  # ids, file names and the like made here: see _images.forget_made
         extra["made"] = True
     if extra:
         doc["keyskel"] = extra
