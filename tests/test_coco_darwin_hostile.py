@@ -262,3 +262,15 @@ def test_fuzz_sample_only_format_error() -> None:
     for fmt, counts in res.items():
         assert set(counts) <= {"ok", "FormatError"}, (fmt, dict(counts))
         assert counts["ok"] > 10 and counts["FormatError"] > 10  # the mutations reach both outcomes
+
+
+def test_damaged_v7_ranges_carried_in_coco_do_not_hang_the_writer(tmp_path: Path) -> None:
+    """Found by fuzzing: V7 ranges kept in a COCO extra, edited to -10**25, made a 10**25 set."""
+    c = write_coco(read_darwin(VIDEO), tmp_path / "c.json")[0]
+    doc = _doc(c)
+    ann = next(a for a in doc["annotations"] if "track" in a.get("keyskel", {}))
+    ann["keyskel"]["track"]["meta"]["darwin"]["ranges"] = [[-(10**25), 5]]
+    ds = read_coco(_write(tmp_path, "c2.json", doc))
+    out = json.loads(write_darwin(ds, tmp_path / "d.json", skeleton_file=False)[0].read_text())
+    ranges = [a["ranges"] for a in out["annotations"] if "ranges" in a and a["name"] == "test_skeleton_basic"]
+    assert ranges == [[[5, 8]]]  # written afresh from the lifespan, not from the damaged value

@@ -51,16 +51,31 @@ def _is_linear(store: AnnotationStore) -> bool:
     return (getattr(store, "method", None) or "linear") == "linear"
 
 
-def _spans_to_alive(spans: Any, hidden: Any, frames_read: list[int]) -> np.ndarray:
-    """Local frames alive by the kept ranges/hidden_areas (as the reader computed them)."""
+def _valid_spans(spans: Any) -> bool:
+    """``[[a, b], ...]`` of integers with ``0 <= a <= b <= MAX_FRAMES`` (kept meta may be damaged)."""
+    return isinstance(spans, list) and all(
+        isinstance(x, list) and len(x) == 2 and all(is_int(v) for v in x) and 0 <= x[0] <= x[1] <= MAX_FRAMES
+        for x in spans
+    )
+
+
+def _spans_to_alive(spans: Any, hidden: Any, frames_read: Any) -> np.ndarray | None:
+    """Local frames alive by the kept ranges/hidden_areas (as the reader computed them).
+
+    None when the kept values are not what a reader accepts (then fresh ranges are written);
+    sizes are bounded by :data:`MAX_FRAMES`, never by a number in the meta.
+    """
     if spans is None:
-        spans = [[min(frames_read), max(frames_read) + 1]] if frames_read else []
-    alive: set[int] = set()
+        ok = isinstance(frames_read, list) and frames_read and all(is_int(f) for f in frames_read)
+        spans = [[min(frames_read), max(frames_read) + 1]] if ok else []
+    if not _valid_spans(spans) or (hidden is not None and not _valid_spans(hidden)):
+        return None
+    alive = np.zeros(max([b for _, b in spans], default=0) + 1, bool)
     for a, b in spans:
-        alive.update(range(a, b))
+        alive[a:b] = True
     for a, b in hidden or ():
-        alive.difference_update(range(a, b))
-    return np.array(sorted(alive), np.int64)
+        alive[a:b] = False
+    return np.flatnonzero(alive).astype(np.int64)
 
 
 def _runs(frames: np.ndarray) -> list[list[int]]:
