@@ -9,27 +9,28 @@ annotation are collected in Python.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ..dataset import Dataset
-from ..errors import FormatError, SkeletonError
-from ..presets import match_preset
-from ..skeleton import SKELETON_FILE_SUFFIX, Skeleton
-from ..store import AnnotationStore
-from ._coco_anns import Cat, build_tracks, carried, sort_annotations
-from ._coco_common import DEFAULT_ITEM, IMAGE_FIELDS, Ctx, is_id, is_int, is_num, where
-from ._jsonio import loads_json
+from ...dataset import Dataset
+from ...errors import FormatError, SkeletonError
+from ...presets import match_preset
+from ...skeleton import Skeleton
+from ...store import AnnotationStore
+from .._checks import check_path, load_skeleton_file, short
+from .._jsonio import loads_json, read_bytes
+from .._sidefiles import SideFiles
+from ._columns import sort_annotations
+from ._images import forget_made, read_images, set_frame_extras
+from ._rules import Ctx, is_id, is_int, is_num, where
+from ._tracks import Cat, build_tracks, carried
 
 __all__ = ["SkeletonArg", "coco_from_obj", "load_coco_json", "looks_like_coco", "resolve_skeleton_arg"]
 
 SkeletonArg = Skeleton | Mapping[str, Skeleton] | str | PathLike[str] | None
 
-#: ``<item>/frame_000123.png``, ``<item>_frame12.jpg``, ``frame_5.png`` -> (item, frame)
-FRAME_RE = re.compile(r"^(?P<item>.*?)[/\\_\-. ]?frame[_\-]?(?P<n>\d+)\.[A-Za-z0-9]+$", re.IGNORECASE)
 _RESULT_KEYS = ("image_id", "category_id", "keypoints", "score")
 
 
@@ -43,21 +44,21 @@ def looks_like_coco(obj: Any) -> bool:
     return False
 
 
-def load_coco_json(path: Path) -> Any:
+def load_coco_json(path: Path) -> tuple[Any, bool]:
     """Parse a file with orjson; if that fails, retry with :mod:`json`, which accepts ``NaN``.
 
     A file with ``NaN`` numbers is thus read, and its bad numbers are reported with their place
-    by the validation below instead of as a bare syntax error.
+    by the validation below instead of as a bare syntax error. Also returns whether the file may
+    hold ``true``/``false`` at all (a byte search), so the keypoint checks look for booleans
+    among the numbers only when there can be some.
     """
+    raw = read_bytes(path)
+    bools = b"true" in raw or b"false" in raw
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"cannot read file ({exc.strerror or exc})", path) from None
-    try:
-        return loads_json(raw, path)
+        return loads_json(raw, path), bools
     except FormatError as first:
         try:
-            return json.loads(raw)
+            return json.loads(raw), bools
         except (ValueError, TypeError, RecursionError):
             raise first from None
 
@@ -82,10 +83,7 @@ def resolve_skeleton_arg(skeleton: SkeletonArg) -> Skeleton | dict[str, Skeleton
 
 
 def _load_skeleton(path: Path) -> Skeleton:
-    try:
-        return Skeleton.load(path)
-    except SkeletonError as exc:
-        raise FormatError(str(exc.args[0] if exc.args else exc), path) from None
+    return load_skeleton_file(check_path(path))
 
 
 def _fit(sk: Skeleton, nodes: list[str], name: str) -> Skeleton | None:
@@ -97,10 +95,16 @@ def _fit(sk: Skeleton, nodes: list[str], name: str) -> Skeleton | None:
 
 
 def _category_skeleton(
-    ctx: Ctx, name: str, nodes: list[str], edges: list[tuple[int, int]] | None, arg: Any, used: set[int]
+    ctx: Ctx,
+    name: str,
+    nodes: list[str],
+    edges: list[tuple[int, int]] | None,
+    arg: Any,
+    used: set[int],
+    extra: Any,
 ) -> tuple[Skeleton, str]:
-    """Resolve a category's skeleton: argument, ``<name>.skeleton.json`` beside, preset, category."""
-    where = f"category {name!r}"
+    """A category's skeleton: argument, side file, our ``keyskel.skeleton`` extra, preset, category."""
+    where = f"category {short(name)}"
     if isinstance(arg, Skeleton):
         sk = _fit(arg, nodes, name)
         if sk is not None:
@@ -110,16 +114,23 @@ def _category_skeleton(
         sk = _fit(arg[name], nodes, name)
         if sk is None:
             raise ctx.fail(
-                f"the skeleton given for it has nodes {list(arg[name].nodes)}, the file {nodes}", where
+                f"the skeleton given for it has nodes {short(list(arg[name].nodes))}, the file "
+                f"{short(nodes)}",
+                where,
             )
         return sk, "argument"
-    beside = ctx.path.parent / f"{name}{SKELETON_FILE_SUFFIX}"
-    if beside.is_file():
-        loaded = _load_skeleton(beside)
+    found = SideFiles([ctx.path.parent]).find(name)
+    if found is not None:
+        loaded, beside = found
         sk = _fit(loaded, nodes, name)
         if sk is None:
-            raise ctx.fail(f"{beside.name} has nodes {list(loaded.nodes)}, the file {nodes}", where)
+            raise ctx.fail(
+                f"{beside.name} has nodes {short(list(loaded.nodes))}, the file {short(nodes)}", where
+            )
         return sk, str(beside.name)
+    ours = _skeleton_extra(ctx, extra, nodes, name, where)
+    if ours is not None:  # colours and flip pairs we wrote; edges from the file
+        return Skeleton(nodes, edges or (), ours.colors, ours.flip_pairs, name), "keyskel"
     preset = match_preset(nodes)
     if preset is not None:  # colours and flip pairs from the preset; edges from the file if it has them
         e = preset.edges if edges is None else edges
@@ -127,157 +138,197 @@ def _category_skeleton(
     return Skeleton(nodes, edges or (), None, None, name), "category"
 
 
+def _skeleton_extra(ctx: Ctx, extra: Any, nodes: list[str], name: str, where: str) -> Skeleton | None:
+    """The skeleton in our category extra ``"keyskel": {"skeleton": {...}}``, fitted to ``nodes``."""
+    rec = extra.get("skeleton") if isinstance(extra, dict) else None
+    if rec is None:
+        return None
+    try:
+        sk = Skeleton.from_dict(rec)
+    except (SkeletonError, TypeError, ValueError, RecursionError):
+        raise ctx.fail("'keyskel.skeleton' is not a valid skeleton", where) from None
+    fit = _fit(sk, nodes, name)
+    if fit is None:
+        ctx.warn(f"'keyskel.skeleton' names nodes {short(list(sk.nodes))}, not the keypoints: ignored", where)
+    return fit
+
+
 def _category_edges(ctx: Ctx, raw: Any, k: int, where: str) -> list[tuple[int, int]] | None:
+    """The category's edges as 0-based pairs; bad edges are dropped with a warning each.
+
+    COCO numbers nodes from 1. A skeleton is read as 0-based when its numbering proves it (an
+    index 0 present and none equal to K); edges that still point outside the nodes, self-loops,
+    repeats and entries that are not two integers are dropped, each with a
+    :class:`~napari_keyskel.errors.FormatWarning`.
+    """
     if raw is None:
         return None
     where = where + ", field 'skeleton'"
     if not isinstance(raw, list):
-        raise ctx.fail("must be a list of [a, b] pairs of 1-based node indices", where)
-    out = []
+        ctx.warn(f"not a list of [a, b] node pairs ({short(raw)}): no edges read", where)
+        return []
+    pairs = [e for e in raw if isinstance(e, list) and len(e) == 2 and all(is_int(x) for x in e)]
+    flat = {x for e in pairs for x in e}
+    zero_based = 0 in flat and k not in flat
+    if zero_based and pairs:
+        ctx.warn(f"edges {short(pairs)} are numbered from 0, not 1 as COCO says: read as 0-based", where)
+    lo = 0 if zero_based else 1
+    out: list[tuple[int, int]] = []
+    seen: set[frozenset[int]] = set()
     for e in raw:
         if not (isinstance(e, list) and len(e) == 2 and all(is_int(x) for x in e)):
-            raise ctx.fail(f"edge {e!r} is not a pair of integers", where)
-        if not all(1 <= x <= k for x in e):
-            raise ctx.fail(f"edge {e!r} is out of range: indices are 1-based, 1..{k}", where)
-        out.append((e[0] - 1, e[1] - 1))
+            ctx.warn(f"edge {short(e)} is not a pair of node numbers: dropped", where)
+            continue
+        if not all(lo <= x < lo + k for x in e):
+            ctx.warn(
+                f"edge {short(e)} points past the {k} nodes (numbered {lo}..{lo + k - 1}): dropped", where
+            )
+            continue
+        a, b = e[0] - lo, e[1] - lo
+        if a == b or frozenset((a, b)) in seen:
+            ctx.warn(f"edge {short(e)} is {'a self-loop' if a == b else 'repeated'}: dropped", where)
+            continue
+        seen.add(frozenset((a, b)))
+        out.append((a, b))
     return out
 
 
-# -- images ------------------------------------------------------------------------------------------
-#: Image keys not kept in ``frame["coco"]``.
-_IMAGE_SKIP = frozenset((*IMAGE_FIELDS, "keyskel"))
-
-
-def frame_entry(ctx: Ctx, im: Any, j: int) -> dict[str, Any]:
-    """One frame-table dict from one COCO image."""
-    if not isinstance(im, dict):
-        raise ctx.fail("an image must be an object", f"images[{j}]")
-    get = im.get
-    iid = get("id")
-    if not is_id(iid):
-        raise ctx.fail(f"image has no integer or string 'id' (got {iid!r})", f"images[{j}]")
-    fn, w, h = get("file_name"), get("width"), get("height")
-    if fn is not None and not isinstance(fn, str):
-        raise ctx.fail(f"'file_name' must be a string, got {fn!r}", f"image id {iid!r}")
-    for key, v in (("width", w), ("height", h)):
-        if v is not None and not (is_num(v) and v >= 0):
-            raise ctx.fail(f"'{key}' must be a non-negative number, got {v!r}", f"image id {iid!r}")
-    fi, item, slot = get("frame_index"), get("item"), get("slot")
-    if fi is not None and not (is_int(fi) and fi >= 0):
-        raise ctx.fail(f"'frame_index' must be a non-negative integer, got {fi!r}", f"image id {iid!r}")
-    if item is not None and not isinstance(item, str):
-        raise ctx.fail(f"'item' must be a string, got {item!r}", f"image id {iid!r}")
-    m = FRAME_RE.match(fn) if fn else None
-    if fi is None and m is not None:
-        fi = int(m["n"])
-    if item is None:
-        item = (m["item"] or DEFAULT_ITEM) if m is not None else (fn or f"image_{iid}")
-    frame: dict[str, Any] = {"item": item, "frame": fi or 0, "image_id": iid}
-    if fn is not None:
-        frame["file_name"] = fn
-    if w is not None:
-        frame["width"] = w
-    if h is not None:
-        frame["height"] = h
-    if slot is not None:
-        frame["slot"] = slot
-    frame["coco"] = {k: v for k, v in im.items() if k not in _IMAGE_SKIP}
-    ks = get("keyskel")
-    if isinstance(ks, dict) and isinstance(ks.get("frame"), dict):  # frame-table keys of other formats
-        frame.update({k: v for k, v in ks["frame"].items() if k not in frame})
-    return frame
-
-
-def _read_images(ctx: Ctx, images: list[Any]) -> tuple[list[dict[str, Any]], dict[Any, int]]:
-    frames = [frame_entry(ctx, im, j) for j, im in enumerate(images)]
-    index: dict[Any, int] = {}
-    for f, fr in enumerate(frames):
-        if fr["image_id"] in index:
-            raise ctx.fail("duplicate image id", f"image id {fr['image_id']!r} (images[{f}])")
-        index[fr["image_id"]] = f
-    return frames, index
-
-
 # -- categories --------------------------------------------------------------------------------------
+def _nameless_sizes(cats: list[Any], anns: list[Any]) -> dict[Any, int]:
+    """K of each category that names no keypoints but whose annotations hold some (first found)."""
+    want = {
+        c.get("id") for c in cats if isinstance(c, dict) and not c.get("keypoints") and is_id(c.get("id"))
+    }
+    sizes: dict[Any, int] = {}
+    if not want:
+        return sizes
+    for a in anns:
+        if not isinstance(a, dict):
+            continue
+        cid, kp = a.get("category_id"), a.get("keypoints")
+        if (
+            is_id(cid)
+            and cid in want
+            and cid not in sizes
+            and isinstance(kp, list)
+            and kp
+            and len(kp) % 3 == 0
+        ):
+            sizes[cid] = len(kp) // 3
+            if len(sizes) == len(want):
+                break
+    return sizes
+
+
 def _read_categories(
-    ctx: Ctx, cats: list[Any], arg: Any, n_frames: int | None
+    ctx: Ctx, cats: list[Any], arg: Any, n_frames: int | None, anns: list[Any]
 ) -> tuple[dict[Any, Cat | None], list[Any]]:
-    """Keypoint categories become stores; others are kept verbatim (value None in the map)."""
+    """Keypoint categories become stores; others are kept verbatim (value None in the map).
+
+    A category whose ``keypoints`` list is missing or empty, but whose annotations hold keypoints
+    (face-landmark and whole-body datasets), gets nodes ``kp0 .. kp{K-1}``.
+    """
     out: dict[Any, Cat | None] = {}
     other: list[Any] = []
     names: set[str] = set()
     used: set[int] = set()
+    sizes = _nameless_sizes(cats, anns)
     for j, c in enumerate(cats):
         if not isinstance(c, dict):
             raise ctx.fail("a category must be an object", f"categories[{j}]")
         cid = c.get("id")
         if not is_id(cid):
-            raise ctx.fail(f"category has no integer or string 'id' (got {cid!r})", f"categories[{j}]")
-        where = f"category id {cid!r}"
+            raise ctx.fail(f"category has no integer or string 'id' (got {short(cid)})", f"categories[{j}]")
+        where = f"category id {short(cid)}"
         if cid in out:
             raise ctx.fail("duplicate category id", where)
         kp = c.get("keypoints")
+        nameless = None
         if not kp:
-            out[cid] = None
-            other.append(c)
-            continue
+            if cid not in sizes:
+                out[cid] = None
+                other.append(c)
+                continue
+            nameless = "missing" if "keypoints" not in c else "empty"
+            kp = [f"kp{i}" for i in range(sizes[cid])]
+            ctx.warn(f"names no keypoints: nodes kp0..kp{len(kp) - 1} from the keypoints' length", where)
         if not isinstance(kp, list) or not all(isinstance(n, str) for n in kp):
             raise ctx.fail("'keypoints' must be a list of node names", where + ", field 'keypoints'")
         name = c.get("name", f"category_{cid}")
         if not isinstance(name, str) or not name:
-            raise ctx.fail(f"'name' must be a non-empty string, got {name!r}", where)
+            raise ctx.fail(f"'name' must be a non-empty string, got {short(name)}", where)
         if name in names:
-            raise ctx.fail(f"two keypoint categories are named {name!r}", where)
+            raise ctx.fail(f"two keypoint categories are named {short(name)}", where)
         names.add(name)
         try:
             Skeleton(kp)
         except SkeletonError as exc:
-            raise ctx.fail(str(exc), where + ", field 'keypoints'") from None
+            raise ctx.fail(str(exc)[:300], where + ", field 'keypoints'") from None
+        extra = c.get("keyskel")
+        if extra is not None and not isinstance(extra, dict):
+            raise ctx.fail("'keyskel' must be an object", where)
         edges = _category_edges(ctx, c.get("skeleton"), len(kp), where)
         try:
-            sk, source = _category_skeleton(ctx, name, kp, edges, arg, used)
-        except SkeletonError as exc:  # e.g. the file's edges repeat or loop
-            raise ctx.fail(str(exc), where + ", field 'skeleton'") from None
+            sk, source = _category_skeleton(ctx, name, kp, edges, arg, used, extra)
+        except SkeletonError as exc:  # e.g. a preset's pairs on renamed nodes
+            raise ctx.fail(str(exc)[:300], where + ", field 'skeleton'") from None
         store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=n_frames, name=name)
-        store.meta.update(carried(c.get("keyskel")))
+        store.meta.update(carried(extra))
         store.meta["coco"] = {
             "category": {k: v for k, v in c.items() if k not in ("name", "keypoints", "keyskel")},
             "skeleton_source": source,
         }
+        if nameless:
+            store.meta["coco"]["nameless"] = nameless
         out[cid] = Cat(cid, store)
     if isinstance(arg, Skeleton) and not used and any(v is not None for v in out.values()):
-        raise ctx.fail(f"the skeleton given ({list(arg.nodes)}) matches no category's keypoints")
+        raise ctx.fail(f"the skeleton given ({short(list(arg.nodes))}) matches no category's keypoints")
     return out, other
 
 
 def coco_from_obj(
-    obj: Any, path: Path, skeleton: SkeletonArg = None, images: str | PathLike[str] | dict | None = None
+    obj: Any,
+    path: Path,
+    skeleton: SkeletonArg = None,
+    images: str | PathLike[str] | dict | None = None,
+    bools: bool = True,
 ) -> Dataset:
-    """Build a :class:`Dataset` from a parsed COCO document (see :func:`.coco.read_coco`)."""
+    """Build a :class:`Dataset` from a parsed COCO document (see :func:`.coco.read_coco`).
+
+    ``bools``: whether the document may hold booleans (False only when the file's bytes hold no
+    ``true``/``false``), which decides whether keypoint values are checked for them one by one.
+    """
     ctx = Ctx(path)
     arg = resolve_skeleton_arg(skeleton)
     if isinstance(obj, list):
-        return _from_results(ctx, obj, arg, images)
+        return _from_results(ctx, obj, arg, images, bools)
     if not isinstance(obj, dict):
         raise ctx.fail("not a COCO keypoints file: expected an object or a results list")
     for key in ("images", "annotations", "categories"):
         if not isinstance(obj.get(key), list):
             raise ctx.fail(f"a COCO file needs an '{key}' list", "top level")
-    frames, img_index = _read_images(ctx, obj["images"])
-    cats, other_cats = _read_categories(ctx, obj["categories"], arg, len(frames) or None)
+    frames, img_index = read_images(ctx, obj["images"])
+    if "keyskel" in obj and not isinstance(obj["keyskel"], dict):
+        raise ctx.fail("'keyskel' must be an object", "top level")
+    set_frame_extras(ctx, frames, img_index, (obj.get("keyskel") or {}).get("frames"))
+    cats, other_cats = _read_categories(ctx, obj["categories"], arg, len(frames) or None, obj["annotations"])
     other_anns, frame_of, rows, cols = sort_annotations(ctx, obj["annotations"], cats, img_index)
     stores = []
     for cid, cat in cats.items():
         if cat is not None:
-            build_tracks(ctx, obj["annotations"], cat, rows[cid], frame_of, False, cols)
+            build_tracks(ctx, obj["annotations"], cat, rows[cid], frame_of, False, cols, frames, bools)
             stores.append(cat.store)
     top = {k: v for k, v in obj.items() if k not in ("images", "annotations", "categories", "keyskel")}
+    if "keyskel" in obj and not isinstance(obj["keyskel"], dict):
+        raise ctx.fail("'keyskel' must be an object", "top level")
     meta = carried(obj.get("keyskel"))
     meta["coco"] = {"kind": "ground_truth", "top": top, "categories": other_cats, "annotations": other_anns}
-    return Dataset(stores=stores, frames=frames, meta=meta, source=str(path))
+    ds = Dataset(stores=stores, frames=frames, meta=meta, source=str(path))
+    forget_made(ds, isinstance(obj.get("keyskel"), dict) and obj["keyskel"].get("made") is True)
+    return ds
 
 
-def _from_results(ctx: Ctx, res: list[Any], arg: Any, images: Any) -> Dataset:
+def _from_results(ctx: Ctx, res: list[Any], arg: Any, images: Any, bools: bool) -> Dataset:
     """A results list: images/categories from ``images`` (a ground-truth file), else generic."""
     if not res:
         raise ctx.fail("the results list is empty")
@@ -288,15 +339,17 @@ def _from_results(ctx: Ctx, res: list[Any], arg: Any, images: Any) -> Dataset:
             if key not in a:
                 raise ctx.fail(f"a keypoint result needs '{key}'", f"results[{i}]")
         if not is_num(a["score"]):
-            raise ctx.fail(f"'score' must be a number, got {a['score']!r}", f"results[{i}], field 'score'")
+            raise ctx.fail(
+                f"'score' must be a number, got {short(a['score'])}", f"results[{i}], field 'score'"
+            )
     if images is not None:
-        gpath = Path(images) if not isinstance(images, dict) else ctx.path
-        gt = load_coco_json(gpath) if not isinstance(images, dict) else images
+        gpath = check_path(images) if not isinstance(images, dict) else ctx.path
+        gt = load_coco_json(gpath)[0] if not isinstance(images, dict) else images
         gctx = Ctx(gpath)
         if not (isinstance(gt, dict) and looks_like_coco(gt)):
             raise gctx.fail("the reference given for a results file must be COCO ground truth")
-        frames, img_index = _read_images(gctx, gt["images"])
-        cats, _ = _read_categories(gctx, gt["categories"], arg, len(frames) or None)
+        frames, img_index = read_images(gctx, gt["images"])
+        cats, _ = _read_categories(gctx, gt["categories"], arg, len(frames) or None, res)
     else:
         frames, img_index = [], {}
         for a in res:
@@ -315,7 +368,7 @@ def _from_results(ctx: Ctx, res: list[Any], arg: Any, images: Any) -> Dataset:
     stores = []
     for cid, cat in cats.items():
         if cat is not None:
-            build_tracks(ctx, res, cat, rows[cid], frame_of, True, cols)
+            build_tracks(ctx, res, cat, rows[cid], frame_of, True, cols, frames, bools)
             stores.append(cat.store)
     return Dataset(
         stores=stores,
@@ -340,7 +393,7 @@ def _generic_store(ctx: Ctx, cid: Any, k: int, arg: Any, n_frames: int, index: i
             "generic node names: a results file has no categories; pass skeleton= or images= (ground truth)"
         )
     elif sk.n_nodes != k:
-        raise ctx.fail(f"skeleton has {sk.n_nodes} nodes but results of category {cid!r} have {k}")
+        raise ctx.fail(f"skeleton has {sk.n_nodes} nodes but results of category {short(cid)} have {k}")
     sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, name)
     store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=n_frames or None, name=name)
     store.meta["coco"] = {
