@@ -183,12 +183,19 @@ def _states(store) -> dict:
     return {t.track_id: t.meta.get("review") for t in store}
 
 
-def test_states_round_trip_plain_and_coco(tmp_path: Path) -> None:
+def test_states_round_trip_plain_coco_and_darwin(tmp_path: Path) -> None:
     store = _reviewed_store()
     want = _states(store)
+    assert want
     assert _states(store_from_plain(store_to_plain(store))) == want
-    (path,) = write(Dataset([store]), tmp_path / "r.json", "coco")
-    assert _states(read(path).stores[0]) == want
+    for fmt in ("coco", "darwin"):  # (a Darwin write also leaves the skeleton's side file)
+        path = write(Dataset([store]), tmp_path / f"r_{fmt}.json", fmt)[0]
+        assert _states(read(path).stores[0]) == want, fmt
+        again = write(read(path), tmp_path / f"r2_{fmt}.json", fmt)[0]
+        assert _states(read(again).stores[0]) == want, fmt
+    coco = write(Dataset([store]), tmp_path / "x.json", "coco")[0]
+    darwin = write(read(coco), tmp_path / "x_darwin.json", "darwin")[0]
+    assert _states(read(darwin).stores[0]) == want  # across: COCO -> V7
 
 
 def _run(capsys, *argv) -> tuple[int, str]:
