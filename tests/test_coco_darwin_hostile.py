@@ -193,12 +193,15 @@ def test_side_files_of_clashing_class_names_are_kept_apart(tmp_path: Path) -> No
     written = write_darwin(ds, tmp_path / "out")
     sides = sorted(p.name for p in written if p.name.endswith(".skeleton.json"))
     assert len(sides) == 3 and len(set(sides)) == 3
+    assert not any(c.isspace() for n in sides for c in n), sides  # safe names: no spaces either
+    assert "with_space.skeleton.json" in sides
     back = read_darwin(tmp_path / "out")
     assert {s.name: s.skeleton.nodes for s in back.stores} == {s.name: s.skeleton.nodes for s in stores}
     assert {s.name: s.skeleton.edges for s in back.stores} == {s.name: s.skeleton.edges for s in stores}
     (tmp_path / "c").mkdir()
     write_coco(ds, tmp_path / "c" / "c.json", skeleton_file=True)
-    assert len(list((tmp_path / "c").glob("*.skeleton.json"))) == 3
+    coco_sides = sorted(p.name for p in (tmp_path / "c").glob("*.skeleton.json"))
+    assert len(coco_sides) == 3 and not any(" " in n for n in coco_sides), coco_sides
 
 
 @pytest.mark.parametrize("phase", ["writing the temporary files", "renaming them over the targets"])

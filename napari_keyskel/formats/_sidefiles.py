@@ -22,8 +22,11 @@ _BAD = set('/\\:*?"<>|')
 
 
 def safe_name(name: str) -> str:
-    """A name usable as a file name (path separators and reserved characters replaced)."""
-    out = "".join("_" if c in _BAD or ord(c) < 32 else c for c in str(name)).strip(". ")
+    """A name usable as a file name: path separators, reserved characters and spaces become ``_``.
+
+    (No spaces: such files are easy to pass on a command line and to a shell script.)
+    """
+    out = "".join("_" if c in _BAD or ord(c) < 32 or c.isspace() else c for c in str(name)).strip("._")
     return out[:200] or "item"
 
 
@@ -40,7 +43,7 @@ def side_file_names(names: Sequence[str]) -> list[str]:
             base = safe_name(name)
             cand, n = base, 2
             while cand.lower() in used:
-                cand = f"{base} ({n})"
+                cand = f"{base}_{n}"
                 n += 1
             used.add(cand.lower())
             out[i] = cand
