@@ -7,7 +7,9 @@ Examples
 ``keyskel interpolate sparse.json dense.json --method cubic``, ``keyskel info poses.json --json``,
 ``keyskel validate poses.json``.
 
-Bad input prints one line on stderr and exits 1 (no traceback); usage errors exit 2.
+Bad input prints one line on stderr and exits 1 (no traceback); usage errors exit 2. Things read
+in a way the file's author may not expect (an edge dropped, generic node names) are printed on
+stderr as ``keyskel <command>: warning: ...`` and do not change the exit code.
 
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from typing import Any
 from . import __version__
 from .cli_parallel import add_options as add_parallel_options
 from .dataset import Dataset
-from .errors import KeyskelError
+from .errors import FormatWarning, KeyskelError
 from .formats.sleap import SLEAP_FORMATS
 from .interpolate import Method
 
@@ -78,13 +81,39 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kept(ds: Dataset) -> dict[str, int]:
+    """What a format keeps without modelling it (other categories, annotations of other types)."""
+    coco = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
+    darwin = ds.meta.get("darwin") if isinstance(ds.meta.get("darwin"), dict) else {}
+    other_v7 = sum(
+        1
+        for it in darwin.get("items", [])
+        if isinstance(it, dict)
+        for e in it.get("entries", [])
+        if isinstance(e, dict) and "raw" in e
+    )
+    return {
+        "other_categories": len(coco.get("categories") or []),
+        "other_annotations": len(coco.get("annotations") or []) + other_v7,
+    }
+
+
 def _summary(ds: Dataset, fmt: str, path: str) -> dict[str, Any]:
     items = list(dict.fromkeys(str(fr.get("item")) for fr in ds.frames)) if ds.frames else []
     sets = []
     totals = {"instances": 0, "points": 0, "keys": 0, "interpolated": 0}
     for s in ds.stores:
         c = s.counts()
-        sets.append({"name": s.name, "nodes": list(s.skeleton.nodes), "edges": len(s.skeleton.edges), **c})
+        generic = list(s.skeleton.nodes) == [f"kp{i}" for i in range(s.n_nodes)]
+        sets.append(
+            {
+                "name": s.name,
+                "nodes": list(s.skeleton.nodes),
+                "generic_node_names": generic,
+                "edges": len(s.skeleton.edges),
+                **c,
+            }
+        )
         for k in totals:
             totals[k] += c[k]
     return {
@@ -94,6 +123,7 @@ def _summary(ds: Dataset, fmt: str, path: str) -> dict[str, Any]:
         "frames": ds.n_frames,
         **totals,
         "annotation_sets": sets,
+        "kept_unmodelled": _kept(ds),
     }
 
 
@@ -111,15 +141,31 @@ def _cmd_info(args: argparse.Namespace) -> int:
             f"  - {s['name']}: {len(s['nodes'])} nodes, {s['edges']} edges, {s['instances']} instances, "
             f"{s['frames']} frames, {s['keys']} keys, {s['interpolated']} interpolated"
         )
-        print(f"    nodes: {', '.join(s['nodes'])}")
+        note = " (the file names none: named by position)" if s["generic_node_names"] else ""
+        print(f"    nodes: {', '.join(s['nodes'])}{note}")
+    kept = info["kept_unmodelled"]
+    if any(kept.values()):
+        print(
+            f"  kept as read, not modelled: {kept['other_categories']} categories, "
+            f"{kept['other_annotations']} annotations of other kinds"
+        )
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     ds, fmt = _read(args, args.input)
     info = _summary(ds, fmt, args.input)
+    sets = "; ".join(
+        f"{s['name']}: {len(s['nodes'])} nodes{' (named by position)' if s['generic_node_names'] else ''}, "
+        f"{s['instances']} instances, {s['points']} points"
+        for s in info["annotation_sets"]
+    )
+    kept = info["kept_unmodelled"]
+    more = (
+        f"; kept as read: {kept['other_annotations']} other annotations" if kept["other_annotations"] else ""
+    )
     print(f"OK {args.input}: {fmt}, {len(ds.stores)} annotation sets, {info['instances']} instances, "
-          f"{info['points']} points")  # fmt: skip
+          f"{info['points']} points ({sets or 'no keypoints'}){more}")  # fmt: skip
     return 0
 
 
@@ -184,14 +230,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    try:
-        return int(args.func(args))
-    except KeyskelError as exc:
-        print(f"keyskel {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"keyskel {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
-        return 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FormatWarning)
+        try:
+            code = int(args.func(args))
+        except KeyskelError as exc:
+            code, error = 1, str(exc)
+        except OSError as exc:
+            code, error = 1, f"{exc.strerror or exc}: {exc.filename or ''}"
+        else:
+            error = None
+    for w in caught:
+        if issubclass(w.category, FormatWarning):
+            print(f"keyskel {args.command}: warning: {w.message}", file=sys.stderr)
+        else:  # not ours: hand it back to the warnings machinery
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if error is not None:
+        print(f"keyskel {args.command}: error: {error}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,7 @@ raises a subclass of :class:`KeyskelError`, so callers can catch one type and sh
 
 from __future__ import annotations
 
-__all__ = ["FormatError", "KeyskelError", "SkeletonError", "StoreError"]
+__all__ = ["FormatError", "FormatWarning", "KeyskelError", "SkeletonError", "StoreError"]
 
 
 class KeyskelError(ValueError):
@@ -38,6 +38,22 @@ class FormatError(KeyskelError):
     def __init__(self, message: str, path: object = None, where: str | None = None) -> None:
         self.reason = message
         self.path = None if path is None else str(path)
-        self.where = where
-        parts = [p for p in (self.path, where) if p]
+        self.where = None if where is None else str(where)
+        parts = [p for p in (self.path, self.where) if p]
+        super().__init__(f"{': '.join(parts)}: {message}" if parts else message)
+
+
+class FormatWarning(UserWarning):
+    """Something in a file was read in a way its author may not expect (an edge dropped, ...).
+
+    Emitted with :func:`warnings.warn`; the message names the file and the place, as
+    :class:`FormatError` does. The command line prints these on stderr and napari's reader shows
+    them as notifications.
+    """
+
+    def __init__(self, message: str, path: object = None, where: str | None = None) -> None:
+        self.reason = message
+        self.path = None if path is None else str(path)
+        self.where = None if where is None else str(where)
+        parts = [p for p in (self.path, self.where) if p]
         super().__init__(f"{': '.join(parts)}: {message}" if parts else message)

@@ -135,3 +135,18 @@ def test_console_script(tmp_path: Path) -> None:
     )
     assert run.returncode == 1
     assert "junk.json" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_warnings_on_stderr_and_validate_says_what_was_read(tmp_path, capsys):
+    data = Path(__file__).parent / "data"
+    crowd = data / "coco_crowdpose_like_skeleton_past_k.json"
+    assert main(["convert", str(crowd), str(tmp_path / "out"), "--to", "darwin"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    dropped = [line for line in err if line.startswith("keyskel convert: warning:") and "points past" in line]
+    assert len(dropped) == 3 and all(str(crowd) in line and "category id 1" in line for line in dropped)
+    assert main(["validate", str(data / "coco_categories_without_keypoint_names.json")]) == 0
+    out = capsys.readouterr()
+    assert "face: 6 nodes (named by position), 2 instances" in out.out
+    assert "hand: 4 nodes (named by position), 1 instances" in out.out
+    assert "kept as read: 1 other annotations" in out.out
+    assert "warning: " in out.err and "names no keypoints" in out.err

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from napari_keyskel import AnnotationStore, Dataset, FormatError, Skeleton
+from napari_keyskel.errors import FormatWarning
 from napari_keyskel.formats import detect_format, read, write
 from napari_keyskel.formats.coco import coco_document, looks_like_coco, read_coco, write_coco
 from napari_keyskel.presets import coco_person, mouse_topview
@@ -80,7 +81,7 @@ def test_read_sleap_sample_mapping() -> None:
     np.testing.assert_array_equal(t.visibility[0], [0, 1, 2] * 5 + [0, 1])
     assert np.isnan(t.coords[0, 0]).all()  # v=0 carries junk (110, 145) in the file: ignored
     np.testing.assert_array_equal(t.coords[0, 1], [145.0, 119.0])  # (y, x) = (row, col)
-    assert t.is_key[0].sum() == 11
+    assert t.is_key[0].all()  # labelled nodes are keys, v=0 nodes unlabelled keys ("not here")
     assert ds.frames[2]["item"] == "image_003.jpg" and ds.frames[2]["frame"] == 0
     assert ds.frames[0]["width"] == 384 and ds.frames[0]["image_id"] == 1
     assert ds.meta["coco"]["top"]["info"]["year"] == 2024
@@ -114,7 +115,8 @@ def test_results_with_ground_truth_reference(tmp_path: Path) -> None:
     write_coco(src, tmp_path / "gt.json")
     write_coco(src, tmp_path / "res.json", results=True)
     res = load(tmp_path / "res.json")
-    assert all(set(r) == {"image_id", "category_id", "keypoints", "score"} for r in res)
+    base = {"image_id", "category_id", "keypoints", "score"}
+    assert all(set(r) - {"keyskel"} == base for r in res)  # no bbox: pycocotools' keypoint branch
     ds = read_coco(tmp_path / "res.json", images=tmp_path / "gt.json")
     assert [s.name for s in ds.stores] == ["mouse"]
     assert ds.stores[0].skeleton.nodes == mouse_topview().nodes
@@ -202,7 +204,7 @@ def test_frame_table_from_file_names() -> None:
         "annotations": [],
         "categories": [{"id": 1, "name": "pt", "keypoints": ["a"]}],
     }
-    from napari_keyskel.formats._coco_read import coco_from_obj
+    from napari_keyskel.formats.coco._read import coco_from_obj
 
     ds = coco_from_obj(obj, Path("mem.json"))
     got = [(fr["item"], fr["frame"]) for fr in ds.frames]
@@ -454,9 +456,13 @@ def test_bad_files(tmp_path: Path) -> None:
     dup["images"].append({"id": 1})
     with pytest.raises(FormatError, match=r"image id 1.*duplicate image id"):
         read_coco(_write(tmp_path, dup))
-    cat = _doc([], skeleton=[[0, 1]])
-    with pytest.raises(FormatError, match=r"category id 1, field 'skeleton'.*1-based"):
-        read_coco(_write(tmp_path, cat))
+    cat = _doc([], skeleton=[[0, 1], [1, 3]])  # 0 present, none = K: 0-based; [1, 3] points past
+    with pytest.warns(FormatWarning) as got:
+        sk = read_coco(_write(tmp_path, cat)).stores[0].skeleton
+    assert sk.edges == ((0, 1),)
+    msgs = [str(w.message) for w in got]
+    assert any("in.json: category id 1, field 'skeleton'" in m and "numbered from 0" in m for m in msgs)
+    assert any("edge [1, 3] points past the 2 nodes" in m for m in msgs)
     with pytest.raises(FormatError, match="needs an 'annotations' list"):
         read_coco(_write(tmp_path, {"images": [], "categories": []}))
     with pytest.raises(FormatError, match="cannot read"):

@@ -75,3 +75,39 @@ def test_video_store_ap_1_with_custom_sigmas(tmp_path: Path, skeleton) -> None:
     # a moved detection is no longer perfect: the check can fail
     dets[0]["keypoints"] = [v + 40.0 if i % 3 != 2 else v for i, v in enumerate(dets[0]["keypoints"])]
     assert _ap(gt, dets, sigmas) < 1.0
+
+
+def test_pycocotools_loads_and_scores_every_file_we_write(tmp_path: Path) -> None:
+    """Ground truth and results we write from every dialect, V7 sample and extras store evaluate."""
+    from test_coco_darwin_roundtrip import extras_dataset
+
+    from napari_keyskel.formats.darwin import read_darwin
+
+    data = Path(__file__).parent / "data"
+    sources = {p.stem: read_coco(p) for p in sorted(data.glob("coco_*.json"))}
+    sources["extras"] = extras_dataset()
+    for p in sorted(data.glob("darwin2_*.json")):
+        ds = read_darwin(p)
+        if ds.stores:
+            sources[p.stem] = ds
+    checked = 0
+    for name, ds in sources.items():
+        gt = write_coco(ds, tmp_path / f"{name}.gt.json")[0]
+        res = write_coco(ds, tmp_path / f"{name}.res.json", results=True)[0]
+        loaded = _quiet(pycoco.COCO, str(gt))
+        assert len(loaded.getAnnIds()) == len(json.loads(gt.read_text())["annotations"])
+        for s in ds.stores:
+            k = s.n_nodes
+            cat = next(c for c in loaded.loadCats(loaded.getCatIds()) if c["name"] == s.name)
+            dets = [r for r in json.loads(res.read_text()) if r["category_id"] == cat["id"]]
+            if not dets:
+                continue
+            ev = COCOeval(loaded, _quiet(loaded.loadRes, dets), iouType="keypoints")
+            ev.params.catIds = [cat["id"]]
+            ev.params.kpt_oks_sigmas = np.full(k, 0.05)
+            _quiet(ev.evaluate)
+            _quiet(ev.accumulate)
+            _quiet(ev.summarize)
+            assert np.isfinite(ev.stats[0]), name
+            checked += 1
+    assert checked >= 10

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from napari_keyskel.dataset import Dataset
-from napari_keyskel.errors import FormatError
+from napari_keyskel.errors import FormatError, FormatWarning
 from napari_keyskel.formats.darwin import looks_like_darwin, read_darwin, write_darwin
 from napari_keyskel.presets import coco_person, mouse_topview
 from napari_keyskel.skeleton import Skeleton
@@ -185,10 +185,12 @@ def test_occluded_missing_and_positionless_nodes(tmp_path):
     (t,) = ds.stores[0]
     assert t.visibility[0].tolist() == [1, 0, 0] and t.visibility[1].tolist() == [0, 0, 2]
     np.testing.assert_allclose(t.coords[0, 0], [20.0, 10.0])
-    assert np.isnan(t.coords[0, 1:]).all() and not t.is_key[0, 1:].any()
+    # missing from a keyframe, or written without a position: unlabelled keys ("not here")
+    assert np.isnan(t.coords[0, 1:]).all() and t.is_key[0, 1:].all()
     out = json.loads(write_darwin(ds, tmp_path / "o.json", skeleton_file=False)[0].read_text())
     nodes2 = out["annotations"][0]["frames"]["2"]["skeleton"]["nodes"]
     assert nodes2 == [nd("a", 10.5, 20.5, True)]  # the unlabelled node is omitted on write
+    assert "keyskel" not in out["annotations"][0]  # V7's own rule says it all
 
 
 def test_ranges_and_hidden_areas(tmp_path):
@@ -236,7 +238,7 @@ def test_slot_binding_offsets_frames(tmp_path):
     assert same_json(doc, back) == []
 
 
-def test_track_ids_unique_instance_ids_else_fresh(tmp_path):
+def test_track_ids_first_instance_id_kept_else_fresh(tmp_path):
     doc = video_doc({0: [nd("a", 1, 1)]})
     a = doc["annotations"][0]
     doc["annotations"] = [
@@ -247,7 +249,11 @@ def test_track_ids_unique_instance_ids_else_fresh(tmp_path):
     ]
     ds = read_darwin(write_doc(tmp_path / "v.json", doc))
     ids = ds.stores[0].track_ids
-    assert ids[0] == 7 and len(set(ids)) == 4 and 3 not in ids
+    assert ids == [7, 3, 8, 9]  # the first annotation with a value keeps it; V7's value is kept
+    third = ds.stores[0].tracks[8]
+    assert third.meta["darwin"]["extra"]["instance_id"] == {"value": 3}
+    back = json.loads(write_darwin(ds, tmp_path / "o.json")[0].read_text())
+    assert [a.get("instance_id") for a in back["annotations"]] == [{"value": v} for v in (7, 3, 3)] + [None]
 
 
 def test_slow_path_matches_fast_path(tmp_path):
@@ -593,10 +599,10 @@ def test_frame_table_listing_a_frame_twice(tmp_path):
 
 def test_bad_paths_and_skeleton_arguments(tmp_path):
     p = write_doc(tmp_path / "v.json", video_doc({0: [nd("a", 1, 1)]}))
-    with pytest.raises(FormatError, match="cannot read skeleton file"):
+    with pytest.raises(FormatError, match=r"nope\.skeleton\.json: cannot read file"):
         read_darwin(p, skeleton=tmp_path / "nope.skeleton.json")
     (tmp_path / "bad.skeleton.json").write_bytes(b"\xff\xfe not json")
-    with pytest.raises(FormatError, match=r"bad\.skeleton\.json"):
+    with pytest.warns(FormatWarning, match=r"bad\.skeleton\.json: skeleton file skipped"):
         read_darwin(p)  # no file named after the class: every skeleton file is checked by name
     with pytest.raises(FormatError, match="not a Skeleton"):
         read_darwin(p, skeleton={"mouse": "a b"})

@@ -220,3 +220,43 @@ def test_darwin_folder_and_large_file_sniffing(make_napari_viewer, tmp_path, mon
     other.write_text('{"hello": "' + "x" * 200 + '"}')
     assert io.get_reader(str(other)) is None
     assert io.get_reader([str(other), str(other)]) is None
+
+
+def test_reader_warnings_become_notifications(make_napari_viewer):
+    viewer = make_napari_viewer()
+    n = len(notification_manager.records)
+    viewer.open(DATA / "coco_crowdpose_like_skeleton_past_k.json", plugin="napari-keyskel")
+    assert [ly.name for ly in keyskel_points(viewer)] == ["person"]
+    msgs = errors_since(n)
+    dropped = [m for m in msgs if "points past the 14 nodes" in m]
+    assert len(dropped) == 3 and all("coco_crowdpose_like_skeleton_past_k.json" in m for m in dropped)
+    levels = {r.severity for r in notification_manager.records[n:] if "points past" in str(r.message)}
+    assert {str(s).lower() for s in levels} == {"warning"}
+
+
+def test_saving_several_items_as_v7_writes_an_export_folder(make_napari_viewer, tmp_path):
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(DATA / "darwin2_image_skeleton_image_1.json", src / "a.json")
+    doc = (DATA / "darwin2_image_skeleton_image_1.json").read_text().replace('"image_1.jpg"', '"image_2.jpg"')
+    (src / "b.json").write_text(doc)
+    viewer = make_napari_viewer()
+    viewer.open(src, plugin="napari-keyskel")
+    layers = keyskel_points(viewer)
+    viewer.layers.selection = set(layers)
+    n = len(notification_manager.records)
+    target = tmp_path / "out" / "mice.json"
+    target.parent.mkdir()
+    written = viewer.layers.save(str(target), selected=True, plugin="napari-keyskel")
+    folder = tmp_path / "out" / "mice"
+    assert sorted(Path(p).name for p in written if p.endswith(".json") and "skeleton" not in p) == [
+        "a.json",
+        "b.json",
+    ]
+    assert all(Path(p).parent == folder for p in written)
+    (msg,) = [m for m in errors_since(n) if "export folder" in m]
+    assert str(folder) in msg and "2 items" in msg
+    back = read(folder)
+    assert [fr["item"] for fr in back.frames] == ["image_1.jpg", "image_2.jpg"]

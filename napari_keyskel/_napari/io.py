@@ -3,11 +3,16 @@
 The reader gives one Points layer per annotation set (class / category); a viewer-side controller
 adds its edges layer. The writers rebuild the dataset from ``metadata["keyskel"]`` of each Points
 layer (the full store, every frame), or from a plain Points layer's ``features`` (``node``, and
-``instance`` if present). Failures show a napari notification with the reason and change nothing.
+``instance`` if present). Failures show a napari notification with the reason and change nothing;
+warnings of the readers (:class:`~napari_keyskel.errors.FormatWarning`: an edge dropped, generic
+node names) are shown as warning notifications. Saving a dataset of several items (images,
+videos) as V7 to a ``.json`` file writes a V7-style export folder instead (one Darwin file per
+item) and says where.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -16,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..dataset import Dataset
-from ..errors import KeyskelError
+from ..errors import FormatWarning, KeyskelError
 from ..plain import store_to_plain
 from ..presets import match_preset
 from ..skeleton import Skeleton
@@ -43,6 +48,17 @@ def _notify(message: str) -> None:
     from .controller import notify_error
 
     notify_error(message)
+
+
+def _notify_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Each FormatWarning as a napari warning notification (others go back to ``warnings``)."""
+    from napari.utils.notifications import show_warning
+
+    for w in caught:
+        if issubclass(w.category, FormatWarning):
+            show_warning(f"keyskel: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -121,12 +137,17 @@ def read_annotation_layers(path: Any, stack: bool = False, *, fmt: str | None = 
 
     if isinstance(path, (list, tuple)):
         path = path[0]
-    try:
-        dataset = read(path, format=fmt)
-    except KeyskelError as exc:
-        return _failed_read(path, message=str(exc))
-    except Exception as exc:  # a reader bug must not take the viewer down either
-        return _failed_read(path, message=f"{type(exc).__name__}: {exc}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FormatWarning)
+        try:
+            dataset = read(path, format=fmt)
+        except KeyskelError as exc:
+            dataset, failure = None, str(exc)
+        except Exception as exc:  # a reader bug must not take the viewer down either
+            dataset, failure = None, f"{type(exc).__name__}: {exc}"
+    _notify_warnings(caught)
+    if dataset is None:
+        return _failed_read(path, message=failure)
     if not dataset.stores:
         return _failed_read(path, message="the file holds no keypoints or skeletons")
     from .sample import connect_current_viewer
@@ -207,10 +228,22 @@ def _write_layers(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str
 
     try:
         dataset = dataset_from_layer_data(layer_data)
-        return [str(p) for p in write(dataset, path, fmt)]
+        if fmt == "darwin":
+            written = write(dataset, path, fmt, export_folder=True)
+        else:
+            written = write(dataset, path, fmt)
     except (KeyskelError, OSError) as exc:
         _notify(f"keyskel: nothing saved as {FORMAT_NAMES[fmt]} to {path}: {exc}")
         return []
+    if fmt == "darwin" and Path(path).suffix.lower() == ".json" and written and written[0] != Path(path):
+        from napari.utils.notifications import show_info
+
+        n = sum(1 for p in written if not p.name.endswith(".skeleton.json"))
+        show_info(
+            f"keyskel: the layers hold {n} items (images or videos), so they were saved as a V7 "
+            f"export folder, one Darwin file per item: {written[0].parent}"
+        )
+    return [str(p) for p in written]
 
 
 def write_darwin_layers(path: str, layer_data: list[LayerTuple]) -> list[str]:

@@ -16,9 +16,9 @@ from typing import Any, Literal
 from ..dataset import Dataset
 from ..errors import FormatError
 from ..skeleton import SKELETON_FILE_SUFFIX, Skeleton
-from ._coco_read import coco_from_obj, load_coco_json
 from ._jsonio import gc_paused, load_json
 from .coco import looks_like_coco, read_coco, write_coco
+from .coco._read import coco_from_obj, load_coco_json
 
 __all__ = ["FORMATS", "detect_format", "read", "read_detected", "write"]
 
@@ -123,10 +123,14 @@ def read_detected(
             format = detect_format(p)
         else:
             with gc_paused():
-                obj = load_coco_json(p)  # parse once: detect, then build from the same object
+                obj, bools = load_coco_json(p)  # parse once: detect, then build from the same object
                 format = _detect_obj(obj, p)  # type: ignore[assignment]
-                if format == "coco":
-                    return coco_from_obj(obj, p, skeleton, kwargs.get("images")), "coco"
+                ds = (
+                    coco_from_obj(obj, p, skeleton, kwargs.get("images"), bools) if format == "coco" else None
+                )
+                del obj  # freed while the collector is paused: else its first run walks the document
+            if ds is not None:
+                return ds, "coco"
     if format == "coco":
         return read_coco(p, skeleton, **kwargs), "coco"
     if kwargs.get("images") is not None:

@@ -1,4 +1,4 @@
-"""Pixel-coordinate conventions of the file formats (FORMATS.md §3), kept in one place.
+"""Pixel-coordinate conventions of the file formats (docs/FORMATS.md §3), kept in one place.
 
 The store holds positions in napari *data* order (..., row, col) = (..., y, x), where the
 integer position ``(0, 0)`` is the centre of pixel ``[0, 0]``.
@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["COCO_OFFSET", "DARWIN_OFFSET", "from_file_xy", "to_file_xy"]
+__all__ = ["COCO_OFFSET", "DARWIN_OFFSET", "DECIMALS", "from_file_xy", "to_file_xy"]
 
 #: Added to (col, row) to get Darwin (x, y).
 DARWIN_OFFSET = 0.5
 #: Added to (col, row) to get COCO (x, y).
 COCO_OFFSET = 0.0
+#: Decimals Darwin positions keep (both ways): removes the float noise of the +-0.5 shift, far
+#: below a pixel, so a position read and written again has the same text.
+DECIMALS = 10
 
 
 def to_file_xy(yx: np.ndarray, offset: float) -> np.ndarray:

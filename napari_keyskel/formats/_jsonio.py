@@ -12,13 +12,14 @@ from typing import Any
 
 from .._atomic import atomic_write_bytes
 from ..errors import FormatError
+from ._checks import check_path, regular_file
 
 try:  # orjson parses ~2x faster than json and is a declared dependency; json is the fallback
     import orjson
 except ImportError:  # pragma: no cover - exercised only without orjson
     orjson = None  # type: ignore[assignment]
 
-__all__ = ["dump_json", "dumps_json", "gc_paused", "load_json", "loads_json"]
+__all__ = ["dump_json", "dumps_json", "gc_paused", "load_json", "loads_json", "read_bytes"]
 
 
 def loads_json(data: bytes | str, path: str | PathLike[str] | None = None) -> Any:
@@ -27,6 +28,8 @@ def loads_json(data: bytes | str, path: str | PathLike[str] | None = None) -> An
         if orjson is not None:
             return orjson.loads(data)
         return json.loads(data)
+    except RecursionError:
+        raise FormatError("not valid JSON (nested too deeply)", path) from None
     except (ValueError, TypeError) as exc:
         # orjson.JSONDecodeError subclasses json.JSONDecodeError (lineno/colno available)
         where = None
@@ -37,12 +40,18 @@ def loads_json(data: bytes | str, path: str | PathLike[str] | None = None) -> An
 
 def load_json(path: str | PathLike[str]) -> Any:
     """Read and parse a JSON file; errors name the file."""
-    p = Path(path)
+    return loads_json(read_bytes(path), path)
+
+
+def read_bytes(path: str | PathLike[str]) -> bytes:
+    """The bytes of a regular file (never blocks on a FIFO); errors name the file."""
+    p = regular_file(check_path(path))
     try:
-        raw = p.read_bytes()
+        return p.read_bytes()
     except OSError as exc:
         raise FormatError(f"cannot read file ({exc.strerror or exc})", p) from None
-    return loads_json(raw, p)
+    except MemoryError:
+        raise FormatError("the file is too large to read into memory", p) from None
 
 
 def dumps_json(obj: Any, indent: bool = False) -> bytes:
@@ -51,11 +60,11 @@ def dumps_json(obj: Any, indent: bool = False) -> bytes:
         opts = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
         try:
             return orjson.dumps(obj, option=opts)
-        except TypeError as exc:
+        except TypeError as exc:  # (orjson.JSONEncodeError: also a value nested over 254 deep)
             raise FormatError(f"cannot serialise to JSON: {exc}") from None
     try:
         text = json.dumps(obj, indent=2 if indent else None, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise FormatError(f"cannot serialise to JSON: {exc}") from None
     return text.encode("utf-8")
 

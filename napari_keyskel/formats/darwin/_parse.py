@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError
+from ...errors import FormatError
+from .._checks import MAX_FRAMES, fits_int64, is_int, is_num, short, warn
+from ._extras import DocExtra, parse_ann_extra, parse_doc_extra
 
 __all__ = ["AnnRecord", "ItemRecord", "SlotInfo", "is_darwin_doc", "parse_document"]
 
@@ -52,6 +54,8 @@ class SlotInfo:
     height: float | None = None
     n_frames: int = 1
     offset: int = 0  # global index of the slot's frame 0
+    limit: int = MAX_FRAMES  # no frame index may reach this
+    present: np.ndarray | None = None  # the local frames in the frame table, when not all are
 
 
 @dataclass
@@ -74,6 +78,7 @@ class AnnRecord:
     alive: np.ndarray  # (stop - start,) bool
     instance_id: int | None
     meta: dict[str, Any]
+    extra: Any = None  # our annotation-level "keyskel" extra (checked), or None
 
     @property
     def stop(self) -> int:
@@ -93,6 +98,7 @@ class ItemRecord:
     template: dict[str, Any]
     entries: list[dict[str, Any]] = field(default_factory=list)
     records: list[AnnRecord] = field(default_factory=list)
+    extra: DocExtra | None = None  # our document-level "keyskel" extra
 
 
 class _Ctx:
@@ -105,27 +111,26 @@ class _Ctx:
         return FormatError(message, self.path, where)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, _NUM) and not isinstance(v, bool) and math.isfinite(v)
+_is_int, _is_num = is_int, is_num
 
 
 def _frame_key(ctx: _Ctx, k: Any, where: str) -> int:
     if not (isinstance(k, str) and k.isascii() and k.isdigit()):
-        raise ctx.fail(f"frame key {k!r} is not a non-negative integer", where)
+        raise ctx.fail(f"frame key {short(k)} is not a non-negative integer", where)
+    if len(k) > 12:
+        raise ctx.fail(f"frame key {short(k)} is too large", where)
     return int(k)
 
 
 def _spans(ctx: _Ctx, raw: Any, what: str, where: str) -> list[tuple[int, int]]:
     if not isinstance(raw, list):
-        raise ctx.fail(f"'{what}' must be a list of [start, end] pairs, got {raw!r}", where)
+        raise ctx.fail(f"'{what}' must be a list of [start, end] pairs, got {short(raw)}", where)
     out = []
     for s in raw:
         if not (isinstance(s, list) and len(s) == 2 and all(_is_int(v) for v in s) and 0 <= s[0] <= s[1]):
-            raise ctx.fail(f"'{what}' entry {s!r} is not a [start, end] pair with 0 <= start <= end", where)
+            raise ctx.fail(
+                f"'{what}' entry {short(s)} is not a [start, end] pair with 0 <= start <= end", where
+            )
         out.append((s[0], s[1]))
     return out
 
@@ -142,21 +147,33 @@ def _parse_slot(ctx: _Ctx, s: Any, k: int) -> SlotInfo:
     if not isinstance(typ, str):
         typ = "video" if ("frame_urls" in s or "frame_count" in s) else "image"
     declared = None
+    urls = len(s["frame_urls"]) if isinstance(s.get("frame_urls"), list) else 0
     if _is_int(s.get("frame_count")) and s["frame_count"] >= 0:
         declared = s["frame_count"]
     elif isinstance(s.get("frame_urls"), list):
-        declared = len(s["frame_urls"])
+        declared = urls
     w, h = s.get("width"), s.get("height")
     shape = s.get("metadata", {}).get("shape") if isinstance(s.get("metadata"), dict) else None
     if isinstance(shape, list) and len(shape) >= 4 and all(_is_int(v) for v in shape):
-        # dicom volumes: shape is [1, W, H, n] (FORMATS.md §1)
+        # dicom volumes: shape is [1, W, H, n] (docs/FORMATS.md §1)
         w = w if _is_num(w) else shape[1]
         h = h if _is_num(h) else shape[2]
         if declared is None and typ == "dicom":
             declared = shape[3]
     if typ == "image":
         declared = 1
-    return SlotInfo(name, typ, declared, w if _is_num(w) else None, h if _is_num(h) else None)
+    limit = max(MAX_FRAMES, urls)
+    if declared is not None and declared > limit:  # a number alone does not make frames
+        warn(
+            f"slot {short(name)} states {declared} frames, more than the {limit} a reader makes from a "
+            f"number alone: the frame table holds the frames annotated (and any frame URLs)",
+            ctx.path,
+            where,
+        )
+        declared = urls or None
+    info = SlotInfo(name, typ, declared, w if _is_num(w) else None, h if _is_num(h) else None)
+    info.limit = limit
+    return info
 
 
 def _item_v2(ctx: _Ctx, doc: dict[str, Any]) -> tuple[str, list[SlotInfo]]:
@@ -253,7 +270,10 @@ def _fast_skeleton(frames: dict[str, Any]) -> tuple | None:
         or not set(map(type, ys)) <= _NUM_TYPES
     ):
         return None
-    x, y = np.array(xs, float), np.array(ys, float)
+    try:
+        x, y = np.array(xs, float), np.array(ys, float)
+    except OverflowError:  # an integer beyond a float: the careful path names it
+        return None
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         return None
     counts = np.fromiter(map(len, lists), np.intp, len(lists))
@@ -280,10 +300,10 @@ def _parse_nodes(
         if x is None and y is None:
             x = y = math.nan  # never placed: unlabelled
         elif not (_is_num(x) and _is_num(y)):
-            raise ctx.fail(f"node position must be two finite numbers, got x={x!r}, y={y!r}", nw)
+            raise ctx.fail(f"node position must be two finite numbers, got x={short(x)}, y={short(y)}", nw)
         o = n.get("occluded")
         if o is not None and not isinstance(o, bool):
-            raise ctx.fail(f"'occluded' must be true or false, got {o!r}", nw)
+            raise ctx.fail(f"'occluded' must be true or false, got {short(o)}", nw)
         rest = {k: v for k, v in n.items() if k not in _NODE_KEYS}
         if rest:
             meta.setdefault("node_extra", {}).setdefault(fkey, {})[name] = rest
@@ -299,7 +319,7 @@ def _parse_keypoint(ctx: _Ctx, body: Any, where: str, fkey: str, meta: dict[str,
         raise ctx.fail("'keypoint' must be an object with x and y", where)
     x, y = body.get("x"), body.get("y")
     if not (_is_num(x) and _is_num(y)):
-        raise ctx.fail(f"keypoint position must be two finite numbers, got x={x!r}, y={y!r}", where)
+        raise ctx.fail(f"keypoint position must be two finite numbers, got x={short(x)}, y={short(y)}", where)
     extra = {k: v for k, v in body.items() if k not in ("x", "y")}
     if extra:
         meta.setdefault("body_extra", {})[fkey] = extra
@@ -320,7 +340,7 @@ def _parse_frames(ctx: _Ctx, ann: dict[str, Any], kind: str, where: str, meta: d
             raise ctx.fail("a frame must be an object", fw)
         key = fr.get("keyframe", True)
         if not isinstance(key, bool):
-            raise ctx.fail(f"'keyframe' must be true or false, got {key!r}", fw)
+            raise ctx.fail(f"'keyframe' must be true or false, got {short(key)}", fw)
         if kind not in fr:
             raise ctx.fail(f"frame has no '{kind}' (every frame of a {kind} annotation needs one)", fw)
         extra = {kk: v for kk, v in fr.items() if kk not in ("keyframe", kind)}
@@ -354,7 +374,7 @@ def _instance_id(ann: dict[str, Any], meta: dict[str, Any], n_frames: int) -> in
 
     def value(d: Any) -> int | None:
         v = d.get("value") if isinstance(d, dict) else None
-        return v if _is_int(v) else None
+        return v if _is_int(v) and fits_int64(v) else None
 
     if "instance_id" in ann:
         return value(ann["instance_id"])
@@ -392,7 +412,7 @@ def _parse_annotation(
     slot = _bind_slot(ctx, item, ann, where)
     image = "frames" not in ann
     rkey = None if image else "ranges" if "ranges" in ann else "segments" if "segments" in ann else None
-    modelled = {"name", kind} if image else {"name", "frames", rkey}  # rebuilt on write
+    modelled = {"name", kind, "keyskel"} if image else {"name", "frames", rkey, "keyskel"}  # rebuilt on write
     meta: dict[str, Any] = {
         "ref": ref,
         "file": item.key,
@@ -421,6 +441,12 @@ def _parse_annotation(
             names, xs, ys, oc = [""], [xy[0]], [xy[1]], [False]
         local, kf, counts = [0], np.ones(1, bool), np.array([len(names)], np.intp)
         x, y, occ = np.array(xs, float), np.array(ys, float), np.array(oc, bool)
+    limit = item.slots[slot].limit
+    if max(local) >= limit:
+        raise ctx.fail(f"frame {max(local)} is past the {limit} frames a slot can have here", where)
+    for spans, what in ((ranges, "ranges"), (hidden, "hidden_areas")):
+        if spans and max(b for _, b in spans) > limit:
+            raise ctx.fail(f"'{what}' run past the {limit} frames a slot can have here", where)
     frames = np.asarray(local, np.int64)
     if frames.size > 1 and not (np.diff(frames) > 0).all():
         if np.unique(frames).size != frames.size:
@@ -437,9 +463,10 @@ def _parse_annotation(
         meta["empty_keyframes"] = {str(f): bool(k) for f, k in zip(frames[empty], kf[empty])}
     start, _, alive = _alive(frames, ranges, hidden)
     iid = _instance_id(ann, meta, frames.size)
+    extra = parse_ann_extra(ctx, ann["keyskel"], meta["frames_read"], where) if "keyskel" in ann else None
     return AnnRecord(
         cls, kind, slot, where, frames, kf, counts, codes, unique, x, y, occ,
-        start, alive, iid, meta,
+        start, alive, iid, meta, extra,
     )  # fmt: skip
 
 
@@ -477,11 +504,11 @@ def _bind_slot(ctx: _Ctx, item: ItemRecord, ann: dict[str, Any], where: str) -> 
     if names is None or names == []:
         return 0
     if not isinstance(names, list) or not isinstance(names[0], str):
-        raise ctx.fail(f"'slot_names' must be a list of slot names, got {names!r}", where)
+        raise ctx.fail(f"'slot_names' must be a list of slot names, got {short(names)}", where)
     for k, s in enumerate(item.slots):
         if s.name == names[0]:
             return k
-    raise ctx.fail(f"unknown slot {names[0]!r} (the item has {[s.name for s in item.slots]})", where)
+    raise ctx.fail(f"unknown slot {short(names[0])} (the item has {[s.name for s in item.slots]})", where)
 
 
 def parse_document(doc: Any, path: Path, key: str, tables: dict[str, dict[str, int]]) -> ItemRecord:
@@ -496,14 +523,16 @@ def parse_document(doc: Any, path: Path, key: str, tables: dict[str, dict[str, i
         )
     version = 2 if "item" in doc else 1
     name, slots = _item_v2(ctx, doc) if version == 2 else _item_v1(ctx, doc)
-    template = {k: (None if k == "annotations" else v) for k, v in doc.items()}
+    template = {k: (None if k in ("annotations", "keyskel") else v) for k, v in doc.items()}
     item = ItemRecord(key, path, version, name, slots, template)
+    if "keyskel" in doc:
+        item.extra = parse_doc_extra(ctx, doc["keyskel"], slots)
     seen: set[str] = set()
     for i, ann in enumerate(doc["annotations"]):
         if not isinstance(ann, dict):
             raise ctx.fail("an annotation must be an object", f"annotations[{i}]")
         aid = ann.get("id")
-        where = f"annotation {aid}" if isinstance(aid, str) else f"annotations[{i}]"
+        where = f"annotation {aid[:80]}" if isinstance(aid, str) else f"annotations[{i}]"
         if isinstance(aid, str):
             if aid in seen:
                 raise ctx.fail("duplicate annotation id", where)
@@ -513,7 +542,7 @@ def parse_document(doc: Any, path: Path, key: str, tables: dict[str, dict[str, i
             item.entries.append({"raw": ann})
             continue
         if "id" in ann and not isinstance(aid, str):
-            raise ctx.fail(f"annotation 'id' must be a string, got {aid!r}", where)
+            raise ctx.fail(f"annotation 'id' must be a string, got {short(aid)}", where)
         ref = aid if isinstance(aid, str) else f"#{i}"
         item.records.append(_parse_annotation(ctx, item, ann, kind, where, ref, tables))
         item.entries.append({"ref": ref})

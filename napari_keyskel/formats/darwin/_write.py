@@ -4,11 +4,14 @@ Items read by :func:`read_darwin` are rebuilt from the kept document, with each 
 annotation regenerated in its place and every other annotation written back verbatim. Items
 the frame table names that were never read (a dataset from COCO, a new store) are created:
 a one-frame item is an image slot, a longer one a video slot with ``frame_urls`` (darwin-py
-only treats an item as video when slot 0 has them).
+only treats an item as video when slot 0 has them). What V7 cannot hold goes into our
+``keyskel`` extras (:mod:`._extras`), written only where needed, so files read from V7 and
+written back unchanged stay as they were.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from os import PathLike
 from pathlib import Path
@@ -16,120 +19,30 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_write_bytes
-from ..dataset import Dataset
-from ..errors import FormatError
-from ..skeleton import SKELETON_FILE_SUFFIX
-from ..store import AnnotationStore, Track
-from ._coords import DARWIN_OFFSET, to_file_xy
-from ._jsonio import dumps_json, gc_paused
+from ..._atomic import AtomicWriteError, atomic_write_many
+from ...dataset import Dataset
+from ...errors import FormatError
+from ...presets import match_preset
+from ...skeleton import Skeleton
+from ...store import AnnotationStore, Track
+from .._checks import MAX_FRAMES, decimal_scores, is_int, is_num, short
+from .._coords import DARWIN_OFFSET, DECIMALS, to_file_xy
+from .._jsonio import dumps_json, gc_paused
+from .._sidefiles import safe_name, side_file_names
+from ._layout import Group, Item, Layout
+from ._parse import SlotInfo, _Ctx, _item_v1, _item_v2
 
-__all__ = ["SCHEMA_REF", "build_documents", "safe_name", "write_darwin"]
+__all__ = ["SCHEMA_REF", "build_documents", "export_folder_for", "safe_name", "write_darwin"]
 
 SCHEMA_REF = "https://darwin-public.s3.eu-west-1.amazonaws.com/darwin_json/2.0/schema.json"
-#: Decimals kept on write (removes the float noise of the +-0.5 pixel shift, far below a pixel).
-_DECIMALS = 10
+_DECIMALS = DECIMALS
+#: Frame-table keys V7 holds itself (others travel in the document extra).
+_FRAME_OWN = frozenset({"item", "slot", "frame", "slot_type", "darwin_file", "width", "height"})
 
 
-def safe_name(name: str) -> str:
-    """A name usable as a file name (path separators and reserved characters replaced)."""
-    out = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in str(name)).strip(". ")
-    return out or "item"
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
-class _Group:
-    """The frames of one slot of one output item: global ``rows`` and their ``local`` indices."""
-
-    def __init__(self, item: _Item, slot: str, slot_type: str | None) -> None:
-        self.item, self.slot, self.slot_type = item, slot, slot_type
-        self.rows = np.zeros(0, np.intp)
-        self.local = np.zeros(0, np.int64)
-
-
-class _Item:
-    def __init__(self, key: str, meta: dict[str, Any] | None, name: str) -> None:
-        self.key, self.meta, self.name = key, meta, name
-        self.version = int(meta.get("version", 2)) if meta else 2
-        self.groups: dict[str, _Group] = {}
-        self.home: dict[str, dict[str, Any]] = {}  # ref -> regenerated annotation
-        self.new: list[dict[str, Any]] = []
-
-
-class _Layout:
-    """Global frame -> (group, local frame), from ``Dataset.frames`` (vectorised over frames)."""
-
-    def __init__(self, ds: Dataset, default_name: str) -> None:
-        meta = ds.meta.get("darwin") if isinstance(ds.meta, dict) else None
-        kept = meta.get("items", []) if isinstance(meta, dict) else []
-        self.items: dict[str, _Item] = {}
-        for m in kept:
-            if isinstance(m, dict) and isinstance(m.get("key"), str) and isinstance(m.get("template"), dict):
-                self.items[m["key"]] = _Item(m["key"], m, str(m.get("name", default_name)))
-        table = ds.frames or [{"item": default_name, "frame": f} for f in range(max(ds.n_frames, 1))]
-        self.table = [fr if isinstance(fr, dict) else {} for fr in table]
-        self.n = len(table)
-        # distinct (file, item, slot, slot type) tuples -> groups; frames of one slot share a tuple
-        codes: dict[tuple, int] = {}
-        per_frame = [
-            codes.setdefault(
-                (fr.get("darwin_file"), fr.get("item"), fr.get("slot"), fr.get("slot_type")), len(codes)
-            )
-            for fr in self.table
-        ]
-        self.groups: list[_Group] = []
-        index: dict[tuple[str, str], int] = {}
-        to_group = []
-        for file, name, slot, slot_type in codes:
-            if not (isinstance(file, str) and file in self.items):
-                name = str(name) if name is not None else default_name
-                file = "new:" + name
-                self.items.setdefault(file, _Item(file, None, name))
-            it = self.items[file]
-            slots = it.meta.get("slots", []) if it.meta else []
-            slot = str(slot if slot is not None else slots[0] if slots else "0")
-            if (file, slot) not in index:
-                index[file, slot] = len(self.groups)
-                grp = _Group(it, slot, str(slot_type) if slot_type else None)
-                it.groups[slot] = grp
-                self.groups.append(grp)
-            to_group.append(index[file, slot])
-        self.gid = np.asarray(to_group, np.intp)[np.asarray(per_frame, np.intp)]
-        self.local = self._locals()
-        for g, grp in enumerate(self.groups):
-            grp.rows = np.flatnonzero(self.gid == g)
-            grp.local = self.local[grp.rows]
-            if grp.slot_type is None:
-                grp.slot_type = "image" if grp.local.max() == 0 else "video"
-
-    def _locals(self) -> np.ndarray:
-        """Each frame's index inside its slot (``frame``, or its position there if missing)."""
-        raw = [fr.get("frame") for fr in self.table]
-        if set(map(type, raw)) <= {int} and (not raw or min(raw) >= 0):
-            local = np.asarray(raw, np.int64)
-        else:
-            local = np.zeros(self.n, np.int64)
-            seen = [0] * len(self.groups)
-            for g, (lf, grp) in enumerate(zip(raw, self.gid.tolist())):
-                local[g] = int(lf) if _is_int(lf) and lf >= 0 else seen[grp]
-                seen[grp] += 1
-        pairs = self.gid.astype(np.int64) * (int(local.max(initial=0)) + 1) + local
-        uniq, first, counts = np.unique(pairs, return_index=True, return_counts=True)
-        if uniq.size != self.n:
-            g = int(first[np.argmax(counts > 1)])
-            grp = self.groups[self.gid[g]]
-            raise FormatError(
-                f"frame table: frame {int(local[g])} of item {grp.item.name!r}, slot {grp.slot!r} "
-                "is listed twice"
-            )
-        return local
+def _foreign(meta: Any) -> dict[str, Any]:
+    """The parts of a meta dict owned by other formats and tools (all but ``darwin``)."""
+    return {k: v for k, v in meta.items() if k != "darwin"} if isinstance(meta, dict) else {}
 
 
 # -- one track -> annotations -------------------------------------------------------------------
@@ -184,30 +97,72 @@ def _node_lists(
     return lists, counts
 
 
+def _instance_value(t: Track, meta: dict[str, Any] | None) -> int | None:
+    """V7's instance id to write: the one read (kept), else the COCO track id, else ours."""
+    if meta is not None:
+        inst = (meta.get("extra") or {}).get("instance_id")
+        v = inst.get("value") if isinstance(inst, dict) else None
+        return v if is_int(v) else None
+    coco = t.meta.get("coco") if isinstance(t.meta, dict) else None
+    key = coco.get("key") if isinstance(coco, dict) else None
+    return key if is_int(key) and -(2**63) <= key < 2**63 else int(t.track_id)
+
+
+def _extra(
+    store: AnnotationStore, t: Track, wrows: np.ndarray, fkeys: list[str], keyf: list[bool],
+    lab: np.ndarray, meta: dict[str, Any] | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Our annotation extra: exact per-node keys, scores, the track's id, name and meta."""
+    ex: dict[str, Any] = dict((meta or {}).get("keyskel_rest") or {})
+    rec: dict[str, Any] = {}
+    value = _instance_value(t, meta)
+    if value is not None and value != t.track_id:
+        rec["id"] = int(t.track_id)
+    if t.name != f"instance {t.track_id}":
+        rec["name"] = t.name
+    if _foreign(t.meta):
+        rec["meta"] = _foreign(t.meta)
+    if rec:
+        ex["track"] = rec
+    key = t.is_key[wrows]
+    partial = np.flatnonzero(np.asarray(keyf, bool) & ~key.all(axis=1))
+    sc = np.where(lab[wrows], decimal_scores(t.score[wrows]), np.nan)
+    scored = np.flatnonzero(np.isfinite(sc).any(axis=1))
+    if partial.size or scored.size:
+        ex["nodes"] = list(store.skeleton.nodes)
+    if partial.size:
+        ex["keys"] = {fkeys[i]: key[i].astype(int).tolist() for i in partial.tolist()}
+    if scored.size:
+        ex["scores"] = {
+            fkeys[i]: [x if math.isfinite(x) else None for x in sc[i].tolist()] for i in scored.tolist()
+        }
+    return ex
+
+
 def _annotation(
-    store: AnnotationStore, kind: str, t: Track, rows: np.ndarray, grp: _Group, lay: _Layout,
+    store: AnnotationStore, kind: str, t: Track, rows: np.ndarray, grp: Group, lay: Layout,
     lab: np.ndarray, meta: dict[str, Any] | None,
 ) -> dict[str, Any] | None:  # fmt: skip
     """The Darwin annotation of track ``t`` on ``rows`` (block rows inside one slot)."""
     glob = t.start + rows
     local = lay.local[glob]
     has = lab[rows].any(axis=1)
+    unlabelled_key = (t.is_key[rows] & ~lab[rows]).any(axis=1)
     orig = np.zeros(rows.size, bool)
     if meta and meta.get("frames_read"):
         orig = np.isin(local, np.asarray(meta["frames_read"], np.int64))
-    write = has | (orig & t.alive[rows])
+    write = (
+        has | (orig & t.alive[rows]) if kind == "keypoint" else has | unlabelled_key | (orig & t.alive[rows])
+    )
     wrows, wlocal = rows[write], local[write]
     if kind == "keypoint":
         wrows, wlocal = wrows[has[write]], wlocal[has[write]]
     if wrows.size == 0:  # nothing placed: Darwin has no way to say "alive but empty"
         return None
-    lists, counts = _node_lists(store, t, wrows, lab)
-    keyf = (t.is_key[wrows] & lab[wrows]).any(axis=1).tolist()
-    empty_kf = (meta or {}).get("empty_keyframes", {})
+    lists, _ = _node_lists(store, t, wrows, lab)
+    keyf = (t.is_key[wrows] & lab[wrows]).any(axis=1) if kind == "keypoint" else t.is_key[wrows].any(axis=1)
+    keyf = keyf.tolist()
     fkeys = [str(f) for f in wlocal.tolist()]
-    for i, c in enumerate(counts.tolist()):
-        if c == 0:
-            keyf[i] = bool(empty_kf.get(fkeys[i], False))
     node_extra = (meta or {}).get("node_extra", {})
     body_extra = (meta or {}).get("body_extra", {})
     frame_extra = (meta or {}).get("frame_extra", {})
@@ -228,14 +183,13 @@ def _annotation(
         and t.alive[rows].sum() <= 1
         and fkeys == ["0"]
     )
+    ks = _extra(store, t, wrows, fkeys, [True] if image else keyf, lab, meta)
     drop = {"bounding_box"} if kind == "skeleton" else set()
     if not image and meta is not None and not _is_linear(store):
         drop.add("interpolate_algorithm")  # the frames hold the non-linear positions; do not re-interpolate
     content: dict[str, Any] = {"name": store.name}
     extra = {k: v for k, v in (meta or {}).get("extra", {}).items() if k not in drop}
     if image:
-        if not bodies:
-            return None
         content[kind] = bodies[0]
     else:
         frames = {}
@@ -262,6 +216,8 @@ def _annotation(
         else:
             content[rkey] = _runs(alive_local)
             extra.pop("hidden_areas", None)
+    if ks:
+        content["keyskel"] = ks
     if not image and meta is not None and not _is_linear(store) and "interpolated" in extra:
         extra["interpolated"] = False
     if meta is not None:
@@ -272,7 +228,7 @@ def _annotation(
         return out
     out = {"frames": content["frames"]} if not image else {}
     out["id"] = str(uuid.uuid4())
-    out["instance_id"] = {"value": int(t.track_id)}  # keeps our track id through V7 and back
+    out["instance_id"] = {"value": _instance_value(t, None)}  # keeps the track id through V7 and back
     if not image:
         linear = _is_linear(store)
         if linear:
@@ -286,10 +242,12 @@ def _annotation(
         out[rkey] = content[rkey]
     if grp.item.version != 1:
         out["slot_names"] = [grp.slot]
+    if ks:
+        out["keyskel"] = ks
     return out
 
 
-def _track_annotations(store: AnnotationStore, kind: str, t: Track, lay: _Layout) -> None:
+def _track_annotations(store: AnnotationStore, kind: str, t: Track, lay: Layout) -> None:
     lab = ~np.isnan(t.coords[..., 0]) & (t.visibility > 0)  # placed (NaN = absent)
     bad = lab & ~np.isfinite(t.coords).all(axis=-1)
     if bad.any():
@@ -298,10 +256,10 @@ def _track_annotations(store: AnnotationStore, kind: str, t: Track, lay: _Layout
             f"class {store.name!r}, track {t.track_id}, frame {t.start + int(r)}, node "
             f"{store.skeleton.nodes[k]!r}: position is not finite ({t.coords[r, k].tolist()})"
         )
-    used = lab.any(axis=1) | t.alive
+    used = lab.any(axis=1) | t.alive | t.is_key.any(axis=1)
     if t.stop > lay.n:
         cut = max(lay.n - t.start, 0)
-        bad = np.flatnonzero(lab[cut:].any(axis=1))
+        bad = np.flatnonzero((lab | t.is_key)[cut:].any(axis=1))
         if bad.size:
             raise FormatError(
                 f"class {store.name!r}, track {t.track_id}: frame {t.start + cut + int(bad[0])} is beyond "
@@ -332,15 +290,25 @@ def _track_annotations(store: AnnotationStore, kind: str, t: Track, lay: _Layout
 
 
 # -- items -> documents -------------------------------------------------------------------------
-def _new_template(it: _Item, table: list[dict[str, Any]]) -> dict[str, Any]:
+def _slot_size(grp: Group) -> int:
+    n = int(grp.local.max()) + 1
+    if n > max(MAX_FRAMES, grp.local.size):
+        raise FormatError(
+            f"frame table: item {short(grp.item.name)}, slot {short(grp.slot)} would need {n} frames for the "
+            f"{grp.local.size} it lists"
+        )
+    return n
+
+
+def _new_template(it: Item, table: list[dict[str, Any]]) -> dict[str, Any]:
     slots = []
     for grp in it.groups.values():
-        n = int(grp.local.max()) + 1
+        n = _slot_size(grp)
         frames = [table[g] for g in grp.rows.tolist()]
         typ = grp.slot_type if grp.slot_type != "image" or n == 1 else "video"
         s: dict[str, Any] = {"type": typ, "slot_name": grp.slot}
         for dim in ("width", "height"):
-            v = next((fr[dim] for fr in frames if _is_num(fr.get(dim))), None)
+            v = next((fr[dim] for fr in frames if is_num(fr.get(dim))), None)
             if v is not None:
                 s[dim] = int(v) if float(v).is_integer() else float(v)
         if typ != "image":
@@ -349,7 +317,7 @@ def _new_template(it: _Item, table: list[dict[str, Any]]) -> dict[str, Any]:
             for lf in range(n):
                 fr = by_local.get(lf, {})
                 u = fr.get("url") or fr.get("file_name")
-                urls.append(str(u) if u else f"{safe_name(it.name)}/frame_{lf:06d}")
+                urls.append(str(u) if isinstance(u, str) and u else f"{safe_name(it.name)}/frame_{lf:06d}")
             s["frame_count"] = n
             s["frame_urls"] = urls
         s["source_files"] = [{"file_name": it.name}]
@@ -358,9 +326,88 @@ def _new_template(it: _Item, table: list[dict[str, Any]]) -> dict[str, Any]:
     return {"version": "2.0", "schema_ref": SCHEMA_REF, "item": item, "annotations": None, "properties": []}
 
 
-def build_documents(ds: Dataset, default_name: str = "item") -> list[tuple[_Item, dict[str, Any]]]:
+def _slot_info(it: Item, template: dict[str, Any]) -> dict[str, SlotInfo]:
+    """Each slot of a kept item as the reader will see it (frame count, width, height)."""
+    if it.meta is None:
+        return {}
+    try:
+        ctx = _Ctx(Path(it.key))
+        _, slots = (
+            _item_v2(ctx, template) if it.version != 1 else _item_v1(ctx, {**template, "annotations": []})
+        )
+    except FormatError:
+        return {}
+    return {s.name: s for s in slots}
+
+
+def _doc_extra(it: Item, template: dict[str, Any], table: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-slot frame-table keys V7 has no field for, and the frames listed when not all are."""
+    info = _slot_info(it, template)
+    frames: dict[str, dict[str, Any]] = {}
+    present: dict[str, list[int]] = {}
+    for grp in it.groups.values():
+        si = info.get(grp.slot)
+        dims = {"width": si.width, "height": si.height} if si is not None else {}
+        if it.meta is None:  # a new slot takes the first frame's size (see _new_template)
+            frs = [table[g] for g in grp.rows.tolist()]
+            for dim in ("width", "height"):
+                dims[dim] = next((fr[dim] for fr in frs if is_num(fr.get(dim))), None)
+        rows = {}
+        for g, lf in zip(grp.rows.tolist(), grp.local.tolist()):
+            fr = table[g]
+            more = {k: v for k, v in fr.items() if k not in _FRAME_OWN}
+            for dim in ("width", "height"):
+                if fr.get(dim) is not None and fr.get(dim) != dims.get(dim):
+                    more[dim] = fr[dim]
+            if more:
+                rows[str(lf)] = more
+        if rows:
+            frames[grp.slot] = rows
+        top = int(grp.local.max()) + 1
+        n = max((si.declared or 0) if si is not None else 0, top, 1)
+        if grp.local.size != n:  # the reader would make n frames: list the ones the table has
+            present[grp.slot] = np.sort(grp.local).tolist()
+    out: dict[str, Any] = {}
+    if frames:
+        out["frames"] = frames
+    if present:
+        out["present"] = present
+    return out
+
+
+def _classes_extra(ds: Dataset) -> list[dict[str, Any]] | None:
+    """Every annotation set in order, when a reader could not rebuild one from the annotations alone."""
+    entries, needed = [], False
+    for s in ds.stores:
+        e: dict[str, Any] = {"name": s.name}
+        sk = s.skeleton
+        names = list(sk.nodes)
+        plain = match_preset(names) or Skeleton(names, name=sk.name)
+        dm = s.meta.get("darwin") if isinstance(s.meta.get("darwin"), dict) else {}
+        derived = dm.get("skeleton") in (
+            "names",
+            "keypoint",
+        )  # read from V7 with no skeleton but the names seen
+        if (
+            not derived
+            or plain.nodes != sk.nodes
+            or set(plain.edges) != set(sk.edges)
+            or plain.colors != sk.colors
+            or set(plain.flip_pairs) != set(sk.flip_pairs)
+            or not len(s)
+        ):
+            e["skeleton"] = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name).to_dict()
+            needed = True
+        if _foreign(s.meta):
+            e["meta"] = _foreign(s.meta)
+            needed = True
+        entries.append(e)
+    return entries if needed else None
+
+
+def build_documents(ds: Dataset, default_name: str = "item") -> list[tuple[Item, dict[str, Any]]]:
     """Every output item with its Darwin document, in order (kept items first)."""
-    lay = _Layout(ds, default_name)
+    lay = Layout(ds, default_name)
     for store in ds.stores:
         sk_meta = store.meta.get("darwin") if isinstance(store.meta.get("darwin"), dict) else {}
         kind = sk_meta.get("kind", "skeleton")
@@ -371,6 +418,7 @@ def build_documents(ds: Dataset, default_name: str = "item") -> list[tuple[_Item
             )
         for t in store:
             _track_annotations(store, kind, t, lay)
+    classes, dmeta = _classes_extra(ds), _foreign(ds.meta)
     out = []
     for it in lay.items.values():
         if not it.groups and it.meta is None:
@@ -388,13 +436,30 @@ def build_documents(ds: Dataset, default_name: str = "item") -> list[tuple[_Item
                 anns.append(it.home.pop(e["ref"]))
         anns.extend(it.home.values())
         anns.extend(it.new)
-        doc = {k: (anns if k == "annotations" else v) for k, v in template.items()}
+        ks = dict(it.meta.get("keyskel_rest") or {}) if it.meta else {}
+        if not out:  # the first document carries the dataset's and the classes' extras
+            if dmeta:
+                ks["meta"] = dmeta
+            if classes:
+                ks["classes"] = classes
+        ks.update(_doc_extra(it, template, lay.table))
+        doc = {}
+        for k, v in template.items():
+            if k == "annotations":
+                doc[k] = anns
+            elif k == "keyskel":
+                if ks:
+                    doc[k] = ks
+            else:
+                doc[k] = v
         doc.setdefault("annotations", anns)
+        if ks:
+            doc.setdefault("keyskel", ks)
         out.append((it, doc))
     return out
 
 
-def _file_names(items: list[_Item]) -> list[str]:
+def _file_names(items: list[Item]) -> list[str]:
     names, seen = [], set()
     for it in items:
         if it.meta is not None and not Path(it.key).is_absolute() and ".." not in Path(it.key).parts:
@@ -402,15 +467,23 @@ def _file_names(items: list[_Item]) -> list[str]:
         else:
             name = safe_name(Path(it.name).stem or it.name) + ".json"
         base, n = name[: -len(".json")] if name.endswith(".json") else name, 1
-        while name in seen:
+        while name.lower() in seen:
             name = f"{base}_{n}.json"
             n += 1
-        seen.add(name)
+        seen.add(name.lower())
         names.append(name)
     return names
 
 
-def write_darwin(dataset: Dataset, path: str | PathLike[str], *, skeleton_file: bool = True) -> list[Path]:
+def export_folder_for(path: Path) -> Path:
+    """The folder a several-item dataset goes to when a ``.json`` file was asked for."""
+    folder = path.with_suffix("")
+    return folder if not folder.exists() or folder.is_dir() else path.with_name(path.stem + "_darwin")
+
+
+def write_darwin(
+    dataset: Dataset, path: str | PathLike[str], *, skeleton_file: bool = True, export_folder: bool = False
+) -> list[Path]:
     """Write a dataset as V7 Darwin JSON 2.0.
 
     Parameters
@@ -419,10 +492,14 @@ def write_darwin(dataset: Dataset, path: str | PathLike[str], *, skeleton_file: 
         The dataset; items read from Darwin are written back with everything they held.
     path
         A ``.json`` file (the dataset must hold one item) or a folder (one ``<item>.json`` per
-        item; kept items keep their file names).
+        item, as a V7 export holds them; kept items keep their file names).
     skeleton_file
-        Also write each class's skeleton as ``<class>.skeleton.json`` beside the output, so
-        reading the output back keeps edges, colours and flip pairs.
+        Also write each class's skeleton as ``<class>.skeleton.json`` beside the output (unique
+        names per class), so any reader of the folder keeps edges, colours and flip pairs.
+    export_folder
+        When ``path`` is a ``.json`` file but the dataset holds several items, write a V7-style
+        export instead of refusing: one Darwin file per item in the folder ``path`` names
+        without its suffix (:func:`export_folder_for`).
 
     Returns
     -------
@@ -432,13 +509,34 @@ def write_darwin(dataset: Dataset, path: str | PathLike[str], *, skeleton_file: 
     Raises
     ------
     FormatError
-        If the dataset cannot be written as Darwin (nothing is written then).
+        If the dataset cannot be written as Darwin. Nothing is replaced then: every file is
+        written to a temporary file first and all are renamed together.
 
     """
     path = Path(path)
     single = path.suffix.lower() == ".json"
     with gc_paused():
-        docs = build_documents(dataset, safe_name(path.stem) if single else "item")
+        try:
+            docs = build_documents(dataset, safe_name(path.stem) if single else "item")
+        except (
+            TypeError,
+            KeyError,
+            AttributeError,
+            ValueError,
+            IndexError,
+            OverflowError,
+            RecursionError,
+        ) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            # the V7 data kept from a file (templates, extras) came back damaged, e.g. edited in COCO
+            raise FormatError(
+                f"cannot write: the V7 data kept from the file read is damaged ({type(exc).__name__}: "
+                f"{str(exc)[:200]})",
+                path,
+            ) from None
+    if single and len(docs) != 1 and export_folder:
+        single, path = False, export_folder_for(path)
     if single:
         if len(docs) != 1:
             raise FormatError(f"the dataset holds {len(docs)} items; write them to a folder", path)
@@ -448,24 +546,23 @@ def write_darwin(dataset: Dataset, path: str | PathLike[str], *, skeleton_file: 
         if path.exists() and not path.is_dir():
             raise FormatError("not a folder (give a .json file name to write one item)", path)
         folder = path
-        targets = [path / n for n in _file_names([it for it, _ in docs])]
+        names = _file_names([it for it, _ in docs])
+        targets = [path / n for n in names]
+        if sorted(targets) != targets:  # a reader lists files sorted: say the dataset's order
+            for i, (_, doc) in enumerate(docs):
+                doc.setdefault("keyskel", {})["order"] = i
     with gc_paused():
         payloads = [(p, dumps_json(doc)) for p, (_, doc) in zip(targets, docs)]
     del docs
-    skel = []
     if skeleton_file:
-        for store in dataset.stores:
-            skel.append((folder / (safe_name(store.name) + SKELETON_FILE_SUFFIX), store.skeleton))
-    written = []
+        names = side_file_names([s.name for s in dataset.stores])
+        for store, fname in zip(dataset.stores, names):
+            sk = store.skeleton
+            sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, store.name)
+            payloads.append((folder / fname, dumps_json(sk.to_dict(), indent=True) + b"\n"))
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for p, data in payloads:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            written.append(atomic_write_bytes(p, data))
-        for p, sk in skel:
-            written.append(sk.save(p))
-    except OSError as exc:
+        return atomic_write_many(payloads)
+    except AtomicWriteError as exc:
         raise FormatError(
-            f"cannot write ({exc.strerror or exc})", getattr(exc, "filename", None) or path
+            f"cannot write ({exc.strerror or exc}); no file was replaced", exc.filename
         ) from None
-    return written

@@ -1,30 +1,42 @@
 """COCO keypoints: ground-truth files and keypoint results (predictions), read and written.
 
-Mapping (FORMATS.md §2, §3)
----------------------------
+Mapping (docs/FORMATS.md §2, §3, §4)
+------------------------------------
 - **Categories.** Each category with ``keypoints`` becomes one :class:`AnnotationStore` named
   after it (2-D, ``frame_axis=0``, ``n_frames`` = number of images). Its skeleton is, in this
   order: the ``skeleton`` argument (a :class:`Skeleton` applies to every category with the same
   node names; a ``{category name: Skeleton}`` mapping; or a skeleton-file path), a
-  ``<category name>.skeleton.json`` beside the file, a preset with the same node names
-  (:func:`~napari_keyskel.presets.match_preset`: its colours and flip pairs, the file's edges),
-  else the category itself (``skeleton`` is 1-based in COCO, 0-based in ours). Nodes are always
-  in the category's ``keypoints`` order. Other categories are kept verbatim.
+  ``<category name>.skeleton.json`` beside the file, our ``keyskel.skeleton`` extra (colours and
+  flip pairs), a preset with the same node names (:func:`~napari_keyskel.presets.match_preset`:
+  its colours and flip pairs, the file's edges), else the category itself. ``skeleton`` is
+  1-based in COCO; a 0-based one is detected when the numbering proves it (an index 0, none
+  equal to K), and edges pointing outside the nodes are dropped, each with a
+  :class:`~napari_keyskel.errors.FormatWarning` naming the file, category and edge. A category
+  without node names whose annotations hold keypoints gets nodes ``kp0 .. kp{K-1}``. Nodes are
+  always in the category's ``keypoints`` order. Other categories are kept verbatim.
 - **Frames.** One frame per image, in ``images`` order (global frame ``f`` = ``images[f]``):
   ``{"item", "frame", "image_id", "file_name", "width", "height", "coco": {other image keys}}``.
   The item and the frame inside it come from the image's ``item`` and ``frame_index`` fields
-  (our writer writes both), else from a file name like ``<item>/frame_000123.png`` or
-  ``<item>_frame12.jpg`` (no prefix: item ``"video"``), else the image is its own item, frame 0.
+  (our writer writes both), else a video id (PoseTrack ``vid_id``, COCO-video ``video_id``:
+  item ``video_<id>``, frame from the file name's number or the rank in the video), else a file
+  name like ``<item>/frame_000123.png`` or ``<item>_frame12.jpg`` (no prefix: item ``"video"``),
+  else the image is its own item, frame 0 (a COCO of unrelated images is not a video).
 - **Points.** COCO ``x = col``, ``y = row`` (``COCO_OFFSET`` = 0); the store holds ``(y, x)``.
-  ``v=2`` visible, ``v=1`` occluded, ``v=0`` unlabelled (its x, y are ignored on read and
-  written as 0, except that a point read with v=0 and unchanged since is written back as read).
+  ``v=2`` visible, ``v=1`` occluded, ``v=0`` an unlabelled key ("not here": its x, y are ignored
+  on read and written as 0, except that a point read with v=0 and unchanged since is written back
+  as read). In a results file whose third values are not all 0/1/2 they are confidences: the
+  node is visible with that score (``Track.score``).
 - **Tracks.** The track id is the annotation's ``track_id``, else ``attributes.object_id``, else
   ``instance_id`` (as sleap-io reads them); a string id gets a new integer id and becomes the
-  track's name. An annotation with no id is its own one-frame track. COCO has no lifespan: a
-  track is alive from its first to its last annotation.
-- **Keys.** Points read are keys, unless the annotation carries our extra
-  ``"keyskel": {"keyframe": [0/1 per node]}``, which the writer adds to every annotation that
-  holds interpolated points, so keys vs interpolated survive a round trip.
+  track's name. An id names an instance within one item: on images of different items it gives
+  different tracks (the first keeps the id, the others get new ones and write the file's id
+  back), alive only on their own item's frames. An annotation with no id is its own one-frame
+  track. COCO has no lifespan: a track is alive from its first to its last annotation, unless
+  our ``keyskel.track.alive`` extra says otherwise.
+- **Keys.** Nodes read are keys (v=0 ones unlabelled keys), unless the annotation carries our
+  extra ``"keyskel": {"keyframe": [0/1 per node]}``, which the writer adds to every annotation
+  where some node is not a key, so keys, interpolated and absent nodes survive a round trip.
+  Other extras (scores, track name, meta, id, lifespan): :mod:`._extras`.
 - **Writing ground truth.** One ``images`` entry per frame of the frame table, annotated or not
   (``all_frames``; ``False`` keeps only images with annotations): the frame table then survives a
   round trip whole, so frame numbers, unannotated frames between keys and Darwin items come back
@@ -33,11 +45,13 @@ Mapping (FORMATS.md §2, §3)
   ``item``. One annotation per (track, frame) with a labelled point: ``keypoints``,
   ``num_keypoints`` = count of v > 0, ``bbox`` = ``[x, y, w, h]`` box of the labelled points,
   ``area`` = ``w * h`` (0 for one point; pycocotools' results loader also takes ``area`` from the
-  keypoints' box, over every point rather than the labelled ones),
+  keypoints' box, over every point rather than the labelled ones), and an annotation with only
+  unlabelled keys has ``num_keypoints`` 0 (pycocotools ignores it),
   ``iscrowd`` 0, ``track_id`` and ``attributes.object_id``. Categories get ``keypoints``, a
   1-based ``skeleton`` and, if ``oks_sigmas`` is given, ``oks_sigmas`` (K numbers).
 - **Writing results.** A list of ``{image_id, category_id, keypoints, score}`` (score from the
-  file read, else 1.0); never ``bbox`` (pycocotools would take the box branch).
+  file read, else 1.0); never ``bbox`` (pycocotools would take the box branch). A store with
+  scores writes them as the third values (as their decimals); one without writes visibility.
 
 Lossless round trip
 -------------------
@@ -75,7 +89,9 @@ generic nodes ``kp0..kpK-1`` (``store.meta["coco"]["note"]`` says so). Scores ar
 annotation in ``Track.meta["coco"]["ann"][frame]["score"]``.
 
 Bad input raises :class:`~napari_keyskel.errors.FormatError` naming the file and the place
-(``"annotation id 17, field 'keypoints'"``); nothing else escapes :func:`read_coco`.
+(``"annotation id 17, field 'keypoints'"``); nothing else escapes :func:`read_coco`
+(``benchmarks/fuzz_formats.py`` checks with 10,000 mutated files). ``true``/``false`` are never
+read as numbers: when the file's bytes hold either, keypoint values are checked for booleans.
 
 Speed: the file is parsed with orjson and the cyclic garbage collector is paused while the
 document is parsed and converted (millions of acyclic containers would otherwise trigger full
@@ -94,14 +110,16 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ..dataset import Dataset
-from ..errors import FormatError
-from ..skeleton import SKELETON_FILE_SUFFIX
-from ._coco_read import SkeletonArg, coco_from_obj, load_coco_json, looks_like_coco
-from ._coco_write import coco_document, numpy_ok
-from ._jsonio import dump_json, gc_paused
+from ...dataset import Dataset
+from ...errors import FormatError
+from ...skeleton import Skeleton
+from .._checks import check_path
+from .._jsonio import dump_json, gc_paused
+from .._sidefiles import side_file_names
+from ._read import SkeletonArg, coco_from_obj, load_coco_json, looks_like_coco
+from ._write import coco_document, numpy_ok
 
-__all__ = ["coco_document", "looks_like_coco", "read_coco", "write_coco"]
+__all__ = ["coco_document", "looks_like_coco", "read", "read_coco", "write", "write_coco"]
 
 
 def read_coco(
@@ -128,9 +146,12 @@ def read_coco(
         One store per keypoint category; ``frames`` from ``images``.
 
     """
-    p = Path(path)
+    p = check_path(path)
     with gc_paused():
-        return coco_from_obj(load_coco_json(p), p, skeleton, images)
+        obj, bools = load_coco_json(p)
+        ds = coco_from_obj(obj, p, skeleton, images, bools)
+        del obj  # freed while the collector is paused: else its first run walks the whole document
+    return ds
 
 
 def write_coco(
@@ -174,20 +195,45 @@ def write_coco(
     """
     p = Path(path)
     with gc_paused():
-        doc = coco_document(
-            dataset,
-            results=results,
-            oks_sigmas=oks_sigmas,
-            all_frames=all_frames,
-            as_numpy=numpy_ok(),
-            path=p,
-        )
+        try:
+            doc = coco_document(
+                dataset,
+                results=results,
+                oks_sigmas=oks_sigmas,
+                all_frames=all_frames,
+                as_numpy=numpy_ok(),
+                path=p,
+            )
+        except (
+            TypeError,
+            KeyError,
+            AttributeError,
+            ValueError,
+            IndexError,
+            OverflowError,
+            RecursionError,
+        ) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            # the COCO data kept from a file (images, extras) came back damaged, e.g. edited in V7
+            raise FormatError(
+                f"cannot write: the COCO data kept from the file read is damaged ({type(exc).__name__}: "
+                f"{str(exc)[:200]})",
+                p,
+            ) from None
         written = [dump_json(p, doc, indent=indent)]
     if skeleton_file:
-        for s in dataset.stores:
-            target = p.parent / f"{s.name}{SKELETON_FILE_SUFFIX}"
+        names = side_file_names([s.name for s in dataset.stores])
+        for s, fname in zip(dataset.stores, names):
+            target = p.parent / fname
+            sk = s.skeleton
+            sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name)
             try:
-                written.append(s.skeleton.save(target))
+                written.append(sk.save(target))
             except OSError as exc:
                 raise FormatError(f"cannot write skeleton file ({exc.strerror or exc})", target) from None
     return written
+
+
+#: The package's face: ``coco.read`` / ``coco.write``.
+read, write = read_coco, write_coco

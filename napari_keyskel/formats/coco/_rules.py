@@ -1,14 +1,14 @@
-"""Small pieces shared by the COCO reader and writer: value checks, places, the bbox rule."""
+"""Rules shared by the COCO reader and writer: places in a file, the bbox rule, the default item."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError
+from ...errors import FormatError
+from .._checks import is_id, is_int, is_num, short, warn
 
 __all__ = [
     "DEFAULT_ITEM",
@@ -28,30 +28,10 @@ DEFAULT_ITEM = "video"
 IMAGE_FIELDS = ("id", "file_name", "width", "height")
 
 
-def is_int(v: Any) -> bool:
-    """An integer that is not a bool."""
-    return type(v) is int or (isinstance(v, int) and not isinstance(v, bool))
-
-
-def is_num(v: Any) -> bool:
-    """A finite number that is not a bool (an integer too large for a float is not one)."""
-    if not isinstance(v, (int, float)) or isinstance(v, bool):
-        return False
-    try:
-        return math.isfinite(v)
-    except OverflowError:
-        return False
-
-
-def is_id(v: Any) -> bool:
-    """A valid COCO id: an integer or a string."""
-    return is_int(v) or isinstance(v, str)
-
-
 def ann_place(a: Any, i: int) -> str:
     """``"annotation id 17"``, or ``"annotations[3]"`` when it has no usable id."""
     aid = a.get("id") if isinstance(a, dict) else None
-    return f"annotation id {aid!r}" if is_id(aid) else f"annotations[{i}]"
+    return f"annotation id {short(aid)}" if is_id(aid) else f"annotations[{i}]"
 
 
 def where(anns: list[Any], i: int, field: str) -> str:
@@ -68,6 +48,10 @@ class Ctx:
     def fail(self, message: str, where: str | None = None) -> FormatError:
         """A :class:`FormatError` naming this file and ``where``."""
         return FormatError(message, self.path, where)
+
+    def warn(self, message: str, where: str | None = None) -> None:
+        """Emit a :class:`~napari_keyskel.errors.FormatWarning` naming this file and ``where``."""
+        warn(message, self.path, where)
 
 
 def derived(trip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -8,6 +8,8 @@ in Python. With orjson, keypoint rows are handed over as numpy views (no float-t
 
 from __future__ import annotations
 
+import json
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
@@ -15,12 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset import Dataset
-from ..errors import FormatError
-from ..store import AnnotationStore
-from . import _jsonio
-from ._coco_common import DEFAULT_ITEM, IMAGE_FIELDS, derived, is_id, is_int
-from ._coords import COCO_OFFSET, to_file_xy
+from ...dataset import Dataset
+from ...errors import FormatError
+from ...presets import match_preset
+from ...skeleton import Skeleton
+from ...store import AnnotationStore, Track
+from .. import _jsonio
+from .._checks import decimal_scores
+from .._coords import COCO_OFFSET, to_file_xy
+from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, derived, is_id, is_int
 
 __all__ = ["coco_document"]
 
@@ -79,7 +84,14 @@ def _file_name(item: str, frame: int, slot: Any, single: bool, multislot: bool) 
     return f"{stem}/frame_{int(frame):06d}.png"
 
 
-def _images(frames: list[dict[str, Any]], ids: list[Any]) -> list[dict[str, Any]]:
+def _images(frames: list[dict[str, Any]], ids: list[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The images, and the frame-table keys COCO has no field for, of images read from COCO.
+
+    Those keys (V7's slot type and file, say) go into the document's ``keyskel.frames`` keyed by
+    image id, so an image read from COCO is written back exactly as it was; images made here
+    carry them in their own ``keyskel.frame``.
+    """
+    moved: dict[str, Any] = {}
     per_item = Counter(fr.get("item") for fr in frames)
     slots: dict[Any, set[Any]] = {}
     for fr in frames:
@@ -108,10 +120,12 @@ def _images(frames: list[dict[str, Any]], ids: list[Any]) -> list[dict[str, Any]
             if fr.get("slot") is not None:
                 img["slot"] = fr["slot"]
         extra = {k: v for k, v in fr.items() if k not in _FRAME_KEYS}
-        if extra:
+        if extra and isinstance(fr.get("coco"), dict):
+            moved[json.dumps(iid)] = extra
+        elif extra:
             img["keyskel"] = {"frame": extra}
         out.append(img)
-    return out
+    return out, moved
 
 
 # -- categories --------------------------------------------------------------------------------------
@@ -130,17 +144,45 @@ def _sigmas_for(store: AnnotationStore, oks_sigmas: Any, path: Any) -> list[floa
     return arr.tolist()
 
 
+def _skeleton_extra(store: AnnotationStore) -> dict[str, Any] | None:
+    """The skeleton for our category extra, if its colours or flip pairs are not what a reader finds.
+
+    A reader without the extra gets a preset's colours and pairs (by node names), else the
+    default palette and no pairs; the extra is written only when the skeleton differs from that.
+    """
+    sk = store.skeleton
+    preset = match_preset(list(sk.nodes))
+    if preset is not None:
+        plain = Skeleton(sk.nodes, sk.edges, preset.colors, preset.flip_pairs, sk.name)
+    else:
+        plain = Skeleton(sk.nodes, sk.edges, None, None, sk.name)
+    if plain.colors == sk.colors and set(plain.flip_pairs) == set(sk.flip_pairs):
+        return None
+    d = sk.to_dict()
+    return {"nodes": d["nodes"], "flip_pairs": d["flip_pairs"]}
+
+
 def _category(store: AnnotationStore, cid: Any, sigmas: list[float] | None) -> dict[str, Any]:
     coco = store.meta.get("coco") if isinstance(store.meta.get("coco"), dict) else None
     base = dict(coco.get("category", {})) if coco else {}
     cat: dict[str, Any] = {"id": cid, "name": store.name}
     if coco is None:
         cat["supercategory"] = store.name
-    cat["keypoints"] = list(store.skeleton.nodes)
+    nodes = list(store.skeleton.nodes)
+    nameless = coco.get("nameless") if coco else None
+    if nameless and nodes == [f"kp{i}" for i in range(len(nodes))]:
+        if nameless == "empty":
+            cat["keypoints"] = []
+    else:
+        cat["keypoints"] = nodes
     edges = [[i + 1, j + 1] for i, j in store.skeleton.edges]
     orig = base.get("skeleton")
     try:
-        same = orig is not None and {frozenset(e) for e in orig} == {frozenset(e) for e in edges}
+        same = (
+            isinstance(orig, list)
+            and len(orig) == len(edges)
+            and {frozenset(e) for e in orig} == {frozenset(e) for e in edges}
+        )
     except TypeError:
         same = False
     if same:
@@ -150,21 +192,30 @@ def _category(store: AnnotationStore, cid: Any, sigmas: list[float] | None) -> d
     cat.update({k: v for k, v in base.items() if k not in ("id", "skeleton")})
     if sigmas is not None:
         cat["oks_sigmas"] = sigmas
+    extra: dict[str, Any] = {}
     if _foreign(store.meta):
-        cat["keyskel"] = {"meta": _foreign(store.meta)}
+        extra["meta"] = _foreign(store.meta)
+    sk_extra = _skeleton_extra(store)
+    if sk_extra is not None:
+        extra["skeleton"] = sk_extra
+    if extra:
+        cat["keyskel"] = extra
     return cat
 
 
 # -- annotations -------------------------------------------------------------------------------------
 class _Rows:
-    """The annotation rows of one store: which (track, frame) and their derived fields."""
+    """The annotation rows of one store: which (track, frame) and their derived fields.
+
+    A row is written for every (track, frame) with a labelled node or an unlabelled key.
+    """
 
     def __init__(self, store: AnnotationStore, path: Any) -> None:
         if store.coord_ndim != 2:
             raise FormatError(
                 f"COCO keypoints are 2-D; store {store.name!r} has {store.coord_ndim}-D points", path
             )
-        tracks = list(store)
+        tracks = sorted(store, key=lambda t: t.track_id)  # as the reader orders them: stable bytes
         k = store.n_nodes
         self.tracks = tracks
         self.metas = [_coco_meta(t) for t in tracks]
@@ -174,19 +225,23 @@ class _Rows:
         coords = np.concatenate([t.coords for t in tracks])
         vis = np.concatenate([t.visibility for t in tracks])
         key = np.concatenate([t.is_key for t in tracks])
+        score = np.concatenate([t.score for t in tracks])
         lens = np.asarray([t.coords.shape[0] for t in tracks], np.int64)
         offsets = np.r_[0, np.cumsum(lens)[:-1]]
         starts = np.asarray([t.start for t in tracks], np.int64)
         frame = np.repeat(starts - offsets, lens) + np.arange(int(lens.sum()))
         owner = np.repeat(np.arange(len(tracks)), lens)
         lab = np.isfinite(coords).all(axis=-1) & (vis > 0)
-        emit = lab.any(axis=1)
-        for ti, m in enumerate(self.metas):  # annotations read with no labelled point are written back
-            empty = m.get("empty") if m else None
-            if isinstance(empty, list):
-                t = tracks[ti]
-                rows = [f - t.start for f in empty if is_int(f) and t.start <= f < t.stop]
-                emit[offsets[ti] + np.asarray(rows, np.intp)] = True
+        bad = (vis > 0) & ~np.isnan(coords).all(axis=-1) & ~lab
+        if bad.any():
+            r, j = np.argwhere(bad)[0]
+            t = tracks[owner[r]]
+            raise FormatError(
+                f"class {store.name!r}, track {t.track_id}, frame {int(frame[r])}, node "
+                f"{store.skeleton.nodes[j]!r}: position is not finite",
+                path,
+            )
+        emit = lab.any(axis=1) | (key & ~lab).any(axis=1)
         idx = np.flatnonzero(emit)
         lab = lab[idx]
         xy = to_file_xy(coords[idx], COCO_OFFSET)
@@ -198,11 +253,14 @@ class _Rows:
         self.trip = trip
         self.kp = trip.reshape(idx.size, 3 * k)
         self.lab = lab
-        self.key = key[idx] & lab
+        self.vis = np.where(lab, vis[idx], 0).astype(np.int8)
+        self.key = key[idx]
+        self.score = np.where(lab, score[idx], np.nan)
         self.frame = frame[idx]
         self.owner = owner[idx]
         self.nk, self.box, self.area, _ = derived(trip)
-        self.interp = np.flatnonzero((lab & ~self.key).any(axis=1))
+        self.partial = np.flatnonzero(~self.key.all(axis=1))  # rows whose key flags must be written
+        self.scored = np.flatnonzero(np.isfinite(self.score).any(axis=1))
 
     def unchanged(self, rows: list[int], origs: list[dict[str, Any]]) -> np.ndarray:
         """Which rows still hold the labelled points of the original keypoint list."""
@@ -210,17 +268,79 @@ class _Rows:
             o = np.array([x.get("keypoints") for x in origs], dtype=float).reshape(
                 len(rows), *self.trip.shape[1:]
             )
-        except (ValueError, TypeError, AttributeError):
+        except (ValueError, TypeError, AttributeError, OverflowError, RecursionError):
             return np.zeros(len(rows), bool)
         t, lab = self.trip[rows], self.lab[rows]
         same_lab = ((o[..., 2] > 0) == lab).all(axis=1)
         same_val = np.where(lab[..., None], o == t, True).all(axis=(1, 2))
         return same_lab & same_val
 
+    def confidences(self, rows: list[int]) -> np.ndarray:
+        """Results keypoints whose third values are the scores (0 where none), for a scored store."""
+        trip = self.trip[rows].copy()
+        trip[..., 2] = np.nan_to_num(decimal_scores(self.score[rows]), nan=0.0)
+        return trip.reshape(len(rows), -1)
+
 
 def _coco_meta(obj: Any) -> dict[str, Any]:
     m = obj.meta.get("coco") if isinstance(obj.meta, dict) else None
     return m if isinstance(m, dict) else {}
+
+
+def _file_value(t: Track, m: dict[str, Any]) -> Any:
+    """The track id to write: the file's id read from COCO (or V7's instance id), else ours."""
+    if "key" in m and is_id(m["key"]):
+        return m["key"]
+    d = t.meta.get("darwin") if isinstance(t.meta, dict) else None
+    inst = (
+        d.get("extra", {}).get("instance_id")
+        if isinstance(d, dict) and isinstance(d.get("extra"), dict)
+        else None
+    )
+    v = inst.get("value") if isinstance(inst, dict) else None
+    return v if is_int(v) else t.track_id
+
+
+def _runs(alive: np.ndarray, start: int) -> list[list[int]]:
+    idx = np.flatnonzero(alive)
+    if idx.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(idx) != 1) + 1
+    a, b = np.r_[0, cut], np.r_[cut, idx.size]
+    return [[int(idx[i]) + start, int(idx[j - 1]) + start + 1] for i, j in zip(a, b)]
+
+
+def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, dict[str, Any]]:
+    """Our ``keyskel.track`` record for the first written row of each track that needs one."""
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for r, ti in enumerate(rows.owner.tolist()):
+        first.setdefault(ti, r)
+        last[ti] = r
+    frames = rows.frame
+    out = {}
+    for ti, r in first.items():
+        t, m = rows.tracks[ti], rows.metas[ti]
+        rec: dict[str, Any] = {}
+        default_name = (
+            m.get("key") if isinstance(m.get("key"), str) and m["key"].strip() else f"instance {t.track_id}"
+        )
+        if t.name != default_name:
+            rec["name"] = t.name
+        foreign = _foreign(t.meta)
+        if results:  # a results file goes back as it was: V7's own bookkeeping stays out of it
+            foreign.pop("darwin", None)
+        if foreign:
+            rec["meta"] = foreign
+        # our id, unless the file's id maps back to it by itself (a string id; an id renumbered on read)
+        if is_int(values[ti]) and values[ti] != t.track_id and m.get("read_id") != t.track_id:
+            rec["id"] = int(t.track_id)
+        runs = _runs(t.alive, t.start)
+        if runs != [[int(frames[r]), int(frames[last[ti]]) + 1]]:
+            rec["alive"] = runs
+        if rec:
+            out[r] = rec
+    return out
 
 
 def _annotations(
@@ -230,33 +350,27 @@ def _annotations(
     if rows.n == 0:
         return out
     metas = rows.metas
-    kp = rows.kp if as_numpy else rows.kp.tolist()
+    conf = results and rows.scored.size > 0  # results of a scored store: third values are scores
+    kp = rows.confidences(list(range(rows.n))) if conf else rows.kp
+    # every score 0/1/2: a reader would take them for visibility, so our extra says they are scores
+    conf_flag = bool(conf and np.isin(kp[:, 2::3], (0.0, 1.0, 2.0)).all())
+    kp = kp if as_numpy else kp.tolist()
     box = rows.box if as_numpy else rows.box.tolist()
     nk, area = rows.nk.tolist(), rows.area.tolist()
-    interp = set(rows.interp.tolist())
+    partial = set(rows.partial.tolist())
+    scored = set(rows.scored.tolist())
     frames, owners = rows.frame.tolist(), rows.owner.tolist()
-    first = {}  # first written row of each track carries its name and other formats' meta
-    for r, ti in enumerate(owners):
-        first.setdefault(ti, r)
-    carry = {}
-    for ti, r in first.items():
-        t, m = rows.tracks[ti], metas[ti]
-        rec = {}
-        if t.name != f"instance {t.track_id}" and t.name != m.get("key"):
-            rec["name"] = t.name
-        if len(t.meta) > ("coco" in t.meta):
-            rec["meta"] = _foreign(t.meta)
-        if rec:
-            carry[r] = rec
-    # per track: (track fields, id value written, per-frame extras)
-    per_track = []
+    per_track = []  # per track: (track fields, id value written, per-frame extras)
+    values = []
     for t, m in zip(rows.tracks, metas):
         fields = m.get("fields") if isinstance(m.get("fields"), list) else _DEFAULT_FIELDS
         ann_meta = m.get("ann")
-        per_track.append((fields, m.get("key", t.track_id), ann_meta if isinstance(ann_meta, dict) else {}))
+        values.append(_file_value(t, m))
+        per_track.append((fields, values[-1], ann_meta if isinstance(ann_meta, dict) else {}))
+    carry = _track_records(rows, values, results)
     # rows whose original keypoints (junk at v=0, file bbox/area) can be written back verbatim
     orig_rows, origs = [], []
-    if any("orig" in m for m in metas):
+    if not conf and any("orig" in m for m in metas):  # (scores written are the values read)
         for r in range(rows.n):
             o = metas[owners[r]].get("orig")
             o = o.get(str(frames[r])) if isinstance(o, dict) else None
@@ -271,11 +385,33 @@ def _annotations(
         ext = ann_meta.get(str(f)) if ann_meta else None
         ext = ext if isinstance(ext, dict) else {}
         o = keep.get(r)
+        ks = ext.get("keyskel")
+        ks = dict(ks) if isinstance(ks, dict) else {}
+        if r in partial:
+            ks["keyframe"] = rows.key[r].astype(int).tolist()
+        if conf:
+            if (
+                r not in scored
+                or not (rows.vis[r] == 2).all()
+                or not np.isfinite(rows.score[r]).all()
+                or conf_flag
+            ):
+                ks["visibility"] = rows.vis[r].tolist()
+                ks["scored"] = np.isfinite(rows.score[r]).astype(int).tolist()
+        elif r in scored:
+            ks["score"] = [
+                None if not math.isfinite(x) else x for x in decimal_scores(rows.score[r]).tolist()
+            ]
+        if r in carry:
+            ks["track"] = carry[r]
         if results:
             a = {"image_id": img_ids[f], "category_id": cid, "keypoints": o["keypoints"] if o else kp[r]}
             a["score"] = ext.get("score", 1.0)
             if keep_extras:
-                a.update({k: v for k, v in ext.items() if k not in ("bbox", "score")})
+                a.update({k: v for k, v in ext.items() if k not in ("bbox", "score", "keyskel")})
+            _track_fields(a, fields, value, ext, results)
+            if ks:
+                a["keyskel"] = ks
             out.append(a)
             continue
         a = {
@@ -294,31 +430,31 @@ def _annotations(
                     a[key] = o[key]
                 else:
                     del a[key]
-        attrs = ext.get("attributes")
         for key, v in ext.items():
             if key not in ("id", "attributes", "keyskel"):
                 a[key] = v
-        if "track_id" in fields:
-            a["track_id"] = value
-        if "instance_id" in fields:
-            a["instance_id"] = value
-        if "object_id" in fields:
-            attrs = {**attrs, "object_id": value} if isinstance(attrs, dict) else {"object_id": value}
-        if attrs is not None:
-            a["attributes"] = attrs
-        ks = ext.get("keyskel")
-        if r in interp:
-            ks = (
-                {**ks, "keyframe": rows.key[r].astype(int).tolist()}
-                if isinstance(ks, dict)
-                else {"keyframe": rows.key[r].astype(int).tolist()}
-            )
-        if r in carry:
-            ks = {**ks, "track": carry[r]} if isinstance(ks, dict) else {"track": carry[r]}
-        if ks is not None:
+        _track_fields(a, fields, value, ext, results)
+        if ks:
             a["keyskel"] = ks
         out.append(a)
     return out
+
+
+def _track_fields(
+    a: dict[str, Any], fields: list[Any], value: Any, ext: dict[str, Any], results: bool
+) -> None:
+    """The track id in each field it was read from (``track_id``, ``instance_id``, ``object_id``)."""
+    attrs = ext.get("attributes")
+    if results and fields is _DEFAULT_FIELDS:
+        fields = ()  # results of a store never read as COCO: no track fields
+    if "track_id" in fields:
+        a["track_id"] = value
+    if "instance_id" in fields:
+        a["instance_id"] = value
+    if "object_id" in fields:
+        attrs = {**attrs, "object_id": value} if isinstance(attrs, dict) else {"object_id": value}
+    if attrs is not None:
+        a["attributes"] = attrs
 
 
 def coco_document(
@@ -360,21 +496,28 @@ def coco_document(
     for a, aid in zip(anns, _unique_ids([a["id"] for a in anns], reserved)):
         a["id"] = aid
     if all_frames:
-        images = _images(frames, img_ids)
+        images, moved = _images(frames, img_ids)
     else:
         used_ids = {a["image_id"] for a in anns} | {
             a.get("image_id") for a in other_anns if is_id(a.get("image_id"))
         }
         keep = [f for f, i in enumerate(img_ids) if i in used_ids]
-        images = _images([frames[f] for f in keep], [img_ids[f] for f in keep])
+        images, moved = _images([frames[f] for f in keep], [img_ids[f] for f in keep])
     doc: dict[str, Any] = {
         k: v for k, v in dmeta.get("top", {}).items() if k not in ("images", "annotations", "categories")
     }
     doc["images"] = images
     doc["annotations"] = anns + other_anns
     doc["categories"] = cats + other_cats
+    extra: dict[str, Any] = {}
+    if moved:
+        extra["frames"] = moved
     if _foreign(dataset.meta):
-        doc["keyskel"] = {"meta": _foreign(dataset.meta)}
+        extra["meta"] = _foreign(dataset.meta)
+    if not dmeta:  # ids, file names and the like made here: see _read.forget_made
+        extra["made"] = True
+    if extra:
+        doc["keyskel"] = extra
     return doc
 
 

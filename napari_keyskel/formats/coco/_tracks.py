@@ -1,0 +1,438 @@
+"""COCO annotations -> store tracks, on whole arrays (part of the reader; see :mod:`.coco`).
+
+The keypoints of a category are one ``(N, K, 3)`` array (:mod:`._columns`); they are turned into
+visibility, scores and keys, sorted by (track, frame) and sliced into track blocks with numpy.
+Only annotations carrying keys beyond the plain COCO set (``attributes``, ``segmentation``,
+``keyskel``...) take a slower per-annotation path.
+
+A track id names one instance *within one video*: annotations sharing a track id on images of
+different items (videos, unrelated images) become different tracks, so nothing is interpolated
+across them; the first keeps the id, the others get new ones and remember the file's id.
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+from operator import is_
+from typing import Any
+
+import numpy as np
+
+from ...store import AnnotationStore, Track
+from .._checks import INT64_MAX, short
+from .._coords import COCO_OFFSET, from_file_xy
+from ._columns import column, eq_rows, has_key, keypoint_array, plain_keys
+from ._extras import AnnExtra, parse_ann_extra, parse_ranges
+from ._rules import Ctx, ann_place, derived, is_id, where
+
+__all__ = ["Cat", "build_tracks", "carried", "item_codes"]
+
+#: Keys of a plain ground-truth annotation (anything else takes the per-annotation path).
+_PLAIN_GT = frozenset(
+    {"id", "image_id", "category_id", "keypoints", "num_keypoints", "bbox", "area", "iscrowd", "track_id"}
+)
+_PLAIN_RES = frozenset({"image_id", "category_id", "keypoints", "score"})
+#: Annotation fields written from ``orig`` (or left out, if the file had none) while unchanged.
+_DERIVED = ("num_keypoints", "bbox", "area", "iscrowd")
+#: Keys that make an annotation take the general per-annotation path (track ids, our extras).
+_TRACK_EXTRAS = frozenset({"attributes", "instance_id", "keyskel"})
+#: Annotation keys rebuilt from the store on write (never kept as extras).
+_REBUILT = frozenset({"image_id", "category_id", "keypoints", "num_keypoints", "bbox", "area", "keyskel"})
+
+
+class Cat:
+    """A category with keypoints and the store its annotations go to."""
+
+    def __init__(self, cid: Any, store: AnnotationStore) -> None:
+        self.cid = cid
+        self.store = store
+        self.k = store.n_nodes
+
+
+def carried(rec: Any) -> dict[str, Any]:
+    """Meta of other formats carried in our ``{"meta": {...}}`` record (not its ``coco`` part)."""
+    src = rec.get("meta") if isinstance(rec, dict) else None
+    return {k: v for k, v in src.items() if k != "coco"} if isinstance(src, dict) else {}
+
+
+def item_codes(frames: list[dict[str, Any]]) -> np.ndarray:
+    """A code per global frame for its (item, slot): frames of one video share a code."""
+    codes: dict[tuple[Any, Any], int] = {}
+    return np.fromiter(
+        (codes.setdefault((fr.get("item"), fr.get("slot")), len(codes)) for fr in frames),
+        np.intp,
+        len(frames),
+    )
+
+
+def _track_key(ctx: Ctx, a: dict[str, Any], anns: list[Any], i: int) -> tuple[Any, list[str]]:
+    """Track id of an annotation and the fields it came from (``track_id``, ``object_id``...)."""
+    key, fields = a.get("track_id"), []
+    if key is not None:
+        fields.append("track_id")
+    at = a.get("attributes")
+    if isinstance(at, dict) and at.get("object_id") is not None:
+        if key is None:
+            key = at["object_id"]
+        if at["object_id"] is key or (is_id(key) and at["object_id"] == key):
+            fields.append("object_id")
+    if key is None and a.get("instance_id") is not None:
+        key = a["instance_id"]
+        fields.append("instance_id")
+    if key is not None and not is_id(key):
+        field = fields[0] if fields else "object_id"  # object_id NaN: not even equal to itself
+        raise ctx.fail(f"track id {short(key)} must be an integer or a string", where(anns, i, field))
+    return key, fields
+
+
+def _extras(a: dict[str, Any], fields: list[str], results: bool, rest: dict[str, Any]) -> dict[str, Any]:
+    """The annotation keys the store does not model (kept for the round trip)."""
+    ext = {k: v for k, v in a.items() if k not in _REBUILT}
+    for f in fields:
+        if f != "object_id":
+            del ext[f]
+            continue
+        at = {k: v for k, v in ext["attributes"].items() if k != "object_id"}
+        if at:
+            ext["attributes"] = at
+        else:
+            del ext["attributes"]
+    if not results and type(ext.get("iscrowd")) is int and ext["iscrowd"] == 0:
+        del ext["iscrowd"]
+    if rest:
+        ext["keyskel"] = rest
+    return ext
+
+
+def _track_ids(tkeys: list[Any], types: set[type]) -> np.ndarray:
+    """Integer track ids: integers as given, strings mapped to new ids, none -> one new id each.
+
+    Raises OverflowError past the int64 range.
+    """
+    n = len(tkeys)
+    if types <= {int}:
+        return np.fromiter(tkeys, np.int64, n)
+    if types == {type(None)}:
+        return np.arange(1, n + 1, dtype=np.int64)
+    next_id = max((x for x in tkeys if type(x) is int), default=0) + 1
+    by_name: dict[str, int] = {}
+    tids = np.empty(n, np.int64)
+    for r, key in enumerate(tkeys):
+        if type(key) is int:
+            tids[r] = key
+        elif key is None:
+            tids[r], next_id = next_id, next_id + 1
+        else:
+            if key not in by_name:
+                by_name[key], next_id = next_id, next_id + 1
+            tids[r] = by_name[key]
+    return tids
+
+
+def _split_by_item(tids: np.ndarray, g: np.ndarray, fr: np.ndarray) -> np.ndarray:
+    """Track ids made unique per (id, item): an id's first item keeps it, later items get new ids."""
+    order = np.lexsort((fr, g, tids))
+    t_s, g_s = tids[order], g[order]
+    new_seg = np.r_[True, (t_s[1:] != t_s[:-1]) | (g_s[1:] != g_s[:-1])]
+    first_of_id = np.r_[True, t_s[1:] != t_s[:-1]]
+    fresh = new_seg & ~first_of_id  # a later item of the same id
+    if not fresh.any():
+        return tids
+    base = int(tids.max()) + 1
+    if base + int(fresh.sum()) > INT64_MAX:
+        raise OverflowError
+    seg_ids = np.where(fresh, base + np.cumsum(fresh) - 1, t_s)
+    seg_no = np.cumsum(new_seg) - 1
+    first_ids = seg_ids[new_seg]
+    out = np.empty_like(tids)
+    out[order] = first_ids[seg_no]
+    return out
+
+
+def _per_annotation(
+    ctx: Ctx, sub: list[Any], anns: list[Any], rows: list[int], slow: list[int], tkeys: list[Any],
+    exts: list[dict[str, Any]], results: bool, k: int,
+) -> tuple[list[list[str] | None], dict[int, AnnExtra]]:  # fmt: skip
+    """The per-annotation path: track id fields, unmodelled keys and our extras of ``slow`` rows."""
+    fields: list[list[str] | None] = [None] * len(sub)
+    extras: dict[int, AnnExtra] = {}
+    for r in slow:
+        a = sub[r]
+        if a.keys().isdisjoint(_TRACK_EXTRAS):  # e.g. a COCO annotation with a segmentation
+            key = tkeys[r]  # _track_key and _extras, inlined for this case
+            fields[r] = ["track_id"] if key is not None else []
+            if key is not None and not is_id(key):
+                raise ctx.fail(
+                    f"track id {short(key)} must be an integer or a string", where(anns, rows[r], "track_id")
+                )
+            ext = {kk: x for kk, x in a.items() if kk not in _REBUILT}
+            if key is not None:
+                del ext["track_id"]
+            if not results and type(ext.get("iscrowd")) is int and ext["iscrowd"] == 0:
+                del ext["iscrowd"]
+            exts[r] = ext
+            continue
+        tkeys[r], fields[r] = _track_key(ctx, a, anns, rows[r])
+        rest: dict[str, Any] = {}
+        if "keyskel" in a:
+            extras[r] = parse_ann_extra(ctx, a["keyskel"], k, ann_place(a, rows[r]))
+            rest = extras[r].rest
+        exts[r] = _extras(a, fields[r], results, rest)
+    return fields, extras
+
+
+def _node_state(
+    arr: np.ndarray, extras: dict[int, AnnExtra], results: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Visibility, score and key flags ``(N, K)`` of the keypoint triplets, and the confidence mode.
+
+    In a results file whose third values are not all 0/1/2 (or whose extras say so), the third
+    value is a model's confidence: nodes are visible, with that score, unless our extras say
+    otherwise. Elsewhere it is COCO's visibility and scores come from our extras only.
+    """
+    v = arr[..., 2]
+    n, k = v.shape
+    conf = results and (
+        not ((v == 0) | (v == 1) | (v == 2)).all()
+        or any(x.scored is not None or x.visibility is not None for x in extras.values())
+    )
+    key = np.ones((n, k), bool)
+    if conf:
+        vis = np.full((n, k), 2, np.int8)
+        scored = np.ones((n, k), bool)
+    else:
+        vis = v.astype(np.int8)
+        score = np.full((n, k), np.nan, np.float32)
+    for r, x in extras.items():
+        if x.keyframe is not None:
+            key[r] = x.keyframe
+        if conf:
+            if x.visibility is not None:
+                vis[r] = x.visibility
+            if x.scored is not None:
+                scored[r] = x.scored
+        elif x.score is not None:
+            score[r] = x.score
+    if conf:
+        score = np.where(scored & (vis > 0), v, np.nan).astype(np.float32)
+    return vis, score, key, conf
+
+
+def build_tracks(
+    ctx: Ctx,
+    anns: list[Any],
+    cat: Cat,
+    rows_arr: np.ndarray,
+    frame_of: np.ndarray,
+    results: bool,
+    cols: dict[str, list[Any]],
+    frames: list[dict[str, Any]],
+    bools: bool = True,
+) -> None:
+    """Turn one category's annotations (``rows_arr`` of ``anns``) into tracks of its store.
+
+    ``cols``: columns ``a.get(key)`` of all ``anns`` already taken by :func:`sort_annotations`;
+    ``frames``: the frame table (items decide which annotations can share a track).
+    """
+    k, store = cat.k, cat.store
+    rows = rows_arr.tolist()
+    n = len(rows)
+    whole = n == len(anns)  # rows are sorted and distinct: all of them means rows == range(n)
+    sub = anns if whole else list(map(anns.__getitem__, rows))
+    col = {key: c if whole else list(map(c.__getitem__, rows)) for key, c in cols.items()}
+    arr = keypoint_array(ctx, anns, rows, col["keypoints"], k, results, bools)
+    nk, box, area, junk = derived(arr)
+    pk = _PLAIN_RES if results else _PLAIN_GT
+    for key in pk | {"track_id", "iscrowd"}:
+        if key not in col:
+            col[key] = column(sub, key)
+    keys_ok = plain_keys(sub, {key: col[key] for key in pk})
+    tkeys, crowd, ids = col["track_id"], col["iscrowd"], col["id"]
+    has_crowd = has_key(sub, "iscrowd") if any(map(is_, crowd, repeat(None))) else np.ones(n, bool)
+    if all(keys_ok) and has_crowd.all() and set(map(type, crowd)) <= {int} and not any(crowd):
+        slow: list[int] = []
+    else:
+        crowd = list(map(dict.get, sub, repeat("iscrowd"), repeat(0)))
+        slow = [r for r, (ok, c) in enumerate(zip(keys_ok, crowd)) if not (ok and type(c) is int and c == 0)]
+    if results:
+        exts = [{"score": x} for x in col["score"]]
+    elif set(map(type, ids)) <= {int, str}:  # every annotation has an id
+        exts = [{"id": x} for x in ids]
+    else:
+        exts = [{"id": a["id"]} if "id" in a else {} for a in sub]
+    fields, extras = _per_annotation(ctx, sub, anns, rows, slow, tkeys, exts, results, k)
+    tkey_types = set(map(type, tkeys))
+    if not tkey_types <= {int}:
+        for r, t in enumerate(tkeys):
+            if t is not None and not is_id(t):
+                raise ctx.fail(
+                    f"track id {short(t)} must be an integer or a string", where(anns, rows[r], "track_id")
+                )
+    # originals kept where v=0 points carry junk or the file's num_keypoints/bbox/area differ from ours
+    keep = junk.copy()
+    if not results and n:
+        same = eq_rows(col["num_keypoints"], nk) & eq_rows(col["bbox"], box) & eq_rows(col["area"], area)
+        keep |= ~(same & has_crowd)
+    origs: dict[int, dict[str, Any]] = {}
+    for r in np.flatnonzero(keep).tolist():
+        a = sub[r]
+        origs[r] = {"keypoints": a["keypoints"]}
+        if not results:
+            origs[r].update({f: a[f] for f in _DERIVED if f in a})
+    fr = (frame_of if whole else frame_of[rows_arr]) if n else np.zeros(0, np.int64)
+    codes = item_codes(frames) if frames else np.zeros(max(int(fr.max(initial=0)) + 1, 1), np.intp)
+    g = codes[fr] if n else np.zeros(0, np.intp)
+    try:
+        tids = _track_ids(tkeys, tkey_types)
+        if n and (g != g[0]).any():
+            tids = _split_by_item(tids, g, fr)
+    except OverflowError:
+        raise ctx.fail("track ids run past the 64-bit integer range") from None
+    order = np.lexsort((fr, tids))
+    tid_s, fr_s = tids[order], fr[order]
+    dup = np.flatnonzero((tid_s[1:] == tid_s[:-1]) & (fr_s[1:] == fr_s[:-1]))
+    if dup.size:
+        a, b = rows[order[dup[0]]], rows[order[dup[0] + 1]]
+        first = where(anns, a, "image_id").rsplit(",", 1)[0]
+        raise ctx.fail(
+            f"track {short(tkeys[order[dup[0]]])} has two annotations on one image (the other is {first})",
+            where(anns, b, "image_id"),
+        )
+    vis, score, key, _ = _node_state(arr, extras, results)
+    order_l = order.tolist()
+    vis, score, key = vis[order], score[order], key[order]
+    lab = vis > 0
+    coords = from_file_xy(arr[order][..., :2], COCO_OFFSET)
+    coords[~lab] = np.nan
+    recs = {r: x.track for r, x in extras.items() if x.track is not None}
+    parts = _Parts(ctx, store, k, len(frames) or int(fr.max(initial=0)) + 1, codes)
+    parts.add_all(
+        tid_s, fr_s, g[order], order_l, coords, vis, key, score,
+        list(map(fields.__getitem__, order_l)), list(map(tkeys.__getitem__, order_l)),
+        list(map(exts.__getitem__, order_l)),
+        origs, recs, sub, anns, rows,
+    )  # fmt: skip
+
+
+class _Parts:
+    """Slices sorted annotation arrays into the tracks of one store."""
+
+    def __init__(self, ctx: Ctx, store: AnnotationStore, k: int, n_frames: int, codes: np.ndarray) -> None:
+        self.ctx, self.store, self.k, self.n_frames, self.codes = ctx, store, k, n_frames, codes
+
+    def add_all(
+        self, tid_s: np.ndarray, fr_s: np.ndarray, g_s: np.ndarray, order_l: list[int], coords: np.ndarray,
+        vis: np.ndarray, key: np.ndarray, score: np.ndarray, fields: list[Any], tkeys: list[Any],
+        exts: list[dict[str, Any]], origs: dict[int, Any], recs: dict[int, Any], sub: list[Any],
+        anns: list[Any], rows: list[int],
+    ) -> None:  # fmt: skip
+        n = tid_s.size
+        if n == 0:
+            return
+        bounds = np.flatnonzero(np.diff(tid_s)) + 1
+        fr_l, tid_l = fr_s.tolist(), tid_s.tolist()
+        fnames = list(map(str, range(max(fr_l) + 1)))
+        fstr = list(map(fnames.__getitem__, fr_l))
+        every_ext = all(exts)
+        built: list[Track] = []
+        wanted: dict[int, int] = {}  # index in built -> our id from the file's extra
+        if bounds.size == n - 1 and not recs:  # every track one annotation (no track ids): lean
+            views = (list(x[:, None]) for x in (coords, vis, key, score, np.ones(n, bool)))
+            for q, c, v, kk, sc, al in zip(range(n), *views):
+                fkey = tkeys[q]
+                meta = {"fields": fields[q] if fields[q] is not None else (["track_id"] * (fkey is not None))}
+                x = exts[q]
+                meta["ann"] = {fstr[q]: x} if x else {}
+                if order_l[q] in origs:
+                    meta["orig"] = {fstr[q]: origs[order_l[q]]}
+                meta["_file_key"] = fkey
+                name = fkey if isinstance(fkey, str) and fkey.strip() else ""
+                built.append(Track(tid_l[q], name, fr_l[q], c, v, kk, al, {"coco": meta}, sc))
+            self._place(built, wanted)
+            return
+        starts, stops = [0, *bounds.tolist()], [*bounds.tolist(), n]
+        for s, e in zip(starts, stops):
+            tid, f0, f1 = tid_l[s], fr_l[s], fr_l[e - 1] + 1
+            rec = None
+            if recs:
+                rec = next((recs[order_l[q]] for q in range(s, e) if order_l[q] in recs), None)
+            alive_rng = None
+            if rec is not None and rec.get("alive") is not None:
+                place = f"{ann_place(sub[order_l[s]], rows[order_l[s]])}, field 'keyskel'"
+                alive_rng = parse_ranges(self.ctx, rec["alive"], self.n_frames, place)
+                f0 = min(f0, alive_rng[0][0]) if alive_rng else f0
+                f1 = max(f1, alive_rng[-1][1]) if alive_rng else f1
+            if f1 - f0 == e - s:  # frames contiguous: views into the sorted arrays
+                c, v, kk, sc = coords[s:e], vis[s:e], key[s:e], score[s:e]
+            else:
+                rr = fr_s[s:e] - f0
+                c = np.full((f1 - f0, self.k, 2), np.nan)
+                v, kk = np.zeros((f1 - f0, self.k), np.int8), np.zeros((f1 - f0, self.k), bool)
+                sc = np.full((f1 - f0, self.k), np.nan, np.float32)
+                c[rr], v[rr], kk[rr], sc[rr] = coords[s:e], vis[s:e], key[s:e], score[s:e]
+            if alive_rng is not None:
+                al = np.zeros(f1 - f0, bool)
+                for a, b in alive_rng:
+                    al[a - f0 : b - f0] = True
+                al[fr_s[s:e] - f0] = True
+            elif e - s > 1 and (self.codes[f0:f1] != g_s[s]).any():
+                al = self.codes[f0:f1] == g_s[s]  # alive only on the frames of its own video
+            else:
+                al = np.ones(f1 - f0, bool)
+            fkey = tkeys[s]
+            meta: dict[str, Any] = {
+                "fields": fields[s] if fields[s] is not None else (["track_id"] * (fkey is not None))
+            }
+            if every_ext:
+                meta["ann"] = dict(zip(fstr[s:e], exts[s:e]))
+            else:
+                meta["ann"] = {f: x for f, x in zip(fstr[s:e], exts[s:e]) if x}
+            if origs:
+                o = {fstr[q]: origs[order_l[q]] for q in range(s, e) if order_l[q] in origs}
+                if o:
+                    meta["orig"] = o
+            name = fkey if isinstance(fkey, str) and fkey.strip() else None
+            tmeta: dict[str, Any] = {}
+            if rec is not None:
+                name = rec["name"] if isinstance(rec.get("name"), str) and rec["name"] else name
+                tmeta = carried(rec)
+                if rec.get("id") is not None:
+                    wanted[len(built)] = int(rec["id"])
+            tmeta["coco"] = meta
+            t = Track(tid, name or "", f0, c, v, kk, al, tmeta, sc)
+            t.meta["coco"]["_file_key"] = fkey
+            built.append(t)
+        self._place(built, wanted)
+
+    def _place(self, built: list[Track], wanted: dict[int, int]) -> None:
+        """Give each track its id (ours from the extra when free), record the file's id, store it."""
+        ids = [t.track_id for t in built]
+        taken = set(self.store.tracks)
+        want_count: dict[int, int] = {}
+        for w in wanted.values():
+            want_count[w] = want_count.get(w, 0) + 1
+        final = list(ids)
+        for i, w in wanted.items():
+            if want_count[w] == 1 and w not in taken:
+                final[i] = w
+        claimed = {final[i] for i in wanted if final[i] == wanted[i]}
+        used = set(claimed) | taken
+        nxt = max([*ids, *used], default=0) + 1
+        for i, tid in enumerate(final):
+            if i in wanted and final[i] == wanted[i]:
+                continue
+            if tid in used:
+                while nxt in used:
+                    nxt += 1
+                tid = nxt
+            final[i] = tid
+            used.add(tid)
+        for t, tid in zip(built, final):
+            t.track_id = tid
+            fkey = t.meta["coco"].pop("_file_key")
+            if fkey is not None and (type(fkey) is not int or fkey != tid):
+                t.meta["coco"]["key"] = fkey
+                t.meta["coco"]["read_id"] = tid  # the id this reader gives it (see the writer)
+            if not t.name:
+                t.name = f"instance {tid}"
+            self.store.tracks[tid] = t

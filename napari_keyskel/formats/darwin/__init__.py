@@ -1,0 +1,126 @@
+"""V7 Darwin JSON 2.0: read and write (rules of the format: docs/FORMATS.md §1, §3).
+
+Mapping to the model:
+
+- one :class:`AnnotationStore` per class (annotation ``name``) holding ``skeleton`` annotations;
+  a ``keypoint`` class becomes a store whose skeleton has one node named after the class;
+- ``Dataset.frames`` has one entry per global frame: ``item``, ``slot``, ``frame`` (index inside
+  the slot), ``width``/``height`` when known, ``slot_type`` and ``darwin_file`` (the file the item
+  came from). Slots and items (files of a folder) are concatenated in order; an image slot is one
+  frame, a video or dicom slot (a volume: slices are frames) as many as it has. A stated
+  ``frame_count`` larger than :data:`~napari_keyskel.formats._checks.MAX_FRAMES` (with no frame
+  URLs to match) is not believed: the table holds the frames annotated, with a warning;
+- one track per annotation. Its id is ours from the ``keyskel`` extra, else ``instance_id.value``
+  if no earlier annotation of the class took it, else a new id (V7's value is kept and written
+  back); ``ranges`` minus ``hidden_areas`` -> ``alive``; ``occluded`` -> visibility 1, else 2;
+- keys: on a frame with ``keyframe: true`` every node written is a key and every node of the
+  skeleton missing there (or written without a position) an *unlabelled key* ("not here":
+  interpolation ends at it); on other frames nothing is a key. The ``keyskel`` extra gives the
+  exact per-node keys where they differ (one keyed node on an interpolated frame), per-node
+  model scores, track names and other formats' meta (see :mod:`._extras`);
+- Darwin (x, y) measure from the image corner: ``x = col + 0.5`` (see ``_coords.py``);
+- everything else (other annotation types, unknown keys at every level) is kept in
+  ``meta["darwin"]`` of the dataset, store and tracks, and written back in place.
+
+Edges are not stored in V7 files: a skeleton comes from the ``skeleton`` argument, a
+``<class>.skeleton.json`` beside the data, the skeleton in our document extra, a preset matching
+the node names, or (last) the node names seen in the file, without edges. :func:`write_darwin`
+writes the skeleton into its first document's extra and into side files (unique names per class).
+
+Bad input raises :class:`~napari_keyskel.errors.FormatError` naming the file and the place; things
+read in a way the author may not expect emit :class:`~napari_keyskel.errors.FormatWarning`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from ...dataset import Dataset
+from ...errors import FormatError
+from ...skeleton import SKELETON_FILE_SUFFIX, Skeleton
+from .._checks import check_path, load_skeleton_file, regular_file
+from .._jsonio import gc_paused, load_json
+from ._parse import ItemRecord, is_darwin_doc, parse_document
+from ._tracks import build_dataset
+from ._write import write_darwin
+
+__all__ = ["looks_like_darwin", "read", "read_darwin", "write", "write_darwin"]
+
+SkeletonArg = Skeleton | Mapping[str, Skeleton] | str | PathLike | None
+
+
+def looks_like_darwin(obj: Any) -> bool:
+    """True if parsed JSON ``obj`` is a V7 Darwin 2.x document (or a Darwin 1.0 one)."""
+    return is_darwin_doc(obj)
+
+
+# -- files ------------------------------------------------------------------------------------
+def _darwin_files(folder: Path) -> list[Path]:
+    """The JSON files of a folder to read as Darwin items (``.v7/`` and skeleton files skipped)."""
+    out = []
+    for p in sorted(folder.rglob("*.json")):
+        rel = p.relative_to(folder)
+        if ".v7" in rel.parts[:-1] or p.name.endswith(SKELETON_FILE_SUFFIX) or not p.is_file():
+            continue
+        out.append(p)
+    return out
+
+
+def _load_items(path: Path, tables: dict[str, dict[str, int]]) -> tuple[list[ItemRecord], list[Path]]:
+    if path.is_dir():
+        files = _darwin_files(path)
+        if not files:
+            raise FormatError("the folder holds no Darwin JSON files", path)
+        keys = [f.relative_to(path).as_posix() for f in files]
+        dirs = [path, *sorted({f.parent for f in files} - {path})]
+    elif path.exists():
+        files, keys, dirs = [regular_file(path)], [path.name], [path.parent]
+    else:
+        raise FormatError("no such file or folder", path)
+    items = []
+    for f, key in zip(files, keys):
+        items.append(parse_document(load_json(f), f, key, tables))
+    orders = [it.extra.order if it.extra is not None else None for it in items]
+    if len(items) > 1 and None not in orders and len(set(orders)) == len(orders):
+        items = [it for _, it in sorted(zip(orders, items), key=lambda p: p[0])]  # the order written
+    return items, dirs
+
+
+def read_darwin(path: str | PathLike[str], skeleton: SkeletonArg = None) -> Dataset:
+    """Read a V7 Darwin JSON file, or a folder of them (one file per item), as one dataset.
+
+    Parameters
+    ----------
+    path
+        A Darwin JSON file, or a folder of them (read recursively; ``.v7/`` metadata and
+        ``*.skeleton.json`` files are skipped, any other JSON must be Darwin).
+    skeleton
+        The skeleton of every skeleton class, a ``{class name: Skeleton}`` mapping, or a skeleton
+        file. Classes it does not cover use a ``<class>.skeleton.json`` beside the data, then a
+        preset with the same node names, then the node names found in the file (no edges).
+
+    Returns
+    -------
+    Dataset
+        One store per skeleton / keypoint class; other annotations kept in ``meta["darwin"]``.
+
+    Raises
+    ------
+    FormatError
+        For any problem with the input; the message names the file and the place in it.
+
+    """
+    path = check_path(path)
+    if isinstance(skeleton, (str, PathLike)):
+        skeleton = load_skeleton_file(check_path(skeleton))
+    with gc_paused():
+        tables: dict[str, dict[str, int]] = {}
+        items, dirs = _load_items(path, tables)
+        return build_dataset(items, dirs, skeleton, tables, path)
+
+
+#: The package's face: ``darwin.read`` / ``darwin.write``.
+read, write = read_darwin, write_darwin

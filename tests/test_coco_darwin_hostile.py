@@ -1,0 +1,264 @@
+"""Hostile input and failed writes (issue 10, items 11 and 12): only FormatError, nothing lost.
+
+Every case seen in the wild or in fuzzing gets a test: absurd frame counts and frame keys, huge
+numbers, deep nesting, broken side skeleton files, objects where strings belong, bad extras,
+booleans where numbers belong, FIFOs and NUL bytes; side files of classes whose names clash;
+a folder write that fails half way. Plus a fast sample of ``benchmarks/fuzz_formats.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_keyskel import AnnotationStore, Dataset, Skeleton
+from napari_keyskel.errors import FormatError
+from napari_keyskel.formats import read
+from napari_keyskel.formats.coco import read_coco, write_coco
+from napari_keyskel.formats.darwin import read_darwin, write_darwin
+
+DATA = Path(__file__).parent / "data"
+VIDEO = DATA / "darwin2_video_skeleton_keypoint_mini_uct.json"
+SLEAP = DATA / "coco_keypoints_sleapio_visibility_ternary.json"
+
+
+def _doc(p: Path) -> dict:
+    return json.loads(p.read_text())
+
+
+def _write(tmp: Path, name: str, doc: object) -> Path:
+    p = tmp / name
+    p.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return p
+
+
+def _skeleton_ann(doc: dict) -> dict:
+    return next(
+        a for a in doc["annotations"] if "frames" in a and "skeleton" in next(iter(a["frames"].values()))
+    )
+
+
+def test_frame_count_of_a_billion_is_not_believed(tmp_path: Path) -> None:
+    doc = _doc(VIDEO)
+    doc["item"]["slots"][0]["frame_count"] = 10**9
+    del doc["item"]["slots"][0]["frame_urls"]
+    with pytest.warns(UserWarning, match="states 1000000000 frames"):
+        ds = read_darwin(_write(tmp_path, "v.json", doc))
+    assert len(ds.frames) < 100  # the frames annotated, not a billion dicts
+    out = json.loads(write_darwin(ds, tmp_path / "o.json")[0].read_text())
+    assert out["item"]["slots"][0]["frame_count"] == 10**9  # the file's own number is kept
+
+
+def test_frame_keys_and_ranges_of_1e11_are_refused(tmp_path: Path) -> None:
+    doc = _doc(VIDEO)
+    ann = _skeleton_ann(doc)
+    ann["frames"]["100000000000"] = next(iter(ann["frames"].values()))
+    with pytest.raises(
+        FormatError, match=r"v\.json: annotation .*frame 100000000000 is past the 200000 frames"
+    ):
+        read_darwin(_write(tmp_path, "v.json", doc))
+    doc = _doc(VIDEO)
+    _skeleton_ann(doc)["ranges"] = [[0, 10**11]]
+    with pytest.raises(FormatError, match="'ranges' run past"):
+        read_darwin(_write(tmp_path, "v.json", doc))
+
+
+def test_huge_numbers_and_deep_nesting(tmp_path: Path) -> None:
+    doc = _doc(VIDEO)
+    node = next(iter(_skeleton_ann(doc)["frames"].values()))["skeleton"]["nodes"][0]
+    text = json.dumps(doc).replace(json.dumps(node["x"]), "1" + "0" * 25, 1)
+    ds = read_darwin(_write(tmp_path, "v.json", text))  # 26 digits: a finite number, read
+    assert np.nanmax(ds.stores[0].tracks[next(iter(ds.stores[0].tracks))].coords) > 1e24
+    text = json.dumps(doc).replace(json.dumps(node["x"]), "1" + "0" * 400, 1)
+    with pytest.raises(FormatError, match=r"v\.json: .*not valid JSON \(number is infinity"):
+        read_darwin(_write(tmp_path, "v.json", text))
+    deep = "[" * 1000 + "1" + "]" * 1000
+    for p in (
+        _write(
+            tmp_path,
+            "deep_darwin.json",
+            json.dumps(doc).replace('"properties": []', f'"properties": {deep}', 1),
+        ),
+        _write(tmp_path, "deep_coco.json", SLEAP.read_text().replace('"info"', f'"deep": {deep}, "info"', 1)),
+    ):
+        try:
+            ds = read(p)
+        except FormatError as exc:
+            assert p.name in str(exc)
+        else:  # read: then writing what was kept may refuse, but only with FormatError
+            with pytest.raises(FormatError, match="cannot serialise"):
+                write_darwin(ds, tmp_path / "w_darwin")
+            with pytest.raises(FormatError, match="cannot serialise"):
+                write_coco(ds, tmp_path / "w_coco.json")
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"nodes": ["\xff\xfe"]}', json.dumps({"nodes": [[[[0]]]] * 1 + [None]}).encode()]
+)
+def test_broken_side_skeleton_files(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "v.json").write_text(VIDEO.read_text())
+    (tmp_path / "test_skeleton_basic.skeleton.json").write_bytes(content)
+    with pytest.raises(FormatError, match=r"test_skeleton_basic\.skeleton\.json"):
+        read_darwin(tmp_path / "v.json")
+    deep = json.dumps({"nodes": "@"}).replace('"@"', "[" * 900 + '"a"' + "]" * 900)
+    (tmp_path / "test_skeleton_basic.skeleton.json").write_text(deep)
+    with pytest.raises(FormatError, match=r"test_skeleton_basic\.skeleton\.json"):
+        read_darwin(tmp_path / "v.json")
+
+
+def test_objects_where_strings_belong_and_bad_extras(tmp_path: Path) -> None:
+    doc = _doc(SLEAP)
+    doc["images"][0]["slot"] = {"name": "0"}
+    with pytest.raises(FormatError, match=r"image id .*'slot' must be a string"):
+        read_coco(_write(tmp_path, "c.json", doc))
+    for bad in (
+        [1, 2],
+        {"keyframe": "yes"},
+        {"track": {"id": "x"}},
+        {"score": [1]},
+        {"track": {"alive": [[5, 2]]}},
+    ):
+        doc = _doc(SLEAP)
+        doc["annotations"][0]["keyskel"] = bad
+        with pytest.raises(FormatError, match=r"c\.json: annotation id .*'keyskel'"):
+            read_coco(_write(tmp_path, "c.json", doc))
+    for bad in ("x", {"keys": {"99": [1]}}, {"nodes": [1]}, {"track": {"meta": []}}, {"scores": []}):
+        doc = _doc(VIDEO)
+        _skeleton_ann(doc)["keyskel"] = bad
+        with pytest.raises(FormatError, match=r"v\.json: annotation .*'keyskel'"):
+            read_darwin(_write(tmp_path, "v.json", doc))
+    doc = _doc(VIDEO)
+    doc["keyskel"] = {"frames": {"9": {}}}
+    with pytest.raises(FormatError, match="names slot '9'"):
+        read_darwin(_write(tmp_path, "v.json", doc))
+
+
+def test_true_and_false_are_not_coordinates(tmp_path: Path) -> None:
+    doc = _doc(SLEAP)
+    kp = doc["annotations"][0]["keypoints"]
+    kp[3], kp[5] = True, True  # x of node 1, and its visibility
+    with pytest.raises(FormatError, match=r"annotation id .*'keypoints': value 3 is True, not a number"):
+        read_coco(_write(tmp_path, "c.json", doc))
+    doc = _doc(VIDEO)
+    node = next(iter(_skeleton_ann(doc)["frames"].values()))["skeleton"]["nodes"][0]
+    node["x"] = False
+    with pytest.raises(FormatError, match="node position must be two finite numbers, got x=False"):
+        read_darwin(_write(tmp_path, "v.json", doc))
+
+
+def test_a_fifo_and_a_nul_byte_do_not_hang_or_crash(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    done: list[BaseException] = []
+
+    def go() -> None:
+        for reader in (read, read_coco, read_darwin):
+            try:
+                reader(fifo)
+            except BaseException as exc:
+                done.append(exc)
+
+    th = threading.Thread(target=go, daemon=True)
+    th.start()
+    th.join(10)
+    if th.is_alive():  # unblock the thread (open a writer end) before failing
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("reading a FIFO blocked")
+    assert len(done) == 3 and all(isinstance(e, FormatError) and "not a regular file" in str(e) for e in done)
+    for reader in (read, read_coco, read_darwin):
+        with pytest.raises(FormatError, match="NUL byte"):
+            reader(str(tmp_path / "a") + "\0b.json")
+
+
+def test_side_files_of_clashing_class_names_are_kept_apart(tmp_path: Path) -> None:
+    stores = []
+    for name, nodes in (("a/b", ["x", "y"]), ("a_b", ["p", "q", "r"]), ("with space", ["n"])):
+        s = AnnotationStore(
+            Skeleton(nodes, [(0, 1)] if len(nodes) > 1 else [], name=name), n_frames=1, name=name
+        )
+        s.add_track(1)
+        s.set_points(0, 1, [[1.0, 2.0]] * len(nodes))
+        stores.append(s)
+    ds = Dataset(stores=stores, frames=[{"item": "img.png", "frame": 0}])
+    written = write_darwin(ds, tmp_path / "out")
+    sides = sorted(p.name for p in written if p.name.endswith(".skeleton.json"))
+    assert len(sides) == 3 and len(set(sides)) == 3
+    back = read_darwin(tmp_path / "out")
+    assert {s.name: s.skeleton.nodes for s in back.stores} == {s.name: s.skeleton.nodes for s in stores}
+    assert {s.name: s.skeleton.edges for s in back.stores} == {s.name: s.skeleton.edges for s in stores}
+    (tmp_path / "c").mkdir()
+    write_coco(ds, tmp_path / "c" / "c.json", skeleton_file=True)
+    assert len(list((tmp_path / "c").glob("*.skeleton.json"))) == 3
+
+
+@pytest.mark.parametrize("phase", ["writing the temporary files", "renaming them over the targets"])
+def test_failed_folder_write_leaves_every_file_as_it_was(tmp_path: Path, monkeypatch, phase: str) -> None:
+    import napari_keyskel._atomic as atomic
+
+    two = copy.deepcopy(_doc(VIDEO))
+    two["item"]["name"] = "second.mp4"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.json").write_text(VIDEO.read_text())
+    (src / "b.json").write_text(json.dumps(two))
+    ds = read_darwin(src)
+    out = tmp_path / "out"
+    out.mkdir()
+    before = {"a.json": "old a", "b.json": "old b"}
+    for name, text in before.items():
+        (out / name).write_text(text)
+    calls = {"n": 0}
+    if phase.startswith("writing"):
+        real_mkstemp = atomic.tempfile.mkstemp
+
+        def flaky_mkstemp(*args, **kwargs):  # the second temporary file cannot be made (disk full)
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise OSError(28, "No space left on device")
+            return real_mkstemp(*args, **kwargs)
+
+        monkeypatch.setattr(atomic.tempfile, "mkstemp", flaky_mkstemp)
+    else:
+        real_replace = atomic.os.replace
+
+        def flaky_replace(src, dst):  # the second rename over a target fails
+            if str(src).endswith(".tmp"):
+                calls["n"] += 1
+                if calls["n"] == 2:
+                    raise OSError(28, "No space left on device")
+            return real_replace(src, dst)
+
+        monkeypatch.setattr(atomic.os, "replace", flaky_replace)
+    with pytest.raises(FormatError) as err:
+        write_darwin(ds, out)
+    msg = str(err.value)
+    assert "No space left" in msg and "no file was replaced" in msg
+    assert ".tmp" not in msg and str(out / "b.json") in msg  # names the target, not a temporary file
+    assert {p.name: p.read_text() for p in out.glob("*.json")} == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def _fuzz_module():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_formats.py"
+    spec = importlib.util.spec_from_file_location("fuzz_formats", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_fuzz_sample_only_format_error() -> None:
+    """A fast sample of benchmarks/fuzz_formats.py (which runs 10,000 inputs per reader)."""
+    res = _fuzz_module().fuzz(n_inputs=150, seed=12345, timeout=20, verbose=False)
+    for fmt, counts in res.items():
+        assert set(counts) <= {"ok", "FormatError"}, (fmt, dict(counts))
+        assert counts["ok"] > 10 and counts["FormatError"] > 10  # the mutations reach both outcomes

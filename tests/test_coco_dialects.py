@@ -1,0 +1,168 @@
+"""COCO dialects other tools write (tests/data, see its README): read them, lose nothing, warn.
+
+Each file is a small made-up file in the layout of a public dataset or tool: CrowdPose's
+skeleton pointing past its 14 nodes, a 0-based skeleton, model results with confidences,
+categories that name no keypoints, PoseTrack ``vid_id`` and COCO-video ``video_id`` files, and a
+COCO of unrelated images sharing a track id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_keyskel.cli import main
+from napari_keyskel.errors import FormatWarning
+from napari_keyskel.formats import read
+from napari_keyskel.formats.coco import read_coco, write_coco
+from napari_keyskel.formats.darwin import read_darwin, write_darwin
+from napari_keyskel.keyframes import interpolate_all
+
+DATA = Path(__file__).parent / "data"
+CROWDPOSE = DATA / "coco_crowdpose_like_skeleton_past_k.json"
+ZERO_BASED = DATA / "coco_zero_based_skeleton.json"
+RESULTS = DATA / "coco_results_confidences.json"
+RESULTS_GT = DATA / "coco_results_confidences_gt.json"
+NAMELESS = DATA / "coco_categories_without_keypoint_names.json"
+POSETRACK = DATA / "coco_posetrack_vid_id.json"
+VIDEO_ID = DATA / "coco_video_id_tracks.json"
+UNRELATED = DATA / "coco_unrelated_images.json"
+
+
+def load(p: Path) -> object:
+    return json.loads(Path(p).read_text())
+
+
+def _warnings(fn, *args, **kwargs) -> tuple[object, list[str]]:
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        out = fn(*args, **kwargs)
+    return out, [str(w.message) for w in got if issubclass(w.category, FormatWarning)]
+
+
+def test_crowdpose_skeleton_pointing_past_k_is_read_with_a_warning_per_edge(tmp_path: Path) -> None:
+    ds, msgs = _warnings(read_coco, CROWDPOSE)
+    s = ds.stores[0]
+    assert s.n_nodes == 14 and s.counts()["instances"] == 3
+    dropped = [e for e in load(CROWDPOSE)["categories"][0]["skeleton"] if max(e) > 14]
+    assert len(dropped) == 3 and len(s.skeleton.edges) == 19 - 3
+    for e in dropped:  # each dropped edge named, with the file and the category
+        assert any(f"{CROWDPOSE}: category id 1, field 'skeleton': edge {e}" in m for m in msgs), e
+    out = json.loads(write_coco(ds, tmp_path / "out.json")[0].read_text())
+    assert all(max(e) <= 14 for e in out["categories"][0]["skeleton"])  # a valid skeleton is written
+    assert out["images"] == load(CROWDPOSE)["images"]  # crowdIndex and all kept
+
+
+def test_zero_based_skeleton_detected() -> None:
+    ds, msgs = _warnings(read_coco, ZERO_BASED)
+    assert ds.stores[0].skeleton.edges == ((0, 1), (0, 2), (0, 3), (3, 4))
+    assert any("numbered from 0" in m and "category id 1" in m for m in msgs)
+
+
+def test_results_with_confidences_keep_scores_and_image_ids_through_darwin(tmp_path: Path) -> None:
+    ds = read_coco(RESULTS, images=RESULTS_GT)
+    s = ds.stores[0]
+    src = load(RESULTS)
+    conf = sorted(v for r in src for v in r["keypoints"][2::3])
+    got = sorted(float(v) for t in s for v in t.score[np.isfinite(t.score)])
+    np.testing.assert_allclose(got, conf, rtol=1e-6)  # every confidence is a node's score
+    assert all((t.visibility[np.isfinite(t.coords[..., 0])] == 2).all() for t in s)
+    write_darwin(ds, tmp_path / "d")  # results -> Darwin (a folder: 3 images) -> results
+    back = read_darwin(tmp_path / "d")
+    out = load(write_coco(back, tmp_path / "res.json", results=True)[0])
+
+    def key(r: dict) -> tuple:
+        return (r["image_id"], r["score"])
+
+    assert sorted(out, key=key) == sorted(src, key=key)
+    assert [set(r) for r in out] == [{"image_id", "category_id", "keypoints", "score"}] * len(src)
+
+
+def test_results_without_ground_truth_and_pycocotools_scores_ours(tmp_path: Path) -> None:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    ds = read_coco(RESULTS)  # no images= : one item per image id, generic node names
+    assert ds.stores[0].skeleton.nodes == tuple(f"kp{i}" for i in range(5))
+    gt_path = write_coco(read_coco(RESULTS_GT), tmp_path / "gt.json", oks_sigmas=[0.05] * 5)[0]
+    res_path = write_coco(read_coco(RESULTS, images=RESULTS_GT), tmp_path / "res.json", results=True)[0]
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_path))
+        dt = gt.loadRes(str(res_path))
+        ev = COCOeval(gt, dt, "keypoints")
+        ev.params.kpt_oks_sigmas = np.full(5, 0.05)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert len(dt.anns) == len(load(RESULTS)) and np.isfinite(ev.stats[0])
+
+
+def test_categories_without_keypoint_names_get_generic_nodes(tmp_path: Path, capsys) -> None:
+    ds, msgs = _warnings(read_coco, NAMELESS)
+    assert [s.name for s in ds.stores] == ["face", "hand"]
+    face, hand = ds.stores
+    assert face.skeleton.nodes == tuple(f"kp{i}" for i in range(6)) and hand.n_nodes == 4
+    assert face.counts()["instances"] == 2 and hand.counts()["instances"] == 1
+    assert any("category id 1" in m and "kp0..kp5" in m for m in msgs)
+    out = load(write_coco(ds, tmp_path / "out.json")[0])
+    assert out["categories"] == load(NAMELESS)["categories"]  # written back as they were
+    assert main(["info", str(NAMELESS)]) == 0
+    printed = capsys.readouterr()
+    assert "face: 6 nodes" in printed.out and "instances: 3" in printed.out
+    assert "names no keypoints" in printed.err  # the warning on stderr
+
+
+@pytest.mark.parametrize("path", [POSETRACK, VIDEO_ID])
+def test_track_ids_are_per_video_and_survive_darwin_exactly(tmp_path: Path, path: Path) -> None:
+    ds = read_coco(path)
+    s = ds.stores[0]
+    items = {fr["item"] for fr in ds.frames}
+    assert len(items) == 2  # one item per vid_id / video_id
+    for t in s:  # no track spans two videos
+        assert len({ds.frames[f]["item"] for f in range(t.start, t.stop) if t.alive[f - t.start]}) == 1
+    write_darwin(ds, tmp_path / "d")
+    out = load(write_coco(read_darwin(tmp_path / "d"), tmp_path / "back.json")[0])
+    src = load(path)
+
+    def ids(doc: dict) -> list[tuple]:
+        return sorted((a["image_id"], a["track_id"], tuple(a["keypoints"])) for a in doc["annotations"])
+
+    assert ids(out) == ids(src)  # track ids (0 and ids recurring in two videos) come back exactly
+    assert out["images"] == src["images"]
+
+
+@pytest.mark.parametrize("path", [POSETRACK, VIDEO_ID, UNRELATED])
+def test_interpolation_never_crosses_videos_or_unrelated_images(tmp_path: Path, path: Path) -> None:
+    ds = read_coco(path)
+    before = {fr: set() for fr in range(len(ds.frames))}
+    for t in ds.stores[0]:
+        for r in np.flatnonzero(np.isfinite(t.coords[..., 0]).any(axis=1)):
+            before[t.start + int(r)].add(t.track_id)
+    for s in ds.stores:
+        interpolate_all(s)
+    for t in ds.stores[0]:
+        item = {ds.frames[t.start + int(r)]["item"] for r in np.flatnonzero(t.is_key.any(axis=1))}
+        assert len(item) == 1
+        for r in np.flatnonzero(np.isfinite(t.coords[..., 0]).any(axis=1)):
+            f = t.start + int(r)
+            assert ds.frames[f]["item"] in item  # nothing filled on another video's images
+    if path is UNRELATED:  # the image between two unrelated images gets nothing
+        assert all(
+            not np.isfinite(t.coords[1 - t.start, :, 0]).any() for t in ds.stores[0] if t.start <= 1 < t.stop
+        )
+    # the same through the command line
+    assert main(["interpolate", str(path), str(tmp_path / "i.json")]) == 0
+    again = read(tmp_path / "i.json")
+    assert sum(s.counts()["points"] for s in again.stores) == sum(s.counts()["points"] for s in ds.stores)
+
+
+def test_posetrack_frames_numbered_from_file_names() -> None:
+    ds = read_coco(POSETRACK)
+    assert [fr["frame"] for fr in ds.frames] == [0, 1, 2, 0, 1, 2]
+    assert ds.frames[0]["item"] == "video_000342" and ds.frames[3]["item"] == "video_000522"
