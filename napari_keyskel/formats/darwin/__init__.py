@@ -45,6 +45,7 @@ from .._checks import check_path, load_skeleton_file, regular_file
 from .._jsonio import gc_paused, load_json
 from ._parse import ItemRecord, is_darwin_doc, parse_document
 from ._tracks import build_dataset
+from ._volume3d import is_volume_doc, volume_dataset
 from ._write import write_darwin
 
 __all__ = ["looks_like_darwin", "read", "read_darwin", "write", "write_darwin"]
@@ -69,7 +70,10 @@ def _darwin_files(folder: Path) -> list[Path]:
     return out
 
 
-def _load_items(path: Path, tables: dict[str, dict[str, int]]) -> tuple[list[ItemRecord], list[Path]]:
+def _load_items(
+    path: Path, tables: dict[str, dict[str, int]]
+) -> tuple[list[ItemRecord], list[Path], list[tuple[Any, Path]]]:
+    """The items of the file(s), their folders, and our 3D volume documents (read apart)."""
     if path.is_dir():
         files = _darwin_files(path)
         if not files:
@@ -80,13 +84,19 @@ def _load_items(path: Path, tables: dict[str, dict[str, int]]) -> tuple[list[Ite
         files, keys, dirs = [regular_file(path)], [path.name], [path.parent]
     else:
         raise FormatError("no such file or folder", path)
-    items = []
+    items, volume = [], []
     for f, key in zip(files, keys):
-        items.append(parse_document(load_json(f), f, key, tables))
+        doc = load_json(f)
+        if is_volume_doc(doc):  # our 3D skeletons in volumes (see ._volume3d)
+            volume.append((doc, f))
+            continue
+        items.append(parse_document(doc, f, key, tables))
+    if volume and items:
+        raise FormatError("the folder mixes 3D volume files and other Darwin files; read them apart", path)
     orders = [it.extra.order if it.extra is not None else None for it in items]
     if len(items) > 1 and None not in orders and len(set(orders)) == len(orders):
         items = [it for _, it in sorted(zip(orders, items), key=lambda p: p[0])]  # the order written
-    return items, dirs
+    return items, dirs, volume
 
 
 def read_darwin(path: str | PathLike[str], skeleton: SkeletonArg = None) -> Dataset:
@@ -118,7 +128,9 @@ def read_darwin(path: str | PathLike[str], skeleton: SkeletonArg = None) -> Data
         skeleton = load_skeleton_file(check_path(skeleton))
     with gc_paused():
         tables: dict[str, dict[str, int]] = {}
-        items, dirs = _load_items(path, tables)
+        items, dirs, volume = _load_items(path, tables)
+        if volume:
+            return volume_dataset(volume, str(path))
         return build_dataset(items, dirs, skeleton, tables, path)
 
 
