@@ -1,4 +1,4 @@
-"""3D skeletons in volumes, shared by the V7 and COCO volume writers (docs/FORMATS.md §7).
+"""3D skeletons in volumes, shared by the V7 and COCO volume writers (docs/FORMATS.md §4.5).
 
 A *volume dataset* holds stores whose nodes are (z, y, x): ``coord_ndim=3`` with
 ``frame_axis=None`` (one volume) or ``frame_axis=0`` (one volume per time point, (t, z, y, x)).

@@ -22,6 +22,11 @@ Mapping to the model:
 - everything else (other annotation types, unknown keys at every level) is kept in
   ``meta["darwin"]`` of the dataset, store and tracks, and written back in place.
 
+3D skeletons in volumes (stores with (z, y, x) nodes, ``coord_ndim=3``) are written and read by
+:mod:`._volume3d`: one ``keypoint`` annotation per node on its slice of a ``dicom`` slot, tied by
+``instance_id``; a time series of volumes ((t, z, y, x)) is one item per time point, since a V7
+dicom slot holds one volume (docs/FORMATS.md §4.5).
+
 Edges are not stored in V7 files: a skeleton comes from the ``skeleton`` argument, a
 ``<class>.skeleton.json`` beside the data, the skeleton in our document extra, a preset matching
 the node names, or (last) the node names seen in the file, without edges. :func:`write_darwin`
