@@ -126,6 +126,11 @@ def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> Dataset | 
     shape = tuple(image_layer.data.shape)
     if getattr(image_layer, "rgb", False):
         shape = shape[:-1]
+    if store.coord_ndim == 3 and len(shape) >= 3:  # a volume (z, y, x), or one per time point
+        from .formats._volume import volume_frame_table
+
+        item = Path(str(getattr(image_layer.source, "path", None) or image_layer.name)).name
+        return Dataset(frames=volume_frame_table(store, shape, item))
     if len(shape) < 2 or store.frame_axis is None or store.coord_ndim != 2:
         return None
     n_frames = store.n_frames or (shape[store.frame_axis] if len(shape) > 2 else 1)

@@ -379,8 +379,8 @@ def test_store_without_frame_table_and_empty_store() -> None:
     assert doc["annotations"][0]["keypoints"] == [2.0, 1.0, 2, 4.0, 3.0, 2]
 
 
-def test_3d_store_is_refused(tmp_path: Path) -> None:
-    store = AnnotationStore(Skeleton(["a"]), coord_ndim=3, name="s")
+def test_4d_store_is_refused(tmp_path: Path) -> None:  # 3-D (z, y, x) stores: test_volume3d.py
+    store = AnnotationStore(Skeleton(["a"]), coord_ndim=4, name="s")
     with pytest.raises(FormatError, match="2-D"):
         write_coco(Dataset([store]), tmp_path / "x.json")
     assert not (tmp_path / "x.json").exists()

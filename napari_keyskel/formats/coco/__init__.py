@@ -2,6 +2,9 @@
 
 Mapping (docs/FORMATS.md §2, §3, §4)
 ------------------------------------
+- **3D skeletons in volumes** (stores with (z, y, x) nodes) are written and read by
+  :mod:`._volume3d`: one image per slice holding the nodes on it, the full (x, y, z) per node in
+  a ``keyskel`` extra (docs/FORMATS.md §4.5). Everything below is about 2-D stores.
 - **Categories.** Each category with ``keypoints`` becomes one :class:`AnnotationStore` named
   after it (2-D, ``frame_axis=0``, ``n_frames`` = number of images). Its skeleton is, in this
   order: the ``skeleton`` argument (a :class:`Skeleton` applies to every category with the same

@@ -26,6 +26,7 @@ from ._columns import sort_annotations
 from ._images import forget_made, read_images, set_frame_extras
 from ._rules import Ctx, is_id, is_int, is_num, where
 from ._tracks import Cat, build_tracks, carried
+from ._volume3d import is_volume_coco, volume_coco_dataset
 
 __all__ = ["SkeletonArg", "coco_from_obj", "load_coco_json", "looks_like_coco", "resolve_skeleton_arg"]
 
@@ -302,6 +303,8 @@ def coco_from_obj(
     arg = resolve_skeleton_arg(skeleton)
     if isinstance(obj, list):
         return _from_results(ctx, obj, arg, images, bools)
+    if is_volume_coco(obj):  # our 3D skeletons in volumes, one image per slice
+        return volume_coco_dataset(obj, path)
     if not isinstance(obj, dict):
         raise ctx.fail("not a COCO keypoints file: expected an object or a results list")
     for key in ("images", "annotations", "categories"):

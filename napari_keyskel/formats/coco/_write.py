@@ -25,7 +25,9 @@ from ...store import AnnotationStore, Track
 from .. import _jsonio
 from .._checks import decimal_scores
 from .._coords import COCO_OFFSET, to_file_xy
+from .._volume import is_volume_dataset
 from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, derived, is_id, is_int
+from ._volume3d import volume_coco_document
 
 __all__ = ["coco_document"]
 
@@ -479,6 +481,8 @@ def coco_document(
     """The COCO document (ground-truth dict or results list) of ``dataset``; see :func:`.coco.write_coco`."""
     if not isinstance(dataset, Dataset):
         raise FormatError(f"expected a Dataset, got {type(dataset).__name__}", path)
+    if is_volume_dataset(dataset):  # (z, y, x) nodes: one image per slice (see ._volume3d)
+        return volume_coco_document(dataset, results, path)
     dmeta = _coco_meta(dataset)
     frames = _frame_table(dataset, path)
     img_ids = _unique_ids([fr.get("image_id") for fr in frames])

@@ -22,6 +22,11 @@ Mapping to the model:
 - everything else (other annotation types, unknown keys at every level) is kept in
   ``meta["darwin"]`` of the dataset, store and tracks, and written back in place.
 
+3D skeletons in volumes (stores with (z, y, x) nodes, ``coord_ndim=3``) are written and read by
+:mod:`._volume3d`: one ``keypoint`` annotation per node on its slice of a ``dicom`` slot, tied by
+``instance_id``; a time series of volumes ((t, z, y, x)) is one item per time point, since a V7
+dicom slot holds one volume (docs/FORMATS.md §4.5).
+
 Edges are not stored in V7 files: a skeleton comes from the ``skeleton`` argument, a
 ``<class>.skeleton.json`` beside the data, the skeleton in our document extra, a preset matching
 the node names, or (last) the node names seen in the file, without edges. :func:`write_darwin`
@@ -45,6 +50,7 @@ from .._checks import check_path, load_skeleton_file, regular_file
 from .._jsonio import gc_paused, load_json
 from ._parse import ItemRecord, is_darwin_doc, parse_document
 from ._tracks import build_dataset
+from ._volume3d import is_volume_doc, volume_dataset
 from ._write import write_darwin
 
 __all__ = ["looks_like_darwin", "read", "read_darwin", "write", "write_darwin"]
@@ -69,7 +75,10 @@ def _darwin_files(folder: Path) -> list[Path]:
     return out
 
 
-def _load_items(path: Path, tables: dict[str, dict[str, int]]) -> tuple[list[ItemRecord], list[Path]]:
+def _load_items(
+    path: Path, tables: dict[str, dict[str, int]]
+) -> tuple[list[ItemRecord], list[Path], list[tuple[Any, Path]]]:
+    """The items of the file(s), their folders, and our 3D volume documents (read apart)."""
     if path.is_dir():
         files = _darwin_files(path)
         if not files:
@@ -80,13 +89,19 @@ def _load_items(path: Path, tables: dict[str, dict[str, int]]) -> tuple[list[Ite
         files, keys, dirs = [regular_file(path)], [path.name], [path.parent]
     else:
         raise FormatError("no such file or folder", path)
-    items = []
+    items, volume = [], []
     for f, key in zip(files, keys):
-        items.append(parse_document(load_json(f), f, key, tables))
+        doc = load_json(f)
+        if is_volume_doc(doc):  # our 3D skeletons in volumes (see ._volume3d)
+            volume.append((doc, f))
+            continue
+        items.append(parse_document(doc, f, key, tables))
+    if volume and items:
+        raise FormatError("the folder mixes 3D volume files and other Darwin files; read them apart", path)
     orders = [it.extra.order if it.extra is not None else None for it in items]
     if len(items) > 1 and None not in orders and len(set(orders)) == len(orders):
         items = [it for _, it in sorted(zip(orders, items), key=lambda p: p[0])]  # the order written
-    return items, dirs
+    return items, dirs, volume
 
 
 def read_darwin(path: str | PathLike[str], skeleton: SkeletonArg = None) -> Dataset:
@@ -118,7 +133,9 @@ def read_darwin(path: str | PathLike[str], skeleton: SkeletonArg = None) -> Data
         skeleton = load_skeleton_file(check_path(skeleton))
     with gc_paused():
         tables: dict[str, dict[str, int]] = {}
-        items, dirs = _load_items(path, tables)
+        items, dirs, volume = _load_items(path, tables)
+        if volume:
+            return volume_dataset(volume, str(path))
         return build_dataset(items, dirs, skeleton, tables, path)
 
 

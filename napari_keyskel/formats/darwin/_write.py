@@ -29,8 +29,10 @@ from .._checks import MAX_FRAMES, decimal_scores, is_int, is_num, short
 from .._coords import DARWIN_OFFSET, DECIMALS, to_file_xy
 from .._jsonio import dumps_json, gc_paused
 from .._sidefiles import safe_name, side_file_names
+from .._volume import is_volume_dataset
 from ._layout import Group, Item, Layout
 from ._parse import SlotInfo, _Ctx, _item_v1, _item_v2
+from ._volume3d import volume_documents
 
 __all__ = ["SCHEMA_REF", "build_documents", "export_folder_for", "safe_name", "write_darwin"]
 
@@ -532,7 +534,10 @@ def write_darwin(
     single = path.suffix.lower() == ".json"
     with gc_paused():
         try:
-            docs = build_documents(dataset, safe_name(path.stem) if single else "item")
+            if is_volume_dataset(dataset):  # (z, y, x) nodes: one keypoint per node on its slice
+                docs = volume_documents(dataset, safe_name(path.stem) if single else "volume", path)
+            else:
+                docs = build_documents(dataset, safe_name(path.stem) if single else "item")
         except (
             TypeError,
             KeyError,
