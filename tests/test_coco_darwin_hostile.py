@@ -277,3 +277,12 @@ def test_damaged_v7_ranges_carried_in_coco_do_not_hang_the_writer(tmp_path: Path
     out = json.loads(write_darwin(ds, tmp_path / "d.json", skeleton_file=False)[0].read_text())
     ranges = [a["ranges"] for a in out["annotations"] if "ranges" in a and a["name"] == "test_skeleton_basic"]
     assert ranges == [[[5, 8]]]  # written afresh from the lifespan, not from the damaged value
+
+
+def test_damaged_kept_v7_data_is_a_format_error_naming_the_target(tmp_path: Path) -> None:
+    ds = read_darwin(VIDEO)
+    next(iter(ds.stores[0])).meta["darwin"]["extra"] = 7  # e.g. mangled by another tool
+    target = tmp_path / "o.json"
+    with pytest.raises(FormatError, match="V7 data kept from the file read is damaged") as err:
+        write_darwin(ds, target)
+    assert str(target) in str(err.value) and not target.exists()

@@ -7,11 +7,13 @@ from the content actually present.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import reprlib
 import stat
 import warnings
+from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,28 @@ def short(v: Any) -> str:
         return _repr.repr(v)
     except Exception:
         return f"<{type(v).__name__}>"
+
+
+#: What damaged data kept from a read file (templates, extras) can raise while it is written back.
+_DAMAGE = (TypeError, KeyError, AttributeError, ValueError, IndexError, OverflowError, RecursionError)
+
+
+@contextlib.contextmanager
+def kept_data_guard(fmt: str, path: Any) -> Iterator[None]:
+    """Turn a failure caused by damaged kept ``fmt`` data into a :class:`FormatError` naming ``path``.
+
+    Data kept from a read file (templates, extras) may come back damaged, e.g. edited in another tool.
+    """
+    try:
+        yield
+    except FormatError:
+        raise
+    except _DAMAGE as exc:
+        raise FormatError(
+            f"cannot write: the {fmt} data kept from the file read is damaged ({type(exc).__name__}: "
+            f"{str(exc)[:200]})",
+            path,
+        ) from None
 
 
 def warn(message: str, path: Any = None, where: str | None = None) -> None:

@@ -116,7 +116,7 @@ from typing import Any
 from ...dataset import Dataset
 from ...errors import FormatError
 from ...skeleton import Skeleton
-from .._checks import check_path
+from .._checks import check_path, kept_data_guard
 from .._jsonio import dump_json, gc_paused
 from .._sidefiles import side_file_names
 from ._read import SkeletonArg, coco_from_obj, load_coco_json, looks_like_coco
@@ -198,7 +198,7 @@ def write_coco(
     """
     p = Path(path)
     with gc_paused():
-        try:
+        with kept_data_guard("COCO", p):
             doc = coco_document(
                 dataset,
                 results=results,
@@ -207,23 +207,6 @@ def write_coco(
                 as_numpy=numpy_ok(),
                 path=p,
             )
-        except (
-            TypeError,
-            KeyError,
-            AttributeError,
-            ValueError,
-            IndexError,
-            OverflowError,
-            RecursionError,
-        ) as exc:
-            if isinstance(exc, FormatError):
-                raise
-            # the COCO data kept from a file (images, extras) came back damaged, e.g. edited in V7
-            raise FormatError(
-                f"cannot write: the COCO data kept from the file read is damaged ({type(exc).__name__}: "
-                f"{str(exc)[:200]})",
-                p,
-            ) from None
         written = [dump_json(p, doc, indent=indent)]
     if skeleton_file:
         names = side_file_names([s.name for s in dataset.stores])

@@ -25,7 +25,7 @@ from ...errors import FormatError
 from ...presets import match_preset
 from ...skeleton import Skeleton
 from ...store import AnnotationStore, Track
-from .._checks import MAX_FRAMES, decimal_scores, is_int, is_num, short
+from .._checks import MAX_FRAMES, decimal_scores, is_int, is_num, kept_data_guard, short
 from .._coords import DARWIN_OFFSET, DECIMALS, to_file_xy
 from .._jsonio import dumps_json, gc_paused
 from .._sidefiles import safe_name, side_file_names
@@ -532,29 +532,11 @@ def write_darwin(
     """
     path = Path(path)
     single = path.suffix.lower() == ".json"
-    with gc_paused():
-        try:
-            if is_volume_dataset(dataset):  # (z, y, x) nodes: one keypoint per node on its slice
-                docs = volume_documents(dataset, safe_name(path.stem) if single else "volume", path)
-            else:
-                docs = build_documents(dataset, safe_name(path.stem) if single else "item")
-        except (
-            TypeError,
-            KeyError,
-            AttributeError,
-            ValueError,
-            IndexError,
-            OverflowError,
-            RecursionError,
-        ) as exc:
-            if isinstance(exc, FormatError):
-                raise
-            # the V7 data kept from a file (templates, extras) came back damaged, e.g. edited in COCO
-            raise FormatError(
-                f"cannot write: the V7 data kept from the file read is damaged ({type(exc).__name__}: "
-                f"{str(exc)[:200]})",
-                path,
-            ) from None
+    with gc_paused(), kept_data_guard("V7", path):
+        if is_volume_dataset(dataset):  # (z, y, x) nodes: one keypoint per node on its slice
+            docs = volume_documents(dataset, safe_name(path.stem) if single else "volume", path)
+        else:
+            docs = build_documents(dataset, safe_name(path.stem) if single else "item")
     if single and len(docs) != 1 and export_folder:
         single, path = False, export_folder_for(path)
     if single:
