@@ -283,12 +283,16 @@ class Proposal:
     score: np.ndarray
 
 
-def _check_video_store(store: AnnotationStore, source: FrameSource) -> None:
+def _check_video_axes(store: AnnotationStore) -> None:
     if store.frame_axis != 0 or store.coord_ndim != 2:
         raise StoreError(
             "propagation follows (y, x) nodes along a frame axis 0 (a (t, y, x) video); this store has "
             f"coord_ndim={store.coord_ndim}, frame_axis={store.frame_axis}"
         )
+
+
+def _check_video_store(store: AnnotationStore, source: FrameSource) -> None:
+    _check_video_axes(store)
     if store.n_frames is not None and store.n_frames > source.n_frames:
         raise KeyskelError(f"the annotations have {store.n_frames} frames, the video {source.n_frames}")
 
@@ -306,11 +310,7 @@ def plan_propagation(
 
     See :func:`propagate`; validates everything before any frame is read.
     """
-    if store.frame_axis != 0 or store.coord_ndim != 2:
-        raise StoreError(
-            "propagation follows (y, x) nodes along a frame axis 0 (a (t, y, x) video); this store has "
-            f"coord_ndim={store.coord_ndim}, frame_axis={store.frame_axis}"
-        )
+    _check_video_axes(store)
     if direction not in (1, -1):
         raise KeyskelError(f"direction must be +1 or -1, got {direction!r}")
     t = store.track(track_id)

@@ -51,22 +51,25 @@ def connect_current_viewer() -> None:
         install(viewer)  # Ctrl-S, unsaved changes, autosave and recovery
 
 
+def _sample_layers(
+    video: Any, store: Any, n_animals: int, n_frames: int
+) -> list[tuple[Any, dict[str, Any], str]]:
+    """The video (its animals' ground-truth poses in its metadata) and the layer of ``store``."""
+    truth = figure_poses(n_frames, SAMPLE_SHAPE, n_animals, **_FIGURE)
+    connect_current_viewer()
+    labels = ("t", "y", "x")
+    meta = {"keyskel_ground_truth": truth}
+    image_attrs = {"name": "moving figure", "axis_labels": labels, "metadata": meta}
+    return [
+        (video, image_attrs, "image"),
+        points_layer_tuple(store, 0, name="mouse keypoints", axis_labels=labels, text=_TEXT),
+    ]
+
+
 def make_sample_data(n_frames: int = 100) -> list[tuple[Any, dict[str, Any], str]]:
     """Image layer of the video (ground truth in its metadata), plus the keyed annotations."""
     video, store = moving_figure(n_frames=n_frames, shape=SAMPLE_SHAPE, key_step=KEY_STEP, **_FIGURE)
-    truth = figure_poses(n_frames, SAMPLE_SHAPE, len(store), **_FIGURE)
-    connect_current_viewer()
-    labels = ("t", "y", "x")
-    image_attrs = {
-        "name": "moving figure",
-        "axis_labels": labels,
-        "metadata": {"keyskel_ground_truth": truth},
-    }
-    text = _TEXT
-    return [
-        (video, image_attrs, "image"),
-        points_layer_tuple(store, 0, name="mouse keypoints", axis_labels=labels, text=text),
-    ]
+    return _sample_layers(video, store, len(store), n_frames)
 
 
 def make_unannotated_sample(n_frames: int = 100) -> list[tuple[Any, dict[str, Any], str]]:
@@ -74,18 +77,6 @@ def make_unannotated_sample(n_frames: int = 100) -> list[tuple[Any, dict[str, An
     from ..presets import mouse_topview
     from ..store import AnnotationStore
 
-    video, _ = moving_figure(n_frames=n_frames, shape=SAMPLE_SHAPE, **_FIGURE)
-    truth = figure_poses(n_frames, SAMPLE_SHAPE, 2, **_FIGURE)
+    video, keyed = moving_figure(n_frames=n_frames, shape=SAMPLE_SHAPE, **_FIGURE)
     store = AnnotationStore(mouse_topview(), coord_ndim=2, frame_axis=0, n_frames=n_frames, name="mouse")
-    connect_current_viewer()
-    labels = ("t", "y", "x")
-    image_attrs = {
-        "name": "moving figure",
-        "axis_labels": labels,
-        "metadata": {"keyskel_ground_truth": truth},
-    }
-    text = _TEXT
-    return [
-        (video, image_attrs, "image"),
-        points_layer_tuple(store, 0, name="mouse keypoints", axis_labels=labels, text=text),
-    ]
+    return _sample_layers(video, store, len(keyed), n_frames)
