@@ -32,6 +32,7 @@ __all__ = [
     "Bindings",
     "bindings_for",
     "install",
+    "layer_key",
     "reload_skeleton",
     "shortcuts_text",
     "template_pose",
@@ -64,6 +65,23 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Control-Z", "undo", "undo"),
     ("Control-Shift-Z", "redo", "redo"),
 )
+
+
+def layer_key(key: str) -> int:
+    """The napari key binding of ``key`` as written in :data:`KEYS`, with ``Control`` as Cmd on macOS.
+
+    napari reads a ``"Control-Z"`` string as the Control key on every system (on macOS: ⌃, not
+    ⌘), so the keys are bound as app-model's ``KeyMod.CtrlCmd`` (Ctrl on Linux and Windows, Cmd on
+    macOS), as napari's own shortcuts are.
+    """
+    from app_model.types import KeyCode, KeyMod
+
+    *mods, name = key.split("-") if key != "-" else ["-"]
+    flags = {"Control": KeyMod.CtrlCmd, "Shift": KeyMod.Shift, "Alt": KeyMod.Alt}
+    out = int(KeyCode.from_string(name))
+    for m in mods:
+        out |= int(flags[m])
+    return out
 
 
 def shortcuts_text() -> str:
@@ -100,7 +118,7 @@ class Bindings(StampActions, EditActions, NavigationActions):
     def __init__(self, ctrl: EditSession) -> None:
         super().__init__(ctrl)
         for key, method, _ in KEYS:
-            self.layer.bind_key(key, self._key_handler(method), overwrite=True)
+            self.layer.bind_key(layer_key(key), self._key_handler(method), overwrite=True)
         ctrl.changed.connect(self._on_changed)
         ctrl.frame_changed.connect(self._on_frame)
         self.layer.selected_data.events.items_changed.connect(self._on_selection)
@@ -109,7 +127,7 @@ class Bindings(StampActions, EditActions, NavigationActions):
         """Remove the key bindings and disconnect (the layer left its viewer)."""
         for key, _, _ in KEYS:
             with contextlib.suppress(Exception):
-                self.layer.bind_key(key, None)
+                self.layer.bind_key(layer_key(key), None)
         self.ctrl.changed.disconnect(self._on_changed)
         self.ctrl.frame_changed.disconnect(self._on_frame)
         self.layer.selected_data.events.items_changed.disconnect(self._on_selection)

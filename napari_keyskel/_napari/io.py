@@ -235,6 +235,9 @@ def _write_layers(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str
     except (KeyskelError, OSError) as exc:
         _notify(f"keyskel: nothing saved as {FORMAT_NAMES[fmt]} to {path}: {exc}")
         return []
+    from .save import saved_by_writer
+
+    saved_by_writer(layer_data, path, fmt)  # the layers' unsaved marks clear; Ctrl-S writes here now
     if fmt == "darwin" and Path(path).suffix.lower() == ".json" and written and written[0] != Path(path):
         from napari.utils.notifications import show_info
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,15 +160,21 @@ class SaveState:
             {**store_to_plain(s.ctrl.store), "dataset": s.layer.metadata["keyskel"].get("dataset")}
             for s in group
         ]
-        written = formats.write(dataset_from_plain(plains), target, fmt)
+        # several items as V7: the export folder File > Save writes too (one Darwin file per item)
+        extra = {"export_folder": True} if fmt == "darwin" else {}
+        written = formats.write(dataset_from_plain(plains), target, fmt, **extra)
         for s in group:
-            s.path, s.format = target, fmt
-            s.layer.metadata["keyskel_save"] = {"path": str(target), "format": fmt}
-            s._pending = False
-            s._skeleton = s.ctrl.store.skeleton
-            s._set_dirty(False)
-            recovery.discard_recovery(s.identity)
+            s.mark_saved(target, fmt)
         return [Path(p) for p in written]
+
+    def mark_saved(self, path: Path, fmt: str) -> None:
+        """Every frame was just written to ``path`` as ``fmt``: Ctrl-S writes there now; not unsaved."""
+        self.path, self.format = path, fmt
+        self.layer.metadata["keyskel_save"] = {"path": str(path), "format": fmt}
+        self._pending = False
+        self._skeleton = self.ctrl.store.skeleton
+        self._set_dirty(False)
+        recovery.discard_recovery(self.identity)
 
     def autosave(self) -> Path | None:
         """Write the recovery file if there are edits since the last autosave; its path, else None."""
@@ -265,6 +272,22 @@ def save_layer(layer: Any, ask: bool = True) -> list[Path]:
         return []
     _notify(f"keyskel: saved {layer.name!r} (every frame) to {', '.join(str(p) for p in written)}")
     return written
+
+
+def saved_by_writer(layer_data: Sequence[tuple[Any, dict[str, Any], str]], path: str, fmt: str) -> None:
+    """Napari's File > Save just wrote these layers with a keyskel writer (every frame): saved.
+
+    The layers are found by their ``metadata["keyskel"]`` (napari hands the writer the layer's own
+    metadata dict); Ctrl-S then writes to the same path, in the same format.
+    """
+    written = {
+        id(attrs["metadata"]["keyskel"])
+        for _, attrs, ltype in layer_data
+        if ltype == "points" and "keyskel" in (attrs.get("metadata") or {})
+    }
+    for state in list(_STATES.values()):
+        if id(state.layer.metadata.get("keyskel")) in written:
+            state.mark_saved(Path(path), fmt)
 
 
 def ask_save_path(state: SaveState) -> tuple[Path, str] | None:
@@ -365,7 +388,9 @@ class _ViewerHooks:
         except KeyskelError:
             return
         state = _STATES[id(layer)] = SaveState(viewer, layer, ctrl)
-        layer.bind_key("Control-S", _ctrl_s, overwrite=True)
+        from .bindings import layer_key
+
+        layer.bind_key(layer_key("Control-S"), _ctrl_s, overwrite=True)  # Cmd-S on macOS
         state.offer_recovery()
 
 
