@@ -13,7 +13,7 @@ default). Over the pairs, per node and overall:
 - ``mean_error``: the mean distance over nodes placed in both.
 
 ``worst`` lists the frames with the lowest mean OKS (mean error without OKS), a reference
-instance left unpaired counting as OKS 0 there. Nodes are paired by name.
+instance left unpaired counting as OKS 0 there; frames where both sets agree exactly are left out. Nodes are paired by name.
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def compare_stores(
 
 
 def _worst(p: Pairs, pair_oks: np.ndarray | None, pair_err: np.ndarray, n: int) -> list[dict[str, Any]]:
-    """The ``n`` frames of lowest mean OKS (highest mean error without OKS)."""
+    """The ``n`` frames of lowest mean OKS (highest mean error without OKS), exact ones left out."""
     frames = np.concatenate([p.frame, p.unmatched_a[:, 0]])
     if not len(frames):
         return []
@@ -253,6 +253,9 @@ def _worst(p: Pairs, pair_oks: np.ndarray | None, pair_err: np.ndarray, n: int) 
         else:
             frame_oks = np.full(len(uniq), np.nan)
             order = np.argsort(-np.nan_to_num(err, nan=np.inf), kind="stable")
+    # a frame where the two sets agree exactly is not among the worst, however few frames differ
+    exact = (unpaired == 0) & (np.nan_to_num(err, nan=np.inf) <= 1e-9)
+    order = order[~exact[order]]
     return [
         {
             "frame": int(uniq[i]),
