@@ -98,6 +98,23 @@ def _kept(ds: Dataset) -> dict[str, int]:
     }
 
 
+def _layout(ds: Dataset) -> dict[str, Any]:
+    """What the frames are: video frames (t, y, x), one volume (z, y, x) or time points of volumes.
+
+    For 3-D points, ``slices`` is the range of z (rounded) the nodes are placed on.
+    """
+    import numpy as np
+
+    stores = list(ds.stores)
+    if not stores or all(s.coord_ndim == 2 for s in stores):
+        return {"axes": "t, y, x" if stores and stores[0].frame_axis is not None else "y, x"}
+    zs = [t.coords[..., 0][np.isfinite(t.coords[..., 0])] for s in stores if s.coord_ndim == 3 for t in s]
+    z = np.concatenate(zs) if zs else np.zeros(0)
+    slices = [int(np.round(z.min())), int(np.round(z.max()))] if z.size else None
+    series = any(s.frame_axis is not None for s in stores if s.coord_ndim == 3)
+    return {"axes": "t, z, y, x" if series else "z, y, x", "slices": slices}
+
+
 def _summary(ds: Dataset, fmt: str, path: str) -> dict[str, Any]:
     items = list(dict.fromkeys(str(fr.get("item")) for fr in ds.frames)) if ds.frames else []
     sets = []
@@ -121,10 +138,22 @@ def _summary(ds: Dataset, fmt: str, path: str) -> dict[str, Any]:
         "format": fmt,
         "items": len(items),
         "frames": ds.n_frames,
+        "layout": _layout(ds),
         **totals,
         "annotation_sets": sets,
         "kept_unmodelled": _kept(ds),
     }
+
+
+def _frames_text(info: dict[str, Any]) -> str:
+    """``frames: N``, or for 3-D points what the frames and slices are."""
+    lay = info["layout"]
+    where = f", nodes on slices {lay['slices'][0]}-{lay['slices'][1]}" if lay.get("slices") else ""
+    if lay["axes"] == "z, y, x":
+        return f"one volume (z, y, x){where}"
+    if lay["axes"] == "t, z, y, x":
+        return f"time points: {info['frames']} (volumes, t, z, y, x){where}"
+    return f"frames: {info['frames']}"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -134,12 +163,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     print(f"{info['path']}: {fmt}")
-    print(f"  items: {info['items']}  frames: {info['frames']}  instances: {info['instances']}")
+    print(f"  items: {info['items']}  {_frames_text(info)}  instances: {info['instances']}")
     print(f"  points: {info['points']}  keys: {info['keys']}  interpolated: {info['interpolated']}")
     for s in info["annotation_sets"]:
         print(
             f"  - {s['name']}: {len(s['nodes'])} nodes, {s['edges']} edges, {s['instances']} instances, "
-            f"{s['frames']} frames, {s['keys']} keys, {s['interpolated']} interpolated"
+            f"{s['frames']} {'volume' if info['layout']['axes'] == 'z, y, x' else 'frames'}, "
+            f"{s['keys']} keys, {s['interpolated']} interpolated"
         )
         note = " (the file names none: named by position)" if s["generic_node_names"] else ""
         print(f"    nodes: {', '.join(s['nodes'])}{note}")
@@ -164,8 +194,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     more = (
         f"; kept as read: {kept['other_annotations']} other annotations" if kept["other_annotations"] else ""
     )
-    print(f"OK {args.input}: {fmt}, {len(ds.stores)} annotation sets, {info['instances']} instances, "
-          f"{info['points']} points ({sets or 'no keypoints'}){more}")  # fmt: skip
+    print(f"OK {args.input}: {fmt}, {_frames_text(info)}, {len(ds.stores)} annotation sets, "
+          f"{info['instances']} instances, {info['points']} points ({sets or 'no keypoints'}){more}")  # fmt: skip
     return 0
 
 

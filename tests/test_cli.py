@@ -150,3 +150,22 @@ def test_warnings_on_stderr_and_validate_says_what_was_read(tmp_path, capsys):
     assert "hand: 4 nodes (named by position), 1 instances" in out.out
     assert "kept as read: 1 other annotations" in out.out
     assert "warning: " in out.err and "names no keypoints" in out.err
+
+
+def test_info_and_validate_say_a_volume_is_one_volume_with_its_slices(tmp_path, capsys):
+    from test_volume3d import volume
+
+    from napari_keyskel.formats.darwin import write_darwin
+
+    path, _ = write_darwin(volume(), tmp_path / "scan.json")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "one volume (z, y, x), nodes on slices 1-7" in out and "frames: 1" not in out
+    assert main(["validate", str(path)]) == 0
+    assert "one volume (z, y, x), nodes on slices 1-7" in capsys.readouterr().out
+    assert main(["info", "--json", str(path)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["layout"] == {"axes": "z, y, x", "slices": [1, 7]}
+    series = write_darwin(volume(fa=0), tmp_path / "series")[0].parent
+    assert main(["info", str(series)]) == 0
+    assert "time points: 2 (volumes, t, z, y, x)" in capsys.readouterr().out

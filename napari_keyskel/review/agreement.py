@@ -13,7 +13,8 @@ default). Over the pairs, per node and overall:
 - ``mean_error``: the mean distance over nodes placed in both.
 
 ``worst`` lists the frames with the lowest mean OKS (mean error without OKS), a reference
-instance left unpaired counting as OKS 0 there; frames where both sets agree exactly are left out. Nodes are paired by name.
+instance left unpaired counting as OKS 0 there; frames where both sets agree exactly are left
+out. Nodes are paired by name.
 """
 
 from __future__ import annotations
