@@ -194,8 +194,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     more = (
         f"; kept as read: {kept['other_annotations']} other annotations" if kept["other_annotations"] else ""
     )
+    counts = f"{info['instances']} instances, {info['points']} points"
     print(f"OK {args.input}: {fmt}, {_frames_text(info)}, {len(ds.stores)} annotation sets, "
-          f"{info['instances']} instances, {info['points']} points ({sets or 'no keypoints'}){more}")  # fmt: skip
+          f"{counts} ({sets or 'no keypoints'}){more}")  # fmt: skip
     return 0
 
 
