@@ -234,3 +234,38 @@ def test_removing_a_reviewed_layer_frees_its_store(env, qtbot):
     gc.collect()
     assert store_ref() is None
     assert env.dock.session() is None  # the dock let go of it too
+
+
+def test_review_states_are_undoable_edits_and_unsaved_work(env, qtbot):
+    from napari_keyskel._napari import save
+
+    save.install(env.viewer)
+    state = save.state_for(env.points)
+    d, s = env.dock, env.store
+    qtbot.mouseClick(d.check_button, LEFT)
+    session = d.session()
+    session.go(0)
+    f, tid, _, _ = session.flag_key(0)
+    coords = s.tracks[tid].coords.copy()
+    qtbot.mouseClick(d.accept_button, LEFT)
+    qtbot.mouseClick(d.fix_button, LEFT)
+    assert s.tracks[tid].meta["review"][str(f)]["state"] == "needs_fix"
+    assert state.unsaved  # a review state is saved with the annotations
+    env.viewer.layers.selection.active = env.points
+    undo = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(env.canvas, *undo)
+    assert s.tracks[tid].meta["review"][str(f)]["state"] == "accepted"
+    same = [
+        it
+        for it in _flag_items(d.tree)
+        if session.flag_key(it.data(0, Qt.ItemDataRole.UserRole))[:2] == (f, tid)
+    ]
+    assert same and all(it.text(4) == "✓ ok" for it in same)  # the dock shows the undone state
+    QTest.keyClick(env.canvas, *undo)
+    assert str(f) not in s.tracks[tid].meta.get("review", {})
+    assert session.progress()["reviewed"] == 0 and d.progress_bar.value() == 0
+    QTest.keyClick(
+        env.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert s.tracks[tid].meta["review"][str(f)]["state"] == "accepted"
+    np.testing.assert_array_equal(s.tracks[tid].coords, coords)  # no node moved

@@ -8,7 +8,7 @@ The flags are kept in review order (:attr:`order`): grouped by frame, the groups
 them by score (highest first), or by frame. :meth:`go` jumps to a flag's frame and selects its
 instance and node; ``F`` / ``Shift-F`` on the layer go to the next / previous flag. Review states
 go to ``Track.meta["review"]`` (:mod:`napari_keyskel.review.states`), which the layer's metadata
-shares, so napari's writers save them. :meth:`ReviewSession.timeline_marks` gives, per track, the frames a
+shares, so napari's writers save them; setting one is an undoable edit of the layer. :meth:`ReviewSession.timeline_marks` gives, per track, the frames a
 timeline should mark (flags with their worst kind, review states).
 """
 
@@ -25,6 +25,7 @@ from ..review import KINDS, Flags, Thresholds, detect
 from ..review import states as st
 from ..review.agreement import disagreement_flags
 from ..review.flags import DISAGREE
+from ..store import Change
 
 if TYPE_CHECKING:
     from .controller import LayerController
@@ -128,8 +129,10 @@ class ReviewSession:
         """Re-run the detectors on the tracks an edit touched; their flags clear once fixed."""
         if not self.active:
             return
-        touched = {c.track_id for c in changes}
+        touched = {c.track_id for c in changes if c.nodes}
         if not touched:
+            if changes:  # only review states (Track.meta) changed, e.g. undone: show them
+                self.updated.emit()
             return
         keep = self._detected.take(~self._detected.touching(touched))
         fresh = detect(self.store, self.kinds, self.thresholds, track_ids=touched)
@@ -212,12 +215,21 @@ class ReviewSession:
 
     # -- review states --------------------------------------------------------------------------
     def set_state(self, i: int, state: str | None, comment: str = "") -> None:
-        """Set (``None``: clear) the review state of flag ``i``'s (frame, instance)."""
+        """Set (``None``: clear) the review state of flag ``i``'s (frame, instance): one undo step.
+
+        It is an edit of the layer like any other: Ctrl-Z undoes it, and it is unsaved work.
+        """
         frame, tid, _, _ = self.flag_key(i)
-        if state is None:
-            st.clear_state(self.store, frame, tid)
-        else:
-            st.set_state(self.store, frame, tid, state, comment)  # Track.meta: shared with metadata
+
+        def edit() -> list[Change]:
+            if state is None:
+                st.clear_state(self.store, frame, tid)
+            else:
+                st.set_state(self.store, frame, tid, state, comment)  # Track.meta: shared with metadata
+            return [Change(tid, frame, frame + 1, ())]  # no node moved: the detectors need not re-run
+
+        label = f"review: {'clear' if state is None else state} frame {frame}, instance {tid}"
+        self.ctrl.record(label, edit, tracks=[tid])
         self.updated.emit()
 
     def states(self) -> np.ndarray:
