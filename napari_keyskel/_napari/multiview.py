@@ -40,6 +40,7 @@ from ..multiview import (
 )
 from ..triangulate import reprojection_flags
 from .controller import controller_for
+from .napari_private import unwrap_proxy
 
 if TYPE_CHECKING:
     import napari
@@ -60,7 +61,7 @@ def grid_of(viewer: Any) -> Any:
 
 def session_for(viewer: Any) -> MultiViewSession | None:
     """The multi-view session of ``viewer``, if one was made."""
-    ref = _SESSIONS.get(id(getattr(viewer, "__wrapped__", viewer)))
+    ref = _SESSIONS.get(id(unwrap_proxy(viewer)))
     return ref() if ref is not None else None
 
 
@@ -98,8 +99,8 @@ class MultiViewSession:
     ) -> None:
         from .. import api
 
-        self.viewer = getattr(viewer, "__wrapped__", viewer)
-        images = [getattr(im, "__wrapped__", im) for im in images]
+        self.viewer = unwrap_proxy(viewer)
+        images = [unwrap_proxy(im) for im in images]
         if len(images) < 2:
             raise KeyskelError(f"multi-view needs >= 2 image layers, got {len(images)}")
         layers = list(layers) if layers is not None else [None] * len(images)

@@ -1,20 +1,83 @@
-"""The one place keyskel reaches past napari's public API, and why.
+"""Every place keyskel reaches past napari's public API, and why (checked with napari 0.6 - 0.9).
 
-napari (checked with 0.6 - 0.9) hands plugin widgets a ``PublicOnlyProxy`` of the viewer, and
-every layer reached through it is a proxy too. The edit sessions connect to the real viewer's
-events and add the edges layer next to the real Points layer; a proxy would wrap each callback
-argument again and refuse attribute names starting with ``_`` that napari itself uses on the
-objects we hand back. napari offers no public way to get the object behind a proxy, so the dock
-unwraps the viewer here (``wrapt``'s ``__wrapped__``). Nothing else in keyskel does.
+- :func:`unwrap_proxy`: napari hands plugin widgets a ``PublicOnlyProxy`` of the viewer, and every
+  layer reached through it is a proxy too. The edit sessions connect to the real viewer's events
+  and add the edges layer next to the real Points layer; a proxy would wrap each callback argument
+  again and refuse attribute names starting with ``_`` that napari itself uses on the objects we
+  hand back. napari offers no public way to get the object behind a proxy (``wrapt``'s
+  ``__wrapped__``).
+- :func:`main_window` (``viewer.window._qt_window``): an event filter on the main window takes
+  Ctrl-S before napari's own *Save Selected Layers* shortcut, and sees the window close (to ask
+  about unsaved annotations). napari has no public main window or close hook.
+- :func:`qt_viewer` (``viewer.window._qt_viewer``): a script's ``viewer.close()`` hides it first,
+  which tells a person's close (ask) from a script's (do not).
+- :func:`after_builtin_points_writer`: napari has no hook around a writer, so the built-in points
+  writer (npe2 command ``napari.write_points`` = ``napari_builtins.io:napari_write_points``) is
+  wrapped once, in the module and in npe2's command registry; it still writes exactly what it did.
+
+Nothing else in keyskel touches a napari or npe2 private name; each use degrades to "not there"
+(None, no wrap) if napari changes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["unwrap_proxy"]
+__all__ = ["after_builtin_points_writer", "main_window", "qt_viewer", "unwrap_proxy"]
 
 
 def unwrap_proxy(obj: Any) -> Any:
     """The object behind napari's plugin ``PublicOnlyProxy`` (``obj`` itself when not a proxy)."""
     return getattr(obj, "__wrapped__", obj)
+
+
+def main_window(viewer: Any) -> Any:
+    """The viewer's Qt main window, or None (no window, or napari changed)."""
+    return getattr(getattr(viewer, "window", None), "_qt_window", None)
+
+
+def qt_viewer(viewer: Any) -> Any:
+    """The viewer's ``QtViewer`` widget, or None."""
+    return getattr(getattr(viewer, "window", None), "_qt_viewer", None)
+
+
+#: What runs after each write of napari's built-in points writer (see :func:`after_builtin_points_writer`).
+_AFTER_POINTS_WRITE: list[Callable[[str, Any, dict[str, Any]], None]] = []
+
+
+def after_builtin_points_writer(then: Callable[[str, Any, dict[str, Any]], None]) -> bool:
+    """Call ``then(path, data, meta)`` after each write by napari's built-in points writer.
+
+    The writer is wrapped once; ``then`` is registered once however often this is called.
+    Returns whether the writer is wrapped (False: napari_builtins is not there or has changed).
+    """
+    if then not in _AFTER_POINTS_WRITE:
+        _AFTER_POINTS_WRITE.append(then)
+    try:
+        import napari_builtins.io as builtin_io
+    except ImportError:
+        return False
+    original = getattr(builtin_io, "napari_write_points", None)
+    if original is None:
+        return False
+    if getattr(original, "_keyskel_wrapped", False):
+        return True
+
+    def napari_write_points(path: str, data: Any, meta: dict) -> str | None:
+        out = original(path, data, meta)
+        if out:
+            for fn in list(_AFTER_POINTS_WRITE):
+                fn(out, data, meta)
+        return out
+
+    napari_write_points._keyskel_wrapped = True  # type: ignore[attr-defined]
+    napari_write_points.__doc__ = original.__doc__
+    builtin_io.napari_write_points = napari_write_points
+    from npe2 import PluginManager
+
+    commands = getattr(PluginManager.instance().commands, "_commands", {})
+    handler = commands.get("napari.write_points")
+    if handler is not None and getattr(handler, "function", None) is not None:
+        handler.function = napari_write_points
+    return True

@@ -8,8 +8,9 @@ The flags are kept in review order (:attr:`order`): grouped by frame, the groups
 them by score (highest first), or by frame. :meth:`go` jumps to a flag's frame and selects its
 instance and node; ``F`` / ``Shift-F`` on the layer go to the next / previous flag. Review states
 go to ``Track.meta["review"]`` (:mod:`napari_keyskel.review.states`), which the layer's metadata
-shares, so napari's writers save them; setting one is an undoable edit of the layer. :meth:`ReviewSession.timeline_marks` gives, per track, the frames a
-timeline should mark (flags with their worst kind, review states).
+shares, so napari's writers save them; setting one is an undoable edit of the layer.
+:meth:`ReviewSession.timeline_marks` gives, per track, the frames a timeline should mark (flags
+with their worst kind, review states).
 """
 
 from __future__ import annotations

@@ -17,9 +17,8 @@ every keyskel Points layer a :class:`SaveState`:
 - napari's built-in **CSV** writer holds only the points of the frame in view: saving a keyskel
   layer with it shows a warning.
 
-napari private attributes used (napari 0.9): ``viewer.window._qt_window`` (the main window: an
-event filter takes Ctrl-S before napari's *Save Selected Layers* shortcut and sees the close) and
-``viewer.window._qt_viewer`` (closed first when a script closes the viewer: no question then).
+The napari private names this needs (the main window, the QtViewer, a wrap of the built-in
+points writer) are in :mod:`.napari_private`, which says why.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from psygnal import Signal
 from .. import recovery
 from ..errors import KeyskelError
 from ..store import Change
+from .napari_private import after_builtin_points_writer, main_window, qt_viewer, unwrap_proxy
 
 __all__ = [
     "AUTOSAVE_SECONDS",
@@ -53,10 +53,6 @@ _FILTERS = {"darwin": "V7 Darwin JSON (*.json)", "coco": "COCO keypoints (*.json
 
 _STATES: dict[int, SaveState] = {}
 _VIEWERS: dict[int, Any] = {}  # id(viewer) -> _ViewerHooks
-
-
-def _unwrap(obj: Any) -> Any:
-    return getattr(obj, "__wrapped__", obj)
 
 
 def _is_keyskel(layer: Any) -> bool:
@@ -242,13 +238,13 @@ class SaveState:
 
 def state_for(layer: Any) -> SaveState | None:
     """The save state of a keyskel layer, if :func:`install` gave it one."""
-    s = _STATES.get(id(_unwrap(layer)))
-    return s if s is not None and s.layer is _unwrap(layer) else None
+    s = _STATES.get(id(unwrap_proxy(layer)))
+    return s if s is not None and s.layer is unwrap_proxy(layer) else None
 
 
 def states(viewer: Any) -> list[SaveState]:
     """The save states of the keyskel layers in ``viewer``."""
-    viewer = _unwrap(viewer)
+    viewer = unwrap_proxy(viewer)
     return [s for ly in viewer.layers if (s := state_for(ly)) is not None]
 
 
@@ -296,7 +292,7 @@ def ask_save_path(state: SaveState) -> tuple[Path, str] | None:
 
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in state.layer.name) or "annotations"
     path, chosen = QFileDialog.getSaveFileName(
-        _main_window(state.viewer),
+        main_window(state.viewer),
         "Save annotations (every frame)",
         f"{name}.json",
         ";;".join(_FILTERS.values()),
@@ -308,14 +304,9 @@ def ask_save_path(state: SaveState) -> tuple[Path, str] | None:
 
 
 # -- the viewer: layers, Ctrl-S, close, autosave ----------------------------------------------------
-def _main_window(viewer: Any) -> Any:
-    window = getattr(viewer, "window", None)
-    return getattr(window, "_qt_window", None)
-
-
 def install(viewer: Any) -> None:
     """Give every keyskel layer of ``viewer`` (now and later) a save state; idempotent."""
-    viewer = _unwrap(viewer)
+    viewer = unwrap_proxy(viewer)
     hooks = _VIEWERS.get(id(viewer))
     if hooks is not None and hooks.viewer() is viewer:
         return
@@ -325,7 +316,7 @@ def install(viewer: Any) -> None:
 
 def set_autosave_interval(viewer: Any, seconds: float) -> None:
     """Autosave every ``seconds`` (0: never)."""
-    hooks = _VIEWERS.get(id(_unwrap(viewer)))
+    hooks = _VIEWERS.get(id(unwrap_proxy(viewer)))
     if hooks is not None:
         hooks.set_interval(seconds)
 
@@ -348,7 +339,7 @@ class _ViewerHooks:
         viewer.layers.events.removed.connect(self._on_removed)
         for layer in list(viewer.layers):
             self._adopt(layer)
-        main = _main_window(viewer)
+        main = main_window(viewer)
         self.timer = QTimer(main)
         self.timer.timeout.connect(self._autosave)
         self.set_interval(AUTOSAVE_SECONDS)
@@ -433,8 +424,8 @@ def _make_filter(viewer: Any, main: Any) -> Any:
 
 def _may_close(viewer: Any, event: Any) -> bool:
     """Ask before a person closes the window with unsaved annotations; False keeps it open."""
-    qt_viewer = getattr(viewer.window, "_qt_viewer", None)
-    if qt_viewer is None or not qt_viewer.isVisible():  # a script's viewer.close(): no question
+    widget = qt_viewer(viewer)
+    if widget is None or not widget.isVisible():  # a script's viewer.close(): no question
         return True
     dirty = [s for s in states(viewer) if s.unsaved]
     if not dirty:
@@ -442,7 +433,7 @@ def _may_close(viewer: Any, event: Any) -> bool:
     from qtpy.QtWidgets import QMessageBox
 
     names = ", ".join(repr(s.layer.name) for s in dirty)
-    box = QMessageBox(_main_window(viewer))
+    box = QMessageBox(main_window(viewer))
     box.setObjectName("keyskel-unsaved")
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Unsaved annotations")
@@ -468,37 +459,17 @@ def _may_close(viewer: Any, event: Any) -> bool:
     return False
 
 
+def _warn_csv(out: str, data: Any, meta: dict[str, Any]) -> None:
+    """After napari's built-in CSV writer saved a keyskel layer: warn that it holds one frame."""
+    if "keyskel" in (meta.get("metadata") or {}):
+        _notify(
+            f"keyskel: {out} holds only the {len(data)} points of the frame in view, not every frame. "
+            "Save as 'V7 Darwin JSON' or 'COCO keypoints' (or press Ctrl-S on the layer) "
+            "to keep them all.",
+            "warning",
+        )
+
+
 def _warn_on_csv_writer() -> None:
-    """Warn when napari's built-in CSV writer saves a keyskel layer: it holds the frame in view only.
-
-    napari has no hook around a writer, so the builtin points writer (npe2 command
-    ``napari.write_points`` = ``napari_builtins.io:napari_write_points``, napari 0.9) is wrapped once;
-    it still writes exactly what it did.
-    """
-    try:
-        import napari_builtins.io as builtin_io
-    except ImportError:
-        return
-    original = builtin_io.napari_write_points
-    if getattr(original, "_keyskel_warns", False):
-        return
-
-    def napari_write_points(path: str, data: Any, meta: dict) -> str | None:
-        out = original(path, data, meta)
-        if out and "keyskel" in (meta.get("metadata") or {}):
-            _notify(
-                f"keyskel: {out} holds only the {len(data)} points of the frame in view, not every frame. "
-                "Save as 'V7 Darwin JSON' or 'COCO keypoints' (or press Ctrl-S on the layer) "
-                "to keep them all.",
-                "warning",
-            )
-        return out
-
-    napari_write_points._keyskel_warns = True  # type: ignore[attr-defined]
-    napari_write_points.__doc__ = original.__doc__
-    builtin_io.napari_write_points = napari_write_points
-    from npe2 import PluginManager
-
-    handler = PluginManager.instance().commands._commands.get("napari.write_points")
-    if handler is not None and handler.function is not None:
-        handler.function = napari_write_points
+    """Warn when napari's built-in CSV writer saves a keyskel layer: it holds the frame in view only."""
+    after_builtin_points_writer(_warn_csv)

@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._napari.napari_private import unwrap_proxy
 from ..errors import KeyskelError
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class ModelsPanel(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        self.viewer = unwrap_proxy(napari_viewer)
         self.layer_hook = layer_hook or (lambda: _selected_keyskel_layer(self.viewer))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)

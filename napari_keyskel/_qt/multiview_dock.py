@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._napari.napari_private import unwrap_proxy
 from ..errors import KeyskelError
 from ..presets import PRESETS
 
@@ -44,7 +45,7 @@ class MultiViewPanel(QWidget):
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        self.viewer = unwrap_proxy(napari_viewer)
         self.session: Any = None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)

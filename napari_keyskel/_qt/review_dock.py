@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._napari.napari_private import unwrap_proxy
 from ..review import KINDS
 from ..review.states import get_state
 
@@ -55,7 +56,7 @@ class ReviewDock(QWidget):
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        self.viewer = unwrap_proxy(napari_viewer)
         self.setObjectName("keyskel-review")
         self._session: ReviewSession | None = None
         self._items: dict[int, QTreeWidgetItem] = {}

@@ -17,6 +17,7 @@ import numpy as np
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import QDockWidget, QMainWindow, QPushButton, QWidget
 
+from .._napari.napari_private import unwrap_proxy
 from ..store import Change
 from .timeline import TimelineWidget
 
@@ -40,7 +41,7 @@ class TimelineDock(TimelineWidget):
     """The timeline of the selected keyskel layer, for the bottom of the window."""
 
     def __init__(self, napari_viewer: Any, parent: QWidget | None = None) -> None:
-        viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
+        viewer = unwrap_proxy(napari_viewer)
         super().__init__(viewer, parent)
         self.setObjectName("keyskel-timeline-dock")
         self.setMinimumHeight(150)
@@ -220,7 +221,7 @@ class TimelineDock(TimelineWidget):
 
 def find_timeline(viewer: Any) -> TimelineDock | None:
     """The viewer's bottom timeline dock if it has one (none is opened)."""
-    viewer = getattr(viewer, "__wrapped__", viewer)
+    viewer = unwrap_proxy(viewer)
     docked = viewer.window.dock_widgets
     for name in (DOCK_NAME, _OTHER_NAME):
         existing = docked.get(name)
@@ -231,7 +232,7 @@ def find_timeline(viewer: Any) -> TimelineDock | None:
 
 def open_timeline(viewer: Any) -> TimelineDock:
     """The viewer's bottom timeline dock, opened (across the bottom of the window) if needed."""
-    viewer = getattr(viewer, "__wrapped__", viewer)
+    viewer = unwrap_proxy(viewer)
     existing = find_timeline(viewer)
     if existing is not None:
         if existing.parent() is not None:
