@@ -19,6 +19,7 @@ from napari_keyskel.cli import main
 from napari_keyskel.dataset import Dataset
 from napari_keyskel.errors import FormatError
 from napari_keyskel.formats import read
+from napari_keyskel.formats import write as write_as
 from napari_keyskel.formats.coco import read_coco, write_coco
 from napari_keyskel.formats.darwin import read_darwin, write_darwin
 from napari_keyskel.skeleton import Skeleton
@@ -30,13 +31,13 @@ SCORES = [np.nan, np.nan, 0.5, 0.123, 1.0]
 
 def assert_same_stores(a: AnnotationStore, b: AnnotationStore) -> None:
     """Exactly the same 3-D annotations: shape, skeleton, tracks and every array."""
-    shape = ("name", "coord_ndim", "frame_axis", "n_frames")
+    shape = ("name", "coord_ndim", "frame_axis", "n_frames", "meta", "method", "bridge_unlabelled")
     assert [getattr(b, k) for k in shape] == [getattr(a, k) for k in shape]
     assert b.skeleton == a.skeleton
     assert sorted(b.tracks) == sorted(a.tracks)
     for tid, ta in a.tracks.items():
         tb = b.tracks[tid]
-        assert (tb.name, tb.start, tb.stop) == (ta.name, ta.start, ta.stop)
+        assert (tb.name, tb.start, tb.stop, tb.meta) == (ta.name, ta.start, ta.stop, ta.meta)
         np.testing.assert_array_equal(tb.coords, ta.coords)  # NaN == NaN, else bit-exact
         np.testing.assert_array_equal(tb.visibility, ta.visibility)
         np.testing.assert_array_equal(tb.is_key, ta.is_key)
@@ -54,10 +55,17 @@ def volume_datasets(draw) -> Dataset:
         nodes = draw(st.lists(NAMES, min_size=1, max_size=4, unique=True))
         sk = Skeleton(nodes, [(i, i + 1) for i in range(len(nodes) - 1)], name=draw(NAMES))
         s = AnnotationStore(sk, coord_ndim=3, frame_axis=fa, name=cname)
+        s.meta = draw(
+            st.sampled_from([{}, {"project": "worms", "n": 3}, {"note": "é ✓", "tags": [1, 2.5, None]}])
+        )
+        s.method = draw(st.sampled_from(["linear", "cubic", "hold"]))
+        s.bridge_unlabelled = draw(st.booleans())
         for tid in draw(st.lists(st.integers(0, 40), max_size=3, unique=True)):
             start = 0 if fa is None else draw(st.integers(0, 3))
             n = 1 if fa is None else draw(st.integers(1, 3))
             t = s.add_track(tid, name=draw(NAMES), start=start, stop=start + n)
+            if draw(st.booleans()):  # review states and a comment, as the review dock keeps them
+                t.meta = {"review": {str(start): {"state": "needs_fix", "comment": draw(NAMES)}}}
             for r in range(n):
                 for k in range(len(nodes)):
                     kind = draw(st.sampled_from(["absent", "visible", "occluded", "unlabelled"]))
@@ -207,3 +215,13 @@ def test_v7_node_without_our_extra_warns_and_is_skipped(tmp_path):
     with pytest.warns(Warning, match="no keyskel node extra"):
         back = read_darwin(path)
     assert int((back.stores[0].tracks[1].visibility > 0).sum()) == 2
+
+
+def test_meta_that_json_cannot_hold_is_refused_naming_the_track(tmp_path):
+    ds = volume()
+    ds.stores[0].tracks[2].meta["when"] = object()
+    target = tmp_path / "scan.json"
+    for fmt in ("darwin", "coco"):
+        with pytest.raises(FormatError, match=r"store 'mouse', track 2: meta cannot be written as JSON"):
+            write_as(ds, target, fmt)
+        assert not target.exists()  # nothing half-written

@@ -5,15 +5,19 @@ A *volume dataset* holds stores whose nodes are (z, y, x): ``coord_ndim=3`` with
 Both formats write what a slice viewer shows: nodes on their slice (``round(z)``). What a slice
 cannot say goes into a *class table* (JSON, in the file's ``keyskel`` extra):
 
-- per class: ``name``, ``skeleton`` (``Skeleton.to_dict``), ``frame_axis``, ``n_frames``;
+- per class: ``name``, ``skeleton`` (``Skeleton.to_dict``), ``frame_axis``, ``n_frames``, and when
+  set: ``meta`` (the store's, JSON), ``method`` (interpolation, when not linear),
+  ``bridge_unlabelled``;
 - per track: ``id``, ``name``, block ``start``/``stop``, ``dead`` (runs of frames that are not
-  alive) and ``unlabelled`` (``[frame, node]`` of the keys with no position: "not here").
+  alive), ``unlabelled`` (``[frame, node]`` of the keys with no position: "not here") and
+  ``meta`` (the track's, JSON: review states among them) when set.
 
 Per node the files hold position (x, y and z), visibility (2 visible, 1 occluded), key and score.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +25,7 @@ import numpy as np
 
 from ..dataset import Dataset
 from ..errors import FormatError, SkeletonError, StoreError
+from ..interpolate import Method
 from ..skeleton import Skeleton
 from ..store import AnnotationStore
 
@@ -142,7 +147,7 @@ def _runs(mask: np.ndarray, start: int) -> list[list[int]]:
     return [[int(a) + start, int(b) + start] for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
 
 
-def class_table(store: AnnotationStore) -> dict[str, Any]:
+def class_table(store: AnnotationStore, path: Any = None) -> dict[str, Any]:
     """What the slices of ``store`` cannot say (see the module docstring)."""
     sk = store.skeleton
     tracks = []
@@ -154,14 +159,31 @@ def class_table(store: AnnotationStore) -> dict[str, Any]:
         r, k = np.nonzero(t.is_key & (t.visibility == 0))
         if r.size:
             rec["unlabelled"] = [[int(f), int(n)] for f, n in zip(r + t.start, k)]
+        if t.meta:
+            rec["meta"] = _json_meta(t.meta, path, f"store {store.name!r}, track {t.track_id}")
         tracks.append(rec)
-    return {
+    out: dict[str, Any] = {
         "name": store.name,
         "skeleton": Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, sk.name).to_dict(),
         "frame_axis": store.frame_axis,
         "n_frames": store.n_frames if store.frame_axis is not None else None,
         "tracks": tracks,
     }
+    if store.meta:
+        out["meta"] = _json_meta(store.meta, path, f"store {store.name!r}")
+    if str(store.method) != Method.LINEAR.value:
+        out["method"] = str(store.method)
+    if store.bridge_unlabelled:
+        out["bridge_unlabelled"] = True
+    return out
+
+
+def _json_meta(meta: dict[str, Any], path: Any, where: str) -> dict[str, Any]:
+    """``meta`` as it reads back from JSON; a FormatError naming ``where`` if JSON cannot hold it."""
+    try:
+        return json.loads(json.dumps(meta, allow_nan=False))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise FormatError(f"{where}: meta cannot be written as JSON ({exc})", path) from None
 
 
 def _fail(path: Any, where: str, message: str) -> FormatError:
@@ -172,6 +194,13 @@ def _int(v: Any, path: Any, where: str, low: int = 0) -> int:
     if type(v) is not int or v < low:
         raise _fail(path, where, f"expected an integer >= {low}, got {str(v)[:40]}")
     return v
+
+
+def _meta(rec: dict[str, Any], path: Any, where: str) -> dict[str, Any]:
+    meta = rec.get("meta", {})
+    if not isinstance(meta, dict):
+        raise _fail(path, where + ".meta", f"expected an object, got {type(meta).__name__}")
+    return meta
 
 
 def stores_from_tables(tables: Any, path: Any) -> list[AnnotationStore]:
@@ -192,6 +221,13 @@ def stores_from_tables(tables: Any, path: Any) -> list[AnnotationStore]:
         if fa not in (None, 0) or type(fa) is bool or not (n is None or (type(n) is int and n > 0)):
             raise _fail(path, where, "frame_axis must be null or 0 and n_frames null or a positive integer")
         store = AnnotationStore(sk, coord_ndim=3, frame_axis=fa, n_frames=n, name=c["name"])
+        store.meta = _meta(c, path, where)
+        method, bridge = c.get("method", Method.LINEAR.value), c.get("bridge_unlabelled", False)
+        if method not in {m.value for m in Method} or type(bridge) is not bool:
+            raise _fail(
+                path, where, f"method must be one of {[m.value for m in Method]}, bridge_unlabelled a boolean"
+            )
+        store.method, store.bridge_unlabelled = method, bridge
         tracks = c.get("tracks", [])
         if not isinstance(tracks, list):
             raise _fail(path, where + ".tracks", "expected a list")
@@ -206,6 +242,7 @@ def stores_from_tables(tables: Any, path: Any) -> list[AnnotationStore]:
                     _int(rec.get("start"), path, tw + ".start"),
                     _int(rec.get("stop"), path, tw + ".stop", 1),
                 )
+                t.meta = _meta(rec, path, tw)
                 for pair in rec.get("dead", []):
                     a, b = (_int(v, path, tw + ".dead", t.start) for v in pair)
                     t.alive[a - t.start : b - t.start] = False

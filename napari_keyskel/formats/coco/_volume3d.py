@@ -120,7 +120,7 @@ def volume_coco_document(ds: Dataset, results: bool, path: Any) -> dict[str, Any
                     "keyskel": extra,
                 }
             )
-    vol = {"frame_axis": fa, "items": times, "classes": [class_table(s) for s in ds.stores]}
+    vol = {"frame_axis": fa, "items": times, "classes": [class_table(s, path) for s in ds.stores]}
     return {
         "info": {"description": "3D skeletons in volumes, one image per slice (napari-keyskel)"},
         "images": images,

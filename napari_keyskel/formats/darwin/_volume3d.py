@@ -65,7 +65,7 @@ def volume_documents(ds: Dataset, default_name: str, path: Any) -> list[tuple[Vo
     fa = check_volume_dataset(ds, path)
     rows = labelled_rows(ds, path)
     times = time_entries(ds, fa, rows, default_name)
-    tables = [class_table(s) for s in ds.stores]
+    tables = [class_table(s, path) for s in ds.stores]
     xy = np.round(rows.zyx[:, :0:-1] + DARWIN_OFFSET, DECIMALS)
     z = slice_of(rows.zyx[:, 0])
     out = []
