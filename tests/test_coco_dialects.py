@@ -33,6 +33,7 @@ NAMELESS = DATA / "coco_categories_without_keypoint_names.json"
 POSETRACK = DATA / "coco_posetrack_vid_id.json"
 VIDEO_ID = DATA / "coco_video_id_tracks.json"
 UNRELATED = DATA / "coco_unrelated_images.json"
+PSEUDO = DATA / "coco_pseudolabels_confidences_in_gt.json"
 
 
 def load(p: Path) -> object:
@@ -166,3 +167,46 @@ def test_posetrack_frames_numbered_from_file_names() -> None:
     ds = read_coco(POSETRACK)
     assert [fr["frame"] for fr in ds.frames] == [0, 1, 2, 0, 1, 2]
     assert ds.frames[0]["item"] == "video_000342" and ds.frames[3]["item"] == "video_000522"
+
+
+def test_ground_truth_whose_third_values_are_confidences_keeps_them_as_scores(tmp_path: Path) -> None:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from napari_keyskel.errors import FormatError
+
+    ds, said = _warnings(read_coco, PSEUDO)
+    assert len(said) == 1 and str(PSEUDO) in said[0] and "'mouse'" in said[0] and "confidences" in said[0]
+    (s,) = ds.stores
+    src = load(PSEUDO)["annotations"]
+    conf = sorted(v for a in src for v in a["keypoints"][2::3] if v > 0)
+    got = sorted(float(v) for t in s for v in t.score[np.isfinite(t.score)])
+    np.testing.assert_allclose(got, conf, rtol=1e-6)  # every confidence is a node's score
+    placed = sum(int(np.isfinite(t.coords[..., 0]).sum()) for t in s)
+    assert placed == len(conf) and all((t.visibility[np.isfinite(t.coords[..., 0])] == 2).all() for t in s)
+    # ours: COCO visibility 2 and the scores in our extra; the same store back, and through V7
+    out = write_coco(ds, tmp_path / "gt.json")[0]
+    back, said_back = _warnings(read_coco, out)
+    assert not said_back
+    for via in (back, read_darwin(write_darwin(ds, tmp_path / "v7")[0].parent)):
+        got_back = sorted(float(v) for t in via.stores[0] for v in t.score[np.isfinite(t.score)])
+        np.testing.assert_allclose(got_back, got, rtol=1e-6)
+    assert {a["score"] for a in load(out)["annotations"]} == {a["score"] for a in src}  # kept as read
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools loads and scores the file we wrote
+        gt = COCO(str(out))
+        dt = gt.loadRes(
+            [{k: a[k] for k in ("image_id", "category_id", "keypoints", "score")} for a in gt.anns.values()]
+        )
+        ev = COCOeval(gt, dt, "keypoints")
+        ev.params.kpt_oks_sigmas = np.full(5, 0.05)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert ev.stats[0] == pytest.approx(1.0)
+    # visibility and confidences mixed in one category: refused, naming the place
+    doc = load(PSEUDO)
+    doc["annotations"][0]["keypoints"][5] = 2
+    bad = tmp_path / "mixed.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match=r"annotation id 101.*visibility must be 0, 1 or 2"):
+        read_coco(bad)

@@ -135,6 +135,19 @@ def sort_annotations(
 _SAFE = float(2**63)
 
 
+def is_visibility(v: np.ndarray) -> bool:
+    """Whether third values are COCO visibility flags (0, 1, 2 only)."""
+    return bool(((v == 0) | (v == 1) | (v == 2)).all())
+
+
+def is_confidence(v: np.ndarray) -> bool:
+    """Whether ground-truth third values are confidences: all in [0, 1], some neither 0 nor 1.
+
+    Predictions exported in a ground-truth file (pseudo-labels) put a model's confidence there.
+    """
+    return bool(v.size and ((v >= 0) & (v <= 1)).all() and ((v > 0) & (v < 1)).any())
+
+
 def keypoint_array(
     ctx: Ctx, anns: list[Any], rows: list[int], kps: list[Any], k: int, results: bool, bools: bool
 ) -> np.ndarray:
@@ -145,7 +158,8 @@ def keypoint_array(
     doubt (bad type, NaN, a third value not 0/1/2 in ground truth, huge numbers, or a boolean when
     the file holds ``true``/``false`` at all) falls back to :func:`_keypoint_array_checked`, which
     converts exactly as before or names the first error. In a results file the third value may
-    be any finite number (a model's confidence).
+    be any finite number (a model's confidence); in ground truth, visibility (0, 1, 2) or, for
+    every node of the category, a confidence in [0, 1] (:func:`is_confidence`).
     """
     n, n3 = len(kps), 3 * k
     if (
@@ -163,7 +177,7 @@ def keypoint_array(
         else:
             v = arr[..., 2]
             if (np.abs(arr[..., :2]) < _SAFE).all() and (
-                np.isfinite(v).all() if results else ((v == 0) | (v == 1) | (v == 2)).all()
+                np.isfinite(v).all() if results else (is_visibility(v) or is_confidence(v))
             ):
                 return arr
     return _keypoint_array_checked(ctx, anns, rows, kps, k, results)
@@ -202,8 +216,11 @@ def _keypoint_array_checked(
     bad_xy = ~np.isfinite(arr[..., :2]).all(axis=-1)
     if results:
         bad_v, what_v = ~np.isfinite(arr[..., 2]), "the confidence is not a finite number"
+    elif is_confidence(arr[..., 2]):
+        bad_v, what_v = np.zeros(arr.shape[:2], bool), ""
     else:
-        bad_v, what_v = ~np.isin(arr[..., 2], (0.0, 1.0, 2.0)), "visibility must be 0, 1 or 2"
+        bad_v = ~np.isin(arr[..., 2], (0.0, 1.0, 2.0))
+        what_v = "visibility must be 0, 1 or 2 (or every third value a confidence in [0, 1])"
     for bad, what in ((bad_xy, "coordinate is not a finite number"), (bad_v, what_v)):
         if bad.any():
             r, node = np.argwhere(bad)[0]

@@ -21,7 +21,7 @@ import numpy as np
 from ...store import AnnotationStore, Track
 from .._checks import INT64_MAX, short
 from .._coords import COCO_OFFSET, from_file_xy
-from ._columns import column, eq_rows, has_key, keypoint_array, plain_keys
+from ._columns import column, eq_rows, has_key, is_visibility, keypoint_array, plain_keys
 from ._extras import AnnExtra, parse_ann_extra, parse_ranges
 from ._rules import Ctx, ann_place, derived, is_id, where
 
@@ -188,10 +188,20 @@ def _node_state(
 
     In a results file whose third values are not all 0/1/2 (or whose extras say so), the third
     value is a model's confidence: nodes are visible, with that score, unless our extras say
-    otherwise. Elsewhere it is COCO's visibility and scores come from our extras only.
+    otherwise. In ground truth whose third values are confidences (:func:`.is_confidence`) a node
+    is visible with that score where it is above 0, unlabelled at 0. Elsewhere it is COCO's
+    visibility and scores come from our extras only.
     """
     v = arr[..., 2]
     n, k = v.shape
+    if not results and not is_visibility(v):  # (keypoint_array let only confidences through)
+        vis = np.where(v > 0, 2, 0).astype(np.int8)
+        score = np.where(v > 0, v, np.nan).astype(np.float32)
+        key = np.ones((n, k), bool)
+        for r, x in extras.items():
+            if x.keyframe is not None:
+                key[r] = x.keyframe
+        return vis, score, key, True
     conf = results and (
         not ((v == 0) | (v == 1) | (v == 2)).all()
         or any(x.scored is not None or x.visibility is not None for x in extras.values())
@@ -241,6 +251,12 @@ def build_tracks(
     sub = anns if whole else list(map(anns.__getitem__, rows))
     col = {key: c if whole else list(map(c.__getitem__, rows)) for key, c in cols.items()}
     arr = keypoint_array(ctx, anns, rows, col["keypoints"], k, results, bools)
+    if not results and not is_visibility(arr[..., 2]):
+        ctx.warn(
+            f"category {store.name!r}: the keypoints' third values are confidences in [0, 1], not "
+            "visibility (0, 1, 2): read as visible nodes with those scores (0: unlabelled); written "
+            "back as COCO visibility 2 with the scores in a keyskel extra"
+        )
     nk, box, area, junk = derived(arr)
     pk = _PLAIN_RES if results else _PLAIN_GT
     for key in pk | {"track_id", "iscrowd"}:
