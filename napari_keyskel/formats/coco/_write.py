@@ -8,201 +8,26 @@ in Python. With orjson, keypoint rows are handed over as numpy views (no float-t
 
 from __future__ import annotations
 
-import json
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from ...dataset import Dataset
 from ...errors import FormatError
-from ...presets import match_preset
-from ...skeleton import Skeleton
 from ...store import AnnotationStore, Track
 from .. import _jsonio
 from .._checks import decimal_scores
 from .._coords import COCO_OFFSET, to_file_xy
 from .._volume import is_volume_dataset
-from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, derived, is_id, is_int
+from ._rules import derived, is_id, is_int
 from ._volume3d import volume_coco_document
+from ._write_tables import category, foreign_meta, frame_table, image_table, sigmas_for, unique_ids
 
 __all__ = ["coco_document"]
 
-_IMAGE_EXT = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
 _DEFAULT_FIELDS = ("track_id", "object_id")
-#: Frame-table keys that map to image fields; other keys travel in ``"keyskel": {"frame": ...}``.
-_FRAME_KEYS = frozenset({"item", "frame", "slot", "width", "height", "file_name", "image_id", "coco"})
-
-
-def _foreign(meta: Any) -> dict[str, Any]:
-    """The parts of a meta dict owned by other formats (all but ``coco``)."""
-    return {k: v for k, v in meta.items() if k != "coco"} if isinstance(meta, dict) else {}
-
-
-# -- frames / images -------------------------------------------------------------------------------
-def _frame_table(dataset: Dataset, path: Any) -> list[dict[str, Any]]:
-    n = dataset.n_frames
-    for s in dataset.stores:
-        stop = s.frame_range()[1]
-        if stop > n:
-            raise FormatError(
-                f"store {s.name!r} has frame {stop - 1}, but the frame table has {n} frames", path
-            )
-    if dataset.frames:
-        return dataset.frames
-    return [{"item": DEFAULT_ITEM, "frame": f} for f in range(max(n, 1 if dataset.stores else 0))]
-
-
-def _unique_ids(wanted: Sequence[Any], reserved: set[Any] = frozenset()) -> list[Any]:
-    """Keep each valid, unused wanted id; give the others fresh integers above every id seen."""
-    used = set(reserved)
-    out: list[Any] = []
-    for w in wanted:
-        if is_id(w) and w not in used:
-            used.add(w)
-            out.append(w)
-        else:
-            out.append(None)
-    nxt = max((u for u in used if is_int(u)), default=0) + 1
-    for i, w in enumerate(out):
-        if w is None:
-            while nxt in used:
-                nxt += 1
-            out[i] = nxt
-            used.add(nxt)
-    return out
-
-
-def _file_name(item: str, frame: int, slot: Any, single: bool, multislot: bool) -> str:
-    p = PurePosixPath(item)
-    if single and frame == 0 and p.suffix.lower() in _IMAGE_EXT:
-        return item
-    stem = item[: -len(p.suffix)] if p.suffix else item
-    if multislot and slot is not None:
-        stem = f"{stem}/{slot}"
-    return f"{stem}/frame_{int(frame):06d}.png"
-
-
-def _images(frames: list[dict[str, Any]], ids: list[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The images, and the frame-table keys COCO has no field for, of images read from COCO.
-
-    Those keys (V7's slot type and file, say) go into the document's ``keyskel.frames`` keyed by
-    image id, so an image read from COCO is written back exactly as it was; images made here
-    carry them in their own ``keyskel.frame``.
-    """
-    moved: dict[str, Any] = {}
-    per_item = Counter(fr.get("item") for fr in frames)
-    slots: dict[Any, set[Any]] = {}
-    for fr in frames:
-        slots.setdefault(fr.get("item"), set()).add(fr.get("slot"))
-    out = []
-    for f, (fr, iid) in enumerate(zip(frames, ids)):
-        img: dict[str, Any] = {"id": iid}
-        if isinstance(fr.get("coco"), dict):  # read from COCO: its keys, with item/frame/slot updated
-            for key in IMAGE_FIELDS[1:]:
-                if key in fr:
-                    img[key] = fr[key]
-            img.update({k: v for k, v in fr["coco"].items() if k not in IMAGE_FIELDS})
-            for key, src in (("frame_index", "frame"), ("item", "item"), ("slot", "slot")):
-                if key in img and src in fr:
-                    img[key] = fr[src]
-        else:
-            item = str(fr.get("item") or DEFAULT_ITEM)
-            frame = int(fr.get("frame", f))
-            single, multi = per_item[fr.get("item")] == 1, len(slots[fr.get("item")]) > 1
-            img["file_name"] = fr.get("file_name") or _file_name(item, frame, fr.get("slot"), single, multi)
-            for key in ("width", "height"):
-                if fr.get(key) is not None:
-                    img[key] = fr[key]
-            img["frame_index"] = frame
-            img["item"] = item
-            if fr.get("slot") is not None:
-                img["slot"] = fr["slot"]
-        extra = {k: v for k, v in fr.items() if k not in _FRAME_KEYS}
-        if extra and isinstance(fr.get("coco"), dict):
-            moved[json.dumps(iid)] = extra
-        elif extra:
-            img["keyskel"] = {"frame": extra}
-        out.append(img)
-    return out, moved
-
-
-# -- categories --------------------------------------------------------------------------------------
-def _sigmas_for(store: AnnotationStore, oks_sigmas: Any, path: Any) -> list[float] | None:
-    if oks_sigmas is None:
-        return None
-    sig = oks_sigmas.get(store.name) if isinstance(oks_sigmas, Mapping) else oks_sigmas
-    if sig is None:
-        return None
-    arr = np.asarray(sig, dtype=float).ravel()
-    if arr.size != store.n_nodes or not (np.isfinite(arr) & (arr > 0)).all():
-        raise FormatError(
-            f"oks_sigmas of category {store.name!r} must be {store.n_nodes} positive numbers, got {arr.size}",
-            path,
-        )
-    return arr.tolist()
-
-
-def _skeleton_extra(store: AnnotationStore) -> dict[str, Any] | None:
-    """The skeleton for our category extra, if its colours or flip pairs are not what a reader finds.
-
-    A reader without the extra gets a preset's colours and pairs (by node names), else the
-    default palette and no pairs; the extra is written only when the skeleton differs from that.
-    """
-    sk = store.skeleton
-    preset = match_preset(list(sk.nodes))
-    if preset is not None:
-        plain = Skeleton(sk.nodes, sk.edges, preset.colors, preset.flip_pairs, sk.name)
-    else:
-        plain = Skeleton(sk.nodes, sk.edges, None, None, sk.name)
-    if plain.colors == sk.colors and set(plain.flip_pairs) == set(sk.flip_pairs):
-        return None
-    d = sk.to_dict()
-    return {"nodes": d["nodes"], "flip_pairs": d["flip_pairs"]}
-
-
-def _category(store: AnnotationStore, cid: Any, sigmas: list[float] | None) -> dict[str, Any]:
-    coco = store.meta.get("coco") if isinstance(store.meta.get("coco"), dict) else None
-    base = dict(coco.get("category", {})) if coco else {}
-    cat: dict[str, Any] = {"id": cid, "name": store.name}
-    if coco is None:
-        cat["supercategory"] = store.name
-    nodes = list(store.skeleton.nodes)
-    nameless = coco.get("nameless") if coco else None
-    if nameless and nodes == [f"kp{i}" for i in range(len(nodes))]:
-        if nameless == "empty":
-            cat["keypoints"] = []
-    else:
-        cat["keypoints"] = nodes
-    edges = [[i + 1, j + 1] for i, j in store.skeleton.edges]
-    orig = base.get("skeleton")
-    try:
-        same = (
-            isinstance(orig, list)
-            and len(orig) == len(edges)
-            and {frozenset(e) for e in orig} == {frozenset(e) for e in edges}
-        )
-    except TypeError:
-        same = False
-    if same:
-        cat["skeleton"] = orig
-    elif edges or coco is None or "skeleton" in base:
-        cat["skeleton"] = edges
-    cat.update({k: v for k, v in base.items() if k not in ("id", "skeleton")})
-    if sigmas is not None:
-        cat["oks_sigmas"] = sigmas
-    extra: dict[str, Any] = {}
-    if _foreign(store.meta):
-        extra["meta"] = _foreign(store.meta)
-    sk_extra = _skeleton_extra(store)
-    if sk_extra is not None:
-        extra["skeleton"] = sk_extra
-    if extra:
-        cat["keyskel"] = extra
-    return cat
 
 
 # -- annotations -------------------------------------------------------------------------------------
@@ -338,7 +163,7 @@ def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, d
         )
         if t.name != default_name:
             rec["name"] = t.name
-        foreign = _foreign(t.meta)
+        foreign = foreign_meta(t.meta)
         if results:  # a results file goes back as it was: V7's own bookkeeping stays out of it
             foreign.pop("darwin", None)
         if foreign:
@@ -484,12 +309,12 @@ def coco_document(
     if is_volume_dataset(dataset):  # (z, y, x) nodes: one image per slice (see ._volume3d)
         return volume_coco_document(dataset, results, path)
     dmeta = _coco_meta(dataset)
-    frames = _frame_table(dataset, path)
-    img_ids = _unique_ids([fr.get("image_id") for fr in frames])
+    frames = frame_table(dataset, path)
+    img_ids = unique_ids([fr.get("image_id") for fr in frames])
     other_cats = [c for c in dmeta.get("categories", []) if isinstance(c, dict)] if not results else []
     other_anns = [a for a in dmeta.get("annotations", []) if isinstance(a, dict)]
     reserved = {c.get("id") for c in other_cats if is_id(c.get("id"))}
-    cids = _unique_ids([_coco_meta(s).get("category", {}).get("id") for s in dataset.stores], reserved)
+    cids = unique_ids([_coco_meta(s).get("category", {}).get("id") for s in dataset.stores], reserved)
     keep_extras = dmeta.get("kind") == "results"
     anns: list[dict[str, Any]] = []
     frame_of: list[int] = []
@@ -501,22 +326,22 @@ def coco_document(
         if rows.n:
             frame_of.extend(rows.frame.tolist())
         if not results:
-            cats.append(_category(s, cid, _sigmas_for(s, oks_sigmas, path)))
+            cats.append(category(s, cid, sigmas_for(s, oks_sigmas, path)))
     order = np.argsort(np.asarray(frame_of, np.int64), kind="stable").tolist()
     anns = [anns[i] for i in order]
     if results:
         return anns + (other_anns if keep_extras else [])
     reserved = {a.get("id") for a in other_anns if is_id(a.get("id"))}
-    for a, aid in zip(anns, _unique_ids([a["id"] for a in anns], reserved)):
+    for a, aid in zip(anns, unique_ids([a["id"] for a in anns], reserved)):
         a["id"] = aid
     if all_frames:
-        images, moved = _images(frames, img_ids)
+        images, moved = image_table(frames, img_ids)
     else:
         used_ids = {a["image_id"] for a in anns} | {
             a.get("image_id") for a in other_anns if is_id(a.get("image_id"))
         }
         keep = [f for f, i in enumerate(img_ids) if i in used_ids]
-        images, moved = _images([frames[f] for f in keep], [img_ids[f] for f in keep])
+        images, moved = image_table([frames[f] for f in keep], [img_ids[f] for f in keep])
     doc: dict[str, Any] = {
         k: v for k, v in dmeta.get("top", {}).items() if k not in ("images", "annotations", "categories")
     }
@@ -526,8 +351,8 @@ def coco_document(
     extra: dict[str, Any] = {}
     if moved:
         extra["frames"] = moved
-    if _foreign(dataset.meta):
-        extra["meta"] = _foreign(dataset.meta)
+    if foreign_meta(dataset.meta):
+        extra["meta"] = foreign_meta(dataset.meta)
     if not dmeta:  # ids, file names and the like made here: see _images.forget_made
         extra["made"] = True
     if extra:
