@@ -8,6 +8,7 @@ in every view. Views come from:
 - :func:`views_from_dataset`: a V7 item with several slots, one slot per camera. V7 binds an
   annotation to one slot, so the same animal is one annotation per slot; they are linked by
   V7's ``instance_id`` (our writer writes the track id there), else by the store's track id.
+  :func:`dataset_from_views` makes the views one such item again, to write as V7.
 
 :func:`triangulate_views` triangulates every node seen in >= 2 views into a 3D store
 (``coord_ndim=3``, ``frame_axis=0``, nodes in (z, y, x) world order, i.e. world (x, y, z)
@@ -39,8 +40,10 @@ from .triangulate import Triangulation, triangulate
 
 __all__ = [
     "CSV_COLUMNS",
+    "V7_INSTANCE_ID",
     "MultiView",
     "ViewResult",
+    "dataset_from_views",
     "proposals_table",
     "read_points_csv",
     "store_from_points_csv",
@@ -59,6 +62,10 @@ class MultiView:
 
     names: list[str]
     stores: list[AnnotationStore]
+    #: Per view, the frame-table rows of its slot in the item it was read from (None: made here);
+    #: with :attr:`source_meta` they let :func:`dataset_from_views` write that item back as it was.
+    source_frames: list[list[dict[str, Any]]] | None = None
+    source_meta: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.stores) or len(self.stores) < 2:
@@ -152,7 +159,7 @@ def views_from_dataset(ds: Dataset, store_name: str | None = None) -> MultiView:
     unique_slots = len(set(slot_names)) == len(slot_names)
     key_arr = np.array([views.index(k) for k in keys])
     local = np.array([int(fr.get("frame", 0)) for fr in ds.frames])
-    names, stores = [], []
+    names, stores, frames_v = [], [], []
     for v, (item, slot) in enumerate(views):
         rows = np.flatnonzero(key_arr == v)
         n_frames = int(local[rows].max()) + 1
@@ -177,7 +184,54 @@ def views_from_dataset(ds: Dataset, store_name: str | None = None) -> MultiView:
             nt.alive[rr], nt.score[rr] = t.alive[src], t.score[src]
         names.append(slot if unique_slots else f"{item}/{slot}")
         stores.append(out)
-    return MultiView(names, stores)
+        src = [dict(ds.frames[r]) for r in rows[np.argsort(local[rows], kind="stable")]]
+        by_frame = {int(fr.get("frame", 0)): fr for fr in src}
+        frames_v.append([by_frame.get(f, {"item": item, "slot": slot, "frame": f}) for f in range(n_frames)])
+    return MultiView(names, stores, frames_v, ds.meta or None)
+
+
+#: Track meta key: the V7 ``instance_id`` a track is written with (the tracks of one animal in the
+#: slots of a multi-slot item share it; the Darwin writer honours it for new annotations).
+V7_INSTANCE_ID = "v7_instance_id"
+
+
+def dataset_from_views(mv: MultiView, item: str = "scene", slot_type: str = "video") -> Dataset:
+    """One multi-slot V7 item of the views: a slot per view, the animals linked by ``instance_id``.
+
+    The inverse of :func:`views_from_dataset`. Views read from an item go back to its slots (its
+    frame table and kept metadata, so a V7 write updates the file in place); others become slots
+    named after the views of a new ``item`` (``slot_type`` frames). Each view's track ``n`` is
+    its own track in the one store (V7 binds an annotation to one slot) written with V7
+    ``instance_id`` ``n`` (``meta["v7_instance_id"]``, unless it was read with that id).
+    """
+    sk = mv.skeleton
+    frames: list[dict[str, Any]] = []
+    offsets = []
+    for v, (name, s) in enumerate(zip(mv.names, mv.stores)):
+        n = max(s.n_frames or 0, s.frame_range()[1], 1)
+        kept = mv.source_frames[v] if mv.source_frames is not None else None
+        if kept is not None and len(kept) >= n:
+            rows = [dict(fr) for fr in kept]
+        else:
+            rows = [{"item": item, "slot": name, "frame": f, "slot_type": slot_type} for f in range(n)]
+            if kept:
+                rows[: len(kept)] = [dict(fr) for fr in kept]
+        offsets.append(len(frames))
+        frames += rows
+    first = mv.stores[0]
+    out = AnnotationStore(sk, 2, 0, n_frames=len(frames), name=first.name)
+    out.meta, out.method, out.bridge_unlabelled = dict(first.meta), first.method, first.bridge_unlabelled
+    tid = 0
+    for v, s in enumerate(mv.stores):
+        for t in sorted(s, key=lambda tr: tr.track_id):
+            tid += 1
+            nt = t.copy()
+            nt.track_id, nt.start = tid, t.start + offsets[v]
+            nt.meta = {k: v for k, v in t.meta.items() if k != V7_INSTANCE_ID}
+            if _v7_instance_id(t) != t.track_id:  # (a track read from the item keeps its own)
+                nt.meta[V7_INSTANCE_ID] = int(t.track_id)
+            out.tracks[tid] = nt
+    return Dataset(stores=[out], frames=frames, meta=dict(mv.source_meta or {}))
 
 
 @dataclass

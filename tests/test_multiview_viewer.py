@@ -182,6 +182,17 @@ def test_a_multi_slot_v7_item_opens_as_views(rig, tmp_path):
     assert (prop["frame"].tolist(), prop["track"].tolist(), prop["node"].tolist()) == ([1], [7], [k - 1])
     assert np.linalg.norm(prop["yx"][0][::-1] - clean[2, 1, 0, k - 1]) < 1e-3
     assert np.nanmax(res.triangulation.errors) < 1e-3
+    # an edit in camB, saved back into the same item: every annotation updated in place
+    s.controllers[1].store.tracks[7].coords[2, 0] += (2.0, 1.0)
+    saved = s.save_views(str(tmp_path / "scene_back.json"))[0]
+    out, original = json.loads(saved.read_text()), json.loads(path.read_text())
+    assert out["item"] == original["item"] and [a["id"] for a in out["annotations"]] == [
+        a["id"] for a in original["annotations"]
+    ]
+    again = open_views(rig.viewer, str(saved), rig.images, skeleton=str(tmp_path / "rig.skeleton.json"))
+    np.testing.assert_allclose(
+        again.controllers[1].store.tracks[7].coords[2, 0], s.controllers[1].store.tracks[7].coords[2, 0]
+    )
 
 
 @pytest.mark.parametrize("name", ["multiview_triangulation", "volume_skeleton_3d"])
@@ -201,3 +212,30 @@ def test_the_examples_run(name, tmp_path, capsys):
         assert ("21 proposals" in out) if name == "multiview_triangulation" else ("30 slices" in out)
     finally:
         viewer.close()
+
+
+def test_labelled_views_are_saved_from_the_dock_as_one_v7_item(rig, qtbot, tmp_path, monkeypatch):
+    from qtpy.QtWidgets import QFileDialog
+
+    from napari_keyskel import formats
+    from napari_keyskel.multiview import views_from_dataset
+
+    panel, clean = rig.panel, rig.clean
+    assert not panel.save_views_button.isEnabled()  # nothing to save before the views exist
+    qtbot.mouseClick(panel.make_button, LEFT)
+    s = panel.session
+    for v, ctrl in enumerate(s.controllers):  # click the snout and the body in every view
+        ctrl.points.mode = "add"
+        for node in range(2):
+            x, y = clean[v, 0, 0, node]
+            _click(ctrl.points, (0, y, x))
+    target = tmp_path / "views.json"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "V7 Darwin JSON (*.json)")
+    )
+    qtbot.mouseClick(panel.save_views_button, LEFT)
+    assert "saved 3 views as one V7 item" in panel.status.text()
+    back = views_from_dataset(formats.read(target))
+    assert back.names == rig.cal.names and [b.track_ids for b in back.stores] == [[1]] * 3
+    for v, b in enumerate(back.stores):
+        np.testing.assert_allclose(b.tracks[1].coords[0, :2, ::-1], clean[v, 0, 0, :2], atol=1e-6)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +32,9 @@ from .. import keyframes
 from ..calibration import Calibration, read_calibration
 from ..errors import KeyskelError
 from ..multiview import (
+    MultiView,
     ViewResult,
+    dataset_from_views,
     proposals_table,
     triangulate_views,
     views_from_dataset,
@@ -125,6 +128,9 @@ class MultiViewSession:
         if calibration is not None:
             self.set_calibration(calibration)
         self.result: ViewResult | None = None
+        #: The frame tables and metadata of the V7 item the views were opened from (None: new).
+        self.source_frames: list[list[dict[str, Any]]] | None = None
+        self.source_meta: dict[str, Any] | None = None
         self.good, self.bad = 1.0, 3.0
         self._syncing = False
         for ctrl in self.controllers:
@@ -293,6 +299,18 @@ class MultiViewSession:
             )
         return out
 
+    def save_views(self, path: str, item: str | None = None) -> list[Path]:
+        """Write the views as one multi-slot V7 item: a slot per view, animals linked by instance id.
+
+        Views opened from a V7 item (:func:`open_views`) go back to its slots, as read; others
+        become a new ``item`` (default: the first image's name) with a slot per view name.
+        """
+        from ..formats import write
+
+        mv = MultiView(self.names, [c.store for c in self.controllers], self.source_frames, self.source_meta)
+        ds = dataset_from_views(mv, item=item or self.images[0].name)
+        return write(ds, path, "darwin")
+
     def save_points(self, path: str) -> None:
         """Write the last triangulation as a CSV of frame, track, node, x, y, z, error."""
         if self.result is None:
@@ -325,4 +343,6 @@ def open_views(
         api.add_skeleton_layer(viewer, store, name=f"{name} keyskel", image_layer=im)
         for name, store, im in zip(mv.names, mv.stores, images)
     ]
-    return MultiViewSession(viewer, images, layers=layers, names=mv.names, calibration=calibration)
+    session = MultiViewSession(viewer, images, layers=layers, names=mv.names, calibration=calibration)
+    session.source_frames, session.source_meta = mv.source_frames, mv.source_meta  # save_views writes back
+    return session

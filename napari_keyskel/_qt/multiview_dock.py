@@ -96,6 +96,11 @@ class MultiViewPanel(QWidget):
         tri.addWidget(self.flag_table)
         self.save_button = QPushButton("Save 3D CSV…")
         tri.addWidget(self.save_button)
+        self.save_views_button = QPushButton("Save views as one V7 item…")
+        self.save_views_button.setToolTip(
+            "One multi-slot V7 Darwin file: a slot per view, the animals linked by instance id"
+        )
+        tri.addWidget(self.save_views_button)
         outer.addWidget(tri_box)
 
         slice_box = QGroupBox("3D skeletons")
@@ -114,6 +119,7 @@ class MultiViewPanel(QWidget):
         self.triangulate_button.clicked.connect(self.triangulate)
         self.accept_button.clicked.connect(self.accept)
         self.save_button.clicked.connect(self._save)
+        self.save_views_button.clicked.connect(self._save_views)
         self.flag_table.cellDoubleClicked.connect(self._go_to_flag)
         self.out_of_slice.toggled.connect(self._toggle_out_of_slice)
         events = self.viewer.layers.events
@@ -161,6 +167,7 @@ class MultiViewPanel(QWidget):
         self.triangulate_button.setEnabled(has)
         self.accept_button.setEnabled(has and self.session.result is not None)
         self.save_button.setEnabled(has and self.session.result is not None)
+        self.save_views_button.setEnabled(has)
 
     def _browse_calibration(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Anipose calibration", "", "TOML (*.toml)")
@@ -242,6 +249,25 @@ class MultiViewPanel(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Save 3D points", "points3d.csv", "CSV (*.csv)")
         if path:
             self.save_csv(path)
+
+    def _save_views(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save views as one V7 item", "views.json", "V7 Darwin JSON (*.json)"
+        )
+        if path:
+            self.save_views(path)
+
+    def save_views(self, path: str) -> None:
+        """Write the views as one multi-slot V7 item to ``path``."""
+        if self.session is None:
+            self._report("make views first", error=True)
+            return
+        try:
+            written = self.session.save_views(path)
+        except (KeyskelError, OSError) as exc:
+            self._report(f"cannot save: {exc}", error=True)
+            return
+        self._report(f"saved {len(self.session.names)} views as one V7 item: {written[0]}")
 
     def save_csv(self, path: str) -> None:
         """Write the last triangulation to ``path``."""

@@ -115,11 +115,17 @@ def _node_lists(
 
 
 def _instance_value(t: Track, meta: dict[str, Any] | None) -> int | None:
-    """V7's instance id to write: the one read (kept), else the COCO track id, else ours."""
+    """V7's instance id to write: the one read (kept), else the track's ``v7_instance_id``.
+
+    (``v7_instance_id``: one animal in several slots of an item), else the COCO track id, else ours.
+    """
     if meta is not None:
         inst = (meta.get("extra") or {}).get("instance_id")
         v = inst.get("value") if isinstance(inst, dict) else None
         return v if is_int(v) else None
+    shared = t.meta.get("v7_instance_id") if isinstance(t.meta, dict) else None
+    if is_int(shared) and -(2**63) <= shared < 2**63:
+        return int(shared)
     coco = t.meta.get("coco") if isinstance(t.meta, dict) else None
     key = coco.get("key") if isinstance(coco, dict) else None
     return key if is_int(key) and -(2**63) <= key < 2**63 else int(t.track_id)
@@ -137,8 +143,9 @@ def _extra(
         rec["id"] = int(t.track_id)
     if t.name != f"instance {t.track_id}":
         rec["name"] = t.name
-    if _foreign(t.meta):
-        rec["meta"] = _foreign(t.meta)
+    carried = {k: v for k, v in _foreign(t.meta).items() if k != "v7_instance_id"}  # (V7 says that)
+    if carried:
+        rec["meta"] = carried
     if rec:
         ex["track"] = rec
     key = t.is_key[wrows]
