@@ -25,7 +25,7 @@ from napari_keyskel.formats.darwin import read_darwin, write_darwin
 from napari_keyskel.skeleton import Skeleton
 from napari_keyskel.store import AnnotationStore
 
-NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=5)
+NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=5).filter(str.strip)
 SCORES = [np.nan, np.nan, 0.5, 0.123, 1.0]
 
 
