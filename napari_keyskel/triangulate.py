@@ -5,12 +5,14 @@ per view stacked as ``xy[V, *S, 2]`` with NaN where a view did not see a point; 
 batch shape, typically (frames, instances, nodes). Steps:
 
 1. **Undistort** each view's points with ``cv2.undistortPoints`` to normalised camera
-   coordinates.
+   coordinates (``cv2.fisheye.undistortPoints`` for aniposelib's fisheye cameras,
+   ``fisheye = true``, whose four coefficients are OpenCV's k1..k4).
 2. **Linear DLT** over every view that saw the point (``>= min_views``): the stacked
    ``x P_3 - P_1``, ``y P_3 - P_2`` rows solved for ``[X, 1]`` in the least-squares sense, all
    points in one batched solve of their 3x3 normal equations.
 3. **Refinement**: ``scipy.optimize.least_squares`` minimises the pixel reprojection error of all
-   points at once through the full distortion model (``cv2.projectPoints``, whose Jacobian gives
+   points at once through the full distortion model (``cv2.projectPoints`` or
+   ``cv2.fisheye.projectPoints``, whose Jacobian gives
    the analytic derivative), with the block-diagonal sparsity of independent points.
 4. **Reprojection** into every view: the error per observed node, and *proposals* where a view
    did not see a node that others triangulated.
@@ -50,10 +52,21 @@ def _check(cal: Calibration, xy: np.ndarray) -> np.ndarray:
     xy = np.asarray(xy, float)
     if xy.ndim < 2 or xy.shape[-1] != 2 or xy.shape[0] != len(cal):
         raise KeyskelError(f"expected image points of shape ({len(cal)} views, ..., 2), got {xy.shape}")
-    fisheye = [c.name for c in cal.cameras if c.fisheye]
-    if fisheye:
-        raise KeyskelError(f"fisheye cameras are not supported yet: {fisheye}")
+    for c in cal.cameras:
+        if c.fisheye:
+            _fisheye_coefficients(c)  # four, or a clear error before any work
     return xy
+
+
+def _fisheye_coefficients(camera: Camera) -> np.ndarray:
+    """The four ``(k1, k2, k3, k4)`` of a fisheye camera (aniposelib's ``fisheye = true``)."""
+    d = np.asarray(camera.distortions, float).ravel()
+    if d.size != 4:
+        raise KeyskelError(
+            f"camera {camera.name!r} is a fisheye camera, whose model has 4 distortion coefficients "
+            f"(k1..k4), but it has {d.size}"
+        )
+    return d
 
 
 def undistort(camera: Camera, xy: np.ndarray) -> np.ndarray:
@@ -63,7 +76,11 @@ def undistort(camera: Camera, xy: np.ndarray) -> np.ndarray:
     out = np.full(xy.shape, np.nan)
     ok = np.isfinite(xy).all(axis=1)
     if ok.any():
-        und = cv2.undistortPoints(xy[ok].reshape(-1, 1, 2), camera.matrix, camera.distortions)
+        pts = np.ascontiguousarray(xy[ok].reshape(-1, 1, 2))
+        if camera.fisheye:
+            und = cv2.fisheye.undistortPoints(pts, camera.matrix, _fisheye_coefficients(camera))
+        else:
+            und = cv2.undistortPoints(pts, camera.matrix, camera.distortions)
         out[ok] = und.reshape(-1, 2)
     return out
 
@@ -79,13 +96,22 @@ def project_camera(camera: Camera, xyz: np.ndarray, jacobian: bool = False):
     jac = np.full((len(xyz), 2, 3), np.nan) if jacobian else None
     ok = np.isfinite(xyz).all(axis=1)
     if ok.any():
-        pts, j = cv2.projectPoints(
-            xyz[ok].reshape(-1, 1, 3), camera.rotation, camera.translation, camera.matrix, camera.distortions
-        )
+        world = np.ascontiguousarray(xyz[ok].reshape(-1, 1, 3))
+        rvec, tvec = camera.rotation.reshape(3, 1), camera.translation.reshape(3, 1)
+        if camera.fisheye:
+            # jacobian columns: f (2), c (2), k (4), rotation (3), translation (3), skew (1)
+            pts, j = cv2.fisheye.projectPoints(
+                world, rvec, tvec, camera.matrix, _fisheye_coefficients(camera)
+            )
+            t_cols = slice(11, 14)
+        else:
+            # jacobian columns: rotation (3), translation (3), f, c, distortions
+            pts, j = cv2.projectPoints(world, rvec, tvec, camera.matrix, camera.distortions)
+            t_cols = slice(3, 6)
         out[ok] = pts.reshape(-1, 2)
         if jacobian:
-            # columns 3:6 are d pixel / d t = d pixel / d X_cam; X_cam = R X + t
-            dt = j[:, 3:6].reshape(-1, 2, 3)
+            # d pixel / d t = d pixel / d X_cam, and X_cam = R X + t
+            dt = j[:, t_cols].reshape(-1, 2, 3)
             jac[ok] = dt @ camera.rotation_matrix()
     return (out, jac) if jacobian else out
 
