@@ -286,7 +286,7 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
         read(bad)
     with pytest.raises(FormatError, match="no such file"):
         read_sleap(tmp_path / "missing.slp")
-    with pytest.raises(FormatError, match=r"DeepLabCut \.h5 files are not read"):
+    with pytest.raises(FormatError, match=r"broken\.h5: not a pandas HDF5 store"):
         bad.with_suffix(".h5").write_bytes(b"\x89HDF")
         read_sleap(bad.with_suffix(".h5"), format="dlc")
     with pytest.raises(FormatError, match="not a sleap-io format"):

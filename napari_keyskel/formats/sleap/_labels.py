@@ -19,7 +19,7 @@ from ...presets import match_preset
 from ...skeleton import Skeleton
 from ...store import OCCLUDED, VISIBLE, AnnotationStore
 
-__all__ = ["SLEAP_OFFSET", "dataset_to_labels", "labels_to_dataset"]
+__all__ = ["SLEAP_OFFSET", "dataset_to_labels", "labels_to_dataset", "open_video"]
 
 #: Added to (col, row) to get sleap-io (x, y): sleap-io puts integer positions at pixel centres,
 #: like COCO (its own COCO reader adds no offset), so the offset is 0.
@@ -280,7 +280,12 @@ def _videos_for(sio: Any, ds: Dataset, video: Any) -> tuple[list[Any], list[tupl
     """sleap-io videos, and per dataset frame its (video index, frame index)."""
     n = ds.n_frames
     if video is not None:
-        v = video if isinstance(video, sio.Video) else sio.Video.from_filename(str(video))
+        if isinstance(video, sio.Video):
+            v = video
+        elif isinstance(video, (list, tuple)):  # image files, one frame each
+            v = sio.Video.from_filename([str(f) for f in video])
+        else:
+            v = open_video(sio, str(video))
         return [v], [(0, f) for f in range(n)]
     saved = ds.meta.get(_META, {}).get("videos") if isinstance(ds.meta.get(_META), dict) else None
     if saved and ds.frames and all("sleap_video" in fr for fr in ds.frames):
@@ -312,12 +317,44 @@ def _videos_for(sio: Any, ds: Dataset, video: Any) -> tuple[list[Any], list[tupl
     return videos, where
 
 
+def open_video(sio: Any, filename: str) -> Any:
+    """A sleap-io ``Video`` of a file; a TIFF stack is read as (t, y, x[, c]), as napari shows it.
+
+    sleap-io guesses the axes of a TIFF stack stored as one series from its shape (a non-square
+    (t, y, x) stack is read as (y, x, t)); where its guess differs from the stack's own shape,
+    the frames are read along the first axis.
+    """
+    video = sio.Video.from_filename(filename)
+    if Path(filename).suffix.lower() not in (".tif", ".tiff"):
+        return video
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(filename) as tf:
+            shape = tuple(int(n) for n in tf.series[0].shape)
+    except Exception:  # not readable as TIFF: sleap-io says why when it reads
+        return video
+    if len(shape) == 3 and shape[-1] not in (3, 4):
+        want, fmt = (*shape, 1), "THW"
+    elif len(shape) == 4:
+        want, fmt = shape, "THWC"
+    else:
+        return video
+    if tuple(video.shape) == want:
+        return video
+    from sleap_io.io.video_reading import TiffVideo
+
+    backend = TiffVideo(filename, format=fmt, grayscale=fmt == "THW", keep_open=True)
+    backend._cached_shape = want  # sleap-io counts a THW stack's frames from its guess again
+    return sio.Video(filename=filename, backend=backend)
+
+
 def _make_video(sio: Any, filename: Any, metadata: dict[str, Any]) -> Any:
     fn = [str(f) for f in filename] if isinstance(filename, (list, tuple)) else str(filename)
     exists = all(Path(f).exists() for f in fn) if isinstance(fn, list) else Path(fn).exists()
     if exists:
         try:
-            return sio.Video.from_filename(fn)
+            return sio.Video.from_filename(fn) if isinstance(fn, list) else open_video(sio, fn)
         except Exception:  # an unreadable file is written as a reference, like a missing one
             pass
     return sio.Video(filename=fn, backend_metadata=dict(metadata), open_backend=False)
