@@ -289,6 +289,24 @@ def write_sleap(
         ) from None
 
 
+def _nwb_references(labels: Any) -> None:
+    """Let sleap-io's NWB writer reference every video, whatever its backend.
+
+    The writer stores a video as an external file reference (its name, frame count and size) but
+    takes only sleap-io's media and image-list backends; a TIFF stack or a video not on disk
+    (no backend) gets a stand-in image backend that is never read, its shape kept in metadata.
+    """
+    from sleap_io.io.video_reading import ImageVideo, MediaVideo
+
+    for v in labels.videos:
+        if isinstance(v.backend, (MediaVideo, ImageVideo)):
+            continue
+        shape = v.shape
+        if shape is not None:
+            v.backend_metadata["shape"] = tuple(int(n) for n in shape)
+        v.backend = ImageVideo(filename=[f"{Path(str(v.filename)).name}.keyskel-reference"], plugin="imageio")
+
+
 def _save(sio: Any, labels: Any, p: Path, fmt: str) -> list[Path]:
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.keyskel-tmp")
@@ -300,6 +318,7 @@ def _save(sio: Any, labels: Any, p: Path, fmt: str) -> list[Path]:
     if fmt == "sleap":
         sio.save_slp(labels, str(tmp), verbose=False)
     elif fmt == "nwb":
+        _nwb_references(labels)
         sio.save_nwb(labels, str(tmp))
     else:
         sio.save_labelstudio(labels, str(tmp))

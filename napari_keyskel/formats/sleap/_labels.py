@@ -36,7 +36,10 @@ def _video_name(video: Any, index: int) -> str:
     return str(fn)
 
 
-def _video_shape(video: Any) -> tuple[int, ...] | None:
+def _video_shape(sio: Any, video: Any) -> tuple[int, ...] | None:
+    fn = video.filename
+    if isinstance(fn, str) and fn.lower().endswith((".tif", ".tiff")) and Path(fn).is_file():
+        video = open_video(sio, fn)  # sleap-io's readers guess a TIFF stack's axes
     try:
         shape = video.shape
     except Exception:  # a backend that cannot open its file
@@ -44,7 +47,9 @@ def _video_shape(video: Any) -> tuple[int, ...] | None:
     return None if shape is None else tuple(int(s) for s in shape)
 
 
-def _frame_table(labels: Any) -> tuple[list[dict[str, Any]], dict[tuple[int, int], int], list[dict], dict]:
+def _frame_table(
+    sio: Any, labels: Any
+) -> tuple[list[dict[str, Any]], dict[tuple[int, int], int], list[dict], dict]:
     """Dataset frames: every frame of every video (labelled ones when the length is unknown)."""
     videos: list[Any] = []
     vid_index: dict[int, int] = {}
@@ -68,7 +73,7 @@ def _frame_table(labels: Any) -> tuple[list[dict[str, Any]], dict[tuple[int, int
     frame_of: dict[tuple[int, int], int] = {}
     vmeta: list[dict[str, Any]] = []
     for vi, video in enumerate(videos):
-        shape = _video_shape(video)
+        shape = _video_shape(sio, video)
         listed = isinstance(video.filename, (list, tuple))
         if listed:
             n = len(video.filename)
@@ -130,7 +135,7 @@ def labels_to_dataset(
     ``skeleton`` replaces the file's skeleton (its node names must cover the file's; useful for
     Label Studio files, which carry no edges and no node order).
     """
-    frames, frame_of, vmeta, vid_index = _frame_table(labels)
+    frames, frame_of, vmeta, vid_index = _frame_table(sio, labels)
     skeletons = list(labels.skeletons)
     for lf in labels.labeled_frames:
         for inst in lf.instances:
