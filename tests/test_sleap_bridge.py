@@ -139,7 +139,7 @@ def test_files_written_by_sleap_io_read_through_ours(tmp_path: Path, fmt: str) -
         b = tracks[1]
         np.testing.assert_allclose(b.score[9 - b.start], np.linspace(0.5, 0.8, 4) + 0.09, rtol=1e-6)
         assert np.isnan(t0.score[0]).all()  # a user instance has no scores
-        assert b.meta["sleap"]["instance_score"][9] == pytest.approx(0.9)
+        assert b.meta["sleap"]["instance_score"]["9"] == pytest.approx(0.9)
 
 
 def _our_dataset() -> Dataset:
@@ -337,3 +337,34 @@ def test_napari_hooks_without_sleap_io_say_what_to_install(
     assert len(shown) == 2 and all('pip install "napari-keyskel[sleap]"' in m or "Points" in m for m in shown)
     assert "napari-keyskel[sleap]" in shown[0]
     assert sleap_io_hooks.get_sleap_reader(str(tmp_path / "x.json")) is None  # not ours: napari's readers
+
+
+def test_nwb_and_dlc_written_when_the_video_is_not_on_disk(tmp_path: Path) -> None:
+    ds = _our_dataset()  # names mice.mp4, which is not on disk here
+    (out,) = write(ds, tmp_path / "far.nwb", "nwb")  # sleap-io's writer alone refuses a video it cannot open
+    loaded = sio.load_nwb(str(out))
+    assert Path(loaded.videos[0].filename).name == "mice.mp4"
+    for f in LABELLED:
+        lf = next(x for x in loaded.labeled_frames if x.frame_idx == f)
+        got = sorted(np.nan_to_num(i.numpy()).round(6).tolist() for i in lf.instances)
+        want = sorted(np.nan_to_num(t.coords[f - t.start, :, ::-1]).round(6).tolist() for t in ds.stores[0])
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert not [p for p in tmp_path.iterdir() if "keyskel-tmp" in p.name]
+    with pytest.warns(
+        UserWarning, match=r"no images written for 1 video\(s\) \(cannot read mice\.mp4\).*video="
+    ):
+        files = write(ds, tmp_path / "dlc" / "mice.csv", "dlc")
+    assert [f.name for f in files] == ["mice.csv", "config.yaml"]
+
+
+def test_predictions_of_an_slp_cross_darwin_and_coco(tmp_path: Path) -> None:
+    path = _save_with_sleap_io(_sio_labels(tmp_path, predicted=True), "sleap", tmp_path / "pred.slp")
+    ds = read(path)  # track 'b' is a prediction: its instance score is kept in Track.meta
+    coco = write(ds, tmp_path / "pred.coco.json", "coco")  # was: "Dict key must be str"
+    assert coco[0].exists()
+    darwin = write(ds, tmp_path / "pred.json", "darwin")[0]
+    back = write(read(darwin), tmp_path / "back.slp", "sleap")[0]
+    (lf,) = [lf for lf in sio.load_slp(str(back)).labeled_frames if lf.frame_idx == 9]
+    (pred,) = [i for i in lf.instances if isinstance(i, sio.PredictedInstance)]
+    assert pred.track.name == "b" and pred.score == pytest.approx(0.9)
+    np.testing.assert_allclose(pred.points["score"], np.linspace(0.5, 0.8, 4) + 0.09, rtol=1e-6)

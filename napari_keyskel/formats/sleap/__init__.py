@@ -38,7 +38,8 @@ Rules of the conversion (see :mod:`._labels`):
   sleap-io readers fill an unread node with ``(0, 0)``, not visible. Writing, 1 is
   ``visible=False`` with its position, so only ``.slp`` keeps occluded nodes;
 - scores: a ``PredictedInstance``'s per-node scores go to ``Track.score``, its instance score to
-  ``Track.meta["sleap"]["instance_score"]``; nodes with a score are written back as predictions;
+  ``Track.meta["sleap"]["instance_score"]`` (keyed by frame, as a string); nodes with a score
+  are written back as predictions;
 - coordinates: sleap-io (x, y) with integer positions at pixel centres (:data:`SLEAP_OFFSET`);
 - keys: sleap-io has no interpolated flag. Our ``.slp`` files list the interpolated points in
   ``provenance["keyskel"]["interpolated"]`` so they come back as interpolated; from any other
@@ -309,7 +310,7 @@ def _nwb_references(labels: Any) -> None:
 
 def _save(sio: Any, labels: Any, p: Path, fmt: str) -> list[Path]:
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.keyskel-tmp")
+    tmp = p.with_name(f".{p.stem}.keyskel-tmp{p.suffix}")  # same suffix: pynwb warns otherwise
     if fmt == "yolo":
         sio.save_ultralytics(labels, str(p), split_ratios={"train": 1.0}, verbose=False)
         return [p / "data.yaml"]

@@ -208,6 +208,13 @@ def save_dlc(sio: Any, labels: Any, p: Path, hint: str) -> list[Path]:
             folder = Path(v.filename[0]).parent.name or "images"
             v.filename, v.backend = f"{folder}.png", None  # rows: labeled-data/<folder>/img*.png
             pixels[id(v)] = reader
+    blind = [v for v in labels.videos if pixels[id(v)] is None and any(lf.video is v for lf in labels)]
+    if blind:
+        warnings.warn(
+            f"{p}: no images written for {len(blind)} video(s) (cannot read {blind[0].filename!s}); "
+            "sleap-io and DeepLabCut read a row only with its image: pass video= (--video)",
+            stacklevel=4,
+        )
     scores = any(type(i).__name__ == "PredictedInstance" for lf in labels for i in lf.instances)
     tmp = p.with_name(f".{csv_path.name}.keyskel-tmp.csv")
     tmp_h5 = p.with_name(f".{p.name}.keyskel-tmp")

@@ -275,7 +275,8 @@ def _fill_store(
         track.visibility[rr] = v
         track.is_key[rr] = np.isfinite(block[..., 0])
         track.score[rr] = s
-        inst_scores = {int(f): float(r[0].score) for f, r in zip(fs, recs) if r[1]}
+        # keyed by frame as a string: track meta is written to JSON (Darwin, COCO), whose keys are strings
+        inst_scores = {str(int(f)): float(r[0].score) for f, r in zip(fs, recs) if r[1]}
         if inst_scores:
             track.meta[_META] = {"instance_score": inst_scores}
 
@@ -418,7 +419,7 @@ def dataset_to_labels(sio: Any, ds: Dataset, video: Any = None) -> Any:
                 xy = np.where(placed[r, :, None], t.coords[r, :, ::-1] + SLEAP_OFFSET, np.nan)
                 sc = t.score[r]
                 if np.isfinite(sc).any():
-                    score = inst_scores.get(f, inst_scores.get(str(f), float(np.nanmean(sc))))
+                    score = inst_scores.get(str(f), inst_scores.get(f, float(np.nanmean(sc))))
                     inst = sio.PredictedInstance.from_numpy(
                         xy, skeleton=sk, point_scores=np.nan_to_num(sc.astype(float)), score=score, track=st
                     )
