@@ -18,8 +18,9 @@ from ...errors import FormatError, KeyskelError
 from ...presets import match_preset
 from ...skeleton import Skeleton
 from ...store import OCCLUDED, VISIBLE, AnnotationStore
+from ._videos import make_video, open_video, video_shape
 
-__all__ = ["SLEAP_OFFSET", "dataset_to_labels", "labels_to_dataset", "open_video"]
+__all__ = ["SLEAP_OFFSET", "dataset_to_labels", "labels_to_dataset"]
 
 #: Added to (col, row) to get sleap-io (x, y): sleap-io puts integer positions at pixel centres,
 #: like COCO (its own COCO reader adds no offset), so the offset is 0.
@@ -34,17 +35,6 @@ def _video_name(video: Any, index: int) -> str:
     if isinstance(fn, (list, tuple)):
         return str(fn[0]) if fn else f"video {index}"
     return str(fn)
-
-
-def _video_shape(sio: Any, video: Any) -> tuple[int, ...] | None:
-    fn = video.filename
-    if isinstance(fn, str) and fn.lower().endswith((".tif", ".tiff")) and Path(fn).is_file():
-        video = open_video(sio, fn)  # sleap-io's readers guess a TIFF stack's axes
-    try:
-        shape = video.shape
-    except Exception:  # a backend that cannot open its file
-        shape = None
-    return None if shape is None else tuple(int(s) for s in shape)
 
 
 def _frame_table(
@@ -73,7 +63,7 @@ def _frame_table(
     frame_of: dict[tuple[int, int], int] = {}
     vmeta: list[dict[str, Any]] = []
     for vi, video in enumerate(videos):
-        shape = _video_shape(sio, video)
+        shape = video_shape(sio, video)
         listed = isinstance(video.filename, (list, tuple))
         if listed:
             n = len(video.filename)
@@ -299,11 +289,11 @@ def _videos_for(sio: Any, ds: Dataset, video: Any) -> tuple[list[Any], list[tupl
         for vm in saved:
             fn = vm["filename"]
             md = {"shape": tuple(vm["shape"])} if vm.get("shape") else {}
-            videos.append(_make_video(sio, fn, md))
+            videos.append(make_video(sio, fn, md))
         return videos, [(int(fr["sleap_video"]), int(fr["sleap_frame"])) for fr in ds.frames]
     if not ds.frames:
         name = Path(ds.source).stem if ds.source else "video"
-        return [_make_video(sio, name, {})], [(0, f) for f in range(n)]
+        return [make_video(sio, name, {})], [(0, f) for f in range(n)]
     items: dict[str, int] = {}
     where = []
     size: dict[int, tuple[int, int, int]] = {}
@@ -319,51 +309,8 @@ def _videos_for(sio: Any, ds: Dataset, video: Any) -> tuple[list[Any], list[tupl
     for item, vi in items.items():
         last, h, w = size[vi]
         md = {"shape": (last, h, w, 1)} if h and w else {}
-        videos.append(_make_video(sio, item, md))
+        videos.append(make_video(sio, item, md))
     return videos, where
-
-
-def open_video(sio: Any, filename: str) -> Any:
-    """A sleap-io ``Video`` of a file; a TIFF stack is read as (t, y, x[, c]), as napari shows it.
-
-    sleap-io guesses the axes of a TIFF stack stored as one series from its shape (a non-square
-    (t, y, x) stack is read as (y, x, t)); where its guess differs from the stack's own shape,
-    the frames are read along the first axis.
-    """
-    video = sio.Video.from_filename(filename)
-    if Path(filename).suffix.lower() not in (".tif", ".tiff"):
-        return video
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(filename) as tf:
-            shape = tuple(int(n) for n in tf.series[0].shape)
-    except Exception:  # not readable as TIFF: sleap-io says why when it reads
-        return video
-    if len(shape) == 3 and shape[-1] not in (3, 4):
-        want, fmt = (*shape, 1), "THW"
-    elif len(shape) == 4:
-        want, fmt = shape, "THWC"
-    else:
-        return video
-    if tuple(video.shape) == want:
-        return video
-    from sleap_io.io.video_reading import TiffVideo
-
-    backend = TiffVideo(filename, format=fmt, grayscale=fmt == "THW", keep_open=True)
-    backend._cached_shape = want  # sleap-io counts a THW stack's frames from its guess again
-    return sio.Video(filename=filename, backend=backend)
-
-
-def _make_video(sio: Any, filename: Any, metadata: dict[str, Any]) -> Any:
-    fn = [str(f) for f in filename] if isinstance(filename, (list, tuple)) else str(filename)
-    exists = all(Path(f).exists() for f in fn) if isinstance(fn, list) else Path(fn).exists()
-    if exists:
-        try:
-            return sio.Video.from_filename(fn) if isinstance(fn, list) else open_video(sio, fn)
-        except Exception:  # an unreadable file is written as a reference, like a missing one
-            pass
-    return sio.Video(filename=fn, backend_metadata=dict(metadata), open_backend=False)
 
 
 def _sio_skeleton(sio: Any, sk: Skeleton) -> Any:
