@@ -368,3 +368,19 @@ def test_predictions_of_an_slp_cross_darwin_and_coco(tmp_path: Path) -> None:
     (pred,) = [i for i in lf.instances if isinstance(i, sio.PredictedInstance)]
     assert pred.track.name == "b" and pred.score == pytest.approx(0.9)
     np.testing.assert_allclose(pred.points["score"], np.linspace(0.5, 0.8, 4) + 0.09, rtol=1e-6)
+
+
+def test_yolo_images_become_one_deeplabcut_folder(tmp_path: Path) -> None:
+    """sleap-io reads a YOLO dataset as one video per image: written to DeepLabCut they are one folder."""
+    path = _save_with_sleap_io(_sio_labels(tmp_path, predicted=False), "yolo", tmp_path / "yolo")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = read(path)
+        files = write(ds, tmp_path / "dlc" / "CollectedData_me.csv", "dlc")
+        back = read(files[0])
+    images = sorted(f.name for f in files if f.suffix == ".png")
+    assert images == ["img0000.png", "img0001.png", "img0002.png"]  # was three times img0000.png
+    want = sorted(np.nan_to_num(t.coords[t.is_key.any(axis=1)]).round(4).tolist() for t in ds.stores[0])
+    got = sorted(np.nan_to_num(t.coords[t.is_key.any(axis=1)]).round(4).tolist() for t in back.stores[0])
+    assert len(back.frames) == 3
+    np.testing.assert_allclose(got, want, atol=1e-4)

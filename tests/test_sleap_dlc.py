@@ -235,3 +235,38 @@ def test_dlc_h5_without_pytables_says_what_to_install(
     with pytest.raises(FormatError, match=r'pip install "napari-keyskel\[sleap\]"'):
         write(_our_dataset(False), out, "dlc")
     assert not out.exists() and not out.with_suffix(".csv").exists()
+
+
+def test_dlc_h5_written_into_a_deeplabcut_project(tmp_path: Path) -> None:
+    import tifffile
+
+    video = tmp_path / "session 1.tif"
+    tifffile.imwrite(video, np.stack([np.full((H, W), 30 * f, np.uint8) for f in range(5)]))
+    ds = _our_dataset(multi=True)
+    out = tmp_path / "proj" / "labeled-data" / "mice" / "CollectedData_Bob.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        files = write(ds, out, "dlc", video=video)
+    folder = out.parent  # where DeepLabCut keeps a video's labels and its extracted frames
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "CollectedData_Bob.csv",
+        "CollectedData_Bob.h5",
+        "img0000.png",
+        "img0002.png",
+        "img0004.png",
+    ]
+    assert (tmp_path / "proj" / "config.yaml") in files  # at the project's root
+    table = pd.read_hdf(out)
+    assert list(table.index) == [("labeled-data", "mice", f"img{f:04d}.png") for f in (0, 2, 4)]
+    assert (iio.imread(folder / "img0004.png") == 120).all()
+    back = read(out)
+    assert _edge_names(back.stores[0].skeleton) == WANT_EDGES  # config.yaml found two folders up
+    for t in ds.stores[0]:
+        (b,) = [x for x in back.stores[0] if x.name == t.name]
+        np.testing.assert_allclose(b.coords, t.coords[::2], atol=1e-9)
+    ds.frames = [{**fr, "item": f"v{fr['frame'] // 3}.mp4"} for fr in ds.frames]  # two videos
+    with pytest.raises(
+        FormatError, match=r"labeled-data/mice/ holds that one video's frames; the data has 2"
+    ):
+        write(ds, out.with_name("CollectedData_Two.h5"), "dlc")
+    assert not out.with_name("CollectedData_Two.h5").exists()

@@ -190,56 +190,116 @@ def _scorer(path: Path) -> str:
     return m.group(1) if m else "sleap-io"
 
 
+def _reader(v: Any) -> Any:
+    """The backend reading a sleap-io video's frames, or ``None`` when they cannot be read."""
+    try:
+        if not v.exists():
+            return None
+        if v.backend is None:
+            v.open()
+        return v.backend
+    except Exception:  # an unreadable file: no images, warned by the caller
+        return None
+
+
+def _tmp_files(p: Path) -> tuple[Path, Path]:
+    csv_path = p.with_suffix(".csv") if p.suffix.lower() in H5_SUFFIXES else p
+    return p.with_name(f".{csv_path.name}.keyskel-tmp.csv"), p.with_name(f".{p.name}.keyskel-tmp")
+
+
+def _one_video_per_folder(sio: Any, labels: Any) -> None:
+    """Merge the image-list videos of one folder into one (YOLO and Label Studio make one per image).
+
+    sleap-io's DeepLabCut writer names a row ``labeled-data/<video>/img<frame>.png``: one-image
+    videos of one folder would all be ``img0000.png`` of the same video.
+    """
+    groups: dict[Path, list[Any]] = {}
+    for v in labels.videos:
+        if isinstance(v.filename, list) and v.filename:
+            groups.setdefault(Path(str(v.filename[0])).parent, []).append(v)
+    for vs in groups.values():
+        if len(vs) < 2:
+            continue
+        files: list[str] = []
+        where: dict[tuple[int, int], int] = {}
+        for v in vs:
+            for i, f in enumerate(v.filename):
+                where[(id(v), i)] = len(files)
+                files.append(str(f))
+        ok = all(Path(f).is_file() for f in files)
+        merged = sio.Video.from_filename(files) if ok else sio.Video(filename=files, open_backend=False)
+        ids = {id(v) for v in vs}
+        for lf in labels.labeled_frames:
+            if id(lf.video) in ids:
+                lf.frame_idx = where[(id(lf.video), int(lf.frame_idx))]
+                lf.video = merged
+        labels.videos = [v for v in labels.videos if id(v) not in ids] + [merged]
+
+
 def save_dlc(sio: Any, labels: Any, p: Path, hint: str) -> list[Path]:
     """The CSV (and for ``.h5`` the HDF5 table) through sleap-io, images where readable, a config.
 
-    The scorer is ``<scorer>`` of a ``CollectedData_<scorer>`` file name, else ``sleap-io``.
+    The scorer is ``<scorer>`` of a ``CollectedData_<scorer>`` file name, else ``sleap-io``. A
+    file written in a DeepLabCut project's ``<project>/labeled-data/<video>/`` (where DeepLabCut
+    keeps it) holds that one video: its images go beside it, its rows are
+    ``labeled-data/<video>/img*.png`` and ``config.yaml`` goes to ``<project>``; elsewhere the
+    images go to ``labeled-data/<video stem>/`` and ``config.yaml`` beside the file.
     """
-    h5 = p.suffix.lower() in H5_SUFFIXES
-    if h5:
+    if p.suffix.lower() in H5_SUFFIXES:
         _need_tables(p, hint)
-    csv_path = p.with_suffix(".csv") if h5 else p
-    scorer = _scorer(p)
+    _one_video_per_folder(sio, labels)
+    in_project = p.parent.parent.name == "labeled-data"
+    root = p.parent.parent.parent if in_project else p.parent
+    used = [v for v in labels.videos if any(lf.video is v for lf in labels)]
+    if in_project and len(used) > 1:
+        raise FormatError(
+            f"a DeepLabCut file in labeled-data/{p.parent.name}/ holds that one video's frames; "
+            f"the data has {len(used)} videos (write it outside labeled-data/, or one file per video)",
+            p,
+        )
     pixels = {}
     for v in labels.videos:
-        pixels[id(v)] = v if v.exists() else None
-        if isinstance(v.filename, list):  # sleap-io's DLC writer names rows after one video file
-            reader = sio.Video.from_filename(list(v.filename)) if v.exists() else None
+        pixels[id(v)] = _reader(v)
+        if in_project and v is used[0]:
+            folder = p.parent.name
+        elif isinstance(v.filename, list):  # sleap-io's DLC writer names rows after one video file
             folder = Path(v.filename[0]).parent.name or "images"
-            v.filename, v.backend = f"{folder}.png", None  # rows: labeled-data/<folder>/img*.png
-            pixels[id(v)] = reader
-    blind = [v for v in labels.videos if pixels[id(v)] is None and any(lf.video is v for lf in labels)]
+        else:
+            continue
+        shape = v.shape  # kept: sleap-io's writer names a video without a length "video"
+        if shape is not None:
+            v.backend_metadata["shape"] = tuple(int(n) for n in shape)
+        v.filename, v.backend = f"{folder}.png", None  # rows: labeled-data/<folder>/img*.png
+    stems = [Path(str(v.filename)).stem for v in used]
+    twice = sorted({n for n in stems if stems.count(n) > 1})
+    if twice:
+        raise FormatError(
+            f"DeepLabCut names rows after their video: several videos are named {twice[0]!r}", p
+        )
+    blind = [v for v in used if pixels[id(v)] is None]
     if blind:
         warnings.warn(
             f"{p}: no images written for {len(blind)} video(s) (cannot read {blind[0].filename!s}); "
             "sleap-io and DeepLabCut read a row only with its image: pass video= (--video)",
             stacklevel=4,
         )
-    scores = any(type(i).__name__ == "PredictedInstance" for lf in labels for i in lf.instances)
-    tmp = p.with_name(f".{csv_path.name}.keyskel-tmp.csv")
-    tmp_h5 = p.with_name(f".{p.name}.keyskel-tmp")
     try:
-        return _write_dlc_files(sio, labels, p, csv_path, tmp, tmp_h5, pixels, scores, scorer)
+        return _write_dlc_files(sio, labels, p, root, pixels, _scorer(p))
     finally:  # nothing half-written left behind
-        tmp.unlink(missing_ok=True)
-        tmp_h5.unlink(missing_ok=True)
+        for tmp in _tmp_files(p):
+            tmp.unlink(missing_ok=True)
 
 
 def _write_dlc_files(
-    sio: Any,
-    labels: Any,
-    p: Path,
-    csv_path: Path,
-    tmp: Path,
-    tmp_h5: Path,
-    pixels: dict[int, Any],
-    scores: bool,
-    scorer: str,
+    sio: Any, labels: Any, p: Path, root: Path, pixels: dict[int, Any], scorer: str
 ) -> list[Path]:
     import numpy as np
     import yaml
 
-    h5 = csv_path != p
+    h5 = p.suffix.lower() in H5_SUFFIXES
+    csv_path = p.with_suffix(".csv") if h5 else p
+    tmp, tmp_h5 = _tmp_files(p)
+    scores = any(type(i).__name__ == "PredictedInstance" for lf in labels for i in lf.instances)
     sio.save_csv(labels, str(tmp), format="dlc", include_score=scores, scorer=scorer)
     written = [p, csv_path] if h5 else [p]
     if h5:
@@ -251,7 +311,6 @@ def _write_dlc_files(
         table.index = pd.MultiIndex.from_tuples([tuple(str(i).split("/")) for i in table.index])
         table.to_hdf(tmp_h5, key=_KEYS[0], mode="w")
         table.to_csv(tmp)
-    root = p.parent
     for lf in labels:
         v, reader = lf.video, pixels.get(id(lf.video))
         if reader is None:
@@ -274,6 +333,7 @@ def _write_dlc_files(
         "multianimalproject": len(labels.tracks) > 1,
         "individuals": [t.name for t in labels.tracks] if len(labels.tracks) > 1 else None,
     }
+    root.mkdir(parents=True, exist_ok=True)
     config = root / "config.yaml"
     if config.exists():
         warnings.warn(f"{config} exists and was left as it is (its skeleton edges apply)", stacklevel=5)
