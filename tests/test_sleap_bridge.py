@@ -384,3 +384,26 @@ def test_yolo_images_become_one_deeplabcut_folder(tmp_path: Path) -> None:
     got = sorted(np.nan_to_num(t.coords[t.is_key.any(axis=1)]).round(4).tolist() for t in back.stores[0])
     assert len(back.frames) == 3
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_image_list_videos_written_to_nwb_load_in_sleap_io(tmp_path: Path) -> None:
+    """A DeepLabCut image folder is one video; sleap-io's NWB reader takes one file per image series."""
+    path = _save_with_sleap_io(_sio_labels(tmp_path, predicted=False), "dlc", tmp_path / "dlc" / "mice.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = read(path)
+        (out,) = write(ds, tmp_path / "mice.nwb", "nwb")
+        loaded = sio.load_nwb(str(out))  # failed: "Unknown video file type" for a 3-file image series
+        back = read(out)
+    assert len(loaded.labeled_frames) == 3
+
+    def name(v: sio.Video) -> str:
+        return Path(str(v.filename[0] if isinstance(v.filename, list) else v.filename)).name
+
+    assert sorted(name(v) for v in loaded.videos) == [f"img{f:04d}.png" for f in LABELLED]
+    for f in LABELLED:
+        lf = next(x for x in loaded.labeled_frames if name(x.video) == f"img{f:04d}.png")
+        got = sorted(np.nan_to_num(i.numpy()).round(6).tolist() for i in lf.instances)
+        want = sorted(np.nan_to_num(_poses()[(f, t)]).round(6).tolist() for t in range(2))
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert back.stores[0].counts()["points"] == ds.stores[0].counts()["points"]

@@ -290,15 +290,29 @@ def write_sleap(
         ) from None
 
 
-def _nwb_references(labels: Any) -> None:
-    """Let sleap-io's NWB writer reference every video, whatever its backend.
+def _nwb_references(sio: Any, labels: Any) -> None:
+    """Let sleap-io's NWB writer reference every video so that sleap-io reads it back.
 
     The writer stores a video as an external file reference (its name, frame count and size) but
     takes only sleap-io's media and image-list backends; a TIFF stack or a video not on disk
     (no backend) gets a stand-in image backend that is never read, its shape kept in metadata.
+    sleap-io's NWB reader cannot read an image series of several files back (``load_nwb``
+    fails): an image-list video is written as one video per image.
     """
     from sleap_io.io.video_reading import ImageVideo, MediaVideo
 
+    for v in [v for v in labels.videos if isinstance(v.filename, list) and len(v.filename) > 1]:
+        ones = [
+            sio.Video.from_filename([str(f)])
+            if Path(str(f)).is_file()
+            else sio.Video(filename=[str(f)], open_backend=False)
+            for f in v.filename
+        ]
+        for lf in labels.labeled_frames:
+            if lf.video is v:
+                lf.video, lf.frame_idx = ones[int(lf.frame_idx)], 0
+        i = next(i for i, x in enumerate(labels.videos) if x is v)
+        labels.videos = [*labels.videos[:i], *ones, *labels.videos[i + 1 :]]
     for v in labels.videos:
         if isinstance(v.backend, (MediaVideo, ImageVideo)):
             continue
@@ -319,7 +333,7 @@ def _save(sio: Any, labels: Any, p: Path, fmt: str) -> list[Path]:
     if fmt == "sleap":
         sio.save_slp(labels, str(tmp), verbose=False)
     elif fmt == "nwb":
-        _nwb_references(labels)
+        _nwb_references(sio, labels)
         sio.save_nwb(labels, str(tmp))
     else:
         sio.save_labelstudio(labels, str(tmp))
