@@ -258,18 +258,68 @@ def to_dataset(layers: Points | Sequence[Points]) -> Dataset:
     return dataset_from_layer_data([ly.as_layer_data_tuple() for ly in layers])
 
 
+def _viewer_of(layers: Sequence[Points]) -> napari.Viewer | None:
+    for ly in layers:
+        ctrl = get_controller(ly)
+        if ctrl is not None:
+            return ctrl.viewer
+    return None
+
+
 def save_layer(
-    layers: Points | Sequence[Points], path: str | PathLike[str], format: str = "darwin"
+    layers: Points | Sequence[Points],
+    path: str | PathLike[str],
+    format: str = "darwin",
+    *,
+    video: Any = None,
 ) -> list[Path]:
-    """Write one or more Points layers as ``"darwin"`` (V7 Darwin JSON 2.0) or ``"coco"`` keypoints.
+    """Write one or more Points layers; returns the files written.
+
+    Parameters
+    ----------
+    layers
+        keyskel (or plain, with a ``node`` feature) Points layers.
+    path
+        The file (for ``"yolo"``: the dataset folder, or its ``data.yaml``).
+    format
+        ``"darwin"`` (V7 Darwin JSON 2.0), ``"coco"`` keypoints, or a format of the sleap-io bridge
+        (the names ``keyskel convert --to`` takes): ``"sleap"`` (.slp), ``"dlc"`` (DeepLabCut
+        ``.csv`` or ``.h5``), ``"yolo"`` (Ultralytics YOLO-pose), ``"nwb"``, ``"labelstudio"``;
+        those need ``pip install "napari-keyskel[sleap]"``.
+    video
+        sleap-io formats only, like ``keyskel convert --video``: the frames' video or image files
+        (a path or a list of image paths; layer frame ``f`` is its frame ``f``). YOLO-pose stores
+        the images, so it needs them; DeepLabCut writes them when it can. By default the videos
+        the layers' frames name are used when they can be read, else the image the layers
+        annotate in their viewer when it was opened from a file (see
+        :func:`napari_keyskel._napari.sleap_io_hooks.image_video`).
 
     Raises :class:`KeyskelError` (nothing written) when the layers cannot be saved.
+
     """
     from ._napari.io import FORMAT_NAMES
     from .formats import write
+    from .formats.sleap import SLEAP_FORMATS, import_sleap_io, write_sleap
 
+    if not isinstance(layers, Sequence):
+        layers = [layers]
+    if format in SLEAP_FORMATS:
+        import_sleap_io(path)  # first: without the extra, say what to install
+        dataset = to_dataset(layers)
+        fallback = None
+        if video is None:
+            from ._napari.sleap_io_hooks import image_video
+
+            fallback = image_video(_viewer_of(layers), dataset)
+        return [Path(p) for p in write_sleap(dataset, path, format, video=video, fallback_video=fallback)]
     if format not in FORMAT_NAMES:
-        raise KeyskelError(f"unknown format {format!r} (choose from {sorted(FORMAT_NAMES)})")
+        raise KeyskelError(
+            f"unknown format {format!r} (choose from {', '.join([*FORMAT_NAMES, *SLEAP_FORMATS])})"
+        )
+    if video is not None:
+        raise KeyskelError(
+            f"video= applies to the sleap-io formats ({', '.join(SLEAP_FORMATS)}), not {format!r}"
+        )
     checked: Any = format  # one of the format names
     return [Path(p) for p in write(to_dataset(layers), path, checked)]
 
@@ -281,17 +331,23 @@ def open_annotations(
     format: str | None = None,
     image_layer: Layer | None = None,
 ) -> list[Points]:
-    """Read a Darwin/COCO file (or Darwin folder) and add one live Points layer per annotation set.
+    """Read an annotation file and add one live Points layer per annotation set.
+
+    ``path``: a Darwin file or folder, a COCO file, or a file of the sleap-io bridge (SLEAP
+    ``.slp``, DeepLabCut ``.csv`` / ``.h5``, a YOLO-pose folder or its ``data.yaml``, NWB, Label
+    Studio JSON; ``pip install "napari-keyskel[sleap]"``). ``format`` (``"darwin"``, ``"coco"``
+    or one of ``SLEAP_FORMATS``) is detected when ``None``.
 
     Raises :class:`KeyskelError` (no layer added) when the file cannot be read.
     """
-    from .formats import read
+    from .formats import FORMATS, read
+    from .formats.sleap import SLEAP_FORMATS
 
     sk = _resolve_source(skeleton) if isinstance(skeleton, str) else skeleton
     if isinstance(sk, AnnotationStore):
         sk = sk.skeleton
-    if format is not None and format not in ("darwin", "coco"):
-        raise KeyskelError(f"unknown format {format!r} (choose 'darwin' or 'coco')")
+    if format is not None and format not in (*FORMATS, *SLEAP_FORMATS):
+        raise KeyskelError(f"unknown format {format!r} (choose from {', '.join([*FORMATS, *SLEAP_FORMATS])})")
     checked: Any = format
     dataset = read(path, skeleton=sk, format=checked)
     return [_add_store(viewer, store, None, image_layer, dataset) for store in dataset.stores]

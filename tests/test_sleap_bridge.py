@@ -139,7 +139,7 @@ def test_files_written_by_sleap_io_read_through_ours(tmp_path: Path, fmt: str) -
         b = tracks[1]
         np.testing.assert_allclose(b.score[9 - b.start], np.linspace(0.5, 0.8, 4) + 0.09, rtol=1e-6)
         assert np.isnan(t0.score[0]).all()  # a user instance has no scores
-        assert b.meta["sleap"]["instance_score"][9] == pytest.approx(0.9)
+        assert b.meta["sleap"]["instance_score"]["9"] == pytest.approx(0.9)
 
 
 def _our_dataset() -> Dataset:
@@ -286,7 +286,7 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
         read(bad)
     with pytest.raises(FormatError, match="no such file"):
         read_sleap(tmp_path / "missing.slp")
-    with pytest.raises(FormatError, match=r"DeepLabCut \.h5 files are not read"):
+    with pytest.raises(FormatError, match=r"broken\.h5: not a pandas HDF5 store"):
         bad.with_suffix(".h5").write_bytes(b"\x89HDF")
         read_sleap(bad.with_suffix(".h5"), format="dlc")
     with pytest.raises(FormatError, match="not a sleap-io format"):
@@ -337,3 +337,73 @@ def test_napari_hooks_without_sleap_io_say_what_to_install(
     assert len(shown) == 2 and all('pip install "napari-keyskel[sleap]"' in m or "Points" in m for m in shown)
     assert "napari-keyskel[sleap]" in shown[0]
     assert sleap_io_hooks.get_sleap_reader(str(tmp_path / "x.json")) is None  # not ours: napari's readers
+
+
+def test_nwb_and_dlc_written_when_the_video_is_not_on_disk(tmp_path: Path) -> None:
+    ds = _our_dataset()  # names mice.mp4, which is not on disk here
+    (out,) = write(ds, tmp_path / "far.nwb", "nwb")  # sleap-io's writer alone refuses a video it cannot open
+    loaded = sio.load_nwb(str(out))
+    assert Path(loaded.videos[0].filename).name == "mice.mp4"
+    for f in LABELLED:
+        lf = next(x for x in loaded.labeled_frames if x.frame_idx == f)
+        got = sorted(np.nan_to_num(i.numpy()).round(6).tolist() for i in lf.instances)
+        want = sorted(np.nan_to_num(t.coords[f - t.start, :, ::-1]).round(6).tolist() for t in ds.stores[0])
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert not [p for p in tmp_path.iterdir() if "keyskel-tmp" in p.name]
+    with pytest.warns(
+        UserWarning, match=r"no images written for 1 video\(s\) \(cannot read mice\.mp4\).*video="
+    ):
+        files = write(ds, tmp_path / "dlc" / "mice.csv", "dlc")
+    assert [f.name for f in files] == ["mice.csv", "config.yaml"]
+
+
+def test_predictions_of_an_slp_cross_darwin_and_coco(tmp_path: Path) -> None:
+    path = _save_with_sleap_io(_sio_labels(tmp_path, predicted=True), "sleap", tmp_path / "pred.slp")
+    ds = read(path)  # track 'b' is a prediction: its instance score is kept in Track.meta
+    coco = write(ds, tmp_path / "pred.coco.json", "coco")  # was: "Dict key must be str"
+    assert coco[0].exists()
+    darwin = write(ds, tmp_path / "pred.json", "darwin")[0]
+    back = write(read(darwin), tmp_path / "back.slp", "sleap")[0]
+    (lf,) = [lf for lf in sio.load_slp(str(back)).labeled_frames if lf.frame_idx == 9]
+    (pred,) = [i for i in lf.instances if isinstance(i, sio.PredictedInstance)]
+    assert pred.track.name == "b" and pred.score == pytest.approx(0.9)
+    np.testing.assert_allclose(pred.points["score"], np.linspace(0.5, 0.8, 4) + 0.09, rtol=1e-6)
+
+
+def test_yolo_images_become_one_deeplabcut_folder(tmp_path: Path) -> None:
+    """sleap-io reads a YOLO dataset as one video per image: written to DeepLabCut they are one folder."""
+    path = _save_with_sleap_io(_sio_labels(tmp_path, predicted=False), "yolo", tmp_path / "yolo")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = read(path)
+        files = write(ds, tmp_path / "dlc" / "CollectedData_me.csv", "dlc")
+        back = read(files[0])
+    images = sorted(f.name for f in files if f.suffix == ".png")
+    assert images == ["img0000.png", "img0001.png", "img0002.png"]  # was three times img0000.png
+    want = sorted(np.nan_to_num(t.coords[t.is_key.any(axis=1)]).round(4).tolist() for t in ds.stores[0])
+    got = sorted(np.nan_to_num(t.coords[t.is_key.any(axis=1)]).round(4).tolist() for t in back.stores[0])
+    assert len(back.frames) == 3
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_image_list_videos_written_to_nwb_load_in_sleap_io(tmp_path: Path) -> None:
+    """A DeepLabCut image folder is one video; sleap-io's NWB reader takes one file per image series."""
+    path = _save_with_sleap_io(_sio_labels(tmp_path, predicted=False), "dlc", tmp_path / "dlc" / "mice.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = read(path)
+        (out,) = write(ds, tmp_path / "mice.nwb", "nwb")
+        loaded = sio.load_nwb(str(out))  # failed: "Unknown video file type" for a 3-file image series
+        back = read(out)
+    assert len(loaded.labeled_frames) == 3
+
+    def name(v: sio.Video) -> str:
+        return Path(str(v.filename[0] if isinstance(v.filename, list) else v.filename)).name
+
+    assert sorted(name(v) for v in loaded.videos) == [f"img{f:04d}.png" for f in LABELLED]
+    for f in LABELLED:
+        lf = next(x for x in loaded.labeled_frames if name(x.video) == f"img{f:04d}.png")
+        got = sorted(np.nan_to_num(i.numpy()).round(6).tolist() for i in lf.instances)
+        want = sorted(np.nan_to_num(_poses()[(f, t)]).round(6).tolist() for t in range(2))
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert back.stores[0].counts()["points"] == ds.stores[0].counts()["points"]

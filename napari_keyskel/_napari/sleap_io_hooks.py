@@ -12,11 +12,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..dataset import Dataset
 from ..errors import KeyskelError
 from ..formats.sleap import SLEAP_FORMATS, detect_sleap_format
 
 __all__ = [
     "get_sleap_reader",
+    "image_video",
     "write_dlc_layers",
     "write_labelstudio_layers",
     "write_nwb_layers",
@@ -63,6 +65,30 @@ def read_sleap_layers(path: Any, stack: bool = False, *, fmt: str | None = None)
     return dataset_layer_tuples(dataset)
 
 
+def image_video(viewer: Any, dataset: Dataset) -> str | None:
+    """The file of the image a dataset's annotations were made on, when ``viewer`` shows it.
+
+    That is the viewer's image layer opened from a file whose name is the one item the
+    dataset's frames name (see ``api.add_skeleton_layer(image_layer=...)``), or, when the
+    frames name no item, the viewer's only image layer opened from a file. ``None`` otherwise
+    (several items, an image made in memory, no viewer).
+    """
+    if viewer is None:
+        return None
+    from napari.layers import Image
+
+    items = {Path(str(fr["item"])).name for fr in dataset.frames if fr.get("item")}
+    if len(items) > 1:
+        return None
+    files = [
+        str(ly.source.path)
+        for ly in viewer.layers
+        if isinstance(ly, Image) and ly.source.path and Path(str(ly.source.path)).is_file()
+    ]
+    chosen = [f for f in files if Path(f).name in items] if items else files
+    return chosen[0] if len(chosen) == 1 else None
+
+
 def _write(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str]:
     from ..formats.sleap import import_sleap_io, write_sleap
     from .io import dataset_from_layer_data
@@ -73,7 +99,10 @@ def _write(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str]:
     try:
         import_sleap_io(target)  # first: without the extra, say what to install
         dataset = dataset_from_layer_data(layer_data)
-        return [str(p) for p in write_sleap(dataset, target, fmt)]
+        import napari
+
+        fallback = image_video(napari.current_viewer(), dataset)  # YOLO-pose stores the images
+        return [str(p) for p in write_sleap(dataset, target, fmt, fallback_video=fallback)]
     except (KeyskelError, OSError) as exc:
         _notify(f"keyskel: nothing saved as {SLEAP_FORMATS[fmt]} to {path}: {exc}")
         return []
@@ -85,7 +114,7 @@ def write_slp_layers(path: str, layer_data: list[LayerTuple]) -> list[str]:
 
 
 def write_dlc_layers(path: str, layer_data: list[LayerTuple]) -> list[str]:
-    """npe2 writer: the Points layers as a DeepLabCut CSV (with config.yaml and images)."""
+    """npe2 writer: the Points layers as a DeepLabCut CSV or .h5 (with config.yaml and images)."""
     return _write(path, layer_data, "dlc")
 
 

@@ -7,11 +7,13 @@ Formats (the names ``keyskel convert --to`` takes):
 
 - ``sleap``: SLEAP ``.slp`` (skeletons with edges and symmetries, tracks, user and predicted
   instances with scores, videos, frame indices; our track ids ride in ``provenance``);
-- ``dlc``: DeepLabCut CSV (``scorer/[individuals/]bodyparts/coords`` header). sleap-io reads a
-  CSV only with its images beside it (``labeled-data/<video>/img*.png``) and takes edges from a
-  ``config.yaml`` up to three folders above. We write the CSV, the images when the source video
-  can be read, and a ``config.yaml`` (bodyparts, edges, individuals). DLC ``.h5`` is refused
-  (sleap-io reads CSV only);
+- ``dlc``: DeepLabCut CSV (``scorer/[individuals/]bodyparts/coords`` header) or ``.h5`` (the same
+  table in a pandas HDF5 store, read and written through pandas and PyTables, see :mod:`._dlc`).
+  sleap-io reads a row only with its image beside the file (``labeled-data/<video>/img*.png``;
+  rows without one are warned about) and takes edges from a ``config.yaml`` up to three folders
+  above. We write the CSV (for ``.h5``: the ``.h5`` and the CSV DeepLabCut keeps beside it), the
+  images when the source video can be read, and a ``config.yaml`` (bodyparts, edges,
+  individuals; the scorer from a ``CollectedData_<scorer>`` name);
 - ``yolo``: an Ultralytics YOLO-pose dataset folder (``data.yaml``, ``<split>/images``,
   ``<split>/labels``); every split it names is read (train, val, test), ours writes ``train``;
   coordinates are normalised to the image, so writing needs the frames' images (``video=`` or
@@ -36,7 +38,8 @@ Rules of the conversion (see :mod:`._labels`):
   sleap-io readers fill an unread node with ``(0, 0)``, not visible. Writing, 1 is
   ``visible=False`` with its position, so only ``.slp`` keeps occluded nodes;
 - scores: a ``PredictedInstance``'s per-node scores go to ``Track.score``, its instance score to
-  ``Track.meta["sleap"]["instance_score"]``; nodes with a score are written back as predictions;
+  ``Track.meta["sleap"]["instance_score"]`` (keyed by frame, as a string); nodes with a score
+  are written back as predictions;
 - coordinates: sleap-io (x, y) with integer positions at pixel centres (:data:`SLEAP_OFFSET`);
 - keys: sleap-io has no interpolated flag. Our ``.slp`` files list the interpolated points in
   ``provenance["keyskel"]["interpolated"]`` so they come back as interpolated; from any other
@@ -50,10 +53,10 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ..._atomic import atomic_write_text
 from ...dataset import Dataset
 from ...errors import FormatError
 from ...skeleton import Skeleton
+from ._dlc import H5_SUFFIXES, load_dlc, looks_like_dlc_h5, save_dlc
 from ._labels import SLEAP_OFFSET, dataset_to_labels, labels_to_dataset
 
 __all__ = [
@@ -69,7 +72,7 @@ __all__ = [
 #: Format names of this bridge, with what they are.
 SLEAP_FORMATS: dict[str, str] = {
     "sleap": "SLEAP .slp",
-    "dlc": "DeepLabCut CSV",
+    "dlc": "DeepLabCut CSV / .h5",
     "yolo": "Ultralytics YOLO-pose dataset",
     "nwb": "NWB (ndx-pose)",
     "labelstudio": "Label Studio JSON",
@@ -113,6 +116,8 @@ def detect_sleap_format(path: str | PathLike[str]) -> str | None:
         return "nwb"
     if name == "data.yaml":
         return "yolo"
+    if name.endswith(H5_SUFFIXES):
+        return "dlc" if looks_like_dlc_h5(_head(p, 1 << 16)) else None
     if name.endswith(".csv"):
         head = _head(p).lower()
         return "dlc" if head.startswith(b"scorer") and b"coords" in head else None
@@ -162,7 +167,7 @@ def read_sleap(
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
-            labels = _load(sio, p, fmt, given)
+            labels, order = _load(sio, p, fmt, given)
     except FormatError:
         raise
     except Exception as exc:  # sleap-io and h5py raise many kinds; all mean "cannot read this file"
@@ -171,22 +176,13 @@ def read_sleap(
         ) from None
     if not labels.skeletons and not labels.labeled_frames:
         raise FormatError(f"no skeleton and no labelled frame in this {SLEAP_FORMATS[fmt]} file", p)
-    order = _node_order(p, fmt) if given is None else None
-    return labels_to_dataset(sio, labels, p, given, fmt, order)
+    return labels_to_dataset(sio, labels, p, given, fmt, order if given is None else None)
 
 
 def _node_order(p: Path, fmt: str) -> list[str] | None:
-    """Node names in the order the file lists them (sleap-io sorts DLC and Label Studio nodes)."""
+    """Node names in the order a Label Studio file lists them (sleap-io sorts them)."""
     names: dict[str, None] = {}
-    if fmt == "dlc":
-        import csv
-
-        with open(p, newline="", encoding="utf-8") as fh:
-            for row in csv.reader(fh):
-                if row and row[0] == "bodyparts":
-                    names = dict.fromkeys(row[1:])
-                    break
-    elif fmt == "labelstudio":
+    if fmt == "labelstudio":
         from .._jsonio import load_json
 
         tasks = load_json(p)
@@ -199,21 +195,19 @@ def _node_order(p: Path, fmt: str) -> list[str] | None:
     return list(names) or None
 
 
-def _load(sio: Any, p: Path, fmt: str, skeleton: Skeleton | None) -> Any:
+def _load(sio: Any, p: Path, fmt: str, skeleton: Skeleton | None) -> tuple[Any, list[str] | None]:
+    """sleap-io's ``Labels`` of the file, and its node order where sleap-io's reader loses it."""
     if fmt == "sleap":
-        return sio.load_slp(str(p), open_videos=False)
+        return sio.load_slp(str(p), open_videos=False), None
     if fmt == "nwb":
-        return sio.load_nwb(str(p))
+        return sio.load_nwb(str(p)), None
     if fmt == "dlc":
-        if p.suffix.lower() in (".h5", ".hdf5"):
-            raise FormatError(
-                "DeepLabCut .h5 files are not read (sleap-io reads the CSV DeepLabCut writes beside it)", p
-            )
-        return sio.load_dlc(str(p))
+        return load_dlc(sio, p, INSTALL_HINT)
     if fmt == "yolo":
-        return _load_yolo(sio, p)
-    sk = list(skeleton.nodes) if skeleton is not None else _node_order(p, fmt)
-    return sio.load_labelstudio(str(p), skeleton=sk)
+        return _load_yolo(sio, p), None
+    order = _node_order(p, fmt)
+    sk = list(skeleton.nodes) if skeleton is not None else order
+    return sio.load_labelstudio(str(p), skeleton=list(sk) if sk else None), order  # a copy: sleap-io edits it
 
 
 def _load_yolo(sio: Any, p: Path) -> Any:
@@ -236,15 +230,38 @@ def _load_yolo(sio: Any, p: Path) -> Any:
     return sio.Labels(labeled_frames=frames, videos=videos, skeletons=first.skeletons, tracks=tracks)
 
 
-def write_sleap(dataset: Dataset, path: str | PathLike[str], format: str, video: Any = None) -> list[Path]:
+def write_sleap(
+    dataset: Dataset,
+    path: str | PathLike[str],
+    format: str,
+    video: Any = None,
+    fallback_video: Any = None,
+) -> list[Path]:
     """Write ``dataset`` in a sleap-io format; returns the files (or folder) written.
 
-    ``video``: the frames' video or image files (a path or a ``sleap_io.Video``) when the dataset
-    does not name readable ones; YOLO-pose needs the pixels to write its images, DeepLabCut writes
-    them when it can. Nothing is written when the data cannot be held (FormatError).
+    Parameters
+    ----------
+    dataset
+        What to write.
+    path
+        The file; for ``yolo`` the dataset folder (or its ``data.yaml``).
+    format
+        One of :data:`SLEAP_FORMATS`.
+    video
+        The frames' video or image files (a path, a list of image paths or a ``sleap_io.Video``;
+        dataset frame ``f`` is its frame ``f``), in place of the videos the dataset names.
+        YOLO-pose needs the pixels to write its images, DeepLabCut writes them when it can.
+    fallback_video
+        Like ``video``, used only when the videos the dataset names cannot be read (e.g. the
+        image a viewer shows).
+
+    Nothing is written when the data cannot be held (:class:`FormatError`).
+
     """
     p = Path(path)
     fmt = _check(format, p)
+    if fmt == "yolo" and p.name == "data.yaml":
+        p = p.parent  # the dataset is data.yaml's folder
     sio = import_sleap_io(p)
     if not dataset.stores:
         raise FormatError("nothing to write: the dataset has no annotation set", p)
@@ -253,6 +270,8 @@ def write_sleap(dataset: Dataset, path: str | PathLike[str], format: str, video:
             f"{SLEAP_FORMATS[fmt]} holds one skeleton; the dataset has {len(dataset.stores)}", p
         )
     labels = dataset_to_labels(sio, dataset, video)
+    if video is None and fallback_video is not None and not all(v.exists() for v in labels.videos):
+        labels = dataset_to_labels(sio, dataset, fallback_video)
     if fmt == "yolo":
         missing = [v.filename for v in labels.videos if not v.exists()]
         if missing:
@@ -271,70 +290,52 @@ def write_sleap(dataset: Dataset, path: str | PathLike[str], format: str, video:
         ) from None
 
 
+def _nwb_references(sio: Any, labels: Any) -> None:
+    """Let sleap-io's NWB writer reference every video so that sleap-io reads it back.
+
+    The writer stores a video as an external file reference (its name, frame count and size) but
+    takes only sleap-io's media and image-list backends; a TIFF stack or a video not on disk
+    (no backend) gets a stand-in image backend that is never read, its shape kept in metadata.
+    sleap-io's NWB reader cannot read an image series of several files back (``load_nwb``
+    fails): an image-list video is written as one video per image.
+    """
+    from sleap_io.io.video_reading import ImageVideo, MediaVideo
+
+    for v in [v for v in labels.videos if isinstance(v.filename, list) and len(v.filename) > 1]:
+        ones = [
+            sio.Video.from_filename([str(f)])
+            if Path(str(f)).is_file()
+            else sio.Video(filename=[str(f)], open_backend=False)
+            for f in v.filename
+        ]
+        for lf in labels.labeled_frames:
+            if lf.video is v:
+                lf.video, lf.frame_idx = ones[int(lf.frame_idx)], 0
+        i = next(i for i, x in enumerate(labels.videos) if x is v)
+        labels.videos = [*labels.videos[:i], *ones, *labels.videos[i + 1 :]]
+    for v in labels.videos:
+        if isinstance(v.backend, (MediaVideo, ImageVideo)):
+            continue
+        shape = v.shape
+        if shape is not None:
+            v.backend_metadata["shape"] = tuple(int(n) for n in shape)
+        v.backend = ImageVideo(filename=[f"{Path(str(v.filename)).name}.keyskel-reference"], plugin="imageio")
+
+
 def _save(sio: Any, labels: Any, p: Path, fmt: str) -> list[Path]:
-    tmp = p.with_name(f".{p.name}.keyskel-tmp")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.stem}.keyskel-tmp{p.suffix}")  # same suffix: pynwb warns otherwise
     if fmt == "yolo":
         sio.save_ultralytics(labels, str(p), split_ratios={"train": 1.0}, verbose=False)
         return [p / "data.yaml"]
     if fmt == "dlc":
-        return _save_dlc(sio, labels, p)
+        return save_dlc(sio, labels, p, INSTALL_HINT)
     if fmt == "sleap":
         sio.save_slp(labels, str(tmp), verbose=False)
     elif fmt == "nwb":
+        _nwb_references(sio, labels)
         sio.save_nwb(labels, str(tmp))
     else:
         sio.save_labelstudio(labels, str(tmp))
     tmp.replace(p)  # sleap-io writes in place: write beside, then rename (nothing half-written)
     return [p]
-
-
-def _save_dlc(sio: Any, labels: Any, p: Path) -> list[Path]:
-    """CSV through sleap-io, the frames' images where readable, and a ``config.yaml`` for edges."""
-    import numpy as np
-    import yaml
-
-    from ..._atomic import atomic_write_bytes
-
-    pixels = {}
-    for v in labels.videos:
-        pixels[id(v)] = v if v.exists() else None
-        if isinstance(v.filename, list):  # sleap-io's DLC writer names rows after one video file
-            reader = sio.Video.from_filename(list(v.filename)) if v.exists() else None
-            folder = Path(v.filename[0]).parent.name or "images"
-            v.filename, v.backend = f"{folder}.png", None  # rows: labeled-data/<folder>/img*.png
-            pixels[id(v)] = reader
-    scores = any(type(i).__name__ == "PredictedInstance" for lf in labels for i in lf.instances)
-    tmp = p.with_name(f".{p.name}.keyskel-tmp.csv")
-    sio.save_csv(labels, str(tmp), format="dlc", include_score=scores)
-    written = [p]
-    root = p.parent
-    for lf in labels:
-        v, reader = lf.video, pixels.get(id(lf.video))
-        if reader is None:
-            continue
-        img = root / "labeled-data" / Path(str(v.filename)).stem / f"img{lf.frame_idx:04d}.png"
-        img.parent.mkdir(parents=True, exist_ok=True)
-        frame = np.asarray(reader[lf.frame_idx])
-        if frame.ndim == 3 and frame.shape[-1] == 1:
-            frame = frame[..., 0]
-        import imageio.v3 as iio
-
-        atomic_write_bytes(img, iio.imwrite("<bytes>", frame, extension=".png"))
-        written.append(img)
-    sk = labels.skeletons[0]
-    cfg = {
-        "Task": sk.name or "keyskel",
-        "scorer": "sleap-io",
-        "bodyparts": list(sk.node_names),
-        "skeleton": [list(e) for e in sk.edge_names],
-        "multianimalproject": len(labels.tracks) > 1,
-        "individuals": [t.name for t in labels.tracks] if len(labels.tracks) > 1 else None,
-    }
-    config = root / "config.yaml"
-    if config.exists():
-        warnings.warn(f"{config} exists and was left as it is (its skeleton edges apply)", stacklevel=4)
-    else:
-        atomic_write_text(config, yaml.safe_dump(cfg, sort_keys=False))
-        written.append(config)
-    tmp.replace(p)
-    return written

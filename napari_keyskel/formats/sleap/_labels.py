@@ -18,6 +18,7 @@ from ...errors import FormatError, KeyskelError
 from ...presets import match_preset
 from ...skeleton import Skeleton
 from ...store import OCCLUDED, VISIBLE, AnnotationStore
+from ._videos import make_video, open_video, video_shape
 
 __all__ = ["SLEAP_OFFSET", "dataset_to_labels", "labels_to_dataset"]
 
@@ -36,15 +37,9 @@ def _video_name(video: Any, index: int) -> str:
     return str(fn)
 
 
-def _video_shape(video: Any) -> tuple[int, ...] | None:
-    try:
-        shape = video.shape
-    except Exception:  # a backend that cannot open its file
-        shape = None
-    return None if shape is None else tuple(int(s) for s in shape)
-
-
-def _frame_table(labels: Any) -> tuple[list[dict[str, Any]], dict[tuple[int, int], int], list[dict], dict]:
+def _frame_table(
+    sio: Any, labels: Any
+) -> tuple[list[dict[str, Any]], dict[tuple[int, int], int], list[dict], dict]:
     """Dataset frames: every frame of every video (labelled ones when the length is unknown)."""
     videos: list[Any] = []
     vid_index: dict[int, int] = {}
@@ -68,7 +63,7 @@ def _frame_table(labels: Any) -> tuple[list[dict[str, Any]], dict[tuple[int, int
     frame_of: dict[tuple[int, int], int] = {}
     vmeta: list[dict[str, Any]] = []
     for vi, video in enumerate(videos):
-        shape = _video_shape(video)
+        shape = video_shape(sio, video)
         listed = isinstance(video.filename, (list, tuple))
         if listed:
             n = len(video.filename)
@@ -130,7 +125,7 @@ def labels_to_dataset(
     ``skeleton`` replaces the file's skeleton (its node names must cover the file's; useful for
     Label Studio files, which carry no edges and no node order).
     """
-    frames, frame_of, vmeta, vid_index = _frame_table(labels)
+    frames, frame_of, vmeta, vid_index = _frame_table(sio, labels)
     skeletons = list(labels.skeletons)
     for lf in labels.labeled_frames:
         for inst in lf.instances:
@@ -270,7 +265,8 @@ def _fill_store(
         track.visibility[rr] = v
         track.is_key[rr] = np.isfinite(block[..., 0])
         track.score[rr] = s
-        inst_scores = {int(f): float(r[0].score) for f, r in zip(fs, recs) if r[1]}
+        # keyed by frame as a string: track meta is written to JSON (Darwin, COCO), whose keys are strings
+        inst_scores = {str(int(f)): float(r[0].score) for f, r in zip(fs, recs) if r[1]}
         if inst_scores:
             track.meta[_META] = {"instance_score": inst_scores}
 
@@ -280,7 +276,12 @@ def _videos_for(sio: Any, ds: Dataset, video: Any) -> tuple[list[Any], list[tupl
     """sleap-io videos, and per dataset frame its (video index, frame index)."""
     n = ds.n_frames
     if video is not None:
-        v = video if isinstance(video, sio.Video) else sio.Video.from_filename(str(video))
+        if isinstance(video, sio.Video):
+            v = video
+        elif isinstance(video, (list, tuple)):  # image files, one frame each
+            v = sio.Video.from_filename([str(f) for f in video])
+        else:
+            v = open_video(sio, str(video))
         return [v], [(0, f) for f in range(n)]
     saved = ds.meta.get(_META, {}).get("videos") if isinstance(ds.meta.get(_META), dict) else None
     if saved and ds.frames and all("sleap_video" in fr for fr in ds.frames):
@@ -288,11 +289,11 @@ def _videos_for(sio: Any, ds: Dataset, video: Any) -> tuple[list[Any], list[tupl
         for vm in saved:
             fn = vm["filename"]
             md = {"shape": tuple(vm["shape"])} if vm.get("shape") else {}
-            videos.append(_make_video(sio, fn, md))
+            videos.append(make_video(sio, fn, md))
         return videos, [(int(fr["sleap_video"]), int(fr["sleap_frame"])) for fr in ds.frames]
     if not ds.frames:
         name = Path(ds.source).stem if ds.source else "video"
-        return [_make_video(sio, name, {})], [(0, f) for f in range(n)]
+        return [make_video(sio, name, {})], [(0, f) for f in range(n)]
     items: dict[str, int] = {}
     where = []
     size: dict[int, tuple[int, int, int]] = {}
@@ -308,19 +309,8 @@ def _videos_for(sio: Any, ds: Dataset, video: Any) -> tuple[list[Any], list[tupl
     for item, vi in items.items():
         last, h, w = size[vi]
         md = {"shape": (last, h, w, 1)} if h and w else {}
-        videos.append(_make_video(sio, item, md))
+        videos.append(make_video(sio, item, md))
     return videos, where
-
-
-def _make_video(sio: Any, filename: Any, metadata: dict[str, Any]) -> Any:
-    fn = [str(f) for f in filename] if isinstance(filename, (list, tuple)) else str(filename)
-    exists = all(Path(f).exists() for f in fn) if isinstance(fn, list) else Path(fn).exists()
-    if exists:
-        try:
-            return sio.Video.from_filename(fn)
-        except Exception:  # an unreadable file is written as a reference, like a missing one
-            pass
-    return sio.Video(filename=fn, backend_metadata=dict(metadata), open_backend=False)
 
 
 def _sio_skeleton(sio: Any, sk: Skeleton) -> Any:
@@ -376,7 +366,7 @@ def dataset_to_labels(sio: Any, ds: Dataset, video: Any = None) -> Any:
                 xy = np.where(placed[r, :, None], t.coords[r, :, ::-1] + SLEAP_OFFSET, np.nan)
                 sc = t.score[r]
                 if np.isfinite(sc).any():
-                    score = inst_scores.get(f, inst_scores.get(str(f), float(np.nanmean(sc))))
+                    score = inst_scores.get(str(f), inst_scores.get(f, float(np.nanmean(sc))))
                     inst = sio.PredictedInstance.from_numpy(
                         xy, skeleton=sk, point_scores=np.nan_to_num(sc.astype(float)), score=score, track=st
                     )
