@@ -96,21 +96,18 @@ def atomic_write_many(files: list[tuple[str | PathLike[str], bytes]]) -> list[Pa
 def atomic_write(path: str | PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write(fh)`` on a temporary file in the target's folder, then rename it to ``path``.
 
-    If ``write`` raises, the temporary file is removed and an existing ``path`` is untouched.
+    The target's folder is created if needed. If ``write`` raises, the temporary file is removed
+    and an existing ``path`` is untouched.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

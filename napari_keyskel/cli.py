@@ -202,7 +202,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="keyskel", description="Keypoint-skeleton annotations: V7 Darwin JSON 2.0 and COCO keypoints."
+        prog="keyskel",
+        description="Keypoint-skeleton annotations: V7 Darwin JSON 2.0 and COCO keypoints, and through "
+        "sleap-io SLEAP, DeepLabCut, YOLO-pose, NWB and Label Studio.",
     )
     p.add_argument("--version", action="version", version=f"keyskel {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -216,7 +218,9 @@ def _parser() -> argparse.ArgumentParser:
             "--images", metavar="GT", help="COCO ground truth whose images a results INPUT refers to"
         )
 
-    c = sub.add_parser("convert", help="convert between V7 Darwin and COCO keypoints")
+    c = sub.add_parser(
+        "convert", help="convert between V7 Darwin, COCO keypoints and the sleap-io formats (--to)"
+    )
     common(c)
     c.add_argument("output", metavar="OUTPUT", help="output .json file (or folder, for Darwin)")
     to_help = "output format (default: the other one of darwin/coco)"

@@ -12,6 +12,7 @@ import pytest
 from test_coco import SLEAP, video_dataset
 
 from napari_keyskel import AnnotationStore
+from napari_keyskel.cli import main
 from napari_keyskel.formats import read, write
 from napari_keyskel.formats.coco import read_coco, write_coco
 from napari_keyskel.formats.darwin import read_darwin, write_darwin
@@ -100,3 +101,12 @@ def test_video_coco_to_darwin_keeps_keys_and_interpolated(tmp_path: Path) -> Non
     doc = json.loads((tmp_path / "v_darwin.json").read_text())
     skel = [a for a in doc["annotations"] if "frames" in a]
     assert any(not fr["keyframe"] for a in skel for fr in a["frames"].values())  # interpolated frames stay so
+
+
+def test_convert_into_a_folder_that_does_not_exist_yet(tmp_path: Path) -> None:
+    src = DATA / "darwin2_video_skeleton_keypoint_mini_uct.json"
+    for fmt in ("coco", "darwin"):
+        out = tmp_path / fmt / "new" / "deeper" / "out.json"
+        assert main(["convert", str(src), str(out), "--to", fmt]) == 0
+        assert read(out).stores[0].n_nodes == read(src).stores[0].n_nodes
+        assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no temp left
