@@ -269,3 +269,27 @@ def test_review_states_are_undoable_edits_and_unsaved_work(env, qtbot):
     )
     assert s.tracks[tid].meta["review"][str(f)]["state"] == "accepted"
     np.testing.assert_array_equal(s.tracks[tid].coords, coords)  # no node moved
+
+
+def test_the_docks_follow_the_layer_selected_in_napari(make_napari_viewer, qtbot):
+    from napari_keyskel._qt.dock import KeyskelDock
+
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((120, 600, 900), np.uint8), name="video")
+    a = api.add_skeleton_layer(viewer, smooth_store(120, 2, 0), name="annotator A", image_layer=image)
+    b = api.add_skeleton_layer(viewer, smooth_store(120, 2, 1), name="annotator B", image_layer=image)
+    dock = KeyskelDock(viewer)
+    qtbot.addWidget(dock)
+    standalone = ReviewDock(viewer)
+    qtbot.addWidget(standalone)
+    assert not dock.review.layer_combo.isVisibleTo(dock)  # the tab follows the dock's own picker
+    viewer.layers.selection.active = a  # a click in napari's layer list
+    assert dock.layer_combo.currentText() == "annotator A" == standalone.layer_combo.currentText()
+    assert dock.review.session() is not None and dock.review.session().store is api.get_store(a)
+    viewer.layers.selection.active = b
+    assert dock.layer_combo.currentText() == "annotator B" == dock.review.layer_combo.currentText()
+    assert dock.review.session().store is api.get_store(b)
+    viewer.layers.selection.active = image  # not an annotation layer: the docks stay where they are
+    assert dock.layer_combo.currentText() == "annotator B"
+    dock.layer_combo.setCurrentText("annotator A")  # the dock's picker drives its Review tab
+    assert dock.review.session().store is api.get_store(a)

@@ -138,9 +138,11 @@ class KeyskelDock(QWidget):
         from .review_dock import ReviewDock  # the Review tab (napari_keyskel/_qt/review_dock.py)
 
         # the tabs after "Annotate": (widget, title); add a tab with one line here
+        self.review = ReviewDock(self.viewer)
+        self.review.hide_layer_picker()  # it reviews the layer picked above
         extra_tabs: list[tuple[QWidget, str]] = [
             (self.editor, "Skeleton"),
-            (ReviewDock(self.viewer), "Review"),
+            (self.review, "Review"),
             (MultiViewPanel(self.viewer), "3D / views"),
         ]
         for widget, title in extra_tabs:
@@ -153,6 +155,8 @@ class KeyskelDock(QWidget):
         self._fill_shortcuts()
         self.new_button.clicked.connect(self.create_layer)
         self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
+        self.viewer.layers.selection.events.active.connect(self._on_active)
+        self.destroyed.connect(lambda *_: _stop_following(self.viewer, self._on_active))
         self.show_names.toggled.connect(self._on_show_names)
         self.color_by.currentTextChanged.connect(self._on_color_by)
         self.undo_button.clicked.connect(self.undo)
@@ -260,6 +264,12 @@ class KeyskelDock(QWidget):
         ctrl.frame_changed.connect(on_frame)
         b.message.connect(on_message)
 
+    def _on_active(self, event: Any = None) -> None:
+        """Selecting an annotation layer in napari's layer list makes it the dock's layer."""
+        layer = self.viewer.layers.selection.active
+        if is_keyskel_layer(layer) and layer.name != self.layer_combo.currentText():
+            self.layer_combo.setCurrentText(layer.name)
+
     def _on_layer_changed(self, *_: Any) -> None:
         ctrl = self.controller()
         b = self.bindings()
@@ -270,6 +280,8 @@ class KeyskelDock(QWidget):
         self.editor.set_skeleton(None if store is None else store.skeleton)
         self.editor.placed_count = None if store is None else (lambda k: skeleton_edit.placed_count(store, k))
         self.timeline.set_layer(self.current_layer() if store is not None else None, store)
+        if store is not None:
+            self.review.set_layer(self.layer_combo.currentText())
         self.next_node_label.setText("" if b is None else b.next_node_text())
         self._update_status()
 
@@ -446,3 +458,8 @@ class _Counts:
         placed = sum(v[0] for v in self._per_track.values())
         keys = sum(v[1] for v in self._per_track.values())
         return {"instances": len(store.tracks), "points": placed, "keys": keys, "interpolated": placed - keys}
+
+
+def _stop_following(viewer: Any, slot: Any) -> None:
+    """Stop following napari's layer selection once the dock is gone."""
+    viewer.layers.selection.events.active.disconnect(slot)

@@ -65,8 +65,9 @@ class ReviewDock(QWidget):
 
         form = QFormLayout()
         self.layer_combo = QComboBox()
-        self.layer_combo.setToolTip("The annotation layer to review")
-        form.addRow("Annotation layer", self.layer_combo)
+        self.layer_combo.setToolTip("The annotation layer to review (follows the layer selected in napari)")
+        self.layer_label = QLabel("Annotation layer")
+        form.addRow(self.layer_label, self.layer_combo)
         outer.addLayout(form)
 
         kinds = QGridLayout()
@@ -141,7 +142,24 @@ class ReviewDock(QWidget):
         connect_viewer(self.viewer)
         self.viewer.layers.events.inserted.connect(self._refresh_layers, position="last")
         self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
+        self.viewer.layers.selection.events.active.connect(self._on_active)
+        self.destroyed.connect(lambda *_: _stop_following(self.viewer, self._on_active))
         self._refresh_layers()
+
+    def hide_layer_picker(self) -> None:
+        """Hide the layer row (the main dock's picker drives this tab)."""
+        self.layer_label.hide()
+        self.layer_combo.hide()
+
+    def _on_active(self, event: Any = None) -> None:
+        """The layer selected in napari's layer list, if it is an annotation layer, is reviewed."""
+        layer = self.viewer.layers.selection.active
+        if (
+            layer is not None
+            and layer.name in self._controllers()
+            and layer.name != self.layer_combo.currentText()
+        ):
+            self.set_layer(layer.name)
 
     # -- layers ---------------------------------------------------------------------------------
     def _controllers(self) -> dict[str, Any]:
@@ -313,3 +331,8 @@ class ReviewDock(QWidget):
             f"reviewed {p['reviewed']} / flagged {p['flagged']} / total {p['total']} (frame, instance)"
             f" · {len(flags)} flags{more}" + (f" · {by_kind}" if by_kind else "")
         )
+
+
+def _stop_following(viewer: Any, slot: Any) -> None:
+    """Stop following napari's layer selection once the widget is gone."""
+    viewer.layers.selection.events.active.disconnect(slot)
