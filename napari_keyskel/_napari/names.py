@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from .session import EditSession
 
-__all__ = ["DRAG_INTERVAL", "FONT_SIZE", "NodeNames", "names_layer_of"]
+__all__ = ["DRAG_INTERVAL", "FONT_SIZE", "NodeNames", "camera_of", "names_layer_of"]
 
 #: napari text size of the names (points; about 10.7 pixels high).
 FONT_SIZE = 8
@@ -43,6 +43,12 @@ EDGE_RADIUS = 1.5
 DRAG_INTERVAL = 0.05
 #: Metadata key of a names layer: the name of the Points layer it labels.
 NAMES_OF = "keyskel_names_of"
+
+
+def camera_of(viewer: Any) -> Any:
+    """The viewer's camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
 
 
 def names_layer_of(session: EditSession) -> Points | None:
@@ -95,6 +101,7 @@ class NodeNames:
             border_width=0,
             border_color="transparent",
             features={"name": np.zeros(0, str), "color": np.zeros(0, str)},
+            feature_defaults={"name": "", "color": "#ffffff"},
             text={"string": "{name}", "size": FONT_SIZE, "color": {"feature": "color"}, "anchor": "center"},
             scale=p.scale,
             translate=p.translate,
@@ -114,7 +121,7 @@ class NodeNames:
         self.layer = layer
         s.changed.connect(self._on_changed)
         s.frame_changed.connect(self._on_changed)
-        viewer.camera.events.zoom.connect(self.update)
+        camera_of(viewer).events.zoom.connect(self.update)
         p.events.set_data.connect(self._on_set_data)
         layers.events.removed.connect(self._on_removed)
         self.update()
@@ -127,7 +134,7 @@ class NodeNames:
         s = self.session
         s.changed.disconnect(self._on_changed)
         s.frame_changed.disconnect(self._on_changed)
-        s.viewer.camera.events.zoom.disconnect(self.update)
+        camera_of(s.viewer).events.zoom.disconnect(self.update)
         s.points.events.set_data.disconnect(self._on_set_data)
         s.viewer.layers.events.removed.disconnect(self._on_removed)
         self.layer = None
@@ -176,8 +183,14 @@ class NodeNames:
         rows, data, strings, colors = self._labels(flat)
         if not (len(data) == 0 and len(layer.data) == 0):
             # one layer update per placement: rows and their text change together
-            layer.data = data
-            layer.features = {"name": strings, "color": colors}
+            # (like the session's own redraws, no ``data`` event: the viewer's dims stay as they are)
+            same_text = len(data) == len(layer.data) and np.array_equal(layer.features["name"], strings)
+            same_text = same_text and np.array_equal(layer.features["color"], colors)
+            with layer.events.data.blocker():
+                layer.data = data
+            if not same_text:  # (a frame step moves the same names: only their positions change)
+                layer.features = {"name": strings, "color": colors}
+            layer.editable = False  # (napari makes a Points layer editable again on new data)
         self.placed = rows
         self._last = time.perf_counter()
         self.seconds = self._last - t0
@@ -202,7 +215,7 @@ class NodeNames:
         rows = np.flatnonzero(np.all(np.abs(data[:, other] - here[other]) <= 0.5, axis=1))
         if not len(rows):
             return none
-        zoom = float(viewer.camera.zoom)
+        zoom = float(camera_of(viewer).zoom)
         scale = np.abs(np.asarray(p.scale, float)[axes])
         px = data[np.ix_(rows, axes)] * scale * zoom
         ids = np.asarray(feats["instance"], np.int64)[rows] if "instance" in feats else np.zeros(len(rows))
