@@ -264,3 +264,26 @@ def test_saved_state_shows_names_when_the_layer_comes_back(make_napari_viewer):
     ctrl = controller_for(points)
     assert ctrl.names_shown and "mice names" in viewer.layers
     assert len(ctrl.names.layer.data) == len(points.data) > 0
+
+
+def test_a_3d_skeleton_shows_the_names_of_the_slice_in_view(make_napari_viewer):
+    from napari_keyskel import api
+    from napari_keyskel import keyframes as kf
+    from napari_keyskel.skeleton import Skeleton
+    from napari_keyskel.store import AnnotationStore
+
+    viewer = make_napari_viewer()
+    store = AnnotationStore(Skeleton(["a", "b", "c"], [("a", "b"), ("b", "c")]), coord_ndim=3, frame_axis=0,
+                            n_frames=3, name="worm")  # fmt: skip
+    track = store.add_track(0, 3)
+    kf.set_pose(store, 0, track.track_id, np.array([[2, 10, 10], [2, 20, 20], [5, 30, 30]], float))
+    viewer.add_image(np.zeros((3, 10, 64, 64), np.uint8))
+    points = api.add_skeleton_layer(viewer, store, name="worm")
+    ctrl = controller_for(points)
+    viewer.dims.set_current_step(0, 0)
+    viewer.dims.set_current_step(1, 2)
+    ctrl.show_names(True)
+    assert list(ctrl.names.layer.text.values) == ["a", "b"]  # the nodes on slice z = 2
+    viewer.dims.set_current_step(1, 5)  # another slice of the same frame
+    assert list(ctrl.names.layer.text.values) == ["c"]
+    assert (np.asarray(ctrl.names.layer.data)[:, 1] == 5).all()

@@ -9,12 +9,12 @@ the current camera zoom, for the points of the frame (and slice) in view; a labe
 free place is left out rather than drawn over another.
 
 The layer exists only while names are shown. It is recomputed when the frame in view changes,
-after every edit (the session's ``changed``), while a node is dragged (at most every
-:data:`DRAG_INTERVAL` seconds; exactly at release), on ``viewer.camera.events.zoom`` and when names
-are switched on. It is removed with the annotation layer, or when names are switched off;
-removing it from the layer list switches names off. In napari's 3D view (or with the frame axis
-displayed) screen boxes are not fixed, so the names layer empties and the Points layer's own
-``text`` shows the names instead, as before.
+after every edit (the session's ``changed``), when the slice of a 3D skeleton changes, while a
+node is dragged (at most every :data:`DRAG_INTERVAL` seconds; exactly at release), on
+``viewer.camera.events.zoom`` and when names are switched on. It is removed with the annotation
+layer, or when names are switched off; removing it from the layer list switches names off. In
+napari's 3D view (or with the frame axis displayed) screen boxes are not fixed, so the names
+layer empties and the Points layer's own ``text`` shows the names instead, as before.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class NodeNames:
         self.seconds = 0.0
         self._last = 0.0
         self._removing = False
+        self._depth: tuple[int, ...] = ()  # the slice in view of a 3D skeleton (its depth indices)
 
     @property
     def shown(self) -> bool:
@@ -123,6 +124,7 @@ class NodeNames:
         s.frame_changed.connect(self._on_changed)
         camera_of(viewer).events.zoom.connect(self.update)
         p.events.set_data.connect(self._on_set_data)
+        viewer.dims.events.point.connect(self._on_point)
         layers.events.removed.connect(self._on_removed)
         self.update()
 
@@ -136,6 +138,7 @@ class NodeNames:
         s.frame_changed.disconnect(self._on_changed)
         camera_of(s.viewer).events.zoom.disconnect(self.update)
         s.points.events.set_data.disconnect(self._on_set_data)
+        s.viewer.dims.events.point.disconnect(self._on_point)
         s.viewer.layers.events.removed.disconnect(self._on_removed)
         self.layer = None
         self.placed = np.zeros(0, np.intp)
@@ -154,6 +157,23 @@ class NodeNames:
     # -- following the view ---------------------------------------------------------------------
     def _on_changed(self, *_: Any) -> None:
         self.update()
+
+    def _depth_in_view(self) -> tuple[int, ...]:
+        """The slice in view along the layer's depth axes (neither displayed nor the frame axis)."""
+        s = self.session
+        p, dims = s.points, s.viewer.dims
+        offset = dims.ndim - p.ndim
+        fa = s.store.frame_axis
+        depth = [a for a in range(p.ndim) if a != fa and a + offset not in dims.displayed]
+        if not depth:
+            return ()
+        here = np.asarray(p.world_to_data(dims.point), float)
+        return tuple(int(v) for v in np.round(here[depth]))
+
+    def _on_point(self, event: Any = None) -> None:
+        """A 3D skeleton's slice changed (the session redraws, and tells us, on frame changes)."""
+        if self._depth and self._depth_in_view() != self._depth:
+            self.update()
 
     def _on_set_data(self, event: Any = None) -> None:
         """While a node is dragged, its name follows (throttled; the release places it exactly)."""
@@ -192,6 +212,7 @@ class NodeNames:
                 layer.features = {"name": strings, "color": colors}
             layer.editable = False  # (napari makes a Points layer editable again on new data)
         self.placed = rows
+        self._depth = self._depth_in_view()
         self._last = time.perf_counter()
         self.seconds = self._last - t0
 
