@@ -22,7 +22,8 @@ from napari_keyskel._napari.controller import controller_for
 from napari_keyskel._napari.names import DRAG_INTERVAL, GAP, camera_of
 from napari_keyskel.labels import label_half_sizes
 
-pytestmark = pytest.mark.viewer
+# napari warns (RuntimeWarning) when it cannot draw a layer's text: that fails these tests
+pytestmark = [pytest.mark.viewer, pytest.mark.filterwarnings("error::RuntimeWarning")]
 
 
 def _settle(qtbot, ms: int = 30) -> None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from .session import EditSession
 
-__all__ = ["DRAG_INTERVAL", "FONT_SIZE", "NodeNames", "camera_of", "names_layer_of"]
+__all__ = ["DRAG_INTERVAL", "FONT_SIZE", "NodeNames", "camera_of"]
 
 #: napari text size of the names (points; about 10.7 pixels high).
 FONT_SIZE = 8
@@ -49,12 +49,6 @@ def camera_of(viewer: Any) -> Any:
     """The viewer's camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
     scene = getattr(viewer, "scene", None)
     return scene.camera if scene is not None else viewer.camera
-
-
-def names_layer_of(session: EditSession) -> Points | None:
-    """The names layer of a session, while names are shown."""
-    names = getattr(session, "names", None)
-    return None if names is None else names.layer
 
 
 class NodeNames:
@@ -129,7 +123,7 @@ class NodeNames:
         self.update()
 
     def hide(self) -> None:
-        """Remove the names layer (and give the names back to the Points layer's text in 3D: off)."""
+        """Stop following the view and remove the names layer (the Points layer's own text goes off too)."""
         layer = self.layer
         if layer is None:
             return
@@ -187,6 +181,7 @@ class NodeNames:
         """Follow the annotation layer's name and visibility."""
         if self.layer is not None:
             self.layer.name = f"{self.session.points.name} names"
+            self.layer.metadata[NAMES_OF] = self.session.points.name
             self.layer.visible = self.session.points.visible
 
     def update(self, event: Any = None) -> None:
@@ -208,7 +203,9 @@ class NodeNames:
             same_text = same_text and np.array_equal(layer.features["color"], colors)
             with layer.events.data.blocker():
                 layer.data = data
-            if not same_text:  # (a frame step moves the same names: only their positions change)
+            # (a frame step moves the same names: only their positions change; no names: napari
+            # empties the table itself, and keeps its defaults for the rows added next)
+            if len(data) and not same_text:
                 layer.features = {"name": strings, "color": colors}
             layer.editable = False  # (napari makes a Points layer editable again on new data)
         self.placed = rows
