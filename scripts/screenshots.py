@@ -161,7 +161,6 @@ def main(argv: list[str] | None = None) -> int:
     viewer.window.resize(1500, 950)
     viewer.layers.selection.active = points
     dock.show_names.setChecked(True)
-    points.text.size, points.text.translation = 6, [0, -3, 4]  # as the sample shows its names
     viewer.dims.set_current_step(0, args.frame)
     points.selected_data = set()
     api.get_controller(points).current_instance = 1

@@ -23,6 +23,7 @@ def test_core_imports_neither_qt_nor_napari():
         "    importlib.import_module(name)\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in\n"
         "             ('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'vispy', 'magicgui'))\n"
+        "assert 'napari_keyskel.labels' in core  # label placement: pure numpy\n"
         "print(len(core), bad)\n"
         "assert not bad, bad\n"
     )

@@ -29,15 +29,16 @@ def test_removing_a_layer_used_everywhere_frees_its_store(make_napari_viewer, qt
     ctrl = api.get_controller(points)
     session_for(ctrl).run()
     proposals = ProposalsLayer(ctrl)
-    prop_layers = [proposals.points, proposals.edges]
+    ctrl.show_names(True)  # the session's names layer
+    prop_layers = [proposals.points, proposals.edges, ctrl.names.layer]
     ctrl.bindings.stamp_template()
-    refs = [weakref.ref(x) for x in (store, ctrl, ctrl.history, proposals)]
+    refs = [weakref.ref(x) for x in (store, ctrl, ctrl.history, proposals, ctrl.names)]
     del ctrl, proposals, store
     viewer.layers.remove(points)
     del points
     for _ in range(3):
         viewer.dims.set_current_step(0, int(viewer.dims.current_step[0]) + 1)  # no stale listener raises
-    assert not any(layer in viewer.layers for layer in prop_layers)  # proposals went with it
+    assert not any(layer in viewer.layers for layer in prop_layers)  # proposals and names went with it
     del prop_layers
     qtbot.wait(10)
     gc.collect()

@@ -42,8 +42,10 @@ def test_sample_data_and_dock(make_napari_viewer, qtbot):
     dock.color_by.setCurrentText("node")
     assert not np.allclose(np.asarray(points.face_color), by_instance)
 
-    dock.show_names.setChecked(True)
-    assert points.text.visible
+    dock.show_names.setChecked(True)  # names in their own layer, placed apart (test_names_viewer.py)
+    assert not points.text.visible and f"{points.name} names" in viewer.layers
+    dock.show_names.setChecked(False)
+    assert f"{points.name} names" not in viewer.layers
 
     # a new annotation layer from a preset, over the sample video
     dock.preset_combo.setCurrentText("coco_person")

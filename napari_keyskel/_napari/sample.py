@@ -24,18 +24,9 @@ __all__ = [
 KEY_STEP = 10
 #: Frame size (H, W) of the sample video.
 SAMPLE_SHAPE = (256, 256)
-#: Body length and spread of the sample's mice (fractions of the frame): large enough that the
-#: node names do not overlap at napari's default zoom.
+#: Body length and spread of the sample's mice (fractions of the frame). Node names, when shown,
+#: are placed beside the points so that they never overlap (:mod:`.names`).
 _FIGURE = {"body": 0.3, "spread": 0.17}
-#: Node names: small, beside the point (not under its marker).
-_TEXT = {
-    "string": "{node}",
-    "visible": False,
-    "size": 6,
-    "color": "white",
-    "anchor": "upper_left",
-    "translation": [0, -3, 4],
-}
 
 
 def connect_current_viewer() -> None:
@@ -62,7 +53,7 @@ def _sample_layers(
     image_attrs = {"name": "moving figure", "axis_labels": labels, "metadata": meta}
     return [
         (video, image_attrs, "image"),
-        points_layer_tuple(store, 0, name="mouse keypoints", axis_labels=labels, text=_TEXT),
+        points_layer_tuple(store, 0, name="mouse keypoints", axis_labels=labels),
     ]
 
 

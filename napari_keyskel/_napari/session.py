@@ -25,6 +25,7 @@ from ..store import AnnotationStore, Change
 from .bindings import Bindings
 from .layer_edits import LayerEdits
 from .layerdata import LINK_KEY, sync_plain
+from .names import NodeNames
 from .view import FrameView
 
 if TYPE_CHECKING:
@@ -70,11 +71,17 @@ class EditSession:
         keys, docks, undo/redo, :meth:`apply`).
     frame_changed
         Emitted with the frame in view (None: all frames) after the view is swapped.
+    names
+        The node names layer (:class:`~.names.NodeNames`; its ``layer`` exists while names are
+        shown).
+    names_toggled
+        Emitted with True or False when node names are switched on or off.
 
     """
 
     changed = Signal(list)
     frame_changed = Signal(object)
+    names_toggled = Signal(bool)
 
     def __init__(self, viewer: napari.Viewer, points: Points, store: AnnotationStore, edges: Vectors) -> None:
         self.viewer, self.points, self.edges, self.store = viewer, points, edges, store
@@ -96,8 +103,11 @@ class EditSession:
         viewer.dims.events.order.connect(self._on_step)
         points.events.name.connect(self._on_name)
         points.events.visible.connect(self._on_visible)
+        self.names = NodeNames(self)
         self.refresh()
         self.bindings = Bindings(self)
+        if state.get("show_names"):
+            self.show_names(True)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def detach(self) -> None:
@@ -107,6 +117,7 @@ class EditSession:
         self.viewer.dims.events.order.disconnect(self._on_step)
         self.points.events.name.disconnect(self._on_name)
         self.points.events.visible.disconnect(self._on_visible)
+        self.names.hide()  # the names layer goes with the annotation layer
         self.edits.disconnect()
         self.bindings.unbind()
 
@@ -160,11 +171,13 @@ class EditSession:
 
     def _on_visible(self, event: Any = None) -> None:
         self.edges.visible = self.points.visible
+        self.names.sync_layer()
         if self.points.visible and self.frame_in_view() != self.view.frame:
             self.refresh()
 
     def _on_name(self, event: Any = None) -> None:
         self.edges.name = f"{self.points.name} edges"
+        self.names.sync_layer()
 
     def reload_skeleton(self) -> None:
         """Pick up a changed ``store.skeleton`` (nodes, edges, colours), redraw, emit :attr:`changed`.
@@ -186,11 +199,28 @@ class EditSession:
         self.view.color_by = color_by
         self._sync_metadata()
         self.view.apply_style()
+        self.names.update()  # names take their point's colour
+
+    @property
+    def names_shown(self) -> bool:
+        """True while node names are shown."""
+        return self.names.shown
 
     def show_names(self, visible: bool = True) -> None:
-        """Show or hide the node names next to the points."""
-        self.points.text.visible = bool(visible)
-        self._sync_metadata({"show_names": bool(visible)})
+        """Show or hide the node names beside the points (placed so that they never overlap).
+
+        Shown, they live in a names layer above the annotation layer (:mod:`.names`), recomputed
+        on frame changes, edits and zoom; hidden, that layer is removed and nothing is computed.
+        """
+        visible = bool(visible)
+        was = self.names.shown
+        if visible:
+            self.names.show()
+        else:
+            self.names.hide()
+        self._sync_metadata({"show_names": visible})
+        if was != visible:
+            self.names_toggled.emit(visible)
 
     # -- edits ----------------------------------------------------------------------------------
     def record(

@@ -263,6 +263,7 @@ class KeyskelDock(QWidget):
 
         ctrl.frame_changed.connect(on_frame)
         b.message.connect(on_message)
+        ctrl.names_toggled.connect(lambda _: self._sync_names_box() if self.controller() is ctrl else None)
 
     def _on_active(self, event: Any = None) -> None:
         """Selecting an annotation layer in napari's layer list makes it the dock's layer."""
@@ -283,6 +284,7 @@ class KeyskelDock(QWidget):
         if store is not None:
             self.review.set_layer(self.layer_combo.currentText())
         self.next_node_label.setText("" if b is None else b.next_node_text())
+        self._sync_names_box()
         self._update_status()
 
     def _show_skeleton(self) -> None:
@@ -422,6 +424,13 @@ class KeyskelDock(QWidget):
         ctrl = self.controller()
         if ctrl is not None:
             ctrl.show_names(checked)
+
+    def _sync_names_box(self) -> None:
+        """Tick "show node names" as the current layer shows them (its names layer exists)."""
+        ctrl = self.controller()
+        self.show_names.blockSignals(True)
+        self.show_names.setChecked(bool(ctrl is not None and ctrl.names_shown))
+        self.show_names.blockSignals(False)
 
     def _on_color_by(self, mode: str) -> None:
         ctrl = self.controller()

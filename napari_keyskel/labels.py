@@ -1,0 +1,242 @@
+"""Where node names go: label boxes beside their points, overlapping neither each other nor points.
+
+Pure numpy (no Qt, no napari). Everything is in screen pixels, ``(row, col)`` order: the glue
+(:mod:`napari_keyskel._napari.names`) converts layer coordinates with the camera zoom, calls
+:func:`place_labels` and converts the label centres back.
+
+Each label gets candidate centres around its point, a short leader-less offset that clears the
+point's marker: first radially away from its instance's centre (names then sit outside the
+skeleton), then the 8 compass directions (the nearest to that radial direction first), then the
+same further out. A greedy assignment, most constrained label first, takes for each label its
+first candidate that overlaps no point's marker and no label already placed. It runs in
+vectorised rounds: every unplaced label proposes its first free candidate, a proposal is kept when
+no proposal of a label ranked before it overlaps it, and the kept ones block the rest. A label
+with no free candidate is not placed (it is left out, never drawn over another).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "LINE_HEIGHT",
+    "OTHER_WIDTH",
+    "POINT_TO_PIXEL",
+    "label_half_sizes",
+    "overlapping_pairs",
+    "place_labels",
+    "text_widths",
+]
+
+#: Advance of each printable ASCII glyph (codes 32-126) as a fraction of the font's pixel size,
+#: measured once from napari's rendering of its OpenSans text (ink of 12 glyphs less 2, over 10).
+_ASCII_WIDTHS = np.array(
+    [
+        0.42, 0.54, 0.61, 1.11, 0.85, 1.27, 1.04, 0.36, 0.52, 0.52, 0.67, 1.11, 0.42, 0.48, 0.42, 0.45,
+        0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.45, 0.45, 1.11, 1.11, 1.11, 0.71,
+        1.33, 0.91, 0.92, 0.93, 1.02, 0.84, 0.76, 1.03, 1.00, 0.39, 0.39, 0.88, 0.74, 1.15, 0.99, 1.04,
+        0.80, 1.04, 0.93, 0.84, 0.81, 0.97, 0.91, 1.32, 0.91, 0.81, 0.91, 0.52, 0.45, 0.52, 1.11, 0.67,
+        0.67, 0.82, 0.84, 0.73, 0.84, 0.82, 0.47, 0.84, 0.84, 0.37, 0.37, 0.77, 0.37, 1.29, 0.84, 0.82,
+        0.84, 0.84, 0.54, 0.69, 0.52, 0.84, 0.79, 1.09, 0.79, 0.79, 0.70, 0.85, 0.45, 0.85, 1.11,
+    ]
+)  # fmt: skip
+#: Advance of any other glyph (as wide as the widest ASCII ones: a box never too small).
+OTHER_WIDTH = 1.35
+#: Height of a label box (ascenders to descenders), as a fraction of the font's pixel size.
+LINE_HEIGHT = 1.45
+#: napari draws text of size ``s`` (points) at ``s * 96 / 72`` pixels, at any dpi.
+POINT_TO_PIXEL = 96 / 72
+
+#: The 8 compass directions, (row, col) unit vectors: E, NE, N, NW, W, SW, S, SE.
+_COMPASS = np.array(
+    [[np.sin(a), np.cos(a)] for a in -np.arange(8) * np.pi / 4]
+)  # fmt: skip
+
+
+def text_widths(strings: Sequence[str] | np.ndarray) -> np.ndarray:
+    """``(N,)`` width of one-line strings, in font pixel sizes (glyph advances summed)."""
+    strings = [str(x) for x in strings]
+    lengths = np.fromiter((len(x) for x in strings), np.intp, count=len(strings))
+    codes = np.frombuffer("".join(strings).encode("utf-32-le"), np.uint32).astype(np.int64)
+    glyph = np.full(len(codes), OTHER_WIDTH)
+    ascii_ = (codes >= 32) & (codes < 127)
+    glyph[ascii_] = _ASCII_WIDTHS[codes[ascii_] - 32]
+    owner = np.repeat(np.arange(len(strings)), lengths)
+    return np.bincount(owner, weights=glyph, minlength=len(strings))
+
+
+def label_half_sizes(strings: Sequence[str] | np.ndarray, font_size: float) -> np.ndarray:
+    """``(N, 2)`` half height and half width in pixels of one-line labels of napari text ``font_size``."""
+    px = float(font_size) * POINT_TO_PIXEL
+    widths = text_widths(strings)
+    half = np.empty((len(widths), 2))
+    half[:, 0] = 0.5 * LINE_HEIGHT * px
+    half[:, 1] = 0.5 * widths * px
+    return half
+
+
+def overlapping_pairs(
+    lo: np.ndarray, hi: np.ndarray, lo_b: np.ndarray | None = None, hi_b: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(i, j)`` of axis-aligned boxes that overlap (touching edges do not).
+
+    Boxes are given by their ``(N, 2)`` low and high corners. With one set, pairs within it
+    (``i < j``); with two, pairs of a box of the first set and one of the second. A uniform grid
+    of cells as large as the largest box makes it about linear in the number of boxes.
+    """
+    lo, hi = np.asarray(lo, float).reshape(-1, 2), np.asarray(hi, float).reshape(-1, 2)
+    same = lo_b is None
+    lo_b = lo if lo_b is None else np.asarray(lo_b, float).reshape(-1, 2)
+    hi_b = hi if hi_b is None else np.asarray(hi_b, float).reshape(-1, 2)
+    empty = np.zeros(0, np.intp)
+    if not len(lo) or not len(lo_b):
+        return empty, empty
+    if not same and len(lo_b) < len(lo):  # look up the smaller set in the larger one
+        j, i = overlapping_pairs(lo_b, hi_b, lo, hi)
+        return i, j
+    cell = np.maximum(np.maximum((hi - lo).max(axis=0), (hi_b - lo_b).max(axis=0)), 1e-9)
+    origin = np.minimum(lo.min(axis=0), lo_b.min(axis=0))
+    ca = np.floor((lo - origin) / cell).astype(np.int64)
+    cb = np.floor((lo_b - origin) / cell).astype(np.int64)
+    width = int(max(ca[:, 1].max(), cb[:, 1].max())) + 3  # room for the -1/+1 neighbours
+    key_b = (cb[:, 0] + 1) * width + (cb[:, 1] + 1)
+    order = np.argsort(key_b, kind="stable")
+    sorted_b = key_b[order]
+    key_a = (ca[:, 0] + 1) * width + (ca[:, 1] + 1)
+    # a box spans at most two cells per axis, so overlapping boxes start in neighbouring cells
+    shifts = np.array([dr * width + dc for dr in (-1, 0, 1) for dc in (-1, 0, 1)], np.int64)
+    want = key_a[:, None] + shifts[None, :]
+    start = np.searchsorted(sorted_b, want, side="left").ravel()
+    stop = np.searchsorted(sorted_b, want, side="right").ravel()
+    counts = stop - start
+    total = int(counts.sum())
+    if not total:
+        return empty, empty
+    i = np.repeat(np.repeat(np.arange(len(lo)), len(shifts)), counts)
+    first = np.cumsum(counts) - counts
+    j = order[np.repeat(start - first, counts) + np.arange(total)]
+    hit = np.all((lo[i] < hi_b[j]) & (lo_b[j] < hi[i]), axis=1)
+    if same:
+        hit &= i < j
+    return i[hit].astype(np.intp), j[hit].astype(np.intp)
+
+
+def _candidates(
+    pos: np.ndarray, half: np.ndarray, centres: np.ndarray, clearance: np.ndarray, rings: int
+) -> np.ndarray:
+    """``(N, C, 2)`` candidate label centres, in the order they are tried."""
+    n = len(pos)
+    away = pos - centres
+    norm = np.hypot(away[:, 0], away[:, 1])
+    radial = np.where(norm[:, None] > 1e-9, away / np.maximum(norm, 1e-9)[:, None], _COMPASS[0])
+    # the compass directions, nearest to the radial one first (stable: ties keep E, NE, N ... order)
+    closeness = -(radial @ _COMPASS.T)
+    compass = _COMPASS[np.argsort(closeness, axis=1, kind="stable")]
+    dirs = np.concatenate([radial[:, None, :], compass], axis=1)  # (N, 9, 2)
+    # the box's extent towards its point, along the direction: the box just clears the marker
+    support = np.abs(dirs[..., 0]) * half[:, None, 0] + np.abs(dirs[..., 1]) * half[:, None, 1]
+    step = 2.0 * half[:, 0]  # each ring one line further out
+    ring = np.arange(rings, dtype=float)
+    dist = clearance[:, None, None] + support[:, None, :] + ring[None, :, None] * step[:, None, None]
+    cand = pos[:, None, None, :] + dist[..., None] * dirs[:, None, :, :]  # (N, rings, 9, 2)
+    return cand.reshape(n, rings * dirs.shape[1], 2)
+
+
+def place_labels(
+    pos: np.ndarray,
+    half: np.ndarray,
+    centres: np.ndarray | None = None,
+    marker_radius: float | np.ndarray = 0.0,
+    gap: float = 2.0,
+    rings: int = 5,
+    avoid: np.ndarray | None = None,
+    avoid_radius: float = 1.0,
+    max_rounds: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of non-overlapping label boxes beside points, and which labels were placed.
+
+    Parameters
+    ----------
+    pos
+        ``(N, 2)`` points in screen pixels ``(row, col)``.
+    half
+        ``(N, 2)`` half height and half width of each label box in pixels (:func:`label_half_sizes`).
+    centres
+        ``(N, 2)`` centre of each point's instance (labels go away from it first); None: no
+        preferred direction (east first).
+    marker_radius
+        Radius in pixels of the points' markers (scalar or ``(N,)``): no label covers a marker.
+    gap
+        Pixels between a marker and its label.
+    rings
+        How many distances to try (each one line further out).
+    avoid
+        ``(M, 2)`` pixels a label should rather not cover (points sampled along the skeleton's
+        edges): a candidate clear of them is taken before one that is not, if it has room.
+    avoid_radius
+        Radius in pixels of each ``avoid`` point.
+    max_rounds
+        Stop after this many rounds (None: until every label is placed or has no room left).
+
+    Returns
+    -------
+    label_centres
+        ``(N, 2)`` label box centres in pixels (NaN where not placed).
+    placed
+        ``(N,)`` bool: the label has a place (the placed boxes overlap neither each other nor any
+        marker).
+
+    """
+    pos = np.asarray(pos, float).reshape(-1, 2)
+    half = np.asarray(half, float).reshape(-1, 2)
+    n = len(pos)
+    out = np.full((n, 2), np.nan)
+    placed = np.zeros(n, bool)
+    if n == 0:
+        return out, placed
+    centres = pos if centres is None else np.asarray(centres, float).reshape(-1, 2)
+    radius = np.broadcast_to(np.asarray(marker_radius, float), (n,)).astype(float)
+    cand = _candidates(pos, half, centres, radius + gap, max(int(rings), 1))
+    n_cand = cand.shape[1]
+    c_lo = (cand - half[:, None, :]).reshape(-1, 2)
+    c_hi = (cand + half[:, None, :]).reshape(-1, 2)
+    # no candidate covers a marker (any point's; its own is cleared by construction)
+    ci, _ = overlapping_pairs(c_lo, c_hi, pos - radius[:, None], pos + radius[:, None])
+    blocked = np.zeros(n * n_cand, bool)
+    blocked[ci] = True
+    blocked = blocked.reshape(n, n_cand)
+    # candidates over an edge come after the clear ones (2: free and clear, 1: free, 0: taken)
+    clear = np.ones((n, n_cand), bool)
+    if avoid is not None and len(avoid):
+        av = np.asarray(avoid, float).reshape(-1, 2)
+        ci, _ = overlapping_pairs(c_lo, c_hi, av - avoid_radius, av + avoid_radius)
+        clear.reshape(-1)[ci] = False
+    # most constrained first (fewest free candidates), then in the order given
+    rank = np.empty(n, np.intp)
+    rank[np.lexsort((np.arange(n), (~blocked).sum(axis=1)))] = np.arange(n)
+    left = np.arange(n)
+    rounds = 0
+    while len(left) and (max_rounds is None or rounds < max_rounds):
+        rounds += 1
+        free = ~blocked[left]
+        left = left[free.any(axis=1)]  # no room at all: not placed
+        if not len(left):
+            break
+        score = (~blocked[left]) * (1 + clear[left])
+        choice = np.argmax(score, axis=1)
+        lo, hi = c_lo.reshape(n, n_cand, 2)[left, choice], c_hi.reshape(n, n_cand, 2)[left, choice]
+        a, b = overlapping_pairs(lo, hi)
+        loser = np.where(rank[left[a]] > rank[left[b]], a, b)
+        keep = np.ones(len(left), bool)
+        keep[loser] = False
+        won = left[keep]
+        out[won] = cand[won, choice[keep]]
+        placed[won] = True
+        left = left[~keep]
+        if len(left):  # the new labels block the candidates of the others
+            rows = (left[:, None] * n_cand + np.arange(n_cand)[None, :]).ravel()
+            ci, _ = overlapping_pairs(c_lo[rows], c_hi[rows], lo[keep], hi[keep])
+            blocked.reshape(-1)[rows[ci]] = True
+    return out, placed
