@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
     video, store = _annotations()
     viewer = napari.Viewer(title="napari-keyskel", show=True)
-    image = viewer.add_image(video, name="moving figure")
+    image = viewer.add_image(video, name="moving figure", axis_labels=("t", "y", "x"))
     points = api.add_skeleton_layer(viewer, store, name="mouse keypoints", image_layer=image)
     dock = KeyskelDock(viewer)
     viewer.window.add_dock_widget(dock, name="Keyskel", area="right")
@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     viewer.close()
     written.append(loop_gif(args.out / "loop.gif"))
     for path, shape, lit in written:
-        print(f"{path.relative_to(ROOT)}: {shape[1]}x{shape[0]}, {lit:.0%} of pixels lit")
+        shown = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
+        print(f"{shown}: {shape[1]}x{shape[0]}, {lit:.0%} of pixels lit")
     return 0 if all(lit > 0.05 for _, _, lit in written) else 1
 
 
