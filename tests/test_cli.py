@@ -96,7 +96,8 @@ def test_convert_both_ways(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["convert", str(RESULTS), str(tmp_path / "r.json"), "--to", "coco"]) == 0
     assert isinstance(json.loads((tmp_path / "r.json").read_text()), list)
     # an output that cannot be written is an error, not a traceback
-    assert main(["convert", str(SLEAP), str(tmp_path / "no" / "dir" / "x.json"), "--to", "coco"]) == 1
+    (tmp_path / "a_file").write_text("not a folder")
+    assert main(["convert", str(SLEAP), str(tmp_path / "a_file" / "x.json"), "--to", "coco"]) == 1
     err = capsys.readouterr().err
     assert "error" in err and "Traceback" not in err
 
