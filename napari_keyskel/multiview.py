@@ -184,8 +184,8 @@ def views_from_dataset(ds: Dataset, store_name: str | None = None) -> MultiView:
             nt.alive[rr], nt.score[rr] = t.alive[src], t.score[src]
         names.append(slot if unique_slots else f"{item}/{slot}")
         stores.append(out)
-        src = [dict(ds.frames[r]) for r in rows[np.argsort(local[rows], kind="stable")]]
-        by_frame = {int(fr.get("frame", 0)): fr for fr in src}
+        read_rows = [dict(ds.frames[r]) for r in rows[np.argsort(local[rows], kind="stable")]]
+        by_frame = {int(fr.get("frame", 0)): fr for fr in read_rows}
         frames_v.append([by_frame.get(f, {"item": item, "slot": slot, "frame": f}) for f in range(n_frames)])
     return MultiView(names, stores, frames_v, ds.meta or None)
 

@@ -107,6 +107,6 @@ def store_from_plain(data: Mapping[str, Any]) -> AnnotationStore:
             raise StoreError(f"track id {tid} appears twice")
         store.tracks[tid] = Track(
             tid, str(raw.get("name", f"instance {tid}")), int(raw["start"]), coords, vis, key, alive,
-            dict(raw.get("meta") or {}), score,
+            dict(raw.get("meta") or {}), np.full(vis.shape, np.nan, np.float32) if score is None else score,
         )  # fmt: skip
     return store

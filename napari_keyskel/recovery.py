@@ -140,7 +140,7 @@ def write_recovery(
     }
     arrays["header"] = np.array(json.dumps(header, default=_jsonable))
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as its allow_pickle
     atomic_write_bytes(path, buf.getvalue())
     return path
 

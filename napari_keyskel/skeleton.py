@@ -219,7 +219,7 @@ class Skeleton:
 
     # -- editing (returns new skeletons) ------------------------------------------------------
     def _replace(self, **kw: Any) -> Skeleton:
-        d = {
+        d: dict[str, Any] = {
             "nodes": self.nodes,
             "edges": self.edges,
             "colors": self.colors,
@@ -305,7 +305,9 @@ class Skeleton:
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict; edges and flip pairs by node name; a node's OKS ``sigma`` if set."""
-        nodes = [{"name": n, "color": c} for n, c in zip(self.nodes, self.colors, strict=True)]
+        nodes: list[dict[str, Any]] = [
+            {"name": n, "color": c} for n, c in zip(self.nodes, self.colors, strict=True)
+        ]
         for node, sigma in zip(nodes, self.sigmas or (), strict=False):
             node["sigma"] = sigma
         return {

@@ -62,7 +62,8 @@ class Track:
     is_key: np.ndarray
     alive: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
-    score: np.ndarray | None = None
+    #: Per-node model scores ``(L, K)`` float32, NaN = none; ``None`` when made means all NaN.
+    score: np.ndarray = None  # type: ignore[assignment]  # filled in __post_init__
 
     def __post_init__(self) -> None:
         if self.score is None:
@@ -351,7 +352,7 @@ class AnnotationStore:
         track_id: int,
         coords: Any,
         nodes: int | str | Iterable[int | str] | None = None,
-        visibility: int | Sequence[int] = VISIBLE,
+        visibility: int | Sequence[int] | np.ndarray = VISIBLE,
         key: bool = True,
         score: float | Sequence[float] | None = None,
     ) -> Change:
@@ -549,7 +550,9 @@ class AnnotationStore:
 
     def nbytes(self) -> int:
         """Bytes held by the track arrays."""
-        return sum(
-            t.coords.nbytes + t.visibility.nbytes + t.is_key.nbytes + t.alive.nbytes + t.score.nbytes
-            for t in self
+        return int(
+            sum(
+                t.coords.nbytes + t.visibility.nbytes + t.is_key.nbytes + t.alive.nbytes + t.score.nbytes
+                for t in self
+            )
         )

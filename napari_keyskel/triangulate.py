@@ -109,7 +109,7 @@ def project_camera(camera: Camera, xyz: np.ndarray, jacobian: bool = False):
             pts, j = cv2.projectPoints(world, rvec, tvec, camera.matrix, camera.distortions)
             t_cols = slice(3, 6)
         out[ok] = pts.reshape(-1, 2)
-        if jacobian:
+        if jac is not None:
             # d pixel / d t = d pixel / d X_cam, and X_cam = R X + t
             dt = j[:, t_cols].reshape(-1, 2, 3)
             jac[ok] = dt @ camera.rotation_matrix()
