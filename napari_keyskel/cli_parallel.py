@@ -26,6 +26,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -40,15 +41,22 @@ __all__ = ["AUTO_PARALLEL", "Engine", "add_options", "read_folder_parallel"]
 #: A folder with at least this many Darwin files is read in parallel without ``--jobs``.
 AUTO_PARALLEL = 256
 #: Chunks per worker: a few, so that a worker slowed by other jobs does not hold up the rest.
-CHUNKS_PER_WORKER = 1
+CHUNKS_PER_WORKER = 2
 
 
 class Engine:
-    """Where tasks run: Dask local processes (fork on Linux), or a ``dask.distributed`` cluster."""
+    """Where tasks run: Dask on local worker processes, or on a ``dask.distributed`` cluster.
+
+    The local processes are started once (by fork on Linux: milliseconds, not the half second
+    of a fresh interpreter), before the big data exists, and serve every :meth:`map`: a process
+    forked later would share the main process's pages, and every write to them afterwards (even
+    freeing the dataset) would copy a page.
+    """
 
     def __init__(self, jobs: int | None = None, scheduler: str | None = None) -> None:
         self.workers = jobs or os.cpu_count() or 1
         self.client = None
+        self.pool = None
         if scheduler is not None:
             try:
                 from distributed import Client
@@ -59,40 +67,40 @@ class Engine:
             self.client = Client(scheduler)
             self.workers = max(1, sum(self.client.nthreads().values()))
 
-    def map(self, func: Callable[..., Any], payloads: Sequence[Any], shared: Any = None) -> list[Any]:
-        """``[func(p, shared) for p in payloads]``, run by the workers, results in order.
+    def start(self) -> Engine:
+        """Start the local worker processes now (else at the first :meth:`map`)."""
+        if self.client is None and self.pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-        ``shared`` (one big object every task reads) is sent once: scattered to a cluster's
-        workers, or, for local processes started by fork, inherited from this process.
-        """
-        n = len(payloads)
-        if self.client is not None:
-            big = self.client.scatter(shared, broadcast=True) if shared is not None else None
-            return self.client.gather(self.client.map(func, list(payloads), [big] * n, pure=False))
+            method = "fork" if sys.platform.startswith("linux") else "spawn"
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+            for f in [self.pool.submit(int) for _ in range(self.workers)]:
+                f.result()  # (the workers are forked at the first task)
+        return self
+
+    def map(self, func: Callable[[Any], Any], payloads: Sequence[Any]) -> list[Any]:
+        """``[func(p) for p in payloads]``, run by the workers, results in order."""
+        if self.client is not None:  # (big payloads scattered first: not inside the graph)
+            return self.client.gather(self.client.map(func, self.client.scatter(list(payloads)), pure=False))
         import dask
-        import dask.multiprocessing
+        from dask.local import get_async
 
-        # fork on Linux: a worker starts in milliseconds, not the half second of a fresh interpreter
-        fork = sys.platform.startswith("linux")
-        handle = _Inherited(id(shared)) if fork and shared is not None else shared
-        if shared is not None:
-            _INHERITED[id(shared)] = shared
-        # (arguments as opaque objects: else Dask walks every list and dict in them into its graph)
-        arg = dask.delayed(handle, traverse=False)
-        tasks = [dask.delayed(func)(dask.delayed(p, traverse=False), arg) for p in payloads]
         from .formats._jsonio import gc_paused
 
-        try:  # (the results are unpickled here: millions of small objects, no cycles)
-            with gc_paused(), dask.config.set({"multiprocessing.context": "fork" if fork else "spawn"}):
-                out = dask.compute(
-                    *tasks, scheduler=dask.multiprocessing.get, num_workers=self.workers, chunksize=1
-                )
-        finally:
-            _INHERITED.pop(id(shared), None)
-        return list(out)
+        self.start()
+        # (payloads as opaque objects: else Dask walks every list and dict in them into its graph)
+        tasks = [dask.delayed(func)(dask.delayed(p, traverse=False)) for p in payloads]
+        # every task handed to the pool at once: the next payload is pickled while a worker computes
+        schedule = partial(get_async, self.pool.submit, max(1, len(tasks)))
+        with gc_paused():  # (results are unpickled here: millions of small objects, no cycles)
+            return list(dask.compute(*tasks, scheduler=schedule, chunksize=1))
 
     def close(self) -> None:
-        """Close the cluster client, if any."""
+        """Stop the local workers, or close the cluster client."""
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
         if self.client is not None:
             self.client.close()
             self.client = None
@@ -104,22 +112,6 @@ class Engine:
         self.close()
 
 
-#: Objects a forked worker finds here: set just before the workers are forked, for the tasks.
-_INHERITED: dict[int, Any] = {}
-
-
-class _Inherited:
-    """A handle to an object in :data:`_INHERITED` (small to send; resolved in the worker)."""
-
-    def __init__(self, key: int) -> None:
-        self.key = key
-
-
-def shared_object(shared: Any) -> Any:
-    """In a task: the ``shared`` object given to :meth:`Engine.map` (resolving a fork handle)."""
-    return _INHERITED[shared.key] if isinstance(shared, _Inherited) else shared
-
-
 def chunk_bounds(n: int, n_chunks: int) -> list[tuple[int, int]]:
     """``n_chunks`` (at most ``n``) contiguous, near-equal ``[a, b)`` ranges covering ``range(n)``."""
     bounds = np.linspace(0, n, max(1, min(n, n_chunks)) + 1).round().astype(int)
@@ -127,7 +119,7 @@ def chunk_bounds(n: int, n_chunks: int) -> list[tuple[int, int]]:
 
 
 # -- phase 1 in the workers ---------------------------------------------------------------------
-def _parse_chunk(chunk: tuple[list[str], list[str]], _: Any = None) -> dict[str, Any]:
+def _parse_chunk(chunk: tuple[list[str], list[str]]) -> dict[str, Any]:
     """Worker: parse a chunk of files (paths, keys) with its own name tables.
 
     Returns the records, the tables, the warnings raised (to re-emit in the main process) and
@@ -280,7 +272,7 @@ def run(args: argparse.Namespace, serial: Callable[[argparse.Namespace], int]) -
     listing = _parallel_listing(args)
     if listing is None:
         return serial(args) if video is None else _write_sleap(args, video)
-    with Engine(args.jobs, args.scheduler) as engine:
+    with Engine(args.jobs, args.scheduler).start() as engine:
         ds = read_folder_parallel(args.input, args.skeleton, engine=engine, listing=listing)
         args.dataset = (ds, "darwin")  # cli._read hands it to the serial command
         if args.command == "convert" and (args.to or "coco") == "coco" and not args.results:

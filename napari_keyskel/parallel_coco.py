@@ -105,17 +105,15 @@ def range_dataset(ds: Dataset, a: int, b: int) -> Dataset:
     return Dataset(stores=stores, frames=ds.frames[a:b])
 
 
-def _coco_part(job: tuple[int, int, int, int], shared: Any) -> tuple[bytes, bytes] | None:
+def _coco_part(job: tuple[Dataset, int, int, int]) -> tuple[bytes, bytes] | None:
     """Worker: the JSON of one range's images and annotations (without brackets), ids made global."""
-    from .cli_parallel import shared_object
     from .formats._checks import kept_data_guard
     from .formats._jsonio import dumps_json, gc_paused
     from .formats.coco import numpy_ok
     from .formats.coco._write import coco_document
 
-    first, stop, before, expected = job
+    sub, first, before, expected = job
     with gc_paused():
-        sub = range_dataset(shared_object(shared), first, stop)
         with kept_data_guard("COCO", None):
             doc = coco_document(sub, as_numpy=numpy_ok())
         images, anns = doc["images"], doc["annotations"]
@@ -146,7 +144,8 @@ def write_coco_parallel(ds: Dataset, path: str | Path, engine: Any) -> list[Path
     if cuts is None:
         return None
     try:
-        pieces = engine.map(_coco_part, _ranges(ds, cuts), shared=ds)
+        jobs = [(range_dataset(ds, a, b), a, m, c) for a, b, m, c in _ranges(ds, cuts)]
+        pieces = engine.map(_coco_part, jobs)
     except FormatError:
         return None
     if any(x is None for x in pieces):

@@ -218,17 +218,17 @@ def test_warnings_come_back_from_the_workers_in_file_order(tmp_path: Path, capsy
     assert len(lines) == 2 and "vid_02.json" in lines[0] and "vid_09.json" in lines[1]
 
 
-def test_tasks_run_in_other_processes() -> None:
+def test_tasks_run_in_other_processes_in_order() -> None:
+    payloads = [(k, {"nested": [k, {"deep": "x"}]}) for k in range(5)]
     with Engine(2) as engine:
-        pids = engine.map(_pid_plus, [1, 2, 3], shared={"big": "object"})
-    assert [p[1] for p in pids] == [1, 2, 3] and all(p[0] != os.getpid() for p in pids)
-    assert all(p[2] == {"big": "object"} for p in pids)
+        out = engine.map(_pid_and, payloads)
+        again = engine.map(_pid_and, payloads[:2])  # the same workers, started once
+    assert [o[1] for o in out] == payloads and all(o[0] != os.getpid() for o in out)
+    assert len({o[0] for o in out + again}) <= 2  # no new processes for the second map
 
 
-def _pid_plus(x: int, shared: object) -> tuple[int, int, object]:
-    from napari_keyskel.cli_parallel import shared_object
-
-    return os.getpid(), x, shared_object(shared)
+def _pid_and(x: object) -> tuple[int, object]:
+    return os.getpid(), x
 
 
 def test_the_coco_table_is_cut_only_between_items() -> None:
