@@ -73,6 +73,12 @@ class Engine:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            # imported before the fork, so that no worker imports them again for its first task
+            import dask.local  # noqa: F401
+
+            from . import parallel_coco  # noqa: F401
+            from .formats import darwin  # noqa: F401
+
             method = "fork" if sys.platform.startswith("linux") else "spawn"
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
             for f in [self.pool.submit(int) for _ in range(self.workers)]:

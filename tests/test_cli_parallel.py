@@ -279,3 +279,17 @@ def test_convert_to_the_sleap_io_formats(tmp_path: Path) -> None:
     assert main(["info", str(tmp_path / "w.slp")]) == 0
     assert main(["convert", str(folder), str(tmp_path / "y"), "--to", "yolo"]) == 1  # no images: refused
     assert not (tmp_path / "y" / "data.yaml").exists()
+
+
+def test_a_folder_of_3d_volume_files_reads_and_converts_as_serially(tmp_path: Path) -> None:
+    from test_volume3d import volume
+
+    from napari_keyskel.formats.darwin import write_darwin
+
+    write_darwin(volume(fa=0), tmp_path / "series")  # one file per time point: our 3D volume documents
+    serial = read(tmp_path / "series")
+    assert serial.stores[0].coord_ndim == 3
+    _same_dataset(serial, read_folder_parallel(tmp_path / "series", jobs=2))
+    _convert(tmp_path / "series", tmp_path / "serial.json", 1)
+    _convert(tmp_path / "series", tmp_path / "par.json", 2)  # (written serially: one image per slice)
+    assert (tmp_path / "par.json").read_bytes() == (tmp_path / "serial.json").read_bytes()
