@@ -240,7 +240,9 @@ def read_folder_parallel(
 def add_options(sub: argparse.ArgumentParser) -> None:
     """Add ``--jobs``/``--scheduler`` (and ``--video`` for convert) and route the command through here."""
     serial = sub.get_default("func")
-    sub.add_argument("--jobs", type=int, metavar="N", help="Dask worker processes for a folder (1: serial)")
+    sub.add_argument(
+        "--jobs", type=_positive, metavar="N", help="Dask worker processes for a folder (1: serial)"
+    )
     sub.add_argument(
         "--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler to read a folder on"
     )
@@ -249,6 +251,16 @@ def add_options(sub: argparse.ArgumentParser) -> None:
             "--video", metavar="PATH", help="the frames' video or images (YOLO-pose stores images)"
         )
     sub.set_defaults(func=lambda args: run(args, serial))
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
 
 
 def _parallel_listing(args: argparse.Namespace) -> tuple | None:

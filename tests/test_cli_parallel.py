@@ -293,3 +293,12 @@ def test_a_folder_of_3d_volume_files_reads_and_converts_as_serially(tmp_path: Pa
     _convert(tmp_path / "series", tmp_path / "serial.json", 1)
     _convert(tmp_path / "series", tmp_path / "par.json", 2)  # (written serially: one image per slice)
     assert (tmp_path / "par.json").read_bytes() == (tmp_path / "serial.json").read_bytes()
+
+
+def test_jobs_must_be_a_positive_number(tmp_path: Path, capsys) -> None:
+    folder = _folder(tmp_path)
+    assert main(["validate", str(folder), "--jobs", "0"]) == 2
+    assert main(["convert", str(folder), str(tmp_path / "x.json"), "--jobs", "two"]) == 2
+    err = capsys.readouterr().err
+    assert "--jobs: must be 1 or more, got 0" in err and "not a whole number: 'two'" in err
+    assert not (tmp_path / "x.json").exists()
