@@ -2,11 +2,12 @@
 
 The frame table is cut into contiguous ranges at frames no item and no track straddles. Each
 worker runs the ordinary :func:`~napari_keyskel.formats.coco._write.coco_document` on its range
-(every store, only its tracks, frames renumbered from 0) and serialises the images and
-annotations; the main process shifts nothing but offsets it knew beforehand (image ids are the
-frame positions, annotation ids count the rows of earlier ranges), then joins the pieces with the
-document's categories and extras. Within one range the writer orders annotations by frame, then
-by store and track, as it does over the whole table, so the joined lists are the serial lists.
+(every store, only its tracks, frames renumbered from 0), shifts its ids by offsets the main
+process computed beforehand (image ids are frame positions; annotation ids count the rows the
+writer writes in earlier ranges; track lifespans are frames) and serialises its images and
+annotations; the main process joins the pieces with the document's categories and extras.
+Within one range the writer orders annotations by frame, then by store and track, as it does
+over the whole table, so the joined lists are the serial lists.
 
 That holds for what a Darwin read makes (no COCO ids or COCO extras kept in the dataset, a
 ``frame`` in every frame entry, 2-D stores); for anything else, or when the table cannot be cut
