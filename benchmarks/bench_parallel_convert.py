@@ -4,8 +4,8 @@
 written) are generated in a temporary folder; ``convert --to coco`` runs serially (``--jobs 1``,
 the baseline, in the same run) and on Dask local processes (``--jobs N``), and both files are
 checked to be the same bytes; ``validate`` likewise. Each repeat first measures how many cores
-the machine gives at that moment (N busy loops at once against one alone): the cores are shared
-with other jobs, so read the ratio beside it, not the seconds.
+the machine gives at that moment (N processes parsing Darwin JSON at once against one alone):
+the cores are shared with other jobs, so read the ratio beside it, not the seconds.
 
 Run: ``python benchmarks/bench_parallel_convert.py [n_files] [n_frames] [jobs] [repeats]``
 """
@@ -68,23 +68,25 @@ def _timed(argv: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def _spin(_: object = None) -> float:
+def _probe(_: object = None) -> float:
+    """Seconds to parse one of the benchmark's Darwin documents 500 times (memory-heavy, like the work)."""
+    text = json.dumps(make_doc(0, 40, coco_person().nodes, np.random.default_rng(1)))
     t0 = time.perf_counter()
-    s = 0
-    for i in range(3_000_000):
-        s += i
+    for _ in range(500):
+        json.loads(text)
     return time.perf_counter() - t0
 
 
 def free_cores(jobs: int) -> float:
-    """How many cores the machine gives right now: ``jobs`` busy loops at once against one alone."""
+    """How many cores the machine gives right now: ``jobs`` probes at once against one alone."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    alone = _spin()
+    alone = _probe()
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as ex:
+        ex.submit(int).result()
         t0 = time.perf_counter()
-        list(ex.map(_spin, range(jobs)))
+        list(ex.map(_probe, range(jobs)))
         together = time.perf_counter() - t0
     return jobs * alone / together
 
