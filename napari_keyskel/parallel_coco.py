@@ -5,7 +5,8 @@ worker runs the ordinary :func:`~napari_keyskel.formats.coco._write.coco_documen
 (every store, only its tracks, frames renumbered from 0), shifts its ids by offsets the main
 process computed beforehand (image ids are frame positions; annotation ids count the rows the
 writer writes in earlier ranges; track lifespans are frames) and serialises its images and
-annotations; the main process joins the pieces with the document's categories and extras.
+annotations (local workers into a file beside the output, which the kernel copies into it; a
+cluster's as bytes); the main process joins the pieces with the document's categories and extras.
 Within one range the writer orders annotations by frame, then by store and track, as it does
 over the whole table, so the joined lists are the serial lists.
 
@@ -17,14 +18,15 @@ serially (which reports the error exactly).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_write_bytes
 from .cli_parallel import CHUNKS_PER_WORKER
 from .dataset import Dataset
 from .errors import FormatError
@@ -106,14 +108,22 @@ def range_dataset(ds: Dataset, a: int, b: int) -> Dataset:
     return Dataset(stores=stores, frames=ds.frames[a:b])
 
 
-def _coco_part(job: tuple[Dataset, int, int, int]) -> tuple[bytes, bytes] | None:
-    """Worker: the JSON of one range's images and annotations (without brackets), ids made global."""
+def _coco_part(job: tuple[Dataset, int, int, int, str | None]) -> tuple | None:
+    """Worker: one range's images and annotations as JSON (without brackets), ids made global.
+
+    Returned as ``(images, annotations)`` bytes, or, with a spill folder (local workers), written
+    to a file there and returned as ``(path, length of images, length of annotations)``: the
+    main process then copies them into the output in the kernel, and no worker waits for the
+    main process to take tens of megabytes off a pipe.
+    """
+    import tempfile
+
     from .formats._checks import kept_data_guard
     from .formats._jsonio import dumps_json, gc_paused
     from .formats.coco import numpy_ok
     from .formats.coco._write import coco_document
 
-    sub, first, before, expected = job
+    sub, first, before, expected, spill = job
     with gc_paused():
         with kept_data_guard("COCO", None):
             doc = coco_document(sub, as_numpy=numpy_ok())
@@ -128,7 +138,45 @@ def _coco_part(job: tuple[Dataset, int, int, int]) -> tuple[bytes, bytes] | None
             track = a.get("keyskel", {}).get("track")
             if track and "alive" in track:  # lifespans are written in frames of the whole table
                 track["alive"] = [[x + first, y + first] for x, y in track["alive"]]
-        return dumps_json(images)[1:-1], dumps_json(anns)[1:-1]
+        out_images, out_anns = dumps_json(images)[1:-1], dumps_json(anns)[1:-1]
+    if spill is None:
+        return out_images, out_anns
+    fd, name = tempfile.mkstemp(prefix="part-", suffix=".json", dir=spill)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(out_images)
+        fh.write(out_anns)
+    return name, len(out_images), len(out_anns)
+
+
+def _head(ds: Dataset) -> tuple[bytes, bytes, bytes, bytes] | None:
+    """The document around the lists: ``(opening, between, end, separator)``; ``None`` if unexpected."""
+    from .formats._jsonio import dumps_json
+    from .formats.coco import numpy_ok
+    from .formats.coco._write import coco_document
+
+    # categories and extras: the writer's own, from the stores without their tracks
+    bare = [_store_with(s, [], 0) for s in ds.stores]
+    head = coco_document(Dataset(bare, [{"item": "", "frame": 0}], ds.meta), as_numpy=numpy_ok())
+    if list(head)[:2] != ["images", "annotations"]:
+        return None
+    raw = dumps_json({**head, "images": [], "annotations": []})
+    opening = dumps_json({"images": [], "annotations": []})[:-1]  # b'{"images":[],"annotations":[]'
+    if not raw.startswith(opening):
+        return None
+    pre, mid, _ = opening.split(b"[]")
+    sep = dumps_json([0, 0])[2:-2]  # b"," (orjson) or b", " (json)
+    return pre + b"[", b"]" + mid + b"[", b"]" + raw[len(opening) :], sep
+
+
+def _copy(out: Any, path: str, offset: int, count: int) -> None:
+    """Append ``count`` bytes of file ``path`` from ``offset`` to the open file ``out``."""
+    out.flush()
+    with open(path, "rb") as src:
+        while count > 0:
+            sent = os.sendfile(out.fileno(), src.fileno(), offset, count)
+            if sent == 0:
+                raise OSError(f"{path} is shorter than written")
+            offset, count = offset + sent, count - sent
 
 
 def write_coco_parallel(ds: Dataset, path: str | Path, engine: Any) -> list[Path] | None:
@@ -136,37 +184,49 @@ def write_coco_parallel(ds: Dataset, path: str | Path, engine: Any) -> list[Path
 
     The file is :func:`~napari_keyskel.formats.coco.write_coco`'s (same bytes), written atomically.
     """
-    from .formats._jsonio import dumps_json, gc_paused
-    from .formats.coco import numpy_ok
-    from .formats.coco._write import coco_document
+    import shutil
+    import tempfile
+
+    from ._atomic import atomic_write
+    from .formats._jsonio import gc_paused
 
     p = Path(path)
     cuts = cut_points(ds, CHUNKS_PER_WORKER * engine.workers)
     if cuts is None:
         return None
+    spill = None
+    if engine.client is None and hasattr(os, "sendfile"):  # (a cluster's workers send bytes)
+        with contextlib.suppress(OSError):  # (beside the output: the disk that must hold it)
+            spill = tempfile.mkdtemp(prefix=".keyskel-coco-", dir=p.parent)
     try:
-        jobs = [(range_dataset(ds, a, b), a, m, c) for a, b, m, c in _ranges(ds, cuts)]
-        pieces = engine.map(_coco_part, jobs)
-    except FormatError:
-        return None
-    if any(x is None for x in pieces):
-        return None
-    with gc_paused():
-        # categories and extras: the writer's own, from the stores without their tracks
-        bare = [_store_with(s, [], 0) for s in ds.stores]
-        head = coco_document(Dataset(bare, [{"item": "", "frame": 0}], ds.meta), as_numpy=numpy_ok())
-        if list(head)[:2] != ["images", "annotations"]:
+        try:
+            jobs = [(range_dataset(ds, a, b), a, m, c, spill) for a, b, m, c in _ranges(ds, cuts)]
+            pieces = engine.map(_coco_part, jobs)
+        except (FormatError, OSError):  # (the serial writer reports it exactly)
             return None
-        raw = dumps_json({**head, "images": [], "annotations": []})
-        opening = dumps_json({"images": [], "annotations": []})[:-1]  # b'{"images":[],"annotations":[]'
-        if not raw.startswith(opening):
+        with gc_paused():
+            head = _head(ds)
+        if head is None or any(x is None for x in pieces):
             return None
-        sep = dumps_json([0, 0])[2:-2]  # b"," (orjson) or b", " (json)
-        pre, mid, _ = opening.split(b"[]")
-        images = sep.join(i for i, _ in pieces if i)
-        anns = sep.join(a for _, a in pieces if a)
-        data = b"".join((pre, b"[", images, b"]", mid, b"[", anns, b"]", raw[len(opening) :]))
-    try:
-        return [atomic_write_bytes(p, data)]
-    except OSError as exc:
-        raise FormatError(f"cannot write file ({exc.strerror or exc})", p) from None
+        opening, between, end, sep = head
+
+        def write(fh: Any) -> None:
+            for which, start in ((0, opening), (1, between)):  # the images, then the annotations
+                fh.write(start)
+                parts = [x for x in pieces if (x[1 + which] if spill else x[which])]
+                for k, x in enumerate(parts):
+                    if k:
+                        fh.write(sep)
+                    if spill:
+                        _copy(fh, x[0], x[1] if which else 0, x[1 + which])
+                    else:
+                        fh.write(x[which])
+            fh.write(end)
+
+        try:
+            return [atomic_write(p, write)]
+        except OSError as exc:
+            raise FormatError(f"cannot write file ({exc.strerror or exc})", p) from None
+    finally:
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)

@@ -114,6 +114,11 @@ def test_parallel_coco_file_is_the_serial_file_byte_for_byte(
     assert capsys.readouterr().err == ""  # no "reading serially" note, no warning
     serial = (tmp_path / "serial.json").read_bytes()
     assert (tmp_path / "par.json").read_bytes() == serial
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "export",
+        "par.json",
+        "serial.json",
+    ]  # no parts left
     doc = json.loads(serial)
     assert [c["name"] for c in doc["categories"]] == ["worm", "fly"]
     assert len(doc["images"]) == N_ITEMS * N_FRAMES
