@@ -2,11 +2,12 @@
 
 2,000 Darwin video files (default 40 frames, 17 nodes, one skeleton track each, every frame
 written) are generated in a temporary folder; ``convert --to coco`` runs serially (``--jobs 1``,
-the baseline, in this run) and on Dask local processes (``--jobs N``), and both outputs are
-checked to be the same COCO document. The machine's cores are shared: read the ratio, not the
-seconds.
+the baseline, in the same run) and on Dask local processes (``--jobs N``), and both files are
+checked to be the same bytes; ``validate`` likewise. Each repeat first measures how many cores
+the machine gives at that moment (N processes parsing Darwin JSON at once against one alone):
+the cores are shared with other jobs, so read the ratio beside it, not the seconds.
 
-Run: ``python benchmarks/bench_parallel_convert.py [n_files] [n_frames] [jobs]``
+Run: ``python benchmarks/bench_parallel_convert.py [n_files] [n_frames] [jobs] [repeats]``
 """
 
 from __future__ import annotations
@@ -67,27 +68,61 @@ def _timed(argv: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def run(n_files: int = 2000, n_frames: int = 40, jobs: int | None = None) -> dict[str, float]:
+def _probe(_: object = None) -> float:
+    """Seconds to parse one of the benchmark's Darwin documents 500 times (memory-heavy, like the work)."""
+    text = json.dumps(make_doc(0, 40, coco_person().nodes, np.random.default_rng(1)))
+    t0 = time.perf_counter()
+    for _ in range(500):
+        json.loads(text)
+    return time.perf_counter() - t0
+
+
+def free_cores(jobs: int) -> float:
+    """How many cores the machine gives right now: ``jobs`` probes at once against one alone."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    alone = _probe()
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as ex:
+        ex.submit(int).result()
+        t0 = time.perf_counter()
+        list(ex.map(_probe, range(jobs)))
+        together = time.perf_counter() - t0
+    return jobs * alone / together
+
+
+def run(n_files: int = 2000, n_frames: int = 40, jobs: int | None = None, repeats: int = 3) -> list[dict]:
     jobs = jobs or os.cpu_count() or 1
     nodes = coco_person().nodes
     rng = np.random.default_rng(0)
+    out = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "export"
         folder.mkdir()
         for i in range(n_files):
             (folder / f"video_{i:04d}.json").write_text(json.dumps(make_doc(i, n_frames, nodes, rng)))
+        print(f"convert {n_files} Darwin files x {n_frames} frames x {len(nodes)} nodes -> one COCO file")
+        print(
+            f"(cores on this machine: {os.cpu_count()}, shared with other jobs; each line: one same-run pair)"
+        )
         serial_out, par_out = Path(tmp) / "serial.json", Path(tmp) / "par.json"
         common = ["convert", str(folder)]
-        t_serial = _timed([*common, str(serial_out), "--to", "coco", "--jobs", "1"])
-        t_par = _timed([*common, str(par_out), "--to", "coco", "--jobs", str(jobs)])
-        same = json.loads(serial_out.read_text()) == json.loads(par_out.read_text())
-    print(f"convert {n_files} Darwin files x {n_frames} frames x {len(nodes)} nodes -> one COCO file")
-    print(f"  serial (--jobs 1):          {t_serial:7.2f} s  (baseline)")
-    print(f"  Dask processes (--jobs {jobs}): {t_par:7.2f} s  speed-up x{t_serial / t_par:.2f}")
-    print(f"  same COCO output: {same}   (cores on this machine: {os.cpu_count()}, shared)")
-    if not same:
-        raise SystemExit("the parallel output differs from the serial output")
-    return {"serial": t_serial, "parallel": t_par, "speedup": t_serial / t_par}
+        for r in range(repeats):
+            cores = free_cores(jobs)
+            t_serial = _timed([*common, str(serial_out), "--to", "coco", "--jobs", "1"])
+            t_par = _timed([*common, str(par_out), "--to", "coco", "--jobs", str(jobs)])
+            same = serial_out.read_bytes() == par_out.read_bytes()
+            v_serial = _timed(["validate", str(folder), "--jobs", "1"])
+            v_par = _timed(["validate", str(folder), "--jobs", str(jobs)])
+            print(
+                f"  run {r + 1}: convert serial {t_serial:5.2f} s, Dask --jobs {jobs} {t_par:5.2f} s: "
+                f"x{t_serial / t_par:.2f}   validate {v_serial:4.2f} s / {v_par:4.2f} s: "
+                f"x{v_serial / v_par:.2f}   (free cores {cores:.1f}; same bytes: {same})"
+            )
+            if not same:
+                raise SystemExit("the parallel output differs from the serial output")
+            out.append({"serial": t_serial, "parallel": t_par, "speedup": t_serial / t_par, "cores": cores})
+    return out
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
 """``keyskel convert`` / ``validate`` over a folder of many Darwin items, in parallel on Dask.
 
-The files of a folder are read in chunks by Dask workers (local processes by default, or a
-``dask.distributed`` cluster given by ``--scheduler ADDRESS``; its workers must see the files),
-each chunk with the
-ordinary folder reader, and the chunks' datasets are merged in folder order into the dataset the serial
-reader makes: frames concatenated, one store per class in order of first appearance, tracks
-numbered per class in order. That merge equals the serial read when every part resolves a class
-to the same skeleton and no file carries V7 ``instance_id`` s (the serial reader keeps those unique
-over the whole folder, which no part can know); otherwise the folder is read serially, with a
-note on stderr.
-The output is then written by the same writer, so it is the serial run's output.
+A read has two phases (see :mod:`napari_keyskel.formats.darwin`): parsing each file into flat
+records, then one pass over all records that resolves each class's skeleton and numbers the
+tracks (``instance_id`` s kept unique over the folder). Here the Dask workers (local processes by
+default, or a ``dask.distributed`` cluster given by ``--scheduler ADDRESS``, whose workers must
+see the files) parse contiguous chunks of the folder's files; the main process renumbers each
+chunk's node-name codes into the folder's tables (first seen, in file order, as the serial
+reader builds them) and runs the serial reader's own second phase on the records. So the
+dataset *is* the serial read, instance ids and all, and errors and warnings are the serial
+read's too (the first error in file order; warnings re-emitted in file order).
+
+``convert --to coco`` then builds the COCO document's images and annotations in the workers,
+frame range by frame range (:mod:`napari_keyskel.parallel_coco`); other outputs are written by
+the serial writer.
 
 Used from :mod:`napari_keyskel.cli` (``--jobs``, ``--scheduler``, ``--video``); the serial path
 is taken for a single file, for ``--jobs 1``, and for folders under :data:`AUTO_PARALLEL` files
@@ -21,7 +24,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -29,151 +34,215 @@ from typing import Any
 import numpy as np
 
 from .dataset import Dataset
-from .errors import FormatError
-from .skeleton import SKELETON_FILE_SUFFIX
-from .store import AnnotationStore
+from .errors import FormatError, FormatWarning
 
-__all__ = ["AUTO_PARALLEL", "add_options", "darwin_folder_files", "merge_darwin", "read_folder_parallel"]
+__all__ = ["AUTO_PARALLEL", "Engine", "add_options", "read_folder_parallel"]
 
 #: A folder with at least this many Darwin files is read in parallel without ``--jobs``.
 AUTO_PARALLEL = 256
-_CHUNKS_PER_WORKER = 4
+#: Chunks per worker: a few, so that a worker slowed by other jobs does not hold up the rest.
+CHUNKS_PER_WORKER = 2
 
 
-def darwin_folder_files(folder: Path) -> list[Path]:
-    """The JSON files a folder read takes as Darwin items, in the serial reader's order."""
-    return [
-        p
-        for p in sorted(folder.rglob("*.json"))
-        if p.is_file()
-        and ".v7" not in p.relative_to(folder).parts[:-1]
-        and not p.name.endswith(SKELETON_FILE_SUFFIX)
-    ]
+class Engine:
+    """Where tasks run: Dask on local worker processes, or on a ``dask.distributed`` cluster.
 
-
-def _read_chunk(folder: str, files: Sequence[str], skeleton: str | None) -> tuple[Dataset, list[int]]:
-    """Worker: a chunk of a folder's files read as one folder, and each file's count of ``instance_id`` s.
-
-    The chunk is read through a temporary folder of links that keeps the files' paths relative to
-    ``folder`` (and the skeleton files at its top), so the ordinary folder reader sees the same
-    keys, and reads the chunk in one batch.
+    The local processes are started once (by fork on Linux: milliseconds, not the half second
+    of a fresh interpreter), before the big data exists, and serve every :meth:`map`: a process
+    forked later would share the main process's pages, and every write to them afterwards (even
+    freeing the dataset) would copy a page.
     """
-    import tempfile
 
-    from .formats.darwin import read_darwin
+    def __init__(self, jobs: int | None = None, scheduler: str | None = None) -> None:
+        self.workers = jobs or os.cpu_count() or 1
+        self.client = None
+        self.pool = None
+        if scheduler is not None:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise FormatError(
+                    'a --scheduler needs dask.distributed: pip install "napari-keyskel[distributed]"'
+                ) from None
+            self.client = Client(scheduler)
+            self.workers = max(1, sum(self.client.nthreads().values()))
 
-    root = Path(folder)
-    counts = []
-    with tempfile.TemporaryDirectory(prefix="keyskel-chunk-") as tmp:
-        for f in [*files, *map(str, root.glob(f"*{SKELETON_FILE_SUFFIX}"))]:
-            link = Path(tmp, Path(f).relative_to(root))
-            link.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(os.path.abspath(f), link)
-        for f in files:
-            with open(f, "rb") as fh:
-                counts.append(fh.read().count(b'"instance_id"'))
-        ds = read_darwin(tmp, skeleton)
-    ds.source = str(root)
-    return ds, counts
+    def start(self) -> Engine:
+        """Start the local worker processes now (else at the first :meth:`map`)."""
+        if self.client is None and self.pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # imported before the fork, so that no worker imports them again for its first task
+            import dask.local  # noqa: F401
+
+            from . import parallel_coco  # noqa: F401
+            from .formats import darwin  # noqa: F401
+
+            method = "fork" if sys.platform.startswith("linux") else "spawn"
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+            for f in [self.pool.submit(int) for _ in range(self.workers)]:
+                f.result()  # (the workers are forked at the first task)
+        return self
+
+    def map(self, func: Callable[[Any], Any], payloads: Sequence[Any]) -> list[Any]:
+        """``[func(p) for p in payloads]``, run by the workers, results in order."""
+        if self.client is not None:  # (big payloads scattered first: not inside the graph)
+            return self.client.gather(self.client.map(func, self.client.scatter(list(payloads)), pure=False))
+        import dask
+        from dask.local import get_async
+
+        from .formats._jsonio import gc_paused
+
+        self.start()
+        # (payloads as opaque objects: else Dask walks every list and dict in them into its graph)
+        tasks = [dask.delayed(func)(dask.delayed(p, traverse=False)) for p in payloads]
+        # every task handed to the pool at once: the next payload is pickled while a worker computes
+        schedule = partial(get_async, self.pool.submit, max(1, len(tasks)))
+        with gc_paused():  # (results are unpickled here: millions of small objects, no cycles)
+            return list(dask.compute(*tasks, scheduler=schedule, chunksize=1))
+
+    def close(self) -> None:
+        """Stop the local workers, or close the cluster client."""
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def merge_darwin(folder: Path, parts: Sequence[tuple[Dataset, list[int]]]) -> Dataset:
-    """The folder's dataset from its chunks' datasets, in folder order (exact: see the module docstring)."""
-    if any(n for _, counts in parts for n in counts):
-        raise _NotExact("its files carry V7 instance ids, which the serial reader numbers over the folder")
-    frames: list[dict[str, Any]] = []
-    stores: dict[str, Any] = {}
-    items: list[dict[str, Any]] = []
-    for ds, _ in parts:
-        offset = len(frames)
-        frames.extend(ds.frames)
-        items.extend(ds.meta.get("darwin", {}).get("items", []))
-        for s in ds.stores:
-            merged = stores.get(s.name)
-            if merged is None:
-                merged = AnnotationStore(s.skeleton, s.coord_ndim, s.frame_axis, None, s.name)
-                merged.meta, merged.method, merged.bridge_unlabelled = s.meta, s.method, s.bridge_unlabelled
-                stores[s.name] = merged
-            elif merged.skeleton != s.skeleton or merged.meta != s.meta:
-                raise _NotExact(
-                    f"class {s.name!r} resolves to another skeleton in another part of the folder"
-                )
-            for t in s:
-                tid = len(merged.tracks) + 1  # no instance ids: the serial reader numbers tracks in order
-                t.track_id, t.name, t.start = tid, f"instance {tid}", t.start + offset
-                merged.tracks[tid] = t
-    for store in stores.values():
-        store.n_frames = max(len(frames), 1)
-    meta = {"darwin": {"items": items}}
-    return Dataset(stores=list(stores.values()), frames=frames, meta=meta, source=str(folder))
+def chunk_bounds(n: int, n_chunks: int) -> list[tuple[int, int]]:
+    """``n_chunks`` (at most ``n``) contiguous, near-equal ``[a, b)`` ranges covering ``range(n)``."""
+    bounds = np.linspace(0, n, max(1, min(n, n_chunks)) + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in pairwise(bounds) if b > a]
 
 
-class _NotExact(Exception):
-    """The per-file reads would not merge into the serial read."""
+# -- phase 1 in the workers ---------------------------------------------------------------------
+def _parse_chunk(chunk: tuple[list[str], list[str]]) -> dict[str, Any]:
+    """Worker: parse a chunk of files (paths, keys) with its own name tables.
+
+    Returns the records, the tables, the warnings raised (to re-emit in the main process) and
+    the first :class:`FormatError` as ``(reason, path, where)``, which stops the chunk as it
+    stops a serial read.
+    """
+    from .formats._jsonio import gc_paused
+    from .formats.darwin import parse_files
+
+    files, keys = chunk
+    tables: dict[str, dict[str, int]] = {}
+    out: dict[str, Any] = {"items": [], "volume": [], "tables": tables, "error": None}
+    with warnings.catch_warnings(record=True) as caught, gc_paused():
+        warnings.simplefilter("always")
+        try:
+            out["items"], out["volume"] = parse_files([Path(f) for f in files], keys, tables)
+        except FormatError as exc:
+            out["error"] = (exc.reason, exc.path, exc.where)
+    out["warnings"] = [_portable(w) for w in caught]
+    return out
 
 
-def _client(scheduler: str | None) -> Any:
-    if scheduler is None:
-        return None
-    try:
-        from distributed import Client
-    except ImportError:
-        raise FormatError(
-            'a --scheduler needs dask.distributed: pip install "napari-keyskel[distributed]"'
-        ) from None
-    return Client(scheduler)
+def _portable(w: warnings.WarningMessage) -> tuple:
+    m = w.message
+    msg = (m.reason, m.path, m.where) if isinstance(m, FormatWarning) else (str(m),)
+    return (w.category, msg, w.filename, w.lineno)
+
+
+def _reemit(portable: tuple) -> None:
+    category, msg, filename, lineno = portable
+    message = FormatWarning(*msg) if issubclass(category, FormatWarning) else category(*msg)
+    warnings.warn_explicit(message, category, filename, lineno)
+
+
+def _renumber(part: dict[str, Any], tables: dict[str, dict[str, int]]) -> None:
+    """The chunk's node-name codes as codes into the folder's tables (extended in first-seen order)."""
+    luts = {}
+    for cls, local in part["tables"].items():
+        table = tables.setdefault(cls, {})
+        lut = np.fromiter((table.setdefault(n, len(table)) for n in local), np.intp, len(local))
+        if not np.array_equal(lut, np.arange(lut.size)):
+            luts[cls] = lut
+    if luts:
+        for it in part["items"]:
+            for r in it.records:
+                if r.kind == "skeleton" and r.cls in luts:
+                    r.codes = luts[r.cls][r.codes]
 
 
 def read_folder_parallel(
     folder: str | os.PathLike[str],
-    skeleton: str | None = None,
+    skeleton: Any = None,
     jobs: int | None = None,
     scheduler: str | None = None,
-) -> Dataset | None:
-    """The folder's Darwin dataset read by Dask workers, or ``None`` when only a serial read is exact."""
-    import dask
+    engine: Engine | None = None,
+    listing: tuple[list[Path], list[str], list[Path]] | None = None,
+) -> Dataset:
+    """The Darwin folder's dataset, its files parsed by Dask workers: the serial read's dataset.
 
-    folder = Path(folder)
-    files = darwin_folder_files(folder)
-    if not files:
-        raise FormatError("the folder holds no Darwin JSON files", folder)
-    nested = any(f.parent != folder for f in files)
-    if skeleton is None and nested and any(folder.rglob(f"*{SKELETON_FILE_SUFFIX}")):
-        _note(folder, "skeleton files in a nested folder are matched over the whole folder")
-        return None
-    workers = jobs or os.cpu_count() or 1
-    n_chunks = max(1, min(len(files), workers * _CHUNKS_PER_WORKER))
-    bounds = np.linspace(0, len(files), n_chunks + 1).round().astype(int)
-    chunks = [[str(f) for f in files[a:b]] for a, b in pairwise(bounds) if b > a]
-    tasks = [dask.delayed(_read_chunk)(str(folder), c, skeleton) for c in chunks]
-    client = _client(scheduler)
+    Parameters
+    ----------
+    folder
+        A folder of V7 Darwin files (read recursively, as :func:`~napari_keyskel.formats.darwin.read_darwin`).
+    skeleton
+        As for :func:`~napari_keyskel.formats.darwin.read_darwin`.
+    jobs, scheduler
+        Worker processes, or a ``dask.distributed`` scheduler address (used when no ``engine``).
+    engine
+        Where to run the tasks (its workers are reused; not closed here).
+    listing
+        The folder's files, keys and folders, if already listed.
+
+    Raises
+    ------
+    FormatError
+        The serial read's error: the first in file order, naming the file and the place.
+
+    """
+    from .formats._checks import check_path
+    from .formats._jsonio import gc_paused
+    from .formats.darwin import dataset_of, folder_files, order_items, skeleton_arg
+
+    path = check_path(folder)
+    if not path.is_dir():
+        raise FormatError("not a folder", path)
+    skeleton = skeleton_arg(skeleton)
+    files, keys, dirs = listing or folder_files(path)
+    own = engine or Engine(jobs, scheduler)
     try:
-        if client is not None:
-            results = client.compute(tasks, sync=True)
-        else:
-            # fork on Linux: a worker starts in milliseconds, not the half second of a fresh interpreter
-            context = "fork" if sys.platform.startswith("linux") else "spawn"
-            with dask.config.set({"multiprocessing.context": context}):
-                results = dask.compute(*tasks, scheduler="processes", num_workers=workers)
+        n_chunks = own.workers * CHUNKS_PER_WORKER
+        chunks = [([str(f) for f in files[a:b]], keys[a:b]) for a, b in chunk_bounds(len(files), n_chunks)]
+        parts = own.map(_parse_chunk, chunks)
     finally:
-        if client is not None:
-            client.close()
-    try:
-        return merge_darwin(folder, list(results))
-    except _NotExact as exc:
-        _note(folder, str(exc))
-        return None
-
-
-def _note(folder: Path, why: str) -> None:
-    print(f"keyskel: {folder}: reading serially ({why})", file=sys.stderr)
+        if engine is None:
+            own.close()
+    with gc_paused():
+        tables: dict[str, dict[str, int]] = {}
+        items, volume = [], []
+        for part in parts:  # in file order, as the serial read meets them
+            for w in part["warnings"]:
+                _reemit(w)
+            if part["error"] is not None:
+                raise FormatError(*part["error"])
+            _renumber(part, tables)
+            items += part["items"]
+            volume += part["volume"]
+        items = order_items(items, volume, path)
+        return dataset_of(items, dirs, volume, skeleton, tables, path)
 
 
 # -- command-line glue ----------------------------------------------------------------------------
 def add_options(sub: argparse.ArgumentParser) -> None:
     """Add ``--jobs``/``--scheduler`` (and ``--video`` for convert) and route the command through here."""
     serial = sub.get_default("func")
-    sub.add_argument("--jobs", type=int, metavar="N", help="Dask worker processes for a folder (1: serial)")
+    sub.add_argument(
+        "--jobs", type=_positive, metavar="N", help="Dask worker processes for a folder (1: serial)"
+    )
     sub.add_argument(
         "--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler to read a folder on"
     )
@@ -184,33 +253,58 @@ def add_options(sub: argparse.ArgumentParser) -> None:
     sub.set_defaults(func=lambda args: run(args, serial))
 
 
-def _wants_parallel(args: argparse.Namespace) -> bool:
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
+def _parallel_listing(args: argparse.Namespace) -> tuple | None:
+    """The Darwin folder's files (as :func:`~napari_keyskel.formats.darwin.folder_files`) if read on Dask."""
     p = Path(args.input)
-    if not p.is_dir() or args.jobs == 1:
-        return False
+    if not p.is_dir() or args.jobs == 1 or getattr(args, "images", None) is not None:
+        return None
     from .formats import detect_format
+    from .formats.darwin import folder_files
 
     try:
         if detect_format(p) != "darwin":
-            return False
+            return None
+        listing = folder_files(p)
     except FormatError:
-        return False
-    return bool(args.jobs or args.scheduler) or len(darwin_folder_files(p)) >= AUTO_PARALLEL
+        return None  # (the serial command says what is wrong)
+    return listing if args.jobs or args.scheduler or len(listing[0]) >= AUTO_PARALLEL else None
 
 
 def run(args: argparse.Namespace, serial: Callable[[argparse.Namespace], int]) -> int:
-    """Run a command: its input read in parallel when it is a large Darwin folder, then the serial command."""
+    """Run a command: a large Darwin folder read (and a COCO file built) on Dask, the rest serially."""
     from .formats.sleap import SLEAP_FORMATS
 
-    if _wants_parallel(args):
-        ds = read_folder_parallel(args.input, args.skeleton, args.jobs, args.scheduler)
-        if ds is not None:
-            args.dataset = (ds, "darwin")  # cli._read hands it to the serial command
     video = getattr(args, "video", None)
-    if video is None or args.command != "convert":
-        return serial(args)
-    if args.to not in SLEAP_FORMATS:
+    if video is not None and (args.command != "convert" or args.to not in SLEAP_FORMATS):
         raise FormatError(f"--video applies to --to {'|'.join(SLEAP_FORMATS)}, not {args.to!r}")
+    listing = _parallel_listing(args)
+    if listing is None:
+        return serial(args) if video is None else _write_sleap(args, video)
+    with Engine(args.jobs, args.scheduler).start() as engine:
+        ds = read_folder_parallel(args.input, args.skeleton, engine=engine, listing=listing)
+        args.dataset = (ds, "darwin")  # cli._read hands it to the serial command
+        if args.command == "convert" and (args.to or "coco") == "coco" and not args.results:
+            from . import cli
+            from .parallel_coco import write_coco_parallel
+
+            paths = write_coco_parallel(ds, args.output, engine)
+            if paths is not None:
+                cli._report(paths)
+                return 0
+    return serial(args) if video is None else _write_sleap(args, video)
+
+
+def _write_sleap(args: argparse.Namespace, video: str) -> int:
     from . import cli
     from .formats.sleap import write_sleap
 

@@ -75,20 +75,24 @@ def _darwin_files(folder: Path) -> list[Path]:
     return out
 
 
-def _load_items(
-    path: Path, tables: dict[str, dict[str, int]]
-) -> tuple[list[ItemRecord], list[Path], list[tuple[Any, Path]]]:
-    """The items of the file(s), their folders, and our 3D volume documents (read apart)."""
+def folder_files(path: Path) -> tuple[list[Path], list[str], list[Path]]:
+    """The Darwin files read for ``path`` (a file or folder), their keys, and the folders they are in."""
     if path.is_dir():
         files = _darwin_files(path)
         if not files:
             raise FormatError("the folder holds no Darwin JSON files", path)
         keys = [f.relative_to(path).as_posix() for f in files]
         dirs = [path, *sorted({f.parent for f in files} - {path})]
-    elif path.exists():
-        files, keys, dirs = [regular_file(path)], [path.name], [path.parent]
-    else:
-        raise FormatError("no such file or folder", path)
+        return files, keys, dirs
+    if path.exists():
+        return [regular_file(path)], [path.name], [path.parent]
+    raise FormatError("no such file or folder", path)
+
+
+def parse_files(
+    files: list[Path], keys: list[str], tables: dict[str, dict[str, int]]
+) -> tuple[list[ItemRecord], list[tuple[Any, Path]]]:
+    """Phase 1 of a read, file by file (the part a parallel read splits): items, and 3D volume documents."""
     items, volume = [], []
     for f, key in zip(files, keys):
         doc = load_json(f)
@@ -96,12 +100,26 @@ def _load_items(
             volume.append((doc, f))
             continue
         items.append(parse_document(doc, f, key, tables))
+    return items, volume
+
+
+def order_items(items: list[ItemRecord], volume: list[tuple[Any, Path]], path: Path) -> list[ItemRecord]:
+    """The items of every file parsed, in the order our writer wrote them when it said so."""
     if volume and items:
         raise FormatError("the folder mixes 3D volume files and other Darwin files; read them apart", path)
     orders = [it.extra.order if it.extra is not None else None for it in items]
     if len(items) > 1 and None not in orders and len(set(orders)) == len(orders):
         items = [it for _, it in sorted(zip(orders, items), key=lambda p: p[0])]  # the order written
-    return items, dirs, volume
+    return items
+
+
+def _load_items(
+    path: Path, tables: dict[str, dict[str, int]]
+) -> tuple[list[ItemRecord], list[Path], list[tuple[Any, Path]]]:
+    """The items of the file(s), their folders, and our 3D volume documents (read apart)."""
+    files, keys, dirs = folder_files(path)
+    items, volume = parse_files(files, keys, tables)
+    return order_items(items, volume, path), dirs, volume
 
 
 def read_darwin(path: str | PathLike[str], skeleton: SkeletonArg = None) -> Dataset:
@@ -129,14 +147,28 @@ def read_darwin(path: str | PathLike[str], skeleton: SkeletonArg = None) -> Data
 
     """
     path = check_path(path)
-    if isinstance(skeleton, (str, PathLike)):
-        skeleton = load_skeleton_file(check_path(skeleton))
+    skeleton = skeleton_arg(skeleton)
     with gc_paused():
         tables: dict[str, dict[str, int]] = {}
         items, dirs, volume = _load_items(path, tables)
-        if volume:
-            return volume_dataset(volume, str(path))
-        return build_dataset(items, dirs, skeleton, tables, path)
+        return dataset_of(items, dirs, volume, skeleton, tables, path)
+
+
+def skeleton_arg(skeleton: SkeletonArg) -> Skeleton | Mapping[str, Skeleton] | None:
+    """The ``skeleton`` argument of :func:`read_darwin` with a skeleton file loaded."""
+    if isinstance(skeleton, (str, PathLike)):
+        return load_skeleton_file(check_path(skeleton))
+    return skeleton
+
+
+def dataset_of(
+    items: list[ItemRecord], dirs: list[Path], volume: list[tuple[Any, Path]], skeleton: Any,
+    tables: dict[str, dict[str, int]], path: Path,
+) -> Dataset:  # fmt: skip
+    """Phase 2 of a read: the dataset of the parsed (and ordered) items, or of the volume documents."""
+    if volume:
+        return volume_dataset(volume, str(path))
+    return build_dataset(items, dirs, skeleton, tables, path)
 
 
 #: The package's face: ``darwin.read`` / ``darwin.write``.
