@@ -285,10 +285,12 @@ def test_the_docks_follow_the_layer_selected_in_napari(make_napari_viewer, qtbot
     assert not dock.review.layer_combo.isVisibleTo(dock)  # the tab follows the dock's own picker
     viewer.layers.selection.active = a  # a click in napari's layer list
     assert dock.layer_combo.currentText() == "annotator A" == standalone.layer_combo.currentText()
+    assert dock.review.compare_combo.currentText() == "annotator B"  # not the layer itself
     assert dock.review.session() is not None and dock.review.session().store is api.get_store(a)
     viewer.layers.selection.active = b
     assert dock.layer_combo.currentText() == "annotator B" == dock.review.layer_combo.currentText()
     assert dock.review.session().store is api.get_store(b)
+    assert dock.review.compare_combo.currentText() == "annotator A"
     viewer.layers.selection.active = image  # not an annotation layer: the docks stay where they are
     assert dock.layer_combo.currentText() == "annotator B"
     dock.layer_combo.setCurrentText("annotator A")  # the dock's picker drives its Review tab

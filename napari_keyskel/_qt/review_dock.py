@@ -146,6 +146,16 @@ class ReviewDock(QWidget):
         self.destroyed.connect(lambda *_: _stop_following(self.viewer, self._on_active))
         self._refresh_layers()
 
+    def _compare_with_another(self) -> None:
+        """*Compare with* offers another layer than the one reviewed (comparing with itself is moot)."""
+        reviewed, combo = self.layer_combo.currentText(), self.compare_combo
+        if combo.currentText() == reviewed:
+            others = [combo.itemText(i) for i in range(combo.count()) if combo.itemText(i) != reviewed]
+            if others:
+                combo.blockSignals(True)
+                combo.setCurrentText(others[0])
+                combo.blockSignals(False)
+
     def hide_layer_picker(self) -> None:
         """Hide the layer row (the main dock's picker drives this tab)."""
         self.layer_label.hide()
@@ -196,6 +206,7 @@ class ReviewDock(QWidget):
     def _on_layer(self, *_: Any) -> None:
         from .._napari.review_session import session_for
 
+        self._compare_with_another()
         ctrl = self._controllers().get(self.layer_combo.currentText())
         session = None if ctrl is None else session_for(ctrl)
         if session is self._session:
@@ -288,7 +299,7 @@ class ReviewDock(QWidget):
                     [
                         f"frame {f}",
                         "",
-                        f"{int(on_frame.sum())} flags",
+                        f"{int(on_frame.sum())} flag{'s' if on_frame.sum() != 1 else ''}",
                         f"{flags.score[on_frame].max():.2f}",
                         "",
                     ]
