@@ -177,7 +177,7 @@ def _per_annotation(
 
 
 def _node_state(
-    arr: np.ndarray, extras: dict[int, AnnExtra], results: bool
+    arr: np.ndarray, extras: dict[int, AnnExtra], results: bool, gt_confidence: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Visibility, score and key flags ``(N, K)`` of the keypoint triplets, and the confidence mode.
 
@@ -189,7 +189,7 @@ def _node_state(
     """
     v = arr[..., 2]
     n, k = v.shape
-    if not results and not is_visibility(v):  # (keypoint_array let only confidences through)
+    if gt_confidence:  # ground truth whose third values are confidences (checked by the caller)
         vis = np.where(v > 0, 2, 0).astype(np.int8)
         score = np.where(v > 0, v, np.nan).astype(np.float32)
         key = np.ones((n, k), bool)
@@ -246,7 +246,8 @@ def build_tracks(
     sub = anns if whole else list(map(anns.__getitem__, rows))
     col = {key: c if whole else list(map(c.__getitem__, rows)) for key, c in cols.items()}
     arr = keypoint_array(ctx, anns, rows, col["keypoints"], k, results, bools)
-    if not results and not is_visibility(arr[..., 2]):
+    gt_confidence = not results and not is_visibility(arr[..., 2])  # (keypoint_array let only these through)
+    if gt_confidence:
         ctx.warn(
             f"category {store.name!r}: the keypoints' third values are confidences in [0, 1], not "
             "visibility (0, 1, 2): read as visible nodes with those scores (0: unlabelled); written "
@@ -309,7 +310,7 @@ def build_tracks(
             f"track {short(tkeys[order[dup[0]]])} has two annotations on one image (the other is {first})",
             where(anns, b, "image_id"),
         )
-    vis, score, key, _ = _node_state(arr, extras, results)
+    vis, score, key, _ = _node_state(arr, extras, results, gt_confidence)
     order_l = order.tolist()
     vis, score, key = vis[order], score[order], key[order]
     lab = vis > 0
