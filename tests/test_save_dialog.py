@@ -86,6 +86,10 @@ def test_file_save_with_our_writer_clears_unsaved_and_ctrl_s_follows(
     offered = _save_through_the_file_menu(viewer, monkeypatch, target, "COCO keypoints")
     assert any("V7 Darwin JSON" in f for f in offered)
     assert not state.unsaved and state.path == target and state.format == "coco"
+    from napari.utils.notifications import notification_manager
+
+    said = [str(n.message) for n in notification_manager.records]
+    assert any("saved 'mouse' (every frame) as COCO keypoints" in m and str(target) in m for m in said)
     assert formats.detect_format(target) == "coco" and darwin_file.read_bytes() == before
     # the next Ctrl-S writes to the file the person chose, in its format, every frame
     viewer.dims.set_current_step(0, 15)

@@ -238,14 +238,17 @@ def _write_layers(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str
     from .save import saved_by_writer
 
     saved_by_writer(layer_data, path, fmt)  # the layers' unsaved marks clear; Ctrl-S writes here now
-    if fmt == "darwin" and Path(path).suffix.lower() == ".json" and written and written[0] != Path(path):
-        from napari.utils.notifications import show_info
+    from napari.utils.notifications import show_info
 
+    if fmt == "darwin" and Path(path).suffix.lower() == ".json" and written and written[0] != Path(path):
         n = sum(1 for p in written if not p.name.endswith(".skeleton.json"))
         show_info(
             f"keyskel: the layers hold {n} items (images or videos), so they were saved as a V7 "
             f"export folder, one Darwin file per item: {written[0].parent}"
         )
+    elif written:
+        names = ", ".join(repr(attrs.get("name", "")) for _, attrs, ltype in layer_data if ltype == "points")
+        show_info(f"keyskel: saved {names} (every frame) as {FORMAT_NAMES[fmt]} to {written[0]}")
     return [str(p) for p in written]
 
 
