@@ -90,6 +90,19 @@ def image_video(viewer: Any, dataset: Dataset) -> str | None:
 
 
 def _write(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str]:
+    """Write with the bridge; what the format cannot hold is said in a warning notification."""
+    import warnings
+
+    from .io import _notify_warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = _write_quietly(path, layer_data, fmt)
+    _notify_warnings(caught)
+    return out
+
+
+def _write_quietly(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str]:
     from ..formats.sleap import import_sleap_io, write_sleap
     from .io import dataset_from_layer_data
 

@@ -43,7 +43,8 @@ Rules of the conversion (see :mod:`._labels`):
 - coordinates: sleap-io (x, y) with integer positions at pixel centres (:data:`SLEAP_OFFSET`);
 - keys: sleap-io has no interpolated flag. Our ``.slp`` files list the interpolated points in
   ``provenance["keyskel"]["interpolated"]`` so they come back as interpolated; from any other
-  file every point read is a key.
+  file every point read is a key;
+- what a format cannot hold (:mod:`._losses`) is said in one ``FormatWarning`` after the write.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ from typing import Any
 from ...dataset import Dataset
 from ...errors import FormatError
 from ...skeleton import Skeleton
+from .._checks import warn
 from ._dlc import H5_SUFFIXES, load_dlc, looks_like_dlc_h5, save_dlc
 from ._labels import SLEAP_OFFSET, dataset_to_labels, labels_to_dataset
+from ._losses import losses
 
 __all__ = [
     "INSTALL_HINT",
@@ -281,13 +284,21 @@ def write_sleap(
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
-            return _save(sio, labels, p, fmt)
+            written = _save(sio, labels, p, fmt)
     except FormatError:
         raise
     except Exception as exc:
         raise FormatError(
             f"sleap-io cannot write it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {exc})", p
         ) from None
+    lost = losses(dataset, fmt)
+    if lost:
+        warn(
+            f"{SLEAP_FORMATS[fmt]} cannot hold {'; '.join(x.text for x in lost)}: written without them "
+            "(V7 Darwin JSON or COCO keypoints keep everything)",
+            p,
+        )
+    return written
 
 
 def _nwb_references(sio: Any, labels: Any) -> None:
