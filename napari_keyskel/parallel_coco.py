@@ -80,9 +80,10 @@ def cut_points(ds: Dataset, n_parts: int) -> list[int] | None:
 
 
 def _rows_written(t: Any) -> int:
-    """Annotations the COCO writer writes for a track: frames with a labelled node or an unlabelled key."""
-    lab = np.isfinite(t.coords).all(axis=-1) & (t.visibility > 0)
-    return int((lab.any(axis=1) | (t.is_key & ~lab).any(axis=1)).sum())
+    """Annotations the COCO writer writes for a track (its own rule)."""
+    from .formats.coco._write import written_rows
+
+    return int(written_rows(t.coords, t.visibility, t.is_key)[1].sum())
 
 
 def _store_with(s: AnnotationStore, tracks: list[Any], shift: int) -> AnnotationStore:

@@ -27,3 +27,16 @@ def data_dir() -> Path:
 def _recovery_files_in_tmp(tmp_path_factory, monkeypatch):
     """Autosaved recovery files of a test go to a temporary folder, never the user's cache."""
     monkeypatch.setenv("KEYSKEL_RECOVERY_DIR", str(tmp_path_factory.mktemp("recovery")))
+
+
+@pytest.fixture
+def darwin_file(tmp_path):
+    """Two mice over 20 frames keyed every 10th, written as a V7 Darwin file (the saving tests)."""
+    from napari_keyskel import formats
+    from napari_keyskel.dataset import Dataset
+    from napari_keyskel.synthetic import moving_figure
+
+    _, store = moving_figure(n_frames=20, shape=(64, 64), render=False, key_step=10)
+    path = tmp_path / "mice.json"
+    formats.write(Dataset(stores=[store]), path, "darwin")
+    return path

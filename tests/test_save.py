@@ -16,7 +16,6 @@ from qtpy.QtCore import Qt, QTimer
 from qtpy.QtTest import QTest
 
 from napari_keyskel import formats, recovery
-from napari_keyskel.dataset import Dataset
 from napari_keyskel.synthetic import moving_figure
 
 pytestmark = pytest.mark.viewer
@@ -38,14 +37,6 @@ def _drag_first_node(points, dy=6.0, dx=-4.0):
     data[0, 1:] += (dy, dx)
     points.data = data  # one layer data change, as napari's drag makes
     return data[0]
-
-
-@pytest.fixture
-def darwin_file(tmp_path):
-    _, store = moving_figure(n_frames=20, shape=(64, 64), render=False, key_step=10)
-    path = tmp_path / "mice.json"
-    formats.write(Dataset(stores=[store]), path, "darwin")
-    return path
 
 
 def test_ctrl_s_saves_every_frame_to_the_file_it_came_from(make_napari_viewer, darwin_file):

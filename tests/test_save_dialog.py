@@ -7,20 +7,13 @@ import pytest
 from _events import mouse
 from qtpy.QtCore import Qt
 from qtpy.QtTest import QTest
+from test_save import _ctrl_s
 
 from napari_keyskel import formats
 from napari_keyskel.dataset import Dataset
 from napari_keyskel.synthetic import moving_figure
 
 pytestmark = pytest.mark.viewer
-
-
-@pytest.fixture
-def darwin_file(tmp_path):
-    _, store = moving_figure(n_frames=20, shape=(64, 64), render=False, key_step=10)
-    path = tmp_path / "mice.json"
-    formats.write(Dataset(stores=[store]), path, "darwin")
-    return path
 
 
 def _open(viewer, path):
@@ -64,10 +57,6 @@ def _save_through_the_file_menu(viewer, monkeypatch, target, writer_name):
     action = viewer.window.file_menu.findAction("napari.window.file.save_layers_dialog.selected")
     action.trigger()
     return offered
-
-
-def _ctrl_s(viewer):
-    QTest.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
 
 
 def test_file_save_with_our_writer_clears_unsaved_and_ctrl_s_follows(

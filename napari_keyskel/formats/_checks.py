@@ -28,6 +28,7 @@ __all__ = [
     "MAX_FRAMES",
     "check_path",
     "decimal_scores",
+    "fill_fresh_ids",
     "fits_int64",
     "is_id",
     "is_int",
@@ -75,6 +76,21 @@ def is_id(v: Any) -> bool:
 def fits_int64(v: int) -> bool:
     """Whether an integer fits a signed 64-bit integer."""
     return -(2**63) <= v <= INT64_MAX
+
+
+def fill_fresh_ids(ids: list[Any], used: set[Any]) -> list[Any]:
+    """Give each ``None`` in ``ids`` a fresh integer above every integer in ``used`` (in place).
+
+    ``used`` is the set of ids already taken; it gains the new ones.
+    """
+    nxt = max((u for u in used if is_int(u)), default=0) + 1
+    for i, v in enumerate(ids):
+        if v is None:
+            while nxt in used:
+                nxt += 1
+            ids[i] = nxt
+            used.add(nxt)
+    return ids
 
 
 def decimal_scores(a: np.ndarray) -> np.ndarray:

@@ -25,12 +25,21 @@ from ._rules import derived, is_id, is_int
 from ._volume3d import volume_coco_document
 from ._write_tables import category, foreign_meta, frame_table, image_table, sigmas_for, unique_ids
 
-__all__ = ["coco_document"]
+__all__ = ["coco_document", "written_rows"]
 
 _DEFAULT_FIELDS = ("track_id", "object_id")
 
 
 # -- annotations -------------------------------------------------------------------------------------
+def written_rows(coords: np.ndarray, vis: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled nodes ``(N, K)`` and the rows written as annotations ``(N,)``.
+
+    A row (one track on one frame) is written when it has a labelled node or an unlabelled key.
+    """
+    lab = np.isfinite(coords).all(axis=-1) & (vis > 0)
+    return lab, lab.any(axis=1) | (key & ~lab).any(axis=1)
+
+
 class _Rows:
     """The annotation rows of one store: which (track, frame) and their derived fields.
 
@@ -58,7 +67,7 @@ class _Rows:
         starts = np.asarray([t.start for t in tracks], np.int64)
         frame = np.repeat(starts - offsets, lens) + np.arange(int(lens.sum()))
         owner = np.repeat(np.arange(len(tracks)), lens)
-        lab = np.isfinite(coords).all(axis=-1) & (vis > 0)
+        lab, emit = written_rows(coords, vis, key)
         bad = (vis > 0) & ~np.isnan(coords).all(axis=-1) & ~lab
         if bad.any():
             r, j = np.argwhere(bad)[0]
@@ -68,7 +77,6 @@ class _Rows:
                 f"{store.skeleton.nodes[j]!r}: position is not finite",
                 path,
             )
-        emit = lab.any(axis=1) | (key & ~lab).any(axis=1)
         idx = np.flatnonzero(emit)
         lab = lab[idx]
         xy = to_file_xy(coords[idx], COCO_OFFSET)

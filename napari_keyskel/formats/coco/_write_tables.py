@@ -15,7 +15,8 @@ from ...errors import FormatError
 from ...presets import match_preset
 from ...skeleton import Skeleton
 from ...store import AnnotationStore
-from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, is_id, is_int
+from .._checks import fill_fresh_ids
+from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, is_id
 
 __all__ = ["category", "foreign_meta", "frame_table", "image_table", "sigmas_for", "unique_ids"]
 
@@ -53,14 +54,7 @@ def unique_ids(wanted: Sequence[Any], reserved: set[Any] = frozenset()) -> list[
             out.append(w)
         else:
             out.append(None)
-    nxt = max((u for u in used if is_int(u)), default=0) + 1
-    for i, w in enumerate(out):
-        if w is None:
-            while nxt in used:
-                nxt += 1
-            out[i] = nxt
-            used.add(nxt)
-    return out
+    return fill_fresh_ids(out, used)
 
 
 def _file_name(item: str, frame: int, slot: Any, single: bool, multislot: bool) -> str:

@@ -19,7 +19,7 @@ from ...errors import FormatError
 from ...presets import match_preset
 from ...skeleton import Skeleton
 from ...store import UNLABELLED, AnnotationStore, Track
-from .._checks import short
+from .._checks import fill_fresh_ids, short
 from .._coords import DARWIN_OFFSET, DECIMALS, from_file_xy
 from .._sidefiles import SideFiles
 from ._parse import AnnRecord, ItemRecord, SlotInfo
@@ -184,14 +184,7 @@ def _track_ids(recs: list[tuple[ItemRecord, AnnRecord]]) -> list[int]:
         if out[i] is None and r.instance_id is not None and r.instance_id not in used:
             out[i] = r.instance_id
             used.add(r.instance_id)
-    nxt = max(used, default=0) + 1
-    for i, v in enumerate(out):
-        if v is None:
-            while nxt in used:
-                nxt += 1
-            out[i] = nxt
-            used.add(nxt)
-    return out  # type: ignore[return-value]
+    return fill_fresh_ids(out, used)
 
 
 def _frame_table(items: list[ItemRecord]) -> list[dict[str, Any]]:
