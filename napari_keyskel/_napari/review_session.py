@@ -128,12 +128,12 @@ class ReviewSession:
 
     def _on_changed(self, changes: list[Any]) -> None:
         """Re-run the detectors on the tracks an edit touched; their flags clear once fixed."""
-        if not self.active:
-            return
         touched = {c.track_id for c in changes if c.nodes}
         if not touched:
-            if changes:  # only review states (Track.meta) changed, e.g. undone: show them
+            if changes:  # only review states (Track.meta) changed: set, undone or redone
                 self.updated.emit()
+            return
+        if not self.active:
             return
         keep = self._detected.take(~self._detected.touching(touched))
         fresh = detect(self.store, self.kinds, self.thresholds, track_ids=touched)
@@ -230,8 +230,7 @@ class ReviewSession:
             return [Change(tid, frame, frame + 1, ())]  # no node moved: the detectors need not re-run
 
         label = f"review: {'clear' if state is None else state} frame {frame}, instance {tid}"
-        self.ctrl.record(label, edit, tracks=[tid])
-        self.updated.emit()
+        self.ctrl.record(label, edit, tracks=[tid])  # (its change makes _on_changed show it)
 
     def states(self) -> np.ndarray:
         """The review state of each flag (``""``: unreviewed)."""
