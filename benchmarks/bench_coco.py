@@ -13,7 +13,7 @@ visibility 0/1/2 mixed). Then times, best of ``--repeat``:
 
 Targets: ``read_coco`` faster than pycocotools and within ~1.1x of ``json.load``; ``write_coco``
 within 1.5x of ``json.dumps``. ``--profile`` also prints a cProfile of one ``read_coco`` (the
-parse, then the conversion to a Dataset), sorted by own time.
+parse, then the conversion to a AnnotationSet), sorted by own time.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_keyskel.core.presets import coco_person
 from napari_keyskel.formats.coco import read_coco, write_coco
-from napari_keyskel.presets import coco_person
 
 
 def make_coco(n_instances: int, n_tracks: int, seed: int = 0) -> dict:

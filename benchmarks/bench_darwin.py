@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_keyskel.core.presets import coco_person
 from napari_keyskel.formats.darwin import read_darwin, write_darwin
-from napari_keyskel.presets import coco_person
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import _darwinpy_env

@@ -17,10 +17,10 @@ import time
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from napari_keyskel import keyframes as kf
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
-from napari_keyskel.synthetic import moving_figure
+from napari_keyskel.core import keyframes as kf
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
+from napari_keyskel.samples.synthetic import moving_figure
 
 
 def best_of(func, repeat: int = 5) -> float:

@@ -28,8 +28,8 @@ import numpy as np
 
 
 def make_store(n_frames: int, n_inst: int, n_nodes: int, size: int):
-    from napari_keyskel.skeleton import Skeleton
-    from napari_keyskel.store import AnnotationStore
+    from napari_keyskel.core.skeleton import Skeleton
+    from napari_keyskel.core.store import AnnotationStore
 
     names = [f"n{i}" for i in range(n_nodes)]
     sk = Skeleton(names, [(i, i + 1) for i in range(n_nodes - 1)], name="chain")
@@ -92,7 +92,7 @@ def main() -> None:
 
     from napari_keyskel import api
     from napari_keyskel._napari.layerdata import edge_vectors, points_in_frames
-    from napari_keyskel.dataset import Dataset
+    from napari_keyskel.core.annotation_set import AnnotationSet
     from napari_keyskel.formats import write
 
     store = make_store(args.frames, args.instances, args.nodes, args.size)
@@ -127,7 +127,7 @@ def main() -> None:
 
     # -- keyskel ----------------------------------------------------------------------------------
     tmp = Path(tempfile.mkdtemp())
-    write(Dataset(stores=[store]), tmp / "chain.json", "darwin")
+    write(AnnotationSet(stores=[store]), tmp / "chain.json", "darwin")
     t0 = time.perf_counter()
     (points,) = api.open_annotations(viewer, tmp / "chain.json", image_layer=image)
     settle(app)

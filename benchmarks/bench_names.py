@@ -5,7 +5,7 @@ Run under a display: ``xvfb-run -a python benchmarks/bench_names.py [--repeat 3]
 Opens the plugin's sample (2 mice x 12 nodes, 100 frames) at napari's default zoom and times,
 best of ``--repeat`` interleaved passes over every frame: a frame step with names off (the baseline: the
 session redraws points and edges), a frame step with names on, and the placement alone
-(:func:`napari_keyskel.labels.place_labels` on that frame's points). It also counts overlapping
+(:func:`napari_keyskel._napari.labels.place_labels` on that frame's points). It also counts overlapping
 label pairs per frame: napari's layer text as the sample showed it before (one translation for
 every point), and the placed names.
 """
@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     import napari
 
     from napari_keyskel._napari.controller import controller_for
+    from napari_keyskel._napari.labels import label_half_sizes, place_labels
     from napari_keyskel._napari.names import FONT_SIZE, camera_of
-    from napari_keyskel.labels import label_half_sizes, place_labels
 
     viewer = napari.Viewer(show=True)
     viewer.open_sample("napari-keyskel", "moving_figure")

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_keyskel.cli import main
-from napari_keyskel.presets import coco_person
+from napari_keyskel.cli.main import main
+from napari_keyskel.core.presets import coco_person
 
 
 def make_doc(i: int, n_frames: int, nodes: tuple[str, ...], rng: np.random.Generator) -> dict:

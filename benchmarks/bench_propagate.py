@@ -2,7 +2,7 @@
 
     python benchmarks/bench_propagate.py [--quick]
 
-Data: the synthetic textured video (:mod:`napari_keyskel.synthetic_texture`), 512 x 512, a
+Data: the synthetic textured video (:mod:`napari_keyskel.samples.texture`), 512 x 512, a
 random-texture disc per node on curved paths, keys every 10th frame. Prints the mean in-between
 error of tracked and linear in-betweens (and the worst per-node ratio), and throughput in
 node-frames per second (in-between cells filled per wall-clock second, best of a few repeats)
@@ -18,9 +18,9 @@ import time
 import dask.array as da
 import numpy as np
 
-from napari_keyskel import keyframes as kf
-from napari_keyskel.propagate import FrameSource, interpolate_with_image
-from napari_keyskel.synthetic_texture import keyed_store, textured_video
+from napari_keyskel.assist.propagate import FrameSource, interpolate_with_image
+from napari_keyskel.core import keyframes as kf
+from napari_keyskel.samples.texture import keyed_store, textured_video
 
 
 def best_wall(func, repeat: int) -> float:

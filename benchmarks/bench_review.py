@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _review_tracks import plant, smooth_store
 
-from napari_keyskel.review import KINDS, detect
+from napari_keyskel.assist.review import KINDS, detect
 
 
 def _best(fn, repeat: int) -> tuple[float, float]:

@@ -89,11 +89,11 @@ def make_annotation(folder: Path, shape: tuple[int, ...], instances: int) -> tup
 
     Returns the file and the plain ``(z, y, x)`` points of every slice (for the napari-only baseline).
     """
-    from napari_keyskel.dataset import Dataset
+    from napari_keyskel.core.annotation_set import AnnotationSet
+    from napari_keyskel.core.keyframes import interpolate_all, set_pose
+    from napari_keyskel.core.presets import coco_person
+    from napari_keyskel.core.store import AnnotationStore
     from napari_keyskel.formats import write
-    from napari_keyskel.keyframes import interpolate_all, set_pose
-    from napari_keyskel.presets import coco_person
-    from napari_keyskel.store import AnnotationStore
 
     _, nz, h, w = shape
     store = AnnotationStore(coco_person(), coord_ndim=2, frame_axis=0, n_frames=nz, name="person")
@@ -105,7 +105,7 @@ def make_annotation(folder: Path, shape: tuple[int, ...], instances: int) -> tup
             pose = centre + rng.normal(0, 40, size=(store.n_nodes, 2))
             set_pose(store, z, i, np.clip(pose, 0, [h - 1, w - 1]))
     interpolate_all(store)
-    path = write(Dataset(stores=[store]), folder / "annotation.json", "darwin")[0]
+    path = write(AnnotationSet(stores=[store]), folder / "annotation.json", "darwin")[0]
     dense = store.to_dense()["coords"]  # (frames, tracks, nodes, 2)
     z = np.broadcast_to(np.arange(dense.shape[0])[:, None, None, None], (*dense.shape[:3], 1))
     pts = np.concatenate([z, dense], axis=-1).reshape(-1, 3)
@@ -115,7 +115,7 @@ def make_annotation(folder: Path, shape: tuple[int, ...], instances: int) -> tup
 def _add_annotation(viewer, image, config: str, annotation: Path, plain: np.ndarray) -> None:
     if config == "image+keyskel":
         from napari_keyskel import api
-        from napari_keyskel.presets import coco_person
+        from napari_keyskel.core.presets import coco_person
 
         api.open_annotations(viewer, annotation, skeleton=coco_person(), image_layer=image)
     elif config == "image+plain layers":  # napari's own Points + Vectors, every slice at once

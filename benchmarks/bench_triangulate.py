@@ -2,7 +2,7 @@
 
     python benchmarks/bench_triangulate.py [--quick]
 
-Data: the synthetic 3-camera rig (``napari_keyskel.synthetic_rig``) with 2,000 frames x 5 animals
+Data: the synthetic 3-camera rig (``napari_keyskel.samples.rig``) with 2,000 frames x 5 animals
 x 6 nodes = 60,000 points, projected with distortion plus 0.5 px noise.
 
 Baseline: a plain per-point loop of ``cv2.triangulatePoints`` on the first two views (after
@@ -29,8 +29,8 @@ import time
 import cv2
 import numpy as np
 
-from napari_keyskel.synthetic_rig import synthetic_rig, synthetic_trajectories
-from napari_keyskel.triangulate import project, triangulate, triangulate_dlt, undistort
+from napari_keyskel.multiview.triangulate import project, triangulate, triangulate_dlt, undistort
+from napari_keyskel.samples.rig import synthetic_rig, synthetic_trajectories
 
 
 def best(func, repeat: int) -> tuple[float, object]:

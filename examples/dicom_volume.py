@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     import napari
 
     from napari_keyskel import api
-    from napari_keyskel.store import AnnotationStore
+    from napari_keyskel.core.store import AnnotationStore
 
     folder, expected = S.write_dicom_series(out / "ct_series")
     viewer = napari.Viewer(title="keyskel: DICOM volume", show=not args.headless)

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     import napari
 
     from napari_keyskel import api
-    from napari_keyskel.store import AnnotationStore
+    from napari_keyskel.core.store import AnnotationStore
 
     tif, _ = S.write_hyperstack(out)
     viewer = napari.Viewer(title="keyskel: microscopy stack", show=not args.headless)

@@ -18,9 +18,9 @@ import numpy as np
 
 from napari_keyskel import api
 from napari_keyskel._qt.multiview_dock import MultiViewPanel
-from napari_keyskel.calibration import write_calibration
-from napari_keyskel.synthetic_rig import render_views, rig_skeleton, synthetic_rig, synthetic_trajectories
-from napari_keyskel.triangulate import project
+from napari_keyskel.multiview.calibration import write_calibration
+from napari_keyskel.multiview.triangulate import project
+from napari_keyskel.samples.rig import render_views, rig_skeleton, synthetic_rig, synthetic_trajectories
 
 
 def main(show: bool = True, screenshot: str | None = None) -> napari.Viewer:

@@ -13,7 +13,7 @@ import napari
 import numpy as np
 
 from napari_keyskel import api
-from napari_keyskel.synthetic import moving_figure
+from napari_keyskel.samples.synthetic import moving_figure
 
 
 def main(show: bool = True) -> napari.Viewer:

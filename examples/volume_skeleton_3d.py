@@ -13,8 +13,8 @@ import numpy as np
 
 from napari_keyskel import api
 from napari_keyskel._napari.out_of_slice import show_out_of_slice
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 
 
 def main(show: bool = True, screenshot: str | None = None) -> napari.Viewer:

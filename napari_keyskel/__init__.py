@@ -6,11 +6,11 @@ napari glue lives in ``napari_keyskel._napari`` and the docks in ``napari_keyske
 
 from __future__ import annotations
 
-from .dataset import Dataset
+from .core.annotation_set import AnnotationSet
+from .core.presets import PRESETS, get_preset, match_preset
+from .core.skeleton import Skeleton
+from .core.store import OCCLUDED, UNLABELLED, VISIBLE, AnnotationStore, Change, Track
 from .errors import FormatError, KeyskelError, SkeletonError, StoreError
-from .presets import PRESETS, get_preset, match_preset
-from .skeleton import Skeleton
-from .store import OCCLUDED, UNLABELLED, VISIBLE, AnnotationStore, Change, Track
 
 __version__ = "0.1.0"
 
@@ -19,9 +19,9 @@ __all__ = [
     "PRESETS",
     "UNLABELLED",
     "VISIBLE",
+    "AnnotationSet",
     "AnnotationStore",
     "Change",
-    "Dataset",
     "FormatError",
     "KeyskelError",
     "Skeleton",
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Scripting API (:mod:`napari_keyskel.api`), re-exported lazily: importing the package stays light.
-#: (``api.interpolate`` is not re-exported: ``napari_keyskel.interpolate`` is the pure module.)
+#: (``api.interpolate`` is not re-exported: ``napari_keyskel.core.interpolate`` is the pure module.)
 _API_NAMES = (
     "add_skeleton_layer",
     "get_controller",

@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import keyframes
-from .dataset import Dataset
+from .core import keyframes
+from .core.annotation_set import AnnotationSet
+from .core.history import History
+from .core.interpolate import Method
+from .core.plain import store_from_plain
+from .core.presets import PRESETS, get_preset
+from .core.skeleton import Skeleton
+from .core.store import AnnotationStore, Change
 from .errors import KeyskelError
-from .history import History
-from .interpolate import Method
-from .plain import store_from_plain
-from .presets import PRESETS, get_preset
-from .skeleton import Skeleton
-from .store import AnnotationStore, Change
 
 if TYPE_CHECKING:
     import napari
@@ -117,7 +117,7 @@ def add_skeleton_layer(
     return _add_store(viewer, store, name, image_layer)
 
 
-def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> Dataset | None:
+def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> AnnotationSet | None:
     """A frame table for annotations made over ``image_layer``: its name, size and kind.
 
     Files written from the layer then carry the image's width and height, every frame of the
@@ -130,7 +130,7 @@ def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> Dataset | 
         from .formats._volume import volume_frame_table
 
         item = Path(str(getattr(image_layer.source, "path", None) or image_layer.name)).name
-        return Dataset(frames=volume_frame_table(store, shape, item))
+        return AnnotationSet(frames=volume_frame_table(store, shape, item))
     if len(shape) < 2 or store.frame_axis is None or store.coord_ndim != 2:
         return None
     n_frames = store.n_frames or (shape[store.frame_axis] if len(shape) > 2 else 1)
@@ -148,7 +148,7 @@ def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> Dataset | 
         }
         for f in range(n_frames)
     ]
-    return Dataset(frames=frames)
+    return AnnotationSet(frames=frames)
 
 
 def _add_store(
@@ -156,7 +156,7 @@ def _add_store(
     store: AnnotationStore,
     name: str | None,
     image_layer: Layer | None,
-    dataset: Dataset | None = None,
+    dataset: AnnotationSet | None = None,
 ) -> Points:
     from ._napari.controller import add_points_layer, expect_store
     from ._napari.layerdata import points_layer_tuple
@@ -249,8 +249,8 @@ def set_node(
     return changes
 
 
-def to_dataset(layers: Points | Sequence[Points]) -> Dataset:
-    """A :class:`Dataset` of one or more keyskel (or plain, with a ``node`` feature) Points layers."""
+def to_dataset(layers: Points | Sequence[Points]) -> AnnotationSet:
+    """A :class:`AnnotationSet` of one or more keyskel (or plain, with a ``node`` feature) Points layers."""
     from ._napari.io import dataset_from_layer_data
 
     if not isinstance(layers, Sequence):

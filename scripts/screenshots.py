@@ -31,9 +31,9 @@ def _settle(n: int = 25) -> None:
 
 def _annotations():
     """The sample's ground truth keyed every 10th frame, with an occluded span and a gap."""
-    from napari_keyskel import keyframes as kf
     from napari_keyskel._napari.sample import _FIGURE, SAMPLE_SHAPE
-    from napari_keyskel.synthetic import moving_figure
+    from napari_keyskel.core import keyframes as kf
+    from napari_keyskel.samples.synthetic import moving_figure
 
     video, store = moving_figure(n_frames=100, shape=SAMPLE_SHAPE, **_FIGURE)
     drop = np.ones(100, bool)

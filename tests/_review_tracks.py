@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_keyskel.presets import mouse_topview
-from napari_keyskel.store import AnnotationStore
-from napari_keyskel.synthetic import _BODY
+from napari_keyskel.core.presets import mouse_topview
+from napari_keyskel.core.store import AnnotationStore
+from napari_keyskel.samples.synthetic import _BODY
 
 
 def smooth_poses(n_frames: int, n_instances: int, seed: int = 0, noise: float = 0.3) -> np.ndarray:

@@ -5,7 +5,7 @@
   positions, pixel spacing and rescale slope/intercept, written in shuffled file order with
   instance numbers that run against the positions (so only position sorting gets it right);
 - :func:`sample_annotation`: a 3-node skeleton keyed on slices 0, 10, 20 of a z-stack (the frame
-  axis is z) and interpolated between, as a :class:`~napari_keyskel.dataset.Dataset`.
+  axis is z) and interpolated between, as a :class:`~napari_keyskel.core.annotation_set.AnnotationSet`.
 
 Used by tests/test_stacks.py, tests/test_stack_viewer.py and examples/.
 """
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_keyskel.dataset import Dataset
-from napari_keyskel.keyframes import interpolate_all, set_pose
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.keyframes import interpolate_all, set_pose
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 
 # microscopy sample geometry
 HYPER_SHAPE = (4, 24, 64, 64)  # t, z, y, x
@@ -149,10 +149,10 @@ def sample_store(n_slices: int, height: int, width: int) -> AnnotationStore:
     return store
 
 
-def sample_annotation(item: str, n_slices: int, height: int, width: int, slot_type: str) -> Dataset:
-    """The sample annotation as a :class:`Dataset` whose frames are the slices of ``item``."""
+def sample_annotation(item: str, n_slices: int, height: int, width: int, slot_type: str) -> AnnotationSet:
+    """The sample annotation as a :class:`AnnotationSet` whose frames are the slices of ``item``."""
     frames = [
         {"item": item, "frame": z, "slot": "0", "slot_type": slot_type, "width": width, "height": height}
         for z in range(n_slices)
     ]
-    return Dataset(stores=[sample_store(n_slices, height, width)], frames=frames)
+    return AnnotationSet(stores=[sample_store(n_slices, height, width)], frames=frames)

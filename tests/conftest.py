@@ -33,10 +33,10 @@ def _recovery_files_in_tmp(tmp_path_factory, monkeypatch):
 def darwin_file(tmp_path):
     """Two mice over 20 frames keyed every 10th, written as a V7 Darwin file (the saving tests)."""
     from napari_keyskel import formats
-    from napari_keyskel.dataset import Dataset
-    from napari_keyskel.synthetic import moving_figure
+    from napari_keyskel.core.annotation_set import AnnotationSet
+    from napari_keyskel.samples.synthetic import moving_figure
 
     _, store = moving_figure(n_frames=20, shape=(64, 64), render=False, key_step=10)
     path = tmp_path / "mice.json"
-    formats.write(Dataset(stores=[store]), path, "darwin")
+    formats.write(AnnotationSet(stores=[store]), path, "darwin")
     return path

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_keyskel import formats
-from napari_keyskel.cli import main
+from napari_keyskel.cli.main import main
 
 DATA = Path(__file__).parent / "data"
 RESULTS = DATA / "coco_results_confidences.json"

@@ -13,14 +13,14 @@ from _review_tracks import smooth_store
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from napari_keyskel.cli import main
-from napari_keyskel.dataset import Dataset
+from napari_keyskel.assist.matching import default_sigmas
+from napari_keyskel.assist.review.agreement import compare_stores, disagreement_flags
+from napari_keyskel.cli.main import main
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import KeyskelError, SkeletonError
 from napari_keyskel.formats import write
-from napari_keyskel.matching import default_sigmas
-from napari_keyskel.review.agreement import compare_stores, disagreement_flags
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 
 def _pair(n_frames: int = 40, seed: int = 0, noise: float = 2.0) -> tuple[AnnotationStore, AnnotationStore]:
@@ -42,8 +42,8 @@ def test_compare_oks_agrees_with_cocoeval(tmp_path: Path, capsys) -> None:
     b.tracks[2].coords[10, :4] = np.nan  # B lacks some nodes: pycocotools puts them at (0, 0)
     a.tracks[3].coords[11, 5] = np.nan  # A did not label one: it does not count
     a.tracks[3].visibility[11, 5] = 0
-    (pa,) = write(Dataset([a]), tmp_path / "a.json", "coco")
-    (pb,) = write(Dataset([b]), tmp_path / "b.json", "coco")
+    (pa,) = write(AnnotationSet([a]), tmp_path / "a.json", "coco")
+    (pb,) = write(AnnotationSet([b]), tmp_path / "b.json", "coco")
     ours = _compare_json(capsys, str(pa), str(pb))
     gt_doc = json.loads(pa.read_text())
     dt_anns = json.loads(pb.read_text())["annotations"]
@@ -77,7 +77,7 @@ def test_compare_json_figures_per_node(tmp_path: Path, capsys) -> None:
     k = a.skeleton.index("tail_tip")
     diag = np.linalg.norm(np.ptp(a.tracks[1].coords[7], axis=0))
     b.tracks[1].coords[7, k] += [0.08 * diag, 0.0]  # beyond PCK@0.05, within PCK@0.1
-    paths = [write(Dataset([s]), tmp_path / f"{n}.json", "coco")[0] for n, s in (("a", a), ("b", b))]
+    paths = [write(AnnotationSet([s]), tmp_path / f"{n}.json", "coco")[0] for n, s in (("a", a), ("b", b))]
     out = _compare_json(capsys, *map(str, paths))
     assert set(out) >= {"oks", "pck", "mean_error", "per_node", "worst"}
     assert set(out["per_node"]) == set(a.skeleton.nodes)
@@ -139,7 +139,7 @@ def test_sigmas_from_the_skeleton_and_its_file(tmp_path: Path, capsys) -> None:
     assert Skeleton.load(sk_path).sigmas == (0.01,) * a.n_nodes
     assert json.loads(sk_path.read_text())["nodes"][0]["sigma"] == 0.01
     a.skeleton = a.skeleton.set_sigmas(None)
-    pa, pb = (write(Dataset([s]), tmp_path / f"{n}.json", "coco")[0] for n, s in (("a", a), ("b", b)))
+    pa, pb = (write(AnnotationSet([s]), tmp_path / f"{n}.json", "coco")[0] for n, s in (("a", a), ("b", b)))
     out = _compare_json(capsys, str(pa), str(pb), "--skeleton", str(sk_path))
     assert out["oks"] == pytest.approx(strict, abs=1e-6)
     assert _compare_json(capsys, str(pa), str(pb))["oks"] == pytest.approx(loose, abs=1e-6)
@@ -191,11 +191,11 @@ def test_disagreement_flags() -> None:
 
 def test_compare_errors(tmp_path: Path, capsys) -> None:
     a, _ = _pair()
-    pa = write(Dataset([a]), tmp_path / "a.json", "coco")[0]
+    pa = write(AnnotationSet([a]), tmp_path / "a.json", "coco")[0]
     other = Skeleton(["x", "y"], name="mouse")
     c = AnnotationStore(other, 2, 0, 40, name="mouse")
     c.add_track(1).coords[0] = [[1, 1], [2, 2]]
-    pc = write(Dataset([c]), tmp_path / "c.json", "coco")[0]
+    pc = write(AnnotationSet([c]), tmp_path / "c.json", "coco")[0]
     assert main(["compare", str(pa), str(pc)]) == 1
     assert "share no node name" in capsys.readouterr().err
     assert main(["compare", str(pa), str(tmp_path / "missing.json")]) == 1

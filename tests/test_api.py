@@ -10,8 +10,8 @@ import pytest
 
 import napari_keyskel
 from napari_keyskel import KeyskelError, api
-from napari_keyskel.presets import get_preset
-from napari_keyskel.synthetic import moving_figure
+from napari_keyskel.core.presets import get_preset
+from napari_keyskel.samples.synthetic import moving_figure
 
 pytestmark = pytest.mark.viewer
 

@@ -14,7 +14,7 @@ from qtpy.QtTest import QTest
 
 from napari_keyskel import api
 from napari_keyskel._napari.bindings import KEYS, install, shortcuts_text
-from napari_keyskel.skeleton import Skeleton
+from napari_keyskel.core.skeleton import Skeleton
 
 pytestmark = pytest.mark.viewer
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_keyskel.calibration import Calibration, read_calibration, rodrigues, write_calibration
 from napari_keyskel.errors import FormatError
-from napari_keyskel.synthetic_rig import rotation_vector, synthetic_rig
+from napari_keyskel.multiview.calibration import Calibration, read_calibration, rodrigues, write_calibration
+from napari_keyskel.samples.rig import rotation_vector, synthetic_rig
 
 # The layout aniposelib's CameraGroup.dump writes (toml.dump of cam_N dicts and metadata).
 ANIPOSE = """\

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from test_coco import RESULTS, SLEAP
 
-from napari_keyskel import AnnotationStore, Dataset, Skeleton, __version__
-from napari_keyskel.cli import main
+from napari_keyskel import AnnotationSet, AnnotationStore, Skeleton, __version__
+from napari_keyskel.cli.main import main
 from napari_keyskel.formats import read
 from napari_keyskel.formats.coco import read_coco, write_coco
 
@@ -28,7 +28,7 @@ def _sparse_coco(tmp_path: Path) -> Path:
     store.set_points(0, 1, [[0.0, 0.0], [10.0, 0.0]])
     store.set_points(10, 1, [[20.0, 40.0], [30.0, 40.0]])
     frames = [{"item": "tank.mp4", "frame": f} for f in range(12)]
-    return write_coco(Dataset([store], frames), tmp_path / "sparse.json")[0]
+    return write_coco(AnnotationSet([store], frames), tmp_path / "sparse.json")[0]
 
 
 def test_version_and_usage(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,18 +12,18 @@ import pytest
 
 import napari_keyskel.formats as formats
 import napari_keyskel.formats.darwin as darwin
-from napari_keyskel.cli import main
-from napari_keyskel.cli_parallel import Engine, read_folder_parallel
-from napari_keyskel.dataset import Dataset
+from napari_keyskel.cli.main import main
+from napari_keyskel.cli.parallel import Engine, read_folder_parallel
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.formats import read, write
-from napari_keyskel.parallel_coco import cut_points
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
+from napari_keyskel.formats.coco.parallel import cut_points
 
 N_ITEMS, N_FRAMES = 12, 15
 
 
-def _dataset() -> Dataset:
+def _dataset() -> AnnotationSet:
     """12 video items; two classes with different skeletons, 2 worms and (on odd items) 1 fly each.
 
     The flies leave the view for two frames (a lifespan the COCO file writes in whole-table frames).
@@ -49,7 +49,7 @@ def _dataset() -> Dataset:
             for f in (3, 9):
                 flies.set_points(i * N_FRAMES + f, 500 + i, rng.uniform(2, 40, (2, 2)))
             flies.set_alive(500 + i, i * N_FRAMES + 5, i * N_FRAMES + 7, False)  # out of view a while
-    return Dataset(stores=[worms, flies], frames=frames)
+    return AnnotationSet(stores=[worms, flies], frames=frames)
 
 
 def _folder(tmp_path: Path, instance_ids: str = "ours", nested: bool = False) -> Path:
@@ -142,7 +142,7 @@ def test_parallel_darwin_folder_is_the_serial_folder(tmp_path: Path, capsys) -> 
         assert (tmp_path / "d1" / n).read_bytes() == (tmp_path / "d2" / n).read_bytes()
 
 
-def _same_dataset(a: Dataset, b: Dataset) -> None:
+def _same_dataset(a: AnnotationSet, b: AnnotationSet) -> None:
     assert a.frames == b.frames and a.meta == b.meta
     assert [s.name for s in a.stores] == [s.name for s in b.stores]
     for sa, sb in zip(a.stores, b.stores):

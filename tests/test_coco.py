@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_keyskel import AnnotationStore, Dataset, FormatError, Skeleton
+from napari_keyskel import AnnotationSet, AnnotationStore, FormatError, Skeleton
+from napari_keyskel.core.presets import coco_person, mouse_topview
 from napari_keyskel.errors import FormatWarning
 from napari_keyskel.formats import detect_format, read, write
 from napari_keyskel.formats.coco import coco_document, looks_like_coco, read_coco, write_coco
-from napari_keyskel.presets import coco_person, mouse_topview
 
 DATA = Path(__file__).parent / "data"
 SLEAP = DATA / "coco_keypoints_sleapio_visibility_ternary.json"
@@ -26,7 +26,7 @@ def video_dataset(
     seed: int = 0,
     skeleton: Skeleton | None = None,
     partial_key: bool = True,
-) -> Dataset:
+) -> AnnotationSet:
     """A multi-instance video: staggered tracks, keys every 5 frames, occluded and unlabelled nodes."""
     sk = skeleton or mouse_topview()
     k = sk.n_nodes
@@ -43,7 +43,7 @@ def video_dataset(
         if partial_key:
             store.set_key(start + 3, tid * 10, True, nodes=[4])  # one key node on an interpolated frame
     frames = [{"item": "clip.mp4", "frame": f, "width": 256, "height": 240} for f in range(n_frames)]
-    return Dataset([store], frames)
+    return AnnotationSet([store], frames)
 
 
 def assert_same_store(a: AnnotationStore, b: AnnotationStore) -> None:
@@ -373,7 +373,7 @@ def test_store_without_frame_table_and_empty_store() -> None:
     store.add_track(1, start=4)
     store.set_points(4, 1, [[1.0, 2.0], [3.0, 4.0]])
     empty = AnnotationStore(Skeleton(["c"]), name="empty")
-    doc = coco_document(Dataset([store, empty]))
+    doc = coco_document(AnnotationSet([store, empty]))
     assert len(doc["images"]) == 5 and doc["images"][4]["frame_index"] == 4
     assert [c["name"] for c in doc["categories"]] == ["s", "empty"]
     assert doc["annotations"][0]["keypoints"] == [2.0, 1.0, 2, 4.0, 3.0, 2]
@@ -382,7 +382,7 @@ def test_store_without_frame_table_and_empty_store() -> None:
 def test_4d_store_is_refused(tmp_path: Path) -> None:  # 3-D (z, y, x) stores: test_volume3d.py
     store = AnnotationStore(Skeleton(["a"]), coord_ndim=4, name="s")
     with pytest.raises(FormatError, match="2-D"):
-        write_coco(Dataset([store]), tmp_path / "x.json")
+        write_coco(AnnotationSet([store]), tmp_path / "x.json")
     assert not (tmp_path / "x.json").exists()
 
 

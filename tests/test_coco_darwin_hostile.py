@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_keyskel import AnnotationStore, Dataset, Skeleton
+from napari_keyskel import AnnotationSet, AnnotationStore, Skeleton
 from napari_keyskel.errors import FormatError
 from napari_keyskel.formats import read
 from napari_keyskel.formats.coco import read_coco, write_coco
@@ -189,7 +189,7 @@ def test_side_files_of_clashing_class_names_are_kept_apart(tmp_path: Path) -> No
         s.add_track(1)
         s.set_points(0, 1, [[1.0, 2.0]] * len(nodes))
         stores.append(s)
-    ds = Dataset(stores=stores, frames=[{"item": "img.png", "frame": 0}])
+    ds = AnnotationSet(stores=stores, frames=[{"item": "img.png", "frame": 0}])
     written = write_darwin(ds, tmp_path / "out")
     sides = sorted(p.name for p in written if p.name.endswith(".skeleton.json"))
     assert len(sides) == 3 and len(set(sides)) == 3
@@ -206,7 +206,7 @@ def test_side_files_of_clashing_class_names_are_kept_apart(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("phase", ["writing the temporary files", "renaming them over the targets"])
 def test_failed_folder_write_leaves_every_file_as_it_was(tmp_path: Path, monkeypatch, phase: str) -> None:
-    import napari_keyskel._atomic as atomic
+    import napari_keyskel.core._atomic as atomic
 
     two = copy.deepcopy(_doc(VIDEO))
     two["item"]["name"] = "second.mp4"

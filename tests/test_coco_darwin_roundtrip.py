@@ -18,10 +18,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from napari_keyskel import AnnotationStore, Dataset, Skeleton
+from napari_keyskel import AnnotationSet, AnnotationStore, Skeleton
+from napari_keyskel.core.store import Track
 from napari_keyskel.formats.coco import read_coco, write_coco
 from napari_keyskel.formats.darwin import read_darwin, write_darwin
-from napari_keyskel.store import Track
 
 _SETTINGS = settings(
     max_examples=int(os.environ.get("KEYSKEL_PROPERTY_EXAMPLES", "30")),
@@ -59,7 +59,7 @@ def skeletons(draw: st.DrawFn) -> Skeleton:
 
 
 @st.composite
-def stores(draw: st.DrawFn) -> Dataset:
+def stores(draw: st.DrawFn) -> AnnotationSet:
     sk = draw(skeletons())
     k = sk.n_nodes
     n_frames = draw(st.integers(1, 500))
@@ -94,7 +94,7 @@ def stores(draw: st.DrawFn) -> Dataset:
         meta = {"review": {str(a): {"state": "ok", "comment": draw(st.text(max_size=8))}}, "x": draw(_JSON)}
         store.tracks[tid] = Track(tid, name, a, coords, vis, key, alive, meta, score)
     frames = [{"item": "clip.mp4", "frame": f} for f in range(n_frames)]
-    return Dataset(stores=[store], frames=frames)
+    return AnnotationSet(stores=[store], frames=frames)
 
 
 def _foreign(meta: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +141,7 @@ def _bytes(paths: list[Path]) -> list[bytes]:
 
 @_SETTINGS
 @given(ds=stores())
-def test_random_store_through_darwin(tmp_path_factory, ds: Dataset) -> None:
+def test_random_store_through_darwin(tmp_path_factory, ds: AnnotationSet) -> None:
     tmp = tmp_path_factory.mktemp("darwin")
     first = write_darwin(ds, tmp / "a.json")
     back = read_darwin(tmp / "a.json")
@@ -152,7 +152,7 @@ def test_random_store_through_darwin(tmp_path_factory, ds: Dataset) -> None:
 
 @_SETTINGS
 @given(ds=stores())
-def test_random_store_through_coco(tmp_path_factory, ds: Dataset) -> None:
+def test_random_store_through_coco(tmp_path_factory, ds: AnnotationSet) -> None:
     tmp = tmp_path_factory.mktemp("coco")
     first = write_coco(ds, tmp / "a.json")
     back = read_coco(tmp / "a.json")
@@ -163,7 +163,7 @@ def test_random_store_through_coco(tmp_path_factory, ds: Dataset) -> None:
 
 @_SETTINGS
 @given(ds=stores())
-def test_random_store_across_formats(tmp_path_factory, ds: Dataset) -> None:
+def test_random_store_across_formats(tmp_path_factory, ds: AnnotationSet) -> None:
     tmp = tmp_path_factory.mktemp("across")
     write_darwin(ds, tmp / "d.json", skeleton_file=False)
     via_coco = read_coco(write_coco(read_darwin(tmp / "d.json"), tmp / "c.json")[0])
@@ -177,7 +177,7 @@ def test_random_store_across_formats(tmp_path_factory, ds: Dataset) -> None:
     )
 
 
-def extras_dataset() -> Dataset:
+def extras_dataset() -> AnnotationSet:
     """A small store using everything V7 and COCO cannot hold on their own (also used elsewhere)."""
     sk = Skeleton(
         ["a", "b", "c"], [(0, 1)], colors=["#ff0000", "#00ff00", "#0000ff"], flip_pairs=[(1, 2)], name="m"
@@ -193,7 +193,7 @@ def extras_dataset() -> Dataset:
     s.set_points(2, 0, [[9.0, 9.0]] * 3)
     s.set_alive(0, 4, 6, False)  # a lifespan gap
     s.set_points(8, 0, [[8.0, 8.0]] * 3, visibility=[2, 1, 2])
-    return Dataset(stores=[s], frames=[{"item": "v", "frame": f} for f in range(11)])
+    return AnnotationSet(stores=[s], frames=[{"item": "v", "frame": f} for f in range(11)])
 
 
 def test_unlabelled_key_and_per_node_keys_survive_both(tmp_path: Path) -> None:

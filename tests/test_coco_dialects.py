@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_keyskel.cli import main
+from napari_keyskel.cli.main import main
+from napari_keyskel.core.keyframes import interpolate_all
 from napari_keyskel.errors import FormatWarning
 from napari_keyskel.formats import read
 from napari_keyskel.formats.coco import read_coco, write_coco
 from napari_keyskel.formats.darwin import read_darwin, write_darwin
-from napari_keyskel.keyframes import interpolate_all
 
 DATA = Path(__file__).parent / "data"
 CROWDPOSE = DATA / "coco_crowdpose_like_skeleton_past_k.json"

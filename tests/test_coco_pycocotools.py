@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from test_coco import RESULTS, SLEAP, video_dataset
 
+from napari_keyskel.core.presets import hand21
 from napari_keyskel.formats.coco import read_coco, write_coco
-from napari_keyskel.presets import hand21
 
 pycoco = pytest.importorskip("pycocotools.coco")  # a declared test dependency; present in CI
 from pycocotools.cocoeval import COCOeval  # noqa: E402

@@ -1,4 +1,4 @@
-"""Darwin <-> COCO conversions through the shared Dataset model."""
+"""Darwin <-> COCO conversions through the shared AnnotationSet model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from test_coco import SLEAP, video_dataset
 
 from napari_keyskel import AnnotationStore
-from napari_keyskel.cli import main
+from napari_keyskel.cli.main import main
 from napari_keyskel.formats import read, write
 from napari_keyskel.formats.coco import read_coco, write_coco
 from napari_keyskel.formats.darwin import read_darwin, write_darwin

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from napari_keyskel.dataset import Dataset
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.presets import coco_person, mouse_topview
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import FormatError, FormatWarning
 from napari_keyskel.formats.darwin import looks_like_darwin, read_darwin, write_darwin
-from napari_keyskel.presets import coco_person, mouse_topview
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 DATA = Path(__file__).parent / "data"
 SAMPLES = sorted(p.name for p in DATA.glob("darwin2_*.json"))
@@ -370,7 +370,7 @@ def test_write_dataset_without_darwin_meta(tmp_path):
     store.set_alive(t.track_id, 2, 3, False)
     t2 = store.add_track(start=4)
     store.set_points(4, t2.track_id, np.full((sk.n_nodes, 2), 7.0))
-    ds = Dataset(stores=[store], frames=frames)
+    ds = AnnotationSet(stores=[store], frames=frames)
     written = write_darwin(ds, tmp_path / "out")
     assert {p.name for p in written} == {"clip.json", "still.json", "mouse.skeleton.json"}
     clip = json.loads((tmp_path / "out" / "clip.json").read_text())
@@ -396,7 +396,7 @@ def test_write_store_without_frame_table(tmp_path):
     store = AnnotationStore(Skeleton(["a", "b"]), name="thing")
     t = store.add_track(start=2, stop=3)
     store.set_points(2, t.track_id, [[1.0, 2.0], [3.0, 4.0]])
-    (p, _) = write_darwin(Dataset(stores=[store]), tmp_path / "clip.json")
+    (p, _) = write_darwin(AnnotationSet(stores=[store]), tmp_path / "clip.json")
     doc = json.loads(p.read_text())
     assert doc["item"]["name"] == "clip" and doc["item"]["slots"][0]["frame_count"] == 3
     assert doc["annotations"][0]["frames"]["2"]["skeleton"]["nodes"][1] == nd("b", 4.5, 3.5)
@@ -404,7 +404,7 @@ def test_write_store_without_frame_table(tmp_path):
 
 def test_single_file_needs_one_item(tmp_path):
     frames = [{"item": "a", "frame": 0}, {"item": "b", "frame": 0}]
-    ds = Dataset(stores=[AnnotationStore(Skeleton(["n"]), n_frames=2)], frames=frames)
+    ds = AnnotationSet(stores=[AnnotationStore(Skeleton(["n"]), n_frames=2)], frames=frames)
     with pytest.raises(FormatError, match="2 items"):
         write_darwin(ds, tmp_path / "x.json")
     assert list(tmp_path.iterdir()) == []
@@ -415,7 +415,7 @@ def test_write_rejects_frames_beyond_table(tmp_path):
     t = store.add_track(start=3)
     store.set_points(3, t.track_id, [1.0, 1.0])
     with pytest.raises(FormatError, match="beyond"):
-        write_darwin(Dataset(stores=[store], frames=[{"item": "a", "frame": 0}]), tmp_path / "x.json")
+        write_darwin(AnnotationSet(stores=[store], frames=[{"item": "a", "frame": 0}]), tmp_path / "x.json")
 
 
 # -- detection and bad input -------------------------------------------------------------------------
@@ -585,13 +585,13 @@ def test_frame_table_listing_a_frame_twice(tmp_path):
     store = AnnotationStore(Skeleton(["n"]), n_frames=2, name="s")
     frames = [{"item": "a", "frame": 0}, {"item": "a", "frame": 0}]
     with pytest.raises(FormatError, match="listed twice"):
-        write_darwin(Dataset(stores=[store], frames=frames), tmp_path / "x.json")
+        write_darwin(AnnotationSet(stores=[store], frames=frames), tmp_path / "x.json")
     # frames without a "frame" index count up inside their item
     frames = [{"item": "a"}, {"item": "a"}, {"item": "b"}]
     t = store.add_track(start=1)
     store.set_points(1, t.track_id, [2.0, 3.0])
     store.n_frames = 3
-    written = write_darwin(Dataset(stores=[store], frames=frames), tmp_path / "out")
+    written = write_darwin(AnnotationSet(stores=[store], frames=frames), tmp_path / "out")
     doc = json.loads((tmp_path / "out" / "a.json").read_text())
     assert doc["item"]["slots"][0]["frame_count"] == 2 and list(doc["annotations"][0]["frames"]) == ["1"]
     assert {p.name for p in written} == {"a.json", "b.json", "s.skeleton.json"}
@@ -620,7 +620,7 @@ def test_bad_paths_and_skeleton_arguments(tmp_path):
 def test_new_tracks_keep_their_ids_as_instance_id(tmp_path):
     import numpy as np
 
-    from napari_keyskel import AnnotationStore, Dataset, get_preset
+    from napari_keyskel import AnnotationSet, AnnotationStore, get_preset
     from napari_keyskel.formats import read, write
 
     s = AnnotationStore(get_preset("mouse_topview"), 2, 0, 20)
@@ -628,7 +628,7 @@ def test_new_tracks_keep_their_ids_as_instance_id(tmp_path):
         s.add_track(tid)
         s.set_points(0, tid, np.full((12, 2), 5.0 + tid))
         s.set_points(5, tid, np.full((12, 2), 9.0 + tid))
-    (path, *_) = write(Dataset([s]), tmp_path / "ids.json", "darwin")
+    (path, *_) = write(AnnotationSet([s]), tmp_path / "ids.json", "darwin")
     doc = json.loads(path.read_text())
     assert sorted(a["instance_id"]["value"] for a in doc["annotations"]) == [10, 20]
     assert read(path).stores[0].track_ids == [10, 20]

@@ -20,11 +20,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from napari_keyskel.dataset import Dataset
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import FormatError
 from napari_keyskel.formats.darwin import read_darwin, write_darwin
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 DATA = Path(__file__).parent / "data"
 SAMPLES = sorted(DATA.glob("darwin2_*.json"))
@@ -149,7 +149,7 @@ def dense(store: AnnotationStore, n: int) -> dict[int, tuple]:
 def test_random_stores_round_trip(seed):
     store, frames = random_store(seed)
     with tempfile.TemporaryDirectory() as tmp:
-        ds = Dataset(stores=[store], frames=frames)
+        ds = AnnotationSet(stores=[store], frames=frames)
         (path, _) = write_darwin(ds, Path(tmp) / "clip.json")
         back = read_darwin(path)
     n = len(frames)

@@ -16,10 +16,10 @@ import _darwinpy_env as env
 import numpy as np
 import pytest
 
-from napari_keyskel.dataset import Dataset
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.formats.darwin import read_darwin, write_darwin
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +96,7 @@ def test_darwinpy_reads_a_multi_instance_video_we_made(tmp_path):
         store.delete_points(t.start + 2, t.track_id, nodes="neck")  # unlabelled
         store.set_alive(t.track_id, t.start + 10, t.start + 13, False)  # a gap
     frames = [{"item": "fish.mp4", "frame": f, "width": 320, "height": 240} for f in range(n)]
-    (path, _) = write_darwin(Dataset(stores=[store], frames=frames), tmp_path / "fish.json")
+    (path, _) = write_darwin(AnnotationSet(stores=[store], frames=frames), tmp_path / "fish.json")
     (got,) = darwinpy([path])
     assert got["is_video"] is True
     anns = got["annotations"]

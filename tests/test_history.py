@@ -1,4 +1,4 @@
-"""Undo/redo of store edits (napari_keyskel.history)."""
+"""Undo/redo of store edits (napari_keyskel.core.history)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from napari_keyskel import keyframes as kf
+from napari_keyskel.core import keyframes as kf
+from napari_keyskel.core.history import History
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import StoreError
-from napari_keyskel.history import History
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 N_FRAMES = 30
 
@@ -287,7 +287,7 @@ def test_history_holds_diffs_not_a_copy_of_the_store():
 
 
 def test_skeleton_changes_are_undoable():
-    from napari_keyskel import skeleton_edit as se
+    from napari_keyskel.core import skeleton_edit as se
 
     store = _base_store()
     history = History(store)

@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.interpolate import PchipInterpolator
 
-import napari_keyskel.interpolate as interpolate_module
-from napari_keyskel.errors import StoreError
-from napari_keyskel.interpolate import (
+import napari_keyskel.core.interpolate as interpolate_module
+from napari_keyskel.core.interpolate import (
     check_method,
     fill_spans,
     find_spans,
@@ -20,6 +19,7 @@ from napari_keyskel.interpolate import (
     labelled_keys,
     pchip_derivatives,
 )
+from napari_keyskel.errors import StoreError
 
 METHODS = ["linear", "cubic", "hold"]
 

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from napari_keyskel import keyframes as kf
+from napari_keyskel.core import keyframes as kf
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore, Change
 from napari_keyskel.errors import StoreError
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore, Change
-from napari_keyskel.synthetic import moving_figure
+from napari_keyskel.samples.synthetic import moving_figure
 
 SK = Skeleton(["nose", "left_ear", "right_ear", "tail"], edges=[(0, 1), (0, 2), (0, 3)], flip_pairs=[(1, 2)])
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from napari_keyskel.labels import (
+from napari_keyskel._napari.labels import (
     LINE_HEIGHT,
     OTHER_WIDTH,
     POINT_TO_PIXEL,

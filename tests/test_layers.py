@@ -6,9 +6,10 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from napari_keyskel import api, keyframes
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
+from napari_keyskel import api
+from napari_keyskel.core import keyframes
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 
 pytestmark = pytest.mark.viewer
 

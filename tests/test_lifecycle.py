@@ -13,7 +13,7 @@ from napari_keyskel._napari.proposals_layer import ProposalsLayer
 from napari_keyskel._napari.review_session import session_for
 from napari_keyskel._qt.dock import KeyskelDock
 from napari_keyskel._qt.timeline_dock import find_timeline
-from napari_keyskel.synthetic import moving_figure
+from napari_keyskel.samples.synthetic import moving_figure
 
 
 def test_removing_a_layer_used_everywhere_frees_its_store(make_napari_viewer, qtbot):

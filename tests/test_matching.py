@@ -6,7 +6,7 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from napari_keyskel.matching import COCO17_SIGMAS, box_area, default_sigmas, match_by_oks, oks_matrix
+from napari_keyskel.assist.matching import COCO17_SIGMAS, box_area, default_sigmas, match_by_oks, oks_matrix
 
 
 def _random_poses(rng, n, k, nan_frac=0.2):

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from napari_keyskel import formats
-from napari_keyskel.calibration import write_calibration
-from napari_keyskel.cli import main
-from napari_keyskel.dataset import Dataset
+from napari_keyskel.cli.main import main
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import FormatError, KeyskelError
-from napari_keyskel.multiview import (
+from napari_keyskel.multiview.calibration import write_calibration
+from napari_keyskel.multiview.triangulate import project
+from napari_keyskel.multiview.views import (
     proposals_table,
     read_points_csv,
     store_from_points_csv,
@@ -21,9 +23,7 @@ from napari_keyskel.multiview import (
     views_from_stores,
     write_points_csv,
 )
-from napari_keyskel.store import AnnotationStore
-from napari_keyskel.synthetic_rig import rig_skeleton, synthetic_rig, synthetic_trajectories
-from napari_keyskel.triangulate import project
+from napari_keyskel.samples.rig import rig_skeleton, synthetic_rig, synthetic_trajectories
 
 T, I = 12, 2  # noqa: E741
 HIDDEN = (2, 5, 1, 3)  # view 2 (camC) lacks node 3 of track 2 on frame 5
@@ -91,7 +91,7 @@ def _multi_slot_file(cal, stores, path):
             nt = merged.add_track(tid, start=v * T, stop=(v + 1) * T)
             nt.coords[:], nt.visibility[:], nt.is_key[:] = t.coords, t.visibility, t.is_key
             tid += 1
-    formats.write(Dataset([merged], frames), path, "darwin")
+    formats.write(AnnotationSet([merged], frames), path, "darwin")
     doc = json.loads(path.read_text())
     for n, ann in enumerate(doc["annotations"]):  # our writer wrote the merged track ids there
         ann["instance_id"] = {"value": n % I + 1}
@@ -112,7 +112,9 @@ def test_multi_slot_v7_item_is_split_into_views(scene, tmp_path):
     ref = triangulate_views(views_from_stores(cal.names, stores), cal)
     np.testing.assert_allclose(res.store.tracks[2].coords, ref.store.tracks[2].coords, atol=1e-6)
     with pytest.raises(KeyskelError, match="one slot only"):
-        views_from_dataset(Dataset([stores[0]], [{"item": "a", "slot": "0", "frame": f} for f in range(T)]))
+        views_from_dataset(
+            AnnotationSet([stores[0]], [{"item": "a", "slot": "0", "frame": f} for f in range(T)])
+        )
 
 
 def test_points_csv_round_trip(scene, tmp_path):
@@ -149,7 +151,7 @@ def test_keyskel_triangulate_end_to_end(scene, tmp_path, capsys):
         fmt = "coco" if v == 1 else "darwin"
         folder = tmp_path / name
         folder.mkdir()
-        files.append(str(formats.write(Dataset([s]), folder / f"{name}.json", fmt)[0]))
+        files.append(str(formats.write(AnnotationSet([s]), folder / f"{name}.json", fmt)[0]))
     out = tmp_path / "points3d.csv"
     code = main(["triangulate", str(calib), *files, str(out), "--proposals", str(tmp_path / "prop")])
     text = capsys.readouterr()
@@ -174,7 +176,8 @@ def test_keyskel_triangulate_options_and_one_multi_slot_file(scene, tmp_path, ca
     cal, _, _, stores = scene
     calib = write_calibration(cal, tmp_path / "c.toml")
     files = [
-        str(formats.write(Dataset([s]), tmp_path / f"v{v}.json", "coco")[0]) for v, s in enumerate(stores)
+        str(formats.write(AnnotationSet([s]), tmp_path / f"v{v}.json", "coco")[0])
+        for v, s in enumerate(stores)
     ]
     out = tmp_path / "o.csv"
     # views named explicitly (the stems v0, v1, v2 are not camera names: matched by order anyway)
@@ -190,7 +193,8 @@ def test_keyskel_triangulate_options_and_one_multi_slot_file(scene, tmp_path, ca
     for s in unkeyed:
         s.set_key(4, 1, False)
     files = [
-        str(formats.write(Dataset([s]), tmp_path / f"u{v}.json", "darwin")[0]) for v, s in enumerate(unkeyed)
+        str(formats.write(AnnotationSet([s]), tmp_path / f"u{v}.json", "darwin")[0])
+        for v, s in enumerate(unkeyed)
     ]
     assert main(["triangulate", str(calib), *files, str(out), "--keys-only"]) == 0
     keys = read_points_csv(out)
@@ -207,7 +211,8 @@ def test_keyskel_triangulate_refuses_bad_input(scene, tmp_path, capsys):
     cal, _, _, stores = scene
     calib = write_calibration(cal, tmp_path / "c.toml")
     files = [
-        str(formats.write(Dataset([s]), tmp_path / f"v{v}.json", "coco")[0]) for v, s in enumerate(stores)
+        str(formats.write(AnnotationSet([s]), tmp_path / f"v{v}.json", "coco")[0])
+        for v, s in enumerate(stores)
     ]
     assert main(["triangulate", str(calib), *files, str(tmp_path / "out.json")]) == 1
     assert "must be a .csv" in capsys.readouterr().err
@@ -225,7 +230,7 @@ def test_views_are_written_as_one_multi_slot_v7_item_and_read_back(scene, tmp_pa
 
     import _darwinpy_env as env
 
-    from napari_keyskel.multiview import dataset_from_views
+    from napari_keyskel.multiview.views import dataset_from_views
 
     cal, _, _, stores = scene
     mv = views_from_stores(cal.names, stores)
@@ -252,7 +257,7 @@ def test_views_are_written_as_one_multi_slot_v7_item_and_read_back(scene, tmp_pa
 def test_views_read_from_an_item_go_back_to_its_slots_as_read(scene, tmp_path):
     import json
 
-    from napari_keyskel.multiview import dataset_from_views
+    from napari_keyskel.multiview.views import dataset_from_views
 
     cal, _, _, stores = scene
     path = _multi_slot_file(cal, stores, tmp_path / "scene.json")

@@ -12,11 +12,11 @@ from qtpy.QtTest import QTest
 
 from napari_keyskel._napari.multiview import grid_of, open_views, session_for
 from napari_keyskel._qt.multiview_dock import MultiViewPanel
-from napari_keyskel.calibration import write_calibration
-from napari_keyskel.multiview import read_points_csv
-from napari_keyskel.store import AnnotationStore
-from napari_keyskel.synthetic_rig import render_views, rig_skeleton, synthetic_rig, synthetic_trajectories
-from napari_keyskel.triangulate import project
+from napari_keyskel.core.store import AnnotationStore
+from napari_keyskel.multiview.calibration import write_calibration
+from napari_keyskel.multiview.triangulate import project
+from napari_keyskel.multiview.views import read_points_csv
+from napari_keyskel.samples.rig import render_views, rig_skeleton, synthetic_rig, synthetic_trajectories
 
 pytestmark = pytest.mark.viewer
 LEFT = Qt.MouseButton.LeftButton
@@ -152,7 +152,7 @@ def test_a_multi_slot_v7_item_opens_as_views(rig, tmp_path):
     import json
 
     from napari_keyskel import formats
-    from napari_keyskel.dataset import Dataset
+    from napari_keyskel.core.annotation_set import AnnotationSet
 
     cal, clean, k = rig.cal, rig.clean, rig_skeleton().n_nodes
     store = AnnotationStore(rig_skeleton(), 2, 0, n_frames=3 * 4)
@@ -167,7 +167,7 @@ def test_a_multi_slot_v7_item_opens_as_views(rig, tmp_path):
     t.coords[1, k - 1] = np.nan  # camC lacks the tail tip on frame 1
     t.visibility[1, k - 1] = 0
     path = tmp_path / "scene.json"
-    formats.write(Dataset([store], frames), path, "darwin")
+    formats.write(AnnotationSet([store], frames), path, "darwin")
     doc = json.loads(path.read_text())
     for ann in doc["annotations"]:
         ann["instance_id"] = {"value": 7}  # one animal, one V7 instance across the slots
@@ -218,7 +218,7 @@ def test_labelled_views_are_saved_from_the_dock_as_one_v7_item(rig, qtbot, tmp_p
     from qtpy.QtWidgets import QFileDialog
 
     from napari_keyskel import formats
-    from napari_keyskel.multiview import views_from_dataset
+    from napari_keyskel.multiview.views import views_from_dataset
 
     panel, clean = rig.panel, rig.clean
     assert not panel.save_views_button.isEnabled()  # nothing to save before the views exist

@@ -19,8 +19,8 @@ from qtpy.QtCore import QPoint, Qt
 from qtpy.QtTest import QTest
 
 from napari_keyskel._napari.controller import controller_for
+from napari_keyskel._napari.labels import label_half_sizes
 from napari_keyskel._napari.names import DRAG_INTERVAL, GAP, camera_of
-from napari_keyskel.labels import label_half_sizes
 
 # napari warns (RuntimeWarning) when it cannot draw a layer's text: that fails these tests
 pytestmark = [pytest.mark.viewer, pytest.mark.filterwarnings("error::RuntimeWarning")]
@@ -254,7 +254,7 @@ def test_names_off_and_on_the_checkbox_the_state_and_removing_layers(named, qtbo
 def test_saved_state_shows_names_when_the_layer_comes_back(make_napari_viewer):
     from napari_keyskel._napari.controller import add_points_layer
     from napari_keyskel._napari.layerdata import points_layer_tuple
-    from napari_keyskel.synthetic import moving_figure
+    from napari_keyskel.samples.synthetic import moving_figure
 
     viewer = make_napari_viewer()
     video, store = moving_figure(n_frames=5, shape=(96, 96))
@@ -269,9 +269,9 @@ def test_saved_state_shows_names_when_the_layer_comes_back(make_napari_viewer):
 
 def test_a_3d_skeleton_shows_the_names_of_the_slice_in_view(make_napari_viewer):
     from napari_keyskel import api
-    from napari_keyskel import keyframes as kf
-    from napari_keyskel.skeleton import Skeleton
-    from napari_keyskel.store import AnnotationStore
+    from napari_keyskel.core import keyframes as kf
+    from napari_keyskel.core.skeleton import Skeleton
+    from napari_keyskel.core.store import AnnotationStore
 
     viewer = make_napari_viewer()
     store = AnnotationStore(Skeleton(["a", "b", "c"], [("a", "b"), ("b", "c")]), coord_ndim=3, frame_axis=0,

@@ -9,8 +9,8 @@ from _events import mouse as _mouse
 from napari_keyskel import api
 from napari_keyskel._napari.controller import controller_for
 from napari_keyskel._qt.multiview_dock import MultiViewPanel
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 
 pytestmark = pytest.mark.viewer
 

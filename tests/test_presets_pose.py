@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_keyskel.presets import PRESETS, default_pose, get_preset
+from napari_keyskel.core.presets import PRESETS, default_pose, get_preset
 
 
 def _cross(p, q, r, s) -> bool:

@@ -7,17 +7,17 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from napari_keyskel import keyframes
-from napari_keyskel.errors import KeyskelError, StoreError
-from napari_keyskel.propagate import (
+from napari_keyskel.assist.propagate import (
     FrameSource,
     interpolate_with_image,
     propagate,
     track_between,
     track_points,
 )
-from napari_keyskel.store import AnnotationStore
-from napari_keyskel.synthetic_texture import keyed_store, textured_video
+from napari_keyskel.core import keyframes
+from napari_keyskel.core.store import AnnotationStore
+from napari_keyskel.errors import KeyskelError, StoreError
+from napari_keyskel.samples.texture import keyed_store, textured_video
 
 
 @pytest.fixture(scope="module")

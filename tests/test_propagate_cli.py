@@ -9,10 +9,10 @@ import pytest
 import tifffile
 
 from napari_keyskel import formats
-from napari_keyskel.cli import main
-from napari_keyskel.dataset import Dataset
-from napari_keyskel.store import AnnotationStore
-from napari_keyskel.synthetic_texture import keyed_store, textured_video
+from napari_keyskel.cli.main import main
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.store import AnnotationStore
+from napari_keyskel.samples.texture import keyed_store, textured_video
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_propagate_track_beats_linear_from_a_tiff_stack(tmp_path, video, fmt):
     tif = tmp_path / "video.tif"
     tifffile.imwrite(tif, video.frames)
     keys = tmp_path / f"keys_{fmt}.json"
-    formats.write(Dataset([keyed_store(video, every=10)]), keys, fmt)
+    formats.write(AnnotationSet([keyed_store(video, every=10)]), keys, fmt)
     outs = {}
     for method in ("track", "linear"):
         out = tmp_path / f"{method}_{fmt}.json"
@@ -48,7 +48,7 @@ def test_propagate_from_a_folder_of_frames_and_max_frames(tmp_path, video):
     for i, frame in enumerate(video.frames):
         iio.imwrite(folder / f"frame_{i:04d}.png", frame)
     keys = tmp_path / "keys.json"
-    formats.write(Dataset([keyed_store(video, every=10)]), keys, "coco")
+    formats.write(AnnotationSet([keyed_store(video, every=10)]), keys, "coco")
     out = tmp_path / "out.json"
     assert main(["propagate", str(folder), str(keys), str(out)]) == 0
     tracked = _errors(formats.read(out).stores[0], video)
@@ -63,7 +63,7 @@ def test_propagate_refuses_a_short_video_and_a_missing_image(tmp_path, video, ca
     tif = tmp_path / "short.tif"
     tifffile.imwrite(tif, video.frames[:12])
     keys = tmp_path / "keys.json"
-    formats.write(Dataset([keyed_store(video, every=10)]), keys, "coco")
+    formats.write(AnnotationSet([keyed_store(video, every=10)]), keys, "coco")
     assert main(["propagate", str(tif), str(keys), str(tmp_path / "o.json")]) == 1
     assert "has 12 frames" in capsys.readouterr().err
     assert main(["propagate", str(tmp_path / "nope.tif"), str(keys), str(tmp_path / "o.json")]) == 1
@@ -79,8 +79,8 @@ def test_accept_merges_proposals_as_keys(tmp_path, video):
     props.add_track(2, start=5)  # far from every instance: a new one
     props.set_points(5, 2, video.truth[5] * 0.2 + 3)
     a, p = tmp_path / "ann.json", tmp_path / "props.json"
-    formats.write(Dataset([ann]), a, "coco")
-    formats.write(Dataset([props]), p, "coco")
+    formats.write(AnnotationSet([ann]), a, "coco")
+    formats.write(AnnotationSet([props]), p, "coco")
     out = tmp_path / "merged.json"
     assert main(["accept", str(p), str(a), str(out), "--min-score", "0.5"]) == 0
     merged = formats.read(out).stores[0]

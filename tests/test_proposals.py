@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_keyskel import keyframes
+from napari_keyskel.assist.proposals import accept, reject, selection
+from napari_keyskel.core import keyframes
+from napari_keyskel.core.history import History
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import StoreError
-from napari_keyskel.history import History
-from napari_keyskel.proposals import accept, reject, selection
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 SK = Skeleton(["head", "body", "tail"], [("head", "body"), ("body", "tail")], name="worm")
 POSE = np.array([[10.0, 10.0], [20.0, 12.0], [30.0, 14.0]])

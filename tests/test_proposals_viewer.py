@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
-from napari_keyskel import api, keyframes
+from napari_keyskel import api
 from napari_keyskel._napari.bindings import install
 from napari_keyskel._napari.proposals_layer import ProposalsLayer, proposals_for
 from napari_keyskel._qt.models_dock import ModelsPanel
-from napari_keyskel.store import AnnotationStore
-from napari_keyskel.synthetic_texture import keyed_store, textured_video
+from napari_keyskel.core import keyframes
+from napari_keyskel.core.store import AnnotationStore
+from napari_keyskel.samples.texture import keyed_store, textured_video
 
 pytestmark = pytest.mark.viewer
 LEFT = Qt.MouseButton.LeftButton
@@ -223,15 +224,15 @@ def test_a_result_is_dropped_when_the_annotations_changed_meanwhile(env, video, 
 
 def test_open_proposals_from_a_file_through_the_panel(env, video, tmp_path):
     from napari_keyskel import formats
-    from napari_keyskel.dataset import Dataset
-    from napari_keyskel.skeleton import Skeleton
+    from napari_keyskel.core.annotation_set import AnnotationSet
+    from napari_keyskel.core.skeleton import Skeleton
 
     p = AnnotationStore(env.store.skeleton, 2, 0, n_frames=env.store.n_frames, name=env.store.name)
     p.add_track(4, start=5)
     p.set_points(5, 4, video.truth[5] + 1.0)
     env.panel.proposals()  # an empty proposals layer first
     path = tmp_path / "model.json"
-    formats.write(Dataset([p]), path, "coco")
+    formats.write(AnnotationSet([p]), path, "coco")
     pl = env.panel.open_proposals(str(path))
     assert pl is not None and proposals_for(env.ctrl) is pl and len(pl.points.data) == 4
     assert sum(ly.name.endswith("proposals") for ly in env.viewer.layers) == 1  # the empty one replaced
@@ -239,6 +240,6 @@ def test_open_proposals_from_a_file_through_the_panel(env, video, tmp_path):
     other = AnnotationStore(Skeleton(["a", "b"]), 2, 0, n_frames=31)
     other.add_track(1)
     other.set_points(0, 1, [[1.0, 1.0], [2.0, 2.0]])
-    formats.write(Dataset([other]), tmp_path / "other.json", "coco")
+    formats.write(AnnotationSet([other]), tmp_path / "other.json", "coco")
     assert env.panel.open_proposals(str(tmp_path / "other.json")) is None
     assert "cannot open proposals" in env.panel.status.text() and proposals_for(env.ctrl) is pl

@@ -11,7 +11,7 @@ from npe2 import PluginManager
 
 from napari_keyskel import api
 from napari_keyskel.formats import read
-from napari_keyskel.synthetic import moving_figure
+from napari_keyskel.samples.synthetic import moving_figure
 
 pytestmark = pytest.mark.viewer
 

@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 from _review_tracks import plant, smooth_store
 
-from napari_keyskel.cli import main
-from napari_keyskel.dataset import Dataset
-from napari_keyskel.errors import StoreError
-from napari_keyskel.formats import read, write
-from napari_keyskel.keyframes import interpolate_all
-from napari_keyskel.plain import store_from_plain, store_to_plain
-from napari_keyskel.review import KINDS, Thresholds, detect, detectors
-from napari_keyskel.review.states import (
+from napari_keyskel.assist.review import KINDS, Thresholds, detect, detectors
+from napari_keyskel.assist.review.states import (
     clear_state,
     get_state,
     open_flags,
@@ -24,7 +18,13 @@ from napari_keyskel.review.states import (
     set_state,
     state_of_flags,
 )
-from napari_keyskel.skeleton import Skeleton
+from napari_keyskel.cli.main import main
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.keyframes import interpolate_all
+from napari_keyskel.core.plain import store_from_plain, store_to_plain
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.errors import StoreError
+from napari_keyskel.formats import read, write
 
 
 def _triples(flags) -> set[tuple[int, int, int]]:
@@ -189,11 +189,11 @@ def test_states_round_trip_plain_coco_and_darwin(tmp_path: Path) -> None:
     assert want
     assert _states(store_from_plain(store_to_plain(store))) == want
     for fmt in ("coco", "darwin"):  # (a Darwin write also leaves the skeleton's side file)
-        path = write(Dataset([store]), tmp_path / f"r_{fmt}.json", fmt)[0]
+        path = write(AnnotationSet([store]), tmp_path / f"r_{fmt}.json", fmt)[0]
         assert _states(read(path).stores[0]) == want, fmt
         again = write(read(path), tmp_path / f"r2_{fmt}.json", fmt)[0]
         assert _states(read(again).stores[0]) == want, fmt
-    coco = write(Dataset([store]), tmp_path / "x.json", "coco")[0]
+    coco = write(AnnotationSet([store]), tmp_path / "x.json", "coco")[0]
     darwin = write(read(coco), tmp_path / "x_darwin.json", "darwin")[0]
     assert _states(read(darwin).stores[0]) == want  # across: COCO -> V7
 
@@ -206,7 +206,7 @@ def _run(capsys, *argv) -> tuple[int, str]:
 def test_cli_review_gates_on_unreviewed_flags(tmp_path: Path, capsys) -> None:
     store = smooth_store(300, 2, 0)
     truth = plant(store, "swap", 3, 0)
-    (path,) = write(Dataset([store]), tmp_path / "a.json", "coco")
+    (path,) = write(AnnotationSet([store]), tmp_path / "a.json", "coco")
     code, out = _run(capsys, "review", str(path), "--json")
     assert code == 1
     rows = json.loads(out)
@@ -219,7 +219,7 @@ def test_cli_review_gates_on_unreviewed_flags(tmp_path: Path, capsys) -> None:
     # review every flagged (frame, instance); one needs a fix: passes, unless --strict
     for i, (f, t) in enumerate(sorted({(r["frame"], r["track_id"]) for r in rows})):
         set_state(store, f, t, "needs_fix" if i == 0 else "accepted")
-    (path,) = write(Dataset([store]), tmp_path / "b.json", "coco")
+    (path,) = write(AnnotationSet([store]), tmp_path / "b.json", "coco")
     code, out = _run(capsys, "review", str(path))
     assert code == 0 and "0 unreviewed" in out and "[accepted]" in out
     code, out = _run(capsys, "review", str(path), "--strict")
@@ -252,7 +252,7 @@ def test_cli_review_names_the_set_when_a_file_holds_several(tmp_path: Path, caps
     b.name = "rat"
     b.skeleton = Skeleton(b.skeleton.nodes, b.skeleton.edges, b.skeleton.colors, b.skeleton.flip_pairs, "rat")
     plant(b, "missing", 2, 1)
-    (path,) = write(Dataset([a, b]), tmp_path / "two.json", "coco")
+    (path,) = write(AnnotationSet([a, b]), tmp_path / "two.json", "coco")
     code, out = _run(capsys, "review", str(path), "--json")
     rows = json.loads(out)
     assert code == 1 and {r["annotation_set"] for r in rows} == {"mouse", "rat"}

@@ -15,8 +15,9 @@ import pytest
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtTest import QTest
 
-from napari_keyskel import formats, recovery
-from napari_keyskel.synthetic import moving_figure
+from napari_keyskel import formats
+from napari_keyskel.core import recovery
+from napari_keyskel.samples.synthetic import moving_figure
 
 pytestmark = pytest.mark.viewer
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,8 +209,8 @@ def test_recovery_offered_after_napari_is_killed(make_napari_viewer, tmp_path, q
 
 
 def test_a_skeleton_edit_alone_is_unsaved_work(make_napari_viewer, darwin_file):
-    from napari_keyskel import skeleton_edit
     from napari_keyskel._napari.save import save_layer, state_for
+    from napari_keyskel.core import skeleton_edit
 
     viewer = make_napari_viewer()
     (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]

@@ -10,8 +10,8 @@ from qtpy.QtTest import QTest
 from test_save import _ctrl_s
 
 from napari_keyskel import formats
-from napari_keyskel.dataset import Dataset
-from napari_keyskel.synthetic import moving_figure
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.samples.synthetic import moving_figure
 
 pytestmark = pytest.mark.viewer
 
@@ -112,7 +112,7 @@ def test_file_save_of_several_items_as_v7_then_ctrl_s_writes_the_same_folder(
     coco = tmp_path / "images.json"
     _, store = moving_figure(n_frames=3, shape=(64, 64), render=False)
     frames = [{"item": f"img_{i}.png", "width": 64, "height": 64} for i in range(3)]
-    formats.write(Dataset(stores=[store], frames=frames), coco, "coco")
+    formats.write(AnnotationSet(stores=[store], frames=frames), coco, "coco")
     viewer = make_napari_viewer()
     points = _open(viewer, coco)
     _drag_a_point(points)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_keyskel import PRESETS, Skeleton, SkeletonError, get_preset, match_preset
-from napari_keyskel.presets import coco_person
+from napari_keyskel.core.presets import coco_person
 
 
 def test_edges_and_pairs_by_name_or_index():

@@ -1,4 +1,4 @@
-"""Skeleton changes applied to a store (napari_keyskel.skeleton_edit)."""
+"""Skeleton changes applied to a store (napari_keyskel.core.skeleton_edit)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from napari_keyskel import keyframes as kf
-from napari_keyskel import skeleton_edit as se
+from napari_keyskel.core import keyframes as kf
+from napari_keyskel.core import skeleton_edit as se
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import SkeletonError
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 
 def _store() -> AnnotationStore:

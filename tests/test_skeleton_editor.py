@@ -7,8 +7,8 @@ import pytest
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor
 
-from napari_keyskel.presets import get_preset
-from napari_keyskel.skeleton import Skeleton
+from napari_keyskel.core.presets import get_preset
+from napari_keyskel.core.skeleton import Skeleton
 
 pytestmark = pytest.mark.viewer
 

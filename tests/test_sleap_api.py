@@ -16,10 +16,10 @@ import sleap_io as sio
 import tifffile
 
 from napari_keyskel import api
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import FormatError, KeyskelError
 from napari_keyskel.formats.sleap import SLEAP_FORMATS
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 N, H, W = 8, 36, 52  # not square: a (t, y, x) TIFF stack must not be read as (y, x, t)
 NODES = ("head", "body", "tail")

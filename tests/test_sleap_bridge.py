@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import sleap_io as sio
 
-from napari_keyskel.dataset import Dataset
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import FormatError
 from napari_keyskel.formats import read, read_detected, write
 from napari_keyskel.formats.sleap import detect_sleap_format, read_sleap, write_sleap
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 NODES = ("nose", "left_ear", "right_ear", "tail")
 N_FRAMES, H, W = 12, 48, 64
@@ -99,7 +99,7 @@ def _save_with_sleap_io(labels: sio.Labels, fmt: str, path: Path) -> Path:
     return path
 
 
-def _frame_of(ds: Dataset, fmt: str, f: int) -> int:
+def _frame_of(ds: AnnotationSet, fmt: str, f: int) -> int:
     """The dataset frame holding video frame ``f`` (image formats list the labelled images only)."""
     if fmt in ("yolo", "dlc"):
         return LABELLED.index(f)
@@ -142,7 +142,7 @@ def test_files_written_by_sleap_io_read_through_ours(tmp_path: Path, fmt: str) -
         assert b.meta["sleap"]["instance_score"]["9"] == pytest.approx(0.9)
 
 
-def _our_dataset() -> Dataset:
+def _our_dataset() -> AnnotationSet:
     sk = Skeleton(
         NODES,
         [("nose", "left_ear"), ("nose", "right_ear"), ("nose", "tail")],
@@ -159,7 +159,7 @@ def _our_dataset() -> Dataset:
             store.set_points(f, tid, yx, score=score)
     store.delete_points(4, 3, "tail")
     frames = [{"item": "mice.mp4", "frame": f, "width": W, "height": H} for f in range(N_FRAMES)]
-    return Dataset(stores=[store], frames=frames)
+    return AnnotationSet(stores=[store], frames=frames)
 
 
 def _sio_xy(labels: sio.Labels, frame: int, track_name: str) -> np.ndarray:
@@ -219,7 +219,7 @@ def test_files_we_write_load_in_sleap_io(tmp_path: Path, fmt: str, monkeypatch: 
 
 
 def test_keys_and_interpolated_points_survive_our_slp(tmp_path: Path) -> None:
-    from napari_keyskel.keyframes import interpolate_all
+    from napari_keyskel.core.keyframes import interpolate_all
 
     ds = _our_dataset()
     interpolate_all(ds.stores[0], "linear")  # frames 1-3 and 5-8 filled in: not keys

@@ -21,12 +21,12 @@ import pytest
 import sleap_io as sio
 import tables  # noqa: F401  (the promised client: fail here without it)
 
-from napari_keyskel.dataset import Dataset
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import FormatError
 from napari_keyskel.formats import read, read_detected, write
 from napari_keyskel.formats.sleap import detect_sleap_format
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 PARTS = ("snout", "tailbase", "leftear", "rightear")  # not sorted: the file's order must be kept
 EDGES = [("snout", "leftear"), ("snout", "rightear"), ("snout", "tailbase")]
@@ -88,7 +88,7 @@ def _project(root: Path, multi: bool, fmt: str = "fixed") -> tuple[Path, Path]:
     return h5, h5.with_suffix(".csv")
 
 
-def _xy(ds: Dataset, multi: bool, n_images: int = len(IMAGES)) -> np.ndarray:
+def _xy(ds: AnnotationSet, multi: bool, n_images: int = len(IMAGES)) -> np.ndarray:
     """(image, animal, part, xy) of a dataset read from a DLC file, animals by track name."""
     (store,) = ds.stores
     assert len(ds.frames) == n_images
@@ -168,7 +168,7 @@ def test_dlc_h5_other_tables_are_refused(tmp_path: Path) -> None:
     assert detect_sleap_format(tmp_path / "plain.h5") is None
 
 
-def _our_dataset(multi: bool) -> Dataset:
+def _our_dataset(multi: bool) -> AnnotationSet:
     sk = Skeleton(PARTS, EDGES, name="mice")
     store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=5, name="mice")
     rng = np.random.default_rng(8)
@@ -178,7 +178,7 @@ def _our_dataset(multi: bool) -> Dataset:
             store.set_points(f, tid, rng.uniform(3, 35, (len(PARTS), 2)))
     store.delete_points(2, 1, "leftear")
     frames = [{"item": "mice.tif", "frame": f, "width": W, "height": H} for f in range(5)]
-    return Dataset(stores=[store], frames=frames)
+    return AnnotationSet(stores=[store], frames=frames)
 
 
 @pytest.mark.parametrize("multi", [False, True])

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from napari_keyskel import formats
-from napari_keyskel.dataset import Dataset
+from napari_keyskel.core.annotation_set import AnnotationSet
 from napari_keyskel.errors import FormatWarning
 from napari_keyskel.formats.sleap import SLEAP_FORMATS
 from napari_keyskel.formats.sleap._losses import HOLDS, losses
-from napari_keyskel.synthetic import moving_figure
+from napari_keyskel.samples.synthetic import moving_figure
 
 TARGETS = {
     "sleap": "x.slp",
@@ -42,10 +42,10 @@ def scene(tmp_path_factory):
     sk = s.skeleton  # left/right pairs of our own, not the preset's (a reader could guess those)
     s.skeleton = sk.__class__(sk.nodes, sk.edges, sk.colors, sk.flip_pairs[:1], sk.name)
     iio.imwrite(d / "v.tif", np.asarray(video))
-    return d, Dataset([s], [{"item": "v.tif", "frame": f} for f in range(20)])
+    return d, AnnotationSet([s], [{"item": "v.tif", "frame": f} for f in range(20)])
 
 
-def facts(ds: Dataset) -> dict[str, object]:
+def facts(ds: AnnotationSet) -> dict[str, object]:
     """What of each fact a dataset holds (compared before and after a round trip)."""
     (s,) = ds.stores
     placed = {tid: np.isfinite(t.coords[..., 0]) for tid, t in s.tracks.items()}
@@ -90,7 +90,7 @@ def test_nothing_said_when_nothing_is_lost(tmp_path):
     s.skeleton = s.skeleton.__class__(s.skeleton.nodes, s.skeleton.edges, name=s.skeleton.name)
     for t in s:
         t.name = f"instance {t.track_id}"
-    ds = Dataset([s], [{"item": "v.tif", "frame": f} for f in range(4)])
+    ds = AnnotationSet([s], [{"item": "v.tif", "frame": f} for f in range(4)])
     assert losses(ds, "sleap") == []
     iio.imwrite(tmp_path / "v.tif", np.asarray(video))
     with warnings.catch_warnings(record=True) as caught:

@@ -17,8 +17,8 @@ import tifffile
 
 from napari_keyskel import api
 from napari_keyskel._napari.stack_readers import get_dicom_reader, get_tiff_reader, tiff_layer_data
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import FormatError
-from napari_keyskel.store import AnnotationStore
 
 PLUGIN = "napari-keyskel"
 

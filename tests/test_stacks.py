@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import tifffile
 
+from napari_keyskel.core.keyframes import interpolate_all, set_pose
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import FormatError
 from napari_keyskel.formats import read, write
-from napari_keyskel.keyframes import interpolate_all, set_pose
 from napari_keyskel.stacks import Stack, is_dicom, is_tiff, normalise_unit, open_stack
 from napari_keyskel.stacks import dicom as dicom_mod
 from napari_keyskel.stacks.dicom import open_dicom
 from napari_keyskel.stacks.tiff import open_tiff
-from napari_keyskel.store import AnnotationStore
 
 
 # -- TIFF --------------------------------------------------------------------------------------------

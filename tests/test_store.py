@@ -7,9 +7,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import OCCLUDED, UNLABELLED, VISIBLE, AnnotationStore, Change
 from napari_keyskel.errors import StoreError
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import OCCLUDED, UNLABELLED, VISIBLE, AnnotationStore, Change
 
 SK = Skeleton(["head", "left", "right"], edges=[(0, 1), (0, 2)], flip_pairs=[(1, 2)], name="bug")
 

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qtpy.QtCore import QPoint, Qt
 
-from napari_keyskel import keyframes as kf
 from napari_keyskel._qt.timeline import FILLED, GAP, HELD, OUTSIDE, PARTIAL, ROW_H, pixel_runs, row_states
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
+from napari_keyskel.core import keyframes as kf
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 
 LEFT = Qt.MouseButton.LeftButton
 

@@ -6,10 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from napari_keyskel.calibration import Calibration
 from napari_keyskel.errors import KeyskelError
-from napari_keyskel.synthetic_rig import synthetic_rig, synthetic_trajectories
-from napari_keyskel.triangulate import (
+from napari_keyskel.multiview.calibration import Calibration
+from napari_keyskel.multiview.triangulate import (
     project,
     project_camera,
     reprojection_flags,
@@ -17,6 +16,7 @@ from napari_keyskel.triangulate import (
     triangulate_dlt,
     undistort,
 )
+from napari_keyskel.samples.rig import synthetic_rig, synthetic_trajectories
 
 SIGMA = 0.5
 

@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from napari_keyskel.calibration import Calibration, read_calibration, write_calibration
 from napari_keyskel.errors import KeyskelError
-from napari_keyskel.synthetic_rig import synthetic_rig, synthetic_trajectories
-from napari_keyskel.triangulate import project, project_camera, triangulate, undistort
+from napari_keyskel.multiview.calibration import Calibration, read_calibration, write_calibration
+from napari_keyskel.multiview.triangulate import project, project_camera, triangulate, undistort
+from napari_keyskel.samples.rig import synthetic_rig, synthetic_trajectories
 
 FISHEYE_K = np.array([0.12, -0.03, 0.008, -0.001])  # strong barrel, as a wide lens has
 

@@ -15,15 +15,15 @@ from hypothesis import strategies as st
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from napari_keyskel.cli import main
-from napari_keyskel.dataset import Dataset
+from napari_keyskel.cli.main import main
+from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.errors import FormatError
 from napari_keyskel.formats import read
 from napari_keyskel.formats import write as write_as
 from napari_keyskel.formats.coco import read_coco, write_coco
 from napari_keyskel.formats.darwin import read_darwin, write_darwin
-from napari_keyskel.skeleton import Skeleton
-from napari_keyskel.store import AnnotationStore
 
 NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=5).filter(str.strip)
 SCORES = [np.nan, np.nan, 0.5, 0.123, 1.0]
@@ -46,7 +46,7 @@ def assert_same_stores(a: AnnotationStore, b: AnnotationStore) -> None:
 
 
 @st.composite
-def volume_datasets(draw) -> Dataset:
+def volume_datasets(draw) -> AnnotationSet:
     """Random 3-D stores: nodes on random slices, visible/occluded/unlabelled/absent, several instances."""
     fa = draw(st.sampled_from([None, 0]))
     class_names = draw(st.lists(NAMES, min_size=1, max_size=2, unique=True))
@@ -81,14 +81,14 @@ def volume_datasets(draw) -> Dataset:
                 if n > 1 and draw(st.integers(0, 3)) == 0:
                     t.alive[r] = False
         stores.append(s)
-    return Dataset(stores=stores)
+    return AnnotationSet(stores=stores)
 
 
 def _files(paths: list[Path]) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in paths}
 
 
-def _target(tmp: Path, ds: Dataset, name: str) -> Path:
+def _target(tmp: Path, ds: AnnotationSet, name: str) -> Path:
     (tmp / name).mkdir()
     return tmp / name / ("scan.json" if ds.stores[0].frame_axis is None else "series")
 
@@ -123,7 +123,7 @@ def test_random_volume_stores_round_trip_coco_exactly_and_byte_stable(ds):
             assert_same_stores(a, b)
 
 
-def volume(fa: int | None = None) -> Dataset:
+def volume(fa: int | None = None) -> AnnotationSet:
     sk = Skeleton(["head", "neck", "tail"], [(0, 1), (1, 2)], name="mouse")
     s = AnnotationStore(sk, coord_ndim=3, frame_axis=fa, name="mouse")
     for tid, dz in ((1, 0), (2, 3)):
@@ -132,7 +132,7 @@ def volume(fa: int | None = None) -> Dataset:
             t.coords[r] = [(1 + dz + r, 10.0, 12.0), (2 + dz, 14.0, 13.0), (4 + dz, 20.0, 11.5)]
             t.visibility[r] = (2, 1, 2)
             t.is_key[r] = True
-    return Dataset(stores=[s])
+    return AnnotationSet(stores=[s])
 
 
 def test_v7_file_is_one_keypoint_per_node_on_its_dicom_slice(tmp_path):

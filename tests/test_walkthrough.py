@@ -20,7 +20,7 @@ import pytest
 from qtpy.QtCore import Qt
 from qtpy.QtTest import QTest
 
-from napari_keyskel.synthetic import moving_figure
+from napari_keyskel.samples.synthetic import moving_figure
 
 pytestmark = pytest.mark.viewer
 
@@ -31,7 +31,7 @@ BOUNDS = {"linear": (1.0, 14.0), "cubic": (0.6, 13.0)}
 
 def _reference(truth, method: str) -> np.ndarray:
     """The pure core on the same keys: the ground truth keyed on KEY_FRAMES only, interpolated."""
-    from napari_keyskel import keyframes as kf
+    from napari_keyskel.core import keyframes as kf
 
     s = truth.copy()
     drop = np.ones(N_FRAMES, bool)

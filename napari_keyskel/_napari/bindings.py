@@ -1,9 +1,9 @@
 """Key bindings and undo/redo for a keyskel Points layer (bound on the layer, not the viewer).
 
 Every :class:`~napari_keyskel._napari.session.EditSession` has a :class:`Bindings`: the keys in
-:data:`KEYS`, undo/redo of the session's :class:`~napari_keyskel.history.History`, and the
+:data:`KEYS`, undo/redo of the session's :class:`~napari_keyskel.core.history.History`, and the
 "next node" for click-to-place annotation. Every edit goes through
-:mod:`napari_keyskel.keyframes` inside :meth:`EditSession.record`, so it is one undo step and
+:mod:`napari_keyskel.core.keyframes` inside :meth:`EditSession.record`, so it is one undo step and
 only the touched points and spans are redrawn.
 
 The actions are split by kind: :mod:`.stamp` (whole poses), :mod:`.edit_actions` (node states,
@@ -18,8 +18,8 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..core.store import Change
 from ..errors import KeyskelError
-from ..store import Change
 from .edit_actions import EditActions
 from .navigation import NavigationActions
 from .stamp import StampActions, template_pose

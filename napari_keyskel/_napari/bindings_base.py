@@ -1,6 +1,6 @@
 """What every key action of a keyskel layer builds on: :class:`BindingsBase`.
 
-It holds the layer's controller, viewer and undo :class:`~napari_keyskel.history.History`, the
+It holds the layer's controller, viewer and undo :class:`~napari_keyskel.core.history.History`, the
 status message, running a store edit as one undo step, what is in view (the frame, the cursor,
 the selected points, the current instance) and the next node a click places. The actions
 themselves live in :mod:`.stamp`, :mod:`.edit_actions` and :mod:`.navigation`;
@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from psygnal import Signal
 
+from ..core.history import History
+from ..core.store import AnnotationStore, Change
 from ..errors import KeyskelError
-from ..history import History
-from ..store import AnnotationStore, Change
 
 if TYPE_CHECKING:
     from .session import EditSession

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import keyframes as kf
+from ..core import keyframes as kf
+from ..core.store import UNLABELLED, VISIBLE, Change
 from ..errors import KeyskelError
-from ..store import UNLABELLED, VISIBLE, Change
 from .bindings_base import BindingsBase
 
 __all__ = ["EditActions"]

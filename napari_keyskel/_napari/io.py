@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset import Dataset
+from ..core.annotation_set import AnnotationSet
+from ..core.plain import store_to_plain
+from ..core.presets import match_preset
+from ..core.skeleton import Skeleton
+from ..core.store import VISIBLE, AnnotationStore
 from ..errors import FormatWarning, KeyskelError
-from ..plain import store_to_plain
-from ..presets import match_preset
-from ..skeleton import Skeleton
-from ..store import VISIBLE, AnnotationStore
 from .layerdata import dataset_from_plain, points_layer_tuple
 
 __all__ = [
@@ -122,7 +122,7 @@ def _failed_read(path: Any, stack: bool = False, *, message: str) -> list[Any]:
     return [(None,)]  # napari's "opened, nothing to add" sentinel: no second error, no layer
 
 
-def dataset_layer_tuples(dataset: Dataset) -> list[LayerTuple]:
+def dataset_layer_tuples(dataset: AnnotationSet) -> list[LayerTuple]:
     """One Points ``LayerDataTuple`` per store of a dataset (frame 0 shown until a controller attaches)."""
     out = []
     for store in dataset.stores:
@@ -207,7 +207,7 @@ def store_from_points_data(data: Any, attributes: dict[str, Any]) -> AnnotationS
     return store
 
 
-def dataset_from_layer_data(layer_data: Sequence[LayerTuple]) -> Dataset:
+def dataset_from_layer_data(layer_data: Sequence[LayerTuple]) -> AnnotationSet:
     """A dataset of the Points layers in ``(data, attributes, type)`` tuples (other types ignored)."""
     plains = []
     for data, attrs, ltype in layer_data:

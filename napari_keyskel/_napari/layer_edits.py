@@ -6,14 +6,14 @@
   points, then refreshes the layer on every move (``set_data``), then emits CHANGED on release.
   While it moves, only the dragged instances' edges are redrawn from the layer; on release the
   moved rows become keys through one vectorised core call
-  (:func:`napari_keyskel.keyframes.move_points`), recorded as one undo step;
+  (:func:`napari_keyskel.core.keyframes.move_points`), recorded as one undo step;
 - a click in add mode (ADDED): the new point gets the next node of the current instance (or
   starts a new instance) and becomes a key;
-- a delete (REMOVED): :func:`napari_keyskel.keyframes.delete_nodes`, once per (frame, instance);
+- a delete (REMOVED): :func:`napari_keyskel.core.keyframes.delete_nodes`, once per (frame, instance);
 - ``layer.data = ...`` from a script: moved rows become keys, extra rows are added; fewer rows
   raise an error (which rows were meant to go is unknown) and the layer is redrawn from the store.
 
-Every edit is one :class:`~napari_keyskel.history.History` step, made by the session's
+Every edit is one :class:`~napari_keyskel.core.history.History` step, made by the session's
 :meth:`~.session.EditSession.record`, so the undo record is told which tracks it may touch before
 they are written (no store-wide scan).
 """
@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import keyframes as kf
+from ..core import keyframes as kf
+from ..core.store import Change
 from ..errors import KeyskelError
-from ..store import Change
 
 if TYPE_CHECKING:
     from .session import EditSession

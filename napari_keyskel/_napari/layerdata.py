@@ -11,9 +11,9 @@ visibility int8    2 visible, 1 occluded, 0 unlabelled
 keyframe   bool    True for a key, False for an interpolated position
 ========== ======= =========================================================
 
-``metadata["keyskel"]`` holds the whole store as plain data (:mod:`napari_keyskel.plain`), plus
+``metadata["keyskel"]`` holds the whole store as plain data (:mod:`napari_keyskel.core.plain`), plus
 ``"state"`` (plugin state: ``color_by``, ``show_names``) and, for layers read from a file,
-``"dataset"`` (the frame table and format extras of :class:`~napari_keyskel.dataset.Dataset`).
+``"dataset"`` (the frame table and format extras of :class:`~napari_keyskel.AnnotationSet`).
 Layer coordinates are the store's coordinates with the frame index inserted at
 ``store.frame_axis``. A Points layer managed by the plugin holds only the points of the frame in
 view; the store in metadata holds every frame.
@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..dataset import Dataset
-from ..plain import store_from_plain, store_to_plain
-from ..store import OCCLUDED, AnnotationStore, FramePoints
+from ..core.annotation_set import AnnotationSet
+from ..core.plain import store_from_plain, store_to_plain
+from ..core.store import OCCLUDED, AnnotationStore, FramePoints
 
 __all__ = [
     "FEATURE_COLUMNS",
@@ -136,7 +136,7 @@ def point_style(store: AnnotationStore, fp: FramePoints, color_by: str = "node")
 def plain_metadata(
     store: AnnotationStore,
     state: dict[str, Any] | None = None,
-    dataset: Dataset | None = None,
+    dataset: AnnotationSet | None = None,
     link: str | None = None,
 ) -> dict[str, Any]:
     """``layer.metadata`` of a keyskel Points layer (plain data only)."""
@@ -161,11 +161,11 @@ def sync_plain(metadata: dict[str, Any], store: AnnotationStore, **state: Any) -
     metadata["keyskel"] = plain
 
 
-def dataset_from_plain(plains: Sequence[dict[str, Any]]) -> Dataset:
-    """A :class:`Dataset` of the stores in plain data (frame table from the first that has one)."""
+def dataset_from_plain(plains: Sequence[dict[str, Any]]) -> AnnotationSet:
+    """A :class:`AnnotationSet` of the stores in plain data (frame table from the first that has one)."""
     stores = [store_from_plain(p) for p in plains]
     info = next((p["dataset"] for p in plains if p.get("dataset")), {})
-    return Dataset(
+    return AnnotationSet(
         stores=stores,
         frames=list(info.get("frames") or []),
         meta=dict(info.get("meta") or {}),
@@ -177,7 +177,7 @@ def points_layer_tuple(
     store: AnnotationStore,
     frame: int | None = 0,
     name: str | None = None,
-    dataset: Dataset | None = None,
+    dataset: AnnotationSet | None = None,
     **kwargs: Any,
 ) -> tuple[np.ndarray, dict[str, Any], str]:
     """A napari ``LayerDataTuple`` of the points on ``frame`` (None: all frames), store in metadata.

@@ -7,7 +7,7 @@ shared by track id: an instance created in one view exists (empty) in every view
 current instance there too, so the next click in another camera places the same animal.
 
 :meth:`MultiViewSession.triangulate` triangulates every node seen in >= 2 views
-(:mod:`napari_keyskel.multiview`) and fills each view's reprojection layer:
+(:mod:`napari_keyskel.multiview.views`) and fills each view's reprojection layer:
 
 - *proposals* (magenta rings, text ``"node?"``): where the view lacks a node that others saw;
   :meth:`~MultiViewSession.accept_proposals` places them as keys;
@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import keyframes
-from ..calibration import Calibration, read_calibration
+from ..core import keyframes
 from ..errors import KeyskelError
-from ..multiview import (
+from ..multiview.calibration import Calibration, read_calibration
+from ..multiview.triangulate import reprojection_flags
+from ..multiview.views import (
     MultiView,
     ViewResult,
     dataset_from_views,
@@ -41,7 +42,6 @@ from ..multiview import (
     views_from_stores,
     write_points_csv,
 )
-from ..triangulate import reprojection_flags
 from .controller import controller_for
 from .napari_private import unwrap_proxy
 
@@ -87,7 +87,7 @@ class MultiViewSession:
         View names (default: the image names); views are matched to calibration cameras by name,
         else by order.
     calibration
-        A :class:`~napari_keyskel.calibration.Calibration` or a TOML file path.
+        A :class:`~napari_keyskel.multiview.calibration.Calibration` or a TOML file path.
 
     """
 
@@ -253,7 +253,7 @@ class MultiViewSession:
         return int(np.round(pts.world_to_data(dims.point)[fa]))
 
     def proposals(self, v: int) -> dict[str, np.ndarray]:
-        """The proposals of view ``v`` (see :func:`napari_keyskel.multiview.proposals_table`)."""
+        """The proposals of view ``v`` (see :func:`napari_keyskel.multiview.views.proposals_table`)."""
         if self.result is None:
             raise KeyskelError("triangulate first")
         return proposals_table(self.result, v)
@@ -331,7 +331,7 @@ def open_views(
 
     Each slot becomes an annotation layer over its image (frames = the slot's frames), the
     animals linked across slots by V7's ``instance_id`` (see
-    :func:`napari_keyskel.multiview.views_from_dataset`).
+    :func:`napari_keyskel.multiview.views.views_from_dataset`).
     """
     from .. import api
     from ..formats import read

@@ -4,7 +4,7 @@ napari's layer ``text`` draws every label with one translation, so the names of 
 mouse's snout, ears and neck) pile up. :class:`NodeNames` instead keeps a non-editable Points
 layer (``"<points name> names"``) owned by the edit session, like its edges layer: invisible
 markers (size 0, transparent) at label centres, each with its node's name as ``text`` anchored at
-its centre. The centres come from :func:`napari_keyskel.labels.place_labels`, in screen pixels of
+its centre. The centres come from :func:`napari_keyskel._napari.labels.place_labels`, in screen pixels of
 the current camera zoom, for the points of the frame (and slice) in view; a label that finds no
 free place is left out rather than drawn over another.
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..labels import label_half_sizes, place_labels
+from .labels import label_half_sizes, place_labels
 
 if TYPE_CHECKING:
     from napari.layers import Points

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import keyframes as kf
+from ..core import keyframes as kf
 from ..errors import KeyskelError
 from .bindings_base import BindingsBase
 

@@ -1,10 +1,10 @@
 """A proposals layer tied to an annotation layer: show, accept, reject, propagate.
 
-:class:`ProposalsLayer` holds a proposals :class:`~napari_keyskel.store.AnnotationStore` (a
+:class:`ProposalsLayer` holds a proposals :class:`~napari_keyskel.core.store.AnnotationStore` (a
 model's output, or what propagation found) beside a keyskel annotation layer's controller. It
 draws the proposals of the frame in view as their own Points layer (squares, dimmed, face
 opacity and size growing with the score) with their own edges (a Vectors layer), hides those
-scored below ``min_score``, and accepts or rejects them through :mod:`napari_keyskel.proposals`.
+scored below ``min_score``, and accepts or rejects them through :mod:`napari_keyskel.assist.proposals`.
 
 Each accept is **one** undo step of the annotation layer (its history, the same Ctrl-Z) and one
 of the proposals store; :meth:`ProposalsLayer.undo` reverts both. Propagation and "interpolate
@@ -20,11 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import proposals as prop
+from ..assist import proposals as prop
+from ..assist.propagate import (
+    FrameSource,
+    iter_interpolate_with_image,
+    iter_track,
+    make_proposal,
+    plan_propagation,
+)
+from ..core.history import History
+from ..core.store import AnnotationStore, Change
 from ..errors import KeyskelError
-from ..history import History
-from ..propagate import FrameSource, iter_interpolate_with_image, iter_track, make_proposal, plan_propagation
-from ..store import AnnotationStore, Change
 from .layerdata import edge_rows, frame_points_to_layer
 
 if TYPE_CHECKING:
@@ -401,7 +407,7 @@ class ProposalsLayer:
             self.say("cancelled")
 
     def add_proposal(self, result: Any) -> list[Change]:
-        """Put a :class:`~napari_keyskel.propagate.Proposal` into the proposals store (one undo step)."""
+        """Put a :class:`.Proposal` into the proposals store (one undo step)."""
         s, tid = self.store, int(result.track_id)
         changes: list[Change] = []
         if not result.frames.size:

@@ -14,9 +14,9 @@ import uuid
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from ..core.plain import store_from_plain
+from ..core.store import AnnotationStore
 from ..errors import KeyskelError
-from ..plain import store_from_plain
-from ..store import AnnotationStore
 from .layerdata import LINK_KEY, edges_layer_tuple
 from .session import EditSession, notify_error
 

@@ -1,13 +1,13 @@
 """The review of one keyskel layer in napari: its flags, stepping through them, review states.
 
 A :class:`ReviewSession` belongs to a layer's controller (:func:`session_for`). It runs the
-detectors (:func:`napari_keyskel.review.detect`) over the store, re-runs them on the tracks an
+detectors (:func:`napari_keyskel.assist.review.detect`) over the store, re-runs them on the tracks an
 edit touched (``controller.changed``), so a fixed node's flag clears, and can add the
-disagreements with another layer (:func:`~napari_keyskel.review.agreement.disagreement_flags`).
+disagreements with another layer (:func:`~napari_keyskel.assist.review.agreement.disagreement_flags`).
 The flags are kept in review order (:attr:`order`): grouped by frame, the groups and the flags in
 them by score (highest first), or by frame. :meth:`go` jumps to a flag's frame and selects its
 instance and node; ``F`` / ``Shift-F`` on the layer go to the next / previous flag. Review states
-go to ``Track.meta["review"]`` (:mod:`napari_keyskel.review.states`), which the layer's metadata
+go to ``Track.meta["review"]`` (:mod:`napari_keyskel.assist.review.states`), which the layer's metadata
 shares, so napari's writers save them; setting one is an undoable edit of the layer.
 :meth:`ReviewSession.timeline_marks` gives, per track, the frames a timeline should mark (flags
 with their worst kind, review states).
@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from psygnal import Signal
 
-from ..review import KINDS, Flags, Thresholds, detect
-from ..review import states as st
-from ..review.agreement import disagreement_flags
-from ..review.flags import DISAGREE
-from ..store import Change
+from ..assist.review import KINDS, Flags, Thresholds, detect
+from ..assist.review import states as st
+from ..assist.review.agreement import disagreement_flags
+from ..assist.review.flags import DISAGREE
+from ..core.store import Change
 
 if TYPE_CHECKING:
     from .controller import LayerController

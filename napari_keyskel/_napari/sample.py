@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..synthetic import figure_poses, moving_figure
+from ..samples.synthetic import figure_poses, moving_figure
 from .layerdata import points_layer_tuple
 
 __all__ = [
@@ -65,8 +65,8 @@ def make_sample_data(n_frames: int = 100) -> list[tuple[Any, dict[str, Any], str
 
 def make_unannotated_sample(n_frames: int = 100) -> list[tuple[Any, dict[str, Any], str]]:
     """The same video with an empty mouse annotation layer, to try the annotation loop on."""
-    from ..presets import mouse_topview
-    from ..store import AnnotationStore
+    from ..core.presets import mouse_topview
+    from ..core.store import AnnotationStore
 
     video, keyed = moving_figure(n_frames=n_frames, shape=SAMPLE_SHAPE, **_FIGURE)
     store = AnnotationStore(mouse_topview(), coord_ndim=2, frame_axis=0, n_frames=n_frames, name="mouse")

@@ -11,7 +11,7 @@ every keyskel Points layer a :class:`SaveState`:
   *Save / Discard / Cancel* first.
 - **Autosave**: every :data:`AUTOSAVE_SECONDS` (``$KEYSKEL_AUTOSAVE_SECONDS``, or
   :func:`set_autosave_interval`; 0 turns it off) unsaved work is written to a recovery file
-  (:mod:`napari_keyskel.recovery`, in the user cache). A successful save or *Discard* removes it;
+  (:mod:`napari_keyskel.core.recovery`, in the user cache). A successful save or *Discard* removes it;
   after a crash it is still there, and opening the same data again offers it (a notification with
   *Recover* / *Discard*).
 - napari's built-in **CSV** writer holds only the points of the frame in view: saving a keyskel
@@ -31,9 +31,9 @@ from typing import Any
 
 from psygnal import Signal
 
-from .. import recovery
+from ..core import recovery
+from ..core.store import Change
 from ..errors import KeyskelError
-from ..store import Change
 from .napari_private import after_builtin_points_writer, main_window, qt_viewer, unwrap_proxy
 
 __all__ = [
@@ -89,7 +89,7 @@ class SaveState:
     dirty_changed
         Signal emitted with ``dirty`` when it flips (``offer_changed`` for the offer).
     offer
-        The :class:`~napari_keyskel.recovery.Recovery` found when the layer was opened, until it
+        The :class:`~napari_keyskel.core.recovery.Recovery` found when the layer was opened, until it
         is recovered or discarded.
 
     """
@@ -141,7 +141,7 @@ class SaveState:
         Raises :class:`~napari_keyskel.errors.KeyskelError` (nothing written) when it cannot.
         """
         from .. import formats
-        from ..plain import store_to_plain
+        from ..core.plain import store_to_plain
         from .layerdata import dataset_from_plain
 
         target = Path(path) if path is not None else self.path

@@ -2,8 +2,8 @@
 
 The way of one edit: a napari event reaches the session's :class:`~.layer_edits.LayerEdits` (or
 a key binding, a dock, a script); it runs one core call inside :meth:`EditSession.record`, which
-tells the :class:`~napari_keyskel.history.History` which tracks it is about to write; the call
-returns :class:`~napari_keyskel.store.Change` objects; :meth:`EditSession.after_edit` has the
+tells the :class:`~napari_keyskel.core.history.History` which tracks it is about to write; the call
+returns :class:`~napari_keyskel.core.store.Change` objects; :meth:`EditSession.after_edit` has the
 :class:`~.view.FrameView` redraw exactly those points and edges and emits :attr:`changed`.
 
 Sessions are created and found by :mod:`.registry`; this module never imports it.
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from psygnal import Signal
 
-from .. import keyframes as kf
+from ..core import keyframes as kf
+from ..core.history import History
+from ..core.interpolate import Method
+from ..core.store import AnnotationStore, Change
 from ..errors import KeyskelError
-from ..history import History
-from ..interpolate import Method
-from ..store import AnnotationStore, Change
 from .bindings import Bindings
 from .layer_edits import LayerEdits
 from .layerdata import LINK_KEY, sync_plain
@@ -67,7 +67,7 @@ class EditSession:
     next_node
         Node index the next added point gets (None: the first unlabelled node of the instance).
     changed
-        Emitted with the list of :class:`~napari_keyskel.store.Change` after every edit (drags,
+        Emitted with the list of :class:`~napari_keyskel.core.store.Change` after every edit (drags,
         keys, docks, undo/redo, :meth:`apply`).
     frame_changed
         Emitted with the frame in view (None: all frames) after the view is swapped.

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..dataset import Dataset
+from ..core.annotation_set import AnnotationSet
 from ..errors import KeyskelError
 from ..formats.sleap import SLEAP_FORMATS, detect_sleap_format
 
@@ -65,7 +65,7 @@ def read_sleap_layers(path: Any, stack: bool = False, *, fmt: str | None = None)
     return dataset_layer_tuples(dataset)
 
 
-def image_video(viewer: Any, dataset: Dataset) -> str | None:
+def image_video(viewer: Any, dataset: AnnotationSet) -> str | None:
     """The file of the image a dataset's annotations were made on, when ``viewer`` shows it.
 
     That is the viewer's image layer opened from a file whose name is the one item the

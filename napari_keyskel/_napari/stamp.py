@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import keyframes as kf
+from ..core import keyframes as kf
+from ..core.presets import default_pose
+from ..core.skeleton import Skeleton
+from ..core.store import VISIBLE, AnnotationStore, Change, Track
 from ..errors import KeyskelError
-from ..presets import default_pose
-from ..skeleton import Skeleton
-from ..store import VISIBLE, AnnotationStore, Change, Track
 from .bindings_base import BindingsBase
 
 __all__ = ["StampActions", "previous_pose", "template_pose", "tree_layout"]

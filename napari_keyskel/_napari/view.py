@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..store import AnnotationStore, Change, FramePoints
+from ..core.store import AnnotationStore, Change, FramePoints
 from .layerdata import (
     edge_rows,
     empty_frame_points,

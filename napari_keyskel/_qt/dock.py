@@ -30,11 +30,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .. import skeleton_edit
+from ..core import skeleton_edit
+from ..core.plain import store_from_plain
+from ..core.presets import DEFAULT_PRESET, PRESETS, get_preset
+from ..core.store import AnnotationStore, Change
 from ..errors import KeyskelError
-from ..plain import store_from_plain
-from ..presets import DEFAULT_PRESET, PRESETS, get_preset
-from ..store import AnnotationStore, Change
 from .skeleton_editor import SkeletonEditor
 from .timeline_dock import open_timeline
 

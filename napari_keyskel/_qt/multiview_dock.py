@@ -34,8 +34,8 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.napari_private import unwrap_proxy
+from ..core.presets import PRESETS
 from ..errors import KeyskelError
-from ..presets import PRESETS
 
 __all__ = ["MultiViewPanel"]
 

@@ -34,8 +34,8 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.napari_private import unwrap_proxy
-from ..review import KINDS
-from ..review.states import get_state
+from ..assist.review import KINDS
+from ..assist.review.states import get_state
 
 if TYPE_CHECKING:
     import napari

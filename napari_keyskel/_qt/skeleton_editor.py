@@ -1,9 +1,9 @@
 """Skeleton editor dock: nodes, edges, colours, left/right pairs, presets, skeleton files.
 
-The editor edits an immutable :class:`~napari_keyskel.skeleton.Skeleton` and emits
+The editor edits an immutable :class:`~napari_keyskel.core.skeleton.Skeleton` and emits
 :attr:`SkeletonEditor.skeleton_changed` with the new skeleton and the node mapping (``mapping[k]``
 is the old index of new node ``k``, ``-1`` for a new node; see
-:mod:`napari_keyskel.skeleton_edit`), so the owner applies it to the layer live. Dialogs are
+:mod:`napari_keyskel.core.skeleton_edit`), so the owner applies it to the layer live. Dialogs are
 attributes (``confirm``, ``pick_color``, ``pick_open_path``, ``pick_save_path``) that tests
 replace.
 """
@@ -34,10 +34,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..core.presets import PRESETS, get_preset
+from ..core.skeleton import SKELETON_FILE_SUFFIX, Skeleton
+from ..core.skeleton_edit import mapping_by_name
 from ..errors import SkeletonError
-from ..presets import PRESETS, get_preset
-from ..skeleton import SKELETON_FILE_SUFFIX, Skeleton
-from ..skeleton_edit import mapping_by_name
 
 __all__ = ["SkeletonEditor"]
 

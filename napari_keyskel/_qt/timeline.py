@@ -27,9 +27,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .. import keyframes as kf
+from ..core import keyframes as kf
+from ..core.store import AnnotationStore, Change
 from ..errors import KeyskelError
-from ..store import AnnotationStore, Change
 from .timeline_canvas import (
     FILLED,
     GAP,

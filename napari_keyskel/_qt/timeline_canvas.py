@@ -19,7 +19,7 @@ from qtpy.QtCore import QPointF, QRectF, Qt, Signal
 from qtpy.QtGui import QBrush, QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
-from ..store import AnnotationStore, Track
+from ..core.store import AnnotationStore, Track
 
 __all__ = [
     "FILLED",

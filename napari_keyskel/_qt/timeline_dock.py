@@ -18,7 +18,7 @@ from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import QDockWidget, QMainWindow, QPushButton, QWidget
 
 from .._napari.napari_private import unwrap_proxy
-from ..store import Change
+from ..core.store import Change
 from .timeline import TimelineWidget
 
 __all__ = ["DOCK_NAME", "REVIEW_STATE_COLORS", "TimelineDock", "find_timeline", "open_timeline"]

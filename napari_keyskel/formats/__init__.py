@@ -13,9 +13,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
-from ..dataset import Dataset
+from ..core.annotation_set import AnnotationSet
+from ..core.skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from ..errors import FormatError
-from ..skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from ._jsonio import gc_paused, load_json
 from .coco import looks_like_coco, read_coco, write_coco
 from .coco._read import coco_from_obj, load_coco_json
@@ -89,8 +89,8 @@ def read(
     skeleton: Skeleton | Mapping[str, Skeleton] | str | PathLike[str] | None = None,
     format: Format | None = None,
     **kwargs: Any,
-) -> Dataset:
-    """Read a Darwin file/folder or a COCO file into a :class:`Dataset`.
+) -> AnnotationSet:
+    """Read a Darwin file/folder or a COCO file into a :class:`AnnotationSet`.
 
     Parameters
     ----------
@@ -109,7 +109,7 @@ def read(
 
 def read_detected(
     path: str | PathLike[str], skeleton: Any = None, format: Format | None = None, **kwargs: Any
-) -> tuple[Dataset, Format]:
+) -> tuple[AnnotationSet, Format]:
     """Like :func:`read`, also returning the format; a file is parsed only once."""
     p = Path(path)
     from .sleap import SLEAP_FORMATS, detect_sleap_format, read_sleap  # sleap-io bridge (optional extra)
@@ -141,7 +141,7 @@ def read_detected(
     return read_darwin(p, skeleton, **kwargs), "darwin"
 
 
-def write(dataset: Dataset, path: str | PathLike[str], format: Format, **kwargs: Any) -> list[Path]:
+def write(dataset: AnnotationSet, path: str | PathLike[str], format: Format, **kwargs: Any) -> list[Path]:
     """Write ``dataset`` as ``format`` (``"darwin"`` or ``"coco"``); returns the files written.
 
     ``**kwargs`` go to :func:`~napari_keyskel.formats.darwin.write_darwin` or

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.skeleton import Skeleton
 from ..errors import FormatError, FormatWarning, SkeletonError
-from ..skeleton import Skeleton
 
 __all__ = [
     "INT64_MAX",

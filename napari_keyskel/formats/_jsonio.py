@@ -10,7 +10,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_write_bytes
+from ..core._atomic import atomic_write_bytes
 from ..errors import FormatError
 from ._checks import check_path, regular_file
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ..core.skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from ..errors import FormatError
-from ..skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from ._checks import load_skeleton_file, warn
 
 __all__ = ["SideFiles", "safe_name", "side_file_names"]

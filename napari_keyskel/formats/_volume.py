@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset import Dataset
+from ..core.annotation_set import AnnotationSet
+from ..core.interpolate import Method
+from ..core.skeleton import Skeleton
+from ..core.store import AnnotationStore
 from ..errors import FormatError, SkeletonError, StoreError
-from ..interpolate import Method
-from ..skeleton import Skeleton
-from ..store import AnnotationStore
 
 __all__ = [
     "VOLUME_KEY",
@@ -47,12 +47,12 @@ __all__ = [
 VOLUME_KEY = "volume3d"
 
 
-def is_volume_dataset(ds: Dataset) -> bool:
+def is_volume_dataset(ds: AnnotationSet) -> bool:
     """Whether any store of ``ds`` has (z, y, x) nodes (then the volume writers take it)."""
     return any(s.coord_ndim == 3 for s in ds.stores)
 
 
-def check_volume_dataset(ds: Dataset, path: Any) -> int | None:
+def check_volume_dataset(ds: AnnotationSet, path: Any) -> int | None:
     """The stores' common frame axis (None or 0); FormatError for what a volume file cannot hold."""
     axes = set()
     for s in ds.stores:
@@ -88,7 +88,7 @@ class NodeRows:
     score: np.ndarray
 
 
-def labelled_rows(ds: Dataset, path: Any) -> NodeRows:
+def labelled_rows(ds: AnnotationSet, path: Any) -> NodeRows:
     """Every labelled node of every store, sorted by (frame, class, track, node)."""
     parts: list[list[np.ndarray]] = [[] for _ in range(8)]
     for ci, s in enumerate(ds.stores):
@@ -278,7 +278,9 @@ def put_rows(store: AnnotationStore, track_id: int, frame: int, node: int, zyx: 
     t.score[r, node] = np.nan if score is None else score
 
 
-def time_entries(ds: Dataset, frame_axis: int | None, rows: NodeRows, default: str) -> list[dict[str, Any]]:
+def time_entries(
+    ds: AnnotationSet, frame_axis: int | None, rows: NodeRows, default: str
+) -> list[dict[str, Any]]:
     """One entry per time point: ``item`` name, ``slices`` (count), ``width``/``height`` if known."""
     n_t = 1
     if frame_axis is not None:

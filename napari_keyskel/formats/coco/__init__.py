@@ -10,7 +10,7 @@ Mapping (docs/FORMATS.md §2, §3, §4)
   order: the ``skeleton`` argument (a :class:`Skeleton` applies to every category with the same
   node names; a ``{category name: Skeleton}`` mapping; or a skeleton-file path), a
   ``<category name>.skeleton.json`` beside the file, our ``keyskel.skeleton`` extra (colours and
-  flip pairs), a preset with the same node names (:func:`~napari_keyskel.presets.match_preset`:
+  flip pairs), a preset with the same node names (:func:`~napari_keyskel.core.presets.match_preset`:
   its colours and flip pairs, the file's edges), else the category itself. ``skeleton`` is
   1-based in COCO; a 0-based one is detected when the numbering proves it (an index 0, none
   equal to K), and edges pointing outside the nodes are dropped, each with a
@@ -59,10 +59,10 @@ Mapping (docs/FORMATS.md §2, §3, §4)
 Lossless round trip
 -------------------
 Everything read but not modelled is kept under a ``"coco"`` key and written back, so
-COCO -> Dataset -> COCO gives the same values (annotation order, key order and number text may
+COCO -> AnnotationSet -> COCO gives the same values (annotation order, key order and number text may
 differ):
 
-- ``Dataset.meta["coco"]``: ``kind`` (``"ground_truth"`` | ``"results"``), ``top`` (info,
+- ``AnnotationSet.meta["coco"]``: ``kind`` (``"ground_truth"`` | ``"results"``), ``top`` (info,
   licenses, unknown top-level keys), ``categories`` and ``annotations`` that are not modelled
   (categories without ``keypoints`` and their annotations, annotations without ``keypoints``).
 - ``frame["coco"]``: the image's keys other than id, file_name, width and height.
@@ -113,9 +113,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
+from ...core.skeleton import Skeleton
 from ...errors import FormatError
-from ...skeleton import Skeleton
 from .._checks import check_path, kept_data_guard
 from .._jsonio import dump_json, gc_paused
 from .._sidefiles import side_file_names
@@ -129,7 +129,7 @@ def read_coco(
     path: str | PathLike[str],
     skeleton: SkeletonArg = None,
     images: str | PathLike[str] | dict[str, Any] | None = None,
-) -> Dataset:
+) -> AnnotationSet:
     """Read a COCO keypoints ground-truth file or a keypoint results file.
 
     Parameters
@@ -145,7 +145,7 @@ def read_coco(
 
     Returns
     -------
-    Dataset
+    AnnotationSet
         One store per keypoint category; ``frames`` from ``images``.
 
     """
@@ -158,7 +158,7 @@ def read_coco(
 
 
 def write_coco(
-    dataset: Dataset,
+    dataset: AnnotationSet,
     path: str | PathLike[str],
     *,
     results: bool = False,

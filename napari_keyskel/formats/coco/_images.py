@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
 from .._checks import short
 from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, Ctx, is_id, is_int, is_num
 
@@ -171,7 +171,7 @@ def read_images(ctx: Ctx, images: list[Any]) -> tuple[list[dict[str, Any]], dict
     return frames, index
 
 
-def forget_made(ds: Dataset, made: bool) -> None:
+def forget_made(ds: AnnotationSet, made: bool) -> None:
     """Forget what our own writer made up for a dataset that was not COCO (``keyskel.made``).
 
     Image ids, file names, category and annotation ids, the default track fields: a file we

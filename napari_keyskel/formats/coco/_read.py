@@ -1,4 +1,4 @@
-"""COCO keypoints -> :class:`~napari_keyskel.dataset.Dataset` (the reading half of :mod:`.coco`).
+"""COCO keypoints -> :class:`~napari_keyskel.AnnotationSet` (the reading half of :mod:`.coco`).
 
 See :mod:`napari_keyskel.formats.coco` for the mapping and the meta layout. Validation is done
 on whole arrays where possible: the keypoints of every annotation of a category become one
@@ -14,11 +14,11 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
+from ...core.presets import match_preset
+from ...core.skeleton import Skeleton
+from ...core.store import AnnotationStore
 from ...errors import FormatError, SkeletonError
-from ...presets import match_preset
-from ...skeleton import Skeleton
-from ...store import AnnotationStore
 from .._checks import check_path, load_skeleton_file, short
 from .._jsonio import loads_json, read_bytes
 from .._sidefiles import SideFiles
@@ -293,8 +293,8 @@ def coco_from_obj(
     skeleton: SkeletonArg = None,
     images: str | PathLike[str] | dict | None = None,
     bools: bool = True,
-) -> Dataset:
-    """Build a :class:`Dataset` from a parsed COCO document (see :func:`.coco.read_coco`).
+) -> AnnotationSet:
+    """Build a :class:`AnnotationSet` from a parsed COCO document (see :func:`.coco.read_coco`).
 
     ``bools``: whether the document may hold booleans (False only when the file's bytes hold no
     ``true``/``false``), which decides whether keypoint values are checked for them one by one.
@@ -326,12 +326,12 @@ def coco_from_obj(
         raise ctx.fail("'keyskel' must be an object", "top level")
     meta = carried(obj.get("keyskel"))
     meta["coco"] = {"kind": "ground_truth", "top": top, "categories": other_cats, "annotations": other_anns}
-    ds = Dataset(stores=stores, frames=frames, meta=meta, source=str(path))
+    ds = AnnotationSet(stores=stores, frames=frames, meta=meta, source=str(path))
     forget_made(ds, isinstance(obj.get("keyskel"), dict) and obj["keyskel"].get("made") is True)
     return ds
 
 
-def _from_results(ctx: Ctx, res: list[Any], arg: Any, images: Any, bools: bool) -> Dataset:
+def _from_results(ctx: Ctx, res: list[Any], arg: Any, images: Any, bools: bool) -> AnnotationSet:
     """A results list: images/categories from ``images`` (a ground-truth file), else generic."""
     if not res:
         raise ctx.fail("the results list is empty")
@@ -373,7 +373,7 @@ def _from_results(ctx: Ctx, res: list[Any], arg: Any, images: Any, bools: bool) 
         if cat is not None:
             build_tracks(ctx, res, cat, rows[cid], frame_of, True, cols, frames, bools)
             stores.append(cat.store)
-    return Dataset(
+    return AnnotationSet(
         stores=stores,
         frames=frames,
         meta={"coco": {"kind": "results", "annotations": other}},

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ...store import AnnotationStore, Track
+from ...core.store import AnnotationStore, Track
 from ._extras import parse_ranges
 from ._rules import Ctx, ann_place
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ...store import AnnotationStore
+from ...core.store import AnnotationStore
 from .._checks import INT64_MAX, short
 from .._coords import COCO_OFFSET, from_file_xy
 from ._columns import column, eq_rows, has_key, is_visibility, keypoint_array, plain_keys

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
 from ...errors import FormatError
 from .._checks import is_num, warn
 from .._coords import COCO_OFFSET
@@ -47,7 +47,7 @@ def _num(v: float) -> float | int:
     return int(v) if v.is_integer() else v
 
 
-def volume_coco_document(ds: Dataset, results: bool, path: Any) -> dict[str, Any]:
+def volume_coco_document(ds: AnnotationSet, results: bool, path: Any) -> dict[str, Any]:
     """The COCO document of a volume dataset (see the module docstring)."""
     if results:
         raise FormatError(
@@ -130,7 +130,7 @@ def volume_coco_document(ds: Dataset, results: bool, path: Any) -> dict[str, Any
     }
 
 
-def volume_coco_dataset(obj: dict[str, Any], path: Any) -> Dataset:
+def volume_coco_dataset(obj: dict[str, Any], path: Any) -> AnnotationSet:
     """Read our volume COCO document back into 3-D stores."""
     vol = obj["keyskel"][VOLUME_KEY]
     if not isinstance(vol, dict) or not isinstance(vol.get("items"), list):
@@ -186,4 +186,4 @@ def volume_coco_dataset(obj: dict[str, Any], path: Any) -> Dataset:
         fr = {"item": str(e.get("item", "")), "frame": ti, "slices": e.get("slices")}
         fr.update({d: e[d] for d in ("width", "height") if d in e})
         frames.append(fr)
-    return Dataset(stores=stores, frames=frames if fa is not None else frames[:1], source=str(path))
+    return AnnotationSet(stores=stores, frames=frames if fa is not None else frames[:1], source=str(path))

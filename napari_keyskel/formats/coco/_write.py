@@ -1,4 +1,4 @@
-""":class:`~napari_keyskel.dataset.Dataset` -> COCO keypoints (the writing half of :mod:`.coco`).
+""":class:`~napari_keyskel.AnnotationSet` -> COCO keypoints (the writing half of :mod:`.coco`).
 
 See :mod:`napari_keyskel.formats.coco` for the mapping. Every store's tracks are concatenated
 into one ``(M, K, 2)`` array; the rows to write, their keypoint triplets, ``num_keypoints``,
@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
+from ...core.store import AnnotationStore, Track
 from ...errors import FormatError
-from ...store import AnnotationStore, Track
 from .. import _jsonio
 from .._checks import decimal_scores
 from .._coords import COCO_OFFSET, to_file_xy
@@ -303,7 +303,7 @@ def _track_fields(
 
 
 def coco_document(
-    dataset: Dataset,
+    dataset: AnnotationSet,
     *,
     results: bool = False,
     oks_sigmas: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
@@ -312,8 +312,8 @@ def coco_document(
     path: Any = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """The COCO document (ground-truth dict or results list) of ``dataset``; see :func:`.coco.write_coco`."""
-    if not isinstance(dataset, Dataset):
-        raise FormatError(f"expected a Dataset, got {type(dataset).__name__}", path)
+    if not isinstance(dataset, AnnotationSet):
+        raise FormatError(f"expected a AnnotationSet, got {type(dataset).__name__}", path)
     if is_volume_dataset(dataset):  # (z, y, x) nodes: one image per slice (see ._volume3d)
         return volume_coco_document(dataset, results, path)
     dmeta = _coco_meta(dataset)

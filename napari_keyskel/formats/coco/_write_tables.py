@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
+from ...core.presets import match_preset
+from ...core.skeleton import Skeleton
+from ...core.store import AnnotationStore
 from ...errors import FormatError
-from ...presets import match_preset
-from ...skeleton import Skeleton
-from ...store import AnnotationStore
 from .._checks import fill_fresh_ids
 from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, is_id
 
@@ -31,7 +31,7 @@ def foreign_meta(meta: Any) -> dict[str, Any]:
 
 
 # -- frames / images -------------------------------------------------------------------------------
-def frame_table(dataset: Dataset, path: Any) -> list[dict[str, Any]]:
+def frame_table(dataset: AnnotationSet, path: Any) -> list[dict[str, Any]]:
     n = dataset.n_frames
     for s in dataset.stores:
         stop = s.frame_range()[1]

@@ -4,7 +4,7 @@ Mapping to the model:
 
 - one :class:`AnnotationStore` per class (annotation ``name``) holding ``skeleton`` annotations;
   a ``keypoint`` class becomes a store whose skeleton has one node named after the class;
-- ``Dataset.frames`` has one entry per global frame: ``item``, ``slot``, ``frame`` (index inside
+- ``AnnotationSet.frames`` has one entry per global frame: ``item``, ``slot``, ``frame`` (index inside
   the slot), ``width``/``height`` when known, ``slot_type`` and ``darwin_file`` (the file the item
   came from). Slots and items (files of a folder) are concatenated in order; an image slot is one
   frame, a video or dicom slot (a volume: slices are frames) as many as it has. A stated
@@ -43,9 +43,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
+from ...core.skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from ...errors import FormatError
-from ...skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from .._checks import check_path, load_skeleton_file, regular_file
 from .._jsonio import gc_paused, load_json
 from ._parse import ItemRecord, is_darwin_doc, parse_document
@@ -122,7 +122,7 @@ def _load_items(
     return order_items(items, volume, path), dirs, volume
 
 
-def read_darwin(path: str | PathLike[str], skeleton: SkeletonArg = None) -> Dataset:
+def read_darwin(path: str | PathLike[str], skeleton: SkeletonArg = None) -> AnnotationSet:
     """Read a V7 Darwin JSON file, or a folder of them (one file per item), as one dataset.
 
     Parameters
@@ -137,7 +137,7 @@ def read_darwin(path: str | PathLike[str], skeleton: SkeletonArg = None) -> Data
 
     Returns
     -------
-    Dataset
+    AnnotationSet
         One store per skeleton / keypoint class; other annotations kept in ``meta["darwin"]``.
 
     Raises
@@ -164,7 +164,7 @@ def skeleton_arg(skeleton: SkeletonArg) -> Skeleton | Mapping[str, Skeleton] | N
 def dataset_of(
     items: list[ItemRecord], dirs: list[Path], volume: list[tuple[Any, Path]], skeleton: Any,
     tables: dict[str, dict[str, int]], path: Path,
-) -> Dataset:  # fmt: skip
+) -> AnnotationSet:  # fmt: skip
     """Phase 2 of a read: the dataset of the parsed (and ordered) items, or of the volume documents."""
     if volume:
         return volume_dataset(volume, str(path))

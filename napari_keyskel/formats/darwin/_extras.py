@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ...core.skeleton import Skeleton
 from ...errors import SkeletonError
-from ...skeleton import Skeleton
 from .._checks import fits_int64, is_int, is_num, short
 
 __all__ = ["AnnExtra", "DocExtra", "parse_ann_extra", "parse_doc_extra"]

@@ -1,6 +1,6 @@
 """Where each global frame goes in V7 terms: items, slots and local frames (for the writer).
 
-The frame table (``Dataset.frames``) names each frame's item, slot and index inside the slot;
+The frame table (``AnnotationSet.frames``) names each frame's item, slot and index inside the slot;
 frames of an item read from V7 go back to that item (kept as read), others to new items.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
 from ...errors import FormatError
 from .._checks import is_int, short
 
@@ -44,9 +44,9 @@ class Item:
 
 
 class Layout:
-    """Global frame -> (group, local frame), from ``Dataset.frames`` (vectorised over frames)."""
+    """Global frame -> (group, local frame), from ``AnnotationSet.frames`` (vectorised over frames)."""
 
-    def __init__(self, ds: Dataset, default_name: str) -> None:
+    def __init__(self, ds: AnnotationSet, default_name: str) -> None:
         meta = ds.meta.get("darwin") if isinstance(ds.meta, dict) else None
         kept = meta.get("items", []) if isinstance(meta, dict) else []
         self.items: dict[str, Item] = {}

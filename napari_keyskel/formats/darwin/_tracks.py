@@ -1,4 +1,4 @@
-"""Parsed Darwin records -> a :class:`Dataset` (phase 2 of reading; see :mod:`.darwin`).
+"""Parsed Darwin records -> a :class:`AnnotationSet` (phase 2 of reading; see :mod:`.darwin`).
 
 Resolves each class's skeleton, lays the items' slots out as one frame table, and turns each
 skeleton / keypoint annotation into one store track: V7's keyframe rule (on a keyframe every
@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
+from ...core.presets import match_preset
+from ...core.skeleton import Skeleton
+from ...core.store import UNLABELLED, AnnotationStore, Track
 from ...errors import FormatError
-from ...presets import match_preset
-from ...skeleton import Skeleton
-from ...store import UNLABELLED, AnnotationStore, Track
 from .._checks import fill_fresh_ids, short
 from .._coords import DARWIN_OFFSET, DECIMALS, from_file_xy
 from .._sidefiles import SideFiles
@@ -222,7 +222,7 @@ def _frame_table(items: list[ItemRecord]) -> list[dict[str, Any]]:
 
 def build_dataset(
     items: list[ItemRecord], dirs: list[Path], skeleton: Any, tables: dict, path: Path
-) -> Dataset:
+) -> AnnotationSet:
     """The dataset of parsed items (see :func:`.darwin.read_darwin`)."""
     files = SideFiles(dirs)
     frames = _frame_table(items)
@@ -278,4 +278,4 @@ def build_dataset(
     dmeta = next((it.extra.meta for it in items if it.extra is not None and it.extra.meta), None) or {}
     meta = {k: v for k, v in dmeta.items() if k != "darwin"}
     meta["darwin"] = {"items": meta_items}
-    return Dataset(stores=stores, frames=frames, meta=meta, source=str(path))
+    return AnnotationSet(stores=stores, frames=frames, meta=meta, source=str(path))

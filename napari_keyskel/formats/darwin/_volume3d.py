@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
 from ...errors import FormatError
 from .._checks import is_num, warn
 from .._coords import DARWIN_OFFSET, DECIMALS
@@ -60,7 +60,9 @@ def _num(v: float) -> float | int:
     return int(v) if v.is_integer() else v
 
 
-def volume_documents(ds: Dataset, default_name: str, path: Any) -> list[tuple[VolumeItem, dict[str, Any]]]:
+def volume_documents(
+    ds: AnnotationSet, default_name: str, path: Any
+) -> list[tuple[VolumeItem, dict[str, Any]]]:
     """One Darwin document per time point (one for a single volume)."""
     fa = check_volume_dataset(ds, path)
     rows = labelled_rows(ds, path)
@@ -135,7 +137,7 @@ def _time_of(doc: dict[str, Any], path: Any) -> int:
     return t
 
 
-def volume_dataset(docs: list[tuple[dict[str, Any], Any]], source: str) -> Dataset:
+def volume_dataset(docs: list[tuple[dict[str, Any], Any]], source: str) -> AnnotationSet:
     """Read our volume documents (each with the path it came from) back into 3-D stores."""
     docs = sorted(docs, key=lambda dp: _time_of(*dp))
     heads = [d["keyskel"][VOLUME_KEY] for d, _ in docs if "classes" in d["keyskel"][VOLUME_KEY]]
@@ -164,7 +166,7 @@ def volume_dataset(docs: list[tuple[dict[str, Any], Any]], source: str) -> Datas
         for ai, a in enumerate(anns):
             _read_annotation(a, by_name, t, p, f"annotations[{ai}]")
     fa = stores[0].frame_axis if stores else None
-    return Dataset(stores=stores, frames=frames if fa is not None else frames[:1], source=source)
+    return AnnotationSet(stores=stores, frames=frames if fa is not None else frames[:1], source=source)
 
 
 def _read_annotation(a: Any, by_name: dict, t: int, p: Any, where: str) -> None:

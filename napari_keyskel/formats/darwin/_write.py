@@ -1,4 +1,4 @@
-"""Write a :class:`Dataset` as V7 Darwin JSON 2.0 (the writer half of :mod:`.darwin`).
+"""Write a :class:`AnnotationSet` as V7 Darwin JSON 2.0 (the writer half of :mod:`.darwin`).
 
 Items read by :func:`read_darwin` are rebuilt from the kept document, with each modelled
 annotation regenerated in its place and every other annotation written back verbatim. Items
@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from ..._atomic import AtomicWriteError, atomic_write_many
-from ...dataset import Dataset
+from ...core._atomic import AtomicWriteError, atomic_write_many
+from ...core.annotation_set import AnnotationSet
+from ...core.presets import match_preset
+from ...core.skeleton import Skeleton
+from ...core.store import AnnotationStore, Track
 from ...errors import FormatError
-from ...presets import match_preset
-from ...skeleton import Skeleton
-from ...store import AnnotationStore, Track
 from .._checks import MAX_FRAMES, decimal_scores, is_int, is_num, kept_data_guard, short
 from .._coords import DARWIN_OFFSET, DECIMALS, to_file_xy
 from .._jsonio import dumps_json, gc_paused
@@ -399,7 +399,7 @@ def _doc_extra(it: Item, template: dict[str, Any], table: list[dict[str, Any]]) 
     return out
 
 
-def _classes_extra(ds: Dataset) -> list[dict[str, Any]] | None:
+def _classes_extra(ds: AnnotationSet) -> list[dict[str, Any]] | None:
     """Every annotation set in order, when a reader could not rebuild one from the annotations alone."""
     entries, needed = [], False
     for s in ds.stores:
@@ -429,7 +429,7 @@ def _classes_extra(ds: Dataset) -> list[dict[str, Any]] | None:
     return entries if needed else None
 
 
-def build_documents(ds: Dataset, default_name: str = "item") -> list[tuple[Item, dict[str, Any]]]:
+def build_documents(ds: AnnotationSet, default_name: str = "item") -> list[tuple[Item, dict[str, Any]]]:
     """Every output item with its Darwin document, in order (kept items first)."""
     lay = Layout(ds, default_name)
     for store in ds.stores:
@@ -506,7 +506,11 @@ def export_folder_for(path: Path) -> Path:
 
 
 def write_darwin(
-    dataset: Dataset, path: str | PathLike[str], *, skeleton_file: bool = True, export_folder: bool = False
+    dataset: AnnotationSet,
+    path: str | PathLike[str],
+    *,
+    skeleton_file: bool = True,
+    export_folder: bool = False,
 ) -> list[Path]:
     """Write a dataset as V7 Darwin JSON 2.0.
 

@@ -54,9 +54,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
+from ...core.skeleton import Skeleton
 from ...errors import FormatError
-from ...skeleton import Skeleton
 from .._checks import warn
 from ._dlc import H5_SUFFIXES, load_dlc, looks_like_dlc_h5, save_dlc
 from ._labels import SLEAP_OFFSET, dataset_to_labels, labels_to_dataset
@@ -146,8 +146,8 @@ def read_sleap(
     path: str | PathLike[str],
     skeleton: Skeleton | str | PathLike[str] | None = None,
     format: str | None = None,
-) -> Dataset:
-    """Read a SLEAP / DeepLabCut / YOLO-pose / NWB / Label Studio file into a :class:`Dataset`.
+) -> AnnotationSet:
+    """Read a SLEAP / DeepLabCut / YOLO-pose / NWB / Label Studio file into a :class:`AnnotationSet`.
 
     Parameters
     ----------
@@ -234,7 +234,7 @@ def _load_yolo(sio: Any, p: Path) -> Any:
 
 
 def write_sleap(
-    dataset: Dataset,
+    dataset: AnnotationSet,
     path: str | PathLike[str],
     format: str,
     video: Any = None,

@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..._atomic import atomic_write_bytes, atomic_write_text
+from ...core._atomic import atomic_write_bytes, atomic_write_text
 from ...errors import FormatError
 
 __all__ = ["H5_SUFFIXES", "load_dlc", "looks_like_dlc_h5", "save_dlc"]

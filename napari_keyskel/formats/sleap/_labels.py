@@ -1,4 +1,4 @@
-"""sleap-io ``Labels`` <-> :class:`~napari_keyskel.dataset.Dataset` (the conversion, no file access).
+"""sleap-io ``Labels`` <-> :class:`~napari_keyskel.AnnotationSet` (the conversion, no file access).
 
 See the package docstring for the rules. sleap-io is imported by the caller and passed in as
 ``sio`` so this module imports without it.
@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ...dataset import Dataset
+from ...core.annotation_set import AnnotationSet
+from ...core.presets import match_preset
+from ...core.skeleton import Skeleton
+from ...core.store import OCCLUDED, VISIBLE, AnnotationStore
 from ...errors import FormatError, KeyskelError
-from ...presets import match_preset
-from ...skeleton import Skeleton
-from ...store import OCCLUDED, VISIBLE, AnnotationStore
 from ._videos import make_video, open_video, video_shape
 
 __all__ = ["SLEAP_OFFSET", "dataset_to_labels", "labels_to_dataset"]
@@ -26,7 +26,7 @@ __all__ = ["SLEAP_OFFSET", "dataset_to_labels", "labels_to_dataset"]
 #: like COCO (its own COCO reader adds no offset), so the offset is 0.
 SLEAP_OFFSET = 0.0
 
-_META = "sleap"  # Dataset.meta key
+_META = "sleap"  # AnnotationSet.meta key
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -40,7 +40,7 @@ def _video_name(video: Any, index: int) -> str:
 def _frame_table(
     sio: Any, labels: Any
 ) -> tuple[list[dict[str, Any]], dict[tuple[int, int], int], list[dict], dict]:
-    """Dataset frames: every frame of every video (labelled ones when the length is unknown)."""
+    """AnnotationSet frames: every frame of every video (labelled ones when the length is unknown)."""
     videos: list[Any] = []
     vid_index: dict[int, int] = {}
     by_name: dict[str, int] = {}  # Label Studio makes one Video per task: same file, one video
@@ -119,8 +119,8 @@ def labels_to_dataset(
     skeleton: Skeleton | None = None,
     fmt: str = "sleap",
     node_order: list[str] | None = None,
-) -> Dataset:
-    """A :class:`Dataset` of a sleap-io ``Labels``: one store per skeleton, frames of every video.
+) -> AnnotationSet:
+    """A :class:`AnnotationSet` of a sleap-io ``Labels``: one store per skeleton, frames of every video.
 
     ``skeleton`` replaces the file's skeleton (its node names must cover the file's; useful for
     Label Studio files, which carry no edges and no node order).
@@ -187,7 +187,7 @@ def labels_to_dataset(
             stacklevel=3,
         )
     meta = {_META: {"format": fmt, "videos": vmeta}}
-    return Dataset(stores=stores, frames=frames, meta=meta, source=None if path is None else str(path))
+    return AnnotationSet(stores=stores, frames=frames, meta=meta, source=None if path is None else str(path))
 
 
 def _unkey(store: AnnotationStore, records: Any) -> None:
@@ -272,7 +272,7 @@ def _fill_store(
 
 
 # -- writing --------------------------------------------------------------------------------------
-def _videos_for(sio: Any, ds: Dataset, video: Any) -> tuple[list[Any], list[tuple[int, int]]]:
+def _videos_for(sio: Any, ds: AnnotationSet, video: Any) -> tuple[list[Any], list[tuple[int, int]]]:
     """sleap-io videos, and per dataset frame its (video index, frame index)."""
     n = ds.n_frames
     if video is not None:
@@ -322,7 +322,7 @@ def _sio_skeleton(sio: Any, sk: Skeleton) -> Any:
     )
 
 
-def dataset_to_labels(sio: Any, ds: Dataset, video: Any = None) -> Any:
+def dataset_to_labels(sio: Any, ds: AnnotationSet, video: Any = None) -> Any:
     """A sleap-io ``Labels`` of a dataset: every placed node of every instance on every frame.
 
     Nodes with a score become ``PredictedInstance`` s (per-node scores; the instance score read

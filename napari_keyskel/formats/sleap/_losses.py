@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...dataset import Dataset
-from ...store import OCCLUDED
+from ...core.annotation_set import AnnotationSet
+from ...core.store import OCCLUDED
 
 __all__ = ["HOLDS", "Loss", "losses"]
 
@@ -39,7 +39,7 @@ class Loss:
     text: str
 
 
-def losses(ds: Dataset, fmt: str) -> list[Loss]:
+def losses(ds: AnnotationSet, fmt: str) -> list[Loss]:
     """What of ``ds`` a write as ``fmt`` loses (empty: nothing)."""
     holds = HOLDS[fmt]
     n = dict.fromkeys(("occluded", "interpolated", "unlabelled", "scores", "meta", "track_names"), 0)

@@ -1,0 +1,1 @@
+"""Assistance: review flags and states, model proposals, propagation, matching."""

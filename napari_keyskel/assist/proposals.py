@@ -1,0 +1,241 @@
+"""Proposals: a model's (or a tracker's) keypoints, accepted into annotations or rejected.
+
+A *proposals* store is an ordinary :class:`~napari_keyskel.core.store.AnnotationStore` of the same
+skeleton as the annotations, whose placed nodes carry a confidence ``score`` (NaN: none given,
+e.g. from a Darwin file; such nodes pass every threshold). Pure core: no Qt, no napari.
+
+- :func:`selection` picks proposed nodes by frames, instances, nodes and ``min_score``.
+- :func:`accept` writes the picked nodes into the annotations as **keys** with their scores and
+  re-interpolates around them. Each proposal instance on each frame goes to an annotation instance
+  with the same track id if there is one, else to the one it matches best by OKS
+  (:func:`~napari_keyskel.assist.matching.match_by_oks`, one-to-one per frame), else to a new instance
+  (the proposal's track id when free). Accepted proposals are removed from the proposals store
+  unless ``remove=False``.
+- :func:`reject` removes the picked nodes from the proposals store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..core.store import VISIBLE, AnnotationStore, Change
+from ..errors import StoreError
+from .matching import default_sigmas, match_by_oks
+
+__all__ = ["AcceptResult", "accept", "check_compatible", "reject", "selection"]
+
+#: Above this many (instance, frame) pairs an accept re-interpolates whole instances at once.
+_FULL_REFRESH = 64
+
+
+def check_compatible(annotations: AnnotationStore, proposals: AnnotationStore) -> None:
+    """:class:`StoreError` unless both stores have the same node names and coordinate layout."""
+    if tuple(annotations.skeleton.nodes) != tuple(proposals.skeleton.nodes):
+        raise StoreError(
+            f"proposals have nodes {list(proposals.skeleton.nodes)}, the annotations "
+            f"{list(annotations.skeleton.nodes)}"
+        )
+    if (annotations.coord_ndim, annotations.frame_axis) != (proposals.coord_ndim, proposals.frame_axis):
+        raise StoreError(
+            f"proposals are {proposals.coord_ndim}-D nodes on frame axis {proposals.frame_axis}, the "
+            f"annotations {annotations.coord_ndim}-D on frame axis {annotations.frame_axis}"
+        )
+
+
+def _ids(values: int | Iterable[int] | None) -> set[int] | None:
+    if values is None:
+        return None
+    if isinstance(values, (int, np.integer)):
+        return {int(values)}
+    return {int(v) for v in values}
+
+
+def selection(
+    proposals: AnnotationStore,
+    frames: int | Iterable[int] | None = None,
+    track_ids: int | Iterable[int] | None = None,
+    nodes: Any = None,
+    min_score: float | None = None,
+) -> dict[int, np.ndarray]:
+    """``{track id: (L, K) mask}`` of the proposed nodes picked (only tracks with any).
+
+    A node is picked when it is placed (finite coordinates), on one of ``frames`` (default all),
+    of one of ``track_ids`` (default all), one of ``nodes`` (names or indices, default all), and
+    its score is at least ``min_score`` (NaN scores always pass).
+    """
+    want_frames, want_ids = _ids(frames), _ids(track_ids)
+    if want_ids is not None:
+        for tid in want_ids:
+            proposals.track(tid)  # a clear error for an unknown id
+    node_mask = np.zeros(proposals.n_nodes, bool)
+    node_mask[proposals.node_indices(nodes)] = True
+    out: dict[int, np.ndarray] = {}
+    for t in proposals:
+        if want_ids is not None and t.track_id not in want_ids:
+            continue
+        m = np.isfinite(t.coords).all(axis=-1) & node_mask[None, :]
+        if want_frames is not None:
+            rows = np.arange(t.start, t.stop)
+            m &= np.isin(rows, list(want_frames))[:, None]
+        if min_score is not None:
+            m &= ~(t.score < float(min_score))  # NaN passes
+        if m.any():
+            out[t.track_id] = m
+    return out
+
+
+@dataclass
+class AcceptResult:
+    """What :func:`accept` did.
+
+    ``annotations`` / ``proposals``: the changes to each store; ``targets``: for each
+    ``(proposal track id, frame)`` the annotation track id it went to; ``created``: annotation
+    track ids made for unmatched proposals; ``count``: nodes accepted.
+    """
+
+    annotations: list[Change] = field(default_factory=list)
+    proposals: list[Change] = field(default_factory=list)
+    targets: dict[tuple[int, int], int] = field(default_factory=dict)
+    created: list[int] = field(default_factory=list)
+    count: int = 0
+
+    @property
+    def tracks(self) -> list[int]:
+        """Annotation track ids touched."""
+        return sorted(set(self.targets.values()))
+
+
+def _targets(
+    annotations: AnnotationStore,
+    proposals: AnnotationStore,
+    picked: dict[int, np.ndarray],
+    sigmas: np.ndarray,
+    min_oks: float,
+    by_track_id: bool,
+) -> tuple[dict[tuple[int, int], int], list[int]]:
+    """Annotation track for every picked (proposal track, frame); creates tracks for the unmatched."""
+    by_frame: dict[int, list[int]] = {}
+    for tid, m in picked.items():
+        t = proposals.tracks[tid]
+        for r in np.flatnonzero(m.any(axis=1)).tolist():
+            by_frame.setdefault(t.start + r, []).append(tid)
+    targets: dict[tuple[int, int], int] = {}
+    unmatched: dict[int, list[int]] = {}
+    for f, tids in sorted(by_frame.items()):
+        rest = []
+        for tid in tids:
+            if by_track_id and tid in annotations.tracks:
+                targets[(tid, f)] = tid
+            else:
+                rest.append(tid)
+        if not rest:
+            continue
+        taken = {targets[(tid, f)] for tid in tids if (tid, f) in targets}
+        cand = [t for t in annotations if t.track_id not in taken and t.start <= f < t.stop]
+        k = annotations.n_nodes
+        gt = np.stack([t.coords[f - t.start] for t in cand]) if cand else np.zeros((0, k, 2))
+        dt = np.stack([proposals.tracks[tid].coords[f - proposals.tracks[tid].start] for tid in rest])
+        if gt.shape[-1] == 2 and len(cand):
+            for i, j, _ in match_by_oks(gt, dt, sigmas, min_oks):
+                targets[(rest[j], f)] = cand[i].track_id
+        for tid in rest:
+            if (tid, f) not in targets:
+                unmatched.setdefault(tid, []).append(f)
+    created = []
+    for tid, fs in unmatched.items():
+        new = annotations.add_track(
+            tid if tid not in annotations.tracks else None, name=proposals.tracks[tid].name, start=fs[0]
+        )
+        created.append(new.track_id)
+        for f in fs:
+            targets[(tid, f)] = new.track_id
+    return targets, created
+
+
+def accept(
+    annotations: AnnotationStore,
+    proposals: AnnotationStore,
+    frames: int | Iterable[int] | None = None,
+    track_ids: int | Iterable[int] | None = None,
+    nodes: Any = None,
+    min_score: float | None = None,
+    remove: bool = True,
+    by_track_id: bool = True,
+    min_oks: float = 0.1,
+    sigmas: Any = None,
+) -> AcceptResult:
+    """Make the picked proposals keys of ``annotations`` (see the module docstring).
+
+    Parameters
+    ----------
+    annotations, proposals
+        The stores; both are changed in place (proposals only with ``remove``).
+    frames, track_ids, nodes, min_score
+        What to accept (see :func:`selection`); default everything.
+    remove
+        Remove the accepted nodes from ``proposals``.
+    by_track_id
+        Send a proposal to the annotation instance with its track id when there is one.
+    min_oks
+        An OKS match must be above this; otherwise the proposal becomes a new instance.
+    sigmas
+        Per-node OKS constants (default :func:`~napari_keyskel.assist.matching.default_sigmas`).
+
+    """
+    from ..core import keyframes
+
+    check_compatible(annotations, proposals)
+    picked = selection(proposals, frames, track_ids, nodes, min_score)
+    result = AcceptResult()
+    if not picked:
+        return result
+    if annotations.n_frames is not None:
+        for tid, m in picked.items():
+            last = proposals.tracks[tid].start + int(np.flatnonzero(m.any(axis=1))[-1])
+            annotations.check_frame(last)  # refuse before writing anything
+    s = default_sigmas(annotations.skeleton.nodes, sigmas)
+    targets, result.created = _targets(annotations, proposals, picked, s, float(min_oks), by_track_id)
+    result.targets = targets
+    written: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for tid, m in picked.items():
+        p = proposals.tracks[tid]
+        for r in np.flatnonzero(m.any(axis=1)).tolist():
+            f, idx = p.start + r, np.flatnonzero(m[r])
+            vis = np.where(p.visibility[r, idx] > 0, p.visibility[r, idx], VISIBLE)
+            dest = targets[(tid, f)]
+            annotations.set_points(f, dest, p.coords[r, idx], idx, vis, key=True, score=p.score[r, idx])
+            written.setdefault(dest, []).append((f, idx))
+            result.count += idx.size
+            if remove:
+                result.proposals.append(proposals.delete_points(f, tid, idx))
+    pairs = sum(len(v) for v in written.values())
+    if pairs > _FULL_REFRESH:
+        result.annotations = keyframes.interpolate_all(annotations, tracks=sorted(written))
+    else:
+        for dest, items in written.items():
+            for f, idx in items:
+                result.annotations.append(keyframes.refresh(annotations, dest, f, idx))
+    return result
+
+
+def reject(
+    proposals: AnnotationStore,
+    frames: int | Iterable[int] | None = None,
+    track_ids: int | Iterable[int] | None = None,
+    nodes: Any = None,
+    max_score: float | None = None,
+) -> list[Change]:
+    """Remove the picked proposals (see :func:`selection`); ``max_score``: only those below it."""
+    picked = selection(proposals, frames, track_ids, nodes)
+    changes = []
+    for tid, m in picked.items():
+        t = proposals.tracks[tid]
+        if max_score is not None:
+            m = m & (t.score < float(max_score))
+        for r in np.flatnonzero(m.any(axis=1)).tolist():
+            changes.append(proposals.delete_points(t.start + r, tid, np.flatnonzero(m[r])))
+    return changes

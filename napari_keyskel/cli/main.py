@@ -1,0 +1,289 @@
+"""The ``keyskel`` command line: convert, interpolate, inspect and validate annotation files.
+
+Examples
+--------
+``keyskel convert export/ poses.json --to coco`` (a folder of V7 Darwin files -> one COCO file),
+``keyskel convert poses.json darwin_out/ --to darwin --skeleton mouse.skeleton.json``,
+``keyskel interpolate sparse.json dense.json --method cubic``, ``keyskel info poses.json --json``,
+``keyskel validate poses.json``.
+
+Bad input prints one line on stderr and exits 1 (no traceback); usage errors exit 2. Things read
+in a way the file's author may not expect (an edge dropped, generic node names) are printed on
+stderr as ``keyskel <command>: warning: ...`` and do not change the exit code.
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..core.annotation_set import AnnotationSet
+from ..core.interpolate import Method
+from ..errors import FormatWarning, KeyskelError
+from ..formats.sleap import SLEAP_FORMATS
+from .parallel import add_options as add_parallel_options
+
+__all__ = ["main"]
+
+_METHODS = Method.names()
+
+
+def _read(args: argparse.Namespace, path: str) -> tuple[AnnotationSet, str]:
+    if getattr(args, "dataset", None) is not None:  # already read (by Dask workers: cli_parallel)
+        return args.dataset
+    from ..formats import read_detected
+
+    images = getattr(args, "images", None)
+    return read_detected(path, getattr(args, "skeleton", None), images=images)
+
+
+def _write(ds: AnnotationSet, path: str, fmt: str, results: bool = False) -> list[Path]:
+    from ..formats import write
+
+    if fmt == "coco":
+        return write(ds, path, "coco", results=results)
+    return write(ds, path, fmt)
+
+
+def _is_results(ds: AnnotationSet) -> bool:
+    meta = ds.meta.get("coco")
+    return isinstance(meta, dict) and meta.get("kind") == "results"
+
+
+def _report(paths: list[Path]) -> None:
+    print(f"wrote {len(paths)} file{'s' if len(paths) != 1 else ''}:")
+    for p in paths:
+        print(f"  {p}")
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    ds, fmt = _read(args, args.input)
+    to = args.to or ("coco" if fmt == "darwin" else "darwin")
+    results = bool(args.results or (to == "coco" and fmt == "coco" and _is_results(ds)))
+    _report(_write(ds, args.output, to, results))
+    return 0
+
+
+def _cmd_interpolate(args: argparse.Namespace) -> int:
+    from ..core.keyframes import interpolate_all  # written alongside; imported only when needed
+
+    ds, fmt = _read(args, args.input)
+    for store in ds.stores:
+        interpolate_all(store, method=args.method)  # fills the store in place
+    _report(_write(ds, args.output, fmt, _is_results(ds)))
+    return 0
+
+
+def _kept(ds: AnnotationSet) -> dict[str, int]:
+    """What a format keeps without modelling it (other categories, annotations of other types)."""
+    coco = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
+    darwin = ds.meta.get("darwin") if isinstance(ds.meta.get("darwin"), dict) else {}
+    other_v7 = sum(
+        1
+        for it in darwin.get("items", [])
+        if isinstance(it, dict)
+        for e in it.get("entries", [])
+        if isinstance(e, dict) and "raw" in e
+    )
+    return {
+        "other_categories": len(coco.get("categories") or []),
+        "other_annotations": len(coco.get("annotations") or []) + other_v7,
+    }
+
+
+def _layout(ds: AnnotationSet) -> dict[str, Any]:
+    """What the frames are: video frames (t, y, x), one volume (z, y, x) or time points of volumes.
+
+    For 3-D points, ``slices`` is the range of z (rounded) the nodes are placed on.
+    """
+    import numpy as np
+
+    stores = list(ds.stores)
+    if not stores or all(s.coord_ndim == 2 for s in stores):
+        return {"axes": "t, y, x" if stores and stores[0].frame_axis is not None else "y, x"}
+    zs = [t.coords[..., 0][np.isfinite(t.coords[..., 0])] for s in stores if s.coord_ndim == 3 for t in s]
+    z = np.concatenate(zs) if zs else np.zeros(0)
+    slices = [int(np.round(z.min())), int(np.round(z.max()))] if z.size else None
+    series = any(s.frame_axis is not None for s in stores if s.coord_ndim == 3)
+    return {"axes": "t, z, y, x" if series else "z, y, x", "slices": slices}
+
+
+def _summary(ds: AnnotationSet, fmt: str, path: str) -> dict[str, Any]:
+    items = list(dict.fromkeys(str(fr.get("item")) for fr in ds.frames)) if ds.frames else []
+    sets = []
+    totals = {"instances": 0, "points": 0, "keys": 0, "interpolated": 0}
+    for s in ds.stores:
+        c = s.counts()
+        generic = list(s.skeleton.nodes) == [f"kp{i}" for i in range(s.n_nodes)]
+        sets.append(
+            {
+                "name": s.name,
+                "nodes": list(s.skeleton.nodes),
+                "generic_node_names": generic,
+                "edges": len(s.skeleton.edges),
+                **c,
+            }
+        )
+        for k in totals:
+            totals[k] += c[k]
+    return {
+        "path": str(path),
+        "format": fmt,
+        "items": len(items),
+        "frames": ds.n_frames,
+        "layout": _layout(ds),
+        **totals,
+        "annotation_sets": sets,
+        "kept_unmodelled": _kept(ds),
+    }
+
+
+def _frames_text(info: dict[str, Any]) -> str:
+    """``frames: N``, or for 3-D points what the frames and slices are."""
+    lay = info["layout"]
+    where = f", nodes on slices {lay['slices'][0]}-{lay['slices'][1]}" if lay.get("slices") else ""
+    if lay["axes"] == "z, y, x":
+        return f"one volume (z, y, x){where}"
+    if lay["axes"] == "t, z, y, x":
+        return f"time points: {info['frames']} (volumes, t, z, y, x){where}"
+    return f"frames: {info['frames']}"
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    ds, fmt = _read(args, args.input)
+    info = _summary(ds, fmt, args.input)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['path']}: {fmt}")
+    print(f"  items: {info['items']}  {_frames_text(info)}  instances: {info['instances']}")
+    print(f"  points: {info['points']}  keys: {info['keys']}  interpolated: {info['interpolated']}")
+    for s in info["annotation_sets"]:
+        print(
+            f"  - {s['name']}: {len(s['nodes'])} nodes, {s['edges']} edges, {s['instances']} instances, "
+            f"{s['frames']} {'volume' if info['layout']['axes'] == 'z, y, x' else 'frames'}, "
+            f"{s['keys']} keys, {s['interpolated']} interpolated"
+        )
+        note = " (the file names none: named by position)" if s["generic_node_names"] else ""
+        print(f"    nodes: {', '.join(s['nodes'])}{note}")
+    kept = info["kept_unmodelled"]
+    if any(kept.values()):
+        print(
+            f"  kept as read, not modelled: {kept['other_categories']} categories, "
+            f"{kept['other_annotations']} annotations of other kinds"
+        )
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    ds, fmt = _read(args, args.input)
+    info = _summary(ds, fmt, args.input)
+    sets = "; ".join(
+        f"{s['name']}: {len(s['nodes'])} nodes{' (named by position)' if s['generic_node_names'] else ''}, "
+        f"{s['instances']} instances, {s['points']} points"
+        for s in info["annotation_sets"]
+    )
+    kept = info["kept_unmodelled"]
+    more = (
+        f"; kept as read: {kept['other_annotations']} other annotations" if kept["other_annotations"] else ""
+    )
+    counts = f"{info['instances']} instances, {info['points']} points"
+    print(f"OK {args.input}: {fmt}, {_frames_text(info)}, {len(ds.stores)} annotation sets, "
+          f"{counts} ({sets or 'no keypoints'}){more}")  # fmt: skip
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="keyskel",
+        description="Keypoint-skeleton annotations: V7 Darwin JSON 2.0 and COCO keypoints, and through "
+        "sleap-io SLEAP, DeepLabCut, YOLO-pose, NWB and Label Studio.",
+    )
+    p.add_argument("--version", action="version", version=f"keyskel {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "input", metavar="INPUT", help="a Darwin or COCO .json file, or a folder of Darwin files"
+        )
+        sp.add_argument("--skeleton", metavar="FILE", help="skeleton file (.skeleton.json) for the data")
+        sp.add_argument(
+            "--images", metavar="GT", help="COCO ground truth whose images a results INPUT refers to"
+        )
+
+    c = sub.add_parser(
+        "convert", help="convert between V7 Darwin, COCO keypoints and the sleap-io formats (--to)"
+    )
+    common(c)
+    c.add_argument("output", metavar="OUTPUT", help="output .json file (or folder, for Darwin)")
+    to_help = "output format (default: the other one of darwin/coco)"
+    c.add_argument("--to", choices=("darwin", "coco", *SLEAP_FORMATS), help=to_help)
+    c.add_argument(
+        "--results", action="store_true", help="write COCO keypoint results instead of ground truth"
+    )
+    c.set_defaults(func=_cmd_convert)
+    add_parallel_options(c)  # --jobs, --scheduler, --video (cli_parallel)
+
+    i = sub.add_parser("interpolate", help="fill every span between keys, write the same format")
+    common(i)
+    i.add_argument("output", metavar="OUTPUT", help="output file (or folder, for Darwin)")
+    i.add_argument("--method", choices=_METHODS, default="linear", help="interpolation (default: linear)")
+    i.set_defaults(func=_cmd_interpolate)
+
+    n = sub.add_parser("info", help="summarise a file: format, items, frames, instances, keys")
+    common(n)
+    n.add_argument("--json", action="store_true", help="print the summary as JSON")
+    n.set_defaults(func=_cmd_info)
+
+    v = sub.add_parser("validate", help="exit 0 if the file reads cleanly, else print the error, exit 1")
+    common(v)
+    v.set_defaults(func=_cmd_validate)
+    add_parallel_options(v)
+    from .review import add_commands  # review, compare (napari_keyskel/cli/review.py)
+
+    add_commands(sub, common)
+    from .models import register  # keyskel propagate / accept (models in the loop)
+
+    register(sub)
+    from .triangulate import add_triangulate_parser  # keyskel triangulate (3D, multi-view)
+
+    add_triangulate_parser(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 bad input, 2 usage error)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FormatWarning)
+        try:
+            code = int(args.func(args))
+        except KeyskelError as exc:
+            code, error = 1, str(exc)
+        except OSError as exc:
+            code, error = 1, f"{exc.strerror or exc}: {exc.filename or ''}"
+        else:
+            error = None
+    for w in caught:
+        if issubclass(w.category, FormatWarning):
+            print(f"keyskel {args.command}: warning: {w.message}", file=sys.stderr)
+        else:  # not ours: hand it back to the warnings machinery
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if error is not None:
+        print(f"keyskel {args.command}: error: {error}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

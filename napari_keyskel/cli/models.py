@@ -1,0 +1,196 @@
+"""``keyskel propagate`` and ``keyskel accept``: models in the loop, from the command line.
+
+``keyskel propagate IMAGE ANNOTATIONS OUT [--method track|linear|cubic] [--max-frames N]`` fills
+the frames between keys (as ``keyskel interpolate`` does, same frame numbering: store frame ``f``
+is frame ``f`` of IMAGE); with ``track`` (the default) by following the image with Lucas–Kanade
+optical flow from both keys (:func:`~napari_keyskel.assist.propagate.interpolate_with_image`); spans
+longer than ``--max-frames`` stay linear. IMAGE is a TIFF stack ``(t, y, x)`` (read lazily, one
+frame at a time) or a folder of frames (sorted by name). OUT is written in the format of
+ANNOTATIONS.
+
+``keyskel accept PROPOSALS ANNOTATIONS OUT --min-score S`` merges proposals (a model's output in
+any format we read) into the annotations as keys (:func:`~napari_keyskel.assist.proposals.accept`).
+Annotation sets are paired by name (or the only one with the only one); frames by their
+``(item, frame)`` in the two files' frame tables when both have one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FormatError, KeyskelError
+
+__all__ = ["FolderFrames", "open_video", "register"]
+
+_FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+class FolderFrames:
+    """A folder of image files as a lazy ``(t, y, x[, c])`` array: one file read per frame."""
+
+    def __init__(self, folder: Path) -> None:
+        import imageio.v3 as iio
+
+        self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _FRAME_SUFFIXES)
+        if not self.files:
+            raise FormatError(f"no image files ({', '.join(_FRAME_SUFFIXES)}) in the folder", folder)
+        self._iio = iio
+        first = self._read(0)
+        self.dtype = first.dtype
+        self.shape = (len(self.files), *first.shape)
+
+    def _read(self, i: int) -> np.ndarray:
+        try:
+            return np.asarray(self._iio.imread(self.files[i]))
+        except Exception as exc:  # imageio raises many kinds
+            raise FormatError(f"cannot read the image: {exc}", self.files[i]) from None
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        frame = self._read(int(index))
+        if frame.shape != self.shape[1:]:
+            raise FormatError(
+                f"frame size {frame.shape} differs from the first's {self.shape[1:]}", self.files[index]
+            )
+        return frame
+
+
+def open_video(path: str | Path) -> Any:
+    """A lazy ``(t, y, x)`` array for a TIFF stack or a folder of frames."""
+    p = Path(path)
+    if p.is_dir():
+        return FolderFrames(p)
+    from ..stacks import open_stack
+
+    stack = open_stack(p)
+    data = stack.data
+    if len(data.shape) == 4 and stack.rgb:
+        return data
+    if len(data.shape) != 3 or "C" in stack.axes:
+        raise FormatError(f"expected a (t, y, x) stack, got axes {stack.axes} of shape {stack.shape}", p)
+    return data
+
+
+def _read(path: str, skeleton: str | None, images: str | None = None) -> tuple[Any, str]:
+    from ..formats import read_detected
+
+    return read_detected(path, skeleton, images=images)
+
+
+def _cmd_propagate(args: argparse.Namespace) -> int:
+    from ..assist.propagate import FrameSource, interpolate_with_image
+    from ..core.keyframes import interpolate_all
+    from .main import _report, _write
+
+    ds, fmt = _read(args.annotations, args.skeleton)
+    if args.method == "track":
+        source = FrameSource(open_video(args.image))
+        for store in ds.stores:
+            if store.frame_range()[1] > source.n_frames:
+                raise KeyskelError(
+                    f"{args.annotations}: annotation set {store.name!r} reaches frame "
+                    f"{store.frame_range()[1] - 1}, the video {args.image} has {source.n_frames} frames"
+                )
+            interpolate_with_image(store, source, max_span=args.max_frames)
+    else:
+        for store in ds.stores:
+            interpolate_all(store, method=args.method)
+    _report(_write(ds, args.output, fmt))
+    return 0
+
+
+def _frame_map(props: Any, ann: Any, path: str) -> np.ndarray | None:
+    """Annotation frame of each proposal frame (None: the same numbering)."""
+    if not props.frames or not ann.frames:
+        return None
+    where = {(str(fr.get("item")), fr.get("frame")): i for i, fr in enumerate(ann.frames)}
+    out = np.full(len(props.frames), -1, np.int64)
+    for i, fr in enumerate(props.frames):
+        out[i] = where.get((str(fr.get("item")), fr.get("frame")), -1)
+    if np.array_equal(out, np.arange(len(out))):
+        return None
+    return out
+
+
+def _remapped(store: Any, fmap: np.ndarray | None, n_frames: int, path: str) -> Any:
+    """``store`` with its frames renumbered by ``fmap`` (a copy; the same store when None)."""
+    if fmap is None:
+        return store
+    from ..core.store import AnnotationStore
+
+    out = AnnotationStore(store.skeleton, store.coord_ndim, store.frame_axis, n_frames, store.name)
+    for t in store:
+        rows = np.flatnonzero(np.isfinite(t.coords).all(axis=-1).any(axis=1))
+        if not rows.size:
+            continue
+        dest = fmap[t.start + rows]
+        if (dest < 0).any():
+            bad = int(t.start + rows[np.flatnonzero(dest < 0)[0]])
+            raise FormatError(f"proposal frame {bad} is not a frame of the annotations", Path(path))
+        nt = out.add_track(t.track_id, t.name, start=int(dest.min()))
+        for r, f in zip(rows.tolist(), dest.tolist()):
+            m = np.isfinite(t.coords[r]).all(axis=-1)
+            out.set_points(
+                f, nt.track_id, t.coords[r, m], np.flatnonzero(m), t.visibility[r, m], True, t.score[r, m]
+            )
+    return out
+
+
+def _cmd_accept(args: argparse.Namespace) -> int:
+    from ..assist.proposals import accept
+    from .main import _report, _write
+
+    props, _ = _read(args.proposals, args.skeleton, args.images)
+    ds, fmt = _read(args.annotations, args.skeleton)
+    fmap = _frame_map(props, ds, args.proposals)
+    total = 0
+    for p in props.stores:
+        same = [s for s in ds.stores if s.name == p.name]
+        if not same and len(ds.stores) == 1 and len(props.stores) == 1:
+            same = ds.stores
+        if not same:
+            raise KeyskelError(
+                f"{args.proposals}: proposals {p.name!r} match no annotation set of {args.annotations} "
+                f"(have {[s.name for s in ds.stores]})"
+            )
+        target = same[0]
+        res = accept(
+            target,
+            _remapped(p, fmap, ds.n_frames or target.n_frames, args.proposals),
+            min_score=args.min_score,
+        )
+        total += res.count
+        print(
+            f"{p.name}: accepted {res.count} nodes into {len(res.tracks)} instances ({len(res.created)} new)"
+        )
+    _report(_write(ds, args.output, fmt))
+    return 0 if total or not args.require else 1
+
+
+def register(sub: Any) -> None:
+    """Add ``propagate`` and ``accept`` to the ``keyskel`` sub-command parser."""
+    p = sub.add_parser("propagate", help="fill the frames between keys by following the image (or linearly)")
+    p.add_argument("image", metavar="IMAGE", help="a TIFF stack (t, y, x) or a folder of frames")
+    p.add_argument("annotations", metavar="ANNOTATIONS", help="a Darwin or COCO .json file with keys")
+    p.add_argument("output", metavar="OUT", help="output file (or folder, for Darwin), same format")
+    p.add_argument("--method", choices=("track", "linear", "cubic"), default="track", help="default: track")
+    p.add_argument("--max-frames", type=int, metavar="N", help="spans longer than N frames stay linear")
+    p.add_argument("--skeleton", metavar="FILE", help="skeleton file (.skeleton.json) for the data")
+    p.set_defaults(func=_cmd_propagate)
+
+    a = sub.add_parser("accept", help="merge proposals (a model's output) into annotations as keys")
+    a.add_argument("proposals", metavar="PROPOSALS", help="proposals: a Darwin or COCO file")
+    a.add_argument("annotations", metavar="ANNOTATIONS", help="the annotations to merge into")
+    a.add_argument(
+        "output", metavar="OUT", help="output file (or folder, for Darwin), the annotations' format"
+    )
+    a.add_argument("--min-score", type=float, metavar="S", help="accept only nodes scored at least S")
+    a.add_argument("--skeleton", metavar="FILE", help="skeleton file (.skeleton.json) for the data")
+    a.add_argument(
+        "--images", metavar="GT", help="COCO ground truth whose images a results PROPOSALS refers to"
+    )
+    a.add_argument("--require", action="store_true", help="exit 1 when nothing was accepted")
+    a.set_defaults(func=_cmd_accept)

@@ -1,0 +1,1 @@
+"""Multi-view and 3D: camera calibration, triangulation, views of one scene."""

@@ -1,0 +1,1 @@
+"""Synthetic sample data: the moving figure, a camera rig, textures."""
