@@ -255,6 +255,7 @@ def _parser() -> argparse.ArgumentParser:
     from .triangulate import add_triangulate_parser  # keyskel triangulate (3D, multi-view)
 
     add_triangulate_parser(sub)
+    __import__("napari_keyskel.cli.dataset", fromlist=["register"]).register(sub)  # keyskel dataset, suggest
     return p
 
 

@@ -56,9 +56,12 @@ class CocoBackend:
                 )
             whole = coco_from_obj(self.doc, self.root, None, None, self._bools)
         self._statuses = self._read_statuses()
+        images = self.doc["images"]
+        if len(images) != len(whole.frames):  # (the reader makes one frame per image, in order)
+            raise FormatError(f"{len(images)} images but {len(whole.frames)} frames read", self.root)
         self._images: dict[str, list[Any]] = {}  # item -> image ids, in file order
-        for fr in whole.frames:
-            self._images.setdefault(str(fr.get("item")), []).append(fr.get("image_id"))
+        for fr, im in zip(whole.frames, images):
+            self._images.setdefault(str(fr.get("item")), []).append(im.get("id"))
         self._frames = {k: [fr for fr in whole.frames if str(fr.get("item")) == k] for k in self._images}
         self._keyed = self._items_with_keypoints(whole)
         self.categories = [s.skeleton for s in whole.stores]
@@ -129,7 +132,9 @@ class CocoBackend:
         doc = self.doc
         part = {k: v for k, v in doc.items() if k not in ("images", "annotations", "keyskel")}
         part["images"] = [im for im in doc["images"] if isinstance(im, dict) and im.get("id") in ids]
-        part["annotations"] = [a for a in doc["annotations"] if isinstance(a, dict) and a.get("image_id") in ids]
+        part["annotations"] = [
+            a for a in doc["annotations"] if isinstance(a, dict) and a.get("image_id") in ids
+        ]
         extra = dict(_top_extra(doc, self.root))
         extra.pop("status", None)
         frames = extra.get("frames")
@@ -190,14 +195,16 @@ class CocoBackend:
         other_anns = {
             a.get("id") for a in doc["annotations"] if isinstance(a, dict) and a.get("image_id") not in old
         }
-        img_map = _fresh(sub["images"], other_images)
+        img_map = _keep_ids(sub["images"], self._images[item.key], other_images)
         _fresh(sub["annotations"], other_anns)
         for a in sub["annotations"]:
             a["image_id"] = img_map.get(a.get("image_id"), a.get("image_id"))
             if a.get("category_id") in cat_ids:
                 a["category_id"] = cat_ids[a["category_id"]]
         images = doc["images"]
-        at = next((i for i, im in enumerate(images) if isinstance(im, dict) and im.get("id") in old), len(images))
+        at = next(
+            (i for i, im in enumerate(images) if isinstance(im, dict) and im.get("id") in old), len(images)
+        )
         kept = [im for im in images if not (isinstance(im, dict) and im.get("id") in old)]
         doc["images"] = kept[:at] + sub["images"] + kept[at:]
         anns = doc["annotations"]
@@ -237,8 +244,8 @@ class CocoBackend:
                 continue
             if "keypoints" in c and list(have.get("keypoints") or []) != list(c["keypoints"]):
                 raise FormatError(
-                    f"category {c.get('name')!r} now has nodes {c['keypoints']} but the file's other items use "
-                    f"{have.get('keypoints')}: COCO holds one node list per category; nothing was saved",
+                    f"category {c.get('name')!r} now has nodes {c['keypoints']} but the file's other items "
+                    f"use {have.get('keypoints')}: COCO holds one node list per category; nothing was saved",
                     self.root,
                 )
             if "keypoints" in c and c.get("skeleton") != have.get("skeleton"):
@@ -254,9 +261,39 @@ def _id_of(key: Any) -> Any:
     return key
 
 
+def _keep_ids(images: list[dict[str, Any]], old: list[Any], taken: set[Any]) -> dict[Any, Any]:
+    """The item's images take back their old ids in order (the writer numbers them afresh).
+
+    Images beyond the old ones keep the writer's id unless taken, else get a new one. Returns
+    the writer's id -> the id written.
+    """
+    used, wanted = set(taken), {}
+    for k, want in enumerate(old[: len(images)]):
+        if want not in used:
+            wanted[k] = want
+            used.add(want)
+    ints = [
+        i for i in used | {im.get("id") for im in images} if isinstance(i, int) and not isinstance(i, bool)
+    ]
+    nxt = max(ints, default=0) + 1
+    out = {}
+    for k, im in enumerate(images):
+        new = wanted.get(k)
+        if new is None:
+            new = im["id"]
+            if new in used:
+                new, nxt = nxt, nxt + 1
+            used.add(new)
+        out[im["id"]] = new
+        im["id"] = new
+    return out
+
+
 def _fresh(entries: list[dict[str, Any]], taken: set[Any]) -> dict[Any, Any]:
     """Give entries whose ``id`` is taken a new integer id above every id seen; old -> new ids."""
-    ints = [i for i in taken | {e.get("id") for e in entries} if isinstance(i, int) and not isinstance(i, bool)]
+    ints = [
+        i for i in taken | {e.get("id") for e in entries} if isinstance(i, int) and not isinstance(i, bool)
+    ]
     nxt = max(ints, default=0) + 1
     mapping = {}
     for e in entries:

@@ -142,7 +142,11 @@ class DarwinBackend:
             return [write_status(item.source, status)] if item.source.exists() else []
         from ..formats.darwin import write_darwin
 
-        kept = (annotations.meta.get("darwin") or {}).get("items") if isinstance(annotations.meta, dict) else None
+        kept = (
+            (annotations.meta.get("darwin") or {}).get("items")
+            if isinstance(annotations.meta, dict)
+            else None
+        )
         put = isinstance(kept, list) and len(kept) == 1 and isinstance(kept[0], dict)
         if put:
             kept[0]["keyskel_rest"] = {**(kept[0].get("keyskel_rest") or {}), "status": status.to_dict()}

@@ -81,7 +81,9 @@ class Instructions:
         """The instructions followed by a *Nodes* section listing each node's description."""
         parts = [self.text.strip()] if self.text.strip() else []
         for sk in skeletons or []:
-            rows = [f"- **{n}**: {self.description(sk.name, n)}" for n in sk.nodes if self.description(sk.name, n)]
+            rows = [
+                f"- **{n}**: {self.description(sk.name, n)}" for n in sk.nodes if self.description(sk.name, n)
+            ]
             if rows:
                 parts.append(f"### Nodes of {sk.name}\n\n" + "\n".join(rows))
         return "\n\n".join(parts) or "*No instructions for this dataset yet.*"
