@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.store import Change
 from ..errors import KeyskelError
 from .edit_actions import EditActions
+from .label_next import install as install_label_next
 from .navigation import NavigationActions
 from .stamp import StampActions, template_pose
 
@@ -119,6 +120,7 @@ class Bindings(StampActions, EditActions, NavigationActions):
         super().__init__(ctrl)
         for key, method, _ in KEYS:
             self.layer.bind_key(layer_key(key), self._key_handler(method), overwrite=True)
+        install_label_next(self)  # Shift-D / Shift-A: the next frame still to label (datasets)
         ctrl.changed.connect(self._on_changed)
         ctrl.frame_changed.connect(self._on_frame)
         self.layer.selected_data.events.items_changed.connect(self._on_selection)

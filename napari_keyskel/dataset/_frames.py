@@ -159,3 +159,81 @@ def put(whole: AnnotationSet, part: AnnotationSet, a: int, b: int) -> Annotation
     if part.frames:
         frames[a:b] = copy.deepcopy(part.frames)
     return AnnotationSet(out_stores, frames, whole.meta, whole.source)
+
+
+def _remap_meta(meta: dict[str, Any], mapping: dict[int, int]) -> dict[str, Any]:
+    """A copy of ``meta`` with frame-keyed entries renamed by ``mapping`` (others dropped)."""
+    out = copy.deepcopy(meta)
+    for path in FRAME_KEYED:
+        table = _table(out, path)
+        if table is not None:
+            _set_table(
+                out,
+                path,
+                {
+                    str(mapping[int(k)]): v
+                    for k, v in table.items()
+                    if str(k).lstrip("-").isdigit() and int(k) in mapping
+                },
+            )
+    return out
+
+
+def renumber(ann: AnnotationSet, numbers: Any, n_frames: int) -> AnnotationSet:
+    """Store frame ``f`` moved to frame ``numbers[f]`` (increasing) of ``n_frames``; alive in between.
+
+    For a file listing only some frames of a video (COCO images of frames 0, 10, 20): its rows
+    become the video's frame numbers, so the annotations sit on the right frames of the media.
+    """
+    nums = np.asarray(numbers, np.int64)
+    stores = []
+    for s in ann.stores:
+        out = _empty_like(s, n_frames)
+        if s.frame_axis is None:
+            out.tracks = {t.track_id: t.copy() for t in s}
+            stores.append(out)
+            continue
+        for t in s:
+            f = nums[t.start : t.stop]
+            if f.size == 0:
+                continue
+            n, k, d = int(f[-1] - f[0] + 1), t.coords.shape[1], t.coords.shape[2]
+            coords, vis = np.full((n, k, d), np.nan), np.zeros((n, k), np.int8)
+            key, score = np.zeros((n, k), bool), np.full((n, k), np.nan, np.float32)
+            rows = f - f[0]
+            coords[rows], vis[rows], key[rows], score[rows] = t.coords, t.visibility, t.is_key, t.score
+            alive = np.ones(n, bool)
+            alive[rows] = t.alive
+            mapping = {int(a): int(b) for a, b in zip(range(t.start, t.stop), f.tolist())}
+            out.tracks[t.track_id] = Track(
+                t.track_id, t.name, int(f[0]), coords, vis, key, alive, _remap_meta(t.meta, mapping), score
+            )
+        stores.append(out)
+    return AnnotationSet(stores, list(ann.frames), ann.meta, ann.source)
+
+
+def compact(ann: AnnotationSet, keep: Any) -> AnnotationSet:
+    """Only frames ``keep`` (increasing) of ``ann``, numbered from 0: the inverse of :func:`renumber`."""
+    kept = np.asarray(keep, np.int64)
+    stores = []
+    for s in ann.stores:
+        out = _empty_like(s, max(len(kept), 1))
+        if s.frame_axis is None:
+            out.tracks = {t.track_id: t.copy() for t in s}
+            stores.append(out)
+            continue
+        for t in s:
+            inside = kept[(kept >= t.start) & (kept < t.stop)]
+            if inside.size == 0:
+                continue
+            rows = inside - t.start
+            first = int(np.searchsorted(kept, inside[0]))
+            mapping = {int(f): first + i for i, f in enumerate(inside.tolist())}
+            out.tracks[t.track_id] = Track(
+                t.track_id, t.name, first, t.coords[rows].copy(), t.visibility[rows].copy(),
+                t.is_key[rows].copy(), t.alive[rows].copy(), _remap_meta(t.meta, mapping),
+                t.score[rows].copy(),
+            )  # fmt: skip
+        stores.append(out)
+    frames = [ann.frames[int(f)] for f in kept] if ann.frames else []
+    return AnnotationSet(stores, frames, ann.meta, ann.source)
