@@ -22,7 +22,7 @@ from typing import Any
 from ..core.annotation_set import AnnotationSet
 from ..core.skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from ..errors import FormatError, KeyskelError
-from ._media import find_media, media_in
+from ._media import find_media, media_frames, media_in
 from .model import Item
 from .status import Status, default_status
 
@@ -204,8 +204,22 @@ class FolderBackend(DarwinBackend):
             out.append(Item(key=p.name, name=p.name, kind=kind, media=p, source=self.skeleton_folder / fname))
         return out
 
+    def skeletons(self) -> list[Skeleton]:
+        """The skeleton files beside the media, then those in ``annotations/`` (these win)."""
+        return list({**_skeleton_files(self.root), **_skeleton_files(self.skeleton_folder)}.values())
+
+    def load(self, item: Item) -> AnnotationSet:
+        """The item's Darwin file read with the dataset's skeletons (empty before its first save)."""
+        from ..formats.darwin import read_darwin
+
+        if item.source is None or not item.source.exists():
+            return AnnotationSet(source=None if item.source is None else str(item.source))
+        return read_darwin(item.source, {sk.name: sk for sk in self.skeletons()} or None)
+
     def header(self, item: Item) -> None:
-        """The status from the annotation file, ``new`` while there is none."""
+        """The status from the annotation file, ``new`` while there is none; the media's frames."""
+        if item.n_frames is None and item.media is not None:
+            item.n_frames = media_frames(item.media, item.kind)
         if item.source is None or not item.source.exists():
             item.status = Status("new")
             return

@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "VOLUME_SUFFIXES", "find_media", "kind_of", "media_in"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "VOLUME_SUFFIXES",
+    "find_media",
+    "kind_of",
+    "media_frames",
+    "media_in",
+]
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".mts", ".ts", ".ogv"}
@@ -67,3 +75,21 @@ def find_media(name: str, roots: Iterable[Path], rel: str | None = None) -> Path
                 if cand.exists():
                     return cand
     return None
+
+
+def media_frames(path: Path, kind: str) -> int | None:
+    """Frames of a media item from its header alone (a video's stated count; images counted), or None."""
+    if kind == "image":
+        return 1
+    if kind == "images":
+        return sum(1 for p in path.iterdir() if p.is_file() and _suffix(p) in IMAGE_SUFFIXES)
+    if kind != "video":
+        return None
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            n = int(c.streams.video[0].frames) if c.streams.video else 0
+    except Exception:  # a broken file: the viewer says why when it is opened
+        return None
+    return n or None

@@ -1,0 +1,343 @@
+"""A dataset in a viewer: one item at a time, media below, annotations above (napari, no Qt).
+
+A :class:`DatasetSession` opens an item of a :class:`~napari_keyskel.dataset.Dataset`: its media
+as an Image layer showing the lazy :class:`~napari_keyskel.media.MediaSource` (never decoded
+whole), and each annotation store as a keyskel Points layer linked to it (the seam of
+:mod:`napari_keyskel._napari.media_link`: media directly below its annotations). An item with no
+annotations yet gets empty layers with the skeleton(s) of the item left (the skeleton is kept
+from item to item), else the dataset's skeleton files. Leaving an item (:meth:`open` another,
+:meth:`step`, :meth:`close`) saves it when it changed, through the dataset's backend, and removes
+its layers. Keyskel Points layers made while an item is open (e.g. in the Keyskel dock) belong to
+it and are saved with it.
+
+Frames: a file may list only some frames of a video (a COCO video item of frames 0, 10, 20):
+its rows are put on the video's frame numbers on opening, and on saving the frames written are
+those it listed plus every frame that now holds a point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from psygnal import Signal
+
+from ..core.annotation_set import AnnotationSet
+from ..core.skeleton import Skeleton
+from ..core.store import AnnotationStore
+from ..dataset import Dataset, Item, Status
+from ..dataset._frames import compact, renumber
+from ..errors import FormatWarning, KeyskelError
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["DatasetSession"]
+
+
+def _notify(text: str, error: bool = False) -> None:
+    from napari.utils.notifications import show_error, show_info
+
+    (show_error if error else show_info)(text)
+
+
+def _frame_numbers(ann: AnnotationSet) -> np.ndarray | None:
+    """The video frame number of each row of a one-video frame table, when they are not the rows."""
+    if not ann.frames:
+        return None
+    nums = [fr.get("frame") for fr in ann.frames]
+    if not all(isinstance(f, (int, np.integer)) and not isinstance(f, bool) for f in nums):
+        return None
+    if len({fr.get("item") for fr in ann.frames}) != 1 or len({fr.get("slot") for fr in ann.frames}) != 1:
+        return None
+    arr = np.asarray(nums, np.int64)
+    if arr.size and (np.any(np.diff(arr) <= 0) or arr[0] < 0):
+        return None
+    return None if np.array_equal(arr, np.arange(arr.size)) else arr
+
+
+class DatasetSession:
+    """Open the items of ``dataset`` one at a time in ``viewer`` (see the module docstring).
+
+    Attributes
+    ----------
+    current
+        Index of the item open, or None.
+    opened
+        Emitted with the index of the item just opened.
+    saved
+        Emitted with the index of an item just written.
+    status_changed
+        Emitted with the index of an item whose status changed.
+
+    """
+
+    opened = Signal(int)
+    saved = Signal(int)
+    status_changed = Signal(int)
+
+    def __init__(self, viewer: napari.Viewer, dataset: Dataset) -> None:
+        self.viewer, self.dataset = viewer, dataset
+        self.current: int | None = None
+        self.media_layer: Any = None
+        self.points_layers: list[Any] = []
+        self._ann: AnnotationSet | None = None  # the item's annotations as read (file frames)
+        self._file_numbers: np.ndarray | None = None
+        self._dirty = False
+        self._connected: list[Any] = []
+        self._skeletons: list[Skeleton] = []
+        self.source: Any = None
+
+    # -- opening --------------------------------------------------------------------------------
+    @property
+    def item(self) -> Item | None:
+        """The item open."""
+        return None if self.current is None else self.dataset.items[self.current]
+
+    def open(self, which: int | str | Item) -> Item:
+        """Save and close the item open, then open ``which``; returns it."""
+        index = self.dataset.index(which)
+        self.leave()
+        item = self.dataset.header(index)
+        self.source = self._open_media(item)
+        ann = self.dataset.annotations(item)
+        self._ann = ann
+        self._file_numbers = _frame_numbers(ann)
+        layer_ann = self._on_layer_frames(ann, item)
+        self._add_layers(item, layer_ann)
+        self.current = index
+        self._dirty = False
+        self.opened.emit(index)
+        return item
+
+    def _open_media(self, item: Item) -> Any:
+        if item.media is None:
+            _notify(f"keyskel: no media found for item {item.name!r}: its annotations open alone")
+            return None
+        from ..media import open_media
+
+        try:
+            source = open_media(item.media)
+        except KeyskelError as exc:
+            _notify(f"keyskel: cannot open the media of {item.name!r}: {exc}", error=True)
+            return None
+        source.strict = False  # a frame that cannot be decoded shows black with a warning
+        if item.n_frames is None or item.kind in ("video", "images"):
+            item.n_frames = len(source)
+        return source
+
+    def _media_frames(self, item: Item) -> list[dict[str, Any]]:
+        """A frame table for the media (frame numbers, names and sizes), named after the item."""
+        from ..media import frames_table
+
+        table = frames_table(self.source.describe())
+        if item.kind == "images":  # one item holding many images: a sequence of frames
+            return [{**fr, "item": item.name, "frame": i} for i, fr in enumerate(table)]
+        return [{**fr, "item": item.name} for fr in table]
+
+    def _on_layer_frames(self, ann: AnnotationSet, item: Item) -> AnnotationSet:
+        """The item's annotations on the media layer's frames, with a store per kept skeleton."""
+        n = len(self.source) if self.source is not None else max(ann.n_frames, 1)
+        if self._file_numbers is not None:
+            ann = renumber(ann, self._file_numbers, max(n, int(self._file_numbers[-1]) + 1))
+        if self.source is not None:
+            from ..media import to_layer_frames
+
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", FormatWarning)
+                ann = to_layer_frames(ann, self.source.frame_numbers)
+            for w in caught:
+                _notify(f"keyskel: {w.message}")
+        stores = [s.copy() for s in ann.stores]
+        have = {s.name for s in stores}
+        for sk in self._skeletons or self.dataset.skeletons():
+            if sk.name not in have:
+                stores.append(AnnotationStore(sk, n_frames=n, name=sk.name))
+        for s in stores:
+            if s.frame_axis is not None:
+                s.n_frames = max(n, s.frame_range()[1])
+        frames = list(ann.frames)
+        if self.source is not None and len(frames) != n:
+            frames = self._media_frames(item)
+        return AnnotationSet(stores, frames, ann.meta, ann.source)
+
+    def _add_layers(self, item: Item, ann: AnnotationSet) -> None:
+        from .layerdata import points_layer_tuple
+        from .registry import add_points_layer, expect_store, session_for
+
+        v = self.viewer
+        if self.source is not None:
+            rgb = bool(getattr(self.source, "rgb", False))
+            self.media_layer = v.add_image(
+                self.source, name=item.name, rgb=rgb, metadata={"keyskel_media": self.source.describe()}
+            )
+        self.points_layers = []
+        for store in ann.stores:
+            tup = points_layer_tuple(store, 0, name=store.name, dataset=ann)
+            expect_store(tup[1]["metadata"], store)
+            points = add_points_layer(v, tup)
+            self._link(points)
+            self.points_layers.append(points)
+            session = session_for(points)
+            if session is not None:
+                session.changed.connect(self._on_changed)
+                self._connected.append(session)
+        if self.points_layers:
+            v.layers.selection.active = self.points_layers[0]
+        v.layers.events.inserted.connect(self._on_inserted)
+
+    def _link(self, points: Any) -> None:
+        """Media directly below its annotations (footage's seam, where it is installed)."""
+        if self.media_layer is None:
+            return
+        try:
+            from .media_link import link
+        except ImportError:  # the seam module is not installed yet: keep the order by hand
+            points.metadata.setdefault("keyskel", {})["media"] = {
+                "path": str(Path(self.source.path).absolute()),
+                "layer": self.media_layer.name,
+            }
+            layers = self.viewer.layers
+            i, j = layers.index(self.media_layer), layers.index(points)
+            if i > j:
+                layers.move(i, j)
+            return
+        link(self.viewer, points, self.media_layer)
+
+    def _on_changed(self, changes: Any = None) -> None:
+        self._dirty = True
+
+    def _on_inserted(self, event: Any) -> None:
+        """A keyskel layer added while the item is open belongs to it (saved with it)."""
+        from .registry import is_keyskel_points, session_for
+
+        layer = event.value
+        if is_keyskel_points(layer) and layer not in self.points_layers and self.current is not None:
+            self.points_layers.append(layer)
+            self._dirty = True
+            session = session_for(layer)
+            if session is not None:
+                session.changed.connect(self._on_changed)
+                self._connected.append(session)
+
+    # -- leaving --------------------------------------------------------------------------------
+    def stores(self) -> list[AnnotationStore]:
+        """The stores of the item's annotation layers (as edited)."""
+        from .registry import session_for
+
+        out = []
+        for layer in self.points_layers:
+            session = session_for(layer)
+            if session is not None:
+                out.append(session.store)
+        return out
+
+    def changed(self) -> bool:
+        """Whether the item's annotations were edited since it opened (or last saved)."""
+        return self._dirty
+
+    def annotations(self) -> AnnotationSet:
+        """The item's annotations as edited, on the file's frames (what a save writes)."""
+        if self._ann is None or self.item is None:
+            raise KeyskelError("no item is open")
+        stores = self.stores()
+        frames = list(self._layer_frames())
+        ann = AnnotationSet(stores, frames, self._ann.meta, self._ann.source)
+        if self._file_numbers is None:
+            return ann
+        keep = set(self._file_numbers.tolist())
+        for s in stores:
+            for t in s:
+                keep.update((t.start + np.flatnonzero(np.isfinite(t.coords[..., 0]).any(axis=1))).tolist())
+        numbers = np.asarray(sorted(f for f in keep if f < len(frames)), np.int64)
+        return compact(ann, numbers)
+
+    def _layer_frames(self) -> list[dict[str, Any]]:
+        layer = self.points_layers[0] if self.points_layers else None
+        info = (layer.metadata.get("keyskel") or {}).get("dataset") if layer is not None else None
+        return list((info or {}).get("frames") or [])
+
+    def save(self) -> list[Path]:
+        """Write the item open if it changed (annotations and status); the files written."""
+        item = self.item
+        if item is None or self.current is None:
+            return []
+        if self._dirty:
+            self.dataset.set_annotations(item, self.annotations())
+        written = self.dataset.save(item)
+        if written:
+            self._dirty = False
+            self.saved.emit(self.current)
+        return written
+
+    def leave(self) -> list[Path]:
+        """Save the item open (if it changed) and remove its layers."""
+        if self.current is None:
+            return []
+        written = self.save()
+        index = self.current
+        self._skeletons = [s.skeleton for s in self.stores()] or self._skeletons
+        with contextlib.suppress(TypeError, ValueError):
+            self.viewer.layers.events.inserted.disconnect(self._on_inserted)
+        for session in self._connected:
+            with contextlib.suppress(TypeError, ValueError):
+                session.changed.disconnect(self._on_changed)
+        self._connected = []
+        for layer in [*self.points_layers, self.media_layer]:
+            if layer is not None and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        self.points_layers, self.media_layer = [], None
+        if self.source is not None:
+            with contextlib.suppress(Exception):
+                self.source.close()
+        self.source = None
+        self.current, self._ann, self._file_numbers = None, None, None
+        self.dataset.release(index)
+        return written
+
+    def close(self) -> list[Path]:
+        """Save and close the item open."""
+        return self.leave()
+
+    # -- moving and statuses --------------------------------------------------------------------
+    def step(self, direction: int = 1) -> Item | None:
+        """Open the next (``direction`` +1) or previous (-1) item; None at either end."""
+        if not len(self.dataset):
+            return None
+        if self.current is None:
+            return self.open(0 if direction > 0 else len(self.dataset) - 1)
+        target = self.current + (1 if direction > 0 else -1)
+        if not 0 <= target < len(self.dataset):
+            _notify(f"keyskel: no {'next' if direction > 0 else 'previous'} item")
+            return None
+        return self.open(target)
+
+    def set_status(self, status: str, force: bool = False, which: int | str | Item | None = None) -> Status:
+        """Set an item's status (default: the one open) and save it; ``complete`` is checked.
+
+        For the item open the check sees its annotations as edited. Raises :class:`KeyskelError`
+        with the reason when refused (unreviewed review flags, unless ``force``).
+        """
+        index = self.current if which is None else self.dataset.index(which)
+        if index is None:
+            raise KeyskelError("no item is open")
+        if index == self.current and self._dirty:
+            self.dataset.set_annotations(index, self.annotations())
+            self._dirty = False
+        st = self.dataset.set_status(index, status, force=force)
+        self.dataset.save(index)
+        self.status_changed.emit(index)
+        return st
+
+    def suggest(self, n: int, motion: bool = False) -> np.ndarray:
+        """``n`` frames of the item open worth labelling (layer frames; frames with keys skipped)."""
+        from ..dataset.suggest import suggest_frames
+        from ..dataset.where_next import keyed_frames
+
+        if self.source is None:
+            raise KeyskelError("the item open has no media to look at")
+        keyed = np.flatnonzero(keyed_frames(self.stores(), len(self.source)))
+        return suggest_frames(self.source, n, motion=motion, exclude=keyed)

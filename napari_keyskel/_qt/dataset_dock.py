@@ -1,0 +1,535 @@
+"""The Dataset dock: a dataset's items as a table, one opened at a time, statuses, instructions.
+
+:class:`DatasetDock` shows the items of a :class:`~napari_keyskel.dataset.Dataset` (name, kind,
+frames, labelled frames, keys, instances, unreviewed review flags, status), sortable by any
+column and filtered by status and by name, with a progress bar over the dataset (items
+complete). Double-click, *Next* / *Previous* or ``Page Down`` / ``Page Up`` open an item through
+a :class:`~napari_keyskel._napari.dataset_session.DatasetSession` (media below, annotations above,
+the skeleton kept), which saves the item left. The status buttons (or ``Alt-1`` .. ``Alt-4``) set
+the status of the item open; ``complete`` with unreviewed review flags asks first, in the dock.
+The instructions (Markdown with images) show when an item opens and on demand, and the
+description of the next node to place under the table; *Suggest* marks the frames worth labelling
+on the timeline and lists them. Rows are listed at once and counted a few at a time while the
+person works, so a large dataset opens at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .._napari.napari_private import unwrap_proxy
+from ..dataset import STATUSES, Dataset, open_dataset
+from ..errors import KeyskelError
+
+if TYPE_CHECKING:
+    import napari
+
+    from .._napari.dataset_session import DatasetSession
+
+__all__ = ["COLUMNS", "DatasetDock"]
+
+_ROLE = Qt.ItemDataRole.UserRole
+#: Table columns: (title, row key).
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("#", "number"),
+    ("item", "name"),
+    ("kind", "kind"),
+    ("frames", "frames"),
+    ("labelled", "labelled_frames"),
+    ("keys", "keys"),
+    ("inst.", "instances"),
+    ("flags", "review_flags"),
+    ("status", "status"),
+)
+_STATUS_COL = len(COLUMNS) - 1
+#: Viewer keys: (key, action, description).
+DOCK_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("PageDown", "next_item", "save this item and open the next one"),
+    ("PageUp", "previous_item", "save this item and open the previous one"),
+    *((f"Alt-{i + 1}", f"status:{s}", f"set this item's status to {s}") for i, s in enumerate(STATUSES)),
+)
+#: Items counted per timer tick while the table fills.
+COUNT_BATCH = 16
+
+
+class _Cell(QTableWidgetItem):
+    """A table cell that sorts numbers as numbers (unknown ones last)."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a, b = self.data(_ROLE + 1), other.data(_ROLE + 1)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return a < b
+        return str(self.text()) < str(other.text())
+
+
+class DatasetDock(QWidget):
+    """The items of a dataset, the item open, statuses, instructions and suggestions."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = unwrap_proxy(napari_viewer)
+        self.setObjectName("keyskel-dataset")
+        self.dataset: Dataset | None = None
+        self.session: DatasetSession | None = None
+        self._pending: list[int] = []
+        self._pending_force: int | None = None
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(2, 2, 2, 2)
+
+        top = QHBoxLayout()
+        self.open_button = QPushButton("Open dataset…")
+        self.open_button.setToolTip(
+            "A V7 export folder, a folder of media, a COCO .json, a .slp or a DLC project"
+        )
+        self.open_button.clicked.connect(self._ask_open)
+        self.path_label = QLabel("no dataset")
+        top.addWidget(self.open_button)
+        top.addWidget(self.path_label, 1)
+        outer.addLayout(top)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v of %m complete")
+        outer.addWidget(self.progress)
+        self.counts_label = QLabel("")
+        outer.addWidget(self.counts_label)
+
+        filt = QHBoxLayout()
+        self.status_filter = QComboBox()
+        self.status_filter.addItems(["all statuses", *STATUSES])
+        self.status_filter.currentIndexChanged.connect(self._apply_filter)
+        self.name_filter = QLineEdit()
+        self.name_filter.setPlaceholderText("filter by name")
+        self.name_filter.textChanged.connect(self._apply_filter)
+        filt.addWidget(self.status_filter)
+        filt.addWidget(self.name_filter, 1)
+        outer.addLayout(filt)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([c for c, _ in COLUMNS])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
+        self.table.cellDoubleClicked.connect(lambda row, _col: self.open_row(row))
+        outer.addWidget(self.table, 1)
+
+        nav = QHBoxLayout()
+        self.prev_button = QPushButton("◀ Previous")
+        self.prev_button.setToolTip("Save this item and open the previous one (Page Up)")
+        self.prev_button.clicked.connect(self.previous_item)
+        self.next_button = QPushButton("Next ▶")
+        self.next_button.setToolTip("Save this item and open the next one (Page Down)")
+        self.next_button.clicked.connect(self.next_item)
+        nav.addWidget(self.prev_button)
+        nav.addWidget(self.next_button)
+        outer.addLayout(nav)
+
+        st = QHBoxLayout()
+        self.status_buttons: dict[str, QPushButton] = {}
+        for i, s in enumerate(STATUSES):
+            b = QPushButton(s)
+            b.setToolTip(f"Set the item open to {s} (Alt-{i + 1})")
+            b.clicked.connect(lambda _=False, s=s: self.set_status(s))
+            self.status_buttons[s] = b
+            st.addWidget(b)
+        outer.addLayout(st)
+        self.confirm = QWidget()
+        cl = QHBoxLayout(self.confirm)
+        cl.setContentsMargins(0, 0, 0, 0)
+        self.confirm_label = QLabel("")
+        self.confirm_label.setWordWrap(True)
+        self.confirm_yes = QPushButton("Complete anyway")
+        self.confirm_yes.clicked.connect(self._force_complete)
+        self.confirm_no = QPushButton("Cancel")
+        self.confirm_no.clicked.connect(self.confirm.hide)
+        cl.addWidget(self.confirm_label, 1)
+        cl.addWidget(self.confirm_yes)
+        cl.addWidget(self.confirm_no)
+        self.confirm.hide()
+        outer.addWidget(self.confirm)
+
+        sug = QHBoxLayout()
+        self.suggest_n = QSpinBox()
+        self.suggest_n.setRange(1, 1000)
+        self.suggest_n.setValue(20)
+        self.suggest_motion = QCheckBox("motion")
+        self.suggest_button = QPushButton("Suggest frames")
+        self.suggest_button.setToolTip("Frames of this item worth labelling: diverse in appearance")
+        self.suggest_button.clicked.connect(self.suggest)
+        sug.addWidget(self.suggest_button)
+        sug.addWidget(self.suggest_n)
+        sug.addWidget(self.suggest_motion)
+        outer.addLayout(sug)
+        self.suggestions = QListWidget()
+        self.suggestions.setMaximumHeight(80)
+        self.suggestions.itemClicked.connect(self._go_suggestion)
+        outer.addWidget(self.suggestions)
+
+        self.node_label = QLabel("")
+        self.node_label.setWordWrap(True)
+        outer.addWidget(self.node_label)
+        ins = QHBoxLayout()
+        self.instructions_button = QPushButton("Instructions")
+        self.instructions_button.setCheckable(True)
+        self.instructions_button.toggled.connect(self.show_instructions)
+        self.edit_button = QPushButton("Edit")
+        self.edit_button.setCheckable(True)
+        self.edit_button.toggled.connect(self._edit_instructions)
+        ins.addWidget(self.instructions_button)
+        ins.addWidget(self.edit_button)
+        outer.addLayout(ins)
+        self.instructions = QTextBrowser()
+        self.instructions.setOpenExternalLinks(True)
+        self.instructions_edit = QPlainTextEdit()
+        self.instructions.hide()
+        self.instructions_edit.hide()
+        outer.addWidget(self.instructions, 1)
+        outer.addWidget(self.instructions_edit, 1)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        outer.addWidget(self.message)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._count_some)
+        self._node_timer = QTimer(self)
+        self._node_timer.setInterval(250)
+        self._node_timer.timeout.connect(self._show_next_node)
+        self._bind_keys()
+
+    # -- the dataset ----------------------------------------------------------------------------
+    def _ask_open(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a dataset folder")
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "…or a dataset file", "", "Datasets (*.json *.slp *.yaml)"
+            )
+        if path:
+            self.open_dataset(path)
+
+    def open_dataset(self, path: str | Path | Dataset, open_first: bool = True) -> Dataset | None:
+        """Show a dataset (a path is opened), and open its first item."""
+        from .._napari.dataset_session import DatasetSession
+
+        if self.session is not None:
+            self.session.close()
+        try:
+            ds = path if isinstance(path, Dataset) else open_dataset(path)
+        except KeyskelError as exc:
+            self.say(f"cannot open {path}: {exc}")
+            return None
+        self.dataset = ds
+        self.session = DatasetSession(self.viewer, ds)
+        self.session.opened.connect(self._on_opened)
+        self.session.saved.connect(self._refresh_row)
+        self.session.status_changed.connect(self._refresh_row)
+        self.path_label.setText(f"{ds.root.name} ({ds.format}, {len(ds)} items)")
+        self._fill()
+        if open_first and len(ds):
+            self.open_item(0)
+        self._pending = list(range(len(ds)))
+        self._timer.start()
+        self._node_timer.start()
+        return ds
+
+    def _fill(self) -> None:
+        assert self.dataset is not None
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(self.dataset))
+        for i, it in enumerate(self.dataset.items):
+            for c, (_, key) in enumerate(COLUMNS):
+                text = (
+                    str(i + 1)
+                    if key == "number"
+                    else str(getattr(it, key, "…"))
+                    if key in ("name", "kind")
+                    else "…"
+                )
+                cell = _Cell(text)
+                if c == 0:
+                    cell.setData(_ROLE, i)
+                    cell.setData(_ROLE + 1, i + 1)
+                self.table.setItem(i, c, cell)
+            self.table.item(i, 1).setToolTip(it.key)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # the dataset's order
+        self._update_progress()
+
+    def _row_of(self, index: int) -> int:
+        for r in range(self.table.rowCount()):
+            cell = self.table.item(r, 0)
+            if cell is not None and cell.data(_ROLE) == index:
+                return r
+        return -1
+
+    def index_of_row(self, row: int) -> int:
+        """The dataset index of a table row."""
+        return int(self.table.item(row, 0).data(_ROLE))
+
+    def _refresh_row(self, index: int, counts: bool = True) -> None:
+        """Show an item's numbers and status (read if needed)."""
+        if self.dataset is None:
+            return
+        try:
+            row = self.dataset.row(index, counts=counts)
+        except KeyskelError as exc:
+            self.say(f"item {self.dataset.items[index].name}: {exc}")
+            return
+        r = self._row_of(index)
+        if r < 0:
+            return
+        self.table.setSortingEnabled(False)
+        for c, (_, key) in enumerate(COLUMNS):
+            if key not in row:
+                continue
+            cell = self.table.item(r, c)
+            value = row[key]
+            cell.setText("?" if value is None else str(value))
+            cell.setData(_ROLE + 1, value if isinstance(value, (int, float)) else None)
+        self.table.item(r, 1).setToolTip(f"{row['key']}\n{row['media'] or 'media not found'}")
+        if row.get("who"):
+            self.table.item(r, _STATUS_COL).setToolTip(f"set by {row['who']} at {row['when']}")
+        self.table.setSortingEnabled(True)
+        self._apply_filter()
+        self._update_progress()
+
+    def _count_some(self) -> None:
+        """Count a few items (the table fills while the person works)."""
+        for _ in range(COUNT_BATCH):
+            if not self._pending:
+                self._timer.stop()
+                return
+            self._refresh_row(self._pending.pop(0))
+
+    def _update_progress(self) -> None:
+        ds = self.dataset
+        if ds is None:
+            return
+        known = [it.status.status for it in ds.items if it.status is not None]
+        done = sum(s == "complete" for s in known)
+        self.progress.setRange(0, max(len(ds), 1))
+        self.progress.setValue(done)
+        parts = [f"{known.count(s)} {s}" for s in STATUSES]
+        left = len(ds) - len(known)
+        self.counts_label.setText(", ".join(parts) + (f" ({left} not read yet)" if left else ""))
+
+    def _apply_filter(self) -> None:
+        status = self.status_filter.currentText()
+        text = self.name_filter.text().strip().lower()
+        for r in range(self.table.rowCount()):
+            name = self.table.item(r, 1).text().lower()
+            st = self.table.item(r, _STATUS_COL).text()
+            hide = (status in STATUSES and st != status) or (text and text not in name)
+            self.table.setRowHidden(r, bool(hide))
+
+    # -- items ----------------------------------------------------------------------------------
+    def open_item(self, index: int) -> None:
+        """Open item ``index`` (saving the item left)."""
+        if self.session is None:
+            return
+        try:
+            self.session.open(index)
+        except KeyskelError as exc:
+            self.say(f"cannot open item: {exc}")
+
+    def open_row(self, row: int) -> None:
+        """Open the item of a table row."""
+        self.open_item(self.index_of_row(row))
+
+    def _step(self, direction: int) -> None:
+        """Open the next / previous item in the table's order (sorted and filtered as shown)."""
+        if self.session is None or self.dataset is None:
+            return
+        rows = [r for r in range(self.table.rowCount()) if not self.table.isRowHidden(r)]
+        if not rows:
+            return
+        cur = self._row_of(self.session.current) if self.session.current is not None else -1
+        if cur < 0:
+            target = rows[0] if direction > 0 else rows[-1]
+        else:
+            later = [r for r in rows if (r > cur if direction > 0 else r < cur)]
+            if not later:
+                self.say(f"no {'next' if direction > 0 else 'previous'} item")
+                return
+            target = later[0] if direction > 0 else later[-1]
+        self.open_row(target)
+
+    def next_item(self) -> None:
+        """Save this item and open the next one."""
+        self._step(+1)
+
+    def previous_item(self) -> None:
+        """Save this item and open the previous one."""
+        self._step(-1)
+
+    def _on_opened(self, index: int) -> None:
+        self._refresh_row(index, counts=False)
+        r = self._row_of(index)
+        if r >= 0:
+            self.table.selectRow(r)
+            self.table.scrollToItem(self.table.item(r, 0))
+        self.suggestions.clear()
+        self.confirm.hide()
+        item = self.dataset.items[index] if self.dataset is not None else None
+        if item is not None:
+            self.say(f"opened {item.name} ({index + 1} of {len(self.dataset or [])})")
+        if self.dataset is not None and self.dataset.instructions.text.strip():
+            self.instructions_button.setChecked(True)
+            self.show_instructions(True)
+
+    # -- statuses -------------------------------------------------------------------------------
+    def set_status(self, status: str) -> None:
+        """Set the item open to ``status``; ``complete`` with unreviewed flags asks first."""
+        if self.session is None or self.session.current is None:
+            self.say("open an item first")
+            return
+        try:
+            st = self.session.set_status(status)
+        except KeyskelError as exc:
+            if status != "complete":
+                self.say(str(exc))
+                return
+            self._pending_force = self.session.current
+            self.confirm_label.setText(f"{exc}. Complete it anyway?")
+            self.confirm.show()
+            return
+        self.confirm.hide()
+        self.say(f"{self.session.item.name if self.session.item else ''}: {st.status}")
+
+    def _force_complete(self) -> None:
+        if self.session is None or self._pending_force is None:
+            return
+        self.session.set_status("complete", force=True, which=self._pending_force)
+        self._pending_force = None
+        self.confirm.hide()
+        self.say("completed with unreviewed flags")
+
+    # -- instructions and next node -------------------------------------------------------------
+    def show_instructions(self, on: bool = True) -> None:
+        """Show (or hide) the dataset's instructions."""
+        if self.dataset is None:
+            return
+        ins = self.dataset.instructions
+        if ins.folder is not None:
+            self.instructions.setSearchPaths([str(ins.folder)])
+        self.instructions.setMarkdown(ins.markdown(self.dataset.skeletons()))
+        self.instructions.setVisible(on and not self.edit_button.isChecked())
+
+    def _edit_instructions(self, on: bool) -> None:
+        if self.dataset is None:
+            return
+        ins = self.dataset.instructions
+        if on:
+            self.instructions_edit.setPlainText(ins.text)
+            self.instructions_edit.show()
+            self.instructions.hide()
+            self.edit_button.setText("Save")
+            return
+        ins.text = self.instructions_edit.toPlainText()
+        try:
+            ins.save(self.dataset.skeletons())
+        except (KeyskelError, OSError) as exc:
+            self.say(f"instructions not saved: {exc}")
+        self.instructions_edit.hide()
+        self.edit_button.setText("Edit")
+        self.show_instructions(self.instructions_button.isChecked())
+
+    def _show_next_node(self) -> None:
+        """Beside the item: the next node to place and what it means."""
+        from .._napari.registry import session_for
+
+        if self.dataset is None:
+            return
+        layer = self.viewer.layers.selection.active
+        session = session_for(layer) if layer is not None else None
+        bindings = getattr(session, "bindings", None)
+        if session is None or bindings is None:
+            self.node_label.setText("")
+            return
+        try:
+            k = bindings.next_node_index()
+        except (KeyskelError, IndexError, KeyError):
+            k = None
+        if k is None:
+            self.node_label.setText("")
+            return
+        store = session.store
+        node = store.skeleton.nodes[k]
+        desc = self.dataset.instructions.description(store.name, node)
+        self.node_label.setText(f"next node: <b>{node}</b>" + (f" — {desc}" if desc else ""))
+
+    # -- suggestions ----------------------------------------------------------------------------
+    def suggest(self) -> np.ndarray:
+        """Suggest frames of the item open; marked on the timeline and listed here."""
+        if self.session is None:
+            return np.zeros(0, np.int64)
+        try:
+            frames = self.session.suggest(self.suggest_n.value(), self.suggest_motion.isChecked())
+        except KeyskelError as exc:
+            self.say(str(exc))
+            return np.zeros(0, np.int64)
+        self.suggestions.clear()
+        for f in frames.tolist():
+            li = QListWidgetItem(f"frame {f}")
+            li.setData(_ROLE, int(f))
+            self.suggestions.addItem(li)
+        from .timeline_dock import find_timeline
+
+        timeline = find_timeline(self.viewer)
+        if timeline is not None:
+            timeline.set_marks("suggested", frames)
+        self.say(f"{len(frames)} frames suggested (marked on the timeline)")
+        return frames
+
+    def _go_suggestion(self, li: QListWidgetItem) -> None:
+        frame = int(li.data(_ROLE))
+        if self.session is None or self.session.media_layer is None:
+            return
+        self.viewer.dims.set_current_step(self.viewer.dims.ndim - self.session.media_layer.ndim, frame)
+
+    # -- keys and messages ----------------------------------------------------------------------
+    def _bind_keys(self) -> None:
+        for key, action, _ in DOCK_KEYS:
+            self.viewer.bind_key(key, self._key_handler(action), overwrite=True)
+
+    def _key_handler(self, action: str) -> Any:
+        def handler(viewer: Any) -> None:
+            if action.startswith("status:"):
+                self.set_status(action.split(":", 1)[1])
+            else:
+                getattr(self, action)()
+
+        handler.__doc__ = next(d for _, a, d in DOCK_KEYS if a == action)
+        return handler
+
+    def say(self, text: str) -> None:
+        """Show a message in the dock."""
+        self.message.setText(text)
