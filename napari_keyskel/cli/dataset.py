@@ -30,7 +30,7 @@ from ..errors import KeyskelError
 __all__ = ["register"]
 
 #: Decoded frames the suggestion reader may cache (MB): a few frames, never a whole video.
-SUGGEST_CACHE_MB = 64
+SUGGEST_CACHE_MB = 8
 
 
 # -- keyskel dataset ----------------------------------------------------------------------------

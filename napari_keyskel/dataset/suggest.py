@@ -58,10 +58,17 @@ def _bins(n: int, size: int) -> np.ndarray:
 
 
 def thumbnail(frame: np.ndarray, size: int = THUMB) -> np.ndarray:
-    """A frame ``(y, x[, c])`` as a grey ``(size, size)`` float32 thumbnail (area means)."""
+    """A frame ``(y, x[, c])`` as a grey ``(size, size)`` float32 thumbnail (area means).
+
+    A large frame is first sampled every few pixels (to about four samples per thumbnail pixel
+    along each axis), so shrinking costs the same for any frame size.
+    """
     a = np.asarray(frame)
+    sy, sx = max(1, a.shape[0] // (4 * size)), max(1, a.shape[1] // (4 * size))
+    a = a[::sy, ::sx]
     if a.ndim == 3:
-        a = a[..., :3].mean(axis=-1, dtype=np.float32) if a.shape[-1] in (3, 4) else a.mean(axis=-1)
+        c = a.shape[-1]
+        a = a[..., :3].mean(axis=-1, dtype=np.float32) if c in (3, 4) else a.mean(axis=-1, dtype=np.float32)
     a = np.asarray(a, np.float32)
     ry, rx = _bins(a.shape[0], size), _bins(a.shape[1], size)
     sums = np.add.reduceat(np.add.reduceat(a, ry, axis=0), rx, axis=1)
@@ -98,16 +105,17 @@ def thumbnails(
 
 
 def pca(x: np.ndarray, n_components: int = 20) -> np.ndarray:
-    """``x`` (m, d) projected on its first ``n_components`` principal components (m, c)."""
-    x = np.asarray(x, np.float64)
-    x = x - x.mean(axis=0)
+    """``x`` (m, d) projected on its first ``n_components`` principal components (m, c), float64."""
+    x = np.array(x, np.float32)  # a copy, centred in place (float32: half the memory)
+    x -= x.mean(axis=0)
     c = int(min(n_components, *x.shape))
     if c <= 0:
         return np.zeros((x.shape[0], 0))
     if x.shape[1] <= x.shape[0]:  # the d x d covariance is the small side
-        _, v = np.linalg.eigh(x.T @ x)
-        return x @ v[:, ::-1][:, :c]
-    u, s, _ = np.linalg.svd(x, full_matrices=False)
+        cov = (x.T @ x).astype(np.float64)
+        _, v = np.linalg.eigh(cov)
+        return (x @ v[:, ::-1][:, :c].astype(np.float32)).astype(np.float64)
+    u, s, _ = np.linalg.svd(x.astype(np.float64), full_matrices=False)
     return u[:, :c] * s[:c]
 
 
