@@ -139,7 +139,9 @@ class DarwinBackend:
         if item.source is None:
             raise KeyskelError(f"item {item.name!r} has no annotation file to write")
         if annotations is None:
-            return [write_status(item.source, status)] if item.source.exists() else []
+            if not item.source.exists():  # a status for an item never annotated: a file of its own
+                return [_write_doc(item.source, empty_document(item, status))]
+            return [write_status(item.source, status)]
         from ..formats.darwin import write_darwin
 
         kept = (
@@ -150,8 +152,9 @@ class DarwinBackend:
         put = isinstance(kept, list) and len(kept) == 1 and isinstance(kept[0], dict)
         if put:
             kept[0]["keyskel_rest"] = {**(kept[0].get("keyskel_rest") or {}), "status": status.to_dict()}
-        if not annotations.frames and not annotations.stores:
-            return [write_status(item.source, status)] if item.source.exists() else []
+        if not put and not any(len(st) for st in annotations.stores):  # nothing to write but the item
+            doc = empty_document(item, status, annotations.frames)
+            return [_write_doc(item.source, doc), *self._missing_skeletons(annotations)]
         written = write_darwin(annotations, item.source, skeleton_file=False)
         if not put:  # a new file: its status goes in now (the only time a save writes twice)
             write_status(item.source, status)
@@ -166,6 +169,43 @@ class DarwinBackend:
             if not path.exists() and (sk.edges or sk.flip_pairs):  # names alone come back from the file
                 out.append(Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name).save(path))
         return out
+
+
+SCHEMA_REF = "https://darwin-public.s3.eu-west-1.amazonaws.com/darwin_json/2.0/schema.json"
+
+
+def empty_document(item: Item, status: Status, frames: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A Darwin 2.0 document of an item with no annotation (its slot, its status)."""
+    frames = frames or []
+    n = len(frames) or item.n_frames or 1
+    video = item.kind in ("video", "images") or n > 1
+    slot: dict[str, Any] = {"type": "video" if video else "image", "slot_name": "0"}
+    for dim in ("width", "height"):
+        v = next((fr[dim] for fr in frames if isinstance(fr.get(dim), int)), None)
+        if v is not None:
+            slot[dim] = v
+    if video:
+        names = [fr.get("file_name") for fr in frames]
+        slot["frame_count"] = n
+        slot["frame_urls"] = [
+            str(names[i]) if i < len(names) and names[i] else f"{item.name}/frame_{i:06d}" for i in range(n)
+        ]
+    slot["source_files"] = [{"file_name": item.name}]
+    return {
+        "version": "2.0",
+        "schema_ref": SCHEMA_REF,
+        "item": {"name": item.name, "path": "/", "slots": [slot]},
+        "annotations": [],
+        "properties": [],
+        "keyskel": {"status": status.to_dict()},
+    }
+
+
+def _write_doc(path: Path, doc: dict[str, Any]) -> Path:
+    from ..core._atomic import atomic_write_bytes
+    from ..formats._jsonio import dumps_json
+
+    return atomic_write_bytes(path, dumps_json(doc))
 
 
 def write_status(path: Path, status: Status) -> Path:

@@ -59,10 +59,11 @@ class Instructions:
         except (OSError, UnicodeDecodeError) as exc:
             raise FormatError(f"cannot read the instructions ({exc})", md) from None
         nodes: dict[str, dict[str, str]] = {}
-        for sk in sorted(sk_folder.glob(f"*{SKELETON_FILE_SUFFIX}")):
-            desc = _descriptions(sk)
-            if desc:
-                nodes[desc[0]] = desc[1]
+        for where in dict.fromkeys([folder, sk_folder]):  # the skeleton folder's files win
+            for sk in sorted(where.glob(f"*{SKELETON_FILE_SUFFIX}")):
+                desc = _descriptions(sk)
+                if desc:
+                    nodes[desc[0]] = desc[1]
         return cls(text, nodes, folder, sk_folder)
 
     def description(self, cls_name: str, node: str) -> str:
@@ -101,7 +102,8 @@ class Instructions:
         out = [atomic_write_text(where / INSTRUCTIONS_FILE, self.text)] if self.text.strip() else []
         by_name = {sk.name: sk for sk in skeletons or []}
         for cls_name, desc in self.nodes.items():
-            path = sk_where / f"{cls_name}{SKELETON_FILE_SUFFIX}"
+            fname = f"{cls_name}{SKELETON_FILE_SUFFIX}"
+            path = next((p for p in (sk_where / fname, where / fname) if p.is_file()), sk_where / fname)
             if path.is_file():
                 data = _load(path)
             elif cls_name in by_name:
