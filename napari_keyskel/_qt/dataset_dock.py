@@ -136,7 +136,7 @@ class DatasetDock(QWidget):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         header.setMinimumSectionSize(24)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.open_row(row))
         outer.addWidget(self.table, 1)
