@@ -44,13 +44,13 @@ def _rows_chunk(job: tuple[str, str, list[str]]) -> list[dict[str, Any]]:
 
 
 def _rows(args: argparse.Namespace, ds: Any) -> list[dict[str, Any]]:
-    from .parallel import AUTO_PARALLEL, Engine, chunk_bounds
+    from .parallel import chunk_bounds
 
     keys = [it.key for it in ds]
-    many = args.jobs != 1 and (args.jobs or args.scheduler or len(keys) >= AUTO_PARALLEL)
-    if not many or ds.format not in ("darwin", "folder"):
+    engine = _engine(args, len(keys)) if ds.format in ("darwin", "folder") else None
+    if engine is None:
         return [ds.row(k) for k in keys]
-    with Engine(args.jobs, args.scheduler) as engine:
+    with engine:
         bounds = chunk_bounds(len(keys), engine.workers * 2)
         parts = engine.map(_rows_chunk, [(str(ds.root), ds.format, keys[a:b]) for a, b in bounds])
     return [r for part in parts for r in part]
@@ -73,7 +73,12 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         if not items:
             raise KeyskelError("--set-status needs a status and at least one ITEM")
         for name in items:
-            ds.set_status(name, status, who=args.who, force=args.force)
+            try:
+                ds.set_status(name, status, who=args.who, force=args.force)
+            except KeyskelError as exc:
+                if status == "complete" and "unreviewed" in str(exc):
+                    raise KeyskelError(f"{exc} (--force completes it anyway); nothing was saved") from None
+                raise
         written = ds.save()
         n = len(items)
         print(f"{n} item{'s' if n != 1 else ''} set to {status}; wrote {len(set(written))} files")
@@ -128,7 +133,19 @@ class _Thumbs:
     def __call__(self, key: str, frames: np.ndarray) -> np.ndarray:
         from ..dataset.suggest import thumbnails
 
-        return thumbnails(_open(self.media[key]), frames)
+        with _open(self.media[key]) as src:
+            return thumbnails(src, frames)
+
+
+def _length(item: Any) -> int:
+    """An item's frames from its header or its media's header (no decoder, no thread is started)."""
+    from ..dataset._media import media_frames
+
+    n = item.n_frames or media_frames(item.media, item.kind)
+    if n is None:  # the container states no count: index it (closed at once)
+        with _open(str(item.media)) as src:
+            n = len(src)
+    return int(n)
 
 
 def _source_numbers(src: Any, frames: np.ndarray) -> list[int]:
@@ -136,46 +153,63 @@ def _source_numbers(src: Any, frames: np.ndarray) -> list[int]:
     return [int(x) for x in (np.asarray(numbers)[frames] if numbers is not None else frames)]
 
 
-def _cmd_suggest(args: argparse.Namespace) -> int:
-    from ..dataset import open_dataset
+def _engine(args: argparse.Namespace, n_items: int) -> Any:
+    """Dask workers for ``n_items`` items, started now; None for a serial run.
+
+    Started before this process decodes any media: a process forked after PyAV has run can hang
+    in FFmpeg.
+    """
+    from .parallel import AUTO_PARALLEL, Engine
+
+    if args.jobs == 1 or n_items < 2 or not (args.jobs or args.scheduler or n_items >= AUTO_PARALLEL):
+        return None
+    return Engine(args.jobs, args.scheduler).start()
+
+
+def _suggest_items(args: argparse.Namespace, ds: Any, engine: Any) -> list[dict[str, Any]]:
+    """Suggestions over a dataset's items (or the one ``--item``)."""
     from ..dataset.suggest import suggest_frames, suggest_many
 
-    p = Path(args.path)
-    from ..dataset._media import kind_of
+    items = [ds.header(args.item)] if args.item else [ds.header(it) for it in ds]
+    missing = [it.name for it in items if it.media is None]
+    usable = [it for it in items if it.media is not None]
+    if not usable:
+        raise KeyskelError(f"{ds.root}: no item's media was found ({', '.join(missing[:5])}...)")
+    if missing:
+        print(f"keyskel suggest: warning: {len(missing)} items have no media found and were skipped")
+    if len(usable) == 1:
+        it = usable[0]
+        keyed = _keyed_frames(ds.annotations(it))
+        with _open(str(it.media)) as src:
+            frames = suggest_frames(src, args.n, motion=args.motion, exclude=keyed)
+            return [{"item": it.name, "frame": f} for f in _source_numbers(src, frames)]
+    lengths = [(it.key, _length(it)) for it in usable]
+    read = _Thumbs({it.key: str(it.media) for it in usable})
+    names = {it.key: it.name for it in usable}
+    mapper = engine.map if engine is not None else None
+    chosen = suggest_many(lengths, args.n, read, motion=args.motion, map=mapper)
+    return [{"item": names[k], "key": k, "frame": f} for k, f in chosen]
 
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from ..dataset import open_dataset
+    from ..dataset._media import kind_of
+    from ..dataset.suggest import suggest_frames
+
+    p = Path(args.path)
     picks: list[dict[str, Any]]
     if kind_of(p) in ("video", "images", "image"):
-        src = _open(str(p))
-        frames = suggest_frames(src, args.n, motion=args.motion)
-        picks = [{"item": p.name, "frame": f} for f in _source_numbers(src, frames)]
+        with _open(str(p)) as src:
+            frames = suggest_frames(src, args.n, motion=args.motion)
+            picks = [{"item": p.name, "frame": f} for f in _source_numbers(src, frames)]
     else:
-        ds = open_dataset(p)
-        items = [ds.header(args.item)] if args.item else [ds.header(it) for it in ds]
-        missing = [it.name for it in items if it.media is None]
-        usable = [it for it in items if it.media is not None]
-        if not usable:
-            raise KeyskelError(f"{p}: no item's media was found ({', '.join(missing[:5])}...)")
-        if len(usable) == 1:
-            it = usable[0]
-            src = _open(str(it.media))
-            frames = suggest_frames(
-                src, args.n, motion=args.motion, exclude=_keyed_frames(ds.annotations(it))
-            )
-            picks = [{"item": it.name, "frame": f} for f in _source_numbers(src, frames)]
-        else:
-            lengths = [(it.key, len(_open(str(it.media)))) for it in usable]
-            read = _Thumbs({it.key: str(it.media) for it in usable})
-            names = {it.key: it.name for it in usable}
-            from .parallel import AUTO_PARALLEL, Engine
-
-            if args.jobs == 1 or not (args.jobs or args.scheduler or len(usable) >= AUTO_PARALLEL):
-                chosen = suggest_many(lengths, args.n, read, motion=args.motion)
-            else:
-                with Engine(args.jobs, args.scheduler) as engine:
-                    chosen = suggest_many(lengths, args.n, read, motion=args.motion, map=engine.map)
-            picks = [{"item": names[k], "key": k, "frame": f} for k, f in chosen]
-        if missing:
-            print(f"keyskel suggest: warning: {len(missing)} items have no media found and were skipped")
+        ds = open_dataset(p)  # lists the items; no media is opened yet
+        engine = None if args.item else _engine(args, len(ds))
+        try:
+            picks = _suggest_items(args, ds, engine)
+        finally:
+            if engine is not None:
+                engine.close()
     if args.json:
         print(json.dumps(picks, indent=2))
     else:
