@@ -90,6 +90,8 @@ class DatasetSession:
         self._connected: list[Any] = []
         self._skeletons: list[Skeleton] = []
         self.source: Any = None
+        self._spare: Any = None  # the last item's Image layer, reused for the next media
+        self._old_source: Any = None
 
     # -- opening --------------------------------------------------------------------------------
     @property
@@ -100,7 +102,7 @@ class DatasetSession:
     def open(self, which: int | str | Item) -> Item:
         """Save and close the item open, then open ``which``; returns it."""
         index = self.dataset.index(which)
-        self.leave()
+        self.leave(keep_media=True)
         item = self.dataset.header(index)
         self.source = self._open_media(item)
         ann = self.dataset.annotations(item)
@@ -108,6 +110,10 @@ class DatasetSession:
         self._file_numbers = _frame_numbers(ann)
         layer_ann = self._on_layer_frames(ann, item)
         self._add_layers(item, layer_ann)
+        if self._old_source is not None:  # the kept Image layer shows the new media now
+            with contextlib.suppress(Exception):
+                self._old_source.close()
+            self._old_source = None
         self.current = index
         self._dirty = False
         self.opened.emit(index)
@@ -169,11 +175,11 @@ class DatasetSession:
         from .registry import add_points_layer, expect_store, session_for
 
         v = self.viewer
+        spare, self._spare = self._spare, None
         if self.source is not None:
-            rgb = bool(getattr(self.source, "rgb", False))
-            self.media_layer = v.add_image(
-                self.source, name=item.name, rgb=rgb, metadata={"keyskel_media": self.source.describe()}
-            )
+            self.media_layer = self._media_layer(item, spare)
+        elif spare is not None and spare in v.layers:
+            v.layers.remove(spare)
         self.points_layers = []
         for store in ann.stores:
             tup = points_layer_tuple(store, 0, name=store.name, dataset=ann)
@@ -188,6 +194,29 @@ class DatasetSession:
         if self.points_layers:
             v.layers.selection.active = self.points_layers[0]
         v.layers.events.inserted.connect(self._on_inserted)
+
+    def _media_layer(self, item: Item, spare: Any) -> Any:
+        """The Image layer showing the item's media: the last item's, given the new data, if it can.
+
+        Adding a layer costs napari far more than swapping a layer's data.
+        """
+        src, v = self.source, self.viewer
+        rgb = bool(getattr(src, "rgb", False))
+        dtype = np.dtype(src.dtype)
+        # a uint8 range is known: napari would otherwise decode frames to guess one
+        limits = (0, 255) if dtype == np.uint8 else None
+        meta = {"keyskel_media": src.describe()}
+        if spare is not None and spare in v.layers:
+            if spare.rgb == rgb and spare.ndim == src.ndim - rgb and limits is not None:
+                spare.metadata = meta
+                spare.data = src
+                spare.name = item.name
+                spare.contrast_limits_range = limits
+                spare.contrast_limits = limits
+                return spare
+            v.layers.remove(spare)
+        kwargs = {"contrast_limits": limits} if limits is not None else {}
+        return v.add_image(src, name=item.name, rgb=rgb, metadata=meta, **kwargs)
 
     def _link(self, points: Any) -> None:
         """Media directly below its annotations (footage's seam, where it is installed)."""
@@ -273,8 +302,11 @@ class DatasetSession:
             self.saved.emit(self.current)
         return written
 
-    def leave(self) -> list[Path]:
-        """Save the item open (if it changed) and remove its layers."""
+    def leave(self, keep_media: bool = False) -> list[Path]:
+        """Save the item open (if it changed) and remove its layers.
+
+        ``keep_media``: the Image layer stays, for the next item's media.
+        """
         if self.current is None:
             return []
         written = self.save()
@@ -286,13 +318,16 @@ class DatasetSession:
             with contextlib.suppress(TypeError, ValueError):
                 session.changed.disconnect(self._on_changed)
         self._connected = []
-        for layer in [*self.points_layers, self.media_layer]:
+        gone = [*self.points_layers, *([] if keep_media else [self.media_layer])]
+        for layer in gone:
             if layer is not None and layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
+        self._spare = self.media_layer if keep_media else None
         self.points_layers, self.media_layer = [], None
-        if self.source is not None:
+        if self.source is not None and not keep_media:  # (a kept layer still shows it until swapped)
             with contextlib.suppress(Exception):
                 self.source.close()
+        self._old_source = self.source if keep_media else None
         self.source = None
         self.current, self._ann, self._file_numbers = None, None, None
         self.dataset.release(index)
