@@ -16,13 +16,14 @@ import os
 import threading
 import weakref
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import FormatError, KeyskelError
 from ._index import VideoIndex, build_index
 from ._source import MediaSource
 from .frames import select_frames
@@ -50,9 +51,10 @@ def open_video(
     fps: float | None = None,
     cache_mb: float | None = None,
     grey: bool | None = None,
+    frames: Sequence[int] | np.ndarray | None = None,
 ) -> VideoSource:
     """Open a video lazily; see :class:`VideoSource`."""
-    return VideoSource(path, stride=stride, fps=fps, cache_mb=cache_mb, grey=grey)
+    return VideoSource(path, stride=stride, fps=fps, cache_mb=cache_mb, grey=grey, frames=frames)
 
 
 class VideoSource(MediaSource):
@@ -70,6 +72,8 @@ class VideoSource(MediaSource):
         Budget of the decoded-frame cache in MiB (default 512).
     grey
         ``True``: one channel (luma); ``False``: RGB; ``None``: one channel for grey pixel formats.
+    frames
+        Explicit source frame numbers in layer order (e.g. the frames an annotation file lists).
 
     """
 
@@ -83,6 +87,7 @@ class VideoSource(MediaSource):
         fps: float | None = None,
         cache_mb: float | None = None,
         grey: bool | None = None,
+        frames: Sequence[int] | np.ndarray | None = None,
     ) -> None:
         p = Path(path).expanduser().absolute()
         self._lock = threading.RLock()
@@ -117,7 +122,11 @@ class VideoSource(MediaSource):
             self._format, dtype, frame_shape = "rgb24", np.dtype(np.uint8), (h, w, 3)
         times = self.index.times()
         src_fps = self._native_fps(stream, times)
-        numbers = select_frames(n, stride=stride, fps=fps, times=times, source_fps=src_fps)
+        try:
+            numbers = select_frames(n, stride=stride, fps=fps, times=times, source_fps=src_fps, frames=frames)
+        except KeyskelError as exc:
+            self._container.close()
+            raise FormatError(str(exc), p) from None
         super().__init__(str(p), frame_shape, dtype, numbers, cache_mb=cache_mb)
         self.fps = src_fps
         self.stride = int(stride)
