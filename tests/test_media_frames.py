@@ -71,6 +71,15 @@ def test_frames_table_for_a_video_and_for_images():
     assert frames_table(video) == [
         {"item": "clip.mp4", "frame": f, "width": 64, "height": 48} for f in (0, 5, 10)
     ]
+    video.update(fps=25.0, n_source_frames=12)
+    assert frames_table(video)[2] == {
+        "item": "clip.mp4",
+        "frame": 10,
+        "width": 64,
+        "height": 48,
+        "fps": 25.0,
+        "frame_count": 12,
+    }
     images = {
         "kind": "images",
         "path": "/data/frames",

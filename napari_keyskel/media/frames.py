@@ -88,7 +88,8 @@ def select_frames(
 def frames_table(desc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One ``AnnotationSet.frames`` entry per layer frame of a media source's description.
 
-    Videos: ``{"item": <video file name>, "frame": <source frame number>, "width", "height"}``;
+    Videos: ``{"item": <video file name>, "frame": <source frame number>, "width", "height",
+    "fps", "frame_count"}`` (the video's own rate and number of frames, for V7's slot);
     images: ``{"item": <image name>, "frame": 0, "file_name": <image name>, "width", "height"}``
     with each image's true size.
     """
@@ -106,7 +107,12 @@ def frames_table(desc: Mapping[str, Any]) -> list[dict[str, Any]]:
         return out
     item = os.path.basename(str(desc.get("path", ""))) or "video"
     w, h = int(desc.get("width", 0)), int(desc.get("height", 0))
-    return [{"item": item, "frame": f, "width": w, "height": h} for f in numbers]
+    more: dict[str, Any] = {}
+    if desc.get("fps"):
+        more["fps"] = float(desc["fps"])
+    if desc.get("n_source_frames"):
+        more["frame_count"] = int(desc["n_source_frames"])
+    return [{"item": item, "frame": f, "width": w, "height": h, **more} for f in numbers]
 
 
 def to_layer_frames(annotation_set: AnnotationSet, frame_numbers: Any) -> AnnotationSet:

@@ -51,6 +51,9 @@ class MediaPlan:
         ``{item: [paths looked at]}`` for every item not found.
     reason
         Why no plan was made (several videos, a mix of videos and images...), if so.
+    named
+        Whether the file names any media file at all (a name with a file extension); files
+        written from an array in memory name none, and nothing needs to be looked for.
 
     """
 
@@ -61,6 +64,7 @@ class MediaPlan:
     items: list[str] = field(default_factory=list)
     missing: dict[str, list[str]] = field(default_factory=dict)
     reason: str | None = None
+    named: bool = True
 
     @property
     def found(self) -> bool:
@@ -177,6 +181,15 @@ def locate_media(
     plan = MediaPlan()
     if not aset.frames:
         plan.reason = "the file has no frame table naming its images or video"
+        return plan
+    known = (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS)
+    if not any(
+        PurePosixPath(n).suffix.lower() in known
+        for r in range(len(aset.frames))
+        for n in candidate_names(aset, r)
+    ):
+        plan.named = False
+        plan.reason = "the file names no image or video file"
         return plan
     cache: dict[tuple[str, ...], tuple[Path | None, list[str]]] = {}
     found: list[Path | None] = []
