@@ -120,7 +120,6 @@ def test_v7_in_darwin_py_local_dataset_layout(make_napari_viewer, tmp_path, clip
 
 
 def test_sleap_file_with_its_video_moved_beside_it(make_napari_viewer, tmp_path, clip):
-    pytest.importorskip("sleap_io", reason="sleap-io is a promised engine", exc_type=None)
     frames = [{"item": str(clip), "frame": f, "width": 96, "height": 64} for f in range(40)]
     slp = tmp_path / "labels.slp"
     write(AnnotationSet([_store(40, [0, 5])], frames), slp, "sleap", video=str(clip))

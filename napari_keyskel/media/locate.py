@@ -47,6 +47,8 @@ class MediaPlan:
         The video's frame number of each frame row (``"video"``).
     items
         The item names the file gives, in order of first use.
+    located
+        ``{item: path}`` for every item found.
     missing
         ``{item: [paths looked at]}`` for every item not found.
     reason
@@ -62,6 +64,7 @@ class MediaPlan:
     files: list[Path] = field(default_factory=list)
     frames: list[int] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
+    located: dict[str, Path] = field(default_factory=dict)
     missing: dict[str, list[str]] = field(default_factory=dict)
     reason: str | None = None
     named: bool = True
@@ -204,6 +207,8 @@ def locate_media(
             plan.items.append(item)
         if path is None:
             plan.missing.setdefault(item, looked)
+        else:
+            plan.located.setdefault(item, path)
         found.append(path)
     if plan.missing:
         return plan
