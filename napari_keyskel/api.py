@@ -186,7 +186,12 @@ def _add_store(
         layer_tuple[1]["units"] = tuple(image_layer.units)[-nd:]
         layer_tuple[1]["axis_labels"] = tuple(image_layer.axis_labels)[-nd:]
     expect_store(layer_tuple[1]["metadata"], store)
-    return add_points_layer(viewer, layer_tuple)
+    points = add_points_layer(viewer, layer_tuple)
+    from ._napari.media_link import is_media_layer, link
+
+    if image_layer is not None and is_media_layer(image_layer):
+        link(viewer, points, image_layer)  # the media directly below; files name the video's frames
+    return points
 
 
 def get_controller(layer: Layer) -> LayerController | None:
@@ -420,7 +425,7 @@ def open_annotations(
         raise KeyskelError(f"unknown format {format!r} (choose from {', '.join([*FORMATS, *SLEAP_FORMATS])})")
     checked: Any = format
     dataset = read(path, skeleton=sk, format=checked)
-    from ._napari.media_link import connect, fit_to_media, is_media_layer, link
+    from ._napari.media_link import connect, fit_to_media, is_media_layer
 
     connect(viewer)
     image = (
@@ -430,8 +435,4 @@ def open_annotations(
     )
     if image is not None and is_media_layer(image):
         dataset = fit_to_media(dataset, image)
-    layers = [_add_store(viewer, store, None, image, dataset) for store in dataset.stores]
-    if image is not None and is_media_layer(image):
-        for points in layers:
-            link(viewer, points, image)
-    return layers
+    return [_add_store(viewer, store, None, image, dataset) for store in dataset.stores]

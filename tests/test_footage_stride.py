@@ -25,9 +25,12 @@ def _keyed_on_stride_layer(viewer, clip):
     video = api.open_video(viewer, clip, stride=5)
     assert isinstance(video.data, VideoSource) and len(video.data) == 12
     points = api.add_skeleton_layer(viewer, Skeleton(["a", "b"], [(0, 1)], name="fly"), image_layer=video)
+    assert points.metadata["keyskel"]["media"] == {"path": str(clip), "layer": video.name}
+    assert viewer.layers.index(video) == viewer.layers.index(points) - 1
     for f in (0, 1, 2):  # slider frames; the video's frames 0, 5, 10
         api.set_node(points, frame=f, instance=1, node="a", coords=(10.0 + f, 20.0))
         api.set_node(points, frame=f, instance=1, node="b", coords=(30.0 + f, 40.0))
+    assert points.metadata["keyskel"]["media"]["path"] == str(clip)  # kept through the edits
     return video, points
 
 

@@ -40,7 +40,7 @@ VIDEO_EXTENSIONS = (
 #: How many layer frames the read-ahead thread decodes past the last one served.
 READ_AHEAD = 8
 #: Decoded pictures kept (unconverted) from the way to a frame: a step back needs no new decode.
-PASSED_FRAMES = 16
+PASSED_FRAMES = 8
 #: Seconds without a new request before reading ahead after a jump (stepping reads ahead at once),
 #: so that jumping around is not slowed by decoding frames nobody asked for.
 JUMP_PAUSE = 0.08
