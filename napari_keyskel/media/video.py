@@ -194,6 +194,10 @@ class VideoSource(MediaSource):
             self._closed = True
         super().close()
 
+    def _reserved_mb(self) -> float:
+        h, w = self.frame_shape[:2]
+        return PASSED_FRAMES * w * h * 1.5 / 2**20  # YUV 4:2:0 pictures
+
     _closed = False
     _seq = -1
     _last_access = -2
