@@ -214,7 +214,9 @@ def source_for(dataset: AnnotationSet, annotation_path: Any, where: Any = None) 
             return open_plan(plan)
         if target is None or not _is_image_folder(target):
             place = "" if target is None else f" under {target}"
-            raise KeyskelError(f"media not found{place}: {plan.describe_missing() or plan.reason}")
+            if plan.missing:
+                raise KeyskelError(f"media not found{place}: {plan.describe_missing()}")
+            raise KeyskelError(plan.reason or "no media")
         return open_media(target)
     one = len({fr.get("item") for fr in dataset.frames}) == 1
     frames = [int(fr.get("frame", f)) for f, fr in enumerate(dataset.frames)] if one else None
