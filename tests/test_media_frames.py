@@ -71,6 +71,15 @@ def test_frames_table_for_a_video_and_for_images():
     assert frames_table(video) == [
         {"item": "clip.mp4", "frame": f, "width": 64, "height": 48} for f in (0, 5, 10)
     ]
+    video.update(fps=25.0, n_source_frames=12)
+    assert frames_table(video)[2] == {
+        "item": "clip.mp4",
+        "frame": 10,
+        "width": 64,
+        "height": 48,
+        "fps": 25.0,
+        "frame_count": 12,
+    }
     images = {
         "kind": "images",
         "path": "/data/frames",
@@ -84,3 +93,17 @@ def test_frames_table_for_a_video_and_for_images():
         {"item": "a.png", "frame": 0, "file_name": "a.png", "width": 20, "height": 10},
         {"item": "c.png", "frame": 0, "file_name": "c.png", "width": 60, "height": 50},
     ]
+
+
+def test_a_file_saved_from_a_stride_layer_fits_a_full_layer_and_a_stride_layer():
+    from napari_keyskel.media import fit_to_frames
+
+    aset = _keyed([0, 1, 2], n_frames=3)
+    aset.frames = [{"item": "clip.mp4", "frame": f} for f in (0, 5, 10)]
+    assert fit_to_frames(aset, [0, 5, 10]) is aset
+    full = fit_to_frames(aset, np.arange(12), table=[{"item": "clip.mp4", "frame": f} for f in range(12)])
+    store = full.stores[0]
+    tid = store.track_ids[0]
+    assert [f for f in range(12) if store.get(f, tid)[2].any()] == [0, 5, 10]
+    np.testing.assert_array_equal(store.get(10, tid)[0][:, 0], [2, 2])  # row 2 was keyed at y = 2
+    assert [fr["frame"] for fr in full.frames] == list(range(12))

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import FormatError
 from ._cache import DEFAULT_CACHE_MB, FrameCache
 from ._source import MediaSource
-from .frames import frames_table, select_frames, to_layer_frames
+from .frames import fit_to_frames, frames_table, move_frames, select_frames, to_layer_frames
 from .images import IMAGE_EXTENSIONS, ImageSource, image_files, natural_key, open_images
 from .video import VIDEO_EXTENSIONS, VideoSource, open_video
 
@@ -36,11 +36,13 @@ __all__ = [
     "ImageSource",
     "MediaSource",
     "VideoSource",
+    "fit_to_frames",
     "frames_table",
     "image_files",
     "is_image_file",
     "is_video_file",
     "media_kind",
+    "move_frames",
     "natural_key",
     "open_images",
     "open_media",
@@ -85,6 +87,7 @@ def open_media(
     fps: float | None = None,
     cache_mb: float | None = None,
     grey: bool | None = None,
+    frames: Sequence[int] | None = None,
 ) -> MediaSource:
     """Open a video, an image folder / glob / list, or one image, lazily.
 
@@ -100,6 +103,8 @@ def open_media(
         Budget of the decoded-frame cache in MiB (default 512).
     grey
         Videos: ``True`` one channel, ``False`` RGB, ``None`` one channel for grey videos.
+    frames
+        Videos: explicit source frame numbers in layer order (an annotation file's frame table).
 
     Raises
     ------
@@ -110,7 +115,7 @@ def open_media(
     kind = media_kind(path)
     label = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(list(path)[:1])
     if kind == "video":
-        return open_video(path, stride=stride, fps=fps, cache_mb=cache_mb, grey=grey)  # type: ignore[arg-type]
+        return open_video(path, stride=stride, fps=fps, cache_mb=cache_mb, grey=grey, frames=frames)  # type: ignore[arg-type]
     if kind == "images":
         if fps is not None:
             raise FormatError("a target fps applies to videos, not to images (use stride)", label)

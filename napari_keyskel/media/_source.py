@@ -60,7 +60,9 @@ class MediaSource:
         self.frame_numbers.flags.writeable = False
         self.fps: float | None = None
         self.strict = True
-        self._cache = FrameCache(DEFAULT_CACHE_MB if cache_mb is None else cache_mb)
+        self._budget_mb = float(DEFAULT_CACHE_MB if cache_mb is None else cache_mb)
+        self._cache = FrameCache(0.0)
+        self.cache_mb = self._budget_mb
         self._failed: set[int] = set()
 
     # -- array-like -----------------------------------------------------------------------------
@@ -175,12 +177,20 @@ class MediaSource:
     # -- cache ----------------------------------------------------------------------------------
     @property
     def cache_mb(self) -> float:
-        """The decoded-frame cache budget in MiB (settable)."""
-        return self._cache.max_mb
+        """The memory budget of decoded frames in MiB (settable).
+
+        The cache holds this less what the reader keeps otherwise (:meth:`_reserved_mb`).
+        """
+        return self._budget_mb
 
     @cache_mb.setter
     def cache_mb(self, value: float) -> None:
-        self._cache.resize(float(value))
+        self._budget_mb = float(value)
+        self._cache.resize(max(0.0, float(value) - self._reserved_mb()))
+
+    def _reserved_mb(self) -> float:
+        """MiB of the budget held outside the cache (a video's decoded pictures kept on the way)."""
+        return 0.0
 
     @property
     def cached_bytes(self) -> int:

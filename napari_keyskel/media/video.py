@@ -14,20 +14,22 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import FormatError, KeyskelError
 from ._index import VideoIndex, build_index
 from ._source import MediaSource
 from .frames import select_frames
 
-__all__ = ["READ_AHEAD", "VIDEO_EXTENSIONS", "VideoSource", "open_video"]
+__all__ = ["JUMP_PAUSE", "READ_AHEAD", "VIDEO_EXTENSIONS", "VideoSource", "open_video"]
 
 #: File extensions opened as video (lower case, with the dot).
 VIDEO_EXTENSIONS = (
@@ -37,6 +39,11 @@ VIDEO_EXTENSIONS = (
 
 #: How many layer frames the read-ahead thread decodes past the last one served.
 READ_AHEAD = 8
+#: Decoded pictures kept (unconverted) from the way to a frame: a step back needs no new decode.
+PASSED_FRAMES = 8
+#: Seconds without a new request before reading ahead after a jump (stepping reads ahead at once),
+#: so that jumping around is not slowed by decoding frames nobody asked for.
+JUMP_PAUSE = 0.08
 
 
 class _Overshoot(Exception):
@@ -50,9 +57,10 @@ def open_video(
     fps: float | None = None,
     cache_mb: float | None = None,
     grey: bool | None = None,
+    frames: Sequence[int] | np.ndarray | None = None,
 ) -> VideoSource:
     """Open a video lazily; see :class:`VideoSource`."""
-    return VideoSource(path, stride=stride, fps=fps, cache_mb=cache_mb, grey=grey)
+    return VideoSource(path, stride=stride, fps=fps, cache_mb=cache_mb, grey=grey, frames=frames)
 
 
 class VideoSource(MediaSource):
@@ -70,6 +78,8 @@ class VideoSource(MediaSource):
         Budget of the decoded-frame cache in MiB (default 512).
     grey
         ``True``: one channel (luma); ``False``: RGB; ``None``: one channel for grey pixel formats.
+    frames
+        Explicit source frame numbers in layer order (e.g. the frames an annotation file lists).
 
     """
 
@@ -83,6 +93,7 @@ class VideoSource(MediaSource):
         fps: float | None = None,
         cache_mb: float | None = None,
         grey: bool | None = None,
+        frames: Sequence[int] | np.ndarray | None = None,
     ) -> None:
         p = Path(path).expanduser().absolute()
         self._lock = threading.RLock()
@@ -117,7 +128,11 @@ class VideoSource(MediaSource):
             self._format, dtype, frame_shape = "rgb24", np.dtype(np.uint8), (h, w, 3)
         times = self.index.times()
         src_fps = self._native_fps(stream, times)
-        numbers = select_frames(n, stride=stride, fps=fps, times=times, source_fps=src_fps)
+        try:
+            numbers = select_frames(n, stride=stride, fps=fps, times=times, source_fps=src_fps, frames=frames)
+        except KeyskelError as exc:
+            self._container.close()
+            raise FormatError(str(exc), p) from None
         super().__init__(str(p), frame_shape, dtype, numbers, cache_mb=cache_mb)
         self.fps = src_fps
         self.stride = int(stride)
@@ -129,6 +144,7 @@ class VideoSource(MediaSource):
         self._packets: Any = None
         self._pending: Any = None
         self._ready: deque[tuple[int, Any]] = deque()
+        self._passed: OrderedDict[int, Any] = OrderedDict()
         self._read_ahead = READ_AHEAD
         #: Counters for tests and benchmarks: seeks, frames decoded, packets demuxed but skipped
         #: after a seek, seeks that landed after their keyframe.
@@ -166,6 +182,7 @@ class VideoSource(MediaSource):
         self._container, self._stream = self._open(Path(self.path))
         self._packets, self._pending, self._cursor = None, None, -1
         self._ready.clear()
+        self._passed.clear()
 
     def close(self) -> None:
         """Stop the read-ahead thread and close the file (reopened if read again)."""
@@ -173,25 +190,45 @@ class VideoSource(MediaSource):
         with self._lock:
             self._container.close()
             self._packets, self._pending, self._cursor = None, None, -1
+            self._passed.clear()
             self._closed = True
         super().close()
 
+    def _reserved_mb(self) -> float:
+        h, w = self.frame_shape[:2]
+        return PASSED_FRAMES * w * h * 1.5 / 2**20  # YUV 4:2:0 pictures
+
     _closed = False
     _seq = -1
+    _last_access = -2
 
     # -- reading ------------------------------------------------------------------------------
     def _read(self, i: int, src: int) -> np.ndarray:
         self._ahead.interrupt()
         with self._lock:
-            arr = self._cache.get(src)  # the read-ahead may have just made it
-            return arr if arr is not None else self._decode_to(src)
+            return self._get(src)
+
+    def _get(self, src: int) -> np.ndarray:
+        """Source frame ``src`` (lock held): cached, passed on the way to another, or decoded."""
+        arr = self._cache.get(src)  # the read-ahead may have just made it
+        if arr is not None:
+            return arr
+        frame = self._passed.pop(src, None)
+        return self._to_array(frame) if frame is not None else self._decode_to(src)
 
     def _after_access(self, i: int) -> None:
+        # stepping forward: read ahead at once; after a jump, only once the person pauses
+        stepping = i == self._last_access + 1
+        self._last_access = i
         if self._read_ahead > 0 and i + 1 < len(self):
-            self._ahead.request(i + 1)
+            self._ahead.request(i + 1, delay=0.0 if stepping else JUMP_PAUSE)
 
     def _decode_to(self, target: int) -> np.ndarray:
-        """Decode source frame ``target`` (lock held), caching wanted frames on the way."""
+        """Decode source frame ``target`` (lock held).
+
+        Wanted frames decoded on the way are kept as decoded pictures (``_passed``, a few, not
+        converted: converting costs as much as decoding), so stepping back is cheap too.
+        """
         if self._closed:
             self._reopen()
             self._closed = False
@@ -206,13 +243,14 @@ class VideoSource(MediaSource):
                 if number < self._accept_from:
                     continue
                 self._cursor = number
-                if number == target or (number < target and self._wanted[number]):
-                    arr = self._to_array(frame)
-                    if number == target:
-                        return arr
-                    self._cache.put(number, arr)
-                elif number > target:
+                if number == target:
+                    return self._to_array(frame)
+                if number > target:
                     break
+                if self._wanted[number]:
+                    self._passed[number] = frame
+                    while len(self._passed) > PASSED_FRAMES:
+                        self._passed.popitem(last=False)
         except av.error.FFmpegError as exc:
             self._packets = None
             raise FormatError(f"cannot decode frame {target} ({exc})", self.path, f"frame {target}") from None
@@ -345,13 +383,15 @@ class _ReadAhead:
         self._start: int | None = None
         self._gen = 0
         self._stopped = False
+        self._not_before = 0.0
         self._thread: threading.Thread | None = None
 
-    def request(self, start: int) -> None:
+    def request(self, start: int, delay: float = 0.0) -> None:
         with self._cond:
             if self._stopped:
                 return
             self._start = start
+            self._not_before = time.monotonic() + delay
             self._gen += 1
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="keyskel-read-ahead", daemon=True)
@@ -388,6 +428,14 @@ class _ReadAhead:
                     self._cond.wait()
                 if self._stopped:
                     return
+                wait = self._not_before - time.monotonic()
+                if wait > 0:  # after a jump: start only if no other request comes meanwhile
+                    gen = self._gen
+                    self._cond.wait(wait)
+                    if self._gen != gen or self._start is None:
+                        continue
+                    if self._not_before - time.monotonic() > 0:
+                        continue
                 start, gen, self._start = self._start, self._gen, None
             if start is not None:
                 self._fill(start, gen)
@@ -406,7 +454,7 @@ class _ReadAhead:
                 if self._gen != gen or src._closed:
                     return
                 try:
-                    src._cache.put(number, src._decode_to(number))
+                    src._cache.put(number, src._get(number))
                 except Exception:  # the viewer's own read will report it
                     return
             if self._gen != gen:
