@@ -205,7 +205,7 @@ class DatasetSession:
         dtype = np.dtype(src.dtype)
         # a uint8 range is known: napari would otherwise decode frames to guess one
         limits = (0, 255) if dtype == np.uint8 else None
-        meta = {"keyskel_media": src.describe()}
+        meta = {"keyskel_media": src.describe()}  # (media_link.MEDIA_KEY)
         if spare is not None and spare in v.layers:
             if spare.rgb == rgb and spare.ndim == src.ndim - rgb and limits is not None:
                 spare.metadata = meta
@@ -215,26 +215,17 @@ class DatasetSession:
                 spare.contrast_limits = limits
                 return spare
             v.layers.remove(spare)
-        kwargs = {"contrast_limits": limits} if limits is not None else {}
-        return v.add_image(src, name=item.name, rgb=rgb, metadata=meta, **kwargs)
+        from .media_link import media_layer_tuple
+
+        data, attrs, _ = media_layer_tuple(src, item.name, **({"contrast_limits": limits} if limits else {}))
+        return v.add_image(data, **attrs)
 
     def _link(self, points: Any) -> None:
-        """Media directly below its annotations (footage's seam, where it is installed)."""
-        if self.media_layer is None:
-            return
-        try:
-            from .media_link import link
-        except ImportError:  # the seam module is not installed yet: keep the order by hand
-            points.metadata.setdefault("keyskel", {})["media"] = {
-                "path": str(Path(self.source.path).absolute()),
-                "layer": self.media_layer.name,
-            }
-            layers = self.viewer.layers
-            i, j = layers.index(self.media_layer), layers.index(points)
-            if i > j:
-                layers.move(i, j)
-            return
-        link(self.viewer, points, self.media_layer)
+        """Media directly below its annotations, sharing scale and axes (the footage seam)."""
+        from .media_link import link
+
+        if self.media_layer is not None:
+            link(self.viewer, points, self.media_layer)
 
     def _on_changed(self, changes: Any = None) -> None:
         self._dirty = True
