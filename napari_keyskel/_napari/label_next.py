@@ -32,7 +32,7 @@ def _flagged(bindings: Bindings, n: int) -> np.ndarray | None:
     try:
         from .review_session import existing_session
 
-        review = existing_session(bindings.ctrl)  # type: ignore[arg-type]
+        review = existing_session(bindings.ctrl)
     except ImportError:  # pragma: no cover - the review glue is optional here
         return None
     if review is None:

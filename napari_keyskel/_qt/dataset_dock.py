@@ -134,8 +134,9 @@ class DatasetDock(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
+        vertical, header = self.table.verticalHeader(), self.table.horizontalHeader()
+        assert vertical is not None and header is not None
+        vertical.setVisible(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # sized once filled: live
         header.setStretchLastSection(True)  # sizing re-measures every row at every change
         header.setMinimumSectionSize(24)
@@ -281,11 +282,16 @@ class DatasetDock(QWidget):
                     cell.setData(_ROLE + 1, i + 1)
                     self._cells.append(cell)
                 self.table.setItem(i, c, cell)
-            self.table.item(i, 1).setToolTip(it.key)
+            self._cell(i, 1).setToolTip(it.key)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # the dataset's order
         self.table.resizeColumnsToContents()
         self._update_progress()
+
+    def _cell(self, row: int, col: int) -> QTableWidgetItem:
+        cell = self.table.item(row, col)
+        assert cell is not None  # every cell is made in _fill
+        return cell
 
     def _row_of(self, index: int) -> int:
         """The table row showing item ``index`` (rows move when sorted), or -1."""
@@ -294,7 +300,7 @@ class DatasetDock(QWidget):
 
     def index_of_row(self, row: int) -> int:
         """The dataset index of a table row."""
-        return int(self.table.item(row, 0).data(_ROLE))
+        return int(self._cell(row, 0).data(_ROLE))
 
     def _refresh_row(self, index: int, counts: bool = True) -> None:
         """Show an item's numbers and status (read if needed)."""
@@ -316,13 +322,13 @@ class DatasetDock(QWidget):
             for c, (_, key) in enumerate(COLUMNS):
                 if key not in row:
                     continue
-                cell = self.table.item(r, c)
+                cell = self._cell(r, c)
                 value = row[key]
                 cell.setText("?" if value is None else str(value))
                 cell.setData(_ROLE + 1, value if isinstance(value, (int, float)) else None)
-            self.table.item(r, 1).setToolTip(f"{row['key']}\n{row['media'] or 'media not found'}")
+            self._cell(r, 1).setToolTip(f"{row['key']}\n{row['media'] or 'media not found'}")
             if row.get("who"):
-                self.table.item(r, _STATUS_COL).setToolTip(f"set by {row['who']} at {row['when']}")
+                self._cell(r, _STATUS_COL).setToolTip(f"set by {row['who']} at {row['when']}")
         self.table.setSortingEnabled(sorting)
         for index, _ in rows:
             self._filter_row(self._row_of(index))
@@ -359,8 +365,8 @@ class DatasetDock(QWidget):
             return
         status = self.status_filter.currentText()
         text = self.name_filter.text().strip().lower()
-        name = self.table.item(r, 1).text().lower()
-        st = self.table.item(r, _STATUS_COL).text()
+        name = self._cell(r, 1).text().lower()
+        st = self._cell(r, _STATUS_COL).text()
         hide = (status in STATUSES and st != status) or (text and text not in name)
         self.table.setRowHidden(r, bool(hide))
 
@@ -409,7 +415,7 @@ class DatasetDock(QWidget):
         r = self._row_of(index)
         if r >= 0:
             self.table.selectRow(r)
-            self.table.scrollToItem(self.table.item(r, 0))
+            self.table.scrollToItem(self._cell(r, 0))
         self.suggestions.clear()
         self.confirm.hide()
         item = self.dataset.items[index] if self.dataset is not None else None

@@ -46,25 +46,25 @@ def darwin_header(doc: Any, path: Path) -> dict[str, Any]:
     """Name, folder path, kind, frame count, status and whether it holds keypoints, of a Darwin document."""
     if not isinstance(doc, dict):
         raise FormatError("not a V7 Darwin document: expected an object", path)
-    item = doc.get("item") if isinstance(doc.get("item"), dict) else doc.get("image")
-    item = item if isinstance(item, dict) else {}
-    slots = item.get("slots") if isinstance(item.get("slots"), list) else [item]
-    slots = [s for s in slots if isinstance(s, dict)]
-    first = slots[0] if slots else {}
+    raw: Any = doc.get("item") if isinstance(doc.get("item"), dict) else doc.get("image")
+    item: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    listed: Any = item.get("slots") if isinstance(item.get("slots"), list) else [item]
+    slots: list[dict[str, Any]] = [s for s in listed if isinstance(s, dict)]
+    first: dict[str, Any] = slots[0] if slots else {}
     kind = _SLOT_KINDS.get(str(first.get("type")), "video" if first.get("frame_count") else "image")
     counts = [s.get("frame_count") for s in slots]
     n_frames = sum(c if isinstance(c, int) and c > 0 else 1 for c in counts) if slots else None
-    files = first.get("source_files") if isinstance(first.get("source_files"), list) else []
+    files: list[Any] = first["source_files"] if isinstance(first.get("source_files"), list) else []
     name = item.get("name") or item.get("original_filename") or item.get("filename") or path.stem
     media_name = next((f.get("file_name") for f in files if isinstance(f, dict) and f.get("file_name")), None)
-    extra = doc.get("keyskel") if isinstance(doc.get("keyskel"), dict) else {}
+    extra: dict[str, Any] = doc["keyskel"] if isinstance(doc.get("keyskel"), dict) else {}
     status = None
     if extra.get("status") is not None:
         try:
             status = Status.from_dict(extra["status"], "field 'keyskel.status'")
         except KeyskelError as exc:
             raise FormatError(str(exc), path) from None
-    anns = doc.get("annotations") if isinstance(doc.get("annotations"), list) else []
+    anns: list[Any] = doc["annotations"] if isinstance(doc.get("annotations"), list) else []
     return {
         "name": str(name),
         "media_name": str(media_name or name),
@@ -150,7 +150,7 @@ class DarwinBackend:
             else None
         )
         put = isinstance(kept, list) and len(kept) == 1 and isinstance(kept[0], dict)
-        if put:
+        if put and kept is not None:
             kept[0]["keyskel_rest"] = {**(kept[0].get("keyskel_rest") or {}), "status": status.to_dict()}
         if not put and not any(len(st) for st in annotations.stores):  # nothing to write but the item
             doc = empty_document(item, status, annotations.frames)
