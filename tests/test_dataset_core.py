@@ -292,3 +292,43 @@ def test_unknown_path_and_not_a_dataset(tmp_path):
     with pytest.raises(FormatError, match="not a dataset"):
         open_dataset(tmp_path / "empty")
     assert isinstance(open_dataset(coco_file(tmp_path)), Dataset)
+
+
+# -- DeepLabCut project -----------------------------------------------------------------------------------
+def test_dlc_project_folders_are_items_with_statuses(tmp_path):
+    import imageio.v3 as iio
+    import pandas as pd
+
+    root = tmp_path / "proj"
+    parts = ("snout", "tailbase")
+    for video, n in (("mice", 3), ("rats", 2)):
+        folder = root / "labeled-data" / video
+        folder.mkdir(parents=True)
+        for i in range(n):
+            iio.imwrite(folder / f"img{i:04d}.png", np.full((40, 56), 30 * i, np.uint8))
+    (root / "config.yaml").write_text(
+        "Task: mice\nscorer: Alice\nmultianimalproject: false\nbodyparts: [snout, tailbase]\n"
+        "skeleton:\n- [snout, tailbase]\n"
+    )
+    cols = pd.MultiIndex.from_product([["Alice"], parts, ["x", "y"]], names=["scorer", "bodyparts", "coords"])
+    rows = pd.MultiIndex.from_tuples([("labeled-data", "mice", f"img{i:04d}.png") for i in range(3)])
+    xy = np.array([[5.0, 6, 15, 16], [7, 8, 17, 18], [np.nan, np.nan, 19, 20]])
+    pd.DataFrame(xy, index=rows, columns=cols).to_csv(
+        root / "labeled-data" / "mice" / "CollectedData_Alice.csv"
+    )
+    ds = open_dataset(root / "config.yaml")
+    assert ds.format == "dlc" and [(it.key, it.kind, it.n_frames) for it in ds] == [
+        ("mice", "images", 3),
+        ("rats", "images", 2),
+    ]
+    assert [ds.status(i).status for i in range(2)] == ["annotate", "new"]
+    assert ds.counts("mice").keys == 5 and ds.counts("mice").labelled_frames == 3
+    assert [sk.nodes for sk in ds.skeletons()] == [parts] and ds.skeletons()[0].edges == ((0, 1),)
+    ds.set_status("rats", "review")
+    with pytest.raises(KeyskelError, match="1 missing"):  # the third image lacks its snout
+        ds.set_status("mice", "complete")
+    ds.set_status("mice", "complete", force=True)
+    ds.save()
+    again = open_dataset(root)
+    assert [again.status(i).status for i in range(2)] == ["complete", "review"]
+    assert json.loads((root / "keyskel-status.json").read_text())["status"]["rats"]["status"] == "review"
