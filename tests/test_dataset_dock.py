@@ -278,3 +278,42 @@ def test_dock_screenshot(env, tmp_path, qtbot):
     assert img.shape[0] > 500 and img[..., :3].std() > 10
     iio.imwrite(tmp_path / "dataset_dock.png", img)  # looked at by a person while developing
     shutil.rmtree(root)
+
+
+def test_coco_video_item_listing_some_frames_lands_on_the_video_frames(env, tmp_path):
+    folder = tmp_path / "coco"
+    folder.mkdir()
+    make_video(folder / "clip.mp4", 30, size=(96, 64), gop=10)
+    store = AnnotationStore(MOUSE, n_frames=3, name="mouse")
+    store.add_track(1, start=0, stop=3)
+    for row in range(3):
+        store.set_points(row, 1, np.array([[10.0 + row, 10.0], [20.0, 20.0]]), np.arange(2))
+    frames = [
+        {"item": "clip", "frame": f, "file_name": f"clip/frame_{f:06d}.png", "width": 96, "height": 64}
+        for f in (0, 10, 20)
+    ]
+    path = folder / "poses.json"
+    write(AnnotationSet([store], frames), path, "coco")
+    doc = json.loads(path.read_text())
+    doc.pop("keyskel")  # as a COCO file from elsewhere: its image ids are real (ours says made up)
+    for im in doc["images"]:
+        im["id"] += 100
+    for a in doc["annotations"]:
+        a["image_id"] += 100
+    path.write_text(json.dumps(doc))
+    before = {im["file_name"]: im["id"] for im in doc["images"]}
+    dock = env.dock
+    dock.open_dataset(path)
+    assert dock.session.item.kind == "video" and dock.session.item.media == folder / "clip.mp4"
+    assert layer_names(env)[0] == "clip" and env.viewer.layers["clip"].data.shape[0] == 30
+    assert posed_frames(dock.session.stores()[0]) == [0, 10, 20]  # rows 0, 1, 2 on the video's frames
+    stamp(env, 5, 40, 50)
+    dock.session.close()
+    doc = json.loads(path.read_text())
+    names = {im["file_name"]: im["id"] for im in doc["images"]}
+    assert set(names) == {*before, "clip/frame_000005.png"}
+    assert all(names[k] == v for k, v in before.items())  # the images kept their ids
+    again = open_dataset(path)
+    ann = again.annotations(0)
+    assert [fr["frame"] for fr in ann.frames] == [0, 5, 10, 20]
+    assert len(ann.stores[0]) == 2

@@ -12,7 +12,8 @@ it and are saved with it.
 
 Frames: a file may list only some frames of a video (a COCO video item of frames 0, 10, 20):
 its rows are put on the video's frame numbers on opening, and on saving the frames written are
-those it listed plus every frame that now holds a point.
+those it listed plus every frame that now holds a key (interpolated frames between are not
+listed: COCO has no interpolation, and the keys give them back).
 """
 
 from __future__ import annotations
@@ -166,8 +167,11 @@ class DatasetSession:
             if s.frame_axis is not None:
                 s.n_frames = max(n, s.frame_range()[1])
         frames = list(ann.frames)
-        if self.source is not None and len(frames) != n:
-            frames = self._media_frames(item)
+        if self.source is not None and len(frames) != n:  # the file lists some frames: the media's,
+            media = self._media_frames(item)  # with the file's own entries where it has them
+            listed = {int(fr["frame"]): fr for fr in frames} if self._file_numbers is not None else {}
+            numbers = self.source.frame_numbers.tolist()
+            frames = [dict(listed.get(int(f), media[j])) for j, f in enumerate(numbers)]
         return AnnotationSet(stores, frames, ann.meta, ann.source)
 
     def _add_layers(self, item: Item, ann: AnnotationSet) -> None:
@@ -271,7 +275,8 @@ class DatasetSession:
         keep = set(self._file_numbers.tolist())
         for s in stores:
             for t in s:
-                keep.update((t.start + np.flatnonzero(np.isfinite(t.coords[..., 0]).any(axis=1))).tolist())
+                keyed = t.is_key & np.isfinite(t.coords[..., 0])
+                keep.update((t.start + np.flatnonzero(keyed.any(axis=1))).tolist())
         numbers = np.asarray(sorted(f for f in keep if f < len(frames)), np.int64)
         return compact(ann, numbers)
 

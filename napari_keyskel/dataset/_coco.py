@@ -111,9 +111,11 @@ class CocoBackend:
         if len(frames) == 1 and names:
             return find_media(names[0], roots)
         parents = {str(Path(n).parent) for n in names}
-        if len(parents) == 1 and parents != {"."}:
-            return find_media(parents.pop(), roots)
-        for cand in (key, *(key + s for s in (".mp4", ".avi", ".mov", ".mkv"))):
+        if len(parents) == 1 and parents != {"."}:  # the frames' folder of images, if there
+            found = find_media(parents.pop(), roots)
+            if found is not None:
+                return found
+        for cand in (key, *(key + s for s in (".mp4", ".avi", ".mov", ".mkv"))):  # else a video
             found = find_media(cand, roots)
             if found is not None:
                 return found
@@ -262,30 +264,34 @@ def _id_of(key: Any) -> Any:
 
 
 def _keep_ids(images: list[dict[str, Any]], old: list[Any], taken: set[Any]) -> dict[Any, Any]:
-    """The item's images take back their old ids in order (the writer numbers them afresh).
+    """Ids for the item's images; returns the writer's id -> the id written.
 
-    Images beyond the old ones keep the writer's id unless taken, else get a new one. Returns
-    the writer's id -> the id written.
+    An image keeps its id where it was the item's; the others take the item's unused ids, else
+    their own if free, else a new one above every id seen.
     """
-    used, wanted = set(taken), {}
-    for k, want in enumerate(old[: len(images)]):
-        if want not in used:
-            wanted[k] = want
-            used.add(want)
+    used, own = set(taken), set(old)
+    new: dict[int, Any] = {}
+    for k, im in enumerate(images):  # an image the writer gave back its id keeps it
+        if im["id"] in own and im["id"] not in used:
+            new[k] = im["id"]
+            used.add(im["id"])
+    spare = [i for i in old if i not in used]
     ints = [
         i for i in used | {im.get("id") for im in images} if isinstance(i, int) and not isinstance(i, bool)
     ]
     nxt = max(ints, default=0) + 1
     out = {}
     for k, im in enumerate(images):
-        new = wanted.get(k)
-        if new is None:
-            new = im["id"]
-            if new in used:
-                new, nxt = nxt, nxt + 1
-            used.add(new)
-        out[im["id"]] = new
-        im["id"] = new
+        if k not in new:
+            if spare:
+                new[k] = spare.pop(0)
+            elif im["id"] not in used:
+                new[k] = im["id"]
+            else:
+                new[k], nxt = nxt, nxt + 1
+            used.add(new[k])
+        out[im["id"]] = new[k]
+        im["id"] = new[k]
     return out
 
 
