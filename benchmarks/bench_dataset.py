@@ -171,7 +171,7 @@ from napari_keyskel.dataset.suggest import suggest_frames
 base = vm("VmRSS:")
 t = time.perf_counter()
 if sys.argv[2] == "suggest":
-    with open_media(sys.argv[1], cache_mb=8) as src:
+    with open_media(sys.argv[1], cache_mb=8, grey=True) as src:
         got = suggest_frames(src, 20)
     n = len(got)
 else:  # the baseline: every frame decoded once at thumbnail size

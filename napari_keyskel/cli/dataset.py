@@ -109,9 +109,11 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
 
 # -- keyskel suggest ----------------------------------------------------------------------------
 def _open(path: str) -> Any:
-    from ..media import open_media
+    """The media, read for thumbnails: a small cache, and videos decoded to grey (all we compare)."""
+    from ..media import media_kind, open_media
 
-    return open_media(path, cache_mb=SUGGEST_CACHE_MB)
+    grey = {"grey": True} if media_kind(path) == "video" else {}
+    return open_media(path, cache_mb=SUGGEST_CACHE_MB, **grey)
 
 
 def _keyed_frames(ann: Any) -> np.ndarray:
