@@ -15,6 +15,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtTest import QTest
 
 from napari_keyskel._qt.dataset_dock import DatasetDock
+from napari_keyskel._qt.dataset_table import COLUMNS
 from napari_keyskel.core.annotation_set import AnnotationSet
 from napari_keyskel.core.skeleton import Skeleton
 from napari_keyskel.core.store import AnnotationStore
@@ -76,9 +77,9 @@ def posed_frames(store: AnnotationStore) -> list[int]:
 
 
 def status_cells(env) -> list[str]:
-    t = env.dock.table
-    rows = sorted(range(t.rowCount()), key=lambda r: env.dock.index_of_row(r))
-    return [t.item(r, t.columnCount() - 1).text() for r in rows]
+    dock = env.dock
+    rows = sorted(range(dock.row_count()), key=dock.index_of_row)
+    return [dock.cell_text(r, len(COLUMNS) - 1) for r in rows]
 
 
 def test_media_folder_open_annotate_page_down_statuses_and_reopen(env, tmp_path, qtbot):
@@ -136,11 +137,15 @@ def test_filter_sort_suggest_and_label_next_keys(env, tmp_path, qtbot):
     dock.open_dataset(root)
     qtbot.waitUntil(lambda: not dock._timer.isActive(), timeout=20000)
     dock.name_filter.setText("still")
-    visible = [r for r in range(dock.table.rowCount()) if not dock.table.isRowHidden(r)]
-    assert [dock.table.item(r, 1).text() for r in visible] == ["stills"]
+    assert [dock.cell_text(r, 1) for r in range(dock.row_count())] == ["stills"]
     dock.name_filter.setText("")
+    dock.status_filter.setCurrentText("review")
+    assert dock.row_count() == 0
+    dock.status_filter.setCurrentText("new")
+    assert dock.row_count() == 4
+    dock.status_filter.setCurrentText("all statuses")
     dock.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # frames: 50, 40, 30, 3
-    assert [dock.table.item(r, 3).text() for r in range(4)] == ["50", "40", "30", "3"]
+    assert [dock.cell_text(r, 3) for r in range(4)] == ["50", "40", "30", "3"]
     key(env, Qt.Key.Key_PageDown)  # in the table's order: after clip0 (30 frames) comes stills (3)
     assert dock.session.item.name == "stills"
     dock.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)

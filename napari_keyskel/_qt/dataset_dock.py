@@ -26,7 +26,6 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -35,8 +34,7 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -45,6 +43,7 @@ from qtpy.QtWidgets import (
 from .._napari.napari_private import unwrap_proxy
 from ..dataset import STATUSES, Dataset, open_dataset
 from ..errors import KeyskelError
+from .dataset_table import COLUMNS, ItemsFilter, ItemsModel
 
 if TYPE_CHECKING:
     import napari
@@ -54,19 +53,6 @@ if TYPE_CHECKING:
 __all__ = ["COLUMNS", "DatasetDock"]
 
 _ROLE = Qt.ItemDataRole.UserRole
-#: Table columns: (title, row key).
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("#", "number"),
-    ("item", "name"),
-    ("kind", "kind"),
-    ("frames", "frames"),
-    ("labelled", "labelled_frames"),
-    ("keys", "keys"),
-    ("inst.", "instances"),
-    ("flags", "review_flags"),
-    ("status", "status"),
-)
-_STATUS_COL = len(COLUMNS) - 1
 #: Viewer keys: (key, action, description).
 DOCK_KEYS: tuple[tuple[str, str, str], ...] = (
     ("PageDown", "next_item", "save this item and open the next one"),
@@ -75,16 +61,6 @@ DOCK_KEYS: tuple[tuple[str, str, str], ...] = (
 )
 #: Items counted per timer tick while the table fills (a tick stays under about 0.1 s).
 COUNT_BATCH = 4
-
-
-class _Cell(QTableWidgetItem):
-    """A table cell that sorts numbers as numbers (unknown ones last)."""
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        a, b = self.data(_ROLE + 1), other.data(_ROLE + 1)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            return a < b
-        return str(self.text()) < str(other.text())
 
 
 class DatasetDock(QWidget):
@@ -98,7 +74,8 @@ class DatasetDock(QWidget):
         self.session: DatasetSession | None = None
         self._pending: list[int] = []
         self._pending_force: int | None = None
-        self._cells: list[QTableWidgetItem] = []  # column 0 of each item, in dataset order
+        self.model: ItemsModel | None = None
+        self.proxy: ItemsFilter | None = None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
 
@@ -129,18 +106,17 @@ class DatasetDock(QWidget):
         filt.addWidget(self.name_filter, 1)
         outer.addLayout(filt)
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels([c for c, _ in COLUMNS])
+        self.table = QTableView()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         vertical, header = self.table.verticalHeader(), self.table.horizontalHeader()
         assert vertical is not None and header is not None
         vertical.setVisible(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # sized once filled: live
-        header.setStretchLastSection(True)  # sizing re-measures every row at every change
+        header.setStretchLastSection(True)
         header.setMinimumSectionSize(24)
-        self.table.cellDoubleClicked.connect(lambda row, _col: self.open_row(row))
+        self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
         outer.addWidget(self.table, 1)
 
         nav = QHBoxLayout()
@@ -264,74 +240,46 @@ class DatasetDock(QWidget):
 
     def _fill(self) -> None:
         assert self.dataset is not None
-        self.table.setSortingEnabled(False)
-        self.table.setRowCount(len(self.dataset))
-        self._cells = []
-        for i, it in enumerate(self.dataset.items):
-            for c, (_, key) in enumerate(COLUMNS):
-                text = (
-                    str(i + 1)
-                    if key == "number"
-                    else str(getattr(it, key, "…"))
-                    if key in ("name", "kind")
-                    else "…"
-                )
-                cell = _Cell(text)
-                if c == 0:
-                    cell.setData(_ROLE, i)
-                    cell.setData(_ROLE + 1, i + 1)
-                    self._cells.append(cell)
-                self.table.setItem(i, c, cell)
-            self._cell(i, 1).setToolTip(it.key)
-        self.table.setSortingEnabled(True)
+        self.model = ItemsModel(self.dataset, self)
+        self.proxy = ItemsFilter(self.model, self)
+        self.table.setModel(self.proxy)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # the dataset's order
+        self._apply_filter()
         self.table.resizeColumnsToContents()
         self._update_progress()
 
-    def _cell(self, row: int, col: int) -> QTableWidgetItem:
-        cell = self.table.item(row, col)
-        assert cell is not None  # every cell is made in _fill
-        return cell
-
     def _row_of(self, index: int) -> int:
-        """The table row showing item ``index`` (rows move when sorted), or -1."""
-        cells = self._cells
-        return self.table.row(cells[index]) if 0 <= index < len(cells) else -1
+        """The table row showing item ``index`` (rows move when sorted; -1: filtered out)."""
+        if self.model is None or self.proxy is None or not 0 <= index < self.model.rowCount():
+            return -1
+        return self.proxy.mapFromSource(self.model.index(index, 0)).row()
 
     def index_of_row(self, row: int) -> int:
         """The dataset index of a table row."""
-        return int(self._cell(row, 0).data(_ROLE))
+        assert self.proxy is not None
+        return self.proxy.mapToSource(self.proxy.index(row, 0)).row()
+
+    def row_count(self) -> int:
+        """Rows shown (the items the filters keep)."""
+        return 0 if self.proxy is None else self.proxy.rowCount()
+
+    def cell_text(self, row: int, col: int) -> str:
+        """The text of a cell, as shown."""
+        assert self.proxy is not None
+        return str(self.proxy.index(row, col).data())
 
     def _refresh_row(self, index: int, counts: bool = True) -> None:
         """Show an item's numbers and status (read if needed)."""
         self._refresh_rows([index], counts)
 
     def _refresh_rows(self, indices: list[int], counts: bool = True) -> None:
-        if self.dataset is None:
+        if self.dataset is None or self.model is None:
             return
-        rows = []
         for index in indices:
             try:
-                rows.append((index, self.dataset.row(index, counts=counts)))
+                self.model.set_row(index, self.dataset.row(index, counts=counts))
             except KeyskelError as exc:
                 self.say(f"item {self.dataset.items[index].name}: {exc}")
-        sorting = self.table.isSortingEnabled()
-        self.table.setSortingEnabled(False)  # (re-sorted once, below)
-        for index, row in rows:
-            r = self._row_of(index)
-            for c, (_, key) in enumerate(COLUMNS):
-                if key not in row:
-                    continue
-                cell = self._cell(r, c)
-                value = row[key]
-                cell.setText("?" if value is None else str(value))
-                cell.setData(_ROLE + 1, value if isinstance(value, (int, float)) else None)
-            self._cell(r, 1).setToolTip(f"{row['key']}\n{row['media'] or 'media not found'}")
-            if row.get("who"):
-                self._cell(r, _STATUS_COL).setToolTip(f"set by {row['who']} at {row['when']}")
-        self.table.setSortingEnabled(sorting)
-        for index, _ in rows:
-            self._filter_row(self._row_of(index))
         self._update_progress()
 
     def _count_some(self) -> None:
@@ -356,19 +304,8 @@ class DatasetDock(QWidget):
         self.counts_label.setText(", ".join(parts) + (f" ({left} not read yet)" if left else ""))
 
     def _apply_filter(self) -> None:
-        for r in range(self.table.rowCount()):
-            self._filter_row(r)
-
-    def _filter_row(self, r: int) -> None:
-        """Hide the row unless it has the status chosen and its name holds the text typed."""
-        if r < 0:
-            return
-        status = self.status_filter.currentText()
-        text = self.name_filter.text().strip().lower()
-        name = self._cell(r, 1).text().lower()
-        st = self._cell(r, _STATUS_COL).text()
-        hide = (status in STATUSES and st != status) or (text and text not in name)
-        self.table.setRowHidden(r, bool(hide))
+        if self.proxy is not None:
+            self.proxy.set_filter(self.status_filter.currentText(), self.name_filter.text())
 
     # -- items ----------------------------------------------------------------------------------
     def open_item(self, index: int) -> None:
@@ -388,7 +325,7 @@ class DatasetDock(QWidget):
         """Open the next / previous item in the table's order (sorted and filtered as shown)."""
         if self.session is None or self.dataset is None:
             return
-        rows = [r for r in range(self.table.rowCount()) if not self.table.isRowHidden(r)]
+        rows = list(range(self.row_count()))
         if not rows:
             return
         cur = self._row_of(self.session.current) if self.session.current is not None else -1
@@ -415,7 +352,8 @@ class DatasetDock(QWidget):
         r = self._row_of(index)
         if r >= 0:
             self.table.selectRow(r)
-            self.table.scrollToItem(self._cell(r, 0))
+            if self.proxy is not None:
+                self.table.scrollTo(self.proxy.index(r, 0))
         self.suggestions.clear()
         self.confirm.hide()
         item = self.dataset.items[index] if self.dataset is not None else None
