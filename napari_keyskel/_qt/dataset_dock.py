@@ -30,12 +30,10 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
     QTableView,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +41,7 @@ from qtpy.QtWidgets import (
 from .._napari.napari_private import unwrap_proxy
 from ..dataset import STATUSES, Dataset, open_dataset
 from ..errors import KeyskelError
+from .dataset_instructions import InstructionsPanel
 from .dataset_table import COLUMNS, ItemsFilter, ItemsModel
 
 if TYPE_CHECKING:
@@ -116,6 +115,7 @@ class DatasetDock(QWidget):
         vertical.setVisible(False)
         header.setStretchLastSection(True)
         header.setMinimumSectionSize(24)
+        header.setResizeContentsPrecision(100)  # widths from the first rows, not thousands
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
         outer.addWidget(self.table, 1)
 
@@ -171,26 +171,12 @@ class DatasetDock(QWidget):
         self.suggestions.itemClicked.connect(self._go_suggestion)
         outer.addWidget(self.suggestions)
 
-        self.node_label = QLabel("")
-        self.node_label.setWordWrap(True)
-        outer.addWidget(self.node_label)
-        ins = QHBoxLayout()
-        self.instructions_button = QPushButton("Instructions")
-        self.instructions_button.setCheckable(True)
-        self.instructions_button.toggled.connect(self.show_instructions)
-        self.edit_button = QPushButton("Edit")
-        self.edit_button.setCheckable(True)
-        self.edit_button.toggled.connect(self._edit_instructions)
-        ins.addWidget(self.instructions_button)
-        ins.addWidget(self.edit_button)
-        outer.addLayout(ins)
-        self.instructions = QTextBrowser()
-        self.instructions.setOpenExternalLinks(True)
-        self.instructions_edit = QPlainTextEdit()
-        self.instructions.hide()
-        self.instructions_edit.hide()
-        outer.addWidget(self.instructions, 1)
-        outer.addWidget(self.instructions_edit, 1)
+        self.panel = InstructionsPanel(self.viewer, self.say)
+        outer.addWidget(self.panel, 1)
+        # (the panel's parts, named as the dock shows them)
+        self.node_label, self.instructions = self.panel.node_label, self.panel.browser
+        self.instructions_button, self.edit_button = self.panel.button, self.panel.edit_button
+        self.instructions_edit = self.panel.editor
         self.message = QLabel("")
         self.message.setWordWrap(True)
         outer.addWidget(self.message)
@@ -198,9 +184,6 @@ class DatasetDock(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(5)  # the viewer paints between ticks
         self._timer.timeout.connect(self._count_some)
-        self._node_timer = QTimer(self)
-        self._node_timer.setInterval(250)
-        self._node_timer.timeout.connect(self._show_next_node)
         self._bind_keys()
 
     # -- the dataset ----------------------------------------------------------------------------
@@ -231,11 +214,11 @@ class DatasetDock(QWidget):
         self.session.status_changed.connect(self._refresh_row)
         self.path_label.setText(f"{ds.root.name} ({ds.format}, {len(ds)} items)")
         self._fill()
+        self.panel.set_dataset(ds)
         if open_first and len(ds):
             self.open_item(0)
         self._pending = list(range(len(ds)))
         self._timer.start()
-        self._node_timer.start()
         return ds
 
     def _fill(self) -> None:
@@ -359,9 +342,7 @@ class DatasetDock(QWidget):
         item = self.dataset.items[index] if self.dataset is not None else None
         if item is not None:
             self.say(f"opened {item.name} ({index + 1} of {len(self.dataset or [])})")
-        if self.dataset is not None and self.dataset.instructions.text.strip():
-            self.instructions_button.setChecked(True)
-            self.show_instructions(True)
+        self.panel.item_opened()
 
     # -- statuses -------------------------------------------------------------------------------
     def set_status(self, status: str) -> None:
@@ -390,59 +371,9 @@ class DatasetDock(QWidget):
         self.confirm.hide()
         self.say("completed with unreviewed flags")
 
-    # -- instructions and next node -------------------------------------------------------------
     def show_instructions(self, on: bool = True) -> None:
         """Show (or hide) the dataset's instructions."""
-        if self.dataset is None:
-            return
-        ins = self.dataset.instructions
-        if ins.folder is not None:
-            self.instructions.setSearchPaths([str(ins.folder)])
-        self.instructions.setMarkdown(ins.markdown(self.dataset.skeletons()))
-        self.instructions.setVisible(on and not self.edit_button.isChecked())
-
-    def _edit_instructions(self, on: bool) -> None:
-        if self.dataset is None:
-            return
-        ins = self.dataset.instructions
-        if on:
-            self.instructions_edit.setPlainText(ins.text)
-            self.instructions_edit.show()
-            self.instructions.hide()
-            self.edit_button.setText("Save")
-            return
-        ins.text = self.instructions_edit.toPlainText()
-        try:
-            ins.save(self.dataset.skeletons())
-        except (KeyskelError, OSError) as exc:
-            self.say(f"instructions not saved: {exc}")
-        self.instructions_edit.hide()
-        self.edit_button.setText("Edit")
-        self.show_instructions(self.instructions_button.isChecked())
-
-    def _show_next_node(self) -> None:
-        """Beside the item: the next node to place and what it means."""
-        from .._napari.registry import session_for
-
-        if self.dataset is None:
-            return
-        layer = self.viewer.layers.selection.active
-        session = session_for(layer) if layer is not None else None
-        bindings = getattr(session, "bindings", None)
-        if session is None or bindings is None:
-            self.node_label.setText("")
-            return
-        try:
-            k = bindings.next_node_index()
-        except (KeyskelError, IndexError, KeyError):
-            k = None
-        if k is None:
-            self.node_label.setText("")
-            return
-        store = session.store
-        node = store.skeleton.nodes[k]
-        desc = self.dataset.instructions.description(store.name, node)
-        self.node_label.setText(f"next node: <b>{node}</b>" + (f" — {desc}" if desc else ""))
+        self.panel.show_text(on)
 
     # -- suggestions ----------------------------------------------------------------------------
     def suggest(self) -> np.ndarray:
