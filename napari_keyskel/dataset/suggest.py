@@ -105,13 +105,16 @@ def thumbnails(
     return out
 
 
-def pca(x: np.ndarray, n_components: int = 20, max_rows: int = 1000, seed: int = 0) -> np.ndarray:
+def pca(
+    x: np.ndarray, n_components: int = 20, max_rows: int = 1000, seed: int = 0, overwrite: bool = False
+) -> np.ndarray:
     """``x`` (m, d) projected on its first ``n_components`` principal components (m, c), float64.
 
     The components are those of at most ``max_rows`` rows drawn at random (the covariance of a
     thousand thumbnails already gives the main directions); every row is projected on them.
+    ``overwrite``: centre a float32 ``x`` in place (no copy of the thumbnails).
     """
-    x = np.array(x, np.float32)  # a copy, centred in place (float32: half the memory)
+    x = x if overwrite and x.dtype == np.float32 else np.array(x, np.float32)
     x -= x.mean(axis=0)
     c = int(min(n_components, *x.shape))
     if c <= 0:
@@ -205,21 +208,27 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
-def choose(thumbs: np.ndarray, n: int, motion: bool = False, seed: int = 0, n_init: int = 10) -> np.ndarray:
-    """Rows of ``thumbs`` to label: exactly ``min(n, len(thumbs))`` distinct ones (sorted)."""
+def choose(
+    thumbs: np.ndarray, n: int, motion: bool = False, seed: int = 0, n_init: int = 10, overwrite: bool = False
+) -> np.ndarray:
+    """Rows of ``thumbs`` to label: exactly ``min(n, len(thumbs))`` distinct ones (sorted).
+
+    ``overwrite``: the thumbnails may be changed (centred in place: no copy of them is made).
+    """
     with _one_blas_thread():
-        return _choose(thumbs, n, motion, seed, n_init)
+        return _choose(thumbs, n, motion, seed, n_init, overwrite)
 
 
-def _choose(thumbs: np.ndarray, n: int, motion: bool, seed: int, n_init: int) -> np.ndarray:
+def _choose(thumbs: np.ndarray, n: int, motion: bool, seed: int, n_init: int, overwrite: bool) -> np.ndarray:
     m = len(thumbs)
     n = int(min(n, m))
     if n <= 0:
         return np.zeros(0, np.int64)
-    feats = pca(thumbs, 20, seed=seed)
+    moved = _motion(thumbs) if motion else None
+    feats = pca(thumbs, 20, seed=seed, overwrite=overwrite)
     labels, centres, _ = kmeans(feats, n, n_init=n_init, seed=seed)
     d = ((feats - centres[labels]) ** 2).sum(axis=1)
-    score = -d if not motion else _motion(thumbs) - 1e-9 * d
+    score = -d if moved is None else moved - 1e-9 * d
     order = np.lexsort((-score, labels))  # per cluster, best first
     firsts = np.r_[True, labels[order][1:] != labels[order][:-1]]
     picked = list(order[firsts])
@@ -270,7 +279,7 @@ def suggest_frames(
     """
     cand = candidate_frames(len(source), max_candidates, exclude)
     thumbs = thumbnails(source, cand, size)
-    return cand[choose(thumbs, n, motion, seed, n_init)]
+    return cand[choose(thumbs, n, motion, seed, n_init, overwrite=True)]
 
 
 def suggest_many(
@@ -302,7 +311,7 @@ def suggest_many(
     parts = mapper(_read_job(read), jobs)
     thumbs = np.concatenate(parts) if parts else np.zeros((0, THUMB * THUMB), np.float32)
     owners = [(key, int(f)) for key, cand in jobs for f in cand.tolist()]
-    return [owners[i] for i in choose(thumbs, n, motion, seed).tolist()]
+    return [owners[i] for i in choose(thumbs, n, motion, seed, overwrite=True).tolist()]
 
 
 class _read_job:  # a picklable closure, for Dask workers
