@@ -244,6 +244,8 @@ def _fill_store(
         fs = np.asarray([r[2] for r in recs])
         name = str(labels.tracks[int(g[1:])].name) if g.startswith("t") else None
         track = store.add_track(ids[g], name=name or None, start=int(fs[0]), stop=int(fs[-1]) + 1)
+        if name is None:  # written back without a track, as it came
+            track.meta[_META] = {"untracked": True}
         pts = np.stack([np.asarray(r[0].points["xy"], float) for r in recs])  # (L', K', 2) x, y
         vis = np.stack([np.asarray(r[0].points["visible"], bool) for r in recs])
         score = np.full((len(recs), len(node_map)), np.nan, np.float32)
@@ -268,7 +270,7 @@ def _fill_store(
         # keyed by frame as a string: track meta is written to JSON (Darwin, COCO), whose keys are strings
         inst_scores = {str(int(f)): float(r[0].score) for f, r in zip(fs, recs) if r[1]}
         if inst_scores:
-            track.meta[_META] = {"instance_score": inst_scores}
+            track.meta.setdefault(_META, {})["instance_score"] = inst_scores
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -340,9 +342,11 @@ def dataset_to_labels(sio: Any, ds: AnnotationSet, video: Any = None) -> Any:
         sk = _sio_skeleton(sio, store.skeleton)
         skeletons.append(sk)
         for t in store:
-            st = sio.Track(name=t.name)
-            tracks.append(st)
-            track_ids.append([store.name, t.name, t.track_id])
+            ours = t.meta.get(_META) if isinstance(t.meta.get(_META), dict) else {}
+            st = None if ours.get("untracked") else sio.Track(name=t.name)
+            if st is not None:
+                tracks.append(st)
+                track_ids.append([store.name, t.name, t.track_id])
             rows, nodes = np.nonzero(np.isfinite(t.coords[..., 0]) & ~t.is_key)
             if rows.size:  # sleap-io has no interpolated flag: our .slp keeps it in provenance
                 interpolated.append(
@@ -353,9 +357,7 @@ def dataset_to_labels(sio: Any, ds: AnnotationSet, video: Any = None) -> Any:
                         "node": nodes.tolist(),
                     }
                 )
-            inst_scores = (
-                t.meta.get(_META, {}).get("instance_score", {}) if isinstance(t.meta.get(_META), dict) else {}
-            )
+            inst_scores = ours.get("instance_score", {})
             placed = np.isfinite(t.coords[..., 0])
             for r in np.flatnonzero(placed.any(axis=1)):
                 f = t.start + int(r)
