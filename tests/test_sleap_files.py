@@ -16,6 +16,7 @@ import pytest
 import sleap_io as sio
 
 from napari_keyskel.core.annotation_set import AnnotationSet
+from napari_keyskel.errors import FormatError
 from napari_keyskel.formats import read, write
 
 H, W = 20, 30
@@ -99,3 +100,82 @@ def test_slp_written_back_as_it_came(tmp_path: Path, images_on_disk: bool) -> No
         via = sio.load_slp(str(tmp_path / f"{fmt}.slp"), open_videos=False)
         assert [t.name for t in via.tracks] == ["queen"], fmt
         assert sum(i.track is None for lf in via for i in lf.instances) == 6, fmt
+
+
+# -- YOLO-pose ---------------------------------------------------------------------------------
+def _yolo_dataset(folder: Path) -> Path:
+    """A YOLO-pose dataset written by sleap-io (two instances on each of three images)."""
+    files = _images(folder / "src")
+    video = sio.Video.from_filename(files)
+    sk = sio.Skeleton(["head", "thorax", "tail"], edges=[(0, 1), (1, 2)])
+    rng = np.random.default_rng(4)
+    lfs = []
+    for i in range(len(files)):
+        xy = [rng.uniform(1, 19, (3, 2)) for _ in range(2)]
+        xy[1][2] = np.nan  # not labelled: v = 0
+        lfs.append(
+            sio.LabeledFrame(
+                video=video, frame_idx=i, instances=[sio.Instance.from_numpy(p, skeleton=sk) for p in xy]
+            )
+        )
+    labels = sio.Labels(labeled_frames=lfs, videos=[video], skeletons=[sk])
+    sio.save_ultralytics(labels, str(folder / "yolo"), split_ratios={"train": 1.0}, verbose=False)
+    return folder / "yolo"
+
+
+def test_yolo_reads_what_sleap_io_reads(tmp_path: Path) -> None:
+    root = _yolo_dataset(tmp_path)
+    theirs = sio.load_ultralytics(str(root))
+    ds = read(root)
+    (store,) = ds.stores
+    assert list(store.skeleton.nodes) == [n.name for n in theirs.skeleton.nodes]
+    for lf in theirs.labeled_frames:
+        (image,) = lf.video.filename  # sleap-io: one single-image list per image
+        f = next(i for i, fr in enumerate(ds.frames) if Path(fr["item"]) == Path(image))
+        for inst in lf.instances:
+            (t,) = [t for t in store if t.name == inst.track.name]
+            np.testing.assert_allclose(t.coords[f - t.start, :, ::-1], inst.numpy(), atol=1e-9)
+
+
+def test_yolo_visibility_written_as_float_is_read(tmp_path: Path) -> None:
+    """Ultralytics' own datasets write ``2.000000``: sleap-io drops those rows, we read them."""
+    root = _yolo_dataset(tmp_path)
+    labels = sorted((root / "train" / "labels").glob("*.txt"))
+    for p in labels:
+        rows = [r.split() for r in p.read_text().splitlines() if r.strip()]
+        p.write_text(
+            "".join(
+                " ".join(v if i < 5 or (i - 5) % 3 != 2 else f"{float(v):.6f}" for i, v in enumerate(r))
+                + "\n"
+                for r in rows
+            )
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert sum(len(lf.instances) for lf in sio.load_ultralytics(str(root))) == 0  # sleap-io drops them
+    ds = read(root)
+    (store,) = ds.stores
+    first = np.asarray(labels[0].read_text().splitlines()[0].split()[5:], float).reshape(3, 3)
+    (f0,) = [i for i, fr in enumerate(ds.frames) if Path(fr["item"]).stem == labels[0].stem]
+    t = next(t for t in store if t.name == "track_0")
+    np.testing.assert_allclose(t.coords[f0 - t.start, :, ::-1], first[:, :2] * [W, H], atol=1e-9)
+    assert store.counts()["points"] == 3 * 5
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda r: r[:-1], r"line 2: 13 values; a YOLO-pose row of kpt_shape \[3, 3\] has 14"),
+        (lambda r: [*r[:6], "nan?", *r[7:]], r"line 2: 'nan\?' is not a number"),
+        (lambda r: [*r[:6], "inf", *r[7:]], r"line 2: 'inf' is not a finite number"),
+        (lambda r: ["0.5", *r[1:]], r"line 2: class '0.5' is not a class number"),
+    ],
+)
+def test_yolo_bad_rows_name_file_and_line(tmp_path: Path, edit: object, message: str) -> None:
+    root = _yolo_dataset(tmp_path)
+    label = sorted((root / "train" / "labels").glob("*.txt"))[1]
+    rows = [r.split() for r in label.read_text().splitlines() if r.strip()]
+    rows[1] = edit(rows[1])  # type: ignore[operator]
+    label.write_text("\n".join(" ".join(r) for r in rows) + "\n")
+    with pytest.raises(FormatError, match=rf"{label.name}: {message}"):
+        read(root)

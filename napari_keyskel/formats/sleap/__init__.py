@@ -17,7 +17,9 @@ Formats (the names ``keyskel convert --to`` takes):
 - ``yolo``: an Ultralytics YOLO-pose dataset folder (``data.yaml``, ``<split>/images``,
   ``<split>/labels``); every split it names is read (train, val, test), ours writes ``train``;
   coordinates are normalised to the image, so writing needs the frames' images (``video=`` or
-  the dataset's own readable video); sleap-io numbers tracks by their order on each image;
+  the dataset's own readable video); tracks are numbered by their order on each image, as
+  sleap-io does; every label row is checked (:mod:`._yolo`: a row cut short or with a value
+  that is not a number is a ``FormatError`` naming the file and line);
 - ``nwb``: NWB with ndx-pose (``PoseTraining`` for user labels, ``PoseEstimation`` for
   predictions); track names and left/right pairs are not kept by sleap-io's NWB writer;
 - ``labelstudio``: Label Studio JSON tasks (a list of tasks with ``annotations``); no edges and no
@@ -61,6 +63,7 @@ from .._checks import warn
 from ._dlc import H5_SUFFIXES, load_dlc, looks_like_dlc_h5, save_dlc
 from ._labels import SLEAP_OFFSET, dataset_to_labels, labels_to_dataset
 from ._losses import losses
+from ._yolo import load_yolo
 
 __all__ = [
     "INSTALL_HINT",
@@ -207,30 +210,10 @@ def _load(sio: Any, p: Path, fmt: str, skeleton: Skeleton | None) -> tuple[Any, 
     if fmt == "dlc":
         return load_dlc(sio, p, INSTALL_HINT)
     if fmt == "yolo":
-        return _load_yolo(sio, p), None
+        return load_yolo(sio, p), None
     order = _node_order(p, fmt)
     sk = list(skeleton.nodes) if skeleton is not None else order
     return sio.load_labelstudio(str(p), skeleton=list(sk) if sk else None), order  # a copy: sleap-io edits it
-
-
-def _load_yolo(sio: Any, p: Path) -> Any:
-    """Every split of a YOLO dataset (train, val, test: those its ``data.yaml`` names and has)."""
-    import yaml
-
-    root = p.parent if p.name == "data.yaml" else p
-    config = yaml.safe_load((root / "data.yaml").read_text()) or {}
-    splits = [s for s in ("train", "val", "test") if s in config and (root / str(config[s])).is_dir()]
-    if not splits:
-        raise FormatError("data.yaml names no train/val/test image folder that exists", root / "data.yaml")
-    first = sio.load_ultralytics(str(root), split=splits[0])
-    sk = first.skeletons[0] if first.skeletons else None
-    frames, videos, tracks = list(first.labeled_frames), list(first.videos), list(first.tracks)
-    for split in splits[1:]:  # one skeleton object for all, so they are one annotation set
-        more = sio.load_ultralytics(str(root), split=split, skeleton=sk)
-        frames += more.labeled_frames
-        videos += more.videos
-        tracks += more.tracks
-    return sio.Labels(labeled_frames=frames, videos=videos, skeletons=first.skeletons, tracks=tracks)
 
 
 def write_sleap(
