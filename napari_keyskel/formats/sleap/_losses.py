@@ -1,4 +1,4 @@
-"""What a sleap-io format cannot hold of a dataset, said before writing it (nothing lost silently).
+"""What a sleap-io format (or CVAT XML) cannot hold of a dataset, said with the write (nothing lost silently).
 
 :data:`HOLDS` lists, per format, which of keyskel's annotation facts its file keeps through
 sleap-io (checked by a round trip in the tests): occluded nodes, interpolated positions (told
@@ -25,9 +25,12 @@ HOLDS: dict[str, frozenset[str]] = {
     "yolo": frozenset(),
     "nwb": frozenset(),
     "labelstudio": frozenset(),
+    # CVAT XML (napari_keyskel.formats.cvat): outside keyframes are unlabelled keys
+    "cvat_video": frozenset({"occluded", "interpolated", "unlabelled"}),
+    "cvat_images": frozenset({"occluded", "unlabelled"}),
 }
 #: Track meta keys other formats own (kept by them, not user data).
-_FORMAT_META = frozenset({"coco", "darwin", "sleap", "v7_instance_id"})
+_FORMAT_META = frozenset({"coco", "cvat", "darwin", "sleap", "v7_instance_id"})
 
 
 @dataclass(frozen=True)
