@@ -22,9 +22,10 @@ Formats (the names ``keyskel convert --to`` takes):
   that is not a number is a ``FormatError`` naming the file and line);
 - ``nwb``: NWB with ndx-pose (``PoseTraining`` for user labels, ``PoseEstimation`` for
   predictions); track names and left/right pairs are not kept by sleap-io's NWB writer;
-- ``labelstudio``: Label Studio JSON tasks (a list of tasks with ``annotations``); no edges and no
-  node order in the file: give ``skeleton=`` to read them in your order, else a preset matching
-  the node names is used.
+- ``labelstudio``: Label Studio JSON tasks (a list of tasks with ``annotations``), read and
+  written by :mod:`napari_keyskel.formats.labelstudio` as Label Studio writes them (sleap-io is
+  not needed); no edges in the file: give ``skeleton=``, else a preset matching the node names
+  is used.
 
 Rules of the conversion (see :mod:`._labels`):
 
@@ -166,10 +167,14 @@ def read_sleap(
     if not p.exists():
         raise FormatError("no such file or folder", p)
     fmt = _check(format or detect_sleap_format(p), p)
-    sio = import_sleap_io(p)
     given = Skeleton.load(skeleton) if isinstance(skeleton, (str, PathLike)) else skeleton
     if given is not None and not isinstance(given, Skeleton):
         raise FormatError("a sleap-io file takes one Skeleton (or a skeleton file), not a mapping", p)
+    if fmt == "labelstudio":  # read as Label Studio writes it (sleap-io needs its own meta.video)
+        from ..labelstudio import read_labelstudio
+
+        return read_labelstudio(p, given)
+    sio = import_sleap_io(p)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -178,27 +183,17 @@ def read_sleap(
         raise
     except Exception as exc:  # sleap-io and h5py raise many kinds; all mean "cannot read this file"
         raise FormatError(
-            f"sleap-io cannot read it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {exc})", p
+            f"sleap-io cannot read it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {_one_line(exc)})", p
         ) from None
     if not labels.skeletons and not labels.labeled_frames:
         raise FormatError(f"no skeleton and no labelled frame in this {SLEAP_FORMATS[fmt]} file", p)
     return labels_to_dataset(sio, labels, p, given, fmt, order if given is None else None)
 
 
-def _node_order(p: Path, fmt: str) -> list[str] | None:
-    """Node names in the order a Label Studio file lists them (sleap-io sorts them)."""
-    names: dict[str, None] = {}
-    if fmt == "labelstudio":
-        from .._jsonio import load_json
-
-        tasks = load_json(p)
-        for task in tasks if isinstance(tasks, list) else []:
-            for ann in (task.get("annotations") or []) if isinstance(task, dict) else []:
-                for res in (ann.get("result") or []) if isinstance(ann, dict) else []:
-                    value = res.get("value") if isinstance(res, dict) else None
-                    for n in (value or {}).get("keypointlabels") or []:
-                        names[str(n)] = None
-    return list(names) or None
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception's message on one short line (sleap-io's may hold a whole task, or a traceback)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _load(sio: Any, p: Path, fmt: str, skeleton: Skeleton | None) -> tuple[Any, list[str] | None]:
@@ -209,11 +204,7 @@ def _load(sio: Any, p: Path, fmt: str, skeleton: Skeleton | None) -> tuple[Any, 
         return sio.load_nwb(str(p)), None
     if fmt == "dlc":
         return load_dlc(sio, p, INSTALL_HINT)
-    if fmt == "yolo":
-        return load_yolo(sio, p), None
-    order = _node_order(p, fmt)
-    sk = list(skeleton.nodes) if skeleton is not None else order
-    return sio.load_labelstudio(str(p), skeleton=list(sk) if sk else None), order  # a copy: sleap-io edits it
+    return load_yolo(sio, p), None
 
 
 def write_sleap(
@@ -248,9 +239,15 @@ def write_sleap(
     fmt = _check(format, p)
     if fmt == "yolo" and p.name == "data.yaml":
         p = p.parent  # the dataset is data.yaml's folder
-    sio = import_sleap_io(p)
     if not dataset.stores:
         raise FormatError("nothing to write: the dataset has no annotation set", p)
+    if fmt == "labelstudio":  # written as Label Studio exports it (and sleap-io reads it)
+        from ..labelstudio import write_labelstudio
+
+        written = write_labelstudio(dataset, p)
+        _warn_losses(dataset, fmt, p)
+        return written
+    sio = import_sleap_io(p)
     if fmt in ("dlc", "yolo") and len(dataset.stores) > 1:
         raise FormatError(
             f"{SLEAP_FORMATS[fmt]} holds one skeleton; the dataset has {len(dataset.stores)}", p
@@ -272,8 +269,13 @@ def write_sleap(
         raise
     except Exception as exc:
         raise FormatError(
-            f"sleap-io cannot write it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {exc})", p
+            f"sleap-io cannot write it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {_one_line(exc)})", p
         ) from None
+    _warn_losses(dataset, fmt, p)
+    return written
+
+
+def _warn_losses(dataset: AnnotationSet, fmt: str, p: Path) -> None:
     lost = losses(dataset, fmt)
     if lost:
         warn(
@@ -281,7 +283,6 @@ def write_sleap(
             "(V7 Darwin JSON or COCO keypoints keep everything)",
             p,
         )
-    return written
 
 
 def _nwb_references(sio: Any, labels: Any) -> None:
@@ -326,10 +327,8 @@ def _save(sio: Any, labels: Any, p: Path, fmt: str) -> list[Path]:
         return save_dlc(sio, labels, p, INSTALL_HINT)
     if fmt == "sleap":
         sio.save_slp(labels, str(tmp), verbose=False)
-    elif fmt == "nwb":
+    else:
         _nwb_references(sio, labels)
         sio.save_nwb(labels, str(tmp))
-    else:
-        sio.save_labelstudio(labels, str(tmp))
     tmp.replace(p)  # sleap-io writes in place: write beside, then rename (nothing half-written)
     return [p]

@@ -332,8 +332,11 @@ def dataset_to_labels(sio: Any, ds: AnnotationSet, video: Any = None) -> Any:
     with ``visible=False``, unlabelled ones as NaN.
     """
     videos, where = _videos_for(sio, ds, video)
-    skeletons, tracks, frames_out = [], [], {}
-    track_ids, interpolated = [], []
+    skeletons: list[Any] = []
+    tracks: list[Any] = []
+    frames_out: dict[tuple[int, int], list[Any]] = {}
+    track_ids: list[list[Any]] = []
+    interpolated: list[dict[str, Any]] = []
     for store in ds.stores:
         if store.coord_ndim != 2:
             raise FormatError(
@@ -342,7 +345,8 @@ def dataset_to_labels(sio: Any, ds: AnnotationSet, video: Any = None) -> Any:
         sk = _sio_skeleton(sio, store.skeleton)
         skeletons.append(sk)
         for t in store:
-            ours = t.meta.get(_META) if isinstance(t.meta.get(_META), dict) else {}
+            own = t.meta.get(_META)
+            ours: dict[str, Any] = own if isinstance(own, dict) else {}
             st = None if ours.get("untracked") else sio.Track(name=t.name)
             if st is not None:
                 tracks.append(st)

@@ -24,7 +24,7 @@ HOLDS: dict[str, frozenset[str]] = {
     "dlc": frozenset({"track_names"}),
     "yolo": frozenset(),
     "nwb": frozenset(),
-    "labelstudio": frozenset(),
+    "labelstudio": frozenset({"track_names"}),  # the instance's rectangle label
     # CVAT XML (napari_keyskel.formats.cvat): outside keyframes are unlabelled keys
     "cvat_video": frozenset({"occluded", "interpolated", "unlabelled"}),
     "cvat_images": frozenset({"occluded", "unlabelled"}),
