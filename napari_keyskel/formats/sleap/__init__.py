@@ -21,7 +21,9 @@ Formats (the names ``keyskel convert --to`` takes):
   sleap-io does; every label row is checked (:mod:`._yolo`: a row cut short or with a value
   that is not a number is a ``FormatError`` naming the file and line);
 - ``nwb``: NWB with ndx-pose (``PoseTraining`` for user labels, ``PoseEstimation`` for
-  predictions); track names and left/right pairs are not kept by sleap-io's NWB writer;
+  predictions); track names and left/right pairs are not kept by sleap-io's NWB writer. Files
+  sleap-io did not write (DLC2NWB, ndx-pose 0.1 and 0.2+) are read by
+  :mod:`napari_keyskel.formats.nwb` through pynwb and ndx-pose;
 - ``labelstudio``: Label Studio JSON tasks (a list of tasks with ``annotations``), read and
   written by :mod:`napari_keyskel.formats.labelstudio` as Label Studio writes them (sleap-io is
   not needed); no edges in the file: give ``skeleton=``, else a preset matching the node names
@@ -174,6 +176,11 @@ def read_sleap(
         from ..labelstudio import read_labelstudio
 
         return read_labelstudio(p, given)
+    if fmt == "nwb":
+        from ..nwb import is_sleap_io_layout, read_nwb_pose
+
+        if not is_sleap_io_layout(p):  # DLC2NWB, ndx-pose 0.1 and 0.2+: through pynwb and ndx-pose
+            return read_nwb_pose(p, given)
     sio = import_sleap_io(p)
     try:
         with warnings.catch_warnings():
