@@ -63,7 +63,8 @@ from ...core.annotation_set import AnnotationSet
 from ...core.skeleton import Skeleton
 from ...errors import FormatError
 from .._checks import warn
-from ._dlc import H5_SUFFIXES, load_dlc, looks_like_dlc_h5, save_dlc
+from ._dlc import H5_SUFFIXES, load_dlc, looks_like_dlc_h5
+from ._dlc_write import save_dlc
 from ._labels import SLEAP_OFFSET, dataset_to_labels, labels_to_dataset
 from ._losses import losses
 from ._yolo import load_yolo
@@ -194,7 +195,11 @@ def read_sleap(
         ) from None
     if not labels.skeletons and not labels.labeled_frames:
         raise FormatError(f"no skeleton and no labelled frame in this {SLEAP_FORMATS[fmt]} file", p)
-    return labels_to_dataset(sio, labels, p, given, fmt, order if given is None else None)
+    ds = labels_to_dataset(sio, labels, p, given, fmt, order if given is None else None)
+    dlc = labels.provenance.get("keyskel_dlc") if isinstance(labels.provenance, dict) else None
+    if isinstance(dlc, dict):  # a multi-animal file and the project's individuals, for the write
+        ds.meta["sleap"]["dlc"] = dlc
+    return ds
 
 
 def _one_line(exc: BaseException, limit: int = 160) -> str:

@@ -384,10 +384,10 @@ def dataset_to_labels(sio: Any, ds: AnnotationSet, video: Any = None) -> Any:
         sio.LabeledFrame(video=videos[vi], frame_idx=fi, instances=insts)
         for (vi, fi), insts in sorted(frames_out.items())
     ]
+    provenance: dict[str, Any] = {"keyskel": {"track_ids": track_ids, "interpolated": interpolated}}
+    own = ds.meta.get(_META)
+    if isinstance(own, dict) and isinstance(own.get("dlc"), dict):
+        provenance["keyskel_dlc"] = own["dlc"]  # a DeepLabCut file read: multi-animal or not
     return sio.Labels(
-        labeled_frames=lfs,
-        videos=videos,
-        skeletons=skeletons,
-        tracks=tracks,
-        provenance={"keyskel": {"track_ids": track_ids, "interpolated": interpolated}},
+        labeled_frames=lfs, videos=videos, skeletons=skeletons, tracks=tracks, provenance=provenance
     )
