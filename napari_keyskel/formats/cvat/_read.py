@@ -15,7 +15,7 @@ from ...core.skeleton import Skeleton
 from ...core.store import OCCLUDED, UNLABELLED, VISIBLE, AnnotationStore
 from ...errors import FormatError, KeyskelError
 from ._view import ElementKeys, element_view
-from ._xml import Document, Label
+from ._xml import Document, Element, Label
 from ._xml import Skeleton as Shape
 
 __all__ = ["CVAT_OFFSET", "META", "document_to_set", "runs"]
@@ -108,9 +108,18 @@ def _rel(doc: Document, frame: int, n: int, path: Path, where: str) -> int:
     return r
 
 
-def _keys(shapes: list[tuple[int, Shape]], node: str, path: Path, where: str) -> ElementKeys:
+def _by_node(shapes: list[tuple[int, Shape]]) -> dict[str, list[tuple[int, Element]]]:
+    """Each element label's (frame, element) of a track, in the file's order (one pass)."""
+    out: dict[str, list[tuple[int, Element]]] = {}
+    for r, s in shapes:
+        for e in s.elements:
+            out.setdefault(e.label, []).append((r, e))
+    return out
+
+
+def _keys(rows: list[tuple[int, Element]], node: str, path: Path, where: str) -> ElementKeys:
     """An element's keyframes (CVAT reads only ``keyframe="1"`` elements), sorted by frame."""
-    rows = [(r, e) for r, s in shapes for e in s.elements if e.label == node and e.keyframe]
+    rows = [(r, e) for r, e in rows if e.keyframe]
     frames = np.asarray([r for r, _ in rows], np.intp)
     if np.unique(frames).size != frames.size:
         raise FormatError(f"element {node!r} has two keyframes on one frame", path, where)
@@ -137,17 +146,18 @@ def _track_meta(
     if any(attrs.values()):
         meta["attributes"] = attrs
     per_node = {}
+    grouped = _by_node(shapes)
     for node in nodes:
-        a = runs({r: e.attributes for r, s in shapes for e in s.elements if e.label == node})
+        a = runs({r: e.attributes for r, e in grouped.get(node, [])})
         if any(a.values()):
             per_node[node] = a
     if per_node:
         meta["element_attributes"] = per_node
     outside: dict[str, dict[str, list[float]]] = {}
-    for r, s in shapes:
-        for e in s.elements:
+    for node, rows in grouped.items():
+        for r, e in rows:
             if e.outside and e.keyframe:
-                outside.setdefault(e.label, {})[str(r)] = [e.x, e.y]
+                outside.setdefault(node, {})[str(r)] = [e.x, e.y]
     if outside:  # where CVAT left a hidden element (written back as it was)
         meta["outside_xy"] = outside
     return meta
@@ -166,8 +176,9 @@ def _fill_video_track(
     occluded = np.zeros((n, k), bool)
     key = np.zeros((n, k), bool)
     outside_key = np.zeros((n, k), bool)
+    grouped = _by_node(shapes)
     for i, node in enumerate(nodes):
-        keys = _keys(shapes, node, path, where)
+        keys = _keys(grouped.get(node, []), node, path, where)
         keys = ElementKeys(*(a[keys.frames < n] for a in keys))
         view = element_view(keys, n)
         xy[:, i], occluded[:, i] = view.xy, view.occluded

@@ -18,6 +18,7 @@ XML text for the writer to put back.
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -134,7 +135,7 @@ def _xy(el: ET.Element, path: Path, where: str) -> tuple[float, float]:
         x, y = (float(v) for v in str(text).split(","))
     except ValueError:
         raise FormatError(f"points={text!r} is not one point 'x,y'", path, where) from None
-    if not (abs(x) < float("inf") and abs(y) < float("inf")):
+    if not (math.isfinite(x) and math.isfinite(y)):
         raise FormatError(f"points={text!r} is not a finite point", path, where)
     return x, y
 
@@ -172,24 +173,37 @@ def _labels(task: ET.Element | None) -> list[Label]:
     return out
 
 
+_FLAGS = {"0": False, "1": True}
+
+
 def _element(el: ET.Element, path: Path, where: str, tracked: bool) -> Element:
+    """A skeleton element; the fast path reads a well-formed one, the checks say what is wrong."""
+    a = el.attrib
+    try:
+        xs, _, ys = a["points"].partition(",")
+        x, y = float(xs), float(ys)
+        outside, occluded = _FLAGS[a.get("outside", "0")], _FLAGS[a.get("occluded", "0")]
+        keyframe = _FLAGS[a.get("keyframe", "0")] if tracked else True
+        if el.tag != "points" or not a.get("label") or not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError
+    except (KeyError, ValueError):
+        _check_element(el, path, where, tracked)  # raises, naming the place and the reason
+        raise  # pragma: no cover - _check_element always raises here
+    attributes = _attributes(el) if len(el) else {}
+    return Element(a["label"], x, y, outside, occluded, keyframe, attributes, a.get("source"))
+
+
+def _check_element(el: ET.Element, path: Path, where: str, tracked: bool) -> None:
     label = el.get("label")
     if not label:
         raise FormatError(f"a skeleton element <{el.tag}> has no label", path, where)
     where = f"{where}, element {label!r}"
     if el.tag != "points":
         raise FormatError(f"a skeleton element is <{el.tag}>; keyskel reads <points> elements", path, where)
-    x, y = _xy(el, path, where)
-    return Element(
-        label,
-        x,
-        y,
-        _flag(el, "outside", path, where),
-        _flag(el, "occluded", path, where),
-        _flag(el, "keyframe", path, where) if tracked else True,
-        _attributes(el),
-        el.get("source"),
-    )
+    _xy(el, path, where)
+    for name in ("outside", "occluded", *(("keyframe",) if tracked else ())):
+        _flag(el, name, path, where)
+    raise FormatError("a skeleton element that cannot be read", path, where)
 
 
 def _skeleton(el: ET.Element, frame: int, path: Path, where: str, tracked: bool) -> Skeleton:
