@@ -225,11 +225,19 @@ def test_what_cvat_cannot_hold_is_named(tmp_path: Path) -> None:
     ],
 )
 def test_bad_files_name_the_place(tmp_path: Path, old: str, new: str, message: str) -> None:
+    """Each damage is a one-line FormatError naming the file, the track, frame and element."""
     bad = tmp_path / "bad.xml"
     bad.write_text(VIDEO.read_text().replace(old, new, 1))
     with pytest.raises(FormatError, match=message) as err:
         read(bad)
     assert "bad.xml" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_images_with_one_id_twice_are_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "two.xml"
+    bad.write_text(IMAGES.read_text().replace('<image id="1"', '<image id="0"'))
+    with pytest.raises(FormatError, match=r"two\.xml: two images have id 0"):
+        read(bad)
 
 
 def test_convert_command_writes_cvat(tmp_path: Path) -> None:

@@ -72,6 +72,10 @@ def _skeletons(doc: Document, path: Path, given: Mapping[str, Skeleton] | None) 
 def _frames(doc: Document, path: Path) -> tuple[list[dict[str, Any]], int]:
     """The frame table (video: every frame of the task; images: one per image) and its length."""
     if doc.images:
+        ids = [im.id for im in doc.images]
+        if len(set(ids)) != len(ids):
+            twice = next(i for i in ids if ids.count(i) > 1)
+            raise FormatError(f"two images have id {twice}", path)
         frames = []
         for im in sorted(doc.images, key=lambda i: i.id):
             entry: dict[str, Any] = {"item": im.name, "frame": 0}
