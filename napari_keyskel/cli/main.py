@@ -203,8 +203,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="keyskel",
-        description="Keypoint-skeleton annotations: V7 Darwin JSON 2.0 and COCO keypoints, and through "
-        "sleap-io SLEAP, DeepLabCut, YOLO-pose, NWB and Label Studio.",
+        description="Keypoint-skeleton annotations: V7 Darwin JSON 2.0, COCO keypoints and CVAT XML 1.1, "
+        "and through sleap-io SLEAP, DeepLabCut, YOLO-pose, NWB and Label Studio.",
     )
     p.add_argument("--version", action="version", version=f"keyskel {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -219,12 +219,12 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     c = sub.add_parser(
-        "convert", help="convert between V7 Darwin, COCO keypoints and the sleap-io formats (--to)"
+        "convert", help="convert between V7 Darwin, COCO keypoints, CVAT XML and the sleap-io formats (--to)"
     )
     common(c)
     c.add_argument("output", metavar="OUTPUT", help="output .json file (or folder, for Darwin)")
     to_help = "output format (default: the other one of darwin/coco)"
-    c.add_argument("--to", choices=("darwin", "coco", *SLEAP_FORMATS), help=to_help)
+    c.add_argument("--to", choices=("darwin", "coco", "cvat", *SLEAP_FORMATS), help=to_help)
     c.add_argument(
         "--results", action="store_true", help="write COCO keypoint results instead of ground truth"
     )
