@@ -34,6 +34,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,7 @@ __all__ = [
     "proposals_from_dataset",
     "reject",
     "selection",
+    "with_image_ids",
 ]
 
 #: Above this many (instance, frame) pairs an accept re-interpolates whole instances at once.
@@ -133,6 +135,29 @@ def _frame_map(dataset: AnnotationSet, frames: Sequence[dict[str, Any]], n: int 
     return None
 
 
+def with_image_ids(frames: Sequence[dict[str, Any]], path: Any) -> list[dict[str, Any]]:
+    """``frames`` of a COCO file with each frame's ``image_id`` from the file itself.
+
+    Reading a COCO file that keyskel wrote forgets the image ids it made up (so V7 -> COCO -> V7
+    round-trips); a results list made against that file still names them. Other files: as given.
+    """
+    from ..formats.coco import looks_like_coco
+    from ..formats.coco._read import load_coco_json
+
+    out = [dict(fr) for fr in frames]
+    try:
+        doc, _ = load_coco_json(Path(path))
+    except (KeyskelError, OSError):
+        return out
+    images = doc.get("images") if isinstance(doc, dict) and looks_like_coco(doc) else None
+    if isinstance(images, list) and len(images) == len(out):
+        for fr, im in zip(out, images):
+            if isinstance(im, dict) and "id" in im:
+                fr.setdefault("image_id", im["id"])
+                fr.setdefault("file_name", im.get("file_name"))
+    return out
+
+
 def proposals_from_dataset(
     annotations: AnnotationStore,
     dataset: AnnotationSet,
@@ -166,45 +191,63 @@ def proposals_from_dataset(
     except KeyskelError as exc:
         raise StoreError(f"{source}: {exc}") from None
     fmap = _frame_map(dataset, frames, annotations.n_frames)
-    fresh = _is_results(dataset)
-    next_id = max([*annotations.tracks, 0]) + 1
-    out = AnnotationStore(
-        annotations.skeleton, 2, annotations.frame_axis, annotations.n_frames, annotations.name
-    )
-    dropped = kept = 0
     src = nodes.source
+    rows: list[tuple[Track, int, int, np.ndarray]] = []  # (track, row, annotation frame, nodes taken)
+    dropped = 0
     for t in theirs:
-        tid = t.track_id
-        if fresh and not _meta_dict(t, "coco").get("fields"):  # a result without an id has no identity
-            tid, next_id = next_id, next_id + 1
-        elif tid in out.tracks:
-            tid = out.new_track_id()
-        score = effective_scores(t)
         placed = np.isfinite(t.coords).all(axis=-1)
-        track = None
         for r in np.flatnonzero(placed.any(axis=1)).tolist():
             f = t.start + r
-            dest = f if fmap is None else int(fmap[f]) if f < len(fmap) else -1
+            dest = f if fmap is None else (int(fmap[f]) if f < len(fmap) else -1)
             if dest < 0 or (annotations.n_frames is not None and dest >= annotations.n_frames):
                 dropped += 1
                 continue
             j = np.flatnonzero((src >= 0) & placed[r, np.maximum(src, 0)])
-            if not j.size:
-                continue
-            if track is None:
-                track = out.add_track(tid, t.name, start=dest)
-            k = src[j]
-            vis = np.where(t.visibility[r, k] > 0, t.visibility[r, k], VISIBLE)
-            out.set_points(dest, track.track_id, t.coords[r, k], j, vis, key=True, score=score[r, k])
-            kept += 1
+            if j.size:
+                rows.append((t, r, dest, j))
     if dropped:
-        if not kept:
+        if not rows:
             raise StoreError(f"{source}: none of its {dropped} poses is on a frame of the annotations")
         warnings.warn(
             FormatWarning(f"{dropped} poses are on frames the annotations do not have; not shown", source),
             stacklevel=2,
         )
+    ids = _proposal_ids(rows, annotations, _is_results(dataset))
+    out = AnnotationStore(
+        annotations.skeleton, 2, annotations.frame_axis, annotations.n_frames, annotations.name
+    )
+    for i in np.lexsort((np.array([d for _, _, d, _ in rows], np.int64), ids)).tolist():
+        t, r, dest, j = rows[i]
+        if int(ids[i]) not in out.tracks:
+            out.add_track(int(ids[i]), t.name, start=dest)
+        k = src[j]
+        vis = np.where(t.visibility[r, k] > 0, t.visibility[r, k], VISIBLE)
+        score = effective_scores(t)[r, k]
+        out.set_points(dest, int(ids[i]), t.coords[r, k], j, vis, key=True, score=score)
     return out
+
+
+def _proposal_ids(
+    rows: list[tuple[Track, int, int, np.ndarray]], annotations: AnnotationStore, results: bool
+) -> np.ndarray:
+    """Track id of each proposal row.
+
+    A results list's instances without ids are linked frame to frame by the box of their nodes
+    and get ids above the annotations'; the others keep theirs.
+    """
+    from .models.poses import link_boxes
+
+    ids = np.array([t.track_id for t, _, _, _ in rows], np.int64)
+    free = np.array([results and not _meta_dict(t, "coco").get("fields") for t, _, _, _ in rows], bool)
+    if free.any():
+        boxes = np.zeros((len(rows), 4))
+        for i, (t, r, _, _) in enumerate(rows):
+            yx = t.coords[r][np.isfinite(t.coords[r]).all(axis=-1)]
+            boxes[i] = [*yx.min(axis=0)[::-1], *yx.max(axis=0)[::-1]]
+        first = max([*annotations.tracks, *ids[~free].tolist(), 0]) + 1
+        frames = np.array([d for _, _, d, _ in rows], np.int64)
+        ids[free] = link_boxes(frames[free], boxes[free], first)
+    return ids
 
 
 def _ids(values: int | Iterable[int] | None) -> set[int] | None:

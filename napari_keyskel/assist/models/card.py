@@ -156,7 +156,8 @@ def _yolo(graph: GraphInfo, meta: dict[str, Any]) -> dict[str, Any] | None:
         k_meta, dims = int(shape[0]), int(shape[1])
     names = meta.get("names")
     nc = len(names) if isinstance(names, (dict, list)) and names else 1
-    args = meta.get("args") if isinstance(meta.get("args"), dict) else {}
+    raw_args = meta.get("args")
+    args: dict[str, Any] = raw_args if isinstance(raw_args, dict) else {}
     if c is not None and a is not None and (args.get("nms") or c > a) and (a - 6) % dims == 0 and a > 6:
         k = (a - 6) // dims
         if k_meta in (None, k):
@@ -268,7 +269,7 @@ def detect_card(
         n_classes=int(found.get("nc", 1)),
         kpt_dims=int(found.get("dims", 3)),
         simcc_ratio=float(found.get("ratio", 0.0)),
-        heatmap_size=tuple(found.get("map", (0, 0))),  # type: ignore[arg-type]
+        heatmap_size=(int(found.get("map", (0, 0))[0]), int(found.get("map", (0, 0))[1])),
         mean=mean,
         std=std,
         metadata=dict(meta),

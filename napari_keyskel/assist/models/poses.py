@@ -25,7 +25,7 @@ import numpy as np
 from ...core.store import AnnotationStore
 from .mapping import KeypointMapping
 
-__all__ = ["Poses", "coco_results", "link_tracks", "poses_to_store"]
+__all__ = ["Poses", "coco_results", "link_boxes", "link_tracks", "poses_to_store"]
 
 
 @dataclass
@@ -101,32 +101,41 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def link_tracks(poses: Poses, first_id: int, min_iou: float = 0.3) -> Poses:
-    """Give rows with track id -1 fresh ids from ``first_id``, linking consecutive frames by box IoU."""
+def link_boxes(frame: np.ndarray, boxes: np.ndarray, first_id: int, min_iou: float = 0.3) -> np.ndarray:
+    """Track ids from ``first_id`` for rows ``(frame, box)``.
+
+    Boxes of consecutive frames overlapping by ``min_iou`` or more share an id (one-to-one, the
+    best total overlap); the others start new ids.
+    """
     from scipy.optimize import linear_sum_assignment
 
-    ids = poses.track_id.copy()
-    free = np.flatnonzero(ids < 0)
-    if not free.size:
-        return poses
+    ids = np.full(len(frame), -1, np.int64)
     next_id = int(first_id)
-    prev_rows = np.zeros(0, np.int64)
-    prev_frame = None
-    frames = poses.frame[free]
-    for f in np.unique(frames).tolist():
-        rows = free[frames == f]
+    prev_rows, prev_frame = np.zeros(0, np.int64), None
+    order = np.argsort(frame, kind="stable")
+    bounds = np.flatnonzero(np.diff(frame[order])) + 1
+    for rows in np.split(order, bounds) if len(order) else []:
+        f = int(frame[rows[0]])
         taken = np.zeros(len(rows), bool)
         if prev_frame == f - 1 and prev_rows.size:
-            iou = _iou(poses.boxes[prev_rows], poses.boxes[rows])
+            iou = _iou(boxes[prev_rows], boxes[rows])
             r, c = linear_sum_assignment(-iou)
-            for i, j in zip(r.tolist(), c.tolist()):
-                if iou[i, j] >= min_iou:
-                    ids[rows[j]] = ids[prev_rows[i]]
-                    taken[j] = True
-        for j in np.flatnonzero(~taken).tolist():
-            ids[rows[j]] = next_id
-            next_id += 1
+            ok = iou[r, c] >= min_iou
+            ids[rows[c[ok]]] = ids[prev_rows[r[ok]]]
+            taken[c[ok]] = True
+        n_new = int((~taken).sum())
+        ids[rows[~taken]] = np.arange(next_id, next_id + n_new)
+        next_id += n_new
         prev_rows, prev_frame = rows, f
+    return ids
+
+
+def link_tracks(poses: Poses, first_id: int, min_iou: float = 0.3) -> Poses:
+    """Give rows with track id -1 fresh ids from ``first_id``, linking consecutive frames by box IoU."""
+    ids = poses.track_id.copy()
+    free = np.flatnonzero(ids < 0)
+    if free.size:
+        ids[free] = link_boxes(poses.frame[free], poses.boxes[free], first_id, min_iou)
     return Poses(poses.frame, poses.coords, poses.scores, poses.instance_score, poses.boxes, ids, poses.names)
 
 

@@ -42,7 +42,7 @@ from .mapping import read_names
 from .poses import Poses
 from .session import ModelError, _reason, describe_graph, open_session
 
-__all__ = ["BoxSource", "PoseModel", "auto_batch", "iter_predict", "predict", "read_frame"]
+__all__ = ["BoxSource", "PoseModel", "auto_batch", "iter_predict", "n_frames", "predict", "read_frame"]
 
 _GPU = "CUDAExecutionProvider"
 
@@ -68,6 +68,12 @@ def auto_batch(card: ModelCard, available_bytes: int | None = None) -> int:
     per_item = 16 * 4 * card.channels * card.input_size[0] * card.input_size[1]
     cap = (32 if gpu else 8) * (2 if card.top_down else 1)
     return int(max(1, min(cap, budget // max(per_item, 1))))
+
+
+def n_frames(data: Any) -> int:
+    """Frames in ``data``: its first axis (``shape[0]``), else ``len``."""
+    shape = getattr(data, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) else len(data)
 
 
 def read_frame(data: Any, f: int) -> np.ndarray:
@@ -347,8 +353,7 @@ def iter_predict(
     A generator, so a worker can show progress and stop between batches (closing it stops the
     work). ``boxes``: where a top-down model crops (default: the whole frame).
     """
-    n = len(data)
-    todo = _frames(frames, n)
+    todo = _frames(frames, n_frames(data))
     names = model.card.names
     parts: list[Poses] = []
     b = model.batch_size
@@ -396,4 +401,4 @@ def predict(model: PoseModel, data: Any, frames: Any = None, boxes: BoxSource | 
         try:
             next(gen)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value
