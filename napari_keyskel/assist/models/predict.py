@@ -42,7 +42,16 @@ from .mapping import read_names
 from .poses import Poses
 from .session import ModelError, _reason, describe_graph, open_session
 
-__all__ = ["BoxSource", "PoseModel", "auto_batch", "iter_predict", "n_frames", "predict", "read_frame"]
+__all__ = [
+    "BoxSource",
+    "PoseModel",
+    "auto_batch",
+    "check_frames",
+    "iter_predict",
+    "n_frames",
+    "predict",
+    "read_frame",
+]
 
 _GPU = "CUDAExecutionProvider"
 
@@ -317,7 +326,8 @@ class BoxSource:
         return np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.float32)
 
 
-def _frames(frames: Any, n: int) -> list[int]:
+def check_frames(frames: Any, n: int) -> list[int]:
+    """Frame numbers (None: all ``n``; an int; an iterable), each checked to be in ``0..n-1``."""
     if frames is None:
         out = list(range(n))
     elif isinstance(frames, (int, np.integer)):
@@ -353,7 +363,7 @@ def iter_predict(
     A generator, so a worker can show progress and stop between batches (closing it stops the
     work). ``boxes``: where a top-down model crops (default: the whole frame).
     """
-    todo = _frames(frames, n_frames(data))
+    todo = check_frames(frames, n_frames(data))
     names = model.card.names
     parts: list[Poses] = []
     b = model.batch_size
