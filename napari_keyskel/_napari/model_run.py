@@ -46,7 +46,11 @@ __all__ = ["add_poses", "layer_data", "mapping_for", "media_data", "proposals_la
 
 def layer_data(layer: Any) -> Any:
     """An Image layer's frames (full resolution of a multiscale one), or ``layer`` if an array."""
-    data = getattr(layer, "data", layer)
+    from napari.layers import Layer
+
+    if not isinstance(layer, Layer):
+        return layer
+    data = layer.data
     if getattr(layer, "multiscale", False) and isinstance(data, (list, tuple)):
         data = data[0]
     return data
