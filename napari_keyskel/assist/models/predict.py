@@ -20,6 +20,7 @@ input shape and onnxruntime's reason; a frame that is not an image names the fra
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -189,14 +190,23 @@ class PoseModel:
 
     def detect(self, frames: Sequence[np.ndarray], numbers: Sequence[int]) -> Poses:
         """Bottom-up: poses in RGB ``frames`` (numbered ``numbers``), one batch."""
+        x = self.new_batch(len(frames))
+        return self.detect_prepared(x, self.prepare(frames, x), numbers)
+
+    def prepare(self, frames: Sequence[np.ndarray], x: np.ndarray) -> list[tuple[float, int, int, int, int]]:
+        """Letterbox RGB ``frames`` into the batch ``x``; ``(gain, top, left, height, width)`` of each."""
         if self.card.top_down:
             raise KeyskelError(f"{self.path}: a top-down model needs boxes (it is not a detector)")
-        x = self.new_batch(len(frames))
-        geo = [letterbox_into(x[i], rgb) for i, rgb in enumerate(frames)]
-        (out,) = self.run(x)[:1]
+        return [(*letterbox_into(x[i], rgb), *rgb.shape[:2]) for i, rgb in enumerate(frames)]
+
+    def detect_prepared(
+        self, x: np.ndarray, geo: list[tuple[float, int, int, int, int]], numbers: Sequence[int]
+    ) -> Poses:
+        """Run a prepared batch (:meth:`prepare`) and decode its poses."""
+        (out,) = self.run(x[: len(geo)])[:1]
         c = self.card
         parts = []
-        for i, (gain, top, left) in enumerate(geo):
+        for i, (gain, top, left, h, w) in enumerate(geo):
             boxes, score, xy, ks = decode_yolo(
                 out[i],
                 k=c.n_keypoints,
@@ -209,7 +219,7 @@ class PoseModel:
                 gain=gain,
                 top=top,
                 left=left,
-                shape=frames[i].shape[:2],
+                shape=(h, w),
             )
             m = len(score)
             parts.append(
@@ -340,6 +350,30 @@ def check_frames(frames: Any, n: int) -> list[int]:
     return out
 
 
+def _bottom_up(
+    model: PoseModel, data: Any, todo: list[int], parts: list[Poses]
+) -> Generator[int, None, None]:
+    """Batches of frames; the next batch is read and letterboxed in a thread while one runs."""
+    b = model.batch_size
+    chunks = [todo[i : i + b] for i in range(0, len(todo), b)]
+    buffers = [model.new_batch(b), model.new_batch(b)]  # reused: no fresh pages per batch
+
+    def load(i: int) -> tuple[np.ndarray, list[tuple[float, int, int, int, int]]]:
+        x = buffers[i % 2]
+        return x, model.prepare([read_frame(data, f) for f in chunks[i]], x)
+
+    done = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="keyskel-frames") as pool:
+        ahead = pool.submit(load, 0) if chunks else None
+        for i, chunk in enumerate(chunks):
+            assert ahead is not None
+            x, geo = ahead.result()
+            ahead = pool.submit(load, i + 1) if i + 1 < len(chunks) else None
+            parts.append(model.detect_prepared(x, geo, chunk))
+            done += len(chunk)
+            yield done
+
+
 def _poses_of(parts: list[Poses], f: int, names: Sequence[str]) -> Poses:
     """The rows of frame ``f`` among the last parts (a frame's crops may span several runs)."""
     tail = []
@@ -368,10 +402,7 @@ def iter_predict(
     parts: list[Poses] = []
     b = model.batch_size
     if not model.card.top_down:
-        for i in range(0, len(todo), b):
-            chunk = todo[i : i + b]
-            parts.append(model.detect([read_frame(data, f) for f in chunk], chunk))
-            yield i + len(chunk)
+        yield from _bottom_up(model, data, todo, parts)
         return Poses.concat(parts, names)
     src = boxes or BoxSource()
     x = model.new_batch(b)
