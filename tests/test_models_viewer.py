@@ -149,6 +149,20 @@ def test_a_top_down_model_crops_the_layer_instances(env, qtbot, monkeypatch):
     center, scale = crop_geometry((*(lo - pad), *(hi + pad)))
     want = crop_to_image(TARGETS, center, scale)[::-1, ::-1]  # head, body, tail -> tail, body, head
     assert np.abs(on[1][0] - want).max() < 0.5
+    # frame 3 has no instance and frame 2 was not run: a YOLO-pose detector gives the boxes
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(yolo_model(env.tmp)), ""))
+    )
+    qtbot.mouseClick(env.panel.detector_button, LEFT)
+    assert "detector yolo.onnx" in env.panel.card_label.text()
+    env.viewer.dims.set_current_step(0, 3)
+    run_and_wait(env, qtbot)
+    on = proposed(proposals_for(env.ctrl), 3)
+    assert len(on) == 2 and 1 not in on  # two detected worms, new instances
+    boxes = env.panel.detector.detect([np.repeat(gray_frames(6)[3][..., None], 3, -1)], [3]).boxes
+    wants = [crop_to_image(TARGETS, *crop_geometry(b))[::-1, ::-1] for b in boxes]
+    got = sorted(v[0][0, 1] for v in on.values())
+    np.testing.assert_allclose(got, sorted(w[0, 1] for w in wants), atol=1e-3)
 
 
 def test_the_mapping_dialog_is_saved_with_the_layer(env, qtbot, monkeypatch):
@@ -220,3 +234,32 @@ def test_api_predict_in_a_viewer_and_outside_one(env, tmp_path):
     plain = Points(data, **{k: v for k, v in attrs.items() if k in ("metadata", "name")})
     out = api.predict(plain, yolo_model(tmp_path), frames=0, image=gray_frames(6))
     assert sorted(out.tracks) == [2, 3]
+
+
+def test_screenshot_of_the_models_tab_with_proposals(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    import imageio.v3 as iio
+
+    from napari_keyskel._qt.dock import KeyskelDock
+
+    viewer = make_napari_viewer(show=True)
+    frames = np.stack([np.full((100, 200), 150 + 10 * f, np.uint8) for f in range(6)])
+    frames[:, ::8] = 90  # stripes, so the image shows
+    image = viewer.add_image(frames, name="video")
+    points = api.add_skeleton_layer(viewer, _store(), image_layer=image)
+    viewer.dims.set_current_step(0, 2)
+    dock = KeyskelDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Keyskel", area="right")
+    dock.tabs.setCurrentIndex(dock.tabs.count() - 1)
+    panel = dock.tabs.currentWidget()
+    env = SimpleNamespace(
+        viewer=viewer, points=points, ctrl=api.get_controller(points), panel=panel, tmp=tmp_path
+    )
+    choose_model(env, qtbot, monkeypatch, yolo_model(tmp_path))
+    choose_where(panel, "all")
+    run_and_wait(env, qtbot)
+    pl = proposals_for(env.ctrl)
+    assert len(pl.points.data) == 6 and len(pl.edges.data) == 4
+    viewer.reset_view()
+    shot = viewer.screenshot(canvas_only=False, flash=False)
+    assert shot.ndim == 3 and shot.shape[1] > 800 and shot[..., :3].std() > 5
+    iio.imwrite(tmp_path / "models_tab.png", shot)

@@ -79,6 +79,7 @@ class ModelsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.model: Any = None
+        self.detector: Any = None
         self.model_worker: Any = None
         self._model_cancelled = False
         self.suggestions_hook: Callable[[], Any] = self._suggested_frames
@@ -162,7 +163,11 @@ class ModelsPanel(QWidget):
         )
         self.mapping_button = QPushButton("Mapping…")
         self.mapping_button.setToolTip("Which model keypoint gives each skeleton node (saved with the layer)")
-        for b in (self.model_button, self.names_button, self.mapping_button):
+        self.detector_button = QPushButton("Detector…")
+        self.detector_button.setToolTip(
+            "A YOLO-pose model giving boxes to a top-down model on frames without instances"
+        )
+        for b in (self.model_button, self.names_button, self.mapping_button, self.detector_button):
             row.addWidget(b)
         form.addRow(row)
         self.card_label = QLabel("no model")
@@ -195,6 +200,7 @@ class ModelsPanel(QWidget):
         self.run_progress.setValue(0)
         form.addRow(self.run_progress)
         self.model_button.clicked.connect(self._model_dialog)
+        self.detector_button.clicked.connect(self._detector_dialog)
         self.names_button.clicked.connect(self._names_dialog)
         self.mapping_button.clicked.connect(self.edit_mapping)
         self.run_button.clicked.connect(self.run_model)
@@ -224,7 +230,18 @@ class ModelsPanel(QWidget):
             self.card_label.setText("no model")
             return
         text = self.model.card.describe()
+        if self.model.card.top_down:
+            det = f"detector {Path(self.detector.path).name}, " if self.detector is not None else ""
+            text += (
+                f"\nboxes: the layer's instances, else the previous frame's poses, else {det}the whole frame"
+            )
         ctrl = self.controller()
+        n = None if ctrl is None else ctrl.store.n_frames
+        if n:
+            for sb in (self.range_from, self.range_to):
+                sb.setMaximum(n - 1)
+            if self.range_to.value() == 0:
+                self.range_to.setValue(n - 1)
         if ctrl is not None:
             from .._napari.model_run import mapping_for
 
@@ -239,6 +256,31 @@ class ModelsPanel(QWidget):
         if path:
             self.load_model(path)
 
+    def load_detector(self, path: str | None) -> Any:
+        """Use a YOLO-pose model for boxes of a top-down model (None: no detector)."""
+        from ..assist.models import PoseModel
+
+        if path is None:
+            self.detector = None
+        else:
+            try:
+                det = PoseModel(path, conf=self.conf_spin.value())
+                if det.card.top_down:
+                    raise KeyskelError(f"{path}: a detector must be a YOLO-pose model, not {det.card.title}")
+            except KeyskelError as exc:
+                self.say(f"cannot use the detector: {exc}")
+                return None
+            self.detector = det
+        self.show_card()
+        return self.detector
+
+    def _detector_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "A YOLO-pose detector", "", "ONNX (*.onnx);;All files (*)"
+        )
+        if path:
+            self.load_detector(path)
+
     def _names_dialog(self) -> None:
         if self.model is None:
             self.say("choose a model first")
@@ -250,8 +292,9 @@ class ModelsPanel(QWidget):
             self.load_model(self.model.path, names_file=path)
 
     def _on_conf(self, value: float) -> None:
-        if self.model is not None:
-            self.model.conf = float(value)
+        for m in (self.model, self.detector):
+            if m is not None:
+                m.conf = float(value)
 
     def edit_mapping(self, mapping: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Set the keypoint mapping (saved with the layer): ``mapping``, else from the dialog."""
@@ -323,7 +366,7 @@ class ModelsPanel(QWidget):
             data = model_run.media_data(ctrl)
             frames = self.frames_to_run(n_frames(data))
             mapping = model_run.mapping_for(ctrl, self.model)
-            gen = model_run.run(ctrl, self.model, frames, data)
+            gen = model_run.run(ctrl, self.model, frames, data, self.detector)
         except KeyskelError as exc:
             self.say(str(exc))
             return None
