@@ -9,7 +9,7 @@
 2. **Memory.** A light graph of the same shapes predicts over a 10,000-frame lazy video (an
    array-like that makes each 480 x 640 RGB frame on demand; the footage reader is not merged in
    this branch, so no real decoder is involved). The resident memory is sampled every 1,000
-   frames: it stays flat, where the whole video would be 9.2 GB.
+   frames: it stays flat, where the whole video would be 8.6 GiB.
 
 Run: ``python benchmarks/bench_predict.py [--frames 48] [--long 10000]``.
 """

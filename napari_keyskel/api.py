@@ -252,11 +252,11 @@ def set_node(
 
 def to_dataset(layers: Points | Sequence[Points]) -> AnnotationSet:
     """A :class:`AnnotationSet` of one or more keyskel (or plain, with a ``node`` feature) Points layers."""
-    from ._napari.io import dataset_fromlayer_data
+    from ._napari.io import dataset_from_layer_data
 
     if not isinstance(layers, Sequence):
         layers = [layers]
-    return dataset_fromlayer_data([ly.aslayer_data_tuple() for ly in layers])
+    return dataset_from_layer_data([ly.as_layer_data_tuple() for ly in layers])
 
 
 def _viewer_of(layers: Sequence[Points]) -> napari.Viewer | None:
