@@ -171,10 +171,8 @@ def memory(path: Path, n_frames: int) -> None:
     dt = time.perf_counter() - t0
     whole = n_frames * 480 * 640 * 3
     rate = n_frames / dt
-    print(
-        f"memory over a {n_frames}-frame lazy video (light graph, batch {model.batch_size}): {rate:.0f} frames/s"
-    )
-    print(f"  RSS before: {before / 2**20:.0f} MB; the whole video would be {whole / 2**30:.1f} GB")
+    print(f"memory over a {n_frames}-frame lazy video (light graph, batch {model.batch_size}): {rate:.0f}/s")
+    print(f"  RSS before: {before / 2**20:.0f} MB; the whole video would be {whole / 2**30:.1f} GiB")
     for done, rss in marks:
         print(f"  after {done:>6} frames: RSS {rss / 2**20:7.0f} MB (+{(rss - before) / 2**20:.0f} MB)")
     growth = (marks[-1][1] - marks[0][1]) / 2**20
