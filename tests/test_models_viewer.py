@@ -55,17 +55,17 @@ def choose_model(env, qtbot, monkeypatch, path):
     from qtpy.QtWidgets import QFileDialog
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "")))
-    qtbot.mouseClick(env.panel.model_button, LEFT)
+    qtbot.mouseClick(env.panel.run_box.model_button, LEFT)
 
 
 def run_and_wait(env, qtbot):
-    qtbot.mouseClick(env.panel.run_button, LEFT)
-    assert env.panel.model_worker is not None
-    qtbot.waitUntil(lambda: env.panel.model_worker is None, timeout=30000)
+    qtbot.mouseClick(env.panel.run_box.run_button, LEFT)
+    assert env.panel.run_box.model_worker is not None
+    qtbot.waitUntil(lambda: env.panel.run_box.model_worker is None, timeout=30000)
 
 
 def choose_where(panel, key):
-    panel.where_combo.setCurrentIndex(panel.where_combo.findData(key))
+    panel.run_box.where_combo.setCurrentIndex(panel.run_box.where_combo.findData(key))
 
 
 def proposed(pl, f):
@@ -79,11 +79,11 @@ def proposed(pl, f):
 
 def test_run_a_yolo_model_from_the_models_tab_over_every_frame(env, qtbot, monkeypatch):
     choose_model(env, qtbot, monkeypatch, yolo_model(env.tmp))
-    card = env.panel.card_label.text()
+    card = env.panel.run_box.card_label.text()
     assert "YOLO-pose" in card and "head, body, tail" in card and "3 of 3 nodes mapped by names" in card
     choose_where(env.panel, "all")
     run_and_wait(env, qtbot)
-    assert env.panel.run_progress.value() == 6 and env.panel.run_button.isEnabled()
+    assert env.panel.run_box.run_progress.value() == 6 and env.panel.run_box.run_button.isEnabled()
     pl = proposals_for(env.ctrl)
     assert pl is not None and "proposed nodes in 2 instances on 6 frames" in env.panel.status.text()
     for f in range(6):
@@ -116,15 +116,15 @@ def test_rerunning_on_the_frame_in_view_replaces_its_proposals(env, qtbot, monke
 
 def test_range_and_frames_between_keys(env, qtbot, monkeypatch):
     choose_model(env, qtbot, monkeypatch, yolo_model(env.tmp))
-    env.panel.range_from.setValue(3)
-    env.panel.range_to.setValue(4)
+    env.panel.run_box.range_from.setValue(3)
+    env.panel.run_box.range_to.setValue(4)
     choose_where(env.panel, "range")
     run_and_wait(env, qtbot)
     pl = proposals_for(env.ctrl)
     assert [f for f in range(6) if proposed(pl, f)] == [3, 4]
     api.set_node(env.points, frame=5, instance=1, node="head", coords=(90.0, 30.0))  # keys on 0 and 5
     choose_where(env.panel, "between_keys")
-    assert env.panel.frames_to_run(6) == [1, 2, 3, 4]
+    assert env.panel.run_box.frames_to_run(6) == [1, 2, 3, 4]
 
 
 def test_a_top_down_model_crops_the_layer_instances(env, qtbot, monkeypatch):
@@ -132,12 +132,12 @@ def test_a_top_down_model_crops_the_layer_instances(env, qtbot, monkeypatch):
     names = env.tmp / "names.txt"
     names.write_text("head\nbody\ntail\n")
     choose_model(env, qtbot, monkeypatch, path)
-    assert "mapping: 3 of 3 nodes mapped by order" in env.panel.card_label.text()  # kp0.. by order
+    assert "mapping: 3 of 3 nodes mapped by order" in env.panel.run_box.card_label.text()  # kp0.. by order
     from qtpy.QtWidgets import QFileDialog
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(names), "")))
-    qtbot.mouseClick(env.panel.names_button, LEFT)
-    assert "mapped by names" in env.panel.card_label.text()
+    qtbot.mouseClick(env.panel.run_box.names_button, LEFT)
+    assert "mapped by names" in env.panel.run_box.card_label.text()
     env.viewer.dims.set_current_step(0, 0)
     choose_where(env.panel, "view")
     run_and_wait(env, qtbot)
@@ -153,13 +153,13 @@ def test_a_top_down_model_crops_the_layer_instances(env, qtbot, monkeypatch):
     monkeypatch.setattr(
         QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(yolo_model(env.tmp)), ""))
     )
-    qtbot.mouseClick(env.panel.detector_button, LEFT)
-    assert "detector yolo.onnx" in env.panel.card_label.text()
+    qtbot.mouseClick(env.panel.run_box.detector_button, LEFT)
+    assert "detector yolo.onnx" in env.panel.run_box.card_label.text()
     env.viewer.dims.set_current_step(0, 3)
     run_and_wait(env, qtbot)
     on = proposed(proposals_for(env.ctrl), 3)
     assert len(on) == 2 and 1 not in on  # two detected worms, new instances
-    boxes = env.panel.detector.detect([np.repeat(gray_frames(6)[3][..., None], 3, -1)], [3]).boxes
+    boxes = env.panel.run_box.detector.detect([np.repeat(gray_frames(6)[3][..., None], 3, -1)], [3]).boxes
     wants = [crop_to_image(TARGETS, *crop_geometry(b))[::-1, ::-1] for b in boxes]
     got = sorted(v[0][0, 1] for v in on.values())
     np.testing.assert_allclose(got, sorted(w[0, 1] for w in wants), atol=1e-3)
@@ -169,7 +169,7 @@ def test_the_mapping_dialog_is_saved_with_the_layer(env, qtbot, monkeypatch):
     from qtpy.QtWidgets import QDialog
 
     choose_model(env, qtbot, monkeypatch, yolo_model(env.tmp, metadata={}))  # no names: kp0..kp2
-    assert "mapped by order" in env.panel.card_label.text()
+    assert "mapped by order" in env.panel.run_box.card_label.text()
 
     def fake_exec(dialog):
         dialog.combos["head"].setCurrentText("kp0")
@@ -178,9 +178,9 @@ def test_the_mapping_dialog_is_saved_with_the_layer(env, qtbot, monkeypatch):
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr("napari_keyskel._qt.mapping_dialog.MappingDialog.exec", fake_exec)
-    qtbot.mouseClick(env.panel.mapping_button, LEFT)
+    qtbot.mouseClick(env.panel.run_box.mapping_button, LEFT)
     assert env.ctrl.store.meta["keypoint_mapping"] == {"head": "kp0", "tail": "kp2"}
-    assert "2 of 3 nodes mapped by explicit mapping" in env.panel.card_label.text()
+    assert "2 of 3 nodes mapped by explicit mapping" in env.panel.run_box.card_label.text()
     choose_where(env.panel, "view")
     run_and_wait(env, qtbot)
     (c, _), _ = sorted(proposed(proposals_for(env.ctrl), 2).values(), key=lambda v: v[0][0, 1])
@@ -194,22 +194,22 @@ def test_cancel_stops_the_run_and_adds_nothing(env, qtbot, monkeypatch):
     slow = da.from_array(gray_frames(6), chunks=(1, 100, 200)).map_blocks(lambda b: (time.sleep(0.3), b)[1])
     monkeypatch.setattr("napari_keyskel._napari.model_run.media_data", lambda ctrl, image=None: slow)
     choose_model(env, qtbot, monkeypatch, yolo_model(env.tmp))
-    env.panel.model.batch_size = 1
+    env.panel.run_box.model.batch_size = 1
     choose_where(env.panel, "all")
-    qtbot.mouseClick(env.panel.run_button, LEFT)
-    qtbot.mouseClick(env.panel.run_cancel, LEFT)
-    qtbot.waitUntil(lambda: env.panel.model_worker is None, timeout=30000)
+    qtbot.mouseClick(env.panel.run_box.run_button, LEFT)
+    qtbot.mouseClick(env.panel.run_box.run_cancel, LEFT)
+    qtbot.waitUntil(lambda: env.panel.run_box.model_worker is None, timeout=30000)
     pl = proposals_for(env.ctrl)
     assert pl is None or not any(proposed(pl, f) for f in range(6))
-    assert env.panel.run_progress.value() < 6 and env.panel.run_button.isEnabled()
+    assert env.panel.run_box.run_progress.value() < 6 and env.panel.run_box.run_button.isEnabled()
 
 
 def test_a_bad_model_file_is_named_in_the_tab(env, qtbot, monkeypatch):
     bad = env.tmp / "bad.onnx"
     bad.write_text("nope")
     choose_model(env, qtbot, monkeypatch, bad)
-    assert "bad.onnx: not an ONNX model" in env.panel.status.text() and env.panel.model is None
-    qtbot.mouseClick(env.panel.run_button, LEFT)
+    assert "bad.onnx: not an ONNX model" in env.panel.status.text() and env.panel.run_box.model is None
+    qtbot.mouseClick(env.panel.run_box.run_button, LEFT)
     assert "choose an annotation layer and a model first" in env.panel.status.text()
 
 
