@@ -263,3 +263,18 @@ def test_screenshot_of_the_models_tab_with_proposals(make_napari_viewer, qtbot, 
     shot = viewer.screenshot(canvas_only=False, flash=False)
     assert shot.ndim == 3 and shot.shape[1] > 800 and shot[..., :3].std() > 5
     iio.imwrite(tmp_path / "models_tab.png", shot)
+
+
+def test_api_predict_with_a_heatmap_model_and_names(env, tmp_path):
+    t = np.array([[3.2, 4.1], [5.5, 7.0], [8.0, 2.3]])
+    path = g.heatmaps(tmp_path / "hm.onnx", t)
+    store = api.predict(env.points, path, frames=[0], names=["head", "body", "tail"])
+    (tid,) = [tr.track_id for tr in store if np.isfinite(tr.coords).any()]
+    assert tid == 1  # the crop of the annotated instance proposes for it
+    lo, hi = np.array([20.0, 90.0]), np.array([28.0, 94.0])
+    pad = np.maximum(16 - (hi - lo), 0) / 2
+    center, scale = crop_geometry((*(lo - pad), *(hi + pad)))
+    m = float(np.max((150 - g.MEAN) / g.STD))
+    want = crop_to_image((t + m * np.array([0.5, 0.25])) * 4, center, scale)[::-1, ::-1]  # tail first
+    got = store.tracks[1].coords[0]
+    assert np.abs(got - want).max() < 0.5
