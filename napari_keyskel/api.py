@@ -47,6 +47,7 @@ __all__ = [
     "get_store",
     "interpolate",
     "open_annotations",
+    "predict",
     "save_layer",
     "set_node",
     "to_dataset",
@@ -351,3 +352,102 @@ def open_annotations(
     checked: Any = format
     dataset = read(path, skeleton=sk, format=checked)
     return [_add_store(viewer, store, None, image_layer, dataset) for store in dataset.stores]
+
+
+def predict(
+    layer: Points,
+    model: Any,
+    frames: Any = None,
+    *,
+    image: Any = None,
+    names: Sequence[str] | str | PathLike[str] | None = None,
+    mapping: dict[str, Any] | None = None,
+    detector: Any = None,
+    conf: float = 0.25,
+    device: str = "auto",
+) -> AnnotationStore:
+    """Run a pose model on frames of the media a keyskel layer annotates; the poses become proposals.
+
+    Parameters
+    ----------
+    layer
+        A keyskel Points layer (2-D nodes over a ``(t, y, x[, rgb])`` video or stack).
+    model
+        An ONNX file (Ultralytics YOLO-pose, RTMPose/SimCC or heatmaps) or a
+        :class:`~napari_keyskel.assist.models.PoseModel`.
+    frames
+        Frame numbers (an int or an iterable), or ``"view"``, ``"between_keys"`` (every frame
+        between keys that has no key), ``"all"``; default every frame. Frames are read one at a
+        time.
+    image
+        The frames (an Image layer or an array); default the media the layer annotates.
+    names
+        The model's keypoint names (a list, or a names/skeleton file) when it carries none.
+    mapping
+        ``{skeleton node: model keypoint}``; it is saved with the layer (``store.meta``) and
+        used next time. Default: the saved one, else by names, else by order.
+    detector
+        A YOLO-pose model (file or ``PoseModel``) giving boxes to a top-down model where the
+        layer has no instance on a frame (before that: the previous frame's poses).
+    conf, device
+        YOLO detection threshold; ``"auto"``, ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    AnnotationStore
+        The proposals store: in a viewer, the layer's proposals layer's (the proposals on
+        ``frames`` are replaced by the model's); a layer outside a viewer gets a new one.
+
+    """
+    from .assist.models import BoxSource, PoseModel, map_keypoints, save_mapping, saved_mapping
+    from .assist.models import predict as run_all
+    from .assist.models.poses import link_tracks, poses_to_store
+    from .assist.models.predict import check_frames, n_frames
+    from .assist.models.where import frames_for
+
+    def load(m: Any, **kw: Any) -> Any:
+        return m if isinstance(m, PoseModel) or m is None else PoseModel(m, conf=conf, device=device, **kw)
+
+    kw: dict[str, Any] = {}
+    if isinstance(names, (str, PathLike)):
+        kw["names_file"] = names
+    elif names is not None:
+        kw["names"] = list(names)
+    pm, det = load(model, **kw), load(detector)
+    ctrl = get_controller(layer)
+    store = ctrl.store if ctrl is not None else get_store(layer)
+    maps = map_keypoints(pm.card.names, store.skeleton.nodes, mapping or saved_mapping(store.meta))
+    if mapping:
+        save_mapping(store.meta, maps)
+    if ctrl is None:
+        if image is None:
+            raise KeyskelError("a layer outside a viewer needs image= (the frames)")
+        from ._napari.model_run import layer_data
+
+        data = layer_data(image)
+    else:
+        from ._napari.model_run import media_data
+
+        data = media_data(ctrl, image)
+    n = n_frames(data)
+    if isinstance(frames, str):
+        view = ctrl.frame_in_view() if ctrl is not None else None
+        todo = frames_for(frames, n, store=store, frame=view)
+    else:
+        todo = check_frames(frames, n)
+    if ctrl is None:
+        boxes = BoxSource(store, det) if pm.card.top_down else None
+        poses = run_all(pm, data, todo, boxes)
+        first = max([*store.tracks, 0]) + 1
+        return poses_to_store(link_tracks(poses, first), store, maps)
+    from ._napari import model_run
+
+    gen = model_run.run(ctrl, pm, todo, data, det)
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        poses = stop.value
+    pl = model_run.proposals_layer(ctrl)
+    model_run.add_poses(pl, poses, todo, maps, label=f"model {Path(pm.path).name}")
+    return pl.store

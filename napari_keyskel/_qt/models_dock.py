@@ -1,8 +1,12 @@
-"""The *Models* panel: proposals over an annotation layer, accept / reject, propagation.
+"""The *Models* panel: run a pose model, proposals over an annotation layer, accept / reject, propagation.
 
 :class:`ModelsPanel` works on the annotation layer its ``layer_hook`` returns (the Keyskel dock's
 current layer; standalone: the selected keyskel layer) through a
 :class:`~napari_keyskel._napari.proposals_layer.ProposalsLayer`:
+
+- *Run a model* (:class:`~napari_keyskel._qt.model_run_box.ModelRunBox`, ``run_box``): an ONNX
+  pose model's card, where it runs, a worker with a progress bar and *Cancel*; its poses become
+  proposals;
 
 - a score slider (proposed nodes below it are hidden and never accepted);
 - accept the selected node(s), their instance, the frame, or everything above the threshold;
@@ -66,6 +70,10 @@ class ModelsPanel(QWidget):
         self.layer_hook = layer_hook or (lambda: _selected_keyskel_layer(self.viewer))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        from .model_run_box import ModelRunBox
+
+        self.run_box = ModelRunBox(self)
+        layout.addWidget(self.run_box)
 
         box = QGroupBox("Proposals")
         grid = QGridLayout(box)
@@ -156,19 +164,38 @@ class ModelsPanel(QWidget):
         return self.score_slider.value() / 100.0
 
     def open_proposals(self, path: str, **read_kwargs: Any) -> ProposalsLayer | None:
-        """Show the proposals of a file over the current annotation layer (replacing any)."""
+        """Show the proposals of a file over the current annotation layer (replacing any).
+
+        A results list with generic ``kp0..`` nodes opens through the keypoint mapping, its
+        image ids paired with the layer's images
+        (:func:`~napari_keyskel.assist.proposals.proposals_from_dataset`).
+        """
+        import warnings
+
         from .._napari.proposals_layer import ProposalsLayer
+        from ..assist.proposals import proposals_from_dataset, with_image_ids
+        from ..formats import read
 
         ctrl = self.controller()
         if ctrl is None:
             self.say("no annotation layer")
             return None
+        info = ((getattr(ctrl.points, "metadata", None) or {}).get("keyskel") or {}).get("dataset") or {}
+        frames = list(info.get("frames") or [])
+        if info.get("source") and frames:
+            frames = with_image_ids(frames, info["source"])
         try:
-            pl = ProposalsLayer.from_file(ctrl, path, self.min_score, **read_kwargs)  # replaces any
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                store = proposals_from_dataset(
+                    ctrl.store, read(path, **read_kwargs), frames, source=str(path)
+                )
+            pl = ProposalsLayer(ctrl, store, self.min_score)  # replaces any
         except KeyskelError as exc:
             self.say(f"cannot open proposals: {exc}")
             return None
-        self.say(f"proposals from {path}")
+        notes = [str(w.message) for w in caught if "generic node names" not in str(w.message)]
+        self.say("; ".join([f"proposals from {path}", *notes]))
         return pl
 
     def _open_dialog(self) -> None:
