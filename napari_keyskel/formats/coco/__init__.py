@@ -80,7 +80,9 @@ Meta of other formats (e.g. ``meta["darwin"]`` of a dataset read from V7) travel
 ``"keyskel"`` extras: ``{"meta": ...}`` at the top level and in categories, ``{"track": {"name",
 "meta"}}`` on a track's first annotation, ``{"frame": {...}}`` in images for frame-table keys that
 COCO has no field for. pycocotools and other readers ignore them; a Darwin -> COCO -> Darwin
-conversion therefore reproduces the Darwin files.
+conversion therefore reproduces the Darwin files. A category's extra also holds the store's
+interpolation ``method`` (when not ``"linear"``) and ``bridge_unlabelled`` (when true), read back
+into :attr:`~napari_keyskel.core.store.AnnotationStore.method` and ``bridge_unlabelled``.
 
 Results files
 -------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.annotation_set import AnnotationSet
+from ...core.interpolate import Method
 from ...core.presets import match_preset
 from ...core.skeleton import Skeleton
 from ...core.store import AnnotationStore
@@ -154,6 +155,18 @@ def _skeleton_extra(ctx: Ctx, extra: Any, nodes: list[str], name: str, where: st
     return fit
 
 
+def _interpolation_extra(ctx: Ctx, extra: Any, where: str) -> tuple[str, bool]:
+    """The interpolation method and bridging our category extra keeps (linear, no bridging)."""
+    if not isinstance(extra, dict):
+        return Method.LINEAR.value, False
+    method, bridge = extra.get("method", Method.LINEAR.value), extra.get("bridge_unlabelled", False)
+    if method not in Method.names():
+        raise ctx.fail(f"'keyskel.method' must be one of {list(Method.names())}, got {short(method)}", where)
+    if not isinstance(bridge, bool):
+        raise ctx.fail(f"'keyskel.bridge_unlabelled' must be true or false, got {short(bridge)}", where)
+    return method, bridge
+
+
 def _category_edges(ctx: Ctx, raw: Any, k: int, where: str) -> list[tuple[int, int]] | None:
     """The category's edges as 0-based pairs; bad edges are dropped with a warning each.
 
@@ -274,6 +287,7 @@ def _read_categories(
         except SkeletonError as exc:  # e.g. a preset's pairs on renamed nodes
             raise ctx.fail(str(exc)[:300], where + ", field 'skeleton'") from None
         store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=n_frames, name=name)
+        store.method, store.bridge_unlabelled = _interpolation_extra(ctx, extra, where)
         store.meta.update(carried(extra))
         store.meta["coco"] = {
             "category": {k: v for k, v in c.items() if k not in ("name", "keypoints", "keyskel")},

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ...core.annotation_set import AnnotationSet
+from ...core.interpolate import Method
 from ...core.presets import match_preset
 from ...core.skeleton import Skeleton
 from ...core.store import AnnotationStore
@@ -181,6 +182,10 @@ def category(store: AnnotationStore, cid: Any, sigmas: list[float] | None) -> di
     sk_extra = _skeleton_extra(store)
     if sk_extra is not None:
         extra["skeleton"] = sk_extra
+    if str(store.method) != Method.LINEAR.value:  # reopens with the method it was saved with
+        extra["method"] = str(store.method)
+    if store.bridge_unlabelled:
+        extra["bridge_unlabelled"] = True
     if extra:
         cat["keyskel"] = extra
     return cat

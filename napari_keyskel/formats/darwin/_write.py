@@ -21,6 +21,7 @@ import numpy as np
 
 from ...core._atomic import AtomicWriteError, atomic_write_many
 from ...core.annotation_set import AnnotationSet
+from ...core.interpolate import Method
 from ...core.presets import match_preset
 from ...core.skeleton import Skeleton
 from ...core.store import AnnotationStore, Track
@@ -32,6 +33,7 @@ from .._sidefiles import safe_name, side_file_names
 from .._volume import is_volume_dataset
 from ._layout import Group, Item, Layout
 from ._parse import SlotInfo, _Ctx, _item_v1, _item_v2
+from ._v7fill import plan_rows, v7_interpolates
 from ._volume3d import volume_documents
 
 __all__ = ["SCHEMA_REF", "build_documents", "export_folder_for", "safe_name", "write_darwin"]
@@ -163,6 +165,27 @@ def _extra(
     return ex
 
 
+def _v7_rows(
+    store: AnnotationStore, t: Track, rows: np.ndarray, grp: Group, lab: np.ndarray,
+    meta: dict[str, Any] | None, write: np.ndarray, orig: np.ndarray,
+) -> tuple[np.ndarray, bool]:  # fmt: skip
+    """The rows to write where V7 interpolates the annotation, and whether to say ``fill: false``.
+
+    In-between frames the reader filled (V7's interpolation of a file holding only keyframes)
+    are left out again when that gives them back exactly (:mod:`._v7fill`).
+    """
+    kept = meta is not None
+    extra = meta.get("extra") if meta is not None else None
+    if not _is_linear(store) or (kept and not v7_interpolates(extra if isinstance(extra, dict) else {})):
+        return write, False  # V7 does not interpolate: every frame is as written
+    if meta.get("image") if meta is not None else grp.slot_type == "image":
+        return write, False
+    omit = np.zeros(rows.size, bool)
+    if meta is not None and meta.get("filled"):
+        omit = write & ~orig & ~t.is_key[rows].any(axis=1)
+    return plan_rows(t.coords, t.visibility, t.is_key, lab, t.alive, rows, write, omit)
+
+
 def _annotation(
     store: AnnotationStore, kind: str, t: Track, rows: np.ndarray, grp: Group, lay: Layout,
     lab: np.ndarray, meta: dict[str, Any] | None,
@@ -178,9 +201,10 @@ def _annotation(
     write = (
         has | (orig & t.alive[rows]) if kind == "keypoint" else has | unlabelled_key | (orig & t.alive[rows])
     )
-    wrows, wlocal = rows[write], local[write]
     if kind == "keypoint":
-        wrows, wlocal = wrows[has[write]], wlocal[has[write]]
+        write &= has
+    write, fill_off = _v7_rows(store, t, rows, grp, lab, meta, write, orig)
+    wrows, wlocal = rows[write], local[write]
     if wrows.size == 0:  # nothing placed: Darwin has no way to say "alive but empty"
         return None
     lists, _ = _node_lists(store, t, wrows, lab)
@@ -208,6 +232,8 @@ def _annotation(
         and fkeys == ["0"]
     )
     ks = _extra(store, t, wrows, fkeys, [True] if image else keyf, lab, meta)
+    if fill_off and not image:
+        ks["fill"] = False
     drop = {"bounding_box"} if kind == "skeleton" else set()
     if not image and meta is not None and not _is_linear(store):
         drop.add("interpolate_algorithm")  # the frames hold the non-linear positions; do not re-interpolate
@@ -424,6 +450,12 @@ def _classes_extra(ds: AnnotationSet) -> list[dict[str, Any]] | None:
             needed = True
         if _foreign(s.meta):
             e["meta"] = _foreign(s.meta)
+            needed = True
+        if str(s.method) != Method.LINEAR.value:  # reopens with the method it was saved with
+            e["method"] = str(s.method)
+            needed = True
+        if s.bridge_unlabelled:
+            e["bridge_unlabelled"] = True
             needed = True
         entries.append(e)
     return entries if needed else None
