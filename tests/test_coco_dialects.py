@@ -210,3 +210,56 @@ def test_ground_truth_whose_third_values_are_confidences_keeps_them_as_scores(tm
     bad.write_text(json.dumps(doc))
     with pytest.raises(FormatError, match=r"annotation id 101.*visibility must be 0, 1 or 2"):
         read_coco(bad)
+
+
+def _individuals() -> object:
+    """Two named individuals over two unrelated images and a 3-frame video (a DeepLabCut-like set)."""
+    from napari_keyskel import AnnotationSet, AnnotationStore, Skeleton
+
+    frames = [{"item": "img_a.png", "frame": 0}, {"item": "img_b.png", "frame": 0}]
+    frames += [{"item": "clip.mp4", "frame": f} for f in range(3)]
+    store = AnnotationStore(Skeleton(["nose", "tail"], [(0, 1)], name="mouse"), n_frames=5, name="mouse")
+    rng = np.random.default_rng(3)
+    for tid, name, on in ((1, "mouse1", [0, 1, 2, 4]), (2, "mouse2", [1, 2, 3])):
+        t = store.add_track(track_id=tid, name=name, start=0, stop=5)
+        t.alive[:] = False
+        t.alive[on] = True
+        for f in on:
+            store.set_points(f, tid, rng.uniform(0, 50, (2, 2)).round(2))
+    return AnnotationSet(stores=[store], frames=frames)
+
+
+def test_one_individual_across_images_and_videos_stays_one_instance(tmp_path: Path) -> None:
+    """Issue 24 item 2: a named individual seen in several images and a video, through COCO."""
+    ds = _individuals()
+    (p,) = write_coco(ds, tmp_path / "mice.json")
+    back = read_coco(p)
+    want = ds.stores[0]
+    got = back.stores[0]
+    assert [(t.track_id, t.name) for t in got] == [(1, "mouse1"), (2, "mouse2")]
+
+    def whole(t: object) -> tuple[np.ndarray, np.ndarray]:  # alive and coords over the 5 frames
+        alive, coords = np.zeros(5, bool), np.full((5, 2, 2), np.nan)
+        alive[t.start : t.stop], coords[t.start : t.stop] = t.alive, t.coords
+        return alive, coords
+
+    for t in want:
+        for a, b in zip(whole(got.tracks[t.track_id]), whole(t)):
+            np.testing.assert_array_equal(a, b)
+    again = load(write_coco(back, tmp_path / "again.json")[0])
+    assert again == load(p)
+    interpolate_all(got)  # one instance, still never interpolated across items
+    assert not np.isfinite(got.tracks[1].coords[3 - got.tracks[1].start]).any()
+
+
+def test_a_track_name_is_one_instance_across_unrelated_images(tmp_path: Path) -> None:
+    doc = load(UNRELATED)
+    for a in doc["annotations"]:
+        a["track_id"] = "zebra"
+    p = tmp_path / "named.json"
+    p.write_text(json.dumps(doc))
+    (t,) = read_coco(p).stores[0]
+    assert t.name == "zebra" and int(np.isfinite(t.coords[..., 0]).any(axis=1).sum()) == 2
+    assert not t.alive[1 - t.start]  # the image between them is another item
+    out = load(write_coco(read_coco(p), tmp_path / "back.json")[0])
+    assert [a["track_id"] for a in out["annotations"]] == ["zebra", "zebra"]

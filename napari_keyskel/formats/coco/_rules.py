@@ -19,6 +19,7 @@ __all__ = [
     "is_id",
     "is_int",
     "is_num",
+    "item_codes",
     "where",
 ]
 
@@ -74,3 +75,13 @@ def derived(trip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         area = box[:, 2] * box[:, 3]
     junk = ((~lab) & ((x != 0) | (y != 0))).any(axis=0)
     return lab.sum(axis=0), box, area, junk
+
+
+def item_codes(frames: list[dict[str, Any]]) -> np.ndarray:
+    """A code per global frame for its (item, slot): frames of one video share a code."""
+    codes: dict[tuple[Any, Any], int] = {}
+    return np.fromiter(
+        (codes.setdefault((fr.get("item"), fr.get("slot")), len(codes)) for fr in frames),
+        np.intp,
+        len(frames),
+    )

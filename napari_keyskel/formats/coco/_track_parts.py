@@ -88,7 +88,7 @@ class TrackParts:
                     al[a - f0 : b - f0] = True
                 al[fr_s[s:e] - f0] = True
             elif e - s > 1 and (self.codes[f0:f1] != g_s[s]).any():
-                al = self.codes[f0:f1] == g_s[s]  # alive only on the frames of its own video
+                al = self._own_frames(fr_s[s:e], g_s[s:e], f0, f1)
             else:
                 al = np.ones(f1 - f0, bool)
             fkey = tkeys[s]
@@ -115,6 +115,20 @@ class TrackParts:
             t.meta["coco"]["_file_key"] = fkey
             built.append(t)
         self._place(built, wanted)
+
+    def _own_frames(self, fr: np.ndarray, g: np.ndarray, f0: int, f1: int) -> np.ndarray:
+        """Alive frames of a track: in each item (video) it is seen in, its first to last frame there.
+
+        So nothing is interpolated across items, nor onto the frames of another video.
+        """
+        if (g == g[0]).all():
+            return self.codes[f0:f1] == g[0]
+        al = np.zeros(f1 - f0, bool)
+        for c in np.unique(g).tolist():
+            f = fr[g == c]
+            lo, hi = int(f.min()), int(f.max()) + 1
+            al[lo - f0 : hi - f0] = self.codes[lo:hi] == c
+        return al
 
     def _place(self, built: list[Track], wanted: dict[int, int]) -> None:
         """Give each track its id (ours from the extra when free), record the file's id, store it."""

@@ -21,7 +21,7 @@ from .. import _jsonio
 from .._checks import decimal_scores
 from .._coords import COCO_OFFSET, to_file_xy
 from .._volume import is_volume_dataset
-from ._rules import derived, is_id, is_int
+from ._rules import derived, is_id, is_int, item_codes
 from ._volume3d import volume_coco_document
 from ._write_tables import category, foreign_meta, frame_table, image_table, sigmas_for, unique_ids
 
@@ -149,17 +149,27 @@ def _runs(alive: np.ndarray, start: int) -> list[list[int]]:
     return [[int(idx[i]) + start, int(idx[j - 1]) + start + 1] for i, j in zip(a, b)]
 
 
-def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, dict[str, Any]]:
-    """Our ``keyskel.track`` record for the first written row of each track that needs one."""
+def _track_records(
+    rows: _Rows, values: list[Any], results: bool, codes: np.ndarray
+) -> dict[int, dict[str, Any]]:
+    """Our ``keyskel.track`` record for the first written row of each track that needs one.
+
+    ``codes``: the item (video) of each frame. A track seen in several items always has its
+    ``alive`` ranges written: they tell a reader it is one instance there (a track id alone
+    names an instance within one video).
+    """
     owner = rows.owner
     cut = np.flatnonzero(np.diff(owner)) + 1  # rows are grouped by track, in track order
     firsts, lasts = np.r_[0, cut], np.r_[cut, owner.size] - 1
     tis = owner[firsts]
-    # the default lifespan (first..last written row, all alive) needs no record
+    item = codes[rows.frame] if codes.size else np.zeros(rows.n, np.intp)
+    one_item = np.minimum.reduceat(item, firsts) == np.maximum.reduceat(item, firsts)
+    # the default lifespan (first..last written row, all alive, one item) needs no record
     plain = (
         rows.all_alive[tis]
         & (rows.frame[firsts] == rows.starts[tis])
         & (rows.frame[lasts] + 1 == rows.stops[tis])
+        & one_item
     )
     frames = rows.frame
     out = {}
@@ -181,7 +191,7 @@ def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, d
             rec["id"] = int(t.track_id)
         if not is_plain:
             runs = _runs(t.alive, t.start)
-            if runs != [[int(frames[r]), int(frames[last]) + 1]]:
+            if runs != [[int(frames[r]), int(frames[last]) + 1]] or item[r] != item[last]:
                 rec["alive"] = runs
         if rec:
             out[r] = rec
@@ -189,8 +199,9 @@ def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, d
 
 
 def _annotations(
-    rows: _Rows, cid: Any, img_ids: list[Any], results: bool, keep_extras: bool, as_numpy: bool
-) -> list[dict[str, Any]]:
+    rows: _Rows, cid: Any, img_ids: list[Any], results: bool, keep_extras: bool, as_numpy: bool,
+    codes: np.ndarray,
+) -> list[dict[str, Any]]:  # fmt: skip
     out: list[dict[str, Any]] = []
     if rows.n == 0:
         return out
@@ -212,7 +223,7 @@ def _annotations(
         ann_meta = m.get("ann")
         values.append(_file_value(t, m))
         per_track.append((fields, values[-1], ann_meta if isinstance(ann_meta, dict) else {}))
-    carry = _track_records(rows, values, results)
+    carry = _track_records(rows, values, results, codes)
     # rows whose original keypoints (junk at v=0, file bbox/area) can be written back verbatim
     orig_rows, origs = [], []
     if not conf and any("orig" in m for m in metas):  # (scores written are the values read)
@@ -324,12 +335,13 @@ def coco_document(
     reserved = {c.get("id") for c in other_cats if is_id(c.get("id"))}
     cids = unique_ids([_coco_meta(s).get("category", {}).get("id") for s in dataset.stores], reserved)
     keep_extras = dmeta.get("kind") == "results"
+    codes = item_codes(frames)
     anns: list[dict[str, Any]] = []
     frame_of: list[int] = []
     cats = []
     for s, cid in zip(dataset.stores, cids):
         rows = _Rows(s, path)
-        part = _annotations(rows, cid, img_ids, results, keep_extras, as_numpy)
+        part = _annotations(rows, cid, img_ids, results, keep_extras, as_numpy, codes)
         anns.extend(part)
         if rows.n:
             frame_of.extend(rows.frame.tolist())
