@@ -24,6 +24,7 @@ from ..core.skeleton import Skeleton
 from ..errors import FormatError, FormatWarning, SkeletonError
 
 __all__ = [
+    "DAMAGE",
     "INT64_MAX",
     "MAX_FRAMES",
     "check_path",
@@ -110,7 +111,9 @@ def short(v: Any) -> str:
 
 
 #: What damaged data kept from a read file (templates, extras) can raise while it is written back.
-_DAMAGE = (TypeError, KeyError, AttributeError, ValueError, IndexError, OverflowError, RecursionError)
+DAMAGE: tuple[type[Exception], ...] = (
+    TypeError, KeyError, AttributeError, ValueError, IndexError, OverflowError, RecursionError,
+)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -123,7 +126,7 @@ def kept_data_guard(fmt: str, path: Any) -> Iterator[None]:
         yield
     except FormatError:
         raise
-    except _DAMAGE as exc:
+    except DAMAGE as exc:
         raise FormatError(
             f"cannot write: the {fmt} data kept from the file read is damaged ({type(exc).__name__}: "
             f"{str(exc)[:200]})",

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...core.store import AnnotationStore
 from .._checks import INT64_MAX, short
-from .._coords import COCO_OFFSET, from_file_xy
+from .._coords import COCO_OFFSET, DECIMALS, from_file_xy
 from ._columns import column, eq_rows, has_key, is_visibility, keypoint_array, plain_keys
 from ._extras import AnnExtra, parse_ann_extra, parse_ranges
 from ._rules import Ctx, ann_place, derived, is_id, item_codes, where
@@ -141,6 +141,13 @@ def _whole(
         inside = (i >= 0) & (f < ranges[np.maximum(i, 0), 1])
         whole[mine[inside]] = True
     return whole
+
+
+def _beyond_v7(arr: np.ndarray) -> np.ndarray:
+    """Rows with a coordinate that V7's 10 decimals (:data:`.._coords.DECIMALS`) would round."""
+    xy = arr[..., :2]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (np.round(xy, DECIMALS) != xy).any(axis=(1, 2))
 
 
 def _split_by_item(tids: np.ndarray, g: np.ndarray, fr: np.ndarray) -> np.ndarray:
@@ -302,8 +309,9 @@ def build_tracks(
                 raise ctx.fail(
                     f"track id {short(t)} must be an integer or a string", where(anns, rows[r], "track_id")
                 )
-    # originals kept where v=0 points carry junk or the file's num_keypoints/bbox/area differ from ours
-    keep = junk.copy()
+    # originals kept where v=0 points carry junk, the file's num_keypoints/bbox/area differ from
+    # ours, or a point has more decimals than V7 keeps (so COCO -> V7 -> COCO gives them back)
+    keep = junk | _beyond_v7(arr)
     if not results and n:
         same = eq_rows(col["num_keypoints"], nk) & eq_rows(col["bbox"], box) & eq_rows(col["area"], area)
         keep |= ~(same & has_crowd)

@@ -28,6 +28,9 @@ from ._write_tables import category, foreign_meta, frame_table, image_table, sig
 __all__ = ["coco_document", "written_rows"]
 
 _DEFAULT_FIELDS = ("track_id", "object_id")
+#: Relative difference below which a point read from the file counts as unchanged (10 decimals
+#: of V7, twice, stay far below it; an edit moves a point by far more).
+_SAME = 1e-9
 
 
 # -- annotations -------------------------------------------------------------------------------------
@@ -102,7 +105,11 @@ class _Rows:
         self.scored = np.flatnonzero(np.isfinite(self.score).any(axis=1))
 
     def unchanged(self, rows: list[int], origs: list[dict[str, Any]]) -> np.ndarray:
-        """Which rows still hold the labelled points of the original keypoint list."""
+        """Which rows still hold the labelled points of the original keypoint list.
+
+        A point is unchanged within :data:`_SAME` (relative to its size, at least 1 pixel):
+        V7 keeps 10 decimals, so COCO -> V7 -> COCO moves points of more decimals by < 1e-10.
+        """
         try:
             o = np.array([x.get("keypoints") for x in origs], dtype=float).reshape(
                 len(rows), *self.trip.shape[1:]
@@ -111,7 +118,9 @@ class _Rows:
             return np.zeros(len(rows), bool)
         t, lab = self.trip[rows], self.lab[rows]
         same_lab = ((o[..., 2] > 0) == lab).all(axis=1)
-        same_val = np.where(lab[..., None], o == t, True).all(axis=(1, 2))
+        with np.errstate(invalid="ignore", over="ignore"):
+            close = np.abs(o - t) <= _SAME * np.maximum(np.abs(o), 1.0)
+        same_val = np.where(lab[..., None], (o == t) | close, True).all(axis=(1, 2))
         return same_lab & same_val
 
     def confidences(self, rows: list[int]) -> np.ndarray:

@@ -48,6 +48,7 @@ from ...core.skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from ...errors import FormatError
 from .._checks import check_path, load_skeleton_file, regular_file
 from .._jsonio import gc_paused, load_json
+from ._made import forget_made
 from ._parse import ItemRecord, is_darwin_doc, parse_document
 from ._tracks import build_dataset
 from ._volume3d import is_volume_doc, volume_dataset
@@ -168,7 +169,7 @@ def dataset_of(
     """Phase 2 of a read: the dataset of the parsed (and ordered) items, or of the volume documents."""
     if volume:
         return volume_dataset(volume, str(path))
-    return build_dataset(items, dirs, skeleton, tables, path)
+    return forget_made(build_dataset(items, dirs, skeleton, tables, path), items)
 
 
 #: The package's face: ``darwin.read`` / ``darwin.write``.

@@ -20,7 +20,10 @@ Document level (``document["keyskel"]``):
   set in order, also those without annotations (first document only);
 - ``frames``: ``{slot: {local frame: {frame-table keys V7 has no field for}}}`` (COCO image ids...);
 - ``present``: ``{slot: [local frames]}`` when the frame table held only some of a slot's frames;
-- ``order``: the item's place in the dataset, when sorting the folder's file names changes it.
+- ``order``: the item's place in the dataset, when sorting the folder's file names changes it;
+- ``made``: ``{slot: [frame-table keys made up]}`` in a document our writer made (not read from
+  V7): the frame-table keys it made up for each slot (``"slot"``, ``"slot_type"``); see
+  :mod:`._made`.
 
 A class entry of ``classes`` may also hold ``method`` (the interpolation method, when not
 ``"linear"``) and ``bridge_unlabelled`` (when true): the store's
@@ -45,7 +48,7 @@ from .._checks import fits_int64, is_int, is_num, short
 __all__ = ["AnnExtra", "ClassExtra", "DocExtra", "parse_ann_extra", "parse_doc_extra"]
 
 _ANN_KEYS = frozenset({"track", "nodes", "keys", "scores", "fill"})
-_DOC_KEYS = frozenset({"version", "meta", "classes", "frames", "present", "order"})
+_DOC_KEYS = frozenset({"version", "meta", "classes", "frames", "present", "order", "made"})
 
 
 @dataclass
@@ -82,6 +85,7 @@ class DocExtra:
     frames: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     present: dict[str, np.ndarray] = field(default_factory=dict)
     order: int | None = None  # the item's place in the dataset (files of a folder are read sorted)
+    made: dict[str, list[str]] | None = None  # slot -> frame-table keys our writer made up
     rest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -156,6 +160,15 @@ def parse_doc_extra(ctx: Any, raw: Any, slots: list[Any]) -> DocExtra:
     if order is not None and not (is_int(order) and 0 <= order < 2**31):
         raise ctx.fail(f"'keyskel.order' must be a non-negative integer, got {short(order)}", where)
     out.order = order
+    made = raw.get("made")
+    if made is not None:
+        ok = isinstance(made, dict) and all(
+            isinstance(v, list) and set(v) <= {"slot", "slot_type"} and all(isinstance(x, str) for x in v)
+            for v in made.values()
+        )
+        if not ok:
+            raise ctx.fail(f"'keyskel.made' must map slots to lists of frame keys, got {short(made)}", where)
+        out.made = made
     classes = raw.get("classes", [])
     if not isinstance(classes, list):
         raise ctx.fail(f"'keyskel.classes' must be a list, got {short(classes)}", where)

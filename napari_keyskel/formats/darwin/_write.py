@@ -11,6 +11,7 @@ written back unchanged stay as they were.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
 from os import PathLike
@@ -32,6 +33,7 @@ from .._jsonio import dumps_json, gc_paused
 from .._sidefiles import safe_name, side_file_names
 from .._volume import is_volume_dataset
 from ._layout import Group, Item, Layout
+from ._made import made_keys
 from ._parse import SlotInfo, _Ctx, _item_v1, _item_v2
 from ._v7fill import plan_rows, v7_interpolates
 from ._volume3d import volume_documents
@@ -165,6 +167,16 @@ def _extra(
     return ex
 
 
+def _new_id(grp: Group, cls: str, track_id: int) -> str:
+    """A UUID (version-4 form, as V7 makes them) derived from the item, slot, class and track.
+
+    The same dataset written twice gives the same ids (so a V7 file we made reads back as the
+    dataset it came from: see :mod:`._made`).
+    """
+    key = "\0".join((grp.item.key, grp.slot, cls, str(int(track_id)))).encode("utf-8", "surrogatepass")
+    return str(uuid.UUID(bytes=hashlib.blake2b(key, digest_size=16).digest(), version=4))
+
+
 def _v7_rows(
     store: AnnotationStore, t: Track, rows: np.ndarray, grp: Group, lab: np.ndarray,
     meta: dict[str, Any] | None, write: np.ndarray, orig: np.ndarray,
@@ -277,7 +289,7 @@ def _annotation(
         out.update((k, v) for k, v in extra.items() if k not in out)
         return out
     out = {"frames": content["frames"]} if not image else {}
-    out["id"] = str(uuid.uuid4())
+    out["id"] = _new_id(grp, store.name, t.track_id)
     out["instance_id"] = {"value": _instance_value(t, None)}  # keeps the track id through V7 and back
     if not image:
         linear = _is_linear(store)
@@ -422,6 +434,10 @@ def _doc_extra(it: Item, template: dict[str, Any], table: list[dict[str, Any]]) 
         out["frames"] = frames
     if present:
         out["present"] = present
+    if it.meta is None:  # a document made here: what a reader may forget (see ._made)
+        out["made"] = {
+            grp.slot: made_keys([table[g] for g in grp.rows.tolist()]) for grp in it.groups.values()
+        }
     return out
 
 
@@ -472,7 +488,7 @@ def build_documents(ds: AnnotationSet, default_name: str = "item") -> list[tuple
             raise FormatError(
                 f"class {store.name!r} has {store.coord_ndim}-D nodes; Darwin holds 2-D (x, y) only"
             )
-        for t in store:
+        for t in sorted(store, key=lambda t: t.track_id):  # (as readers order them: stable files)
             _track_annotations(store, kind, t, lay)
     classes, dmeta = _classes_extra(ds), _foreign(ds.meta)
     out = []
