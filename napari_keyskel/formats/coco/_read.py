@@ -20,6 +20,7 @@ from ...core.presets import match_preset
 from ...core.skeleton import Skeleton
 from ...core.store import AnnotationStore
 from ...errors import FormatError, SkeletonError
+from .._carried import check_carried
 from .._checks import check_path, load_skeleton_file, short
 from .._jsonio import loads_json, read_bytes
 from .._sidefiles import SideFiles
@@ -288,6 +289,7 @@ def _read_categories(
             raise ctx.fail(str(exc)[:300], where + ", field 'skeleton'") from None
         store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=n_frames, name=name)
         store.method, store.bridge_unlabelled = _interpolation_extra(ctx, extra, where)
+        check_carried(carried(extra), "store", "coco", ctx.path, where + ", field 'keyskel'")
         store.meta.update(carried(extra))
         store.meta["coco"] = {
             "category": {k: v for k, v in c.items() if k not in ("name", "keypoints", "keyskel")},
@@ -339,6 +341,7 @@ def coco_from_obj(
     if "keyskel" in obj and not isinstance(obj["keyskel"], dict):
         raise ctx.fail("'keyskel' must be an object", "top level")
     meta = carried(obj.get("keyskel"))
+    check_carried(meta, "dataset", "coco", path, "top level, field 'keyskel'")
     meta["coco"] = {"kind": "ground_truth", "top": top, "categories": other_cats, "annotations": other_anns}
     ds = AnnotationSet(stores=stores, frames=frames, meta=meta, source=str(path))
     forget_made(ds, isinstance(obj.get("keyskel"), dict) and obj["keyskel"].get("made") is True)

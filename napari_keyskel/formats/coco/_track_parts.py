@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...core.store import AnnotationStore, Track
+from .._carried import check_carried
 from ._extras import parse_ranges
 from ._rules import Ctx, ann_place
 
@@ -108,6 +109,8 @@ class TrackParts:
             if rec is not None:
                 name = rec["name"] if isinstance(rec.get("name"), str) and rec["name"] else name
                 tmeta = carried(rec)
+                place = f"{ann_place(sub[order_l[s]], rows[order_l[s]])}, field 'keyskel'"
+                check_carried(tmeta, "track", "coco", self.ctx.path, place, "keyskel.track.meta")
                 if rec.get("id") is not None:
                     wanted[len(built)] = int(rec["id"])
             tmeta["coco"] = meta

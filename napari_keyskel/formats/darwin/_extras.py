@@ -43,6 +43,7 @@ import numpy as np
 from ...core.interpolate import Method
 from ...core.skeleton import Skeleton
 from ...errors import SkeletonError
+from .._carried import check_carried
 from .._checks import fits_int64, is_int, is_num, short
 
 __all__ = ["AnnExtra", "ClassExtra", "DocExtra", "parse_ann_extra", "parse_doc_extra"]
@@ -119,6 +120,7 @@ def parse_ann_extra(ctx: Any, raw: Any, frames_read: list[int], where: str) -> A
             raise ctx.fail(f"'keyskel.track.name' must be a string, got {short(name)}", where)
         if meta is not None and not isinstance(meta, dict):
             raise ctx.fail(f"'keyskel.track.meta' must be an object, got {short(meta)}", where)
+        check_carried(meta, "track", "darwin", ctx.path, where, "keyskel.track.meta")
         out.track_id, out.name, out.meta = tid, name, meta
     nodes = raw.get("nodes", [])
     if not (
@@ -155,6 +157,7 @@ def parse_doc_extra(ctx: Any, raw: Any, slots: list[Any]) -> DocExtra:
     meta = raw.get("meta")
     if meta is not None and not isinstance(meta, dict):
         raise ctx.fail(f"'keyskel.meta' must be an object, got {short(meta)}", where)
+    check_carried(meta, "dataset", "darwin", ctx.path, where)
     out.meta = meta
     order = raw.get("order")
     if order is not None and not (is_int(order) and 0 <= order < 2**31):
@@ -178,6 +181,7 @@ def parse_doc_extra(ctx: Any, raw: Any, slots: list[Any]) -> DocExtra:
             raise ctx.fail("a class needs a 'name'", cw)
         if c.get("meta") is not None and not isinstance(c["meta"], dict):
             raise ctx.fail(f"'meta' must be an object, got {short(c['meta'])}", cw)
+        check_carried(c.get("meta"), "store", "darwin", ctx.path, cw, "meta")
         sk = None
         if c.get("skeleton") is not None:
             try:
