@@ -37,6 +37,7 @@ __all__ = [
     "load_skeleton_file",
     "regular_file",
     "short",
+    "skeleton_problem",
     "warn",
 ]
 
@@ -165,6 +166,12 @@ def regular_file(path: Path) -> Path:
     return path
 
 
+def skeleton_problem(exc: BaseException) -> str:
+    """What is wrong with a skeleton record, from the error ``Skeleton.from_dict`` raised."""
+    msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else type(exc).__name__
+    return msg[:300]
+
+
 def load_skeleton_file(path: Path) -> Skeleton:
     """Read a ``*.skeleton.json`` file; every problem is a FormatError naming the file."""
     from ._jsonio import load_json  # (no cycle at import time)
@@ -173,5 +180,4 @@ def load_skeleton_file(path: Path) -> Skeleton:
     try:
         return Skeleton.from_dict(data)
     except (SkeletonError, TypeError, ValueError, RecursionError) as exc:
-        msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else type(exc).__name__
-        raise FormatError(f"not a valid skeleton file: {msg[:300]}", path) from None
+        raise FormatError(f"not a valid skeleton file: {skeleton_problem(exc)}", path) from None

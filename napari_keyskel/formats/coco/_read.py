@@ -21,7 +21,7 @@ from ...core.skeleton import Skeleton
 from ...core.store import AnnotationStore
 from ...errors import FormatError, SkeletonError
 from .._carried import check_carried
-from .._checks import check_path, load_skeleton_file, short
+from .._checks import check_path, load_skeleton_file, short, skeleton_problem
 from .._jsonio import loads_json, read_bytes
 from .._sidefiles import SideFiles
 from ._columns import sort_annotations
@@ -148,8 +148,10 @@ def _skeleton_extra(ctx: Ctx, extra: Any, nodes: list[str], name: str, where: st
         return None
     try:
         sk = Skeleton.from_dict(rec)
-    except (SkeletonError, TypeError, ValueError, RecursionError):
-        raise ctx.fail("'keyskel.skeleton' is not a valid skeleton", where) from None
+    except (SkeletonError, TypeError, ValueError, RecursionError) as exc:
+        raise ctx.fail(
+            f"'keyskel.skeleton' is not a valid skeleton: {skeleton_problem(exc)}", where
+        ) from None
     fit = _fit(sk, nodes, name)
     if fit is None:
         ctx.warn(f"'keyskel.skeleton' names nodes {short(list(sk.nodes))}, not the keypoints: ignored", where)

@@ -215,7 +215,10 @@ def _annotations(
     if rows.n == 0:
         return out
     metas = rows.metas
-    conf = results and rows.scored.size > 0  # results of a scored store: third values are scores
+    # results of a scored store: third values are its scores, if they are confidences in [0, 1]
+    # (else visibility, the scores in our extra: a reader takes no other number for a confidence)
+    sc = rows.score[np.isfinite(rows.score)] if results else np.zeros(0)
+    conf = bool(sc.size and ((sc >= 0) & (sc <= 1)).all())
     kp = rows.confidences(list(range(rows.n))) if conf else rows.kp
     # every score 0/1/2: a reader would take them for visibility, so our extra says they are scores
     conf_flag = bool(conf and np.isin(kp[:, 2::3], (0.0, 1.0, 2.0)).all())

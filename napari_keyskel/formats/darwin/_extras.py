@@ -44,7 +44,7 @@ from ...core.interpolate import Method
 from ...core.skeleton import Skeleton
 from ...errors import SkeletonError
 from .._carried import check_carried
-from .._checks import fits_int64, is_int, is_num, short
+from .._checks import fits_int64, is_int, is_num, short, skeleton_problem
 
 __all__ = ["AnnExtra", "ClassExtra", "DocExtra", "parse_ann_extra", "parse_doc_extra"]
 
@@ -186,8 +186,8 @@ def parse_doc_extra(ctx: Any, raw: Any, slots: list[Any]) -> DocExtra:
         if c.get("skeleton") is not None:
             try:
                 sk = Skeleton.from_dict(c["skeleton"])
-            except (SkeletonError, TypeError, ValueError, RecursionError):
-                raise ctx.fail("'skeleton' is not a valid skeleton", cw) from None
+            except (SkeletonError, TypeError, ValueError, RecursionError) as exc:
+                raise ctx.fail(f"'skeleton' is not a valid skeleton: {skeleton_problem(exc)}", cw) from None
         method, bridge = c.get("method", "linear"), c.get("bridge_unlabelled", False)
         if method not in Method.names():
             raise ctx.fail(f"'method' must be one of {list(Method.names())}, got {short(method)}", cw)
