@@ -122,7 +122,7 @@ from .._checks import check_path, kept_data_guard
 from .._jsonio import dump_json, gc_paused
 from .._sidefiles import side_file_names
 from ._read import SkeletonArg, coco_from_obj, load_coco_json, looks_like_coco
-from ._write import coco_document, numpy_ok
+from ._write import coco_document
 
 __all__ = ["coco_document", "looks_like_coco", "read", "read_coco", "write", "write_coco"]
 
@@ -202,12 +202,7 @@ def write_coco(
     with gc_paused():
         with kept_data_guard("COCO", p):
             doc = coco_document(
-                dataset,
-                results=results,
-                oks_sigmas=oks_sigmas,
-                all_frames=all_frames,
-                as_numpy=numpy_ok(),
-                path=p,
+                dataset, results=results, oks_sigmas=oks_sigmas, all_frames=all_frames, path=p, fast=True
             )
         written = [dump_json(p, doc, indent=indent)]
     if skeleton_file:

@@ -62,9 +62,10 @@ def derived(trip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     points (zeros when there are none); ``area`` = ``w * h``. Also returns the *junk* mask: rows
     with a v=0 point whose x or y is not 0 (real files carry leftovers there).
     """
-    # reductions run over the N axis of a (K, 3, N) copy: numpy reduces a short last axis slowly
-    t = np.ascontiguousarray(np.moveaxis(trip, 0, -1))
-    x, y, lab = t[:, 0], t[:, 1], t[:, 2] > 0
+    # reductions run over the N axis of (K, N) copies: numpy reduces a short last axis slowly
+    x = np.ascontiguousarray(trip[..., 0].T)
+    y = np.ascontiguousarray(trip[..., 1].T)
+    lab = np.ascontiguousarray(trip[..., 2].T) > 0
     x0 = np.where(lab, x, np.inf).min(axis=0, initial=np.inf)
     x1 = np.where(lab, x, -np.inf).max(axis=0, initial=-np.inf)
     y0 = np.where(lab, y, np.inf).min(axis=0, initial=np.inf)

@@ -28,10 +28,11 @@ from ...core.skeleton import Skeleton
 from ...core.store import AnnotationStore, Track
 from ...errors import FormatError
 from .._checks import MAX_FRAMES, decimal_scores, is_int, is_num, kept_data_guard, short
-from .._coords import DARWIN_OFFSET, DECIMALS, to_file_xy
+from .._coords import DECIMALS
 from .._jsonio import dumps_json, gc_paused
 from .._sidefiles import safe_name, side_file_names
 from .._volume import is_volume_dataset
+from ._frames import frames_text, node_lists
 from ._layout import Group, Item, Layout
 from ._made import made_keys
 from ._parse import SlotInfo, _Ctx, _item_v1, _item_v2
@@ -93,31 +94,6 @@ def _runs(frames: np.ndarray) -> list[list[int]]:
     return [[int(frames[a]), int(frames[b - 1]) + 1] for a, b in zip(starts, stops)]
 
 
-def _node_lists(
-    store: AnnotationStore, t: Track, rows: np.ndarray, lab: np.ndarray
-) -> tuple[list[list[dict[str, Any]]], np.ndarray]:
-    """Node dicts per written row (labelled nodes only), vectorised over the rows."""
-    sub = lab[rows]
-    r_idx, k_idx = np.nonzero(sub)
-    abs_rows = rows[r_idx]
-    xy = to_file_xy(t.coords[abs_rows, k_idx], DARWIN_OFFSET)
-    with np.errstate(over="ignore", invalid="ignore"):
-        rounded = np.round(xy, _DECIMALS)  # overflows for |x| > ~1e298: keep those as they are
-    xy = np.where(np.isfinite(rounded), rounded, xy)
-    xs, ys = xy[:, 0].tolist(), xy[:, 1].tolist()
-    occ = (t.visibility[abs_rows, k_idx] == 1).tolist()
-    names = np.asarray(store.skeleton.nodes, dtype=object)[k_idx].tolist()
-    flat = [{"name": n, "occluded": o, "x": x, "y": y} for n, o, x, y in zip(names, occ, xs, ys)]
-    counts = sub.sum(axis=1)
-    k = store.n_nodes
-    if (counts == k).all():
-        lists = [flat[i : i + k] for i in range(0, len(flat), k)]
-    else:
-        ends = np.cumsum(counts).tolist()
-        lists = [flat[a:b] for a, b in zip([0, *ends[:-1]], ends)]
-    return lists, counts
-
-
 def _instance_value(t: Track, meta: dict[str, Any] | None) -> int | None:
     """V7's instance id to write: the one read (kept), else the track's ``v7_instance_id``.
 
@@ -154,8 +130,10 @@ def _extra(
         ex["track"] = rec
     key = t.is_key[wrows]
     partial = np.flatnonzero(np.asarray(keyf, bool) & ~key.all(axis=1))
-    sc = np.where(lab[wrows], decimal_scores(t.score[wrows]), np.nan)
+    sc = np.where(lab[wrows], t.score[wrows], np.nan)
     scored = np.flatnonzero(np.isfinite(sc).any(axis=1))
+    if scored.size:  # (as their decimals; only where there are scores: the conversion is slow)
+        sc = np.where(np.isfinite(sc), decimal_scores(np.nan_to_num(sc)), np.nan)
     if partial.size or scored.size:
         ex["nodes"] = list(store.skeleton.nodes)
     if partial.size:
@@ -219,30 +197,39 @@ def _annotation(
     wrows, wlocal = rows[write], local[write]
     if wrows.size == 0:  # nothing placed: Darwin has no way to say "alive but empty"
         return None
-    lists, _ = _node_lists(store, t, wrows, lab)
     keyf = (t.is_key[wrows] & lab[wrows]).any(axis=1) if kind == "keypoint" else t.is_key[wrows].any(axis=1)
     keyf = keyf.tolist()
     fkeys = [str(f) for f in wlocal.tolist()]
     node_extra = (meta or {}).get("node_extra", {})
     body_extra = (meta or {}).get("body_extra", {})
     frame_extra = (meta or {}).get("frame_extra", {})
-    for fk, nodes in zip(fkeys, lists):
-        for nd in nodes if fk in node_extra else ():
-            nd.update(node_extra[fk].get(nd["name"], {}))
-    if kind == "keypoint":
-        bodies = [{"x": nodes[0]["x"], "y": nodes[0]["y"]} for nodes in lists]
-    else:
-        bodies = [{"nodes": nodes} for nodes in lists]
-    for fk, body in zip(fkeys, bodies):
-        if fk in body_extra:
-            body.update(body_extra[fk])
-
     image = (
         (meta.get("image") if meta else grp.slot_type == "image")
         and wrows.size == 1
         and t.alive[rows].sum() <= 1
         and fkeys == ["0"]
     )
+    text = (  # the frames as JSON text: nothing but nodes on every frame (see ._frames)
+        lay.fast
+        and kind == "skeleton"
+        and not image
+        and not (node_extra or body_extra or frame_extra)
+        and bool(lab[wrows].any(axis=1).all())
+    )
+    bodies: list[dict[str, Any]] = []
+    if not text:
+        lists, _ = node_lists(store, t, wrows, lab)
+        for fk, nodes in zip(fkeys, lists):
+            for nd in nodes if fk in node_extra else ():
+                nd.update(node_extra[fk].get(nd["name"], {}))
+        if kind == "keypoint":
+            bodies = [{"x": nodes[0]["x"], "y": nodes[0]["y"]} for nodes in lists]
+        else:
+            bodies = [{"nodes": nodes} for nodes in lists]
+        for fk, body in zip(fkeys, bodies):
+            if fk in body_extra:
+                body.update(body_extra[fk])
+
     ks = _extra(store, t, wrows, fkeys, [True] if image else keyf, lab, meta)
     if fill_off and not image:
         ks["fill"] = False
@@ -254,15 +241,18 @@ def _annotation(
     if image:
         content[kind] = bodies[0]
     else:
-        frames = {}
-        for fk, kf, body in zip(fkeys, keyf, bodies):
-            fd = {"keyframe": kf, kind: body}
-            fx = frame_extra.get(fk)
-            if fx:
-                fd.update({k: v for k, v in fx.items() if k not in drop})
-                fd = dict(sorted(fd.items()))
-            frames[fk] = fd
-        content["frames"] = frames
+        if text:
+            content["frames"] = frames_text(store, t, wrows, lab, fkeys, keyf)
+        else:
+            frames = {}
+            for fk, kf, body in zip(fkeys, keyf, bodies):
+                fd = {"keyframe": kf, kind: body}
+                fx = frame_extra.get(fk)
+                if fx:
+                    fd.update({k: v for k, v in fx.items() if k not in drop})
+                    fd = dict(sorted(fd.items()))
+                frames[fk] = fd
+            content["frames"] = frames
         alive_local = np.unique(local[t.alive[rows]])
         rkey = (meta or {}).get("ranges_key") or ("segments" if grp.item.version == 1 else "ranges")
         if meta is not None and np.array_equal(
@@ -477,9 +467,16 @@ def _classes_extra(ds: AnnotationSet) -> list[dict[str, Any]] | None:
     return entries if needed else None
 
 
-def build_documents(ds: AnnotationSet, default_name: str = "item") -> list[tuple[Item, dict[str, Any]]]:
-    """Every output item with its Darwin document, in order (kept items first)."""
+def build_documents(
+    ds: AnnotationSet, default_name: str = "item", fast: bool = False
+) -> list[tuple[Item, dict[str, Any]]]:
+    """Every output item with its Darwin document, in order (kept items first).
+
+    ``fast``: the frames of plain skeleton annotations as JSON text (:func:`._frames.frames_text`,
+    the same bytes once serialised), as the writer writes them; else plain dicts throughout.
+    """
     lay = Layout(ds, default_name)
+    lay.fast = fast
     for store in ds.stores:
         sk_meta = store.meta.get("darwin") if isinstance(store.meta.get("darwin"), dict) else {}
         kind = sk_meta.get("kind", "skeleton")
@@ -595,7 +592,7 @@ def write_darwin(
         if is_volume_dataset(dataset):  # (z, y, x) nodes: one keypoint per node on its slice
             docs = volume_documents(dataset, safe_name(path.stem) if single else "volume", path)
         else:
-            docs = build_documents(dataset, safe_name(path.stem) if single else "item")
+            docs = build_documents(dataset, safe_name(path.stem) if single else "item", fast=True)
     if single and len(docs) != 1 and export_folder:
         single, path = False, export_folder_for(path)
     if single:
