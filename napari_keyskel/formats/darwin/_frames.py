@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from ...core.store import AnnotationStore, Track
-from .._coords import DARWIN_OFFSET, DECIMALS, to_file_xy
+from .._coords import DARWIN_OFFSET, round_decimals, to_file_xy
 from .._jsonio import json_items
 
 __all__ = ["frames_text", "node_lists"]
@@ -29,9 +29,7 @@ def _placed(
     r_idx, k_idx = np.nonzero(lab[rows])
     abs_rows = rows[r_idx]
     xy = to_file_xy(t.coords[abs_rows, k_idx], DARWIN_OFFSET)
-    with np.errstate(over="ignore", invalid="ignore"):
-        rounded = np.round(xy, DECIMALS)  # overflows for |x| > ~1e298: keep those as they are
-    xy = np.where(np.isfinite(rounded), rounded, xy)
+    xy = round_decimals(xy)  # (overflows for |x| > ~1e298: those are kept as they are)
     return r_idx, k_idx, xy, t.visibility[abs_rows, k_idx] == 1
 
 

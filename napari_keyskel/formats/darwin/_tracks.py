@@ -20,7 +20,7 @@ from ...core.skeleton import Skeleton
 from ...core.store import UNLABELLED, AnnotationStore, Track
 from ...errors import FormatError
 from .._checks import fill_fresh_ids, short, warn
-from .._coords import DARWIN_OFFSET, DECIMALS, from_file_xy
+from .._coords import DARWIN_OFFSET, from_file_xy, round_decimals
 from .._sidefiles import SideFiles
 from ._parse import AnnRecord, ItemRecord, SlotInfo
 from ._v7fill import fill_missing, v7_interpolates
@@ -143,11 +143,7 @@ def _make_track(
     lab = np.isfinite(r.x)
     rl, il = rows[lab], idx[lab]
     xy = from_file_xy(np.stack([r.x[lab], r.y[lab]], axis=-1), DARWIN_OFFSET)
-    with np.errstate(
-        over="ignore", invalid="ignore"
-    ):  # (x - 0.5 adds float noise: 16.1 -> 15.600000000000001)
-        rounded = np.round(xy, DECIMALS)
-    coords[rl, il] = np.where(np.isfinite(rounded), rounded, xy)
+    coords[rl, il] = round_decimals(xy)  # (x - 0.5 adds float noise: 16.1 -> 15.600000000000001)
     vis[rl, il] = np.where(r.occluded[lab], 1, 2)
     key[rows, idx] = np.repeat(r.keyframe, r.counts)
     name, meta = f"instance {tid}", {}

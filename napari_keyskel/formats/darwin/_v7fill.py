@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ...core.interpolate import Method, fill_spans
-from .._coords import DARWIN_OFFSET, DECIMALS
+from .._coords import DARWIN_OFFSET, round_decimals
 
 __all__ = ["fill_missing", "plan_rows", "v7_interpolates"]
 
@@ -64,12 +64,7 @@ def fill_missing(
 
 def _through_file(yx: np.ndarray) -> np.ndarray:
     """Positions as a reader gets them back from a Darwin file (10 decimals both ways)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        x = yx + DARWIN_OFFSET
-        r = np.round(x, DECIMALS)
-        x = np.where(np.isfinite(r), r, x) - DARWIN_OFFSET
-        r = np.round(x, DECIMALS)
-    return np.where(np.isfinite(r), r, x)
+    return round_decimals(round_decimals(yx + DARWIN_OFFSET) - DARWIN_OFFSET)
 
 
 def _reproduced(
