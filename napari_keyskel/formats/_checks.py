@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -55,12 +55,12 @@ _repr.maxlist = _repr.maxdict = _repr.maxtuple = 6
 _repr.maxlong = 40
 
 
-def is_int(v: Any) -> bool:
+def is_int(v: Any) -> TypeGuard[int]:
     """A Python or numpy integer that is not a bool."""
     return type(v) is int or (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)))
 
 
-def is_num(v: Any) -> bool:
+def is_num(v: Any) -> TypeGuard[float]:
     """A finite number that is not a bool (an integer too large for a float is not one)."""
     if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, (bool, np.bool_)):
         return False
@@ -70,7 +70,7 @@ def is_num(v: Any) -> bool:
         return False
 
 
-def is_id(v: Any) -> bool:
+def is_id(v: Any) -> TypeGuard[int | str]:
     """A file id (COCO image/category/track id): an integer that fits 64 bits, or a string."""
     return isinstance(v, str) or (is_int(v) and fits_int64(v))
 

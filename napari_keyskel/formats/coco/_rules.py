@@ -46,9 +46,9 @@ class Ctx:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def fail(self, message: str, where: str | None = None) -> FormatError:
-        """A :class:`FormatError` naming this file and ``where``."""
-        return FormatError(message, self.path, where)
+    def fail(self, message: str, where: object = None) -> FormatError:
+        """A :class:`FormatError` naming this file and ``where`` (text, or made text only now)."""
+        return FormatError(message, self.path, None if where is None else str(where))
 
     def warn(self, message: str, where: str | None = None) -> None:
         """Emit a :class:`~napari_keyskel.errors.FormatWarning` naming this file and ``where``."""

@@ -53,14 +53,16 @@ class TrackParts:
             views = (list(x[:, None]) for x in (coords, vis, key, score, np.ones(n, bool)))
             for q, c, v, kk, sc, al in zip(range(n), *views):
                 fkey = tkeys[q]
-                meta = {"fields": fields[q] if fields[q] is not None else (["track_id"] * (fkey is not None))}
+                one: dict[str, Any] = {
+                    "fields": fields[q] if fields[q] is not None else (["track_id"] * (fkey is not None))
+                }
                 x = exts[q]
-                meta["ann"] = {fstr[q]: x} if x else {}
+                one["ann"] = {fstr[q]: x} if x else {}
                 if order_l[q] in origs:
-                    meta["orig"] = {fstr[q]: origs[order_l[q]]}
-                meta["_file_key"] = fkey
-                name = fkey if isinstance(fkey, str) and fkey.strip() else ""
-                built.append(Track(tid_l[q], name, fr_l[q], c, v, kk, al, {"coco": meta}, sc))
+                    one["orig"] = {fstr[q]: origs[order_l[q]]}
+                one["_file_key"] = fkey
+                label = fkey if isinstance(fkey, str) and fkey.strip() else ""
+                built.append(Track(tid_l[q], label, fr_l[q], c, v, kk, al, {"coco": one}, sc))
             self._place(built, wanted)
             return
         starts, stops = [0, *bounds.tolist()], [*bounds.tolist(), n]
@@ -104,7 +106,7 @@ class TrackParts:
                 o = {fstr[q]: origs[order_l[q]] for q in range(s, e) if order_l[q] in origs}
                 if o:
                     meta["orig"] = o
-            name = fkey if isinstance(fkey, str) and fkey.strip() else None
+            name: str | None = fkey if isinstance(fkey, str) and fkey.strip() else None
             tmeta: dict[str, Any] = {}
             if rec is not None:
                 name = rec["name"] if isinstance(rec.get("name"), str) and rec["name"] else name

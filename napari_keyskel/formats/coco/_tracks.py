@@ -196,12 +196,13 @@ def _per_annotation(
                 del ext["iscrowd"]
             exts[r] = ext
             continue
-        tkeys[r], fields[r] = _track_key(ctx, a, anns, rows[r])
+        tkeys[r], found = _track_key(ctx, a, anns, rows[r])
+        fields[r] = found
         rest: dict[str, Any] = {}
         if "keyskel" in a:
             extras[r] = parse_ann_extra(ctx, a["keyskel"], k, ann_place(a, rows[r]))
             rest = extras[r].rest
-        exts[r] = _extras(a, fields[r], results, rest)
+        exts[r] = _extras(a, found, results, rest)
     return fields, extras
 
 
@@ -328,30 +329,30 @@ def build_tracks(
     try:
         tids = _track_ids(tkeys, tkey_types)
         if n and (g != g[0]).any():
-            whole = _whole(ctx, tids, fr, tkeys, extras, n_frames, sub, rows)
-            tids = _split_by_item(tids, np.where(whole, -1, g), fr)
+            one = _whole(ctx, tids, fr, tkeys, extras, n_frames, sub, rows)
+            tids = _split_by_item(tids, np.where(one, -1, g), fr)
     except OverflowError:
         raise ctx.fail("track ids run past the 64-bit integer range") from None
     order = np.lexsort((fr, tids))
     tid_s, fr_s = tids[order], fr[order]
     dup = np.flatnonzero((tid_s[1:] == tid_s[:-1]) & (fr_s[1:] == fr_s[:-1]))
     if dup.size:
-        a, b = rows[order[dup[0]]], rows[order[dup[0] + 1]]
-        first = where(anns, a, "image_id").rsplit(",", 1)[0]
+        r0, r1 = rows[order[dup[0]]], rows[order[dup[0] + 1]]
+        first = where(anns, r0, "image_id").rsplit(",", 1)[0]
         raise ctx.fail(
             f"track {short(tkeys[order[dup[0]]])} has two annotations on one image (the other is {first})",
-            where(anns, b, "image_id"),
+            where(anns, r1, "image_id"),
         )
-    vis, score, key, _ = _node_state(arr, extras, results, gt_confidence)
+    vis, score, keyed, _ = _node_state(arr, extras, results, gt_confidence)
     order_l = order.tolist()
-    vis, score, key = vis[order], score[order], key[order]
+    vis, score, keyed = vis[order], score[order], keyed[order]
     lab = vis > 0
     coords = from_file_xy(arr[order][..., :2], COCO_OFFSET)
     coords[~lab] = np.nan
     recs = {r: x.track for r, x in extras.items() if x.track is not None}
     parts = TrackParts(ctx, store, k, n_frames, codes)
     parts.add_all(
-        tid_s, fr_s, g[order], order_l, coords, vis, key, score,
+        tid_s, fr_s, g[order], order_l, coords, vis, keyed, score,
         list(map(fields.__getitem__, order_l)), list(map(tkeys.__getitem__, order_l)),
         list(map(exts.__getitem__, order_l)),
         origs, recs, sub, anns, rows,

@@ -246,23 +246,25 @@ class _Anns:
         self.partial = set(rows.partial.tolist())
         self.scored = set(rows.scored.tolist())
         self.frames, self.owners = rows.frame.tolist(), rows.owner.tolist()
-        self.per_track = []  # per track: (track fields, id value written, per-frame extras)
+        # per track: (track fields, id value written, per-frame extras)
+        self.per_track: list[tuple[Sequence[Any], Any, dict[str, Any]]] = []
         values = []
         for t, m in zip(rows.tracks, metas):
-            fields = m.get("fields") if isinstance(m.get("fields"), list) else _DEFAULT_FIELDS
+            got = m.get("fields")
+            fields: Sequence[Any] = got if isinstance(got, list) else _DEFAULT_FIELDS
             ann_meta = m.get("ann")
             values.append(_file_value(t, m))
             self.per_track.append((fields, values[-1], ann_meta if isinstance(ann_meta, dict) else {}))
         self.carry = _track_records(rows, values, results, codes)
         fnames = list(map(str, range(max(self.frames) + 1)))
         metas_ann = [pt[2] for pt in self.per_track]
-        exts = list(  # each row's kept extras: (C-level maps, no Python step per row)
+        exts: list[Any] = list(  # each row's kept extras: (C-level maps, no Python step per row)
             map(dict.get, map(metas_ann.__getitem__, self.owners), map(fnames.__getitem__, self.frames))
         )
         if not set(map(type, exts)) <= {dict}:
             exts = [x if isinstance(x, dict) else {} for x in exts]
         self.exts: list[dict[str, Any]] = exts
-        self.wanted = list(map(dict.get, exts, repeat("id")))
+        self.wanted = [x.get("id") for x in exts]
         # rows whose original keypoints (junk at v=0, file bbox/area) can be written back verbatim
         orig_rows, origs = [], []
         if not conf and any("orig" in m for m in metas):  # (scores written are the values read)
@@ -272,7 +274,7 @@ class _Anns:
                 if isinstance(o, dict):
                     orig_rows.append(r)
                     origs.append(o)
-        ok = rows.unchanged(orig_rows, origs) if origs else []
+        ok = rows.unchanged(orig_rows, origs) if origs else np.zeros(0, bool)
         self.keep = {r: o for r, o, same in zip(orig_rows, origs, ok) if same}
 
     def _plain(self) -> np.ndarray:
@@ -398,7 +400,7 @@ class _Anns:
 
 
 def _track_fields(
-    a: dict[str, Any], fields: list[Any], value: Any, ext: dict[str, Any], results: bool
+    a: dict[str, Any], fields: Sequence[Any], value: Any, ext: dict[str, Any], results: bool
 ) -> None:
     """The track id in each field it was read from (``track_id``, ``instance_id``, ``object_id``)."""
     attrs = ext.get("attributes")

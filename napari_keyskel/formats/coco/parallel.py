@@ -127,6 +127,8 @@ def _coco_part(job: tuple[AnnotationSet, int, int, int, str | None]) -> tuple | 
     with gc_paused():
         with kept_data_guard("COCO", None):
             doc = coco_document(sub)
+        if not isinstance(doc, dict):
+            return None
         images, anns = doc["images"], doc["annotations"]
         if len(images) != len(sub.frames) or len(anns) != expected:
             return None
@@ -156,7 +158,7 @@ def _head(ds: AnnotationSet) -> tuple[bytes, bytes, bytes, bytes] | None:
     # categories and extras: the writer's own, from the stores without their tracks
     bare = [_store_with(s, [], 0) for s in ds.stores]
     head = coco_document(AnnotationSet(bare, [{"item": "", "frame": 0}], ds.meta))
-    if list(head)[:2] != ["images", "annotations"]:
+    if not isinstance(head, dict) or list(head)[:2] != ["images", "annotations"]:
         return None
     raw = dumps_json({**head, "images": [], "annotations": []})
     opening = dumps_json({"images": [], "annotations": []})[:-1]  # b'{"images":[],"annotations":[]'

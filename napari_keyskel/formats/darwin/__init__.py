@@ -108,8 +108,8 @@ def order_items(items: list[ItemRecord], volume: list[tuple[Any, Path]], path: P
     """The items of every file parsed, in the order our writer wrote them when it said so."""
     if volume and items:
         raise FormatError("the folder mixes 3D volume files and other Darwin files; read them apart", path)
-    orders = [it.extra.order if it.extra is not None else None for it in items]
-    if len(items) > 1 and None not in orders and len(set(orders)) == len(orders):
+    orders = [it.extra.order for it in items if it.extra is not None and it.extra.order is not None]
+    if len(items) > 1 and len(orders) == len(items) and len(set(orders)) == len(orders):
         items = [it for _, it in sorted(zip(orders, items), key=lambda p: p[0])]  # the order written
     return items
 

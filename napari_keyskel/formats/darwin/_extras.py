@@ -218,7 +218,7 @@ def parse_doc_extra(ctx: Any, raw: Any, slots: list[Any]) -> DocExtra:
         ok = (
             slot in by_name
             and isinstance(lst, list)
-            and lst
+            and bool(lst)
             and all(is_int(v) and 0 <= v < by_name[slot].limit for v in lst)
             and all(a < b for a, b in pairwise(lst))
         )

@@ -96,7 +96,7 @@ class Layout:
 
     def _locals(self) -> np.ndarray:
         """Each frame's index inside its slot (``frame``, or its position there if missing)."""
-        raw = [fr.get("frame") for fr in self.table]
+        raw: list[Any] = [fr.get("frame") for fr in self.table]
         if set(map(type, raw)) <= {int} and (not raw or min(raw) >= 0):
             local = np.asarray(raw, np.int64)
         else:

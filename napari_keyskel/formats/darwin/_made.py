@@ -25,6 +25,8 @@ from ._parse import ItemRecord
 
 __all__ = ["forget_made", "made_keys"]
 
+#: What writing a damaged dataset may raise (then the dataset is returned as read).
+_FAILS: tuple[type[Exception], ...] = (FormatError, *DAMAGE)
 #: Frame-table keys the V7 reader adds that a made document says nothing new about.
 _BOOKKEEPING = ("darwin_file",)
 
@@ -36,7 +38,7 @@ def made_keys(frames: list[dict[str, Any]]) -> list[str]:
 
 def _stripped(ds: AnnotationSet, items: list[ItemRecord]) -> AnnotationSet:
     """``ds`` without the V7 bookkeeping of made documents (arrays shared, not copied)."""
-    made: dict[tuple[str, str], list[str]] = {}
+    made: dict[tuple[Any, Any], list[str]] = {}
     for it in items:
         for slot, keys in (it.extra.made or {}).items() if it.extra is not None else ():
             made[it.name, slot] = keys
@@ -86,7 +88,7 @@ def forget_made(ds: AnnotationSet, items: list[ItemRecord]) -> AnnotationSet:
     candidate = _stripped(ds, items)
     try:
         docs = build_documents(candidate)
-    except (FormatError, *DAMAGE):
+    except _FAILS:
         return ds
     if len(docs) != len(items):
         return ds

@@ -37,7 +37,7 @@ from ._layout import Group, Item, Layout
 from ._made import made_keys
 from ._parse import SlotInfo, _Ctx, _item_v1, _item_v2
 from ._v7fill import plan_rows, v7_interpolates
-from ._volume3d import volume_documents
+from ._volume3d import VolumeItem, volume_documents
 
 __all__ = ["SCHEMA_REF", "build_documents", "export_folder_for", "safe_name", "write_darwin"]
 
@@ -45,6 +45,11 @@ SCHEMA_REF = "https://darwin-public.s3.eu-west-1.amazonaws.com/darwin_json/2.0/s
 _DECIMALS = DECIMALS
 #: Frame-table keys V7 holds itself (others travel in the document extra).
 _FRAME_OWN = frozenset({"item", "slot", "frame", "slot_type", "darwin_file", "width", "height"})
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    """``v`` if it is an object, else an empty one (kept meta may be damaged)."""
+    return v if isinstance(v, dict) else {}
 
 
 def _foreign(meta: Any) -> dict[str, Any]:
@@ -255,14 +260,16 @@ def _annotation(
             content["frames"] = frames
         alive_local = np.unique(local[t.alive[rows]])
         rkey = (meta or {}).get("ranges_key") or ("segments" if grp.item.version == 1 else "ranges")
-        if meta is not None and np.array_equal(
-            alive_local,
+        kept = (
             _spans_to_alive(
                 meta.get("ranges"),
                 (meta.get("extra") or {}).get("hidden_areas"),
                 meta.get("frames_read") or [],
-            ),
-        ):
+            )
+            if meta is not None
+            else None
+        )
+        if meta is not None and kept is not None and np.array_equal(alive_local, kept):
             if meta.get("ranges") is not None:
                 content[rkey] = meta["ranges"]
         else:
@@ -335,7 +342,7 @@ def _track_annotations(store: AnnotationStore, kind: str, t: Track, lay: Layout)
         ann = _annotation(store, kind, t, rows_all[gids == g], grp, lay, lab, meta if home else None)
         if ann is None:
             continue
-        if home:
+        if home and meta is not None:
             grp.item.home[meta["ref"]] = ann
         else:
             grp.item.new.append(ann)
@@ -439,7 +446,7 @@ def _classes_extra(ds: AnnotationSet) -> list[dict[str, Any]] | None:
         sk = s.skeleton
         names = list(sk.nodes)
         plain = match_preset(names) or Skeleton(names, name=sk.name)
-        dm = s.meta.get("darwin") if isinstance(s.meta.get("darwin"), dict) else {}
+        dm = _dict(s.meta.get("darwin"))
         derived = dm.get("skeleton") in (
             "names",
             "keypoint",
@@ -478,7 +485,7 @@ def build_documents(
     lay = Layout(ds, default_name)
     lay.fast = fast
     for store in ds.stores:
-        sk_meta = store.meta.get("darwin") if isinstance(store.meta.get("darwin"), dict) else {}
+        sk_meta = _dict(store.meta.get("darwin"))
         kind = sk_meta.get("kind", "skeleton")
         kind = "keypoint" if kind == "keypoint" and store.n_nodes == 1 else "skeleton"
         if store.coord_ndim != 2:
@@ -488,7 +495,7 @@ def build_documents(
         for t in sorted(store, key=lambda t: t.track_id):  # (as readers order them: stable files)
             _track_annotations(store, kind, t, lay)
     classes, dmeta = _classes_extra(ds), _foreign(ds.meta)
-    out = []
+    out: list[tuple[Item, dict[str, Any]]] = []
     for it in lay.items.values():
         if not it.groups and it.meta is None:
             continue
@@ -512,7 +519,7 @@ def build_documents(
             if classes:
                 ks["classes"] = classes
         ks.update(_doc_extra(it, template, lay.table))
-        doc = {}
+        doc: dict[str, Any] = {}
         for k, v in template.items():
             if k == "annotations":
                 doc[k] = anns
@@ -528,7 +535,7 @@ def build_documents(
     return out
 
 
-def _file_names(items: list[Item]) -> list[str]:
+def _file_names(items: list[Item | VolumeItem]) -> list[str]:
     names, seen = [], set()
     for it in items:
         if it.meta is not None and not Path(it.key).is_absolute() and ".." not in Path(it.key).parts:
@@ -588,6 +595,7 @@ def write_darwin(
     """
     path = Path(path)
     single = path.suffix.lower() == ".json"
+    docs: list[tuple[Item, dict[str, Any]]] | list[tuple[VolumeItem, dict[str, Any]]]
     with gc_paused(), kept_data_guard("V7", path):
         if is_volume_dataset(dataset):  # (z, y, x) nodes: one keypoint per node on its slice
             docs = volume_documents(dataset, safe_name(path.stem) if single else "volume", path)
@@ -610,7 +618,9 @@ def write_darwin(
             for i, (_, doc) in enumerate(docs):
                 doc.setdefault("keyskel", {})["order"] = i
     with gc_paused():
-        payloads = [(p, dumps_json(doc)) for p, (_, doc) in zip(targets, docs)]
+        payloads: list[tuple[str | PathLike[str], bytes]] = [
+            (p, dumps_json(doc)) for p, (_, doc) in zip(targets, docs)
+        ]
     del docs
     if skeleton_file:
         names = side_file_names([s.name for s in dataset.stores])
