@@ -74,3 +74,23 @@ def test_random_stores_write_the_same_text_both_ways(tmp_path_factory, ds: Annot
     back = read_coco(tmp / "c.json")  # with the file's originals and ids kept in the meta
     _coco_same(back)
     _darwin_same(back)
+
+
+def test_nan_and_infinity_are_still_format_errors(tmp_path) -> None:
+    """orjson refuses NaN/Infinity as JSON; the COCO reader still names the annotation and node."""
+    import json
+
+    import pytest
+
+    from napari_keyskel.errors import FormatError
+
+    doc = json.loads((DATA / "coco_keypoints_sleapio_visibility_ternary.json").read_text())
+    for bad in ("NaN", "Infinity", "-Infinity"):
+        text = json.dumps(doc).replace('"keypoints": [110,', f'"keypoints": [{bad},', 1)
+        (tmp_path / "c.json").write_text(text)
+        with pytest.raises(FormatError, match="annotation id 1, field 'keypoints': node 0: coordinate"):
+            read_coco(tmp_path / "c.json")
+    v7 = (DATA / "darwin2_video_skeleton_keypoint_mini_uct.json").read_text().replace("13.1373", "NaN", 1)
+    (tmp_path / "v.json").write_text(v7)
+    with pytest.raises(FormatError, match="not valid JSON"):
+        read_darwin(tmp_path / "v.json")

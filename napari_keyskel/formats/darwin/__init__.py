@@ -54,7 +54,7 @@ from ._tracks import build_dataset
 from ._volume3d import is_volume_doc, volume_dataset
 from ._write import write_darwin
 
-__all__ = ["looks_like_darwin", "read", "read_darwin", "write", "write_darwin"]
+__all__ = ["looks_like_darwin", "read", "read_darwin", "read_item", "write", "write_darwin", "write_item"]
 
 SkeletonArg = Skeleton | Mapping[str, Skeleton] | str | PathLike | None
 
@@ -170,6 +170,43 @@ def dataset_of(
     if volume:
         return volume_dataset(volume, str(path))
     return forget_made(build_dataset(items, dirs, skeleton, tables, path), items)
+
+
+def read_item(path: str | PathLike[str], skeleton: SkeletonArg = None) -> AnnotationSet:
+    """Read one Darwin item file on its own (one item of a V7 export), as :func:`read_darwin` does.
+
+    For tools that go through a folder item by item. Anything under the document's ``keyskel``
+    extra that keyskel does not use (a per-item status, say) is kept and written back by
+    :func:`write_item`.
+
+    Raises
+    ------
+    FormatError
+        If ``path`` is a folder, or for any problem with the file.
+
+    """
+    p = check_path(path)
+    if p.is_dir():
+        raise FormatError("expected one Darwin item file, got a folder", p)
+    return read_darwin(p, skeleton)
+
+
+def write_item(dataset: AnnotationSet, path: str | PathLike[str], *, skeleton_file: bool = False) -> Path:
+    """Write a dataset of one item as one Darwin file, atomically (a temporary file, then a rename).
+
+    The file is replaced only once it is completely written; on any failure the old file stays.
+
+    Raises
+    ------
+    FormatError
+        If ``path`` does not end in ``.json``, the dataset holds several items, or it cannot be
+        written (nothing is replaced then).
+
+    """
+    p = check_path(path)
+    if p.suffix.lower() != ".json":
+        raise FormatError("a Darwin item file must end in .json", p)
+    return write_darwin(dataset, p, skeleton_file=skeleton_file)[0]
 
 
 #: The package's face: ``darwin.read`` / ``darwin.write``.
