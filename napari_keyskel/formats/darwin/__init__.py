@@ -18,6 +18,9 @@ Mapping to the model:
   interpolation ends at it); on other frames nothing is a key. The ``keyskel`` extra gives the
   exact per-node keys where they differ (one keyed node on an interpolated frame), per-node
   model scores, track names and other formats' meta (see :mod:`._extras`);
+- V7's own interpolation: an ``"interpolated": true`` video annotation listing only some frames
+  (V7 import files, scripts) is filled as V7 shows it and written back as read
+  (:mod:`._v7fill`); the interpolation method travels in the document extra (``store.method``);
 - Darwin (x, y) measure from the image corner: ``x = col + 0.5`` (see ``_coords.py``);
 - everything else (other annotation types, unknown keys at every level) is kept in
   ``meta["darwin"]`` of the dataset, store and tracks, and written back in place.
@@ -31,6 +34,9 @@ Edges are not stored in V7 files: a skeleton comes from the ``skeleton`` argumen
 ``<class>.skeleton.json`` beside the data, the skeleton in our document extra, a preset matching
 the node names, or (last) the node names seen in the file, without edges. :func:`write_darwin`
 writes the skeleton into its first document's extra and into side files (unique names per class).
+
+Files our writer made from another format read back as that dataset (:mod:`._made`).
+:func:`read_item` / :func:`write_item` handle one item file at a time (atomic write).
 
 Bad input raises :class:`~napari_keyskel.errors.FormatError` naming the file and the place; things
 read in a way the author may not expect emit :class:`~napari_keyskel.errors.FormatWarning`.
