@@ -104,8 +104,11 @@ collections). The conversion does no Python work per number and little per annot
 annotation field is taken as one column with a C-level ``map``, the keypoints of a category become
 one ``(N, K, 3)`` array through one ``np.fromiter`` and are validated, sorted and grouped into
 tracks with numpy; only input that fails a whole-array check is re-read value by value to name
-the first error. A file of 150,000 annotations x 17 nodes (72 MB) reads in about the time
-``json.load`` alone takes, and faster than ``pycocotools.coco.COCO`` (``benchmarks/bench_coco.py``).
+the first error. Writing builds plain annotations in one pass with their keypoints and boxes as
+numpy row views, which orjson writes as it writes lists of floats. On a 72 MB file of 150,000
+annotations x 17 nodes (``benchmarks/bench_coco.py``, CPU time): reading takes 1.3x
+``orjson.loads`` (2.2x with the collector paused for both; about pycocotools' time), writing
+3.8x ``orjson.dumps`` + write (``json.dumps`` + write: 7.5x).
 """
 
 from __future__ import annotations
