@@ -36,7 +36,6 @@ __all__ = [
     "dumps_json",
     "gc_paused",
     "json_items",
-    "json_rows",
     "load_json",
     "loads_json",
     "read_bytes",
@@ -106,21 +105,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-def json_rows(a: np.ndarray) -> list[bytes]:
-    """The JSON text of each row of a 2-D number array, without brackets (``b"1.0,2.5"``).
-
-    One orjson call for the whole array, then one split: the numbers are written exactly as
-    orjson writes them anywhere (the shortest text that reads back to the same float).
-    """
-    n = a.shape[0]
-    if n == 0:
-        return []
-    if a.shape[1] == 0:
-        return [b""] * n
-    text = orjson.dumps(np.ascontiguousarray(a), option=orjson.OPT_SERIALIZE_NUMPY)
-    return text[2:-2].split(b"],[")
 
 
 def json_items(a: np.ndarray) -> list[bytes]:

@@ -1,9 +1,10 @@
 """:class:`~napari_keyskel.AnnotationSet` -> COCO keypoints (the writing half of :mod:`.coco`).
 
 See :mod:`napari_keyskel.formats.coco` for the mapping. Every store's tracks are concatenated
-into one ``(M, K, 2)`` array; the rows to write, their keypoint triplets, ``num_keypoints``,
-``bbox`` and ``area`` are computed on whole arrays, and only the final annotation dicts are built
-in Python. With orjson, keypoint rows are handed over as numpy views (no float-to-Python copy).
+and the rows to write, their keypoint triplets, ``num_keypoints``, ``bbox`` and ``area`` computed
+on whole arrays (:mod:`._rows`); only the final annotation dicts are built in Python, those of
+plain rows in one pass with keypoints and boxes as numpy row views (orjson writes them as it
+writes lists of floats: no float-to-Python copy).
 """
 
 from __future__ import annotations
@@ -17,129 +18,18 @@ from typing import Any
 import numpy as np
 
 from ...core.annotation_set import AnnotationSet
-from ...core.store import AnnotationStore, Track
+from ...core.store import Track
 from ...errors import FormatError
 from .._checks import decimal_scores
-from .._coords import COCO_OFFSET
 from .._volume import is_volume_dataset
-from ._rules import derived, is_id, is_int, item_codes
+from ._rows import Rows, coco_meta, written_rows
+from ._rules import is_id, is_int, item_codes
 from ._volume3d import volume_coco_document
 from ._write_tables import category, foreign_meta, frame_table, image_table, sigmas_for, unique_ids
 
 __all__ = ["coco_document", "written_rows"]
 
 _DEFAULT_FIELDS = ("track_id", "object_id")
-#: Relative difference below which a point read from the file counts as unchanged (10 decimals
-#: of V7, twice, stay far below it; an edit moves a point by far more).
-_SAME = 1e-9
-
-
-# -- annotations -------------------------------------------------------------------------------------
-def written_rows(coords: np.ndarray, vis: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labelled nodes ``(N, K)`` and the rows written as annotations ``(N,)``.
-
-    A row (one track on one frame) is written when it has a labelled node or an unlabelled key.
-    """
-    lab = np.isfinite(coords[..., 0]) & np.isfinite(coords[..., 1]) & (vis > 0)  # (no short-axis reduce)
-    return lab, lab.any(axis=1) | (key & ~lab).any(axis=1)
-
-
-class _Rows:
-    """The annotation rows of one store: which (track, frame) and their derived fields.
-
-    A row is written for every (track, frame) with a labelled node or an unlabelled key.
-    """
-
-    def __init__(self, store: AnnotationStore, path: Any) -> None:
-        if store.coord_ndim != 2:
-            raise FormatError(
-                f"COCO keypoints are 2-D; store {store.name!r} has {store.coord_ndim}-D points", path
-            )
-        tracks = sorted(store, key=lambda t: t.track_id)  # as the reader orders them: stable bytes
-        k = store.n_nodes
-        self.tracks = tracks
-        self.metas = [_coco_meta(t) for t in tracks]
-        if not tracks:
-            self.n = 0
-            return
-        coords = np.concatenate([t.coords for t in tracks])
-        vis = np.concatenate([t.visibility for t in tracks])
-        key = np.concatenate([t.is_key for t in tracks])
-        score = np.concatenate([t.score for t in tracks])
-        lens = np.asarray([t.coords.shape[0] for t in tracks], np.int64)
-        offsets = np.r_[0, np.cumsum(lens)[:-1]]
-        starts = np.asarray([t.start for t in tracks], np.int64)
-        frame = np.repeat(starts - offsets, lens) + np.arange(int(lens.sum()))
-        owner = np.repeat(np.arange(len(tracks)), lens)
-        lab, emit = written_rows(coords, vis, key)
-        bad = (vis > 0) & ~(np.isnan(coords[..., 0]) & np.isnan(coords[..., 1])) & ~lab
-        if bad.any():
-            r, j = np.argwhere(bad)[0]
-            t = tracks[owner[r]]
-            raise FormatError(
-                f"class {store.name!r}, track {t.track_id}, frame {int(frame[r])}, node "
-                f"{store.skeleton.nodes[j]!r}: position is not finite",
-                path,
-            )
-        idx = np.flatnonzero(emit)
-        whole = idx.size == emit.size  # every row written: no copies
-
-        def take(a: np.ndarray) -> np.ndarray:
-            return a if whole else a[idx]
-
-        lab = take(lab)
-        c = take(coords)
-        trip = np.empty((idx.size, k, 3))
-        for d in (0, 1):  # file (x, y) = store (col, row) + offset; 0 where not labelled
-            trip[..., d] = np.where(lab, c[..., 1 - d] + COCO_OFFSET, 0.0)
-        v = np.where(lab, take(vis), 0).astype(np.int8)
-        trip[..., 2] = v
-        self.n = idx.size
-        self.trip = trip
-        self.kp = trip.reshape(idx.size, 3 * k)
-        self.lab = lab
-        self.vis = v
-        self.key = take(key)
-        self.score = np.where(lab, take(score), np.nan)
-        self.frame = take(frame)
-        self.owner = take(owner)
-        self.nk, self.box, self.area, _ = derived(trip)
-        self.partial = np.flatnonzero(~self.key.all(axis=1))  # rows whose key flags must be written
-        # per track: alive on every frame of its block (then its lifespan is first..last row)
-        alive = np.concatenate([t.alive for t in tracks])
-        self.all_alive = np.logical_and.reduceat(alive, offsets) if alive.size else np.zeros(0, bool)
-        self.starts, self.stops = starts, starts + lens
-        self.scored = np.flatnonzero(np.isfinite(self.score).any(axis=1))
-
-    def unchanged(self, rows: list[int], origs: list[dict[str, Any]]) -> np.ndarray:
-        """Which rows still hold the labelled points of the original keypoint list.
-
-        A point is unchanged within :data:`_SAME` (relative to its size, at least 1 pixel):
-        V7 keeps 10 decimals, so COCO -> V7 -> COCO moves points of more decimals by < 1e-10.
-        """
-        try:
-            o = np.array([x.get("keypoints") for x in origs], dtype=float).reshape(
-                len(rows), *self.trip.shape[1:]
-            )
-        except (ValueError, TypeError, AttributeError, OverflowError, RecursionError):
-            return np.zeros(len(rows), bool)
-        t, lab = self.trip[rows], self.lab[rows]
-        same_lab = ((o[..., 2] > 0) == lab).all(axis=1)
-        with np.errstate(invalid="ignore", over="ignore"):
-            close = np.abs(o - t) <= _SAME * np.maximum(np.abs(o), 1.0)
-        same_val = np.where(lab[..., None], (o == t) | close, True).all(axis=(1, 2))
-        return same_lab & same_val
-
-    def confidences(self, rows: list[int]) -> np.ndarray:
-        """Results keypoints whose third values are the scores (0 where none), for a scored store."""
-        trip = self.trip[rows].copy()
-        trip[..., 2] = np.nan_to_num(decimal_scores(self.score[rows]), nan=0.0)
-        return trip.reshape(len(rows), -1)
-
-
-def _coco_meta(obj: Any) -> dict[str, Any]:
-    m = obj.meta.get("coco") if isinstance(obj.meta, dict) else None
-    return m if isinstance(m, dict) else {}
 
 
 def _file_value(t: Track, m: dict[str, Any]) -> Any:
@@ -166,7 +56,7 @@ def _runs(alive: np.ndarray, start: int) -> list[list[int]]:
 
 
 def _track_records(
-    rows: _Rows, values: list[Any], results: bool, codes: np.ndarray
+    rows: Rows, values: list[Any], results: bool, codes: np.ndarray
 ) -> dict[int, dict[str, Any]]:
     """Our ``keyskel.track`` record for the first written row of each track that needs one.
 
@@ -215,17 +105,16 @@ def _track_records(
 
 
 class _Anns:
-    """The annotations of one store's rows: as dicts, or as JSON text once their ids are known.
+    """The annotations of one store's rows, as dicts once their ids are known.
 
     Everything but the annotation ids (assigned over the whole document, in frame order) is
-    settled here. Rows that are plain COCO (no originals kept, no extras, no keyskel record:
-    most rows of most files) are written as JSON text stitched from whole-array serialisations
-    (:func:`.._jsonio.json_rows`); the others are built as dicts and serialised one by one. Both
-    give the same bytes for the same annotation.
+    settled here. In the writer's fast form, rows that are plain COCO (no originals kept, no
+    extras, no keyskel record: most rows of most files) are made in one pass with numpy row
+    views; the others one by one. Both give the same bytes once serialised (tested).
     """
 
     def __init__(
-        self, rows: _Rows, cid: Any, img_ids: list[Any], results: bool, keep_extras: bool,
+        self, rows: Rows, cid: Any, img_ids: list[Any], results: bool, keep_extras: bool,
         codes: np.ndarray,
     ) -> None:  # fmt: skip
         self.rows, self.cid, self.img_ids = rows, cid, img_ids
@@ -278,7 +167,7 @@ class _Anns:
         self.keep = {r: o for r, o, same in zip(orig_rows, origs, ok) if same}
 
     def _plain(self) -> np.ndarray:
-        """Rows written as stitched text: no originals, no extras but the id, no keyskel record."""
+        """Plain rows (made in one pass): no originals, no extras but the id, no keyskel record."""
         plain = np.zeros(self.n, bool)
         if self.results:
             return plain
@@ -434,18 +323,18 @@ def coco_document(
         raise FormatError(f"expected a AnnotationSet, got {type(dataset).__name__}", path)
     if is_volume_dataset(dataset):  # (z, y, x) nodes: one image per slice (see ._volume3d)
         return volume_coco_document(dataset, results, path)
-    dmeta = _coco_meta(dataset)
+    dmeta = coco_meta(dataset)
     frames = frame_table(dataset, path)
     img_ids = unique_ids([fr.get("image_id") for fr in frames])
     other_cats = [c for c in dmeta.get("categories", []) if isinstance(c, dict)] if not results else []
     other_anns = [a for a in dmeta.get("annotations", []) if isinstance(a, dict)]
     reserved = {c.get("id") for c in other_cats if is_id(c.get("id"))}
-    cids = unique_ids([_coco_meta(s).get("category", {}).get("id") for s in dataset.stores], reserved)
+    cids = unique_ids([coco_meta(s).get("category", {}).get("id") for s in dataset.stores], reserved)
     keep_extras = dmeta.get("kind") == "results"
     codes = item_codes(frames)
     parts, cats = [], []
     for s, cid in zip(dataset.stores, cids):
-        parts.append(_Anns(_Rows(s, path), cid, img_ids, results, keep_extras, codes))
+        parts.append(_Anns(Rows(s, path), cid, img_ids, results, keep_extras, codes))
         if not results:
             cats.append(category(s, cid, sigmas_for(s, oks_sigmas, path)))
     frame_of = np.concatenate([p.frame for p in parts]) if parts else np.zeros(0, np.int64)
