@@ -85,16 +85,21 @@ def _kept(ds: AnnotationSet) -> dict[str, int]:
     """What a format keeps without modelling it (other categories, annotations of other types)."""
     coco = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
     darwin = ds.meta.get("darwin") if isinstance(ds.meta.get("darwin"), dict) else {}
+
+    def listed(d: dict[str, Any], key: str) -> list[Any]:  # (kept meta may be damaged)
+        v = d.get(key)
+        return v if isinstance(v, list) else []
+
     other_v7 = sum(
         1
-        for it in darwin.get("items", [])
+        for it in listed(darwin, "items")
         if isinstance(it, dict)
-        for e in it.get("entries", [])
+        for e in listed(it, "entries")
         if isinstance(e, dict) and "raw" in e
     )
     return {
-        "other_categories": len(coco.get("categories") or []),
-        "other_annotations": len(coco.get("annotations") or []) + other_v7,
+        "other_categories": len(listed(coco, "categories")),
+        "other_annotations": len(listed(coco, "annotations")) + other_v7,
     }
 
 
