@@ -48,6 +48,7 @@ __all__ = [
     "interpolate",
     "open_annotations",
     "predict",
+    "open_video",
     "save_layer",
     "set_node",
     "to_dataset",
@@ -124,6 +125,9 @@ def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> Annotation
     Files written from the layer then carry the image's width and height, every frame of the
     image (not only the annotated ones) and, for a DICOM volume, a V7 ``dicom`` slot.
     """
+    media = image_layer.metadata.get("keyskel_media")
+    if media and store.frame_axis is not None and store.coord_ndim == 2:
+        return _media_frame_table(media)
     shape = tuple(image_layer.data.shape)
     if getattr(image_layer, "rgb", False):
         shape = shape[:-1]
@@ -152,6 +156,14 @@ def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> Annotation
     return AnnotationSet(frames=frames)
 
 
+def _media_frame_table(media: dict[str, Any]) -> AnnotationSet:
+    """The frame table of a media layer: the video's own frame numbers, each image's name and size."""
+    from .media import frames_table
+
+    kind = "video" if media.get("kind") == "video" else "image"
+    return AnnotationSet(frames=[{**fr, "slot": "0", "slot_type": kind} for fr in frames_table(media)])
+
+
 def _add_store(
     viewer: napari.Viewer,
     store: AnnotationStore,
@@ -175,7 +187,12 @@ def _add_store(
         layer_tuple[1]["units"] = tuple(image_layer.units)[-nd:]
         layer_tuple[1]["axis_labels"] = tuple(image_layer.axis_labels)[-nd:]
     expect_store(layer_tuple[1]["metadata"], store)
-    return add_points_layer(viewer, layer_tuple)
+    points = add_points_layer(viewer, layer_tuple)
+    from ._napari.media_link import is_media_layer, link
+
+    if image_layer is not None and is_media_layer(image_layer):
+        link(viewer, points, image_layer)  # the media directly below; files name the video's frames
+    return points
 
 
 def get_controller(layer: Layer) -> LayerController | None:
@@ -325,19 +342,77 @@ def save_layer(
     return [Path(p) for p in write(to_dataset(layers), path, checked)]
 
 
+def open_video(
+    viewer: napari.Viewer,
+    path: str | PathLike[str] | Sequence[str | PathLike[str]],
+    stride: int = 1,
+    fps: float | None = None,
+    name: str | None = None,
+) -> Layer:
+    """Open a video (or an image folder / glob / list) lazily as an Image layer of ``viewer``.
+
+    The layer's data is a :class:`napari_keyskel.media.MediaSource`: frame-accurate, decoding
+    only the frames shown (plus a few read ahead), with a bounded cache. ``stride`` shows every
+    Nth frame and ``fps`` frames at a target rate instead; annotations made on the layer keep the
+    video's own frame numbers in the files they are saved to (``frame=`` in this API is the
+    slider's frame). Raises :class:`~napari_keyskel.errors.FormatError` naming the file when it
+    cannot be read.
+    """
+    from ._napari.media_link import open_media_layer
+
+    return open_media_layer(viewer, path, stride=stride, fps=fps, name=name)
+
+
+def _media_layer(viewer: napari.Viewer, dataset: AnnotationSet, path: Any, media: Any) -> Layer | None:
+    """The media layer for ``open_annotations(media=...)``; warns (naming the places) if not found."""
+    import warnings
+
+    from ._napari.media_link import _shown_already, media_layer_tuple, source_for
+    from .errors import FormatWarning
+    from .media import MediaSource
+    from .media.locate import locate_media
+
+    if media is not None and not isinstance(media, (str, PathLike, MediaSource)):
+        return media  # an Image layer
+    if media is None:
+        plan = locate_media(dataset, path)
+        if not plan.named:  # the file names no media file
+            return None
+        shown = _shown_already(viewer, plan)
+        if shown is not None:
+            return shown
+    try:
+        source = media if isinstance(media, MediaSource) else source_for(dataset, path, media)
+    except KeyskelError as exc:
+        warnings.warn(FormatWarning(f"no media shown: {exc}", path), stacklevel=3)
+        return None
+    data, attrs, _ = media_layer_tuple(source)
+    return viewer.add_image(data, **attrs)
+
+
 def open_annotations(
     viewer: napari.Viewer,
     path: str | PathLike[str],
     skeleton: Skeleton | str | None = None,
     format: str | None = None,
     image_layer: Layer | None = None,
+    media: Any = None,
 ) -> list[Points]:
-    """Read an annotation file and add one live Points layer per annotation set.
+    """Read an annotation file and add one live Points layer per annotation set, over its media.
 
     ``path``: a Darwin file or folder, a COCO file, or a file of the sleap-io bridge (SLEAP
     ``.slp``, DeepLabCut ``.csv`` / ``.h5``, a YOLO-pose folder or its ``data.yaml``, NWB, Label
     Studio JSON; ``pip install "napari-keyskel[sleap]"``). ``format`` (``"darwin"``, ``"coco"``
     or one of ``SLEAP_FORMATS``) is detected when ``None``.
+
+    ``media``: ``None`` opens the images or video the file names (beside it, in ``images/``, in
+    darwin-py's local layout, the same name beside a moved file), or uses the viewer's layer that
+    shows them already; a video, image folder or folder to search; a media Image layer (say one
+    opened with ``open_video(..., stride=5)``: a file keyed at frames 0, 5, 10 lands on its layer
+    frames 0, 1, 2); ``False`` opens none. Media not found gives a
+    :class:`~napari_keyskel.errors.FormatWarning` naming what was looked for; the annotations open
+    anyway, and the media layer always sits directly below them. ``image_layer`` (an older
+    spelling) is a plain layer the points share scale and frames with.
 
     Raises :class:`KeyskelError` (no layer added) when the file cannot be read.
     """
@@ -351,7 +426,17 @@ def open_annotations(
         raise KeyskelError(f"unknown format {format!r} (choose from {', '.join([*FORMATS, *SLEAP_FORMATS])})")
     checked: Any = format
     dataset = read(path, skeleton=sk, format=checked)
-    return [_add_store(viewer, store, None, image_layer, dataset) for store in dataset.stores]
+    from ._napari.media_link import connect, fit_to_media, is_media_layer
+
+    connect(viewer)
+    image = (
+        image_layer
+        if media is False or image_layer is not None
+        else _media_layer(viewer, dataset, path, media)
+    )
+    if image is not None and is_media_layer(image):
+        dataset = fit_to_media(dataset, image)
+    return [_add_store(viewer, store, None, image, dataset) for store in dataset.stores]
 
 
 def predict(

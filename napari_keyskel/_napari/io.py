@@ -153,7 +153,14 @@ def read_annotation_layers(path: Any, stack: bool = False, *, fmt: str | None = 
     from .sample import connect_current_viewer
 
     connect_current_viewer()
-    return dataset_layer_tuples(dataset)
+    return _with_media(dataset, path, dataset_layer_tuples(dataset))
+
+
+def _with_media(dataset: AnnotationSet, path: Any, tuples: list[LayerTuple]) -> list[LayerTuple]:
+    """The images or video the file names, as a layer under its points (a notification if missing)."""
+    from .media_link import with_media
+
+    return with_media(dataset, path, tuples)
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -156,8 +156,9 @@ def sync_plain(metadata: dict[str, Any], store: AnnotationStore, **state: Any) -
         **state,
         "bridge_unlabelled": bool(getattr(store, "bridge_unlabelled", False)),
     }
-    if "dataset" in old:
-        plain["dataset"] = old["dataset"]
+    for key in ("dataset", "media"):  # the frame table, and the media layer it annotates
+        if key in old:
+            plain[key] = old[key]
     metadata["keyskel"] = plain
 
 

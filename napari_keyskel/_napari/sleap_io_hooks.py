@@ -59,10 +59,11 @@ def read_sleap_layers(path: Any, stack: bool = False, *, fmt: str | None = None)
     except Exception as exc:  # a reader problem must not take the viewer down
         _notify(f"keyskel: cannot open {path}: {exc}")
         return [(None,)]
+    from .media_link import with_media
     from .sample import connect_current_viewer
 
     connect_current_viewer()
-    return dataset_layer_tuples(dataset)
+    return with_media(dataset, path, dataset_layer_tuples(dataset))
 
 
 def image_video(viewer: Any, dataset: AnnotationSet) -> str | None:

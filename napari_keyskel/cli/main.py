@@ -150,6 +150,35 @@ def _summary(ds: AnnotationSet, fmt: str, path: str) -> dict[str, Any]:
     }
 
 
+def _media(ds: AnnotationSet, path: str) -> dict[str, Any]:
+    """The media file found for each item the file names (``None``: not found), and where looked."""
+    from ..media.locate import locate_media
+
+    plan = locate_media(ds, path)
+    if not plan.named:
+        return {"items": {}, "looked_for": {}}
+    found = {item: (str(plan.located[item]) if item in plan.located else None) for item in plan.items}
+    return {"items": found, "looked_for": plan.missing}
+
+
+def _print_media(media: dict[str, Any]) -> None:
+    items = media["items"]
+    if not items:
+        print("  media: the file names no image or video file")
+        return
+    n = sum(v is not None for v in items.values())
+    print(f"  media: {n} of {len(items)} items found")
+    for item, where in list(items.items())[:20]:
+        if where is not None:
+            print(f"    {item}: {where}")
+        else:
+            looked = media["looked_for"].get(item, [])
+            more = ", …" if len(looked) > 3 else ""
+            print(f"    {item}: not found (looked for {', '.join(looked[:3])}{more})")
+    if len(items) > 20:
+        print(f"    … and {len(items) - 20} more items")
+
+
 def _frames_text(info: dict[str, Any]) -> str:
     """``frames: N``, or for 3-D points what the frames and slices are."""
     lay = info["layout"]
@@ -164,6 +193,7 @@ def _frames_text(info: dict[str, Any]) -> str:
 def _cmd_info(args: argparse.Namespace) -> int:
     ds, fmt = _read(args, args.input)
     info = _summary(ds, fmt, args.input)
+    info["media"] = _media(ds, args.input)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -178,6 +208,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         )
         note = " (the file names none: named by position)" if s["generic_node_names"] else ""
         print(f"    nodes: {', '.join(s['nodes'])}{note}")
+    _print_media(info["media"])
     kept = info["kept_unmodelled"]
     if any(kept.values()):
         print(

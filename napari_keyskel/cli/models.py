@@ -1,12 +1,13 @@
 """``keyskel propagate``, ``keyskel accept`` (and ``predict``): models in the loop, from the command line.
 
 ``keyskel propagate IMAGE ANNOTATIONS OUT [--method track|linear|cubic] [--max-frames N]`` fills
-the frames between keys (as ``keyskel interpolate`` does, same frame numbering: store frame ``f``
-is frame ``f`` of IMAGE); with ``track`` (the default) by following the image with Lucas–Kanade
-optical flow from both keys (:func:`~napari_keyskel.assist.propagate.interpolate_with_image`); spans
-longer than ``--max-frames`` stay linear. IMAGE is a TIFF stack ``(t, y, x)`` (read lazily, one
-frame at a time) or a folder of frames (sorted by name). OUT is written in the format of
-ANNOTATIONS.
+the frames between keys (as ``keyskel interpolate`` does; store frame ``f`` is frame ``f`` of
+IMAGE, or the video frame the file's frame table names); with ``track`` (the default) by
+following the image with Lucas–Kanade optical flow from both keys
+(:func:`~napari_keyskel.assist.propagate.interpolate_with_image`); spans longer than
+``--max-frames`` stay linear. IMAGE is a video (read frame-accurately with PyAV, one frame at a
+time), a TIFF stack ``(t, y, x)`` (read lazily) or a folder of frames (sorted by name). OUT is
+written in the format of ANNOTATIONS.
 
 ``keyskel accept PROPOSALS ANNOTATIONS OUT --min-score S`` merges proposals (a model's output in
 any format we read) into the annotations as keys (:func:`~napari_keyskel.assist.proposals.accept`).
@@ -67,9 +68,17 @@ class FolderFrames:
         return frame
 
 
-def open_video(path: str | Path) -> Any:
-    """A lazy ``(t, y, x)`` array for a TIFF stack or a folder of frames."""
+def open_video(path: str | Path, frames: Any = None) -> Any:
+    """A lazy ``(t, y, x)`` array for a video file, a TIFF stack or a folder of frames.
+
+    A video (PyAV, frame-accurate) is read as grey on the frames ``frames`` lists (an annotation
+    file's own frame numbers, e.g. 0, 5, 10 for a file saved from a layer over every 5th frame).
+    """
+    from ..media import is_video_file, open_media
+
     p = Path(path)
+    if is_video_file(p):
+        return open_media(p, grey=True, frames=frames, cache_mb=64)
     if p.is_dir():
         return FolderFrames(p)
     from ..stacks import open_stack
@@ -96,7 +105,7 @@ def _cmd_propagate(args: argparse.Namespace) -> int:
 
     ds, fmt = _read(args.annotations, args.skeleton)
     if args.method == "track":
-        source = FrameSource(open_video(args.image))
+        source = FrameSource(open_video(args.image, _video_frames(ds)))
         for store in ds.stores:
             if store.frame_range()[1] > source.n_frames:
                 raise KeyskelError(
@@ -109,6 +118,14 @@ def _cmd_propagate(args: argparse.Namespace) -> int:
             interpolate_all(store, method=args.method)
     _report(_write(ds, args.output, fmt))
     return 0
+
+
+def _video_frames(ds: Any) -> list[int] | None:
+    """The video frame numbers of the file's frames, when they all come from one item."""
+    if not ds.frames or len({fr.get("item") for fr in ds.frames}) != 1:
+        return None
+    frames = [int(fr.get("frame", f)) for f, fr in enumerate(ds.frames)]
+    return None if frames == list(range(len(frames))) else frames
 
 
 def _frame_map(props: Any, ann: Any, path: str) -> np.ndarray | None:
@@ -219,7 +236,7 @@ def _cmd_accept(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add ``propagate`` and ``accept`` to the ``keyskel`` sub-command parser."""
     p = sub.add_parser("propagate", help="fill the frames between keys by following the image (or linearly)")
-    p.add_argument("image", metavar="IMAGE", help="a TIFF stack (t, y, x) or a folder of frames")
+    p.add_argument("image", metavar="IMAGE", help="a video, a TIFF stack (t, y, x) or a folder of frames")
     p.add_argument("annotations", metavar="ANNOTATIONS", help="a Darwin or COCO .json file with keys")
     p.add_argument("output", metavar="OUT", help="output file (or folder, for Darwin), same format")
     p.add_argument("--method", choices=("track", "linear", "cubic"), default="track", help="default: track")

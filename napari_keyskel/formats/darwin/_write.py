@@ -37,7 +37,9 @@ __all__ = ["SCHEMA_REF", "build_documents", "export_folder_for", "safe_name", "w
 
 SCHEMA_REF = "https://darwin-public.s3.eu-west-1.amazonaws.com/darwin_json/2.0/schema.json"
 #: Frame-table keys V7 holds itself (others travel in the document extra).
-_FRAME_OWN = frozenset({"item", "slot", "frame", "slot_type", "darwin_file", "width", "height"})
+_FRAME_OWN = frozenset(
+    {"item", "slot", "frame", "slot_type", "darwin_file", "width", "height", "fps", "frame_count"}
+)
 
 
 # -- items -> documents -------------------------------------------------------------------------
@@ -49,6 +51,15 @@ def _slot_size(grp: Group) -> int:
             f"{grp.local.size} it lists"
         )
     return n
+
+
+def _media_slot(slot: dict[str, Any], frames: list[dict[str, Any]], n: int) -> int:
+    """A video's own ``fps`` and frame count, when its frame table carries them (a media layer)."""
+    fps = next((fr["fps"] for fr in frames if is_num(fr.get("fps"))), None)
+    if fps is not None:
+        slot["fps"] = int(fps) if float(fps).is_integer() else float(fps)
+    count = next((fr["frame_count"] for fr in frames if is_num(fr.get("frame_count"))), None)
+    return max(n, int(count)) if count is not None else n
 
 
 def _new_template(it: Item, table: list[dict[str, Any]]) -> dict[str, Any]:
@@ -63,6 +74,7 @@ def _new_template(it: Item, table: list[dict[str, Any]]) -> dict[str, Any]:
             if v is not None:
                 s[dim] = int(v) if float(v).is_integer() else float(v)
         if typ != "image":
+            n = _media_slot(s, frames, n)
             by_local = dict(zip(grp.local.tolist(), frames))
             urls = []
             for lf in range(n):
