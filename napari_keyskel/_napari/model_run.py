@@ -6,7 +6,7 @@ frames (safe in a worker thread: it reads the media and writes nothing), and
 :func:`add_poses` changes the proposals on the GUI thread.
 
 - :func:`media_data` finds the frames: the media layer the annotation layer is linked to
-  (``_napari.media_link.media_layer_of``, when this build has it), else the image layer whose
+  (``_napari.media_link.media_layer_of``), else the image layer whose
   frame count is the annotations' (RGB or grey), else the first 3-D image layer. Its ``data`` is
   read one frame at a time (a ``MediaSource``, a dask or numpy array); a multiscale image gives
   its full resolution.
@@ -61,14 +61,11 @@ def media_data(ctrl: LayerController, image: Any = None) -> Any:
     if image is not None:
         return layer_data(image)
     viewer, points = ctrl.viewer, ctrl.points
-    try:
-        from .media_link import media_layer_of  # the footage seam (issue 20), when merged
-    except ImportError:
-        media_layer_of = None
-    if media_layer_of is not None:
-        linked = media_layer_of(points, viewer)
-        if linked is not None:
-            return layer_data(linked)
+    from .media_link import media_layer_of
+
+    linked = media_layer_of(points, viewer)
+    if linked is not None:
+        return layer_data(linked)
     images = [ly for ly in viewer.layers if type(ly).__name__ == "Image"]
     n = ctrl.store.n_frames
     for ly in images:

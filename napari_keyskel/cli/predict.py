@@ -1,8 +1,8 @@
 """``keyskel predict MODEL MEDIA --out results.json``: run a pose model, write COCO keypoint results.
 
-``MEDIA`` is read through :func:`napari_keyskel.media.open_media` when this build has it (videos,
-image folders, single images), else as a TIFF stack ``(t, y, x[, rgb])``, a folder of frames
-(sorted by name) or one image; one frame is read at a time. ``MODEL`` is an ONNX file of a
+``MEDIA`` is a TIFF stack ``(t, y, x[, rgb])``, else whatever
+:func:`napari_keyskel.media.open_media` opens (a video, an image folder, one image); one frame is
+read at a time. ``MODEL`` is an ONNX file of a
 known family (:mod:`napari_keyskel.assist.models`).
 
 The output is a standard COCO keypoint results list (``image_id``, ``category_id``,
@@ -30,35 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import FormatError, KeyskelError
 
 __all__ = ["open_media", "register"]
-
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-
-
-class _OneImage:
-    """A single image as a one-frame array-like."""
-
-    def __init__(self, path: Path) -> None:
-        import imageio.v3 as iio
-
-        try:
-            self.image = np.asarray(iio.imread(path))
-        except Exception as exc:  # imageio raises many kinds
-            raise FormatError(f"cannot read the image: {exc}", path) from None
-        self.shape = (1, *self.image.shape)
-        self.names = [path.name]
-
-    def __len__(self) -> int:
-        return 1
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        if int(i) != 0:
-            raise IndexError(i)
-        return self.image
 
 
 def open_media(path: str | Path) -> tuple[Any, list[str] | None]:
@@ -66,29 +40,15 @@ def open_media(path: str | Path) -> tuple[Any, list[str] | None]:
     p = Path(path)
     if not p.exists():
         raise FormatError("no such file or folder", p)
-    try:
-        from ..media import open_media as media_open  # the footage reader (issue 20), when merged
-    except ImportError:
-        media_open = None
-    if media_open is not None:
-        src = media_open(p)
-        names = src.describe().get("names")
-        return src, (list(names) if names else None)
-    if p.is_dir():
-        from .models import FolderFrames
-
-        folder = FolderFrames(p)
-        return folder, [f.name for f in folder.files]
-    if p.suffix.lower() in _IMAGE_SUFFIXES:
-        one = _OneImage(p)
-        return one, one.names
-    if p.suffix.lower() in (".tif", ".tiff"):
+    if p.is_file() and p.suffix.lower() in (".tif", ".tiff"):
         from .models import open_video
 
-        return open_video(p), None
-    raise FormatError(
-        "cannot read this media here (TIFF stack, image folder or image; videos need the media reader)", p
-    )
+        return open_video(p), None  # a TIFF stack (one frame per page), with its axes
+    from ..media import open_media as media_open
+
+    src = media_open(p)  # a video, an image folder or one image, read lazily
+    names = src.describe().get("names")
+    return src, (list(names) if names else None)
 
 
 def _frames_arg(text: str | None, n: int) -> list[int] | None:
