@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import SkeletonError
 from ._atomic import atomic_write_text
 
-__all__ = ["DEFAULT_PALETTE", "SKELETON_FILE_SUFFIX", "Skeleton"]
+__all__ = ["DEFAULT_PALETTE", "SKELETON_FILE_SUFFIX", "Skeleton", "check_class_name"]
 
 #: Suffix of skeleton files (``<name>.skeleton.json``).
 SKELETON_FILE_SUFFIX = ".skeleton.json"
@@ -289,6 +289,10 @@ class Skeleton:
         cols[self.index(node)] = color
         return self._replace(colors=cols)
 
+    def renamed(self, name: str) -> Skeleton:
+        """Return the skeleton under another class name (the V7 class / COCO category name)."""
+        return self._replace(name=check_class_name(name))
+
     def set_sigmas(self, sigmas: Iterable[float] | None) -> Skeleton:
         """Return a skeleton with these per-node OKS sigmas (``None``: the defaults)."""
         return self._replace(sigmas=None if sigmas is None else tuple(sigmas))
@@ -376,6 +380,13 @@ def _read_sigmas(names: list[Any], sigmas: list[Any]) -> list[Any] | None:
     if len(sigmas) != len(names):
         raise SkeletonError("every node needs an OKS 'sigma' when any has one")
     return sigmas
+
+
+def check_class_name(name: Any) -> str:
+    """``name`` stripped, as a class name (V7 class, COCO category); empty or not text is refused."""
+    if not isinstance(name, str) or not name.strip():
+        raise SkeletonError(f"a class name must be some text, got {name!r}")
+    return name.strip()
 
 
 def _check_names(names: list[Any]) -> None:
