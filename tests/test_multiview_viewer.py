@@ -98,7 +98,7 @@ def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, 
 
     panel.view_combo.setCurrentIndex(2)
     qtbot.mouseClick(panel.accept_button, LEFT)
-    assert panel.status.text() == "1 proposals placed as keys in camC"
+    assert panel.status.text() == "1 proposal placed as keys in camC"
     t = stores[2].tracks[1]
     assert t.is_key[0, k - 1] and np.linalg.norm(t.coords[0, k - 1] - yx) < 1e-9
     assert not s.reprojection_layers[2].features["proposal"].any()

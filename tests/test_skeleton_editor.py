@@ -9,6 +9,7 @@ from qtpy.QtGui import QColor
 
 from napari_keyskel.core.presets import get_preset
 from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.wording import plural
 
 pytestmark = pytest.mark.viewer
 
@@ -271,7 +272,7 @@ def test_dock_stays_true_after_key_undo_drags_and_open(make_napari_viewer, qtbot
     assert not dock.redo_button.isEnabled()
     c = store.counts()  # the status line's counts follow the edits (recounted per touched track)
     assert (
-        f"{c['instances']} instances · {c['keys']} keys · {c['interpolated']} interpolated"
+        f"{plural(c['instances'], 'instance')} · {plural(c['keys'], 'key')} · {c['interpolated']} interpolated"
         in dock.status.text()
     )
 

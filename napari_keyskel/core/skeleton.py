@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import SkeletonError
 from ._atomic import atomic_write_text
+from .wording import at_path
 
 __all__ = ["DEFAULT_PALETTE", "SKELETON_FILE_SUFFIX", "Skeleton", "check_class_name"]
 
@@ -245,14 +246,18 @@ class Skeleton:
 
     def remove_node(self, node: int | str) -> Skeleton:
         """Return a skeleton without one node; its edges and flip pair go with it."""
-        i = self.index(node)
-        keep = [k for k in range(len(self.nodes)) if k != i]
+        return self.remove_nodes([node])
+
+    def remove_nodes(self, nodes: Iterable[int | str]) -> Skeleton:
+        """Return a skeleton without these nodes; their edges and flip pairs go with them."""
+        gone = {self.index(n) for n in nodes}
+        keep = [k for k in range(len(self.nodes)) if k not in gone]
         new = {old: new for new, old in enumerate(keep)}
         return Skeleton(
             [self.nodes[k] for k in keep],
-            [(new[a], new[b]) for a, b in self.edges if i not in (a, b)],
+            [(new[a], new[b]) for a, b in self.edges if not gone & {a, b}],
             [self.colors[k] for k in keep],
-            [(new[a], new[b]) for a, b in self.flip_pairs if i not in (a, b)],
+            [(new[a], new[b]) for a, b in self.flip_pairs if not gone & {a, b}],
             self.name,
             None if self.sigmas is None else [self.sigmas[k] for k in keep],
         )
@@ -361,7 +366,7 @@ class Skeleton:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls.from_dict(data)
         except (OSError, json.JSONDecodeError, SkeletonError) as exc:
-            raise SkeletonError(f"{path}: {exc}") from exc
+            raise SkeletonError(at_path(path, str(exc))) from exc
 
     def save(self, path: str | PathLike[str]) -> Path:
         """Write the skeleton file atomically; returns the path."""
