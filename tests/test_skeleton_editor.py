@@ -272,8 +272,8 @@ def test_dock_stays_true_after_key_undo_drags_and_open(make_napari_viewer, qtbot
     assert not dock.redo_button.isEnabled()
     c = store.counts()  # the status line's counts follow the edits (recounted per touched track)
     assert (
-        f"{plural(c['instances'], 'instance')} · {plural(c['keys'], 'key')} · {c['interpolated']} interpolated"
-        in dock.status.text()
+        f"{plural(c['instances'], 'instance')} · {plural(c['keys'], 'key')} · "
+        f"{c['interpolated']} interpolated" in dock.status.text()
     )
 
     # File > Open (or a script) adds an annotation layer: the dock works on it

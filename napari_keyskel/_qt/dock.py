@@ -28,6 +28,7 @@ from qtpy.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -84,7 +85,7 @@ class KeyskelDock(QWidget):
         annotate = QWidget()
         layout = QVBoxLayout(annotate)
         layout.setContentsMargins(2, 2, 2, 2)
-        self.tabs.addTab(annotate, "Annotate")
+        self.tabs.addTab(_scrolled(annotate), "Annotate")
 
         new_box = QGroupBox("New annotation layer")
         new_row = QHBoxLayout(new_box)
@@ -152,7 +153,7 @@ class KeyskelDock(QWidget):
         self.review = ReviewDock(self.viewer)
         self.review.hide_layer_picker()  # it reviews the layer picked above
         extra_tabs: list[tuple[QWidget, str]] = [
-            (self.editor, "Skeleton"),
+            (_scrolled(self.editor), "Skeleton"),
             (self.review, "Review"),
             (MultiViewPanel(self.viewer), "3D / views"),
         ]
@@ -188,6 +189,16 @@ class KeyskelDock(QWidget):
         from .models_dock import ModelsPanel  # the Models tab: proposals, propagation
 
         self.tabs.addTab(ModelsPanel(self.viewer, self.current_layer), "Models")
+        self.tabs.currentChanged.connect(self._size_by_current_tab)
+        self._size_by_current_tab()
+
+    def _size_by_current_tab(self, *_: Any) -> None:
+        """The dock is as tall as the tab shown needs, not the tallest tab (the timeline can grow)."""
+        current = self.tabs.currentWidget()
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            policy = QSizePolicy.Policy.Preferred if page is current else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(QSizePolicy.Policy.Preferred, policy)
 
     def _fill_shortcuts(self) -> None:
         from .._napari.bindings import KEYS
@@ -495,6 +506,16 @@ class _Counts:
         placed = sum(v[0] for v in self._per_track.values())
         keys = sum(v[1] for v in self._per_track.values())
         return {"instances": len(store.tracks), "points": placed, "keys": keys, "interpolated": placed - keys}
+
+
+def _scrolled(page: QWidget) -> QScrollArea:
+    """A tab page that scrolls: the dock stays short enough for the timeline below to grow."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
 
 
 def _named(layer: Any) -> str:

@@ -29,6 +29,7 @@ from qtpy.QtWidgets import (
 
 from ..core import keyframes as kf
 from ..core.store import AnnotationStore, Change
+from ..core.wording import plural
 from ..errors import KeyskelError
 from .timeline_canvas import (
     FILLED,
@@ -294,7 +295,7 @@ class TimelineWidget(QWidget):
         self.canvas.update()
         if self.store is not None and f is not None:
             sel = self.selected_track()
-            who = f"instance {sel}" if sel is not None else f"{len(self.store)} instances"
+            who = f"instance {sel}" if sel is not None else plural(len(self.store), "instance")
             self.status.setText(f"frame {f} · {who} · method {self.store.method}")
 
     def selected_track(self) -> int | None:

@@ -2,10 +2,10 @@
 
 A skeleton change is a new :class:`~napari_keyskel.core.skeleton.Skeleton` plus a *node mapping*:
 ``mapping[k]`` is the old index of new node ``k``, or ``-1`` for a node that did not exist.
-Renaming (nodes or the class), recolouring, edges and flip pairs leave the arrays unchanged; reordering permutes the
-node axis; removing a node drops its column (its points are lost: the UI asks first); adding a
-node appends an empty (NaN, unlabelled) column. Every track is rebuilt before any is replaced,
-so a failed call leaves the store unchanged.
+Renaming (nodes or the class), recolouring, edges and flip pairs leave the arrays unchanged;
+reordering permutes the node axis; removing a node drops its column (its points are lost: the UI
+asks first); adding a node appends an empty (NaN, unlabelled) column. Every track is rebuilt
+before any is replaced, so a failed call leaves the store unchanged.
 """
 
 from __future__ import annotations

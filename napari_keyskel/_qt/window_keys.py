@@ -1,0 +1,84 @@
+"""napari's menu shortcuts when Qt has no active window (an X display with no window manager).
+
+napari's window shortcuts (Ctrl+O, Ctrl+Shift+O, Ctrl+W, Ctrl+Q and every other menu entry) are
+``QAction`` shortcuts, which Qt fires only for the *active* window. With no window manager (Xvfb,
+a bare X server, some kiosk and remote set-ups) nothing activates napari's window again after a
+modal dialog closes (File > Open, Save, a message box), nor at start: Qt then has no active window
+and fires no shortcut, while napari's main window still hands every key press to the canvas
+keymap. Ctrl+O does nothing, and a path typed into the dialog that never opened reaches the
+selected layer as single-key commands. Reproduced with xdotool on napari 0.9.2 / PyQt6 with a
+plain napari Points layer as well as a keyskel one; a window manager hides it.
+
+:func:`install` puts an event filter on the main window: a key that reaches it unclaimed (its
+``ShortcutOverride``, which Qt sends up from the focused canvas before the key press) while no
+window is active activates the window and, when the key is one of its menu shortcuts, runs that
+action as Qt would have. The key press itself goes on to the canvas as before (napari's keymap
+binds none of its menu shortcuts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtpy.QtCore import QEvent, QObject, Qt, QTimer
+from qtpy.QtGui import QAction, QKeySequence, QShortcut
+from qtpy.QtWidgets import QApplication, QWidget
+
+__all__ = ["install", "shortcut_for_key"]
+
+_MODIFIERS = (
+    Qt.KeyboardModifier.ShiftModifier
+    | Qt.KeyboardModifier.ControlModifier
+    | Qt.KeyboardModifier.AltModifier
+    | Qt.KeyboardModifier.MetaModifier
+)
+
+
+def _pressed(event: Any) -> QKeySequence | None:
+    key = event.key()
+    if key in (Qt.Key.Key_unknown, Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_Meta):
+        return None
+    mods = event.modifiers() & _MODIFIERS
+    return QKeySequence(int(mods.value if hasattr(mods, "value") else mods) | int(key))
+
+
+def shortcut_for_key(window: QWidget, event: Any) -> QAction | QShortcut | None:
+    """The enabled action (or ``QShortcut``) of ``window`` whose shortcut is this key press."""
+    pressed = _pressed(event)
+    if pressed is None:
+        return None
+    exact = QKeySequence.SequenceMatch.ExactMatch
+    for action in window.findChildren(QAction):
+        if action.isEnabled() and any(s.matches(pressed) == exact for s in action.shortcuts()):
+            return action
+    for shortcut in window.findChildren(QShortcut):
+        if shortcut.isEnabled() and shortcut.key().matches(pressed) == exact:
+            return shortcut
+    return None
+
+
+class _NoActiveWindowKeys(QObject):
+    """Sees the shortcut check (``ShortcutOverride``) of keys no widget takes, at the main window."""
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        if event.type() != QEvent.Type.ShortcutOverride or QApplication.activeWindow() is not None:
+            return False
+        if not isinstance(obj, QWidget) or not obj.isWindow() or QApplication.activeModalWidget():
+            return False
+        obj.activateWindow()  # the next keys find an active window (and its shortcuts) again
+        target = shortcut_for_key(obj, event)
+        if target is None:
+            return False
+        # after this key's delivery, as Qt runs a shortcut (a dialog's own event loop starts then)
+        QTimer.singleShot(0, target.activated.emit if isinstance(target, QShortcut) else target.trigger)
+        return True
+
+
+def install(main_window: QWidget) -> QObject:
+    """Filter the main window's key presses as the module says (once per window)."""
+    existing = main_window.findChild(_NoActiveWindowKeys)
+    if existing is not None:
+        return existing
+    f = _NoActiveWindowKeys(main_window)
+    main_window.installEventFilter(f)
+    return f
