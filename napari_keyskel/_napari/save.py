@@ -348,9 +348,6 @@ class _ViewerHooks:
         if main is not None:
             self.filter = _make_filter(viewer, main)
             main.installEventFilter(self.filter)
-            from .._qt.window_keys import install as keep_menu_shortcuts
-
-            keep_menu_shortcuts(main)  # Ctrl+O etc. with no window manager (see the module)
 
     def set_interval(self, seconds: float) -> None:
         self.timer.stop()

@@ -42,13 +42,26 @@ def _pressed(event: Any) -> QKeySequence | None:
     return QKeySequence(int(mods.value if hasattr(mods, "value") else mods) | int(key))
 
 
+def _menu_actions(window: QWidget) -> list[QAction]:
+    """The actions of the window's widgets and menus.
+
+    napari's app-model actions belong to the application, so they are found through the menus
+    that show them, not as children of the window.
+    """
+    seen: dict[int, QAction] = {}
+    for widget in (window, *window.findChildren(QWidget)):
+        for action in widget.actions():
+            seen.setdefault(id(action), action)
+    return list(seen.values())
+
+
 def shortcut_for_key(window: QWidget, event: Any) -> QAction | QShortcut | None:
     """The enabled action (or ``QShortcut``) of ``window`` whose shortcut is this key press."""
     pressed = _pressed(event)
     if pressed is None:
         return None
     exact = QKeySequence.SequenceMatch.ExactMatch
-    for action in window.findChildren(QAction):
+    for action in _menu_actions(window):
         if action.isEnabled() and any(s.matches(pressed) == exact for s in action.shortcuts()):
             return action
     for shortcut in window.findChildren(QShortcut):
