@@ -8,6 +8,11 @@ on a plain napari Points layer; :mod:`napari_keyskel._qt.window_keys` runs the m
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from qtpy.QtCore import Qt, QTimer
@@ -106,3 +111,15 @@ def test_menu_shortcuts_are_found_for_the_window(env):
     assert found(Qt.Key.Key_W, CTRL).startswith("Close Window")
     assert found(Qt.Key.Key_Q, CTRL).startswith("Exit")
     assert found(Qt.Key.Key_T) is None  # a single key is the layer's, never a menu's
+
+
+@pytest.mark.skipif(
+    not (shutil.which("xdotool") and shutil.which("Xvfb")), reason="needs xdotool and Xvfb (apt-get install)"
+)
+def test_xdotool_on_a_bare_x_server(tmp_path):
+    """The person's way: real X key events on a napari window with no window manager."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "xdotool_keys.py"
+    cmd = [sys.executable, str(script), str(tmp_path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "opened the dialog: True; instances stamped by typing: 0" in out.stdout
