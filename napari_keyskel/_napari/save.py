@@ -313,6 +313,9 @@ def install(viewer: Any) -> None:
         return
     _VIEWERS[id(viewer)] = _ViewerHooks(viewer)
     _warn_on_csv_writer()
+    from .save_dialog import install as our_save_dialog
+
+    our_save_dialog(viewer)  # File > Save Selected Layers: our writers, the file's folder
 
 
 def set_autosave_interval(viewer: Any, seconds: float) -> None:
