@@ -16,65 +16,25 @@ tests replace.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtGui import QColor, QIcon, QPixmap
-from qtpy.QtWidgets import (
-    QAbstractItemView,
-    QColorDialog,
-    QComboBox,
-    QFileDialog,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QMessageBox,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtGui import QColor
+from qtpy.QtWidgets import QListWidgetItem, QPushButton, QWidget
 
-from ..core.presets import PRESETS, get_preset
+from ..core.presets import get_preset
 from ..core.skeleton import SKELETON_FILE_SUFFIX, Skeleton, check_class_name
 from ..core.skeleton_edit import mapping_by_name
 from ..core.wording import plural
 from ..errors import SkeletonError
+from .skeleton_editor_ui import SkeletonEditorUi, ask, open_path, pick_color, save_path, swatch
 
 __all__ = ["SkeletonEditor"]
 
 
-def _ask(title: str, text: str) -> bool:
-    box = QMessageBox.question(None, title, text)
-    return box == QMessageBox.StandardButton.Yes
-
-
-def _pick_color(initial: QColor) -> QColor:
-    return QColorDialog.getColor(initial, None, "Node colour")
-
-
-def _open_path() -> str:
-    return QFileDialog.getOpenFileName(
-        None, "Load skeleton", "", f"Skeleton (*{SKELETON_FILE_SUFFIX} *.json)"
-    )[0]
-
-
-def _save_path() -> str:
-    return QFileDialog.getSaveFileName(None, "Save skeleton", "", f"Skeleton (*{SKELETON_FILE_SUFFIX})")[0]
-
-
-def _swatch(color: str) -> QIcon:
-    pix = QPixmap(12, 12)
-    pix.fill(QColor(color))
-    return QIcon(pix)
-
-
-class SkeletonEditor(QWidget):
+class SkeletonEditor(SkeletonEditorUi):
     """Edit a layer's skeleton live, or draft a new one from nothing and create its layer.
 
     Attributes
@@ -105,95 +65,14 @@ class SkeletonEditor(QWidget):
         self.draft = True
         self._draft_class = ""
         self.placed_count: Callable[[int], int] | None = None
-        self.confirm: Callable[[str, str], bool] = _ask
-        self.pick_color: Callable[[QColor], QColor] = _pick_color
-        self.pick_open_path: Callable[[], str] = _open_path
-        self.pick_save_path: Callable[[], str] = _save_path
-        self._build()
+        self.confirm: Callable[[str, str], bool] = ask
+        self.pick_color: Callable[[QColor], QColor] = pick_color
+        self.pick_open_path: Callable[[], str] = open_path
+        self.pick_save_path: Callable[[], str] = save_path
+        self._connect()
         self.set_skeleton(skeleton)
 
-    # -- layout ---------------------------------------------------------------------------------
-    def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        self.title = QLabel("no skeleton")
-        self.title.setWordWrap(True)
-        layout.addWidget(self.title)
-
-        cls = QGroupBox("Class (the V7 class / COCO category)")
-        cg = QGridLayout(cls)
-        self.class_edit = QLineEdit()
-        self.class_edit.setPlaceholderText("class name, e.g. mouse")
-        self.class_button = QPushButton("Rename class")
-        self.new_button = QPushButton("New skeleton")
-        self.new_button.setToolTip("Start an empty skeleton of this class (no layer needed)")
-        self.create_button = QPushButton("Create layer")
-        self.create_button.setToolTip("Add an annotation layer with this skeleton over the selected image")
-        self.discard_button = QPushButton("Discard")
-        self.discard_button.setToolTip("Drop the new skeleton and show the layer's again")
-        cg.addWidget(self.class_edit, 0, 0, 1, 2)
-        cg.addWidget(self.class_button, 0, 2)
-        cg.addWidget(self.new_button, 1, 0)
-        cg.addWidget(self.create_button, 1, 1)
-        cg.addWidget(self.discard_button, 1, 2)
-        layout.addWidget(cls)
-
-        nodes = QGroupBox("Nodes (select two to connect or pair)")
-        grid = QGridLayout(nodes)
-        self.node_list = QListWidget()
-        self.node_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        grid.addWidget(self.node_list, 0, 0, 6, 1)
-        self.up_button = QPushButton("Up")
-        self.down_button = QPushButton("Down")
-        self.color_button = QPushButton("Colour…")
-        self.remove_button = QPushButton("Remove")
-        self.remove_button.setToolTip("Remove the selected nodes (select several with Shift or Ctrl)")
-        for r, b in enumerate((self.up_button, self.down_button, self.color_button, self.remove_button)):
-            grid.addWidget(b, r, 1)
-        name_row = QHBoxLayout()
-        self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("node name")
-        self.add_button = QPushButton("Add")
-        self.rename_button = QPushButton("Rename")
-        name_row.addWidget(self.name_edit, 1)
-        name_row.addWidget(self.add_button)
-        name_row.addWidget(self.rename_button)
-        grid.addLayout(name_row, 6, 0, 1, 2)
-        layout.addWidget(nodes)
-
-        links = QGroupBox("Edges and left/right pairs")
-        lg = QGridLayout(links)
-        self.connect_button = QPushButton("Connect")
-        self.disconnect_button = QPushButton("Disconnect")
-        self.pair_button = QPushButton("Pair L/R")
-        self.unpair_button = QPushButton("Unpair")
-        lg.addWidget(self.connect_button, 0, 0)
-        lg.addWidget(self.disconnect_button, 0, 1)
-        lg.addWidget(self.pair_button, 0, 2)
-        lg.addWidget(self.unpair_button, 0, 3)
-        self.edge_list = QListWidget()
-        self.pair_list = QListWidget()
-        self.edge_list.setMaximumHeight(110)
-        self.pair_list.setMaximumHeight(110)
-        lg.addWidget(self.edge_list, 1, 0, 1, 2)
-        lg.addWidget(self.pair_list, 1, 2, 1, 2)
-        layout.addWidget(links)
-
-        files = QGroupBox("Presets and files")
-        fr = QHBoxLayout(files)
-        self.preset_combo = QComboBox()
-        self.preset_combo.addItems(sorted(PRESETS))
-        self.preset_button = QPushButton("Use preset")
-        self.load_button = QPushButton("Load…")
-        self.save_button = QPushButton("Save…")
-        for w in (self.preset_combo, self.preset_button, self.load_button, self.save_button):
-            fr.addWidget(w)
-        layout.addWidget(files)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        layout.addWidget(self.message)
-        layout.addStretch(1)
-
+    def _connect(self) -> None:
         self.class_button.clicked.connect(self.rename_class)
         self.class_edit.returnPressed.connect(self._class_entered)
         self.new_button.clicked.connect(self.new_skeleton)
@@ -255,7 +134,7 @@ class SkeletonEditor(QWidget):
         self.title.setText(self._title())
         if skeleton is not None:
             for k, (name, color) in enumerate(zip(skeleton.nodes, skeleton.colors, strict=True)):
-                item = QListWidgetItem(_swatch(color), name)
+                item = QListWidgetItem(swatch(color), name)
                 item.setData(Qt.ItemDataRole.UserRole, k)
                 self.node_list.addItem(item)
                 item.setSelected(k in keep)
@@ -285,9 +164,14 @@ class SkeletonEditor(QWidget):
         """Select nodes by index or name (for code and tests)."""
         assert self.skeleton is not None
         want = {self.skeleton.index(n) for n in nodes}
+        self._select_rows(want)
+
+    def _select_rows(self, rows: Iterable[int]) -> None:
         self.node_list.clearSelection()
-        for k in want:
-            self.node_list.item(k).setSelected(True)
+        for k in rows:
+            item = self.node_list.item(k)
+            if item is not None:
+                item.setSelected(True)
 
     def _on_selection(self) -> None:
         sel = self.selected_nodes()
@@ -297,10 +181,7 @@ class SkeletonEditor(QWidget):
 
     def _emit(self, new: Skeleton, mapping: list[int] | np.ndarray, note: str, select: list[int]) -> None:
         self._show(new)
-        self.node_list.clearSelection()
-        for k in select:
-            if 0 <= k < self.node_list.count():
-                self.node_list.item(k).setSelected(True)
+        self._select_rows(select)
         self.message.setText(note)
         if not self.draft:
             self.skeleton_changed.emit(new, np.asarray(mapping, np.intp))
@@ -482,6 +363,7 @@ class SkeletonEditor(QWidget):
         if sk is None:
             return
         row = self.edge_list.currentRow()
+        pair: tuple[int, int] | None
         if len(self.selected_nodes()) != 2 and 0 <= row < len(sk.edges):
             pair = sk.edges[row]
         else:
