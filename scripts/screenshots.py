@@ -233,7 +233,9 @@ def v7_interpolated_file(path: Path, n_frames: int = 41, step: int = 10) -> Path
     _, store = moving_figure(n_frames=n_frames, shape=SAMPLE_SHAPE, render=False, key_step=step, **_FIGURE)
     formats.write(AnnotationSet(stores=[store]), path, "darwin")
     doc = json.loads(path.read_text())
+    doc.pop("keyskel", None)  # only what V7 itself writes: no keyskel extras
     for ann in doc["annotations"]:
+        ann.pop("keyskel", None)
         ann["frames"] = {f: v for f, v in ann["frames"].items() if v.get("keyframe")}
         ann["interpolated"] = True
         ann["interpolate_algorithm"] = "linear-1.1"
