@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtTest import QTest
-from qtpy.QtWidgets import QApplication, QDialog
+from qtpy.QtWidgets import QApplication, QDialog, QFileDialog
 
 from napari_keyskel import api
 from napari_keyskel._napari.bindings import KEYS, layer_key
@@ -93,6 +93,30 @@ def test_ctrl_o_opens_the_dialog_with_no_active_window(env, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: len(asked) == 2, timeout=3000)
     assert len(store.tracks) == n_tracks  # nothing reached the layer as single-key commands
     qtbot.waitUntil(lambda: QApplication.activeWindow() is viewer.window._qt_window, timeout=3000)
+
+
+def test_ctrl_s_with_no_active_window_saves_the_layer_not_napari_s_dialog(
+    make_napari_viewer, qtbot, monkeypatch, darwin_file
+):
+    from napari_keyskel._napari.save import state_for
+
+    viewer = make_napari_viewer(show=True)
+    (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
+    viewer.layers.selection.active = points
+    data = np.asarray(points.data).copy()
+    data[0, 1:] += 3.0
+    points.data = data  # as a drag leaves it
+    state = state_for(points)
+    assert state.dirty
+    asked: list = []
+    pick = staticmethod(lambda *a, **k: asked.append(a) or ("", ""))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", pick)
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    _close_a_dialog_then_no_window_is_active(qtbot)
+    QTest.keyClick(canvas, Qt.Key.Key_S, CTRL)
+    qtbot.wait(300)
+    assert not state.dirty and asked == []  # the layer's Ctrl-S saved it; no dialog
 
 
 def test_menu_shortcuts_are_found_for_the_window(env):

@@ -240,7 +240,9 @@ class ReviewDock(QWidget):
         except Exception as exc:  # a KeyskelError (no shared node, 3-D) is shown, not raised
             self.progress_label.setText(f"cannot compare: {exc}")
             return
-        self.progress_label.setText(f"{len(flags)} disagreements with {self.compare_combo.currentText()!r}")
+        self.progress_label.setText(
+            f"{plural(len(flags), 'disagreement')} with {self.compare_combo.currentText()!r}"
+        )
 
     def _on_order(self, index: int) -> None:
         if self._session is not None:

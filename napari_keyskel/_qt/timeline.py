@@ -266,7 +266,7 @@ class TimelineWidget(QWidget):
                 if dims.nsteps[ax] > 1 and ax not in dims.displayed:
                     label = str(dims.axis_labels[ax])
                     name = f"axis {ax}" if label.lstrip("-").isdigit() else label
-                    self.axis_combo.addItem(f"{name} ({dims.nsteps[ax]} frames)", ax)
+                    self.axis_combo.addItem(f"{name} ({plural(int(dims.nsteps[ax]), 'frame')})", ax)
             wa = self.world_axis()
             i = self.axis_combo.findData(wa)
             if wa is None:

@@ -11,9 +11,10 @@ plain napari Points layer as well as a keyskel one; a window manager hides it.
 
 :func:`install` puts an event filter on the main window: a key that reaches it unclaimed (its
 ``ShortcutOverride``, which Qt sends up from the focused canvas before the key press) while no
-window is active activates the window and, when the key is one of its menu shortcuts, runs that
-action as Qt would have. The key press itself goes on to the canvas as before (napari's keymap
-binds none of its menu shortcuts).
+window is active activates the window and, when the key is one of its menu shortcuts that no
+widget takes first (as the annotation layer takes Ctrl-S), runs that action as Qt would have.
+A window not shown is left alone (a script's or a test's viewer). The key press itself goes on
+to the canvas as before (napari's keymap binds none of its menu shortcuts).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from qtpy.QtCore import QEvent, QObject, Qt, QTimer
-from qtpy.QtGui import QAction, QKeySequence, QShortcut
+from qtpy.QtGui import QAction, QKeyEvent, QKeySequence, QShortcut
 from qtpy.QtWidgets import QApplication, QWidget
 
 __all__ = ["install", "shortcut_for_key"]
@@ -73,18 +74,39 @@ def shortcut_for_key(window: QWidget, event: Any) -> QAction | QShortcut | None:
 class _NoActiveWindowKeys(QObject):
     """Sees the shortcut check (``ShortcutOverride``) of keys no widget takes, at the main window."""
 
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self._asking = False
+
     def eventFilter(self, obj: Any, event: Any) -> bool:
-        if event.type() != QEvent.Type.ShortcutOverride or QApplication.activeWindow() is not None:
+        if self._asking or event.type() != QEvent.Type.ShortcutOverride:
             return False
-        if not isinstance(obj, QWidget) or not obj.isWindow() or QApplication.activeModalWidget():
+        if QApplication.activeWindow() is not None or QApplication.activeModalWidget() is not None:
+            return False
+        if not isinstance(obj, QWidget) or not obj.isWindow() or not obj.isVisible():
             return False
         obj.activateWindow()  # the next keys find an active window (and its shortcuts) again
         target = shortcut_for_key(obj, event)
-        if target is None:
+        if target is None or self._wanted_by_a_widget(obj, event):
             return False
         # after this key's delivery, as Qt runs a shortcut (a dialog's own event loop starts then)
         QTimer.singleShot(0, target.activated.emit if isinstance(target, QShortcut) else target.trigger)
         return True
+
+    def _wanted_by_a_widget(self, window: QWidget, event: Any) -> bool:
+        """Whether the focused widget (or a filter on its way up) takes the key before shortcuts.
+
+        Asked as Qt asks: the same ``ShortcutOverride`` sent to the window's focus widget (an
+        annotation layer's Ctrl-S is taken so, and saves the layer instead of napari's dialog).
+        """
+        probe = QKeyEvent(QEvent.Type.ShortcutOverride, event.key(), event.modifiers(), event.text())
+        probe.ignore()
+        self._asking = True
+        try:
+            QApplication.sendEvent(window.focusWidget() or window, probe)
+        finally:
+            self._asking = False
+        return probe.isAccepted()
 
 
 def install(main_window: QWidget) -> QObject:

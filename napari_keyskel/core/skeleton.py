@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import SkeletonError
 from ._atomic import atomic_write_text
-from .wording import at_path
+from .wording import at_path, plural
 
 __all__ = ["DEFAULT_PALETTE", "SKELETON_FILE_SUFFIX", "Skeleton", "check_class_name"]
 
@@ -113,7 +113,7 @@ class Skeleton:
             i = int(ref)
             if not 0 <= i < len(self.nodes):
                 raise SkeletonError(
-                    f"{what}: node index {i} is out of range (skeleton has {len(self.nodes)} nodes)"
+                    f"{what}: node index {i} is out of range (skeleton has {plural(len(self.nodes), 'node')})"
                 )
             return i
         if isinstance(ref, str):
