@@ -67,7 +67,7 @@ def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, 
 
     s.good = 0.0  # list every observation, worst first
     qtbot.mouseClick(panel.triangulate_button, LEFT)
-    assert "1 proposals" in panel.summary.text()
+    assert "1 proposal" in panel.summary.text() and "1 proposals" not in panel.summary.text()
     assert panel.flag_table.rowCount() == 3 * k - 1
     errs = [float(panel.flag_table.item(r, 4).text()) for r in range(panel.flag_table.rowCount())]
     assert errs == sorted(errs, reverse=True)
