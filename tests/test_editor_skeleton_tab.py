@@ -165,3 +165,7 @@ def test_a_draft_with_a_layer_present_and_discard(dock, qtbot):
     assert second is not first and api.get_store(second).name == "fly"
     ds = api.to_dataset([first, second])
     assert [s.name for s in ds.stores] == [layer_skeleton.name, "fly"]
+    # a preset brings nodes, edges and pairs; the class stays the layer's
+    w.preset_combo.setCurrentText("hand21")
+    qtbot.mouseClick(w.preset_button, LEFT)
+    assert api.get_store(second).skeleton.n_nodes == 21 and api.get_store(second).name == "fly"

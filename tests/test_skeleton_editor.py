@@ -108,7 +108,7 @@ def test_presets_and_files(editor, qtbot, tmp_path):
     w.preset_combo.setCurrentText("mouse_topview")
     qtbot.mouseClick(w.preset_button, LEFT)
     sk, mapping = w.emitted[-1]
-    assert sk == get_preset("mouse_topview") and mapping == [-1] * 12
+    assert sk == get_preset("mouse_topview").renamed("toy") and mapping == [-1] * 12  # the class stays
     path = tmp_path / "mine.skeleton.json"
     w.pick_save_path = lambda: str(tmp_path / "mine")
     qtbot.mouseClick(w.save_button, LEFT)

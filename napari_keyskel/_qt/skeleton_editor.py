@@ -413,9 +413,12 @@ class SkeletonEditor(SkeletonEditorUi):
         return True
 
     def use_preset(self) -> None:
-        """Switch to the preset chosen in the combo box."""
+        """Switch to the preset chosen in the combo box (nodes, edges, pairs; the class stays)."""
         name = self.preset_combo.currentText()
-        self.replace_skeleton(get_preset(name), f"preset {name}")
+        preset = get_preset(name)
+        if self.class_name:
+            preset = preset.renamed(self.class_name)
+        self.replace_skeleton(preset, f"preset {name}")
 
     def load_file(self) -> None:
         """Load a skeleton file (``*.skeleton.json``)."""
