@@ -103,7 +103,8 @@ def add_skeleton_layer(
         a skeleton JSON file (empty annotations shaped like ``image_layer``, else like the viewer's
         dims), or an :class:`AnnotationStore` (its annotations; that store object is edited).
     name
-        Layer name (default: the store / skeleton name).
+        Layer name (default: the class name). It labels the layer only: the class (V7 class, COCO
+        category) written to files is the skeleton's / store's name.
     image_layer
         The image the points annotate: its shape sets the frames, and the points layer shares its
         scale and translate.
@@ -174,12 +175,11 @@ def _add_store(
     from ._napari.controller import add_points_layer, expect_store
     from ._napari.layerdata import points_layer_tuple
 
-    if name:
-        store.name = name
     first = 0 if store.frame_axis is None else store.frame_range()[0]
     if dataset is None and image_layer is not None:
         dataset = _image_frame_table(store, image_layer)
-    layer_tuple = points_layer_tuple(store, first, store.name, dataset=dataset)
+    # the layer's name is only its label: the class name written to files is the store's
+    layer_tuple = points_layer_tuple(store, first, name or store.name, dataset=dataset)
     if image_layer is not None:
         nd = store.layer_ndim
         layer_tuple[1]["scale"] = np.asarray(image_layer.scale)[-nd:]
@@ -248,15 +248,19 @@ def set_node(
     """Place one node of an instance on a frame as a key (its span re-interpolates); view follows.
 
     ``coords`` are store coordinates (the layer's without the frame axis). With ``create`` a
-    missing instance is created. On a layer not in a viewer the edit is kept in its metadata.
+    missing instance is created as a stamp (``T``) or a click creates one: it lives to the end of
+    the video (or the layer's set lifespan) and holds its last key's pose after it. On a layer not
+    in a viewer the edit is kept in its metadata.
     """
     ctrl = get_controller(layer)
     store = ctrl.store if ctrl is not None else get_store(layer)
     tid = int(instance)
+    state = (getattr(layer, "metadata", {}).get("keyskel") or {}).get("state") or {}
+    lives = ctrl.new_instance_frames if ctrl is not None else state.get("new_instance_frames")
 
     def edit() -> list[Change]:
         if create and tid not in store.tracks:
-            store.add_track(tid, start=frame)
+            keyframes.start_instance(store, frame, tid, lives)
         return keyframes.move_nodes(store, frame, tid, [node], np.asarray(coords, float)[None])
 
     if ctrl is not None:

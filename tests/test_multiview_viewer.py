@@ -67,7 +67,7 @@ def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, 
 
     s.good = 0.0  # list every observation, worst first
     qtbot.mouseClick(panel.triangulate_button, LEFT)
-    assert "1 proposals" in panel.summary.text()
+    assert "1 proposal" in panel.summary.text() and "1 proposals" not in panel.summary.text()
     assert panel.flag_table.rowCount() == 3 * k - 1
     errs = [float(panel.flag_table.item(r, 4).text()) for r in range(panel.flag_table.rowCount())]
     assert errs == sorted(errs, reverse=True)
@@ -98,7 +98,7 @@ def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, 
 
     panel.view_combo.setCurrentIndex(2)
     qtbot.mouseClick(panel.accept_button, LEFT)
-    assert panel.status.text() == "1 proposals placed as keys in camC"
+    assert panel.status.text() == "1 proposal placed as keys in camC"
     t = stores[2].tracks[1]
     assert t.is_key[0, k - 1] and np.linalg.norm(t.coords[0, k - 1] - yx) < 1e-9
     assert not s.reprojection_layers[2].features["proposal"].any()

@@ -173,7 +173,7 @@ def test_compare_two_layers_adds_disagreements(env, qtbot, tmp_path: Path):
     qtbot.mouseClick(d.compare_button, LEFT)
     flags = d.session().flags.of_kinds(["disagree"])
     assert set(zip(flags.frame.tolist(), flags.track_id.tolist(), flags.node.tolist())) == {(30, 2, 4)}
-    assert "1 disagreements" in d.progress_label.text()
+    assert "1 disagreement with" in d.progress_label.text()
     assert any(it.text(0) == "disagree" for it in _flag_items(d.tree))
     # the states a reviewer sets are saved with the layer
     session = d.session()

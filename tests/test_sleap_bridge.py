@@ -286,9 +286,10 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
         read(bad)
     with pytest.raises(FormatError, match="no such file"):
         read_sleap(tmp_path / "missing.slp")
-    with pytest.raises(FormatError, match=r"broken\.h5: not a pandas HDF5 store"):
+    with pytest.raises(FormatError, match=r"not a pandas HDF5 store") as caught:
         bad.with_suffix(".h5").write_bytes(b"\x89HDF")
         read_sleap(bad.with_suffix(".h5"), format="dlc")
+    assert str(caught.value).count("broken.h5") == 1  # the path said once (HDF5's own text names it)
     with pytest.raises(FormatError, match="not a sleap-io format"):
         write_sleap(_our_dataset(), tmp_path / "x", "mat")
 

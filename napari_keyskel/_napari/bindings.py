@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.store import Change
 from ..errors import KeyskelError
 from .edit_actions import EditActions
+from .napari_private import main_window
 from .navigation import NavigationActions
 from .stamp import StampActions, template_pose
 
@@ -119,6 +120,11 @@ class Bindings(StampActions, EditActions, NavigationActions):
         super().__init__(ctrl)
         for key, method, _ in KEYS:
             self.layer.bind_key(layer_key(key), self._key_handler(method), overwrite=True)
+        main = main_window(self.viewer)
+        if main is not None:  # napari's menu shortcuts stay usable (no window manager: see the module)
+            from .._qt.window_keys import install as keep_menu_shortcuts
+
+            keep_menu_shortcuts(main)
         ctrl.changed.connect(self._on_changed)
         ctrl.frame_changed.connect(self._on_frame)
         self.layer.selected_data.events.items_changed.connect(self._on_selection)

@@ -25,6 +25,7 @@ from ..core.plain import store_to_plain
 from ..core.presets import match_preset
 from ..core.skeleton import Skeleton
 from ..core.store import VISIBLE, AnnotationStore
+from ..core.wording import at_path, plural
 from ..errors import FormatWarning, KeyskelError
 from .layerdata import dataset_from_plain, points_layer_tuple
 
@@ -118,7 +119,7 @@ def get_reader(path: str | Sequence[str]) -> Callable[..., list[Any]] | None:
 
 
 def _failed_read(path: Any, stack: bool = False, *, message: str) -> list[Any]:
-    _notify(f"keyskel: cannot open {path}: {message}")
+    _notify(at_path(path, message, "keyskel: cannot open"))
     return [(None,)]  # napari's "opened, nothing to add" sentinel: no second error, no layer
 
 
@@ -240,7 +241,7 @@ def _write_layers(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str
         else:
             written = write(dataset, path, fmt)
     except (KeyskelError, OSError) as exc:
-        _notify(f"keyskel: nothing saved as {FORMAT_NAMES[fmt]} to {path}: {exc}")
+        _notify(at_path(path, str(exc), f"keyskel: nothing saved as {FORMAT_NAMES[fmt]} to"))
         return []
     from .save import saved_by_writer
 
@@ -250,7 +251,7 @@ def _write_layers(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str
     if fmt == "darwin" and Path(path).suffix.lower() == ".json" and written and written[0] != Path(path):
         n = sum(1 for p in written if not p.name.endswith(".skeleton.json"))
         show_info(
-            f"keyskel: the layers hold {n} items (images or videos), so they were saved as a V7 "
+            f"keyskel: the layers hold {plural(n, 'item')} (images or videos), so they were saved as a V7 "
             f"export folder, one Darwin file per item: {written[0].parent}"
         )
     elif written:

@@ -177,7 +177,7 @@ class LayerEdits:
                 return tid, s.next_node
             if free:
                 return tid, free[0]
-        t = s.store.add_track(start=frame, stop=s.new_track_stop(frame))
+        t = kf.start_instance(s.store, frame, lives=s.new_instance_frames)
         s.current_instance = t.track_id
         node = s.next_node if s.next_node is not None else 0
         return t.track_id, int(node)

@@ -15,6 +15,13 @@
   writer (npe2 command ``napari.write_points`` = ``napari_builtins.io:napari_write_points``) is
   wrapped once, in the module and in npe2's command registry; it still writes exactly what it did.
 
+- :func:`replace_save_selected_dialog` (``QtViewer._save_layers_dialog``): napari's *Save Selected
+  Layers* menu entry calls this method on the viewer's ``QtViewer`` (looked up per call), and napari
+  has no hook to preset the dialog's folder or writer; keyskel layers get our writers first and the
+  folder of their file (:mod:`.save_dialog`).
+- :func:`save_with_writer` (``LayerList.save(..., _writer=)``): saving with the writer picked in a
+  dialog, as napari's dialog does (``plugin=`` takes the first compatible writer of a plugin).
+
 Nothing else in keyskel touches a napari or npe2 private name; each use degrades to "not there"
 (None, no wrap) if napari changes it.
 """
@@ -24,7 +31,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["after_builtin_points_writer", "main_window", "qt_viewer", "unwrap_proxy"]
+__all__ = [
+    "after_builtin_points_writer",
+    "main_window",
+    "qt_viewer",
+    "replace_save_selected_dialog",
+    "save_with_writer",
+    "unwrap_proxy",
+]
 
 
 def unwrap_proxy(obj: Any) -> Any:
@@ -40,6 +54,32 @@ def main_window(viewer: Any) -> Any:
 def qt_viewer(viewer: Any) -> Any:
     """The viewer's ``QtViewer`` widget, or None."""
     return getattr(getattr(viewer, "window", None), "_qt_viewer", None)
+
+
+def replace_save_selected_dialog(viewer: Any, dialog: Callable[..., None]) -> bool:
+    """Make File > Save Selected Layers call ``dialog(viewer, napari_dialog, selected=...)``.
+
+    ``napari_dialog`` is napari's own (for what ``dialog`` leaves to it). Once per viewer; False
+    when napari has changed (its own dialog stays).
+    """
+    widget = qt_viewer(viewer)
+    original = getattr(widget, "_save_layers_dialog", None)
+    if original is None:
+        return False
+    if getattr(original, "_keyskel_wrapped", False):
+        return True
+
+    def save_layers_dialog(selected: bool = False) -> None:
+        dialog(viewer, original, selected=selected)
+
+    save_layers_dialog._keyskel_wrapped = True  # type: ignore[attr-defined]
+    widget._save_layers_dialog = save_layers_dialog
+    return True
+
+
+def save_with_writer(viewer: Any, path: str, writer: Any) -> list[str]:
+    """Save the selected layers to ``path`` with the npe2 ``writer`` picked in a dialog."""
+    return list(viewer.layers.save(path, selected=True, _writer=writer))
 
 
 #: What runs after each write of napari's built-in points writer (see :func:`after_builtin_points_writer`).

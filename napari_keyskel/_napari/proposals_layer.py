@@ -30,6 +30,7 @@ from ..assist.propagate import (
 )
 from ..core.history import History
 from ..core.store import AnnotationStore, Change
+from ..core.wording import plural
 from ..errors import KeyskelError
 from .layerdata import edge_rows, frame_points_to_layer
 
@@ -359,7 +360,7 @@ class ProposalsLayer:
                     t.coords[...], t.visibility[...] = w.coords, w.visibility
             with b.applying():
                 self.ctrl.apply(changes)
-            self.say(f"interpolated {len(ids)} instances with the image")
+            self.say(f"interpolated {plural(len(ids), 'instance')} with the image")
 
         return self._start(
             create_worker(work, _progress={"desc": "keyskel: interpolating with the image"}), done
@@ -424,7 +425,7 @@ class ProposalsLayer:
         if changes:
             self._log.append((label, False))
         self.refresh()
-        self.say(f"proposed {len(changes)} frames of instance {tid}")
+        self.say(f"proposed {plural(len(changes), 'frame')} of instance {tid}")
         return changes
 
     def _write_positions(self, result: Any) -> None:
@@ -442,7 +443,7 @@ class ProposalsLayer:
                     changes.append(ann.set_points(f, tid, xy[m], np.flatnonzero(m), vis, key=False))
         with b.applying():
             self.ctrl.apply(changes)
-        self.say(f"propagated instance {tid} over {len(changes)} frames")
+        self.say(f"propagated instance {tid} over {plural(len(changes), 'frame')}")
 
     def _on_layer_removed(self, event: Any) -> None:
         """The annotation layer (or this proposals layer) leaves the viewer: close with it."""

@@ -33,6 +33,7 @@ from psygnal import Signal
 
 from ..core import recovery
 from ..core.store import Change
+from ..core.wording import at_path, plural
 from ..errors import KeyskelError
 from .napari_private import after_builtin_points_writer, main_window, qt_viewer, unwrap_proxy
 
@@ -264,7 +265,7 @@ def save_layer(layer: Any, ask: bool = True) -> list[Path]:
     try:
         written = state.save(path, fmt)
     except (KeyskelError, OSError) as exc:
-        _notify(f"keyskel: nothing saved to {path}: {exc}", "error")
+        _notify(at_path(path, str(exc), "keyskel: nothing saved to"), "error")
         return []
     _notify(f"keyskel: saved {layer.name!r} (every frame) to {', '.join(str(p) for p in written)}")
     return written
@@ -312,6 +313,9 @@ def install(viewer: Any) -> None:
         return
     _VIEWERS[id(viewer)] = _ViewerHooks(viewer)
     _warn_on_csv_writer()
+    from .save_dialog import install as our_save_dialog
+
+    our_save_dialog(viewer)  # File > Save Selected Layers: our writers, the file's folder
 
 
 def set_autosave_interval(viewer: Any, seconds: float) -> None:
@@ -463,7 +467,8 @@ def _warn_csv(out: str, data: Any, meta: dict[str, Any]) -> None:
     """After napari's built-in CSV writer saved a keyskel layer: warn that it holds one frame."""
     if "keyskel" in (meta.get("metadata") or {}):
         _notify(
-            f"keyskel: {out} holds only the {len(data)} points of the frame in view, not every frame. "
+            f"keyskel: {out} holds only the {plural(len(data), 'point')} of the frame in view, "
+            "not every frame. "
             "Save as 'V7 Darwin JSON' or 'COCO keypoints' (or press Ctrl-S on the layer) "
             "to keep them all.",
             "warning",

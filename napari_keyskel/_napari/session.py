@@ -264,21 +264,6 @@ class EditSession:
         m = self.store.method if method is None else method
         return self.record(label or f"interpolate ({m})", lambda: kf.interpolate_all(self.store, method))
 
-    def new_track_stop(self, frame: int) -> int:
-        """Where a new instance started on ``frame`` ends (exclusive).
-
-        It lives :attr:`new_instance_frames` frames, or to the end of the video when that is None
-        (V7's default: an annotation lasts until it is ended); frames after its last key show the
-        last key's pose, held, as interpolated points.
-        """
-        n = self.store.n_frames
-        if self.store.frame_axis is None:
-            return frame + 1
-        if self.new_instance_frames is not None:
-            stop = frame + max(int(self.new_instance_frames), 1)
-            return stop if n is None else min(stop, n)
-        return frame + 1 if n is None else n
-
     def set_new_instance_frames(self, n_frames: int | None) -> None:
         """How many frames a new instance lives (None: to the end of the video); kept in metadata."""
         if n_frames is not None and (isinstance(n_frames, bool) or int(n_frames) < 1):

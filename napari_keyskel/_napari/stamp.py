@@ -121,7 +121,7 @@ class StampActions(BindingsBase):
         def fn() -> list[Change]:
             tid = track_id
             if tid is None:  # a new instance: it lives to the end of the video (or as set)
-                tid = store.add_track(start=f, stop=self.ctrl.new_track_stop(f)).track_id
+                tid = kf.start_instance(store, f, lives=self.ctrl.new_instance_frames).track_id
             self.ctrl.current_instance = tid
             return kf.set_pose(store, f, tid, pose, vis)
 

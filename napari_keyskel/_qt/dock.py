@@ -10,11 +10,13 @@ update only what they touched.
 
 from __future__ import annotations
 
+import html
 import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtGui import QColor, QFontDatabase
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,6 +27,8 @@ from qtpy.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -33,7 +37,9 @@ from qtpy.QtWidgets import (
 from ..core import skeleton_edit
 from ..core.plain import store_from_plain
 from ..core.presets import DEFAULT_PRESET, PRESETS, get_preset
+from ..core.skeleton import Skeleton
 from ..core.store import AnnotationStore, Change
+from ..core.wording import plural
 from ..errors import KeyskelError
 from .skeleton_editor import SkeletonEditor
 from .timeline_dock import open_timeline
@@ -79,7 +85,7 @@ class KeyskelDock(QWidget):
         annotate = QWidget()
         layout = QVBoxLayout(annotate)
         layout.setContentsMargins(2, 2, 2, 2)
-        self.tabs.addTab(annotate, "Annotate")
+        self.tabs.addTab(_scrolled(annotate), "Annotate")
 
         new_box = QGroupBox("New annotation layer")
         new_row = QHBoxLayout(new_box)
@@ -125,10 +131,16 @@ class KeyskelDock(QWidget):
 
         keys_box = QGroupBox("Keys (on the annotation layer)")
         keys = QVBoxLayout(keys_box)
-        self.shortcut_list = QListWidget()
-        self.shortcut_list.setMaximumHeight(160)
-        self.shortcut_list.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        keys.addWidget(self.shortcut_list)
+        keys.setContentsMargins(2, 2, 2, 2)
+        self.shortcut_help = QLabel()
+        self.shortcut_help.setWordWrap(True)  # the table wraps to the dock's width: no sideways scrolling
+        self.shortcut_help.setTextFormat(Qt.TextFormat.RichText)
+        self.shortcut_scroll = QScrollArea()
+        self.shortcut_scroll.setWidget(self.shortcut_help)
+        self.shortcut_scroll.setWidgetResizable(True)
+        self.shortcut_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.shortcut_scroll.setMaximumHeight(200)
+        keys.addWidget(self.shortcut_scroll)
         layout.addWidget(keys_box)
         layout.addStretch(1)
 
@@ -141,7 +153,7 @@ class KeyskelDock(QWidget):
         self.review = ReviewDock(self.viewer)
         self.review.hide_layer_picker()  # it reviews the layer picked above
         extra_tabs: list[tuple[QWidget, str]] = [
-            (self.editor, "Skeleton"),
+            (_scrolled(self.editor), "Skeleton"),
             (self.review, "Review"),
             (MultiViewPanel(self.viewer), "3D / views"),
         ]
@@ -162,6 +174,8 @@ class KeyskelDock(QWidget):
         self.undo_button.clicked.connect(self.undo)
         self.redo_button.clicked.connect(self.redo)
         self.editor.skeleton_changed.connect(self._on_skeleton_changed)
+        self.editor.create_requested.connect(self.create_layer)
+        self.editor.draft_closed.connect(self._on_layer_changed)
         self.timeline.edit_hook = self._timeline_edit
         self.timeline.axis_hook = self._set_frame_axis
         from .._napari.controller import connect_viewer
@@ -175,14 +189,28 @@ class KeyskelDock(QWidget):
         from .models_dock import ModelsPanel  # the Models tab: proposals, propagation
 
         self.tabs.addTab(ModelsPanel(self.viewer, self.current_layer), "Models")
+        self.tabs.currentChanged.connect(self._size_by_current_tab)
+        self._size_by_current_tab()
+
+    def _size_by_current_tab(self, *_: Any) -> None:
+        """The dock is as tall as the tab shown needs, not the tallest tab (the timeline can grow)."""
+        current = self.tabs.currentWidget()
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            policy = QSizePolicy.Policy.Preferred if page is current else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(QSizePolicy.Policy.Preferred, policy)
 
     def _fill_shortcuts(self) -> None:
         from .._napari.bindings import KEYS
 
-        for key, _, text in KEYS:
-            self.shortcut_list.addItem(f"{key:<16} {text}")
-        self.shortcut_list.addItem(f"{'click (P mode)':<16} place the next node")
-        self.shortcut_list.addItem(f"{'drag (S mode)':<16} move a node (it becomes a key)")
+        rows = [(key, text) for key, _, text in KEYS]
+        rows += [("click (P mode)", "place the next node"), ("drag (S mode)", "move a node (a key)")]
+        cells = "".join(
+            f"<tr><td style='white-space:nowrap; padding-right:6px'><b>{html.escape(k)}</b></td>"
+            f"<td>{html.escape(t)}</td></tr>"
+            for k, t in rows
+        )
+        self.shortcut_help.setText(f"<table cellspacing='0' cellpadding='1' width='100%'>{cells}</table>")
 
     # -- layers -------------------------------------------------------------------------------
     def annotation_layers(self) -> list[Any]:
@@ -278,7 +306,8 @@ class KeyskelDock(QWidget):
             self._wire(ctrl, b)
         self._show_skeleton()
         store = self.current_store()
-        self.editor.set_skeleton(None if store is None else store.skeleton)
+        if not self.editor.has_draft:  # a new skeleton in the making stays until created or discarded
+            self.editor.set_skeleton(None if store is None else store.skeleton)
         self.editor.placed_count = None if store is None else (lambda k: skeleton_edit.placed_count(store, k))
         self.timeline.set_layer(self.current_layer() if store is not None else None, store)
         if store is not None:
@@ -295,7 +324,8 @@ class KeyskelDock(QWidget):
             return
         sk = store.skeleton
         self.skeleton_label.setText(
-            f"{sk.name}: {sk.n_nodes} nodes, {len(sk.edges)} edges, {len(sk.flip_pairs)} left/right pairs"
+            f"class {sk.name!r}: {plural(sk.n_nodes, 'node')}, {plural(len(sk.edges), 'edge')}, "
+            f"{plural(len(sk.flip_pairs), 'left/right pair')}"
         )
         for name, color in zip(sk.nodes, sk.colors, strict=True):
             item = QListWidgetItem(name)
@@ -315,8 +345,8 @@ class KeyskelDock(QWidget):
         frame = self._current_frame(store)
         here = len(store.frame_points(frame)) if frame is not None else 0
         self.status.setText(
-            f"frame {frame}: {here} points · {c['instances']} instances · {c['keys']} keys · "
-            f"{c['interpolated']} interpolated"
+            f"frame {frame}: {plural(here, 'point')} · {plural(c['instances'], 'instance')} · "
+            f"{plural(c['keys'], 'key')} · {c['interpolated']} interpolated"
         )
         b = self.bindings()
         if b is not None:
@@ -399,25 +429,34 @@ class KeyskelDock(QWidget):
     def _follow_skeleton(self) -> None:
         """Show the layer's skeleton in the editor and the list (after undo/redo of a skeleton edit)."""
         store = self.current_store()
-        if store is not None and self.editor.skeleton is not store.skeleton:
+        if store is not None and not self.editor.has_draft and self.editor.skeleton is not store.skeleton:
             self.editor.set_skeleton(store.skeleton)
             self._show_skeleton()
 
     # -- actions ------------------------------------------------------------------------------
-    def create_layer(self) -> Any:
-        """Add an empty annotation layer (and its edges) with the picked preset over the image."""
+    def create_layer(self, skeleton: Skeleton | None = None) -> Any:
+        """Add an empty annotation layer (and its edges) over the selected image.
+
+        Its skeleton is ``skeleton`` (the Skeleton tab's new one), else the preset picked here; the
+        layer is named after the class, which files write as the V7 class / COCO category.
+        """
         from napari.layers import Image
 
         from ..api import add_skeleton_layer
 
-        skeleton = get_preset(self.preset_combo.currentText())
+        if not isinstance(skeleton, Skeleton):  # (a button's clicked(bool) passes a bool)
+            skeleton = get_preset(self.preset_combo.currentText())
         image = next((ly for ly in self.viewer.layers.selection if isinstance(ly, Image)), None)
         image = image or next((ly for ly in reversed(self.viewer.layers) if isinstance(ly, Image)), None)
         points = add_skeleton_layer(
             self.viewer, skeleton, name=f"{skeleton.name} keypoints", image_layer=image
         )
+        if self.editor.has_draft and skeleton is self.editor.skeleton:
+            self.editor.leave_draft()  # the draft is the new layer's skeleton now
         self.layer_combo.setCurrentText(points.name)
         self.viewer.layers.selection.active = points
+        self._on_layer_changed()
+        self.status.setText(f"created {points.name!r} (class {skeleton.name!r}) over {_named(image)}")
         return points
 
     def _on_show_names(self, checked: bool) -> None:
@@ -467,6 +506,20 @@ class _Counts:
         placed = sum(v[0] for v in self._per_track.values())
         keys = sum(v[1] for v in self._per_track.values())
         return {"instances": len(store.tracks), "points": placed, "keys": keys, "interpolated": placed - keys}
+
+
+def _scrolled(page: QWidget) -> QScrollArea:
+    """A tab page that scrolls: the dock stays short enough for the timeline below to grow."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
+
+
+def _named(layer: Any) -> str:
+    return "the viewer's canvas (no image)" if layer is None else repr(layer.name)
 
 
 def _stop_following(viewer: Any, slot: Any) -> None:

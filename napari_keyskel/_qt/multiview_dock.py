@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
 
 from .._napari.napari_private import unwrap_proxy
 from ..core.presets import PRESETS
+from ..core.wording import plural
 from ..errors import KeyskelError
 
 __all__ = ["MultiViewPanel"]
@@ -208,9 +209,9 @@ class MultiViewPanel(QWidget):
         for v, name in enumerate(s.names):
             e = tri.errors[v]
             mean = float(np.nanmean(e)) if np.isfinite(e).any() else float("nan")
-            parts.append(f"{name}: {mean:.2f} px, {int(tri.proposals[v].sum())} proposals")
+            parts.append(f"{name}: {mean:.2f} px, {plural(int(tri.proposals[v].sum()), 'proposal')}")
         n3d = int(np.isfinite(tri.points[..., 0]).sum())
-        self.summary.setText(f"{n3d} nodes in 3D. " + "; ".join(parts))
+        self.summary.setText(f"{plural(n3d, 'node')} in 3D. " + "; ".join(parts))
         flags = s.flags(s.good)
         self.flag_table.setRowCount(len(flags))
         for r, fl in enumerate(flags):
@@ -233,7 +234,7 @@ class MultiViewPanel(QWidget):
             return
         if n:
             self.triangulate()
-        self._report(f"{n} proposals placed as keys in {self.session.names[v]}")
+        self._report(f"{plural(n, 'proposal')} placed as keys in {self.session.names[v]}")
 
     def _go_to_flag(self, row: int, _col: int) -> None:
         frame = int(self.flag_table.item(row, 1).text())

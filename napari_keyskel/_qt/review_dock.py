@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 from .._napari.napari_private import unwrap_proxy
 from ..assist.review import KINDS
 from ..assist.review.states import get_state
+from ..core.wording import plural
 
 if TYPE_CHECKING:
     import napari
@@ -239,7 +240,9 @@ class ReviewDock(QWidget):
         except Exception as exc:  # a KeyskelError (no shared node, 3-D) is shown, not raised
             self.progress_label.setText(f"cannot compare: {exc}")
             return
-        self.progress_label.setText(f"{len(flags)} disagreements with {self.compare_combo.currentText()!r}")
+        self.progress_label.setText(
+            f"{plural(len(flags), 'disagreement')} with {self.compare_combo.currentText()!r}"
+        )
 
     def _on_order(self, index: int) -> None:
         if self._session is not None:
@@ -281,8 +284,7 @@ class ReviewDock(QWidget):
         s = self._session
         if s is None:
             self.tree.blockSignals(False)
-            self.progress_bar.setMaximum(1)
-            self.progress_bar.setValue(0)
+            self._show_progress(0, 0)
             self.progress_label.setText("no annotation layer")
             return
         flags, states = s.flags, s.states()
@@ -299,7 +301,7 @@ class ReviewDock(QWidget):
                     [
                         f"frame {f}",
                         "",
-                        f"{int(on_frame.sum())} flag{'s' if on_frame.sum() != 1 else ''}",
+                        plural(int(on_frame.sum()), "flag"),
                         f"{flags.score[on_frame].max():.2f}",
                         "",
                     ]
@@ -334,14 +336,23 @@ class ReviewDock(QWidget):
             self.tree.scrollToItem(cur)
         self.tree.blockSignals(False)
         p = s.progress()
-        self.progress_bar.setMaximum(max(p["flagged"], 1))
-        self.progress_bar.setValue(p["reviewed"])
+        self._show_progress(p["reviewed"], p["flagged"])
+        if not len(flags):
+            pairs = plural(p["total"], "(frame, instance) pair")
+            self.progress_label.setText(f"no flags · {pairs} with points")
+            return
         more = f" (showing the first {MAX_ROWS})" if len(flags) > MAX_ROWS else ""
         by_kind = ", ".join(f"{k}: {int(c)}" for k, c in zip(*np.unique(flags.kind, return_counts=True)))
         self.progress_label.setText(
             f"reviewed {p['reviewed']} / flagged {p['flagged']} / total {p['total']} (frame, instance)"
-            f" · {len(flags)} flags{more}" + (f" · {by_kind}" if by_kind else "")
+            f" · {plural(len(flags), 'flag')}{more}" + (f" · {by_kind}" if by_kind else "")
         )
+
+    def _show_progress(self, reviewed: int, flagged: int) -> None:
+        """The bar: reviewed of flagged (frame, instance) pairs, or "no flags" when there are none."""
+        self.progress_bar.setFormat("%v / %m flagged reviewed" if flagged else "no flags")
+        self.progress_bar.setMaximum(max(flagged, 1))
+        self.progress_bar.setValue(reviewed if flagged else 0)
 
 
 def _stop_following(viewer: Any, slot: Any) -> None:

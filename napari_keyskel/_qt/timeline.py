@@ -29,6 +29,7 @@ from qtpy.QtWidgets import (
 
 from ..core import keyframes as kf
 from ..core.store import AnnotationStore, Change
+from ..core.wording import plural
 from ..errors import KeyskelError
 from .timeline_canvas import (
     FILLED,
@@ -265,7 +266,7 @@ class TimelineWidget(QWidget):
                 if dims.nsteps[ax] > 1 and ax not in dims.displayed:
                     label = str(dims.axis_labels[ax])
                     name = f"axis {ax}" if label.lstrip("-").isdigit() else label
-                    self.axis_combo.addItem(f"{name} ({dims.nsteps[ax]} frames)", ax)
+                    self.axis_combo.addItem(f"{name} ({plural(int(dims.nsteps[ax]), 'frame')})", ax)
             wa = self.world_axis()
             i = self.axis_combo.findData(wa)
             if wa is None:
@@ -294,7 +295,7 @@ class TimelineWidget(QWidget):
         self.canvas.update()
         if self.store is not None and f is not None:
             sel = self.selected_track()
-            who = f"instance {sel}" if sel is not None else f"{len(self.store)} instances"
+            who = f"instance {sel}" if sel is not None else plural(len(self.store), "instance")
             self.status.setText(f"frame {f} · {who} · method {self.store.method}")
 
     def selected_track(self) -> int | None:

@@ -159,12 +159,15 @@ class TimelineCanvas(QWidget):
         ``(track_id, node or None)`` of the clicked row header, or None.
     view_changed(float, float)
         The visible frame range ``[lo, hi)`` changed (wheel, zoom, scroll).
+    rows_resized(int)
+        The strips' height in pixels changed (instances added, node rows opened or closed).
 
     """
 
     frame_requested = Signal(int)
     selection_changed = Signal(object)
     view_changed = Signal(float, float)
+    rows_resized = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -246,7 +249,10 @@ class TimelineCanvas(QWidget):
     def refresh(self) -> None:
         """Resize to the rows and repaint."""
         _, tops = self._row_tops()
-        self.setFixedHeight(max(int(tops[-1]) + 4, ROW_H * 2))
+        h = max(int(tops[-1]) + 4, ROW_H * 2)
+        if h != self.minimumHeight() or h != self.maximumHeight():
+            self.setFixedHeight(h)
+            self.rows_resized.emit(h)
         self.update()
 
     # -- geometry -------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ DOCK_NAME = "Keyskel timeline (Keyskel)"
 _OTHER_NAME = "Keyskel timeline (napari-keyskel)"
 
 
+#: The most of the window's height the timeline grows to by itself to show opened node rows.
+MAX_WINDOW_SHARE = 0.45
+
 #: Timeline colours of review states (flags use the "review" mark colour).
 REVIEW_STATE_COLORS = {"accepted": "#3cb44b", "needs_fix": "#f58231", "rejected": "#e6194b"}
 
@@ -68,6 +71,7 @@ class TimelineDock(TimelineWidget):
         for b in (self.recover_button, self.discard_button):
             b.setVisible(False)
             self.top_bar.addWidget(b)
+        self.canvas.rows_resized.connect(self._fit_rows)
         self.recover_button.clicked.connect(lambda: self._state is not None and self._state.recover())
         self.discard_button.clicked.connect(lambda: self._state is not None and self._state.discard())
         self._follow()
@@ -202,19 +206,39 @@ class TimelineDock(TimelineWidget):
             self._placed = True
             QTimer.singleShot(0, self._move_to_bottom)
 
+    def _docked(self) -> tuple[QDockWidget, QMainWindow] | None:
+        """The dock widget holding this timeline and its main window (None: floating or alone)."""
+        dock = self.parent()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parent()
+        if dock is None or dock.isFloating() or not isinstance(dock.parent(), QMainWindow):
+            return None
+        return dock, dock.parent()
+
+    def _fit_rows(self, rows_height: int) -> None:
+        """Grow the dock when the strips hold more rows than they show (17 node rows opened, say).
+
+        Up to :data:`MAX_WINDOW_SHARE` of the window; the strips scroll for the rest. It never
+        shrinks here (the person's own size stays).
+        """
+        docked = self._docked()
+        if docked is None:
+            return
+        dock, main = docked
+        missing = rows_height - self.scroll.viewport().height()
+        target = min(dock.height() + missing, int(main.height() * MAX_WINDOW_SHARE))
+        if missing > 0 and target > dock.height():
+            main.resizeDocks([dock], [target], Qt.Orientation.Vertical)
+
     def _move_to_bottom(self) -> None:
         """Opened from the Plugins menu (napari docks plugins on the right): move to the bottom.
 
         Only the first time: once the person moves it, napari remembers where (its settings).
         """
-        dock = self.parent()
-        while dock is not None and not isinstance(dock, QDockWidget):
-            dock = dock.parent()
-        if dock is None or dock.isFloating():
+        docked = self._docked()
+        if docked is None:
             return
-        main = dock.parent()
-        if not isinstance(main, QMainWindow):
-            return
+        dock, main = docked
         if main.dockWidgetArea(dock) != Qt.DockWidgetArea.BottomDockWidgetArea and self._remembered is None:
             main.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
 

@@ -26,6 +26,7 @@ from typing import Any
 from .. import __version__
 from ..core.annotation_set import AnnotationSet
 from ..core.interpolate import Method
+from ..core.wording import plural
 from ..errors import FormatWarning, KeyskelError
 from ..formats.sleap import SLEAP_FORMATS
 from .parallel import add_options as add_parallel_options
@@ -202,9 +203,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"  points: {info['points']}  keys: {info['keys']}  interpolated: {info['interpolated']}")
     for s in info["annotation_sets"]:
         print(
-            f"  - {s['name']}: {len(s['nodes'])} nodes, {s['edges']} edges, {s['instances']} instances, "
+            f"  - {s['name']}: {plural(len(s['nodes']), 'node')}, {plural(s['edges'], 'edge')}, "
+            f"{plural(s['instances'], 'instance')}, "
             f"{s['frames']} {'volume' if info['layout']['axes'] == 'z, y, x' else 'frames'}, "
-            f"{s['keys']} keys, {s['interpolated']} interpolated"
+            f"{plural(s['keys'], 'key')}, {s['interpolated']} interpolated"
         )
         note = " (the file names none: named by position)" if s["generic_node_names"] else ""
         print(f"    nodes: {', '.join(s['nodes'])}{note}")
@@ -212,8 +214,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     kept = info["kept_unmodelled"]
     if any(kept.values()):
         print(
-            f"  kept as read, not modelled: {kept['other_categories']} categories, "
-            f"{kept['other_annotations']} annotations of other kinds"
+            f"  kept as read, not modelled: {plural(kept['other_categories'], 'category', 'categories')}, "
+            f"{plural(kept['other_annotations'], 'annotation')} of other kinds"
         )
     return 0
 
@@ -222,16 +224,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     ds, fmt = _read(args, args.input)
     info = _summary(ds, fmt, args.input)
     sets = "; ".join(
-        f"{s['name']}: {len(s['nodes'])} nodes{' (named by position)' if s['generic_node_names'] else ''}, "
-        f"{s['instances']} instances, {s['points']} points"
+        f"{s['name']}: {plural(len(s['nodes']), 'node')}"
+        f"{' (named by position)' if s['generic_node_names'] else ''}, "
+        f"{plural(s['instances'], 'instance')}, {plural(s['points'], 'point')}"
         for s in info["annotation_sets"]
     )
     kept = info["kept_unmodelled"]
     more = (
-        f"; kept as read: {kept['other_annotations']} other annotations" if kept["other_annotations"] else ""
+        f"; kept as read: {plural(kept['other_annotations'], 'other annotation')}"
+        if kept["other_annotations"]
+        else ""
     )
-    counts = f"{info['instances']} instances, {info['points']} points"
-    print(f"OK {args.input}: {fmt}, {_frames_text(info)}, {len(ds.stores)} annotation sets, "
+    counts = f"{plural(info['instances'], 'instance')}, {plural(info['points'], 'point')}"
+    print(f"OK {args.input}: {fmt}, {_frames_text(info)}, {plural(len(ds.stores), 'annotation set')}, "
           f"{counts} ({sets or 'no keypoints'}){more}")  # fmt: skip
     return 0
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.wording import plural
 from ..errors import FormatError, KeyskelError
 
 __all__ = ["FolderFrames", "open_video", "register"]
@@ -227,7 +228,8 @@ def _cmd_accept(args: argparse.Namespace) -> int:
         )
         total += res.count
         print(
-            f"{p.name}: accepted {res.count} nodes into {len(res.tracks)} instances ({len(res.created)} new)"
+            f"{p.name}: accepted {plural(res.count, 'node')} into {plural(len(res.tracks), 'instance')} "
+            f"({len(res.created)} new)"
         )
     _report(_write(ds, args.output, fmt))
     return 0 if total or not args.require else 1
