@@ -83,7 +83,7 @@ def _read(path: str, skeleton: str | None, images: str | None = None) -> tuple[A
 def _cmd_propagate(args: argparse.Namespace) -> int:
     from ..assist.propagate import FrameSource, interpolate_with_image
     from ..core.keyframes import interpolate_all
-    from .main import _report, _write
+    from ._io import report_written, write_output
 
     ds, fmt = _read(args.annotations, args.skeleton)
     if args.method == "track":
@@ -98,7 +98,7 @@ def _cmd_propagate(args: argparse.Namespace) -> int:
     else:
         for store in ds.stores:
             interpolate_all(store, method=args.method)
-    _report(_write(ds, args.output, fmt))
+    report_written(write_output(ds, args.output, fmt))
     return 0
 
 
@@ -141,7 +141,7 @@ def _remapped(store: Any, fmap: np.ndarray | None, n_frames: int, path: str) -> 
 
 def _cmd_accept(args: argparse.Namespace) -> int:
     from ..assist.proposals import accept
-    from .main import _report, _write
+    from ._io import report_written, write_output
 
     props, _ = _read(args.proposals, args.skeleton, args.images)
     ds, fmt = _read(args.annotations, args.skeleton)
@@ -166,7 +166,7 @@ def _cmd_accept(args: argparse.Namespace) -> int:
         print(
             f"{p.name}: accepted {res.count} nodes into {len(res.tracks)} instances ({len(res.created)} new)"
         )
-    _report(_write(ds, args.output, fmt))
+    report_written(write_output(ds, args.output, fmt))
     return 0 if total or not args.require else 1
 
 

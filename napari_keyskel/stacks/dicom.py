@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import FormatError
-from . import Stack, _has_dicm
 from ._dicom_order import order_slices, out_dtype
+from ._stack import Stack, has_dicm
 
 __all__ = ["CODECS_HINT", "DicomSlice", "find_dicom_files", "open_dicom", "read_headers"]
 
@@ -217,7 +217,7 @@ def find_dicom_files(
                 return out
             checked += 1
             p = Path(root, name)
-            if "DICOMDIR" in name.upper() or not _has_dicm(p):
+            if "DICOMDIR" in name.upper() or not has_dicm(p):
                 continue
             out.append(p)
             if limit is not None and len(out) >= limit:
@@ -242,7 +242,7 @@ def _select_series(path: Path) -> tuple[list[DicomSlice], dict[str, int], dict[s
         if not files:
             raise FormatError("the folder holds no DICOM files", path)
     else:
-        if not _has_dicm(path):
+        if not has_dicm(path):
             raise FormatError("not a DICOM file (no 'DICM' marker at byte 128)", path)
         wanted = DicomSlice(path)
         if wanted.problem:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FormatError
-from . import Stack, normalise_unit
+from ._stack import Stack, normalise_unit
 
 __all__ = ["NIFTI_SUFFIXES", "is_nifti", "open_nifti"]
 

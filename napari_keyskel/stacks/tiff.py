@@ -23,7 +23,7 @@ import numpy as np
 import tifffile
 
 from ..errors import FormatError
-from . import Stack, normalise_unit
+from ._stack import Stack, normalise_unit
 
 __all__ = ["open_tiff"]
 
