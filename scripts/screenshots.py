@@ -70,7 +70,7 @@ def loop_gif(path: Path, fps: float = 4.0):
     import imageio.v3 as iio
     import napari
 
-    from napari_keyskel._napari.controller import controller_for
+    from napari_keyskel._napari.registry import owner_of
     from napari_keyskel._qt.timeline_dock import open_timeline
 
     viewer = napari.Viewer(title="napari-keyskel", show=True)
@@ -80,8 +80,8 @@ def loop_gif(path: Path, fps: float = 4.0):
     points = viewer.layers["mouse keypoints"]
     truth = viewer.layers["moving figure"].metadata["keyskel_ground_truth"]
     viewer.layers.selection.active = points
-    controller_for(points).show_names(True)
-    ctrl = controller_for(points)
+    owner_of(points).show_names(True)
+    ctrl = owner_of(points)
     viewer.dims.set_current_step(0, 0)  # napari opens a video on its middle frame
     _settle()
     viewer.reset_view()
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     dock.show_names.setChecked(True)
     viewer.dims.set_current_step(0, args.frame)
     points.selected_data = set()
-    api.get_controller(points).current_instance = 1
+    api.get_owner(points).current_instance = 1
     dock._update_status()  # the next-node indicator of instance 1
     _settle()
     args.out.mkdir(parents=True, exist_ok=True)

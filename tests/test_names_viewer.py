@@ -18,9 +18,9 @@ from _events import mouse
 from qtpy.QtCore import QPoint, Qt
 from qtpy.QtTest import QTest
 
-from napari_keyskel._napari.controller import controller_for
 from napari_keyskel._napari.labels import label_half_sizes
 from napari_keyskel._napari.names import DRAG_INTERVAL, GAP, camera_of
+from napari_keyskel._napari.registry import owner_of
 
 # napari warns (RuntimeWarning) when it cannot draw a layer's text: that fails these tests
 pytestmark = [pytest.mark.viewer, pytest.mark.filterwarnings("error::RuntimeWarning")]
@@ -39,7 +39,7 @@ def named(make_napari_viewer, qtbot):
     points = viewer.layers["mouse keypoints"]
     viewer.layers.selection.active = points
     viewer.dims.set_current_step(0, 0)
-    ctrl = controller_for(points)
+    ctrl = owner_of(points)
     assert ctrl.names.layer is None  # off by default: no layer, nothing computed
     _click_box(qtbot, dock.show_names)
     assert dock.show_names.isChecked() and ctrl.names.layer is not None
@@ -252,8 +252,8 @@ def test_names_off_and_on_the_checkbox_the_state_and_removing_layers(named, qtbo
 
 
 def test_saved_state_shows_names_when_the_layer_comes_back(make_napari_viewer):
-    from napari_keyskel._napari.controller import add_points_layer
     from napari_keyskel._napari.layerdata import points_layer_tuple
+    from napari_keyskel._napari.registry import add_points_layer
     from napari_keyskel.samples.synthetic import moving_figure
 
     viewer = make_napari_viewer()
@@ -262,7 +262,7 @@ def test_saved_state_shows_names_when_the_layer_comes_back(make_napari_viewer):
     data, attrs, kind = points_layer_tuple(store, 0, name="mice")
     attrs["metadata"]["keyskel"]["state"]["show_names"] = True  # as saved by a session
     points = add_points_layer(viewer, (data, attrs, kind))
-    ctrl = controller_for(points)
+    ctrl = owner_of(points)
     assert ctrl.names_shown and "mice names" in viewer.layers
     assert len(ctrl.names.layer.data) == len(points.data) > 0
 
@@ -280,7 +280,7 @@ def test_a_3d_skeleton_shows_the_names_of_the_slice_in_view(make_napari_viewer):
     kf.set_pose(store, 0, track.track_id, np.array([[2, 10, 10], [2, 20, 20], [5, 30, 30]], float))
     viewer.add_image(np.zeros((3, 10, 64, 64), np.uint8))
     points = api.add_skeleton_layer(viewer, store, name="worm")
-    ctrl = controller_for(points)
+    ctrl = owner_of(points)
     viewer.dims.set_current_step(0, 0)
     viewer.dims.set_current_step(1, 2)
     ctrl.show_names(True)

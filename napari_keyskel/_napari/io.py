@@ -1,6 +1,6 @@
 """napari reader and writer hooks: V7 Darwin JSON (file or folder) and COCO keypoints.
 
-The reader gives one Points layer per annotation set (class / category); a viewer-side controller
+The reader gives one Points layer per annotation set (class / category); a viewer-side owner
 adds its edges layer. The writers rebuild the dataset from ``metadata["keyskel"]`` of each Points
 layer (the full store, every frame), or from a plain Points layer's ``features`` (``node``, and
 ``instance`` if present). Failures show a napari notification with the reason and change nothing;
@@ -45,7 +45,7 @@ LayerTuple = tuple[Any, dict[str, Any], str]
 
 
 def _notify(message: str) -> None:
-    from .controller import notify_error
+    from .owner import notify_error
 
     notify_error(message)
 
@@ -123,7 +123,7 @@ def _failed_read(path: Any, stack: bool = False, *, message: str) -> list[Any]:
 
 
 def dataset_layer_tuples(dataset: AnnotationSet) -> list[LayerTuple]:
-    """One Points ``LayerDataTuple`` per store of a dataset (frame 0 shown until a controller attaches)."""
+    """One Points ``LayerDataTuple`` per store of a dataset (frame 0 shown until an owner attaches)."""
     out = []
     for store in dataset.stores:
         first = store.frame_range()[0] if store.frame_axis is not None else 0
@@ -235,7 +235,7 @@ def _write_layers(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str
     except (KeyskelError, OSError) as exc:
         _notify(f"keyskel: nothing saved as {FORMAT_NAMES[fmt]} to {path}: {exc}")
         return []
-    from .save import saved_by_writer
+    from .saving import saved_by_writer
 
     saved_by_writer(layer_data, path, fmt)  # the layers' unsaved marks clear; Ctrl-S writes here now
     from napari.utils.notifications import show_info

@@ -14,24 +14,27 @@ public thick-slice display instead (napari >= 0.9 replaced ``out_of_slice_displa
 Margins are the viewer's, so other layers with a projection mode that reads them (Points'
 default ``"all"``) show their thick slice too; image layers (``"none"``) are not affected. In
 napari's 3D view (``viewer.dims.ndisplay = 3``) nodes and edges are drawn in 3D already, and
-napari's select-mode drag moves a node on the plane under the cursor; the controller turns that
+napari's select-mode drag moves a node on the plane under the cursor; the layer's owner turns that
 drag into a key like any other.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import KeyskelError
-from .controller import controller_for
+from .registry import owner_of
+
+if TYPE_CHECKING:
+    from .owner import LayerOwner
 
 __all__ = ["depth_axes", "hide_out_of_slice", "show_out_of_slice", "skeleton_depth"]
 
 
-def _ctrl(layer: Any) -> Any:
-    ctrl = controller_for(layer)
+def _ctrl(layer: Any) -> LayerOwner:
+    ctrl = owner_of(layer)
     if ctrl is None:
         raise KeyskelError(f"layer {getattr(layer, 'name', layer)!r} is not a live keyskel layer")
     if ctrl.store.coord_ndim < 3:

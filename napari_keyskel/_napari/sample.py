@@ -30,16 +30,18 @@ _FIGURE = {"body": 0.3, "spread": 0.17}
 
 
 def connect_current_viewer() -> None:
-    """Make keyskel layers added to the current viewer get a controller, an edges layer and saving."""
+    """Make keyskel layers added to the current viewer get an owner (and an edges layer).
+
+    What the window adds (Ctrl-S, the close prompt, autosave) comes with napari's entry points in
+    :mod:`napari_keyskel._qt.entry`, which call this.
+    """
     import napari
 
-    from .controller import connect_viewer
-    from .save import install
+    from .registry import connect_viewer
 
     viewer = napari.current_viewer()
     if viewer is not None:
         connect_viewer(viewer)
-        install(viewer)  # Ctrl-S, unsaved changes, autosave and recovery
 
 
 def _sample_layers(

@@ -30,7 +30,7 @@ LayerTuple = tuple[Any, dict[str, Any], str]
 
 
 def _notify(message: str) -> None:
-    from .controller import notify_error
+    from .owner import notify_error
 
     notify_error(message)
 

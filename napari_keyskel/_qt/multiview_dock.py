@@ -238,7 +238,7 @@ class MultiViewPanel(QWidget):
     def _go_to_flag(self, row: int, _col: int) -> None:
         frame = int(self.flag_table.item(row, 1).text())
         view = self.session.names.index(self.flag_table.item(row, 0).text())
-        ctrl = self.session.controllers[view]
+        ctrl = self.session.owners[view]
         fa = ctrl.store.frame_axis
         if fa is not None:
             world = self.viewer.dims.ndim - ctrl.points.ndim + fa

@@ -274,10 +274,15 @@ class TimelineWidget(QWidget):
             self.axis_combo.setCurrentIndex(max(i, 0))
         self.axis_combo.blockSignals(False)
 
+    #: True when whoever runs the edits repaints this timeline after each (the bottom dock).
+    follows_edits = False
+
     def refresh(self, changes: Any = None) -> None:
-        """Repaint after the store changed."""
-        self.canvas.refresh()
-        self._on_step()
+        """Repaint after the store changed: the rows of the instances ``changes`` name, else all."""
+        tids = None if changes is None else {int(c.track_id) for c in changes}
+        if tids is None or not self.canvas.refresh_tracks(tids):
+            self.canvas.refresh()
+        self._show_status()
 
     def current_frame(self) -> int | None:
         """The frame in view along the interpolation axis."""
@@ -288,10 +293,13 @@ class TimelineWidget(QWidget):
 
     def _on_step(self, event: Any = None) -> None:
         f = self.current_frame()
-        self.canvas.current = f
+        self.canvas.set_current(f)
         if f is not None:
             self.canvas.ensure_visible(f)
-        self.canvas.update()
+        self._show_status(f)
+
+    def _show_status(self, f: int | None = None) -> None:
+        f = self.current_frame() if f is None else f
         if self.store is not None and f is not None:
             sel = self.selected_track()
             who = f"instance {sel}" if sel is not None else f"{len(self.store)} instances"
@@ -321,7 +329,8 @@ class TimelineWidget(QWidget):
         except KeyskelError as exc:
             self.status.setText(str(exc))
             return []
-        self.refresh()
+        if not self.follows_edits:  # (else the layer's redraw repainted it already)
+            self.refresh()
         return changes
 
     def _on_method(self, method: str) -> None:

@@ -1,9 +1,10 @@
 """The keyframe timeline docked across the bottom of the napari window.
 
 :class:`TimelineDock` is a :class:`~napari_keyskel._qt.timeline.TimelineWidget` that looks after
-itself: it shows the selected keyskel layer (or the first one), repaints after every edit of that
-layer (``controller.changed``), records its own edits (delete key, interpolate) as undo steps of
-the layer, and shows whether the layer has unsaved changes. :func:`open_timeline` docks it at the
+itself: it shows the selected keyskel layer (or the first one), repaints the rows of the instances
+an edit touched once per edit of that layer (its owner's ``changed``), records its own edits
+(delete key, interpolate) as undo steps of the layer, and shows whether the layer has unsaved
+changes. :func:`open_timeline` docks it at the
 bottom (once per viewer); the side dock and the demo call it, and napari's Plugins menu opens the
 same widget (*Keyskel timeline*), which moves itself to the bottom the first time.
 """
@@ -53,11 +54,9 @@ class TimelineDock(TimelineWidget):
 
         positions = get_settings().application.plugin_widget_positions
         self._remembered = positions.get(DOCK_NAME) or positions.get(_OTHER_NAME)
-        from .._napari.controller import connect_viewer
-        from .._napari.save import install
+        from .save_hooks import install
 
-        connect_viewer(viewer)
-        install(viewer)  # Ctrl-S, unsaved changes (shown here), autosave and recovery
+        install(viewer)  # owners for the layers; Ctrl-S, unsaved changes (shown here), autosave, recovery
         viewer.layers.selection.events.active.connect(self._follow)
         viewer.layers.events.inserted.connect(self._follow, position="last")
         viewer.layers.events.removed.connect(self._follow, position="last")
@@ -88,27 +87,25 @@ class TimelineDock(TimelineWidget):
 
     def show_layer(self, layer: Any) -> None:
         """Show ``layer``'s annotations (None: nothing)."""
-        from .._napari.controller import controller_for
+        from .._napari.registry import owner_of
 
-        ctrl = controller_for(layer) if layer is not None else None
+        ctrl = owner_of(layer) if layer is not None else None
         self.set_layer(layer if ctrl is not None else None, None if ctrl is None else ctrl.store)
 
     def set_layer(self, layer: Any, store: Any) -> None:
         """Show the store of ``layer`` and follow its edits and save state."""
-        from .._napari.controller import controller_for
+        from .._napari.registry import owner_of
 
-        ctrl = controller_for(layer) if layer is not None else None
+        ctrl = owner_of(layer) if layer is not None else None
         if ctrl is not self._ctrl:
             if self._ctrl is not None:
                 self._ctrl.changed.disconnect(self._on_changed)
             if ctrl is not None:
                 ctrl.changed.connect(self._on_changed)
             self._ctrl = ctrl
-        self._watch_save_state(layer)
+        self._watch_save_state(ctrl)
         super().set_layer(layer, store)
-        from .._napari.review_session import existing_session
-
-        self.show_review(None if ctrl is None else existing_session(ctrl))
+        self.show_review(None if ctrl is None or not ctrl.has_review else ctrl.review)
 
     def show_review(self, session: Any) -> None:
         """Mark a review session's flagged frames and review states on the instance strips.
@@ -118,7 +115,7 @@ class TimelineDock(TimelineWidget):
         """
         for kind in ("review", *(f"review:{k}" for k in REVIEW_STATE_COLORS)):
             self.clear_marks(kind)
-        if session is None or self._ctrl is None or session.ctrl is not self._ctrl:
+        if session is None or self._ctrl is None or session.owner is not self._ctrl:
             return
         marks = session.timeline_marks()
         if not marks:
@@ -135,13 +132,18 @@ class TimelineDock(TimelineWidget):
             self.set_marks(f"review:{state}", frames[m], state_tids[m], color)
 
     def _on_changed(self, changes: Any = None) -> None:
-        self.refresh()
+        """The layer's one redraw after an edit: the rows of the instances it touched."""
+        self.refresh(changes)
+
+    @property
+    def follows_edits(self) -> bool:
+        """True while the layer shown redraws this timeline after each of its edits."""
+        ctrl = getattr(self, "_ctrl", None)
+        return ctrl is not None and ctrl.store is self.store
 
     # -- unsaved changes ------------------------------------------------------------------------
-    def _watch_save_state(self, layer: Any) -> None:
-        from .._napari.save import state_for
-
-        state = state_for(layer) if layer is not None else None
+    def _watch_save_state(self, owner: Any) -> None:
+        state = None if owner is None else owner.save
         if state is not self._state:
             if self._state is not None:
                 self._state.dirty_changed.disconnect(self._show_dirty)
@@ -185,15 +187,7 @@ class TimelineDock(TimelineWidget):
         self._hook = hook
 
     def _record(self, label: str, fn: Callable[[], list[Change]]) -> list[Change]:
-        ctrl = self._ctrl
-        from .._napari.bindings import bindings_for
-
-        b = bindings_for(ctrl)
-        if b is not None:
-            return b.record(label, fn)
-        changes = fn()
-        ctrl.apply(changes)
-        return changes
+        return self._ctrl.bindings.record(label, fn)
 
     # -- docking ----------------------------------------------------------------------------------
     def showEvent(self, event: Any) -> None:
