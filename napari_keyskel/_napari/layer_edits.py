@@ -41,6 +41,7 @@ class LayerEdits:
     def __init__(self, owner: LayerOwner) -> None:
         self.owner = owner
         self.dragging: np.ndarray | None = None  # ids of the instances being dragged
+        self._dragged_at: np.ndarray | None = None  # their points where the last move drew them
         points = owner.points
         points.events.data.connect(self._on_data)
         points.events.set_data.connect(self._on_set_data)
@@ -65,6 +66,7 @@ class LayerEdits:
                 rows = np.asarray(event.data_indices, np.intp)
                 rows = rows[(rows >= 0) & (rows < len(self.view.ids))]
                 self.dragging = np.unique(self.view.ids[rows])
+                self._dragged_at = None
             elif action == "changed":
                 label = "move points" if self.dragging is not None else "edit points"
                 self.dragging = None
@@ -82,8 +84,13 @@ class LayerEdits:
 
     def _on_set_data(self, event: Any = None) -> None:
         """While a drag moves points, the dragged instances' edges (and names, throttled) follow."""
-        if self.dragging is None or self.view.busy or len(self.owner.points.data) != len(self.view.ids):
+        data = np.asarray(self.owner.points.data)
+        if self.dragging is None or self.view.busy or len(data) != len(self.view.ids):
             return
+        rows = np.flatnonzero(np.isin(self.view.ids, self.dragging))
+        if self._dragged_at is not None and np.array_equal(self._dragged_at, data[rows]):
+            return  # (napari's release repeats the last move: nothing moved, nothing to draw)
+        self._dragged_at = data[rows].copy()
         self.view.update_edges(self.dragging)
         self.view.edges_follow_layer = True
         self.owner.names.follow_drag()
