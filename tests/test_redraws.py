@@ -16,6 +16,7 @@ through napari's keymap on the canvas, an accepted proposal, Ctrl-Z) and the red
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -57,7 +58,9 @@ def scene(make_napari_viewer, qtbot):
 
     timeline.canvas.refresh_tracks = refresh_tracks
     canvas = viewer.window._qt_viewer.canvas.native
-    return viewer, points, owner, dock, timeline, count, canvas
+    return SimpleNamespace(
+        viewer=viewer, points=points, owner=owner, dock=dock, timeline=timeline, count=count, canvas=canvas
+    )
 
 
 def _count_calls(obj, method: str, key: str, count: Counter) -> None:
@@ -72,18 +75,16 @@ def _count_calls(obj, method: str, key: str, count: Counter) -> None:
 
 
 def _reset(scene, qtbot):
-    viewer, points, owner, dock, timeline, count, _ = scene
     qtbot.wait(20)  # paint what is pending
-    count.clear()
-    return dict(owner.redraws), dock.status_redraws
+    scene.count.clear()
+    return dict(scene.owner.redraws), scene.dock.status_redraws
 
 
 def _counted(scene, before, qtbot) -> dict[str, int]:
-    viewer, points, owner, dock, timeline, count, _ = scene
     redraws, status = before
-    out = {k: owner.redraws[k] - redraws[k] for k in ("view", "names")}
-    out.update(count)
-    out["status"] = dock.status_redraws - status
+    out = {k: scene.owner.redraws[k] - redraws[k] for k in ("view", "names")}
+    out.update(scene.count)
+    out["status"] = scene.dock.status_redraws - status
     return out
 
 
@@ -96,46 +97,44 @@ def _one_each(counted, edges=(0, 1)):
 
 
 def test_a_drag_release_redraws_each_part_once(scene, qtbot):
-    viewer, points, owner, dock, timeline, count, _ = scene
-    points.mode = "select"
-    row = int(np.flatnonzero(points.features["node"] == "tail_tip")[0])
-    tid = int(points.features["instance"][row])
-    start = np.asarray(points.data)[row].copy()
-    mouse(points, "mouse_press", start)
-    mouse(points, "mouse_move", start + [0, 6, -4])
-    mouse(points, "mouse_move", start + [0, 12, -8])
+    scene.points.mode = "select"
+    row = int(np.flatnonzero(scene.points.features["node"] == "tail_tip")[0])
+    tid = int(scene.points.features["instance"][row])
+    start = np.asarray(scene.points.data)[row].copy()
+    mouse(scene.points, "mouse_press", start)
+    mouse(scene.points, "mouse_move", start + np.array([0, 6, -4]))
+    mouse(scene.points, "mouse_move", start + np.array([0, 12, -8]))
     before = _reset(scene, qtbot)
-    mouse(points, "mouse_release", start + [0, 12, -8])
+    mouse(scene.points, "mouse_release", start + np.array([0, 12, -8]))
     counted = _counted(scene, before, qtbot)
     _one_each(counted)
-    assert owner.store.tracks[tid].is_key[5 - owner.store.tracks[tid].start, owner.store.skeleton.index("tail_tip")]
+    t = scene.owner.store.tracks[tid]
+    assert t.is_key[5 - t.start, scene.owner.store.skeleton.index("tail_tip")]
     assert {k for k in counted if k.startswith("row")} == {f"row {tid}"}  # the dragged instance's row
 
 
 def test_a_key_through_napari_keymap_redraws_each_part_once(scene, qtbot):
-    viewer, points, owner, dock, timeline, count, canvas = scene
-    row = int(np.flatnonzero(points.features["node"] == "snout")[0])
-    tid = int(points.features["instance"][row])
-    points.selected_data = {row}
+    row = int(np.flatnonzero(scene.points.features["node"] == "snout")[0])
+    tid = int(scene.points.features["instance"][row])
+    scene.points.selected_data = {row}
     before = _reset(scene, qtbot)
-    QTest.keyClick(canvas, Qt.Key.Key_O)  # occluded: a key, its span follows
+    QTest.keyClick(scene.canvas, Qt.Key.Key_O)  # occluded: a key, its span follows
     counted = _counted(scene, before, qtbot)
     _one_each(counted)
-    t = owner.store.tracks[tid]
-    assert t.visibility[5 - t.start, owner.store.skeleton.index("snout")] == 1
+    t = scene.owner.store.tracks[tid]
+    assert t.visibility[5 - t.start, scene.owner.store.skeleton.index("snout")] == 1
     assert {k for k in counted if k.startswith("row")} == {f"row {tid}"}
 
 
 def test_an_accepted_proposal_redraws_each_part_once(scene, qtbot):
-    viewer, points, owner, dock, timeline, count, _ = scene
-    store = owner.store
+    store = scene.owner.store
     tid = store.track_ids[0]
     t = store.tracks[tid]
     proposals = AnnotationStore(store.skeleton, 2, 0, n_frames=store.n_frames)
     proposals.add_track(tid, start=5)
     proposals.set_points(5, tid, t.coords[5 - t.start] + 3.0, score=0.9)
-    pl = ProposalsLayer(owner, proposals)
-    viewer.layers.selection.active = points
+    pl = ProposalsLayer(scene.owner, proposals)
+    scene.viewer.layers.selection.active = scene.points
     before = _reset(scene, qtbot)
     assert pl.accept("frame") == store.n_nodes
     counted = _counted(scene, before, qtbot)
@@ -144,23 +143,21 @@ def test_an_accepted_proposal_redraws_each_part_once(scene, qtbot):
 
 
 def test_an_undo_redraws_each_part_once(scene, qtbot):
-    viewer, points, owner, dock, timeline, count, canvas = scene
-    row = int(np.flatnonzero(points.features["node"] == "snout")[0])
-    points.selected_data = {row}
-    QTest.keyClick(canvas, Qt.Key.Key_O)
+    row = int(np.flatnonzero(scene.points.features["node"] == "snout")[0])
+    scene.points.selected_data = {row}
+    QTest.keyClick(scene.canvas, Qt.Key.Key_O)
     before = _reset(scene, qtbot)
-    QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(scene.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     counted = _counted(scene, before, qtbot)
     _one_each(counted)
-    tid = int(points.features["instance"][row])
-    t = owner.store.tracks[tid]
-    assert t.visibility[5 - t.start, owner.store.skeleton.index("snout")] == 2
+    tid = int(scene.points.features["instance"][row])
+    t = scene.owner.store.tracks[tid]
+    assert t.visibility[5 - t.start, scene.owner.store.skeleton.index("snout")] == 2
 
 
 def test_a_frame_step_draws_each_part_once(scene, qtbot):
-    viewer, points, owner, dock, timeline, count, _ = scene
     before = _reset(scene, qtbot)
-    viewer.dims.set_current_step(0, 6)
+    scene.viewer.dims.set_current_step(0, 6)
     counted = _counted(scene, before, qtbot)
     assert counted["view"] == 1 and counted["names"] == 1 and counted.get("names layer", 0) == 1, counted
     assert counted.get("edges", 0) == 1 and counted["status"] == 1, counted
