@@ -72,7 +72,7 @@ class EditActions(BindingsBase):
         """Key the selected points (or the whole instance) here, or unkey them if all are keys."""
         try:
             f = self.frame()
-            sel = self.selected() or [(self.current_track(), None)]
+            sel: list[tuple[int, np.ndarray | None]] = [*self.selected()] or [(self.current_track(), None)]
         except KeyskelError as exc:
             self.say(str(exc))
             return []

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from ..core.skeleton import Skeleton
 from ..core.store import VISIBLE, AnnotationStore
 from ..errors import FormatWarning, KeyskelError
 from .layerdata import dataset_from_plain, points_layer_tuple
+
+if TYPE_CHECKING:
+    from ..formats import Format
 
 __all__ = [
     "FORMAT_NAMES",
@@ -103,7 +106,7 @@ def get_reader(path: str | Sequence[str]) -> Callable[..., list[Any]] | None:
         if len(path) != 1:
             return None
         path = path[0]
-    p = Path(path)
+    p = Path(str(path))
     if not (p.is_dir() or (p.suffix.lower() == ".json" and p.is_file())):
         return None
     try:
@@ -140,7 +143,7 @@ def read_annotation_layers(path: Any, stack: bool = False, *, fmt: str | None = 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FormatWarning)
         try:
-            dataset = read(path, format=fmt)
+            dataset = read(path, format=cast("Format | None", fmt))
         except KeyskelError as exc:
             dataset, failure = None, str(exc)
         except Exception as exc:  # a reader bug must not take the viewer down either
@@ -229,9 +232,9 @@ def _write_layers(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str
     try:
         dataset = dataset_from_layer_data(layer_data)
         if fmt == "darwin":
-            written = write(dataset, path, fmt, export_folder=True)
+            written = write(dataset, path, "darwin", export_folder=True)
         else:
-            written = write(dataset, path, fmt)
+            written = write(dataset, path, cast("Format", fmt))
     except (KeyskelError, OSError) as exc:
         _notify(f"keyskel: nothing saved as {FORMAT_NAMES[fmt]} to {path}: {exc}")
         return []

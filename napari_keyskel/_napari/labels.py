@@ -30,6 +30,7 @@ import numpy as np
 __all__ = [
     "EXACT_OBSTACLES",
     "LINE_HEIGHT",
+    "NEAR_RINGS",
     "OTHER_WIDTH",
     "POINT_TO_PIXEL",
     "BoxRaster",
@@ -61,6 +62,13 @@ POINT_TO_PIXEL = 96 / 72
 #: Up to this many fixed obstacles (markers, boxes, edge samples) are tested box by box; more are
 #: painted on a :class:`BoxRaster` (a cost bounded by the screen area, not by the crowd).
 EXACT_OBSTACLES = 256
+
+#: Rings every label tries first; the labels that find no room there try the rest, in a second pass
+#: (most labels are placed in the first rings: the first pass has few candidates to test).
+NEAR_RINGS = 2
+
+#: Up to this many box pairs are tested all at once (no grid).
+_BRUTE_PAIRS = 16384
 
 #: The 8 compass directions, (row, col) unit vectors: E, NE, N, NW, W, SW, S, SE.
 _COMPASS = np.array(
@@ -106,6 +114,12 @@ def overlapping_pairs(
     empty = np.zeros(0, np.intp)
     if not len(lo) or not len(lo_b):
         return empty, empty
+    if len(lo) * len(lo_b) <= _BRUTE_PAIRS:  # few boxes: every pair at once beats the grid
+        hit = np.all((lo[:, None, :] < hi_b[None, :, :]) & (lo_b[None, :, :] < hi[:, None, :]), axis=2)
+        if same:
+            hit = np.triu(hit, 1)
+        i, j = np.nonzero(hit)
+        return i.astype(np.intp), j.astype(np.intp)
     if not same and len(lo_b) < len(lo):  # look up the smaller set in the larger one
         j, i = overlapping_pairs(lo_b, hi_b, lo, hi)
         return i, j
@@ -220,20 +234,30 @@ def _shared_cells(
 
 
 def _keep_greedy(rank: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Which proposals to keep: in rank order, each unless a kept one overlaps it (pairs ``a``-``b``)."""
-    keep = np.ones(len(rank), bool)
+    """Which proposals to keep: in rank order, each unless a kept one overlaps it (pairs ``a``-``b``).
+
+    The same as going through them one by one in rank order, done in vectorised steps: each step
+    keeps every undecided proposal with no undecided or kept one of a better rank overlapping it,
+    and drops the undecided ones a kept one overlaps.
+    """
+    n = len(rank)
+    keep = np.ones(n, bool)
     if not len(a):
         return keep
     i = np.concatenate([a, b])
     j = np.concatenate([b, a])
-    order = np.argsort(i, kind="stable")
-    i, j = i[order], j[order]
-    start = np.searchsorted(i, np.arange(len(rank)))
-    stop = np.searchsorted(i, np.arange(len(rank)), side="right")
-    for k in np.unique(i)[np.argsort(rank[np.unique(i)], kind="stable")].tolist():
-        nb = j[start[k] : stop[k]]
-        if np.any(keep[nb] & (rank[nb] < rank[k])):
-            keep[k] = False
+    better = rank[j] < rank[i]  # j is ranked before i
+    undecided = np.zeros(n, bool)
+    undecided[i] = True
+    keep[i] = False
+    while undecided.any():
+        live = undecided[i] & better & (undecided[j] | keep[j])
+        blocked = np.bincount(i[live], minlength=n) > 0
+        won = undecided & ~blocked
+        keep |= won
+        undecided &= ~won
+        lost = np.bincount(i[undecided[i] & keep[j]], minlength=n) > 0
+        undecided &= ~lost
     return keep
 
 
@@ -293,13 +317,65 @@ def place_labels(
     pos = np.asarray(pos, float).reshape(-1, 2)
     half = np.asarray(half, float).reshape(-1, 2)
     n = len(pos)
+    centres = pos if centres is None else np.asarray(centres, float).reshape(-1, 2)
+    radius = np.broadcast_to(np.asarray(marker_radius, float), (n,)).astype(float)
+    rings = max(int(rings), 1)
+    near = min(rings, NEAR_RINGS)
+    # first the near rings for every label (most find room there), then the far ones for the rest
+    out, placed = _place(
+        pos, half, centres, radius, gap, near, avoid, avoid_radius, max_rounds, markers, taken
+    )
+    rest = np.flatnonzero(~placed)
+    if rings > near and len(rest):
+        done = np.flatnonzero(placed)
+        m_pos = [pos[done]]
+        m_rad = [radius[done]]
+        if markers is not None and len(markers[0]):
+            other = np.asarray(markers[0], float).reshape(-1, 2)
+            m_pos.append(other)
+            m_rad.append(np.broadcast_to(np.asarray(markers[1], float), (len(other),)))
+        t_lo, t_hi = [out[done] - half[done]], [out[done] + half[done]]
+        if taken is not None and len(taken[0]):
+            t_lo.append(np.asarray(taken[0], float).reshape(-1, 2))
+            t_hi.append(np.asarray(taken[1], float).reshape(-1, 2))
+        far, ok = _place(
+            pos[rest],
+            half[rest],
+            centres[rest],
+            radius[rest],
+            gap,
+            rings,
+            avoid,
+            avoid_radius,
+            max_rounds,
+            (np.concatenate(m_pos), np.concatenate(m_rad)),
+            (np.concatenate(t_lo), np.concatenate(t_hi)),
+        )
+        out[rest[ok]] = far[ok]
+        placed[rest[ok]] = True
+    return out, placed
+
+
+def _place(
+    pos: np.ndarray,
+    half: np.ndarray,
+    centres: np.ndarray,
+    radius: np.ndarray,
+    gap: float,
+    rings: int,
+    avoid: np.ndarray | None,
+    avoid_radius: float,
+    max_rounds: int | None,
+    markers: tuple[np.ndarray, np.ndarray] | None,
+    taken: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One pass of :func:`place_labels` over ``rings`` rings of candidates."""
+    n = len(pos)
     out = np.full((n, 2), np.nan)
     placed = np.zeros(n, bool)
     if n == 0:
         return out, placed
-    centres = pos if centres is None else np.asarray(centres, float).reshape(-1, 2)
-    radius = np.broadcast_to(np.asarray(marker_radius, float), (n,)).astype(float)
-    cand = _candidates(pos, half, centres, radius + gap, max(int(rings), 1))
+    cand = _candidates(pos, half, centres, radius + gap, rings)
     n_cand = cand.shape[1]
     c_lo3, c_hi3 = cand - half[:, None, :], cand + half[:, None, :]
     c_lo, c_hi = c_lo3.reshape(-1, 2), c_hi3.reshape(-1, 2)

@@ -107,7 +107,9 @@ def points_in_frames(store: AnnotationStore, frame: int | None) -> tuple[np.ndar
 
 def features_table(store: AnnotationStore, fp: FramePoints) -> pd.DataFrame:
     """The features table of frame points (see the module docstring)."""
-    names = pd.Categorical.from_codes(np.asarray(fp.nodes, np.intp), categories=list(store.skeleton.nodes))
+    names = pd.Categorical.from_codes(
+        np.asarray(fp.nodes, np.int64), categories=pd.Index(store.skeleton.nodes)
+    )
     return pd.DataFrame(
         {
             "instance": np.asarray(fp.track_ids, np.int64),
@@ -250,7 +252,7 @@ class MetadataSync:
 def dataset_from_plain(plains: Sequence[dict[str, Any]]) -> AnnotationSet:
     """A :class:`AnnotationSet` of the stores in plain data (frame table from the first that has one)."""
     stores = [store_from_plain(p) for p in plains]
-    info = next((p["dataset"] for p in plains if p.get("dataset")), {})
+    info: dict[str, Any] = next((p["dataset"] for p in plains if p.get("dataset")), {})
     return AnnotationSet(
         stores=stores,
         frames=list(info.get("frames") or []),

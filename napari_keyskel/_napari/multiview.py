@@ -215,6 +215,7 @@ class MultiViewSession:
 
     def _fill_reprojection(self, v: int) -> None:
         res, owner, layer = self.result, self.owners[v], self.reprojection_layers[v]
+        assert res is not None
         tri = res.triangulation
         shown = np.isfinite(tri.reprojected[v, ..., 0])
         f, i, k = np.nonzero(shown)

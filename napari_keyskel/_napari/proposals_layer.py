@@ -156,8 +156,8 @@ class ProposalsLayer:
         f = self.owner.frame_in_view()
         s = self.store
         outside = f is None or (s.n_frames is not None and not 0 <= f < s.n_frames)
-        fp = None if outside else s.frame_points(f)
-        if fp is None or not len(fp):
+        fp = None if f is None or outside else s.frame_points(f)
+        if f is None or fp is None or not len(fp):
             self._ids, self._nodes = np.zeros(0, np.int64), np.zeros(0, np.intp)
             self.points.data = np.zeros((0, self.points.ndim))
             self.edges.data = np.zeros((0, 2, self.points.ndim))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from psygnal import Signal
 
@@ -90,7 +90,8 @@ class SaveState:
         self.offer: recovery.Recovery | None = None
         saved = layer.metadata.get("keyskel_save") or {}
         source = (layer.metadata["keyskel"].get("dataset") or {}).get("source")
-        self.path: Path | None = Path(saved.get("path") or source) if (saved.get("path") or source) else None
+        where = saved.get("path") or source
+        self.path: Path | None = Path(str(where)) if where else None
         self.format: str | None = saved.get("format")
         self._skeleton = owner.store.skeleton  # a skeleton edit alone emits no change: compare it
         self._autosaved_skeleton = owner.store.skeleton
@@ -151,7 +152,9 @@ class SaveState:
         ]
         # several items as V7: the export folder File > Save writes too (one Darwin file per item)
         extra = {"export_folder": True} if fmt == "darwin" else {}
-        written = formats.write(dataset_from_plain(plains), target, fmt, **extra)
+        if fmt not in formats.FORMATS:
+            raise KeyskelError(f"cannot save as {fmt!r} (choose from {', '.join(formats.FORMATS)})")
+        written = formats.write(dataset_from_plain(plains), target, cast("formats.Format", fmt), **extra)
         for s in group:
             s.mark_saved(target, fmt)
         return [Path(p) for p in written]

@@ -41,7 +41,7 @@ def get_sleap_reader(path: str | Sequence[str]) -> Callable[..., list[Any]] | No
         if len(path) != 1:
             return None
         path = path[0]
-    fmt = detect_sleap_format(path)
+    fmt = detect_sleap_format(str(path))
     return None if fmt is None else partial(read_sleap_layers, fmt=fmt)
 
 

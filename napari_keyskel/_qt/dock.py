@@ -328,6 +328,8 @@ class KeyskelDock(QWidget):
         if store.frame_axis is None:
             return 0
         layer = self.current_layer()
+        if layer is None:
+            return None
         axis = self.viewer.dims.ndim - layer.ndim + store.frame_axis
         step = int(self.viewer.dims.current_step[axis])
         return step if store.n_frames is None or step < store.n_frames else None

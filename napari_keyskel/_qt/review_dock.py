@@ -317,6 +317,7 @@ class ReviewDock(QWidget):
             if state:
                 entry = get_state(s.store, int(flags.frame[i]), tid) or {}
                 item.setToolTip(4, f"{state.replace('_', ' ')}: {entry.get('comment') or 'no comment'}")
+            assert group is not None  # (the first flag opened its frame's group)
             group.addChild(item)
             self._items[i] = item
         self.tree.expandAll()

@@ -102,8 +102,11 @@ class SaveHooks(QObject):
 
     def _active_state(self) -> SaveState | None:
         viewer = self.viewer()
-        owner = None if viewer is None else owner_of(viewer.layers.selection.active)
-        return None if owner is None or owner.points is not viewer.layers.selection.active else owner.save
+        if viewer is None:
+            return None
+        active = viewer.layers.selection.active
+        owner = owner_of(active)
+        return None if owner is None or owner.points is not active else owner.save
 
     def eventFilter(self, obj: Any, event: Any) -> bool:
         t = event.type()

@@ -209,7 +209,9 @@ class SkeletonEditor(QWidget):
         want = {self.skeleton.index(n) for n in nodes}
         self.node_list.clearSelection()
         for k in want:
-            self.node_list.item(k).setSelected(True)
+            item = self.node_list.item(k)
+            if item is not None:
+                item.setSelected(True)
 
     def _on_selection(self) -> None:
         sel = self.selected_nodes()
@@ -222,13 +224,17 @@ class SkeletonEditor(QWidget):
         self.node_list.clearSelection()
         for k in select:
             if 0 <= k < self.node_list.count():
-                self.node_list.item(k).setSelected(True)
+                item = self.node_list.item(k)
+            if item is not None:
+                item.setSelected(True)
         self.message.setText(note)
         self.skeleton_changed.emit(new, np.asarray(mapping, np.intp))
 
-    def _try(self, make: Callable[[], Skeleton]) -> Skeleton | None:
+    def _try(self, make: Callable[[Skeleton], Skeleton]) -> Skeleton | None:
+        """``make(skeleton)``, or None (said in the message line) when it refuses."""
+        assert self.skeleton is not None  # (every action checks it first)
         try:
-            return make()
+            return make(self.skeleton)
         except SkeletonError as exc:
             self.message.setText(f"not changed: {exc}")
             return None
@@ -250,7 +256,7 @@ class SkeletonEditor(QWidget):
         if self.skeleton is None:
             return
         name = self.name_edit.text().strip()
-        new = self._try(lambda: self.skeleton.add_node(name))
+        new = self._try(lambda sk: sk.add_node(name))
         if new is not None:
             self._emit(new, [*self._identity(), -1], f"added {name!r}", [new.n_nodes - 1])
 
@@ -261,7 +267,7 @@ class SkeletonEditor(QWidget):
             self.message.setText("select one node to rename")
             return
         old, name = self.skeleton.nodes[sel[0]], self.name_edit.text().strip()
-        new = self._try(lambda: self.skeleton.rename_node(sel[0], name))
+        new = self._try(lambda sk: sk.rename_node(sel[0], name))
         if new is not None:
             self._emit(new, self._identity(), f"renamed {old!r} to {name!r}", sel)
 
@@ -276,7 +282,7 @@ class SkeletonEditor(QWidget):
             return
         order = self._identity()
         order[i], order[j] = order[j], order[i]
-        new = self._try(lambda: self.skeleton.reorder_nodes(order))
+        new = self._try(lambda sk: sk.reorder_nodes(order))
         if new is not None:
             self._emit(new, order, f"moved {self.skeleton.nodes[i]!r}", [j])
 
@@ -292,7 +298,7 @@ class SkeletonEditor(QWidget):
         if n and not self.confirm("Remove node", f"Node {name!r} has {n} placed points. Delete them?"):
             self.message.setText(f"kept {name!r}")
             return
-        new = self._try(lambda: self.skeleton.remove_node(i))
+        new = self._try(lambda sk: sk.remove_node(i))
         if new is not None:
             keep = [k for k in self._identity() if k != i]
             self._emit(new, keep, f"removed {name!r}" + (f" and its {n} points" if n else ""), [])
@@ -315,7 +321,7 @@ class SkeletonEditor(QWidget):
         """Add an edge between the two selected nodes."""
         pair = self._two("connect")
         if pair is not None and self.skeleton is not None:
-            new = self._try(lambda: self.skeleton.add_edge(*pair))
+            new = self._try(lambda sk: sk.add_edge(*pair))
             if new is not None:
                 a, b = (self.skeleton.nodes[k] for k in pair)
                 self._emit(new, self._identity(), f"connected {a!r} and {b!r}", list(pair))
@@ -325,12 +331,13 @@ class SkeletonEditor(QWidget):
         if self.skeleton is None:
             return
         row = self.edge_list.currentRow()
+        pair: tuple[int, int] | None
         if len(self.selected_nodes()) != 2 and 0 <= row < len(self.skeleton.edges):
             pair = self.skeleton.edges[row]
         else:
             pair = self._two("disconnect")
         if pair is not None:
-            new = self._try(lambda: self.skeleton.remove_edge(*pair))
+            new = self._try(lambda sk: sk.remove_edge(*pair))
             if new is not None:
                 self._emit(new, self._identity(), "edge removed", list(pair))
 
@@ -338,7 +345,7 @@ class SkeletonEditor(QWidget):
         """Make the two selected nodes a left/right pair."""
         pair = self._two("pair")
         if pair is not None and self.skeleton is not None:
-            new = self._try(lambda: self.skeleton.set_flip_pair(*pair))
+            new = self._try(lambda sk: sk.set_flip_pair(*pair))
             if new is not None:
                 self._emit(new, self._identity(), "left/right pair set", list(pair))
 

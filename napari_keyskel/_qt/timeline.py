@@ -119,11 +119,11 @@ class TimelineWidget(QWidget):
         self.top_bar = top  # the bottom dock adds its recovery buttons here
         layout.addLayout(top)
         self.canvas = TimelineCanvas()
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.canvas)
-        self.scroll.setMinimumHeight(ROW_H * 3)
-        layout.addWidget(self.scroll, 1)
+        self.scroll_area = QScrollArea()  # (not ``scroll``: QWidget.scroll is a method)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(self.canvas)
+        self.scroll_area.setMinimumHeight(ROW_H * 3)
+        layout.addWidget(self.scroll_area, 1)
         # the visible frames: a scroll bar across them, and a zoom slider with - / + / Fit
         view = QHBoxLayout()
         self.frame_scroll = QScrollBar(Qt.Orientation.Horizontal)
@@ -274,8 +274,10 @@ class TimelineWidget(QWidget):
             self.axis_combo.setCurrentIndex(max(i, 0))
         self.axis_combo.blockSignals(False)
 
-    #: True when whoever runs the edits repaints this timeline after each (the bottom dock).
-    follows_edits = False
+    @property
+    def follows_edits(self) -> bool:
+        """True when whoever runs the edits repaints this timeline after each (the bottom dock)."""
+        return False
 
     def refresh(self, changes: Any = None) -> None:
         """Repaint after the store changed: the rows of the instances ``changes`` name, else all."""
@@ -339,26 +341,28 @@ class TimelineWidget(QWidget):
 
     def interpolate_all(self) -> list[Change]:
         """Re-interpolate every instance with the chosen method."""
-        method = self.method_combo.currentText()
-        return self._run(f"interpolate ({method})", lambda: kf.interpolate_all(self.store, method=method))
+        method, store = self.method_combo.currentText(), self.store
+        if store is None:
+            return []
+        return self._run(f"interpolate ({method})", lambda: kf.interpolate_all(store, method=method))
 
     def delete_key(self) -> list[Change]:
         """Delete the keys on the current frame (of the selected instance or node, else all)."""
-        f = self.current_frame()
-        if self.store is None or f is None:
+        f, store = self.current_frame(), self.store
+        if store is None or f is None:
             return []
         sel = self.canvas.selected
-        tids = [sel[0]] if sel is not None else self.store.track_ids
+        tids = [sel[0]] if sel is not None else store.track_ids
         node = None if sel is None else sel[1]
 
         def fn() -> list[Change]:
             out: list[Change] = []
             for tid in tids:
-                t = self.store.tracks[tid]
+                t = store.tracks[tid]
                 inside = t.start <= f < t.stop
                 row = t.is_key[f - t.start] if inside else np.zeros(0, bool)
                 if inside and (row.any() if node is None else row[node]):
-                    out += kf.delete_key(self.store, f, tid, node)
+                    out += kf.delete_key(store, f, tid, node)
             if not out:
                 raise KeyskelError(f"no key to delete on frame {f}")
             return out

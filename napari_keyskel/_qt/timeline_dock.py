@@ -229,8 +229,9 @@ def open_timeline(viewer: Any) -> TimelineDock:
     viewer = unwrap_proxy(viewer)
     existing = find_timeline(viewer)
     if existing is not None:
-        if existing.parent() is not None:
-            existing.parent().show()
+        dock = existing.parent()
+        if isinstance(dock, QWidget):
+            dock.show()
         return existing
     widget = TimelineDock(viewer)
     viewer.window.add_dock_widget(widget, name=DOCK_NAME, area="bottom")

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from ..core.annotation_set import AnnotationSet
+
+if TYPE_CHECKING:
+    from ..formats import Format
 
 __all__ = ["is_results", "read_input", "report_written", "write_output"]
 
@@ -30,7 +34,7 @@ def write_output(ds: AnnotationSet, path: str, fmt: str, results: bool = False) 
 
     if fmt == "coco":
         return write(ds, path, "coco", results=results)
-    return write(ds, path, fmt)
+    return write(ds, path, cast("Format", fmt))  # (formats.write says which it does not know)
 
 
 def is_results(ds: AnnotationSet) -> bool:

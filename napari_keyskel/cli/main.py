@@ -55,10 +55,10 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
 
 def _kept(ds: AnnotationSet) -> dict[str, int]:
     """What a format keeps without modelling it (other categories, annotations of other types)."""
-    coco = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
-    darwin = ds.meta.get("darwin") if isinstance(ds.meta.get("darwin"), dict) else {}
+    coco: dict[str, Any] = ds.meta["coco"] if isinstance(ds.meta.get("coco"), dict) else {}
+    darwin: dict[str, Any] = ds.meta["darwin"] if isinstance(ds.meta.get("darwin"), dict) else {}
     other_v7 = sum(
-        1
+        True
         for it in darwin.get("items", [])
         if isinstance(it, dict)
         for e in it.get("entries", [])
@@ -237,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    error: str | None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FormatWarning)
         try:

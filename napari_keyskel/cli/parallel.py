@@ -54,7 +54,7 @@ class Engine:
     def __init__(self, jobs: int | None = None, scheduler: str | None = None) -> None:
         self.workers = jobs or os.cpu_count() or 1
         self.client = None
-        self.pool = None
+        self.pool: Any = None  # a ProcessPoolExecutor once started
         if scheduler is not None:
             try:
                 from distributed import Client

@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -165,7 +165,7 @@ def _pixel_element_at(path: Path, at: int) -> bool:
 def _pixel_bytes(path: Path, at: int, ds: Any) -> int | None:
     """Bytes of pixel data really in the file (the declared length, cut at the file's end)."""
     implicit, little = getattr(ds, "original_encoding", (False, True))
-    order = "little" if little is not False else "big"
+    order: Literal["little", "big"] = "little" if little is not False else "big"
     with open(path, "rb") as fh:
         fh.seek(at)
         head = fh.read(12)
@@ -378,6 +378,7 @@ def open_dicom(path: str | PathLike[str]) -> Stack:
             stacklevel=2,
         )
     first = slices[0]
+    assert first.rows is not None and first.columns is not None  # (checked when it was read)
     dtype = out_dtype(slices) if first.samples == 1 else first.raw_dtype
     rows, cols = int(first.rows), int(first.columns)
     plane = (rows, cols) if first.samples == 1 else (rows, cols, 3)
