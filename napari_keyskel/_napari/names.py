@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .labels import label_half_sizes, place_labels
+from .labels import label_half_sizes, overlapping_pairs, place_labels
 
 if TYPE_CHECKING:
     from napari.layers import Points
@@ -93,6 +93,8 @@ class NodeNames:
         self._last = 0.0
         self._removing = False
         self._depth: tuple[int, ...] = ()  # the slice in view of a 3D skeleton (its depth indices)
+        self._rows = np.zeros(0, np.intp)  # the rows of the slice at the last placement
+        self._placed_for: tuple[int, float] = (-1, 0.0)  # (layer rows, zoom) of the last placement
 
     @property
     def shown(self) -> bool:
@@ -185,41 +187,69 @@ class NodeNames:
 
         Only the dragged instances' names move; the others stay where they are (obstacles), so
         a drag step costs a placement of a few names. The release is the owner's redraw, which
-        places every name once.
+        places the names once.
         """
-        layer, dragging = self.layer, self.owner.edits.dragging
-        if layer is None or dragging is None or time.perf_counter() - self._last < DRAG_INTERVAL:
+        dragging = self.owner.edits.dragging
+        if self.layer is None or dragging is None or time.perf_counter() - self._last < DRAG_INTERVAL:
             return
         scene = self._scene(True)
-        if scene is None or len(self.placed) != len(layer.data):
-            return
-        moving = np.isin(scene.ids, dragging)
-        kept = self.placed[~np.isin(self.placed, scene.rows[moving])]
-        if not np.isin(kept, scene.rows).all():  # (the slice changed: the redraw places them)
-            return
-        at = np.asarray(layer.data, float)[np.isin(self.placed, kept)]
-        slot = np.searchsorted(scene.rows, kept)
-        taken_px = at[:, scene.axes] * scene.scale * scene.zoom
-        th = scene.half[slot]
-        sub = np.flatnonzero(moving)
-        still = np.flatnonzero(~moving)
+        if scene is not None:
+            self._place_some(scene, np.isin(scene.ids, dragging), avoid_edges=False)
+        self._last = time.perf_counter()
+
+    def _still_valid(self, scene: _Scene) -> bool:
+        """The last placement was made for these rows, at this zoom (only some names need moving)."""
+        layer = self.layer
+        return (
+            layer is not None
+            and len(self.placed) == len(layer.data)
+            and self._placed_for == (len(scene.data), scene.zoom)
+            and np.array_equal(self._rows, scene.rows)
+        )
+
+    def _place_some(self, scene: _Scene, moving: np.ndarray, avoid_edges: bool = True) -> bool:
+        """Place again the names of the ``moving`` rows of the scene, the others staying put.
+
+        A name that stays but now covers a moved point's marker moves too. False (nothing done)
+        when the last placement was not for these rows.
+        """
+        layer = self.layer
+        if layer is None or not self._still_valid(scene):
+            return False
+        at = np.asarray(layer.data, float)
+        slot = np.searchsorted(scene.rows, self.placed)
+        box_px = at[:, scene.axes] * scene.scale * scene.zoom
+        lo, hi = box_px - scene.half[slot], box_px + scene.half[slot]
+        # a name that stays must not cover a moved marker: it moves too
+        m = np.flatnonzero(moving)
+        r = scene.radius[m][:, None]
+        hit, _ = overlapping_pairs(lo, hi, scene.px[m] - r, scene.px[m] + r)
+        moving = moving.copy()
+        moving[slot[hit]] = True
+        stays = ~moving[slot]
+        sub, still = np.flatnonzero(moving), np.flatnonzero(~moving)
+        avoid = None
+        if avoid_edges:
+            avoid = self._edge_samples(scene.rows, scene.px, float(scene.half[:, 0].min()))
         centre, ok = place_labels(
             scene.px[sub],
             scene.half[sub],
             scene.centres[sub],
             scene.radius[sub],
             gap=GAP,
+            avoid=avoid,
+            avoid_radius=EDGE_RADIUS,
             markers=(scene.px[still], scene.radius[still]),
-            taken=(taken_px - th, taken_px + th),
+            taken=(lo[stays], hi[stays]),
         )
         new_at = scene.data[scene.rows[sub[ok]]].copy()
         new_at[:, scene.axes] = centre[ok] / (scene.scale * scene.zoom)
-        rows = np.concatenate([kept, scene.rows[sub[ok]]])
-        data = np.concatenate([at, new_at])
-        order = np.argsort(rows, kind="stable")
-        idx = np.concatenate([slot, sub[ok]])[order]
-        self._write(rows[order], data[order], scene.strings[idx], scene.colors[idx])
-        self._last = time.perf_counter()
+        idx = np.concatenate([slot[stays], sub[ok]])
+        order = np.argsort(idx, kind="stable")
+        idx = idx[order]
+        data = np.concatenate([at[stays], new_at])[order]
+        self._write(scene.rows[idx], data, scene.strings[idx], scene.colors[idx])
+        return True
 
     def sync_layer(self) -> None:
         """Follow the annotation layer's name and visibility."""
@@ -228,8 +258,12 @@ class NodeNames:
             self.layer.metadata[NAMES_OF] = self.owner.points.name
             self.layer.visible = self.owner.points.visible
 
-    def update(self, event: Any = None) -> None:
-        """Place the names of the points in view at the current zoom and write the names layer."""
+    def update(self, event: Any = None, tracks: set[int] | None = None) -> None:
+        """Place the names of the points in view at the current zoom and write the names layer.
+
+        ``tracks``: only these instances moved (an edit): their names are placed again and the
+        others stay, unless the last placement was for other rows or another zoom.
+        """
         layer = self.layer
         if layer is None:
             return
@@ -243,6 +277,8 @@ class NodeNames:
         scene = self._scene(flat)
         if scene is None:
             self._write(np.zeros(0, np.intp), np.zeros((0, p.ndim)), np.zeros(0, str), np.zeros(0, str))
+        elif tracks is not None and self._place_some(scene, np.isin(scene.ids, list(tracks))):
+            pass
         else:
             avoid = self._edge_samples(scene.rows, scene.px, float(scene.half[:, 0].min()))
             at, ok = place_labels(
@@ -258,6 +294,8 @@ class NodeNames:
             out[:, scene.axes] = at[ok] / (scene.scale * scene.zoom)
             self._write(scene.rows[ok], out, scene.strings[ok], scene.colors[ok])
         self._depth = self._depth_in_view()
+        if scene is not None:
+            self._rows, self._placed_for = scene.rows, (len(scene.data), scene.zoom)
         self._last = time.perf_counter()
         self.seconds = self._last - t0
 

@@ -332,7 +332,12 @@ class LayerOwner:
         self.metadata.update(changes)
         self.view.show_changes(changes, rows)
         self.redraws["view"] += 1
-        self.names.update()
+        frame = self.view.frame
+        touched = {c.track_id for c in changes if frame is None or c.start <= frame < c.stop}
+        touched |= (
+            set(self.view.ids[rows].tolist()) if len(rows) and len(self.view.ids) > rows.max() else set()
+        )
+        self.names.update(tracks=touched)  # (the names of the touched instances only, if it can)
         self._follow(changes)
 
     def _follow(self, changes: list[Change]) -> None:
