@@ -151,9 +151,9 @@ def overlapping_pairs(
 
 
 def _candidates(
-    pos: np.ndarray, half: np.ndarray, centres: np.ndarray, clearance: np.ndarray, rings: int
+    pos: np.ndarray, half: np.ndarray, centres: np.ndarray, clearance: np.ndarray, rings: int, first: int = 0
 ) -> np.ndarray:
-    """``(N, C, 2)`` candidate label centres, in the order they are tried."""
+    """``(N, C, 2)`` candidate label centres on rings ``first`` to ``rings - 1``, in the order tried."""
     n = len(pos)
     away = pos - centres
     norm = np.hypot(away[:, 0], away[:, 1])
@@ -165,10 +165,10 @@ def _candidates(
     # the box's extent towards its point, along the direction: the box just clears the marker
     support = np.abs(dirs[..., 0]) * half[:, None, 0] + np.abs(dirs[..., 1]) * half[:, None, 1]
     step = 2.0 * half[:, 0]  # each ring one line further out
-    ring = np.arange(rings, dtype=float)
+    ring = np.arange(first, rings, dtype=float)
     dist = clearance[:, None, None] + support[:, None, :] + ring[None, :, None] * step[:, None, None]
     cand = pos[:, None, None, :] + dist[..., None] * dirs[:, None, :, :]  # (N, rings, 9, 2)
-    return cand.reshape(n, rings * dirs.shape[1], 2)
+    return cand.reshape(n, len(ring) * dirs.shape[1], 2)
 
 
 class BoxRaster:
@@ -323,7 +323,7 @@ def place_labels(
     near = min(rings, NEAR_RINGS)
     # first the near rings for every label (most find room there), then the far ones for the rest
     out, placed = _place(
-        pos, half, centres, radius, gap, near, avoid, avoid_radius, max_rounds, markers, taken
+        pos, half, centres, radius, gap, (0, near), avoid, avoid_radius, max_rounds, markers, taken
     )
     rest = np.flatnonzero(~placed)
     if rings > near and len(rest):
@@ -338,13 +338,13 @@ def place_labels(
         if taken is not None and len(taken[0]):
             t_lo.append(np.asarray(taken[0], float).reshape(-1, 2))
             t_hi.append(np.asarray(taken[1], float).reshape(-1, 2))
-        far, ok = _place(
+        far, ok = _place(  # (the near rings of these are all taken: the far ones only)
             pos[rest],
             half[rest],
             centres[rest],
             radius[rest],
             gap,
-            rings,
+            (near, rings),
             avoid,
             avoid_radius,
             max_rounds,
@@ -362,20 +362,20 @@ def _place(
     centres: np.ndarray,
     radius: np.ndarray,
     gap: float,
-    rings: int,
+    rings: tuple[int, int],
     avoid: np.ndarray | None,
     avoid_radius: float,
     max_rounds: int | None,
     markers: tuple[np.ndarray, np.ndarray] | None,
     taken: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One pass of :func:`place_labels` over ``rings`` rings of candidates."""
+    """One pass of :func:`place_labels` over the candidates of rings ``rings[0]`` to ``rings[1] - 1``."""
     n = len(pos)
     out = np.full((n, 2), np.nan)
     placed = np.zeros(n, bool)
     if n == 0:
         return out, placed
-    cand = _candidates(pos, half, centres, radius + gap, rings)
+    cand = _candidates(pos, half, centres, radius + gap, rings[1], rings[0])
     n_cand = cand.shape[1]
     c_lo3, c_hi3 = cand - half[:, None, :], cand + half[:, None, :]
     c_lo, c_hi = c_lo3.reshape(-1, 2), c_hi3.reshape(-1, 2)
@@ -394,9 +394,23 @@ def _place(
     lo_all, hi_all = np.concatenate(obs_lo), np.concatenate(obs_hi)
     lo0, hi0 = c_lo.min(axis=0) - 1.0, c_hi.max(axis=0) + 1.0
     cell = max(1.0, 0.25 * float(half[:, 0].min()), float(np.sqrt(np.prod(hi0 - lo0) / 2**20)))
-    if len(lo_all) <= EXACT_OBSTACLES:
-        blocked = np.zeros(n * n_cand, bool)
-        blocked[overlapping_pairs(c_lo, c_hi, lo_all, hi_all)[0]] = True
+    av = None if avoid is None or not len(avoid) else np.asarray(avoid, float).reshape(-1, 2)
+    exact = len(lo_all) <= EXACT_OBSTACLES
+    exact_av = av is None or len(av) <= EXACT_OBSTACLES
+    blocked = np.zeros(n * n_cand, bool)
+    # candidates over an edge come after the clear ones (2: free and clear, 1: free, 0: taken)
+    clear = np.ones(n * n_cand, bool)
+    if exact:  # (with the edge samples when they are few too: one look-up for both)
+        lo_b, hi_b = lo_all, hi_all
+        if av is not None and exact_av:
+            lo_b, hi_b = (
+                np.concatenate([lo_all, av - avoid_radius]),
+                np.concatenate([hi_all, av + avoid_radius]),
+            )
+        i, j = overlapping_pairs(c_lo, c_hi, lo_b, hi_b)
+        marker = j < len(lo_all)
+        blocked[i[marker]] = True
+        clear[i[~marker]] = False
         blocked = blocked.reshape(n, n_cand)
     else:  # the own marker tested exactly: the raster would count a box within a cell of it
         obstacles = BoxRaster(lo0, hi0, cell)
@@ -405,16 +419,14 @@ def _place(
         hits -= _shared_cells(obstacles, c_lo3, c_hi3, m_lo[:, None, :], m_hi[:, None, :])
         own = np.all((c_lo3 < m_hi[:, None, :]) & (m_lo[:, None, :] < c_hi3), axis=-1)
         blocked = (hits > 0) | own
-    # candidates over an edge come after the clear ones (2: free and clear, 1: free, 0: taken)
-    clear = np.ones((n, n_cand), bool)
-    if avoid is not None and len(avoid):
-        av = np.asarray(avoid, float).reshape(-1, 2)
-        if len(av) <= EXACT_OBSTACLES:
-            clear.reshape(-1)[overlapping_pairs(c_lo, c_hi, av - avoid_radius, av + avoid_radius)[0]] = False
+    if av is not None and not (exact and exact_av):
+        if exact_av:
+            clear[overlapping_pairs(c_lo, c_hi, av - avoid_radius, av + avoid_radius)[0]] = False
         else:
             edges = BoxRaster(lo0, hi0, cell)
             edges.paint(av - avoid_radius, av + avoid_radius)
-            clear = ~edges.touches(c_lo, c_hi).reshape(n, n_cand)
+            clear = ~edges.touches(c_lo, c_hi)
+    clear = clear.reshape(n, n_cand)
     # most constrained first (fewest free candidates), then in the order given
     rank = np.empty(n, np.intp)
     rank[np.lexsort((np.arange(n), (~blocked).sum(axis=1)))] = np.arange(n)
