@@ -394,23 +394,9 @@ def _place(
     lo_all, hi_all = np.concatenate(obs_lo), np.concatenate(obs_hi)
     lo0, hi0 = c_lo.min(axis=0) - 1.0, c_hi.max(axis=0) + 1.0
     cell = max(1.0, 0.25 * float(half[:, 0].min()), float(np.sqrt(np.prod(hi0 - lo0) / 2**20)))
-    av = None if avoid is None or not len(avoid) else np.asarray(avoid, float).reshape(-1, 2)
-    exact = len(lo_all) <= EXACT_OBSTACLES
-    exact_av = av is None or len(av) <= EXACT_OBSTACLES
-    blocked = np.zeros(n * n_cand, bool)
-    # candidates over an edge come after the clear ones (2: free and clear, 1: free, 0: taken)
-    clear = np.ones(n * n_cand, bool)
-    if exact:  # (with the edge samples when they are few too: one look-up for both)
-        lo_b, hi_b = lo_all, hi_all
-        if av is not None and exact_av:
-            lo_b, hi_b = (
-                np.concatenate([lo_all, av - avoid_radius]),
-                np.concatenate([hi_all, av + avoid_radius]),
-            )
-        i, j = overlapping_pairs(c_lo, c_hi, lo_b, hi_b)
-        marker = j < len(lo_all)
-        blocked[i[marker]] = True
-        clear[i[~marker]] = False
+    if len(lo_all) <= EXACT_OBSTACLES:
+        blocked = np.zeros(n * n_cand, bool)
+        blocked[overlapping_pairs(c_lo, c_hi, lo_all, hi_all)[0]] = True
         blocked = blocked.reshape(n, n_cand)
     else:  # the own marker tested exactly: the raster would count a box within a cell of it
         obstacles = BoxRaster(lo0, hi0, cell)
@@ -419,14 +405,14 @@ def _place(
         hits -= _shared_cells(obstacles, c_lo3, c_hi3, m_lo[:, None, :], m_hi[:, None, :])
         own = np.all((c_lo3 < m_hi[:, None, :]) & (m_lo[:, None, :] < c_hi3), axis=-1)
         blocked = (hits > 0) | own
-    if av is not None and not (exact and exact_av):
-        if exact_av:
-            clear[overlapping_pairs(c_lo, c_hi, av - avoid_radius, av + avoid_radius)[0]] = False
-        else:
-            edges = BoxRaster(lo0, hi0, cell)
-            edges.paint(av - avoid_radius, av + avoid_radius)
-            clear = ~edges.touches(c_lo, c_hi)
-    clear = clear.reshape(n, n_cand)
+    # candidates over an edge come after the clear ones (2: free and clear, 1: free, 0: taken);
+    # a preference, so the raster's cell of slack is no harm (and it is cheap for many samples)
+    clear = np.ones((n, n_cand), bool)
+    if avoid is not None and len(avoid):
+        av = np.asarray(avoid, float).reshape(-1, 2)
+        edges = BoxRaster(lo0, hi0, max(cell, 0.5 * float(half[:, 0].min())))
+        edges.paint(av - avoid_radius, av + avoid_radius)
+        clear = ~edges.touches(c_lo, c_hi).reshape(n, n_cand)
     # most constrained first (fewest free candidates), then in the order given
     rank = np.empty(n, np.intp)
     rank[np.lexsort((np.arange(n), (~blocked).sum(axis=1)))] = np.arange(n)
