@@ -406,13 +406,18 @@ def _place(
         own = np.all((c_lo3 < m_hi[:, None, :]) & (m_lo[:, None, :] < c_hi3), axis=-1)
         blocked = (hits > 0) | own
     # candidates over an edge come after the clear ones (2: free and clear, 1: free, 0: taken);
-    # a preference, so the raster's cell of slack is no harm (and it is cheap for many samples)
+    # only the free ones need telling
     clear = np.ones((n, n_cand), bool)
     if avoid is not None and len(avoid):
         av = np.asarray(avoid, float).reshape(-1, 2)
-        edges = BoxRaster(lo0, hi0, max(cell, 0.5 * float(half[:, 0].min())))
-        edges.paint(av - avoid_radius, av + avoid_radius)
-        clear = ~edges.touches(c_lo, c_hi).reshape(n, n_cand)
+        free = np.flatnonzero(~blocked.reshape(-1))
+        if len(av) <= EXACT_OBSTACLES:
+            hit = free[overlapping_pairs(c_lo[free], c_hi[free], av - avoid_radius, av + avoid_radius)[0]]
+        else:
+            edges = BoxRaster(lo0, hi0, cell)
+            edges.paint(av - avoid_radius, av + avoid_radius)
+            hit = free[edges.touches(c_lo[free], c_hi[free])]
+        clear.reshape(-1)[hit] = False
     # most constrained first (fewest free candidates), then in the order given
     rank = np.empty(n, np.intp)
     rank[np.lexsort((np.arange(n), (~blocked).sum(axis=1)))] = np.arange(n)
