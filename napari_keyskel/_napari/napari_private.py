@@ -1,7 +1,7 @@
 """Every place keyskel reaches past napari's public API, and why (checked with napari 0.6 - 0.9).
 
 - :func:`unwrap_proxy`: napari hands plugin widgets a ``PublicOnlyProxy`` of the viewer, and every
-  layer reached through it is a proxy too. The edit sessions connect to the real viewer's events
+  layer reached through it is a proxy too. The layers' owners connect to the real viewer's events
   and add the edges layer next to the real Points layer; a proxy would wrap each callback argument
   again and refuse attribute names starting with ``_`` that napari itself uses on the objects we
   hand back. napari offers no public way to get the object behind a proxy (``wrapt``'s

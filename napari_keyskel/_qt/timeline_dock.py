@@ -46,7 +46,7 @@ class TimelineDock(TimelineWidget):
         super().__init__(viewer, parent)
         self.setObjectName("keyskel-timeline-dock")
         self.setMinimumHeight(150)
-        self._ctrl: Any = None
+        self._owner: Any = None
         self._state: Any = None
         self._placed = False
         # where napari will dock us, read before it does (docking records the area at once)
@@ -82,30 +82,30 @@ class TimelineDock(TimelineWidget):
             target = self.layer
         else:
             target = next((ly for ly in layers if _is_keyskel(ly)), None)
-        if target is not self.layer or (target is not None and self._ctrl is None):
+        if target is not self.layer or (target is not None and self._owner is None):
             self.show_layer(target)
 
     def show_layer(self, layer: Any) -> None:
         """Show ``layer``'s annotations (None: nothing)."""
         from .._napari.registry import owner_of
 
-        ctrl = owner_of(layer) if layer is not None else None
-        self.set_layer(layer if ctrl is not None else None, None if ctrl is None else ctrl.store)
+        owner = owner_of(layer) if layer is not None else None
+        self.set_layer(layer if owner is not None else None, None if owner is None else owner.store)
 
     def set_layer(self, layer: Any, store: Any) -> None:
         """Show the store of ``layer`` and follow its edits and save state."""
         from .._napari.registry import owner_of
 
-        ctrl = owner_of(layer) if layer is not None else None
-        if ctrl is not self._ctrl:
-            if self._ctrl is not None:
-                self._ctrl.changed.disconnect(self._on_changed)
-            if ctrl is not None:
-                ctrl.changed.connect(self._on_changed)
-            self._ctrl = ctrl
-        self._watch_save_state(ctrl)
+        owner = owner_of(layer) if layer is not None else None
+        if owner is not self._owner:
+            if self._owner is not None:
+                self._owner.changed.disconnect(self._on_changed)
+            if owner is not None:
+                owner.changed.connect(self._on_changed)
+            self._owner = owner
+        self._watch_save_state(owner)
         super().set_layer(layer, store)
-        self.show_review(None if ctrl is None or not ctrl.has_review else ctrl.review)
+        self.show_review(None if owner is None or not owner.has_review else owner.review)
 
     def show_review(self, session: Any) -> None:
         """Mark a review session's flagged frames and review states on the instance strips.
@@ -115,7 +115,7 @@ class TimelineDock(TimelineWidget):
         """
         for kind in ("review", *(f"review:{k}" for k in REVIEW_STATE_COLORS)):
             self.clear_marks(kind)
-        if session is None or self._ctrl is None or session.owner is not self._ctrl:
+        if session is None or self._owner is None or session.owner is not self._owner:
             return
         marks = session.timeline_marks()
         if not marks:
@@ -138,8 +138,8 @@ class TimelineDock(TimelineWidget):
     @property
     def follows_edits(self) -> bool:
         """True while the layer shown redraws this timeline after each of its edits."""
-        ctrl = getattr(self, "_ctrl", None)
-        return ctrl is not None and ctrl.store is self.store
+        owner = getattr(self, "_owner", None)
+        return owner is not None and owner.store is self.store
 
     # -- unsaved changes ------------------------------------------------------------------------
     def _watch_save_state(self, owner: Any) -> None:
@@ -177,8 +177,8 @@ class TimelineDock(TimelineWidget):
     @property
     def edit_hook(self) -> Callable[[str, Callable[[], list[Change]]], list[Change]]:
         """Runs the timeline's edits: as an undo step of the layer shown (else the hook set)."""
-        ctrl = getattr(self, "_ctrl", None)
-        if ctrl is not None and ctrl.store is self.store:
+        owner = getattr(self, "_owner", None)
+        if owner is not None and owner.store is self.store:
             return self._record
         return self._hook
 
@@ -187,7 +187,7 @@ class TimelineDock(TimelineWidget):
         self._hook = hook
 
     def _record(self, label: str, fn: Callable[[], list[Change]]) -> list[Change]:
-        return self._ctrl.bindings.record(label, fn)
+        return self._owner.bindings.record(label, fn)
 
     # -- docking ----------------------------------------------------------------------------------
     def showEvent(self, event: Any) -> None:
