@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .labels import label_half_sizes, overlapping_pairs, place_labels
+from .napari_private import keep_text_layout
 
 if TYPE_CHECKING:
     from napari.layers import Points
@@ -106,6 +107,8 @@ class NodeNames:
         if self.layer is not None:
             return
         from napari.layers import Points
+
+        keep_text_layout()  # names move every frame; their strings (and glyph layout) stay
 
         s = self.owner
         p, viewer = s.points, s.viewer
