@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         half = label_half_sizes(points.features["node"].astype(str), 6)
         before.append(_pairs(corner, corner + 2 * half))
         names = ctrl.names.layer
-        centre = np.asarray(names.data)[:, 1:] * zoom
+        centre = np.asarray(names.data)[:, -2:] * zoom
         half = label_half_sizes(np.asarray(names.text.values, str), names.text.size)
         after.append(_pairs(centre - half, centre + half))
     px = np.asarray(points.data)[:, 1:] * zoom

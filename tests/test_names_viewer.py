@@ -54,9 +54,8 @@ def _click_box(qtbot, box) -> None:
 
 def _boxes(viewer, names):
     """Label boxes in screen pixels ``(lo, hi)`` from the names layer as displayed."""
-    zoom = camera_of(viewer).zoom
-    axes = list(viewer.dims.displayed)
-    centre = np.asarray(names.data, float)[:, axes] * np.asarray(names.scale)[axes] * zoom
+    zoom = camera_of(viewer).zoom  # (the names layer is 2-D: the displayed axes)
+    centre = np.asarray(names.data, float)[:, -2:] * np.asarray(names.scale)[-2:] * zoom
     half = label_half_sizes(np.asarray(names.text.values, str), names.text.size)
     return centre - half, centre + half
 
@@ -82,15 +81,16 @@ def _gaps(viewer, points, ctrl):
     names = ctrl.names.layer
     zoom = camera_of(viewer).zoom
     rows = ctrl.names.placed
-    off = (np.asarray(names.data) - np.asarray(points.data)[rows])[:, 1:] * zoom
+    off = (np.asarray(names.data)[:, -2:] - np.asarray(points.data)[rows][:, -2:]) * zoom
     half = label_half_sizes(np.asarray(names.text.values, str), names.text.size)
     return np.hypot(*off.T) - np.hypot(*half.T) - 0.5 * np.asarray(points.size)[rows] * zoom
 
 
 def _label_of(ctrl, row):
-    """Position (data) of the name of annotation row ``row`` in the names layer."""
+    """Position of the name of annotation row ``row``, in the annotation layer's coordinates."""
     (i,) = np.flatnonzero(ctrl.names.placed == row)
-    return np.asarray(ctrl.names.layer.data)[i]
+    here = np.asarray(ctrl.points.data)[row]
+    return np.r_[here[:-2], np.asarray(ctrl.names.layer.data)[i][-2:]]
 
 
 def test_names_never_overlap_on_any_frame_at_the_default_zoom(named, capsys):
@@ -111,7 +111,7 @@ def test_names_never_overlap_on_any_frame_at_the_default_zoom(named, capsys):
         # every name is its point's, a short way from it, in the frame in view
         rows = ctrl.names.placed
         assert list(names.text.values) == list(points.features["node"].astype(str)[rows])
-        assert (np.asarray(names.data)[:, 0] == f).all()
+        assert (np.asarray(points.data)[rows, 0] == f).all()
         assert _gaps(viewer, points, ctrl).max() <= GAP + 4 * line + 1  # leader-less: close by
     with capsys.disabled():
         print(
@@ -148,14 +148,14 @@ def test_names_follow_frames_stepped_with_the_slider_and_keys(named, qtbot):
     slider = viewer.window._qt_viewer.dims.slider_widgets[0].slider
     slider.setValue(37)  # the dims slider, as a person drags it
     assert viewer.dims.current_step[0] == 37
-    assert (np.asarray(names.data)[:, 0] == 37).all() and len(names.data) == len(points.data)
+    assert (np.asarray(points.data)[ctrl.names.placed, 0] == 37).all() and len(names.data) == len(points.data)
     first = np.asarray(names.data).copy()
     canvas = viewer.window._qt_viewer.canvas.native
     for _ in range(3):
         QTest.keyClick(canvas, Qt.Key.Key_D)  # the plugin's next-frame key
     assert viewer.dims.current_step[0] == 40
-    assert (np.asarray(names.data)[:, 0] == 40).all()
-    assert not np.allclose(np.asarray(names.data)[:, 1:], first[:, 1:])  # the mice moved: so did names
+    assert (np.asarray(points.data)[ctrl.names.placed, 0] == 40).all()
+    assert not np.allclose(np.asarray(names.data), first)  # the mice moved: so did names
     assert _overlapping_pairs(*_boxes(viewer, names)) == 0
 
 
@@ -287,4 +287,4 @@ def test_a_3d_skeleton_shows_the_names_of_the_slice_in_view(make_napari_viewer):
     assert list(ctrl.names.layer.text.values) == ["a", "b"]  # the nodes on slice z = 2
     viewer.dims.set_current_step(1, 5)  # another slice of the same frame
     assert list(ctrl.names.layer.text.values) == ["c"]
-    assert (np.asarray(ctrl.names.layer.data)[:, 1] == 5).all()
+    assert (np.asarray(points.data)[ctrl.names.placed, 1] == 5).all()

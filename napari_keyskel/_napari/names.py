@@ -60,7 +60,7 @@ class _Scene:
 
     data: np.ndarray  # the Points layer's data (every row)
     rows: np.ndarray  # rows of the slice in view
-    axes: list[int]  # the displayed layer axes
+    axes: list[int]  # the displayed layer axes (its last two: the names layer's)
     scale: np.ndarray  # layer scale of those axes
     zoom: float
     px: np.ndarray  # (len(rows), 2) points in screen pixels
@@ -112,9 +112,12 @@ class NodeNames:
 
         s = self.owner
         p, viewer = s.points, s.viewer
+        # 2-D, in the layer's last two (displayed) axes: not sliced by the frame axis, so a frame
+        # step writes it once (napari does not slice it first) and its strings, and their glyph
+        # layout, stay while only the positions move
         layer = Points(
-            np.zeros((0, p.ndim)),
-            ndim=p.ndim,
+            np.zeros((0, 2)),
+            ndim=2,
             name=f"{p.name} names",
             size=0,
             face_color="transparent",
@@ -123,10 +126,10 @@ class NodeNames:
             features={"name": np.zeros(0, str), "color": np.zeros(0, str)},
             feature_defaults={"name": "", "color": "#ffffff"},
             text={"string": "{name}", "size": FONT_SIZE, "color": {"feature": "color"}, "anchor": "center"},
-            scale=p.scale,
-            translate=p.translate,
-            units=p.units,
-            axis_labels=p.axis_labels,
+            scale=np.asarray(p.scale)[-2:],
+            translate=np.asarray(p.translate)[-2:],
+            units=tuple(p.units)[-2:],
+            axis_labels=tuple(p.axis_labels)[-2:],
             visible=p.visible,
             metadata={NAMES_OF: p.name},
         )
@@ -221,7 +224,7 @@ class NodeNames:
             return False
         at = np.asarray(layer.data, float)
         slot = np.searchsorted(scene.rows, self.placed)
-        box_px = at[:, scene.axes] * scene.scale * scene.zoom
+        box_px = at * scene.scale * scene.zoom
         lo, hi = box_px - scene.half[slot], box_px + scene.half[slot]
         # a name that stays must not cover a moved marker: it moves too
         m = np.flatnonzero(moving)
@@ -245,8 +248,7 @@ class NodeNames:
             markers=(scene.px[still], scene.radius[still]),
             taken=(lo[stays], hi[stays]),
         )
-        new_at = scene.data[scene.rows[sub[ok]]].copy()
-        new_at[:, scene.axes] = centre[ok] / (scene.scale * scene.zoom)
+        new_at = centre[ok] / (scene.scale * scene.zoom)
         idx = np.concatenate([slot[stays], sub[ok]])
         order = np.argsort(idx, kind="stable")
         idx = idx[order]
@@ -274,12 +276,12 @@ class NodeNames:
         s = self.owner
         s.redraws["names"] += 1
         p, viewer = s.points, s.viewer
-        flat = viewer.dims.ndisplay == 2 and s.view.frame is not None
+        flat = viewer.dims.ndisplay == 2 and s.view.frame is not None and self._last_two_displayed()
         if p.text.visible != (not flat):  # 3D: napari's own text on the points (boxes not fixed)
             p.text.visible = not flat
         scene = self._scene(flat)
         if scene is None:
-            self._write(np.zeros(0, np.intp), np.zeros((0, p.ndim)), np.zeros(0, str), np.zeros(0, str))
+            self._write(np.zeros(0, np.intp), np.zeros((0, 2)), np.zeros(0, str), np.zeros(0, str))
         elif tracks is not None and self._place_some(scene, np.isin(scene.ids, list(tracks))):
             pass
         else:
@@ -293,8 +295,7 @@ class NodeNames:
                 avoid=avoid,
                 avoid_radius=EDGE_RADIUS,
             )
-            out = scene.data[scene.rows[ok]].copy()
-            out[:, scene.axes] = at[ok] / (scene.scale * scene.zoom)
+            out = at[ok] / (scene.scale * scene.zoom)
             self._write(scene.rows[ok], out, scene.strings[ok], scene.colors[ok])
         self._depth = self._depth_in_view()
         if scene is not None:
@@ -319,6 +320,12 @@ class NodeNames:
             layer.editable = False  # (napari makes a Points layer editable again on new data)
         self.placed = np.asarray(rows, np.intp)
 
+    def _last_two_displayed(self) -> bool:
+        """The layer's last two axes are the ones displayed (the names layer's own two axes)."""
+        p, dims = self.owner.points, self.owner.viewer.dims
+        offset = dims.ndim - p.ndim
+        return sorted(a - offset for a in dims.displayed) == [p.ndim - 2, p.ndim - 1]
+
     def _scene(self, flat: bool) -> _Scene | None:
         """What a placement needs about the points of the slice in view (None: nothing to name)."""
         s = self.owner
@@ -328,10 +335,7 @@ class NodeNames:
         feats = p.features
         if not flat or n == 0 or n != len(feats) or "node" not in feats:
             return None
-        offset = viewer.dims.ndim - p.ndim
-        axes = [a - offset for a in viewer.dims.displayed if a - offset >= 0]
-        if len(axes) != 2:
-            return None
+        axes = [p.ndim - 2, p.ndim - 1]  # (displayed: _last_two_displayed)
         # the points of the slice in view (a 3D skeleton on a 2D slice shows only those)
         here = np.asarray(p.world_to_data(viewer.dims.point), float)
         other = [a for a in range(p.ndim) if a not in axes]
