@@ -31,11 +31,11 @@ def _settle(n: int = 25) -> None:
 
 def _annotations():
     """The sample's ground truth keyed every 10th frame, with an occluded span and a gap."""
-    from napari_keyskel._napari.sample import _FIGURE, SAMPLE_SHAPE
+    from napari_keyskel._napari.sample import _BODY, _SPREAD, SAMPLE_SHAPE
     from napari_keyskel.core import keyframes as kf
     from napari_keyskel.samples.synthetic import moving_figure
 
-    video, store = moving_figure(n_frames=100, shape=SAMPLE_SHAPE, **_FIGURE)
+    video, store = moving_figure(n_frames=100, shape=SAMPLE_SHAPE, body=_BODY, spread=_SPREAD)
     drop = np.ones(100, bool)
     drop[[*range(0, 100, 10), 99]] = False
     for t in store:
