@@ -39,11 +39,12 @@ if TYPE_CHECKING:
     import napari
     from napari.layers import Layer, Points
 
-    from ._napari.controller import LayerController
+    from ._napari.owner import LayerOwner
 
 __all__ = [
     "add_skeleton_layer",
     "get_controller",
+    "get_owner",
     "get_store",
     "interpolate",
     "open_annotations",
@@ -67,22 +68,6 @@ def _resolve_source(source: SkeletonSource) -> Skeleton | AnnotationStore:
     raise KeyskelError(
         "expected a Skeleton, an AnnotationStore, a preset name or a skeleton file, "
         f"got {type(source).__name__}"
-    )
-
-
-def _empty_store(skeleton: Skeleton, viewer: napari.Viewer, image_layer: Layer | None) -> AnnotationStore:
-    """An empty store shaped like the image (or the viewer): frame axis 0 unless 2-D."""
-    if image_layer is not None:
-        shape = tuple(image_layer.data.shape)
-        ndim = image_layer.ndim
-        shape = shape[:ndim]
-    else:
-        ndim = max(viewer.dims.ndim, 2)
-        shape = tuple(viewer.dims.nsteps)[-ndim:]
-    if ndim == 2:
-        return AnnotationStore(skeleton, coord_ndim=2, frame_axis=None, name=skeleton.name)
-    return AnnotationStore(
-        skeleton, coord_ndim=ndim - 1, frame_axis=0, n_frames=max(int(shape[0]), 1), name=skeleton.name
     )
 
 
@@ -115,54 +100,11 @@ def add_skeleton_layer(
         The Points layer; ``get_store(layer)`` gives its store.
 
     """
+    from ._napari.adding import add_store_layer, empty_store
+
     obj = _resolve_source(source)
-    store = obj if isinstance(obj, AnnotationStore) else _empty_store(obj, viewer, image_layer)
-    return _add_store(viewer, store, name, image_layer)
-
-
-def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> AnnotationSet | None:
-    """A frame table for annotations made over ``image_layer``: its name, size and kind.
-
-    Files written from the layer then carry the image's width and height, every frame of the
-    image (not only the annotated ones) and, for a DICOM volume, a V7 ``dicom`` slot.
-    """
-    media = image_layer.metadata.get("keyskel_media")
-    if media and store.frame_axis is not None and store.coord_ndim == 2:
-        return _media_frame_table(media)
-    shape = tuple(image_layer.data.shape)
-    if getattr(image_layer, "rgb", False):
-        shape = shape[:-1]
-    if store.coord_ndim == 3 and len(shape) >= 3:  # a volume (z, y, x), or one per time point
-        from .formats._volume import volume_frame_table
-
-        item = Path(str(getattr(image_layer.source, "path", None) or image_layer.name)).name
-        return AnnotationSet(frames=volume_frame_table(store, shape, item))
-    if len(shape) < 2 or store.frame_axis is None or store.coord_ndim != 2:
-        return None
-    n_frames = store.n_frames or (shape[store.frame_axis] if len(shape) > 2 else 1)
-    stack = image_layer.metadata.get("keyskel_stack") or {}
-    kind = "dicom" if stack.get("format") in ("dicom", "nifti") else ("video" if n_frames > 1 else "image")
-    item = Path(str(getattr(image_layer.source, "path", None) or image_layer.name)).name
-    frames = [
-        {
-            "item": item,
-            "frame": f,
-            "slot": "0",
-            "slot_type": kind,
-            "width": int(shape[-1]),
-            "height": int(shape[-2]),
-        }
-        for f in range(n_frames)
-    ]
-    return AnnotationSet(frames=frames)
-
-
-def _media_frame_table(media: dict[str, Any]) -> AnnotationSet:
-    """The frame table of a media layer: the video's own frame numbers, each image's name and size."""
-    from .media import frames_table
-
-    kind = "video" if media.get("kind") == "video" else "image"
-    return AnnotationSet(frames=[{**fr, "slot": "0", "slot_type": kind} for fr in frames_table(media)])
+    store = obj if isinstance(obj, AnnotationStore) else empty_store(obj, viewer, image_layer)
+    return add_store_layer(viewer, store, name, image_layer)
 
 
 def _add_store(
@@ -172,39 +114,30 @@ def _add_store(
     image_layer: Layer | None,
     dataset: AnnotationSet | None = None,
 ) -> Points:
-    from ._napari.controller import add_points_layer, expect_store
-    from ._napari.layerdata import points_layer_tuple
+    from ._napari.adding import add_store_layer
 
-    first = 0 if store.frame_axis is None else store.frame_range()[0]
-    if dataset is None and image_layer is not None:
-        dataset = _image_frame_table(store, image_layer)
-    # the layer's name is only its label: the class name written to files is the store's
-    layer_tuple = points_layer_tuple(store, first, name or store.name, dataset=dataset)
-    if image_layer is not None:
-        nd = store.layer_ndim
-        layer_tuple[1]["scale"] = np.asarray(image_layer.scale)[-nd:]
-        layer_tuple[1]["translate"] = np.asarray(image_layer.translate)[-nd:]
-        layer_tuple[1]["units"] = tuple(image_layer.units)[-nd:]
-        layer_tuple[1]["axis_labels"] = tuple(image_layer.axis_labels)[-nd:]
-    expect_store(layer_tuple[1]["metadata"], store)
-    points = add_points_layer(viewer, layer_tuple)
-    from ._napari.media_link import is_media_layer, link
-
-    if image_layer is not None and is_media_layer(image_layer):
-        link(viewer, points, image_layer)  # the media directly below; files name the video's frames
-    return points
+    return add_store_layer(viewer, store, name, image_layer, dataset)
 
 
-def get_controller(layer: Layer) -> LayerController | None:
-    """The live controller of a keyskel Points (or edges) layer in a viewer, if any."""
-    from ._napari.controller import controller_for
+def get_owner(layer: Layer) -> LayerOwner | None:
+    """The owner of a keyskel Points (or edges, or names) layer in a viewer, if any.
 
-    return controller_for(layer)
+    The :class:`~napari_keyskel._napari.owner.LayerOwner` holds the layer's parts: ``store``,
+    ``history``, ``view``, ``names`` (``show_names``), ``bindings``, ``save``, ``review``,
+    ``proposals``, ``views``; ``record(label, fn)`` runs an edit as one undo step, redrawn once.
+    """
+    from ._napari.registry import owner_of
+
+    return owner_of(layer)
+
+
+#: The former name of :func:`get_owner` (the layer's "controller"), kept working.
+get_controller = get_owner
 
 
 def get_store(layer: Layer) -> AnnotationStore:
     """The annotation store of a keyskel Points layer (every frame; arrays shared with the layer)."""
-    ctrl = get_controller(layer)
+    ctrl = get_owner(layer)
     if ctrl is not None:
         return ctrl.store
     meta = getattr(layer, "metadata", {}) or {}
@@ -221,7 +154,7 @@ def interpolate(layer: Points, method: str | Method | None = None) -> list[Chang
     ``method`` (``"linear"``, ``"cubic"``, ``"hold"`` or a :class:`Method`) becomes the layer's
     method; by default the layer keeps its own. In a viewer this is one undo step.
     """
-    ctrl = get_controller(layer)
+    ctrl = get_owner(layer)
     if ctrl is not None:
         return ctrl.interpolate(method)
     store = get_store(layer)
@@ -282,7 +215,7 @@ def to_dataset(layers: Points | Sequence[Points]) -> AnnotationSet:
 
 def _viewer_of(layers: Sequence[Points]) -> napari.Viewer | None:
     for ly in layers:
-        ctrl = get_controller(ly)
+        ctrl = get_owner(ly)
         if ctrl is not None:
             return ctrl.viewer
     return None

@@ -36,11 +36,11 @@ def _settle(n: int = 25) -> None:
 
 def _annotations():
     """The sample's ground truth keyed every 10th frame, with an occluded span and a gap."""
-    from napari_keyskel._napari.sample import _FIGURE, SAMPLE_SHAPE
+    from napari_keyskel._napari.sample import _BODY, _SPREAD, SAMPLE_SHAPE
     from napari_keyskel.core import keyframes as kf
     from napari_keyskel.samples.synthetic import moving_figure
 
-    video, store = moving_figure(n_frames=100, shape=SAMPLE_SHAPE, **_FIGURE)
+    video, store = moving_figure(n_frames=100, shape=SAMPLE_SHAPE, body=_BODY, spread=_SPREAD)
     drop = np.ones(100, bool)
     drop[[*range(0, 100, 10), 99]] = False
     for t in store:
@@ -75,7 +75,7 @@ def loop_gif(path: Path, fps: float = 4.0):
     import imageio.v3 as iio
     import napari
 
-    from napari_keyskel._napari.controller import controller_for
+    from napari_keyskel._napari.registry import owner_of
     from napari_keyskel._qt.timeline_dock import open_timeline
 
     viewer = napari.Viewer(title="napari-keyskel", show=True)
@@ -85,8 +85,8 @@ def loop_gif(path: Path, fps: float = 4.0):
     points = viewer.layers["mouse keypoints"]
     truth = viewer.layers["moving figure"].metadata["keyskel_ground_truth"]
     viewer.layers.selection.active = points
-    controller_for(points).show_names(True)
-    ctrl = controller_for(points)
+    owner_of(points).show_names(True)
+    ctrl = owner_of(points)
     viewer.dims.set_current_step(0, 0)  # napari opens a video on its middle frame
     _settle()
     viewer.reset_view()
@@ -327,7 +327,7 @@ def _docks(args: argparse.Namespace) -> list:
     dock.show_names.setChecked(True)
     viewer.dims.set_current_step(0, args.frame)
     points.selected_data = set()
-    api.get_controller(points).current_instance = 1
+    api.get_owner(points).current_instance = 1
     dock._update_status()  # the next-node indicator of instance 1
     _settle()
     written = []

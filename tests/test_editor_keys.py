@@ -98,7 +98,7 @@ def test_ctrl_o_opens_the_dialog_with_no_active_window(env, qtbot, monkeypatch):
 def test_ctrl_s_with_no_active_window_saves_the_layer_not_napari_s_dialog(
     make_napari_viewer, qtbot, monkeypatch, darwin_file
 ):
-    from napari_keyskel._napari.save import state_for
+    from napari_keyskel._napari.registry import owner_of
 
     viewer = make_napari_viewer(show=True)
     (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
@@ -106,7 +106,7 @@ def test_ctrl_s_with_no_active_window_saves_the_layer_not_napari_s_dialog(
     data = np.asarray(points.data).copy()
     data[0, 1:] += 3.0
     points.data = data  # as a drag leaves it
-    state = state_for(points)
+    state = owner_of(points).save
     assert state.dirty
     asked: list = []
     pick = staticmethod(lambda *a, **k: asked.append(a) or ("", ""))

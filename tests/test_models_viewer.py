@@ -21,7 +21,6 @@ from test_models_core import (
 )
 
 from napari_keyskel import api
-from napari_keyskel._napari.proposals_layer import proposals_for
 from napari_keyskel._qt.models_dock import ModelsPanel
 from napari_keyskel.core.skeleton import Skeleton
 from napari_keyskel.core.store import AnnotationStore
@@ -84,7 +83,7 @@ def test_run_a_yolo_model_from_the_models_tab_over_every_frame(env, qtbot, monke
     choose_where(env.panel, "all")
     run_and_wait(env, qtbot)
     assert env.panel.run_box.run_progress.value() == 6 and env.panel.run_box.run_button.isEnabled()
-    pl = proposals_for(env.ctrl)
+    pl = env.ctrl.proposals
     assert pl is not None and "proposed nodes in 2 instances on 6 frames" in env.panel.status.text()
     for f in range(6):
         on = proposed(pl, f)
@@ -108,7 +107,7 @@ def test_rerunning_on_the_frame_in_view_replaces_its_proposals(env, qtbot, monke
     choose_model(env, qtbot, monkeypatch, yolo_model(env.tmp))
     choose_where(env.panel, "view")
     run_and_wait(env, qtbot)
-    pl = proposals_for(env.ctrl)
+    pl = env.ctrl.proposals
     assert list(proposed(pl, 2)) and not proposed(pl, 1)
     run_and_wait(env, qtbot)
     assert len(proposed(pl, 2)) == 2  # replaced, not doubled
@@ -120,7 +119,7 @@ def test_range_and_frames_between_keys(env, qtbot, monkeypatch):
     env.panel.run_box.range_to.setValue(4)
     choose_where(env.panel, "range")
     run_and_wait(env, qtbot)
-    pl = proposals_for(env.ctrl)
+    pl = env.ctrl.proposals
     assert [f for f in range(6) if proposed(pl, f)] == [3, 4]
     api.set_node(env.points, frame=5, instance=1, node="head", coords=(90.0, 30.0))  # keys on 0 and 5
     choose_where(env.panel, "between_keys")
@@ -141,7 +140,7 @@ def test_a_top_down_model_crops_the_layer_instances(env, qtbot, monkeypatch):
     env.viewer.dims.set_current_step(0, 0)
     choose_where(env.panel, "view")
     run_and_wait(env, qtbot)
-    on = proposed(proposals_for(env.ctrl), 0)
+    on = proposed(env.ctrl.proposals, 0)
     assert list(on) == [1]  # the crop of instance 1 proposes for instance 1
     center, scale = crop_geometry((20.0, 90.0, 28.0, 94.0))
     lo, hi = np.array([20.0, 90.0]), np.array([28.0, 94.0])
@@ -157,7 +156,7 @@ def test_a_top_down_model_crops_the_layer_instances(env, qtbot, monkeypatch):
     assert "detector yolo.onnx" in env.panel.run_box.card_label.text()
     env.viewer.dims.set_current_step(0, 3)
     run_and_wait(env, qtbot)
-    on = proposed(proposals_for(env.ctrl), 3)
+    on = proposed(env.ctrl.proposals, 3)
     assert len(on) == 2 and 1 not in on  # two detected worms, new instances
     boxes = env.panel.run_box.detector.detect([np.repeat(gray_frames(6)[3][..., None], 3, -1)], [3]).boxes
     wants = [crop_to_image(TARGETS, *crop_geometry(b))[::-1, ::-1] for b in boxes]
@@ -183,7 +182,7 @@ def test_the_mapping_dialog_is_saved_with_the_layer(env, qtbot, monkeypatch):
     assert "2 of 3 nodes mapped by explicit mapping" in env.panel.run_box.card_label.text()
     choose_where(env.panel, "view")
     run_and_wait(env, qtbot)
-    (c, _), _ = sorted(proposed(proposals_for(env.ctrl), 2).values(), key=lambda v: v[0][0, 1])
+    (c, _), _ = sorted(proposed(env.ctrl.proposals, 2).values(), key=lambda v: v[0][0, 1])
     assert np.isnan(c[1]).all()  # body: no keypoint
     np.testing.assert_allclose(c[[0, 2]], expected_yolo(KP1, 2)[[2, 0]], atol=1e-3)
 
@@ -199,7 +198,7 @@ def test_cancel_stops_the_run_and_adds_nothing(env, qtbot, monkeypatch):
     qtbot.mouseClick(env.panel.run_box.run_button, LEFT)
     qtbot.mouseClick(env.panel.run_box.run_cancel, LEFT)
     qtbot.waitUntil(lambda: env.panel.run_box.model_worker is None, timeout=30000)
-    pl = proposals_for(env.ctrl)
+    pl = env.ctrl.proposals
     assert pl is None or not any(proposed(pl, f) for f in range(6))
     assert env.panel.run_box.run_progress.value() < 6 and env.panel.run_box.run_button.isEnabled()
 
@@ -215,7 +214,7 @@ def test_a_bad_model_file_is_named_in_the_tab(env, qtbot, monkeypatch):
 
 def test_api_predict_in_a_viewer_and_outside_one(env, tmp_path):
     store = api.predict(env.points, yolo_model(tmp_path), frames=[1, 4])
-    pl = proposals_for(env.ctrl)
+    pl = env.ctrl.proposals
     assert store is pl.store and [f for f in range(6) if proposed(pl, f)] == [1, 4]
     assert (
         np.abs(
@@ -257,7 +256,7 @@ def test_screenshot_of_the_models_tab_with_proposals(make_napari_viewer, qtbot, 
     choose_model(env, qtbot, monkeypatch, yolo_model(tmp_path))
     choose_where(panel, "all")
     run_and_wait(env, qtbot)
-    pl = proposals_for(env.ctrl)
+    pl = env.ctrl.proposals
     assert len(pl.points.data) == 6 and len(pl.edges.data) == 4
     viewer.reset_view()
     shot = viewer.screenshot(canvas_only=False, flash=False)

@@ -237,10 +237,11 @@ def test_removing_a_reviewed_layer_frees_its_store(env, qtbot):
 
 
 def test_review_states_are_undoable_edits_and_unsaved_work(env, qtbot):
-    from napari_keyskel._napari import save
+    from napari_keyskel._napari.registry import owner_of
+    from napari_keyskel._qt import save_hooks as save
 
     save.install(env.viewer)
-    state = save.state_for(env.points)
+    state = owner_of(env.points).save
     d, s = env.dock, env.store
     qtbot.mouseClick(d.check_button, LEFT)
     session = d.session()

@@ -132,7 +132,7 @@ def test_presets_and_files(editor, qtbot, tmp_path):
 def test_editor_tab_changes_the_layer_live(make_napari_viewer, qtbot):
     from qtpy.QtTest import QTest
 
-    from napari_keyskel._napari.controller import controller_for
+    from napari_keyskel._napari.registry import owner_of
     from napari_keyskel._qt.dock import KeyskelDock
 
     viewer = make_napari_viewer()
@@ -142,7 +142,7 @@ def test_editor_tab_changes_the_layer_live(make_napari_viewer, qtbot):
     dock.preset_combo.setCurrentText("mouse_topview")
     qtbot.mouseClick(dock.new_button, LEFT)
     points = viewer.layers["mouse keypoints"]
-    ctrl = controller_for(points)
+    ctrl = owner_of(points)
     store = ctrl.store
     viewer.dims.set_current_step(0, 0)
     viewer.cursor.position = (0, 64, 64)

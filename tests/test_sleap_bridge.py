@@ -326,11 +326,11 @@ def test_napari_opens_and_saves_sleap_files(make_napari_viewer, tmp_path: Path) 
 def test_napari_hooks_without_sleap_io_say_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from napari_keyskel._napari import controller, sleap_io_hooks
+    from napari_keyskel._napari import owner, sleap_io_hooks
 
     path = _save_with_sleap_io(_sio_labels(tmp_path), "sleap", tmp_path / "m.slp")
     shown: list[str] = []
-    monkeypatch.setattr(controller, "notify_error", shown.append)
+    monkeypatch.setattr(owner, "notify_error", shown.append)
     monkeypatch.setitem(sys.modules, "sleap_io", None)
     reader = sleap_io_hooks.get_sleap_reader(str(path))  # offered: detection needs no sleap-io
     assert reader is not None and reader(str(path)) == [(None,)]

@@ -46,7 +46,7 @@ def write_cvat_layers(path: str, layer_data: list[LayerTuple]) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FormatWarning)
         try:
-            written = write(dataset_from_layer_data(layer_data), path, "cvat")  # type: ignore[arg-type]
+            written = write(dataset_from_layer_data(layer_data), path, "cvat")
         except (KeyskelError, OSError) as exc:
             written, failure = [], str(exc)
         else:
@@ -55,7 +55,7 @@ def write_cvat_layers(path: str, layer_data: list[LayerTuple]) -> list[str]:
     if failure:
         _notify(f"keyskel: nothing saved as CVAT XML to {path}: {failure}")
         return []
-    from .save import saved_by_writer
+    from .saving import saved_by_writer
 
     saved_by_writer(layer_data, path, "cvat")  # Ctrl-S writes here, as CVAT XML, from now on
     names = ", ".join(repr(attrs.get("name", "")) for _, attrs, ltype in layer_data if ltype == "points")

@@ -6,7 +6,7 @@ frames (safe in a worker thread: it reads the media and writes nothing), and
 :func:`add_poses` changes the proposals on the GUI thread.
 
 - :func:`media_data` finds the frames: the media layer the annotation layer is linked to
-  (``_napari.media_link.media_layer_of``), else the image layer whose
+  (:attr:`.LayerOwner.media_layer`), else the image layer whose
   frame count is the annotations' (RGB or grey), else the first 3-D image layer. Its ``data`` is
   read one frame at a time (a ``MediaSource``, a dask or numpy array); a multiscale image gives
   its full resolution.
@@ -38,7 +38,7 @@ from ..assist.models import (
 from ..errors import KeyskelError
 
 if TYPE_CHECKING:
-    from .controller import LayerController
+    from .owner import LayerOwner
     from .proposals_layer import ProposalsLayer
 
 __all__ = ["add_poses", "layer_data", "mapping_for", "media_data", "proposals_layer", "run"]
@@ -56,18 +56,16 @@ def layer_data(layer: Any) -> Any:
     return data
 
 
-def media_data(ctrl: LayerController, image: Any = None) -> Any:
+def media_data(owner: LayerOwner, image: Any = None) -> Any:
     """The frames the annotation layer annotates (see the module docstring)."""
     if image is not None:
         return layer_data(image)
-    viewer, points = ctrl.viewer, ctrl.points
-    from .media_link import media_layer_of
-
-    linked = media_layer_of(points, viewer)
+    viewer = owner.viewer
+    linked = owner.media_layer
     if linked is not None:
         return layer_data(linked)
     images = [ly for ly in viewer.layers if type(ly).__name__ == "Image"]
-    n = ctrl.store.n_frames
+    n = owner.store.n_frames
     for ly in images:
         shape = layer_data(ly).shape
         nd = len(shape) - (1 if getattr(ly, "rgb", False) else 0)
@@ -83,22 +81,22 @@ def media_data(ctrl: LayerController, image: Any = None) -> Any:
 
 
 def mapping_for(
-    ctrl: LayerController, model: PoseModel, explicit: Mapping[Any, Any] | None = None
+    owner: LayerOwner, model: PoseModel, explicit: Mapping[Any, Any] | None = None
 ) -> KeypointMapping:
     """The keypoint mapping of ``model`` onto the layer's skeleton."""
-    store = ctrl.store
+    store = owner.store
     return map_keypoints(model.card.names, store.skeleton.nodes, explicit or saved_mapping(store.meta))
 
 
-def proposals_layer(ctrl: LayerController, min_score: float = 0.0) -> ProposalsLayer:
+def proposals_layer(owner: LayerOwner, min_score: float = 0.0) -> ProposalsLayer:
     """The annotation layer's proposals layer (an empty one made if none)."""
-    from .proposals_layer import ProposalsLayer, proposals_for
+    from .proposals_layer import ProposalsLayer
 
-    return proposals_for(ctrl) or ProposalsLayer(ctrl, min_score=min_score)
+    return owner.proposals or ProposalsLayer(owner, min_score=min_score)
 
 
 def run(
-    ctrl: LayerController,
+    owner: LayerOwner,
     model: PoseModel,
     frames: list[int],
     data: Any,
@@ -109,7 +107,7 @@ def run(
     It reads only ``data`` and a copy of the annotations made now (the boxes of a top-down
     model's instances), so it may run in a worker thread while the person edits.
     """
-    store = ctrl.store
+    store = owner.store
     if store.coord_ndim != 2 or store.frame_axis is None:
         raise KeyskelError("a model runs on 2-D annotations of a (t, y, x) video or stack")
     boxes = BoxSource(store.copy(), detector) if model.card.top_down else None
@@ -120,7 +118,7 @@ def add_poses(
     pl: ProposalsLayer, poses: Poses, frames: list[int], mapping: KeypointMapping, label: str = "model"
 ) -> tuple[int, int]:
     """Replace the proposals on ``frames`` by ``poses``; returns ``(instances, nodes)`` added."""
-    s, ann = pl.store, pl.ctrl.store
+    s, ann = pl.store, pl.owner.store
     first = max([*ann.tracks, *s.tracks, 0]) + 1
     linked = link_tracks(poses, first)
     new = poses_to_store(linked, ann, mapping)

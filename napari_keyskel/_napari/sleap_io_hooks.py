@@ -31,7 +31,7 @@ LayerTuple = tuple[Any, dict[str, Any], str]
 
 
 def _notify(message: str) -> None:
-    from .controller import notify_error
+    from .owner import notify_error
 
     notify_error(message)
 
@@ -42,7 +42,7 @@ def get_sleap_reader(path: str | Sequence[str]) -> Callable[..., list[Any]] | No
         if len(path) != 1:
             return None
         path = path[0]
-    fmt = detect_sleap_format(path)
+    fmt = detect_sleap_format(str(path))
     return None if fmt is None else partial(read_sleap_layers, fmt=fmt)
 
 

@@ -4,8 +4,9 @@ Tabs: *Annotate* (layer picker, new layer from a preset, display options, the ne
 place, undo/redo and the key bindings), *Skeleton* (:class:`SkeletonEditor`, applied to the layer
 live), *Review*, *3D / views* and *Models*; the keyframe timeline is docked across the bottom of
 the window (:func:`~napari_keyskel._qt.timeline_dock.open_timeline`). Edits from every tab go
-through the layer's :class:`~napari_keyskel._napari.bindings.Bindings`, so they are undoable and
-update only what they touched.
+through the layer's owner (:class:`~napari_keyskel._napari.owner.LayerOwner`, found with
+:func:`~napari_keyskel._napari.registry.owner_of`), so they are undoable and redrawn once, for
+what they touched; the dock repaints its status line from the owner's ``changed``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     import napari
 
     from .._napari.bindings import Bindings
-    from .._napari.controller import LayerController
+    from .._napari.owner import LayerOwner
 
 __all__ = ["KeyskelDock", "is_keyskel_layer"]
 
@@ -67,9 +68,11 @@ class KeyskelDock(QWidget):
         super().__init__(parent)
         from .._napari.napari_private import unwrap_proxy
 
-        self.viewer = unwrap_proxy(napari_viewer)  # see napari_private: sessions need the real one
+        self.viewer = unwrap_proxy(napari_viewer)  # see napari_private: owners need the real one
         self.setObjectName("keyskel-dock")
-        self._wired: set[int] = set()
+        self._wired: weakref.WeakSet[LayerOwner] = weakref.WeakSet()
+        #: How many times the status line was redrawn (for tests and profiles).
+        self.status_redraws = 0
         self._counts = _Counts()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
@@ -178,10 +181,10 @@ class KeyskelDock(QWidget):
         self.editor.draft_closed.connect(self._on_layer_changed)
         self.timeline.edit_hook = self._timeline_edit
         self.timeline.axis_hook = self._set_frame_axis
-        from .._napari.controller import connect_viewer
+        from .save_hooks import install
 
-        connect_viewer(self.viewer)  # every keyskel layer gets a controller (and edges layer)
-        # after the controllers' own handlers: a new layer has its controller when we look
+        install(self.viewer)  # every keyskel layer gets an owner (and edges layer); Ctrl-S, autosave
+        # after the owners' own handlers: a new layer has its owner when we look
         self.viewer.layers.events.inserted.connect(self._refresh_layers, position="last")
         self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
         self.viewer.dims.events.current_step.connect(self._on_step, position="last")
@@ -197,6 +200,8 @@ class KeyskelDock(QWidget):
         current = self.tabs.currentWidget()
         for i in range(self.tabs.count()):
             page = self.tabs.widget(i)
+            if page is None:
+                continue
             policy = QSizePolicy.Policy.Preferred if page is current else QSizePolicy.Policy.Ignored
             page.setSizePolicy(QSizePolicy.Policy.Preferred, policy)
 
@@ -222,27 +227,27 @@ class KeyskelDock(QWidget):
         name = self.layer_combo.currentText()
         return self.viewer.layers[name] if name in self.viewer.layers else None  # noqa: SIM401 (no .get)
 
-    def controller(self) -> LayerController | None:
-        """The live controller of the current layer, if it has one."""
+    def owner(self) -> LayerOwner | None:
+        """The owner of the current layer, if it has one."""
         layer = self.current_layer()
         if layer is None:
             return None
-        from .._napari.controller import controller_for
+        from .._napari.registry import owner_of
 
         # never attach here: the dock reacts to layer insertions and removals (also while the
         # viewer closes), and attaching adds an edges layer; connect_viewer() attaches them all
-        return controller_for(layer)
+        return owner_of(layer)
 
     def bindings(self) -> Bindings | None:
         """Key bindings and history of the current layer."""
-        ctrl = self.controller()
+        ctrl = self.owner()
         if ctrl is None:
             return None
         return ctrl.bindings
 
     def current_store(self) -> AnnotationStore | None:
-        """The store behind the current layer (the controller's, edited live)."""
-        ctrl = self.controller()
+        """The store behind the current layer (its owner's, edited live)."""
+        ctrl = self.owner()
         if ctrl is not None:
             return ctrl.store
         layer = self.current_layer()
@@ -264,34 +269,30 @@ class KeyskelDock(QWidget):
         self.layer_combo.blockSignals(False)
         self._on_layer_changed()
 
-    def _wire(self, ctrl: LayerController, b: Bindings) -> None:
-        """Connect a layer's signals once (the handlers act only while it is the current one)."""
-        if id(ctrl) in self._wired:
+    def _wire(self, ctrl: LayerOwner, b: Bindings) -> None:
+        """Connect a layer's signals once (the handlers act only while it is the current one).
+
+        The status line is redrawn once per edit (the owner's ``changed``) and once per frame step
+        (the viewer's ``current_step``); the bottom timeline follows the owner by itself.
+        """
+        if ctrl in self._wired:
             return
-        self._wired.add(id(ctrl))
+        self._wired.add(ctrl)
 
         def on_changed(changes: list[Change]) -> None:
             self._counts.forget(ctrl.store, changes)
-            if self.controller() is ctrl:
-                self.timeline.refresh()
+            if self.owner() is ctrl:
                 self._update_status()
                 self._follow_skeleton()
 
         def on_message(text: str) -> None:
-            if self.controller() is ctrl:
+            if self.owner() is ctrl:
                 self.next_node_label.setText(b.next_node_text())
                 self.status.setText(text)
 
         ctrl.changed.connect(on_changed)
-
-        def on_frame(frame: Any) -> None:
-            if self.controller() is ctrl:
-                self.timeline.refresh()
-                self._update_status()
-
-        ctrl.frame_changed.connect(on_frame)
         b.message.connect(on_message)
-        ctrl.names_toggled.connect(lambda _: self._sync_names_box() if self.controller() is ctrl else None)
+        ctrl.names_toggled.connect(lambda _: self._sync_names_box() if self.owner() is ctrl else None)
 
     def _on_active(self, event: Any = None) -> None:
         """Selecting an annotation layer in napari's layer list makes it the dock's layer."""
@@ -300,7 +301,7 @@ class KeyskelDock(QWidget):
             self.layer_combo.setCurrentText(layer.name)
 
     def _on_layer_changed(self, *_: Any) -> None:
-        ctrl = self.controller()
+        ctrl = self.owner()
         b = self.bindings()
         if ctrl is not None and b is not None:
             self._wire(ctrl, b)
@@ -337,6 +338,7 @@ class KeyskelDock(QWidget):
 
     def _update_status(self, event: Any = None) -> None:
         """Status line; the counts are recounted for the tracks an edit touched only."""
+        self.status_redraws += 1
         store = self.current_store()
         if store is None:
             self.status.setText("")
@@ -358,6 +360,8 @@ class KeyskelDock(QWidget):
         if store.frame_axis is None:
             return 0
         layer = self.current_layer()
+        if layer is None:
+            return None
         axis = self.viewer.dims.ndim - layer.ndim + store.frame_axis
         step = int(self.viewer.dims.current_step[axis])
         return step if store.n_frames is None or step < store.n_frames else None
@@ -375,8 +379,6 @@ class KeyskelDock(QWidget):
         store = self.current_store()
         if b is None or store is None:
             return
-        from .._napari.bindings import reload_skeleton
-
         try:
             with b.history.edit("edit skeleton"):
                 skeleton_edit.apply_skeleton(store, skeleton, mapping)
@@ -385,14 +387,12 @@ class KeyskelDock(QWidget):
             self.editor.set_skeleton(store.skeleton)
             return
         with b.applying():
-            reload_skeleton(b.ctrl)
+            b.owner.reload_skeleton()  # (its redraw: the timeline and the status follow)
         self._show_skeleton()
-        self.timeline.refresh()
-        self._update_status()
 
     def _set_frame_axis(self, world_axis: int) -> None:
         """Interpolate along another viewer axis (only while the layer has no annotations)."""
-        ctrl, b = self.controller(), self.bindings()
+        ctrl, b = self.owner(), self.bindings()
         if ctrl is None or b is None:
             return
         store = ctrl.store
@@ -423,8 +423,6 @@ class KeyskelDock(QWidget):
 
     def _after_replay(self) -> None:
         self._follow_skeleton()
-        self.timeline.refresh()
-        self._update_status()
 
     def _follow_skeleton(self) -> None:
         """Show the layer's skeleton in the editor and the list (after undo/redo of a skeleton edit)."""
@@ -442,15 +440,14 @@ class KeyskelDock(QWidget):
         """
         from napari.layers import Image
 
-        from ..api import add_skeleton_layer
+        from .._napari.adding import add_store_layer, empty_store
 
         if not isinstance(skeleton, Skeleton):  # (a button's clicked(bool) passes a bool)
             skeleton = get_preset(self.preset_combo.currentText())
         image = next((ly for ly in self.viewer.layers.selection if isinstance(ly, Image)), None)
         image = image or next((ly for ly in reversed(self.viewer.layers) if isinstance(ly, Image)), None)
-        points = add_skeleton_layer(
-            self.viewer, skeleton, name=f"{skeleton.name} keypoints", image_layer=image
-        )
+        store = empty_store(skeleton, self.viewer, image)
+        points = add_store_layer(self.viewer, store, f"{skeleton.name} keypoints", image)
         if self.editor.has_draft and skeleton is self.editor.skeleton:
             self.editor.leave_draft()  # the draft is the new layer's skeleton now
         self.layer_combo.setCurrentText(points.name)
@@ -460,19 +457,19 @@ class KeyskelDock(QWidget):
         return points
 
     def _on_show_names(self, checked: bool) -> None:
-        ctrl = self.controller()
+        ctrl = self.owner()
         if ctrl is not None:
             ctrl.show_names(checked)
 
     def _sync_names_box(self) -> None:
         """Tick "show node names" as the current layer shows them (its names layer exists)."""
-        ctrl = self.controller()
+        ctrl = self.owner()
         self.show_names.blockSignals(True)
         self.show_names.setChecked(bool(ctrl is not None and ctrl.names_shown))
         self.show_names.blockSignals(False)
 
     def _on_color_by(self, mode: str) -> None:
-        ctrl = self.controller()
+        ctrl = self.owner()
         if ctrl is not None:
             ctrl.set_color_by(mode)
 

@@ -48,12 +48,19 @@ __all__ = ["ModelsPanel"]
 
 
 def _selected_keyskel_layer(viewer: Any) -> Any:
-    from .._napari.controller import controller_for
+    from .._napari.registry import owner_of
 
     active = viewer.layers.selection.active
-    if active is not None and controller_for(active) is not None:
+    if active is not None and owner_of(active) is not None:
         return active
-    return next((ly for ly in viewer.layers if controller_for(ly) is not None), None)
+    return next((ly for ly in viewer.layers if owner_of(ly) is not None), None)
+
+
+def _thread_worker(work: Callable[[], Any], progress: dict[str, Any]) -> Any:
+    """A thread worker of napari, with a progress bar in its activity dock."""
+    from napari.qt.threading import create_worker
+
+    return create_worker(work, _progress=progress)
 
 
 class ModelsPanel(QWidget):
@@ -140,20 +147,21 @@ class ModelsPanel(QWidget):
         self.open_button.clicked.connect(self._open_dialog)
 
     # -- the proposals layer of the current annotation layer --------------------------------------
-    def controller(self) -> Any:
-        from .._napari.controller import controller_for
+    def owner(self) -> Any:
+        """The owner of the current annotation layer, if any."""
+        from .._napari.registry import owner_of
 
         layer = self.layer_hook()
-        return None if layer is None else controller_for(layer)
+        return None if layer is None else owner_of(layer)
 
     def proposals(self, create: bool = True) -> ProposalsLayer | None:
         """The proposals layer of the current annotation layer (made empty if ``create``)."""
-        from .._napari.proposals_layer import ProposalsLayer, proposals_for
+        from .._napari.proposals_layer import ProposalsLayer
 
-        ctrl = self.controller()
+        ctrl = self.owner()
         if ctrl is None:
             return None
-        pl = proposals_for(ctrl)
+        pl = ctrl.proposals
         if pl is None and create:
             pl = ProposalsLayer(ctrl, min_score=self.min_score)
         return pl
@@ -176,7 +184,7 @@ class ModelsPanel(QWidget):
         from ..assist.proposals import proposals_from_dataset, with_image_ids
         from ..formats import read
 
-        ctrl = self.controller()
+        ctrl = self.owner()
         if ctrl is None:
             self.say("no annotation layer")
             return None
@@ -245,13 +253,13 @@ class ModelsPanel(QWidget):
         """Follow the current instance (forward +1 / backward -1) in a worker; returns it."""
         n = self.n_frames.value() or None
         into = "annotations" if self.as_positions.isChecked() else "proposals"
-        return self._run(lambda p: p.propagate(direction, n_frames=n, into=into))
+        return self._run(lambda p: p.propagate(direction, n_frames=n, into=into, run=_thread_worker))
 
     def interpolate_with_image(self) -> Any:
         """Image-guided in-betweens of the current instance (every instance if none), in a worker."""
-        ctrl = self.controller()
+        ctrl = self.owner()
         tid = None if ctrl is None else ctrl.current_instance
-        return self._run(lambda p: p.interpolate_with_image(track_id=tid))
+        return self._run(lambda p: p.interpolate_with_image(track_id=tid, run=_thread_worker))
 
     def cancel(self) -> None:
         """Cancel the running worker."""

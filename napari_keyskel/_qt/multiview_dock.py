@@ -138,8 +138,7 @@ class MultiViewPanel(QWidget):
             _disconnect(self.viewer.layers.events, self._refresh_images)
 
     def _fill_images(self) -> None:
-        ticked = {self.image_list.item(i).text() for i in range(self.image_list.count())
-                  if self.image_list.item(i).checkState() == Qt.CheckState.Checked}  # fmt: skip
+        ticked = set(self._ticked())
         self.image_list.clear()
         for layer in self.viewer.layers:
             if type(layer).__name__ == "Image":
@@ -150,14 +149,18 @@ class MultiViewPanel(QWidget):
 
     def set_checked(self, names: list[str]) -> None:
         """Tick the image layers called ``names`` (and untick the others)."""
-        for i in range(self.image_list.count()):
-            item = self.image_list.item(i)
+        for item in self._items():
             item.setCheckState(Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked)
 
+    def _items(self) -> list[QListWidgetItem]:
+        items = (self.image_list.item(i) for i in range(self.image_list.count()))
+        return [item for item in items if item is not None]
+
+    def _ticked(self) -> list[str]:
+        return [item.text() for item in self._items() if item.checkState() == Qt.CheckState.Checked]
+
     def _checked_images(self) -> list[Any]:
-        names = [self.image_list.item(i).text() for i in range(self.image_list.count())
-                 if self.image_list.item(i).checkState() == Qt.CheckState.Checked]  # fmt: skip
-        return [self.viewer.layers[n] for n in names]
+        return [self.viewer.layers[n] for n in self._ticked()]
 
     def _report(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
@@ -237,9 +240,12 @@ class MultiViewPanel(QWidget):
         self._report(f"{plural(n, 'proposal')} placed as keys in {self.session.names[v]}")
 
     def _go_to_flag(self, row: int, _col: int) -> None:
-        frame = int(self.flag_table.item(row, 1).text())
-        view = self.session.names.index(self.flag_table.item(row, 0).text())
-        ctrl = self.session.controllers[view]
+        frame_item, view_item = self.flag_table.item(row, 1), self.flag_table.item(row, 0)
+        if frame_item is None or view_item is None:
+            return
+        frame = int(frame_item.text())
+        view = self.session.names.index(view_item.text())
+        ctrl = self.session.owners[view]
         fa = ctrl.store.frame_axis
         if fa is not None:
             world = self.viewer.dims.ndim - ctrl.points.ndim + fa

@@ -138,9 +138,9 @@ class ReviewDock(QWidget):
         self.fix_button.clicked.connect(lambda: self.mark("needs_fix"))
         self.reject_button.clicked.connect(lambda: self.mark("rejected"))
         self.clear_button.clicked.connect(lambda: self.mark(None))
-        from .._napari.controller import connect_viewer
+        from .save_hooks import install
 
-        connect_viewer(self.viewer)
+        install(self.viewer)  # owners for the layers (and the window's save hooks)
         self.viewer.layers.events.inserted.connect(self._refresh_layers, position="last")
         self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
         self.viewer.layers.selection.events.active.connect(self._on_active)
@@ -167,24 +167,20 @@ class ReviewDock(QWidget):
         layer = self.viewer.layers.selection.active
         if (
             layer is not None
-            and layer.name in self._controllers()
+            and layer.name in self._owners()
             and layer.name != self.layer_combo.currentText()
         ):
             self.set_layer(layer.name)
 
     # -- layers ---------------------------------------------------------------------------------
-    def _controllers(self) -> dict[str, Any]:
-        from .._napari.controller import controller_for
+    def _owners(self) -> dict[str, Any]:
+        """The owners of the viewer's annotation layers, by layer name."""
+        from .._napari.registry import owners
 
-        out = {}
-        for layer in self.viewer.layers:
-            ctrl = controller_for(layer)
-            if ctrl is not None and ctrl.points is layer:
-                out[layer.name] = ctrl
-        return out
+        return {o.points.name: o for o in owners(self.viewer)}
 
     def _refresh_layers(self, event: Any = None) -> None:
-        names = list(self._controllers())
+        names = list(self._owners())
         for combo in (self.layer_combo, self.compare_combo):
             current = combo.currentText()
             combo.blockSignals(True)
@@ -205,11 +201,9 @@ class ReviewDock(QWidget):
         return self._session
 
     def _on_layer(self, *_: Any) -> None:
-        from .._napari.review_session import session_for
-
         self._compare_with_another()
-        ctrl = self._controllers().get(self.layer_combo.currentText())
-        session = None if ctrl is None else session_for(ctrl)
+        owner = self._owners().get(self.layer_combo.currentText())
+        session = None if owner is None else owner.review
         if session is self._session:
             return
         if self._session is not None:
@@ -229,10 +223,10 @@ class ReviewDock(QWidget):
     def compare(self) -> None:
         """Add the disagreements with the layer picked under *Compare with*."""
         s = self._session
-        other = self._controllers().get(self.compare_combo.currentText())
+        other = self._owners().get(self.compare_combo.currentText())
         if s is None or other is None:
             return
-        if other is s.ctrl:
+        if other is s.owner:
             self.progress_label.setText("pick another layer to compare with")
             return
         try:
@@ -325,6 +319,7 @@ class ReviewDock(QWidget):
             if state:
                 entry = get_state(s.store, int(flags.frame[i]), tid) or {}
                 item.setToolTip(4, f"{state.replace('_', ' ')}: {entry.get('comment') or 'no comment'}")
+            assert group is not None  # (the first flag opened its frame's group)
             group.addChild(item)
             self._items[i] = item
         self.tree.expandAll()

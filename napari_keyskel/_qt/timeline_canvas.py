@@ -248,12 +248,34 @@ class TimelineCanvas(QWidget):
 
     def refresh(self) -> None:
         """Resize to the rows and repaint."""
-        _, tops = self._row_tops()
+        rows, tops = self._row_tops()
+        self._painted_layout = (rows, tops)
         h = max(int(tops[-1]) + 4, ROW_H * 2)
         if h != self.minimumHeight() or h != self.maximumHeight():
             self.setFixedHeight(h)
             self.rows_resized.emit(h)
         self.update()
+
+    def refresh_tracks(self, track_ids: set[int]) -> bool:
+        """Repaint only the rows of ``track_ids``; False (nothing done) when the rows themselves changed."""
+        rows, tops = self._row_tops()
+        layout = getattr(self, "_painted_layout", None)
+        if layout is None or layout[0] != rows:
+            return False
+        for i, (tid, _) in enumerate(rows):
+            if tid in track_ids:
+                self.update(0, int(tops[i]), self.width(), int(tops[i + 1] - tops[i]))
+        return True
+
+    def set_current(self, frame: int | None) -> None:
+        """Move the current-frame line: repaint the two columns it leaves and enters."""
+        if frame == self.current:
+            return
+        for f in (self.current, frame):
+            if f is not None and self.lo <= f < self.hi:
+                x = int(self.x_of(f + 0.5))
+                self.update(x - 3, 0, 7, self.height())
+        self.current = frame
 
     # -- geometry -------------------------------------------------------------------------------
     def strip_width(self) -> float:

@@ -20,7 +20,6 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from .. import __version__
@@ -29,6 +28,7 @@ from ..core.interpolate import Method
 from ..core.wording import plural
 from ..errors import FormatWarning, KeyskelError
 from ..formats.sleap import SLEAP_FORMATS
+from ._io import is_results, read_input, report_written, write_output
 from .parallel import add_options as add_parallel_options
 
 __all__ = ["main"]
@@ -36,56 +36,28 @@ __all__ = ["main"]
 _METHODS = Method.names()
 
 
-def _read(args: argparse.Namespace, path: str) -> tuple[AnnotationSet, str]:
-    if getattr(args, "dataset", None) is not None:  # already read (by Dask workers: cli_parallel)
-        return args.dataset
-    from ..formats import read_detected
-
-    images = getattr(args, "images", None)
-    return read_detected(path, getattr(args, "skeleton", None), images=images)
-
-
-def _write(ds: AnnotationSet, path: str, fmt: str, results: bool = False) -> list[Path]:
-    from ..formats import write
-
-    if fmt == "coco":
-        return write(ds, path, "coco", results=results)
-    return write(ds, path, fmt)
-
-
-def _is_results(ds: AnnotationSet) -> bool:
-    meta = ds.meta.get("coco")
-    return isinstance(meta, dict) and meta.get("kind") == "results"
-
-
-def _report(paths: list[Path]) -> None:
-    print(f"wrote {len(paths)} file{'s' if len(paths) != 1 else ''}:")
-    for p in paths:
-        print(f"  {p}")
-
-
 def _cmd_convert(args: argparse.Namespace) -> int:
-    ds, fmt = _read(args, args.input)
+    ds, fmt = read_input(args, args.input)
     to = args.to or ("coco" if fmt == "darwin" else "darwin")
-    results = bool(args.results or (to == "coco" and fmt == "coco" and _is_results(ds)))
-    _report(_write(ds, args.output, to, results))
+    results = bool(args.results or (to == "coco" and fmt == "coco" and is_results(ds)))
+    report_written(write_output(ds, args.output, to, results))
     return 0
 
 
 def _cmd_interpolate(args: argparse.Namespace) -> int:
     from ..core.keyframes import interpolate_all  # written alongside; imported only when needed
 
-    ds, fmt = _read(args, args.input)
+    ds, fmt = read_input(args, args.input)
     for store in ds.stores:
         interpolate_all(store, method=args.method)  # fills the store in place
-    _report(_write(ds, args.output, fmt, _is_results(ds)))
+    report_written(write_output(ds, args.output, fmt, is_results(ds)))
     return 0
 
 
 def _kept(ds: AnnotationSet) -> dict[str, int]:
     """What a format keeps without modelling it (other categories, annotations of other types)."""
-    coco = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
-    darwin = ds.meta.get("darwin") if isinstance(ds.meta.get("darwin"), dict) else {}
+    coco: dict[str, Any] = ds.meta["coco"] if isinstance(ds.meta.get("coco"), dict) else {}
+    darwin: dict[str, Any] = ds.meta["darwin"] if isinstance(ds.meta.get("darwin"), dict) else {}
 
     def listed(d: dict[str, Any], key: str) -> list[Any]:  # (kept meta may be damaged)
         v = d.get(key)
@@ -192,7 +164,7 @@ def _frames_text(info: dict[str, Any]) -> str:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    ds, fmt = _read(args, args.input)
+    ds, fmt = read_input(args, args.input)
     info = _summary(ds, fmt, args.input)
     info["media"] = _media(ds, args.input)
     if args.json:
@@ -221,7 +193,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    ds, fmt = _read(args, args.input)
+    ds, fmt = read_input(args, args.input)
     info = _summary(ds, fmt, args.input)
     sets = "; ".join(
         f"{s['name']}: {plural(len(s['nodes']), 'node')}"
@@ -306,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    error: str | None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FormatWarning)
         try:

@@ -102,7 +102,7 @@ def _read(path: str, skeleton: str | None, images: str | None = None) -> tuple[A
 def _cmd_propagate(args: argparse.Namespace) -> int:
     from ..assist.propagate import FrameSource, interpolate_with_image
     from ..core.keyframes import interpolate_all
-    from .main import _report, _write
+    from ._io import report_written, write_output
 
     ds, fmt = _read(args.annotations, args.skeleton)
     if args.method == "track":
@@ -117,7 +117,7 @@ def _cmd_propagate(args: argparse.Namespace) -> int:
     else:
         for store in ds.stores:
             interpolate_all(store, method=args.method)
-    _report(_write(ds, args.output, fmt))
+    report_written(write_output(ds, args.output, fmt))
     return 0
 
 
@@ -176,7 +176,7 @@ def _accept_results(args: argparse.Namespace, props: Any, ds: Any, fmt: str) -> 
     """``keyskel accept`` of a results list without ``--images`` (see the module docstring)."""
     from ..assist.proposals import accept, proposals_from_dataset, with_image_ids
     from ..core.annotation_set import AnnotationSet
-    from .main import _report, _write
+    from ._io import report_written, write_output
 
     total = 0
     frames = with_image_ids(ds.frames, args.annotations)
@@ -197,17 +197,17 @@ def _accept_results(args: argparse.Namespace, props: Any, ds: Any, fmt: str) -> 
             f"{target.name}: accepted {res.count} nodes into {len(res.tracks)} instances "
             f"({len(res.created)} new)"
         )
-    _report(_write(ds, args.output, fmt))
+    report_written(write_output(ds, args.output, fmt))
     return 0 if total or not args.require else 1
 
 
 def _cmd_accept(args: argparse.Namespace) -> int:
     from ..assist.proposals import accept
-    from .main import _is_results, _report, _write
+    from ._io import is_results, report_written, write_output
 
     props, _ = _read(args.proposals, args.skeleton, args.images)
     ds, fmt = _read(args.annotations, args.skeleton)
-    if args.images is None and _is_results(props):
+    if args.images is None and is_results(props):
         return _accept_results(args, props, ds, fmt)
     fmap = _frame_map(props, ds, args.proposals)
     total = 0
@@ -231,7 +231,7 @@ def _cmd_accept(args: argparse.Namespace) -> int:
             f"{p.name}: accepted {plural(res.count, 'node')} into {plural(len(res.tracks), 'instance')} "
             f"({len(res.created)} new)"
         )
-    _report(_write(ds, args.output, fmt))
+    report_written(write_output(ds, args.output, fmt))
     return 0 if total or not args.require else 1
 
 

@@ -27,12 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from ...cli.parallel import CHUNKS_PER_WORKER
 from ...core.annotation_set import AnnotationSet
 from ...core.store import AnnotationStore
 from ...errors import FormatError
 
-__all__ = ["cut_points", "write_coco_parallel"]
+__all__ = ["CHUNKS_PER_WORKER", "cut_points", "write_coco_parallel"]
+
+#: Chunks per worker: a few, so that a worker slowed by other jobs does not hold up the rest.
+CHUNKS_PER_WORKER = 2
 
 
 def cut_points(ds: AnnotationSet, n_parts: int) -> list[int] | None:

@@ -8,7 +8,7 @@ folder under its name (a new layer: its name, in napari's last folder); napari's
 stay on the list. Any other selection gets napari's own dialog.
 
 The napari private names this needs (the ``QtViewer`` method the menu calls, ``LayerList.save``'s
-writer argument) are in :mod:`.napari_private`. Qt is imported only when the dialog opens.
+writer argument) are in :mod:`napari_keyskel._napari.napari_private`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .napari_private import main_window, replace_save_selected_dialog, save_with_writer
-from .save import state_for
+from .._napari.napari_private import main_window, replace_save_selected_dialog, save_with_writer
+from .._napari.registry import owner_of
 
 __all__ = ["install", "keyskel_save_dialog", "suggested_target"]
 
@@ -34,7 +34,8 @@ def suggested_target(layer: Any) -> tuple[Path | None, str]:
     """``(file, format)`` the dialog starts from: where the layer was saved or read, and how."""
     from .. import formats
 
-    state = state_for(layer)
+    owner = owner_of(layer)
+    state = owner.save if owner is not None else None
     path = state.path if state is not None else None
     if path is None:
         source = ((layer.metadata.get("keyskel") or {}).get("dataset") or {}).get("source")
