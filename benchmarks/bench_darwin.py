@@ -1,27 +1,42 @@
-"""Benchmark the Darwin reader/writer against plain JSON parsing/serialising of the same files.
+"""V7 Darwin read/write speed against orjson and json on a V7 export folder, and darwin-py.
 
-200 Darwin video files (300 frames, 17 nodes, one skeleton track each, every frame written) are
-generated in a temporary folder. Reading is compared with ``json.load`` of every file (the
-baseline: the least any reader must do) and, if the cached darwin-py venv exists
-(``python tests/_darwinpy_env.py`` creates it), with darwin-py's ``parse_darwin_json`` timed
-inside that venv. Writing is compared with ``json.dumps`` of the same documents.
+A folder of ``n_files`` Darwin video files (default 1,000 items of 30 frames, 17 nodes, one
+skeleton track each, every frame written as V7 exports do) is generated in a temporary folder.
+Times are the best of 3, wall clock and CPU time of this process (the machine may be shared):
+
+- reading: orjson parsing every file (read + ``orjson.loads``: the baseline; also with the cyclic
+  garbage collector paused, as our reader runs), ``json.load`` of every file, ``read_darwin`` of
+  the folder and, if the cached darwin-py venv exists (``python tests/_darwinpy_env.py`` makes
+  it), darwin-py's ``parse_darwin_json`` timed inside that venv (wall clock);
+- writing: ``orjson.dumps`` + a plain write of every document (the baseline), ``json.dumps`` +
+  write, and ``write_darwin`` of the folder (build, serialise, atomic all-or-nothing write:
+  every file to a temporary file, flushed to disk with ``fsync``, then renamed), and the part of
+  it before the disk (``build_documents`` + serialise).
+
+Targets (issue 25): read at most 2x orjson parsing the files; write at most 1.5x
+``orjson.dumps`` + write.
 
 Run: ``python benchmarks/bench_darwin.py [n_files] [n_frames]``
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from napari_keyskel.core.presets import coco_person
+from napari_keyskel.formats._jsonio import dumps_json
 from napari_keyskel.formats.darwin import read_darwin, write_darwin
+from napari_keyskel.formats.darwin._write import build_documents
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import _darwinpy_env
@@ -75,20 +90,34 @@ def make_doc(i: int, n_frames: int, nodes: tuple[str, ...], rng: np.random.Gener
     }
 
 
-def best_of(fns: dict, repeat: int = 5) -> dict:
-    """Minimum time of each function, runs interleaved so load changes hit all alike."""
-    times: dict = {k: [] for k in fns}
+def best_of(fns: dict[str, Callable[[], object]], repeat: int = 3) -> dict[str, tuple[float, float]]:
+    """Minimum (wall, CPU) time of each function, runs interleaved so load changes hit all alike."""
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in fns}
     for _ in range(repeat):
         for k, fn in fns.items():
-            t0 = time.perf_counter()
+            gc.collect()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: min(v) for k, v in times.items()}
+            times[k].append((time.perf_counter() - t0, time.process_time() - c0))
+    return {k: (min(w for w, _ in v), min(c for _, c in v)) for k, v in times.items()}
+
+
+def nogc(fn: Callable[[], object]) -> Callable[[], object]:
+    """``fn`` with the cyclic garbage collector paused (as keyskel's readers and writers run)."""
+
+    def run() -> object:
+        gc.disable()
+        try:
+            return fn()
+        finally:
+            gc.enable()
+
+    return run
 
 
 def main() -> None:
-    n_files = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    n_frames = int(sys.argv[2]) if len(sys.argv) > 2 else 300
+    n_files = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    n_frames = int(sys.argv[2]) if len(sys.argv) > 2 else 30
     nodes = coco_person().nodes
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,54 +125,78 @@ def main() -> None:
         src.mkdir()
         docs = [make_doc(i, n_frames, nodes, rng) for i in range(n_files)]
         for i, d in enumerate(docs):
-            (src / f"video_{i:04d}.json").write_text(json.dumps(d))
+            (src / f"video_{i:04d}.json").write_bytes(orjson.dumps(d))
         files = sorted(src.glob("*.json"))
         size = sum(p.stat().st_size for p in files) / 1e6
-        print(f"{n_files} files x {n_frames} frames x {len(nodes)} nodes ({size:.0f} MB)\n")
+        print(f"{n_files} items x {n_frames} frames x {len(nodes)} nodes ({size:.0f} MB)\n")
 
-        def json_load() -> None:
+        def orjson_files() -> list[object]:
+            return [orjson.loads(p.read_bytes()) for p in files]
+
+        def json_files() -> list[object]:
+            out = []
             for p in files:
                 with open(p, "rb") as fh:
-                    json.load(fh)
+                    out.append(json.load(fh))
+            return out
 
         ds = read_darwin(src)
-        t = best_of({"json": json_load, "read": lambda: read_darwin(src)})
-        t_json, t_read = t["json"], t["read"]
         n_points = sum(s.counts()["points"] for s in ds.stores)
         assert n_points == n_files * n_frames * len(nodes), n_points
-
+        r = best_of(
+            {
+                "orjson": orjson_files,
+                "orjson_nogc": nogc(orjson_files),
+                "json": json_files,
+                "ours": lambda: read_darwin(src),
+            }
+        )
         t_dpy = None
         py = _darwinpy_env.existing_python()
         if py is not None:
             runs = [_darwinpy_env.run_in_venv(_darwinpy_env.TIME_SCRIPT, [str(src)], py) for _ in range(2)]
-            t_dpy = min(r["seconds"] for r in runs)
+            t_dpy = min(run["seconds"] for run in runs)
 
-        out = Path(tmp) / "out"
+        out_plain, out = Path(tmp) / "plain", Path(tmp) / "out"
+        out_plain.mkdir()
 
-        def json_dumps() -> None:
-            for d in docs:
-                json.dumps(d)
+        def write_plain(dumps: Callable[[object], bytes]) -> None:
+            for p, d in zip(files, docs):
+                (out_plain / p.name).write_bytes(dumps(d))
 
-        t = best_of({"dumps": json_dumps, "write": lambda: write_darwin(ds, out, skeleton_file=False)})
-        t_dumps, t_write = t["dumps"], t["write"]
+        w = best_of(
+            {
+                "orjson": lambda: write_plain(orjson.dumps),
+                "json": lambda: write_plain(lambda d: json.dumps(d).encode()),
+                "ours": lambda: write_darwin(ds, out, skeleton_file=False),
+                "ours_cpu": nogc(lambda: [dumps_json(d) for _, d in build_documents(ds, fast=True)]),
+            }
+        )
 
-        rows = [
-            ("read: json.load (baseline)", t_json, 1.0),
-            ("read: read_darwin (folder)", t_read, t_read / t_json),
-        ]
+        def row(what: str, t: tuple[float, float], base: tuple[float, float]) -> None:
+            print(f"{what:<52}{t[0]:>9.3f}{t[1]:>9.3f}{t[0] / base[0]:>12.2f}{t[1] / base[1]:>12.2f}")
+
+        print(f"{'operation':<52}{'wall s':>9}{'cpu s':>9}{'x (wall)':>12}{'x (cpu)':>12}")
+        row("read: orjson parsing the files (baseline)", r["orjson"], r["orjson"])
+        row("read: orjson, gc paused", r["orjson_nogc"], r["orjson"])
+        row("read: json.load of the files", r["json"], r["orjson"])
+        row("read: read_darwin (folder)", r["ours"], r["orjson"])
         if t_dpy is not None:
-            rows.append(("read: darwin-py parse_darwin_json", t_dpy, t_dpy / t_json))
+            row("read: darwin-py parse_darwin_json (its venv, wall)", (t_dpy, t_dpy), r["orjson"])
         else:
-            missing = "read: darwin-py (no venv: python tests/_darwinpy_env.py)"
-            rows.append((missing, float("nan"), float("nan")))
-        rows += [
-            ("write: json.dumps (baseline)", t_dumps, 1.0),
-            ("write: write_darwin (folder, incl. disk)", t_write, t_write / t_dumps),
-        ]
-        print(f"{'operation':<58}{'seconds':>10}{'ratio':>9}")
-        for name, t, r in rows:
-            print(f"{name:<58}{t:>10.3f}{r:>9.2f}")
-        print("\ntargets: read <= ~1.1x json.load, write <= 1.5x json.dumps")
+            print("read: darwin-py (no venv: python tests/_darwinpy_env.py)")
+        row("write: orjson.dumps + plain write (baseline)", w["orjson"], w["orjson"])
+        row("write: json.dumps + plain write", w["json"], w["orjson"])
+        row("write: write_darwin (folder, atomic, fsync)", w["ours"], w["orjson"])
+        row("write: write_darwin before the disk (build+dumps)", w["ours_cpu"], w["orjson"])
+        print(
+            f"\nread_darwin: {r['ours'][1] / r['orjson'][1]:.2f}x orjson parsing the files, "
+            f"{r['ours'][1] / r['orjson_nogc'][1]:.2f}x with the collector paused (CPU; target <= 2x)"
+        )
+        print(
+            f"write_darwin: {w['ours'][1] / w['orjson'][1]:.2f}x orjson.dumps + write (CPU; target <= 1.5x); "
+            f"wall {w['ours'][0] / w['orjson'][0]:.2f}x (fsync of every file)"
+        )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,15 @@ video, measured in one run, each with the canvas draw:
   own mouse callbacks (press, many moves: the dragged instance's edges follow each one; release:
   the node becomes a key, its spans re-interpolate, one undo step), and the history's memory.
 
+Then with the keyframe timeline docked at the bottom, interleaved with node names off and on
+(names placed beside the points, :mod:`napari_keyskel._napari.names`): a frame step and a drag
+release each way; and the dense case: 500 names on a 64 x 64 image (at napari's fitted zoom),
+placed by keyskel, against napari drawing the same 500 strings as a Points layer's own text.
+
 Targets (issue 11): frame step <= 1.0x the floor, drag move <= 1.5x, release <= 2x; history
-memory <= 0.2x the store (plus the steps themselves).
+memory <= 0.2x the store (plus the steps themselves). Issue 21: with names on and the timeline
+docked, release <= 1.5x and frame step <= 1.5x the same with names off; 500 names placed in
+<= 50 ms beyond napari drawing the same text; opening 1M positions <= 2 s.
 """
 
 from __future__ import annotations
@@ -85,6 +92,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--drags", type=int, default=8)
     ap.add_argument("--moves", type=int, default=10)
+    ap.add_argument("--dense", type=int, default=500, help="names on the 64 x 64 image")
     args = ap.parse_args()
 
     import napari
@@ -132,7 +140,7 @@ def main() -> None:
     (points,) = api.open_annotations(viewer, tmp / "chain.json", image_layer=image)
     settle(app)
     t_open = time.perf_counter() - t0
-    ctrl = api.get_controller(points)
+    ctrl = api.get_owner(points)
 
     def ours_frame(i: int) -> None:
         viewer.dims.set_current_step(0, frame_of(i) + 5)  # (plain_frame went to frame_of(i))
@@ -164,9 +172,8 @@ def main() -> None:
 
     # drags through napari's mouse callbacks, on interpolated frames (a key is made each time)
     points.mode = "select"
-    moves, releases, presses = [], [], []
-    n_steps0 = len(ctrl.history)
-    for d in range(args.drags):
+
+    def drag(d: int, out: dict[str, list[float]]) -> None:
         f = args.frames // 5 + 10 * d + 5  # between keys
         viewer.dims.set_current_step(0, f)
         settle(app)
@@ -176,20 +183,51 @@ def main() -> None:
         mouse(points, "mouse_press", start)
         (row,) = points.selected_data  # (chain nodes overlap: napari picks the top one)
         settle(app)
-        presses.append(time.perf_counter() - t0)
+        out["press"].append(time.perf_counter() - t0)
         for m in range(1, args.moves + 1):
             t0 = time.perf_counter()
             mouse(points, "mouse_move", start + np.r_[0.0, 0.4 * m, 0.3 * m])
             settle(app)
-            moves.append(time.perf_counter() - t0)
+            out["move"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         mouse(points, "mouse_release", start + np.r_[0.0, 0.4 * args.moves, 0.3 * args.moves])
         settle(app)
-        releases.append(time.perf_counter() - t0)
+        out["release"].append(time.perf_counter() - t0)
         tid, node = int(ctrl.view.ids[row]), int(ctrl.view.nodes[row])
         assert ctrl.store.tracks[tid].is_key[f, node], "the drag did not make a key"
+
+    plain_drags: dict[str, list[float]] = {"press": [], "move": [], "release": []}
+    n_steps0 = len(ctrl.history)
+    for d in range(args.drags):
+        drag(d, plain_drags)
+    moves, releases, presses = plain_drags["move"], plain_drags["release"], plain_drags["press"]
     assert len(ctrl.history) == n_steps0 + args.drags, "one undo step per drag"
     hist_bytes = ctrl.history.nbytes()
+
+    # -- the timeline docked, names off and on (interleaved) ----------------------------------------
+    from napari_keyskel._qt.timeline_dock import open_timeline
+
+    open_timeline(viewer).show_layer(points)
+    settle(app)
+    named: dict[bool, dict[str, list[float]]] = {
+        on: {"press": [], "move": [], "release": [], "step": []} for on in (False, True)
+    }
+    for i in range(args.steps):
+        for on in (False, True):
+            ctrl.show_names(on)
+            settle(app)
+            # (a frame not in view yet)
+            named[on]["step"].append(
+                once(lambda k, on=on: viewer.dims.set_current_step(0, frame_of(k) + 7 + on), i)
+            )
+    for d in range(args.drags):
+        for on in (False, True):
+            ctrl.show_names(on)
+            settle(app)
+            drag(args.drags + 2 * d + int(on), named[on])
+    ctrl.show_names(False)
+    dense = dense_names(viewer, app, args.dense)
+    viewer.close()
 
     med = statistics.median
     rows = [
@@ -212,8 +250,76 @@ def main() -> None:
         f"history after {args.drags} drags: {hist_bytes / 1e3:.1f} kB = "
         f"{hist_bytes / store_bytes:.4f}x the store ({store_bytes / 1e6:.1f} MB; target <= 0.2x)"
     )
-    print(f"opening the Darwin file -> layers: {t_open:.2f} s")
-    viewer.close()
+    print(f"opening the Darwin file -> layers: {t_open:.2f} s (target <= 2 s)")
+    print("with the timeline docked:")
+    print(f"{'measure':54s} {'off ms':>8s} {'on ms':>8s} {'on/off':>7s} {'target':>7s}")
+    for key, label in (("step", "frame step"), ("move", "drag move"), ("release", "drag release")):
+        off, on = med(named[False][key]), med(named[True][key])
+        goal = "<= 1.5" if key != "move" else ""
+        print(f"{'keyskel: ' + label + ', node names off / on':54s} {off * 1e3:8.2f} {on * 1e3:8.2f} "
+              f"{on / off:7.2f} {goal:>7s}")  # fmt: skip
+    napari_text, ours, placed, place_only = dense
+    print(
+        f"{args.dense} names on a 64x64 image: napari's own text {napari_text * 1e3:.1f} ms, keyskel's "
+        f"names {ours * 1e3:.1f} ms ({placed} placed; placing + writing the names layer "
+        f"{place_only * 1e3:.1f} ms): "
+        f"{(ours - napari_text) * 1e3:+.1f} ms beyond napari (target <= 50 ms)"
+    )
+
+
+def dense_names(viewer, app, n: int) -> tuple[float, float, int, float]:
+    """500 names on a 64 x 64 image: napari drawing them as layer text vs keyskel placing them.
+
+    Both on frame 0 of a fresh 2-frame layer over a 64 x 64 image at napari's fitted zoom, median
+    of 5: napari's own text (a plain Points layer given the points and their 500 strings, then
+    drawn) and keyskel's names (placed, written to the names layer, then drawn).
+    """
+    from napari_keyskel import api
+    from napari_keyskel.core.skeleton import Skeleton
+    from napari_keyskel.core.store import AnnotationStore
+
+    for layer in list(viewer.layers):
+        layer.visible = False
+    k = 20
+    sk = Skeleton([f"node{i}" for i in range(k)], [(i, i + 1) for i in range(k - 1)], name="dense")
+    store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=2, name="dense")
+    rng = np.random.default_rng(1)
+    for i in range(n // k):
+        t = store.add_track(i + 1, start=0, stop=2)
+        centre = rng.uniform(8, 56, 2)
+        t.coords[:] = centre + rng.normal(0, 3.0, (k, 2))
+        t.visibility[:] = 2
+        t.is_key[:] = True
+    image = viewer.add_image(np.zeros((2, 64, 64), np.uint8), name="small")
+    pts = api.add_skeleton_layer(viewer, store, image_layer=image, name="dense")
+    owner = api.get_owner(pts)
+    viewer.dims.set_current_step(0, 0)
+    viewer.reset_view()
+    settle(app)
+    data = np.asarray(pts.data).copy()
+    names = pts.features["node"].astype(str).to_numpy()
+    text = viewer.add_points(np.zeros((0, 3)), name="napari text", size=0, ndim=3,
+                             text={"string": "{name}", "size": 8, "color": "white", "anchor": "center"},
+                             features={"name": np.zeros(0, str)})  # fmt: skip
+    theirs, ours, place = [], [], []
+    owner.show_names(True)
+    settle(app)
+    for _ in range(5):
+        text.data = np.zeros((0, 3))
+        settle(app)
+        t0 = time.perf_counter()
+        text.data = data
+        text.features = {"name": names}
+        settle(app)
+        theirs.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        owner.names.update()
+        settle(app)
+        ours.append(time.perf_counter() - t0)
+        place.append(owner.names.seconds)
+    placed = len(owner.names.placed)
+    med = statistics.median
+    return med(theirs), med(ours), placed, med(place)
 
 
 if __name__ == "__main__":

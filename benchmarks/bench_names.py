@@ -29,14 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import napari
 
-    from napari_keyskel._napari.controller import controller_for
     from napari_keyskel._napari.labels import label_half_sizes, place_labels
     from napari_keyskel._napari.names import FONT_SIZE, camera_of
+    from napari_keyskel._napari.registry import owner_of
 
     viewer = napari.Viewer(show=True)
     viewer.open_sample("napari-keyskel", "moving_figure")
     points = viewer.layers["mouse keypoints"]
-    ctrl = controller_for(points)
+    ctrl = owner_of(points)
     n = int(viewer.dims.nsteps[0])
     zoom = camera_of(viewer).zoom
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         half = label_half_sizes(points.features["node"].astype(str), 6)
         before.append(_pairs(corner, corner + 2 * half))
         names = ctrl.names.layer
-        centre = np.asarray(names.data)[:, 1:] * zoom
+        centre = np.asarray(names.data)[:, -2:] * zoom
         half = label_half_sizes(np.asarray(names.text.values, str), names.text.size)
         after.append(_pairs(centre - half, centre + half))
     px = np.asarray(points.data)[:, 1:] * zoom

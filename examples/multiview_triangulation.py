@@ -45,7 +45,7 @@ def main(show: bool = True, screenshot: str | None = None) -> napari.Viewer:
     rng = np.random.default_rng(0)
     nodes = rig_skeleton().nodes
     missing = {(2, 0, 5), (0, 1, 0)}  # (view, animal, node) a camera did not see
-    for v, ctrl in enumerate(panel.session.controllers):
+    for v, ctrl in enumerate(panel.session.owners):
         for i in range(truth.shape[1]):
             for k, node in enumerate(nodes):
                 if (v, i, k) in missing:

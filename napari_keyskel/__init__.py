@@ -38,6 +38,7 @@ __all__ = [
 _API_NAMES = (
     "add_skeleton_layer",
     "get_controller",
+    "get_owner",
     "get_store",
     "open_annotations",
     "save_layer",

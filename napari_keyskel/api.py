@@ -39,15 +39,17 @@ if TYPE_CHECKING:
     import napari
     from napari.layers import Layer, Points
 
-    from ._napari.controller import LayerController
+    from ._napari.owner import LayerOwner
 
 __all__ = [
     "add_skeleton_layer",
     "get_controller",
+    "get_owner",
     "get_store",
     "interpolate",
     "open_annotations",
     "open_video",
+    "predict",
     "save_layer",
     "set_node",
     "to_dataset",
@@ -69,22 +71,6 @@ def _resolve_source(source: SkeletonSource) -> Skeleton | AnnotationStore:
     )
 
 
-def _empty_store(skeleton: Skeleton, viewer: napari.Viewer, image_layer: Layer | None) -> AnnotationStore:
-    """An empty store shaped like the image (or the viewer): frame axis 0 unless 2-D."""
-    if image_layer is not None:
-        shape = tuple(image_layer.data.shape)
-        ndim = image_layer.ndim
-        shape = shape[:ndim]
-    else:
-        ndim = max(viewer.dims.ndim, 2)
-        shape = tuple(viewer.dims.nsteps)[-ndim:]
-    if ndim == 2:
-        return AnnotationStore(skeleton, coord_ndim=2, frame_axis=None, name=skeleton.name)
-    return AnnotationStore(
-        skeleton, coord_ndim=ndim - 1, frame_axis=0, n_frames=max(int(shape[0]), 1), name=skeleton.name
-    )
-
-
 def add_skeleton_layer(
     viewer: napari.Viewer,
     source: SkeletonSource,
@@ -102,7 +88,8 @@ def add_skeleton_layer(
         a skeleton JSON file (empty annotations shaped like ``image_layer``, else like the viewer's
         dims), or an :class:`AnnotationStore` (its annotations; that store object is edited).
     name
-        Layer name (default: the store / skeleton name).
+        Layer name (default: the class name). It labels the layer only: the class (V7 class, COCO
+        category) written to files is the skeleton's / store's name.
     image_layer
         The image the points annotate: its shape sets the frames, and the points layer shares its
         scale and translate.
@@ -113,54 +100,11 @@ def add_skeleton_layer(
         The Points layer; ``get_store(layer)`` gives its store.
 
     """
+    from ._napari.adding import add_store_layer, empty_store
+
     obj = _resolve_source(source)
-    store = obj if isinstance(obj, AnnotationStore) else _empty_store(obj, viewer, image_layer)
-    return _add_store(viewer, store, name, image_layer)
-
-
-def _image_frame_table(store: AnnotationStore, image_layer: Layer) -> AnnotationSet | None:
-    """A frame table for annotations made over ``image_layer``: its name, size and kind.
-
-    Files written from the layer then carry the image's width and height, every frame of the
-    image (not only the annotated ones) and, for a DICOM volume, a V7 ``dicom`` slot.
-    """
-    media = image_layer.metadata.get("keyskel_media")
-    if media and store.frame_axis is not None and store.coord_ndim == 2:
-        return _media_frame_table(media)
-    shape = tuple(image_layer.data.shape)
-    if getattr(image_layer, "rgb", False):
-        shape = shape[:-1]
-    if store.coord_ndim == 3 and len(shape) >= 3:  # a volume (z, y, x), or one per time point
-        from .formats._volume import volume_frame_table
-
-        item = Path(str(getattr(image_layer.source, "path", None) or image_layer.name)).name
-        return AnnotationSet(frames=volume_frame_table(store, shape, item))
-    if len(shape) < 2 or store.frame_axis is None or store.coord_ndim != 2:
-        return None
-    n_frames = store.n_frames or (shape[store.frame_axis] if len(shape) > 2 else 1)
-    stack = image_layer.metadata.get("keyskel_stack") or {}
-    kind = "dicom" if stack.get("format") in ("dicom", "nifti") else ("video" if n_frames > 1 else "image")
-    item = Path(str(getattr(image_layer.source, "path", None) or image_layer.name)).name
-    frames = [
-        {
-            "item": item,
-            "frame": f,
-            "slot": "0",
-            "slot_type": kind,
-            "width": int(shape[-1]),
-            "height": int(shape[-2]),
-        }
-        for f in range(n_frames)
-    ]
-    return AnnotationSet(frames=frames)
-
-
-def _media_frame_table(media: dict[str, Any]) -> AnnotationSet:
-    """The frame table of a media layer: the video's own frame numbers, each image's name and size."""
-    from .media import frames_table
-
-    kind = "video" if media.get("kind") == "video" else "image"
-    return AnnotationSet(frames=[{**fr, "slot": "0", "slot_type": kind} for fr in frames_table(media)])
+    store = obj if isinstance(obj, AnnotationStore) else empty_store(obj, viewer, image_layer)
+    return add_store_layer(viewer, store, name, image_layer)
 
 
 def _add_store(
@@ -170,40 +114,30 @@ def _add_store(
     image_layer: Layer | None,
     dataset: AnnotationSet | None = None,
 ) -> Points:
-    from ._napari.controller import add_points_layer, expect_store
-    from ._napari.layerdata import points_layer_tuple
+    from ._napari.adding import add_store_layer
 
-    if name:
-        store.name = name
-    first = 0 if store.frame_axis is None else store.frame_range()[0]
-    if dataset is None and image_layer is not None:
-        dataset = _image_frame_table(store, image_layer)
-    layer_tuple = points_layer_tuple(store, first, store.name, dataset=dataset)
-    if image_layer is not None:
-        nd = store.layer_ndim
-        layer_tuple[1]["scale"] = np.asarray(image_layer.scale)[-nd:]
-        layer_tuple[1]["translate"] = np.asarray(image_layer.translate)[-nd:]
-        layer_tuple[1]["units"] = tuple(image_layer.units)[-nd:]
-        layer_tuple[1]["axis_labels"] = tuple(image_layer.axis_labels)[-nd:]
-    expect_store(layer_tuple[1]["metadata"], store)
-    points = add_points_layer(viewer, layer_tuple)
-    from ._napari.media_link import is_media_layer, link
-
-    if image_layer is not None and is_media_layer(image_layer):
-        link(viewer, points, image_layer)  # the media directly below; files name the video's frames
-    return points
+    return add_store_layer(viewer, store, name, image_layer, dataset)
 
 
-def get_controller(layer: Layer) -> LayerController | None:
-    """The live controller of a keyskel Points (or edges) layer in a viewer, if any."""
-    from ._napari.controller import controller_for
+def get_owner(layer: Layer) -> LayerOwner | None:
+    """The owner of a keyskel Points (or edges, or names) layer in a viewer, if any.
 
-    return controller_for(layer)
+    The :class:`~napari_keyskel._napari.owner.LayerOwner` holds the layer's parts: ``store``,
+    ``history``, ``view``, ``names`` (``show_names``), ``bindings``, ``save``, ``review``,
+    ``proposals``, ``views``; ``record(label, fn)`` runs an edit as one undo step, redrawn once.
+    """
+    from ._napari.registry import owner_of
+
+    return owner_of(layer)
+
+
+#: The former name of :func:`get_owner` (the layer's "controller"), kept working.
+get_controller = get_owner
 
 
 def get_store(layer: Layer) -> AnnotationStore:
     """The annotation store of a keyskel Points layer (every frame; arrays shared with the layer)."""
-    ctrl = get_controller(layer)
+    ctrl = get_owner(layer)
     if ctrl is not None:
         return ctrl.store
     meta = getattr(layer, "metadata", {}) or {}
@@ -220,7 +154,7 @@ def interpolate(layer: Points, method: str | Method | None = None) -> list[Chang
     ``method`` (``"linear"``, ``"cubic"``, ``"hold"`` or a :class:`Method`) becomes the layer's
     method; by default the layer keeps its own. In a viewer this is one undo step.
     """
-    ctrl = get_controller(layer)
+    ctrl = get_owner(layer)
     if ctrl is not None:
         return ctrl.interpolate(method)
     store = get_store(layer)
@@ -247,15 +181,19 @@ def set_node(
     """Place one node of an instance on a frame as a key (its span re-interpolates); view follows.
 
     ``coords`` are store coordinates (the layer's without the frame axis). With ``create`` a
-    missing instance is created. On a layer not in a viewer the edit is kept in its metadata.
+    missing instance is created as a stamp (``T``) or a click creates one: it lives to the end of
+    the video (or the layer's set lifespan) and holds its last key's pose after it. On a layer not
+    in a viewer the edit is kept in its metadata.
     """
     ctrl = get_controller(layer)
     store = ctrl.store if ctrl is not None else get_store(layer)
     tid = int(instance)
+    state = (getattr(layer, "metadata", {}).get("keyskel") or {}).get("state") or {}
+    lives = ctrl.new_instance_frames if ctrl is not None else state.get("new_instance_frames")
 
     def edit() -> list[Change]:
         if create and tid not in store.tracks:
-            store.add_track(tid, start=frame)
+            keyframes.start_instance(store, frame, tid, lives)
         return keyframes.move_nodes(store, frame, tid, [node], np.asarray(coords, float)[None])
 
     if ctrl is not None:
@@ -277,7 +215,7 @@ def to_dataset(layers: Points | Sequence[Points]) -> AnnotationSet:
 
 def _viewer_of(layers: Sequence[Points]) -> napari.Viewer | None:
     for ly in layers:
-        ctrl = get_controller(ly)
+        ctrl = get_owner(ly)
         if ctrl is not None:
             return ctrl.viewer
     return None
@@ -436,3 +374,102 @@ def open_annotations(
     if image is not None and is_media_layer(image):
         dataset = fit_to_media(dataset, image)
     return [_add_store(viewer, store, None, image, dataset) for store in dataset.stores]
+
+
+def predict(
+    layer: Points,
+    model: Any,
+    frames: Any = None,
+    *,
+    image: Any = None,
+    names: Sequence[str] | str | PathLike[str] | None = None,
+    mapping: dict[str, Any] | None = None,
+    detector: Any = None,
+    conf: float = 0.25,
+    device: str = "auto",
+) -> AnnotationStore:
+    """Run a pose model on frames of the media a keyskel layer annotates; the poses become proposals.
+
+    Parameters
+    ----------
+    layer
+        A keyskel Points layer (2-D nodes over a ``(t, y, x[, rgb])`` video or stack).
+    model
+        An ONNX file (Ultralytics YOLO-pose, RTMPose/SimCC or heatmaps) or a
+        :class:`~napari_keyskel.assist.models.PoseModel`.
+    frames
+        Frame numbers (an int or an iterable), or ``"view"``, ``"between_keys"`` (every frame
+        between keys that has no key), ``"all"``; default every frame. Frames are read one at a
+        time.
+    image
+        The frames (an Image layer or an array); default the media the layer annotates.
+    names
+        The model's keypoint names (a list, or a names/skeleton file) when it carries none.
+    mapping
+        ``{skeleton node: model keypoint}``; it is saved with the layer (``store.meta``) and
+        used next time. Default: the saved one, else by names, else by order.
+    detector
+        A YOLO-pose model (file or ``PoseModel``) giving boxes to a top-down model where the
+        layer has no instance on a frame (before that: the previous frame's poses).
+    conf, device
+        YOLO detection threshold; ``"auto"``, ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    AnnotationStore
+        The proposals store: in a viewer, the layer's proposals layer's (the proposals on
+        ``frames`` are replaced by the model's); a layer outside a viewer gets a new one.
+
+    """
+    from .assist.models import BoxSource, PoseModel, map_keypoints, save_mapping, saved_mapping
+    from .assist.models import predict as run_all
+    from .assist.models.poses import link_tracks, poses_to_store
+    from .assist.models.predict import check_frames, n_frames
+    from .assist.models.where import frames_for
+
+    def load(m: Any, **kw: Any) -> Any:
+        return m if isinstance(m, PoseModel) or m is None else PoseModel(m, conf=conf, device=device, **kw)
+
+    kw: dict[str, Any] = {}
+    if isinstance(names, (str, PathLike)):
+        kw["names_file"] = names
+    elif names is not None:
+        kw["names"] = list(names)
+    pm, det = load(model, **kw), load(detector)
+    ctrl = get_controller(layer)
+    store = ctrl.store if ctrl is not None else get_store(layer)
+    maps = map_keypoints(pm.card.names, store.skeleton.nodes, mapping or saved_mapping(store.meta))
+    if mapping:
+        save_mapping(store.meta, maps)
+    if ctrl is None:
+        if image is None:
+            raise KeyskelError("a layer outside a viewer needs image= (the frames)")
+        from ._napari.model_run import layer_data
+
+        data = layer_data(image)
+    else:
+        from ._napari.model_run import media_data
+
+        data = media_data(ctrl, image)
+    n = n_frames(data)
+    if isinstance(frames, str):
+        view = ctrl.frame_in_view() if ctrl is not None else None
+        todo = frames_for(frames, n, store=store, frame=view)
+    else:
+        todo = check_frames(frames, n)
+    if ctrl is None:
+        boxes = BoxSource(store, det) if pm.card.top_down else None
+        poses = run_all(pm, data, todo, boxes)
+        first = max([*store.tracks, 0]) + 1
+        return poses_to_store(link_tracks(poses, first), store, maps)
+    from ._napari import model_run
+
+    gen = model_run.run(ctrl, pm, todo, data, det)
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        poses = stop.value
+    pl = model_run.proposals_layer(ctrl)
+    model_run.add_poses(pl, poses, todo, maps, label=f"model {Path(pm.path).name}")
+    return pl.store

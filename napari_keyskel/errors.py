@@ -39,8 +39,7 @@ class FormatError(KeyskelError):
         self.reason = message
         self.path = None if path is None else str(path)
         self.where = None if where is None else str(where)
-        parts = [p for p in (self.path, self.where) if p]
-        super().__init__(f"{': '.join(parts)}: {message}" if parts else message)
+        super().__init__(_placed(message, self.path, self.where))
 
 
 class FormatWarning(UserWarning):
@@ -55,5 +54,10 @@ class FormatWarning(UserWarning):
         self.reason = message
         self.path = None if path is None else str(path)
         self.where = None if where is None else str(where)
-        parts = [p for p in (self.path, self.where) if p]
-        super().__init__(f"{': '.join(parts)}: {message}" if parts else message)
+        super().__init__(_placed(message, self.path, self.where))
+
+
+def _placed(message: str, path: str | None, where: str | None) -> str:
+    """``"path: where: message"``, the path said once (left out when the message names it)."""
+    parts = [p for p in (None if path and path in message else path, where) if p]
+    return f"{': '.join(parts)}: {message}" if parts else message

@@ -17,7 +17,7 @@ def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_keyskel._napari.save import set_autosave_interval
+    from napari_keyskel._qt.save_hooks import set_autosave_interval
 
     viewer = napari.Viewer(show=False)
     viewer.open_sample("napari-keyskel", "moving_figure")

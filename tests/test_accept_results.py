@@ -10,6 +10,7 @@ import numpy as np
 
 from napari_keyskel import formats
 from napari_keyskel.cli.main import main
+from napari_keyskel.core.wording import plural
 
 DATA = Path(__file__).parent / "data"
 RESULTS = DATA / "coco_results_confidences.json"
@@ -25,7 +26,7 @@ def test_accept_results_with_confidences_by_min_score(tmp_path: Path, capsys) ->
             ["accept", str(RESULTS), str(GT), str(out), "--images", str(GT), "--min-score", str(min_score)]
         )
         assert code == 0
-        assert f"accepted {len(want)} nodes" in capsys.readouterr().out
+        assert f"accepted {plural(len(want), 'node')} into" in capsys.readouterr().out
         store = formats.read(out).stores[0]
         scores = np.concatenate([t.score[t.is_key] for t in store])
         got = sorted(float(x) for x in scores[np.isfinite(scores)])

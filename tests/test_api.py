@@ -96,7 +96,9 @@ def test_interpolate_save_open_roundtrip(make_napari_viewer, tmp_path):
         np.testing.assert_array_equal(back.to_dense()["is_key"], sparse.to_dense()["is_key"])
         np.testing.assert_allclose(layer.data, points.data)
     ds = api.to_dataset([points])
-    assert ds.stores[0].name == "mice" and ds.stores[0].counts() == sparse.counts()
+    # the layer's name labels the layer; the class written is the skeleton's ("mouse")
+    assert points.name == "mice" and ds.stores[0].name == "mouse" == sparse.skeleton.name
+    assert ds.stores[0].counts() == sparse.counts()
 
 
 def test_api_errors_leave_things_as_they_were(make_napari_viewer, tmp_path):

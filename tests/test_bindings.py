@@ -13,7 +13,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtTest import QTest
 
 from napari_keyskel import api
-from napari_keyskel._napari.bindings import KEYS, install, shortcuts_text
+from napari_keyskel._napari.bindings import KEYS, shortcuts_text
 from napari_keyskel.core.skeleton import Skeleton
 
 pytestmark = pytest.mark.viewer
@@ -30,7 +30,7 @@ def env(make_napari_viewer):
     sk = Skeleton(NODES, [(0, 1), (0, 2), (0, 3), (3, 4)], flip_pairs=[(1, 2)], name="toy")
     points = api.add_skeleton_layer(viewer, sk, image_layer=image)
     ctrl = api.get_controller(points)
-    b = install(ctrl)
+    b = ctrl.bindings
     viewer.layers.selection.active = points
     viewer.dims.set_current_step(0, 0)  # napari starts in the middle of the stack
     canvas = viewer.window._qt_viewer.canvas.native

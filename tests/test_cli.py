@@ -148,8 +148,8 @@ def test_warnings_on_stderr_and_validate_says_what_was_read(tmp_path, capsys):
     assert main(["validate", str(data / "coco_categories_without_keypoint_names.json")]) == 0
     out = capsys.readouterr()
     assert "face: 6 nodes (named by position), 2 instances" in out.out
-    assert "hand: 4 nodes (named by position), 1 instances" in out.out
-    assert "kept as read: 1 other annotations" in out.out
+    assert "hand: 4 nodes (named by position), 1 instance," in out.out
+    assert "kept as read: 1 other annotation\n" in out.out
     assert "warning: " in out.err and "names no keypoints" in out.err
 
 

@@ -286,3 +286,60 @@ def test_damaged_kept_v7_data_is_a_format_error_naming_the_target(tmp_path: Path
     with pytest.raises(FormatError, match="V7 data kept from the file read is damaged") as err:
         write_darwin(ds, target)
     assert str(target) in str(err.value) and not target.exists()
+
+
+def _coco_damaged(where: str, bad: object) -> dict:
+    doc = _doc(SLEAP)
+    if where == "top":
+        doc["keyskel"] = {"meta": bad}
+    elif where == "category":
+        doc["categories"][0]["keyskel"] = {"meta": bad}
+    else:
+        doc["annotations"][0]["keyskel"] = {"track": {"meta": bad}}
+    return doc
+
+
+def _v7_damaged(where: str, bad: object) -> dict:
+    doc = _doc(VIDEO)
+    if where == "top":
+        doc["keyskel"] = {"meta": bad}
+    elif where == "category":
+        doc["keyskel"] = {"classes": [{"name": "test_skeleton_basic", "meta": bad}]}
+    else:
+        _skeleton_ann(doc)["keyskel"] = {"track": {"meta": bad}}
+    return doc
+
+
+_DAMAGED = [
+    ("top", {"darwin": {"items": -1.5}}, "'keyskel.meta.darwin.items' must be a list"),  # issue 24, item 9
+    ("top", {"darwin": -1.5}, "'keyskel.meta.darwin' must be an object"),
+    ("top", {"darwin": {"items": [3]}}, "items\\[0\\]' must be an object with a 'key' string"),
+    ("top", {"darwin": {"items": [{"key": "a", "entries": ["x"]}]}}, "entries' must be a list of objects"),
+    ("top", {"coco": {"top": []}}, "'keyskel.meta.coco.top' must be an object"),
+    ("category", {"darwin": {"kind": 3}}, "darwin.kind' must be a string"),
+    ("category", {"coco": {"category": "x"}}, "coco.category' must be an object"),
+    ("track", {"darwin": {"frames_read": ["a"]}}, "frames_read' must be a list of frame numbers"),
+    ("track", {"darwin": {"node_extra": {"5": 1}}}, "node_extra' must map frames to objects"),
+    ("track", {"coco": {"ann": {"0": 2}}}, "coco.ann' must map frames to objects"),
+    ("track", {"coco": {"fields": True}}, "coco.fields' must be a list"),
+]
+
+
+@pytest.mark.parametrize("fmt", ["coco", "darwin"])
+@pytest.mark.parametrize(("where", "bad", "match"), _DAMAGED)
+def test_damaged_carried_meta_is_an_error_in_validate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str, where: str, bad: dict, match: str
+) -> None:
+    """Issue 24 item 9: keyskel validate prints an error, never a TypeError traceback."""
+    from napari_keyskel.cli.main import main
+
+    doc = _coco_damaged(where, bad) if fmt == "coco" else _v7_damaged(where, bad)
+    p = _write(tmp_path, "f.json", doc)
+    if fmt in bad:  # a format's own meta in its extras is not carried (ignored): read as before
+        assert main(["validate", str(p)]) == 0
+        return
+    with pytest.raises(FormatError, match=match):
+        read(p)
+    assert main(["validate", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert "keyskel validate: error:" in err and "f.json" in err and "Traceback" not in err

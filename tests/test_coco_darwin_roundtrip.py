@@ -212,6 +212,6 @@ def test_unlabelled_key_and_per_node_keys_survive_both(tmp_path: Path) -> None:
         assert_same_store(s, back.stores[0], 11)
     # a node missing from a V7 keyframe, with no extra, is an unlabelled key (FORMATS.md)
     doc = json.loads((tmp_path / "write_darwin.json").read_text())
-    frames = doc["annotations"][0]["frames"]
+    frames = next(a for a in doc["annotations"] if a["instance_id"]["value"] == 1)["frames"]
     assert [n["name"] for n in frames["5"]["skeleton"]["nodes"]] == [] and frames["5"]["keyframe"]
     assert t.score.dtype == np.float32 and math.isnan(float(t.score[0, 0]))

@@ -19,7 +19,7 @@ import pytest
 
 from napari_keyskel.cli.main import main
 from napari_keyskel.core.keyframes import interpolate_all
-from napari_keyskel.errors import FormatWarning
+from napari_keyskel.errors import FormatError, FormatWarning
 from napari_keyskel.formats import read
 from napari_keyskel.formats.coco import read_coco, write_coco
 from napari_keyskel.formats.darwin import read_darwin, write_darwin
@@ -210,3 +210,130 @@ def test_ground_truth_whose_third_values_are_confidences_keeps_them_as_scores(tm
     bad.write_text(json.dumps(doc))
     with pytest.raises(FormatError, match=r"annotation id 101.*visibility must be 0, 1 or 2"):
         read_coco(bad)
+
+
+def _individuals() -> object:
+    """Two named individuals over two unrelated images and a 3-frame video (a DeepLabCut-like set)."""
+    from napari_keyskel import AnnotationSet, AnnotationStore, Skeleton
+
+    frames = [{"item": "img_a.png", "frame": 0}, {"item": "img_b.png", "frame": 0}]
+    frames += [{"item": "clip.mp4", "frame": f} for f in range(3)]
+    store = AnnotationStore(Skeleton(["nose", "tail"], [(0, 1)], name="mouse"), n_frames=5, name="mouse")
+    rng = np.random.default_rng(3)
+    for tid, name, on in ((1, "mouse1", [0, 1, 2, 4]), (2, "mouse2", [1, 2, 3])):
+        t = store.add_track(track_id=tid, name=name, start=0, stop=5)
+        t.alive[:] = False
+        t.alive[on] = True
+        for f in on:
+            store.set_points(f, tid, rng.uniform(0, 50, (2, 2)).round(2))
+    return AnnotationSet(stores=[store], frames=frames)
+
+
+def test_one_individual_across_images_and_videos_stays_one_instance(tmp_path: Path) -> None:
+    """Issue 24 item 2: a named individual seen in several images and a video, through COCO."""
+    ds = _individuals()
+    (p,) = write_coco(ds, tmp_path / "mice.json")
+    back = read_coco(p)
+    want = ds.stores[0]
+    got = back.stores[0]
+    assert [(t.track_id, t.name) for t in got] == [(1, "mouse1"), (2, "mouse2")]
+
+    def whole(t: object) -> tuple[np.ndarray, np.ndarray]:  # alive and coords over the 5 frames
+        alive, coords = np.zeros(5, bool), np.full((5, 2, 2), np.nan)
+        alive[t.start : t.stop], coords[t.start : t.stop] = t.alive, t.coords
+        return alive, coords
+
+    for t in want:
+        for a, b in zip(whole(got.tracks[t.track_id]), whole(t)):
+            np.testing.assert_array_equal(a, b)
+    again = load(write_coco(back, tmp_path / "again.json")[0])
+    assert again == load(p)
+    interpolate_all(got)  # one instance, still never interpolated across items
+    assert not np.isfinite(got.tracks[1].coords[3 - got.tracks[1].start]).any()
+
+
+def test_a_track_name_is_one_instance_across_unrelated_images(tmp_path: Path) -> None:
+    doc = load(UNRELATED)
+    for a in doc["annotations"]:
+        a["track_id"] = "zebra"
+    p = tmp_path / "named.json"
+    p.write_text(json.dumps(doc))
+    (t,) = read_coco(p).stores[0]
+    assert t.name == "zebra" and int(np.isfinite(t.coords[..., 0]).any(axis=1).sum()) == 2
+    assert not t.alive[1 - t.start]  # the image between them is another item
+    out = load(write_coco(read_coco(p), tmp_path / "back.json")[0])
+    assert [a["track_id"] for a in out["annotations"]] == ["zebra", "zebra"]
+
+
+@pytest.mark.parametrize("bad", [2000000.0, 1e20, -0.25, 2])
+def test_a_results_third_value_outside_0_1_is_not_a_confidence(tmp_path: Path, bad: float) -> None:
+    """Issue 24 item 10: confidences are in [0, 1]; anything else is refused, naming the place."""
+    res = load(RESULTS)
+    res[2]["keypoints"][5] = bad  # node 1 of the third result (the others are confidences)
+    p = tmp_path / "res.json"
+    p.write_text(json.dumps(res))
+    with pytest.raises(FormatError, match=r"node 1: the third value is neither a visibility .* in \[0, 1\]"):
+        read_coco(p, images=RESULTS_GT)
+
+
+def test_results_of_scores_outside_0_1_write_visibility_and_keep_scores(tmp_path: Path) -> None:
+    ds = read_coco(RESULTS, images=RESULTS_GT)
+    t = next(iter(ds.stores[0]))
+    t.score[np.isfinite(t.score)] *= 40  # a model whose scores are not confidences
+
+    def scores(store: object) -> list[float]:
+        return sorted(x for t in store for x in t.score[np.isfinite(t.score)].tolist())
+
+    want = scores(ds.stores[0])
+    assert max(want) > 30
+    (p,) = write_coco(ds, tmp_path / "res.json", results=True)
+    assert all(v in (0, 1, 2) for a in load(p) for v in a["keypoints"][2::3])
+    assert scores(read_coco(p, images=RESULTS_GT).stores[0]) == want
+
+
+def test_bad_skeleton_edges_are_dropped_with_a_warning_naming_each(tmp_path: Path) -> None:
+    """Issue 24 item 10: an edge that is not a pair of two different node numbers."""
+    doc = load(DATA / "coco_keypoints_sleapio_visibility_ternary.json")
+    doc["categories"][0]["skeleton"] = [[1, 2], [1, 1], [1, 2, 3], [True, 2], [1.0, 2.0], "x", [2, 1], [2, 3]]
+    p = tmp_path / "edges.json"
+    p.write_text(json.dumps(doc))
+    ds, msgs = _warnings(read_coco, p)
+    assert ds.stores[0].skeleton.edges == ((0, 1), (1, 2))
+    for edge, why in (
+        ("[1, 1]", "self-loop"),
+        ("[1, 2, 3]", "not a pair of node numbers"),
+        ("[True, 2]", "not a pair of node numbers"),
+        ("[1.0, 2.0]", "not a pair of node numbers"),
+        ("'x'", "not a pair of node numbers"),
+        ("[2, 1]", "repeated"),
+    ):
+        assert any(f"edge {edge} is" in m and why in m and "category id 1" in m for m in msgs), (edge, msgs)
+    assert len(msgs) == 6
+
+
+@pytest.mark.parametrize(
+    ("edges", "named"),
+    [
+        ([[0, 0]], "self-loop"),
+        ([[0, 1, 2]], "exactly two"),
+        ([[True, 1]], "True is not a node"),
+        ([[0.0, 1.0]], "0.0 is not a node"),
+        (["x"], "exactly two"),
+        ([[0, 1], [1, 0]], "duplicated"),
+    ],
+)
+def test_bad_edges_in_our_v7_extra_and_skeleton_files_are_refused(tmp_path: Path, edges, named) -> None:
+    from napari_keyskel import Skeleton
+
+    sk = Skeleton(["node", "2", "3"], name="test_skeleton_basic").to_dict()
+    sk["edges"] = edges
+    doc = load(DATA / "darwin2_video_skeleton_keypoint_mini_uct.json")
+    doc["keyskel"] = {"classes": [{"name": "test_skeleton_basic", "skeleton": sk}]}
+    (tmp_path / "v.json").write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match=f"not a valid skeleton: .*{named}"):
+        read_darwin(tmp_path / "v.json")
+    (tmp_path / "m.skeleton.json").write_text(json.dumps(sk))
+    with pytest.raises(FormatError, match=f"not a valid skeleton file: .*{named}"):
+        read_coco(
+            DATA / "coco_keypoints_sleapio_visibility_ternary.json", skeleton=tmp_path / "m.skeleton.json"
+        )

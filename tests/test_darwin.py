@@ -632,3 +632,25 @@ def test_new_tracks_keep_their_ids_as_instance_id(tmp_path):
     doc = json.loads(path.read_text())
     assert sorted(a["instance_id"]["value"] for a in doc["annotations"]) == [10, 20]
     assert read(path).stores[0].track_ids == [10, 20]
+
+
+def test_item_by_item_read_and_atomic_write_keep_a_status(tmp_path):
+    """darwin.read_item / write_item: one item file at a time; our extra's unknown keys survive."""
+    from napari_keyskel.formats.darwin import read_item, write_item
+
+    doc = load(VIDEO)
+    doc["keyskel"] = {"status": {"state": "in review", "by": "ann"}}
+    src = tmp_path / "mini_uct.json"
+    src.write_text(json.dumps(doc))
+    ds = read_item(src)
+    out = write_item(ds, tmp_path / "out.json")
+    assert json.loads(out.read_text()) == doc
+    with pytest.raises(FormatError, match="got a folder"):
+        read_item(tmp_path)
+    with pytest.raises(FormatError, match=r"must end in \.json"):
+        write_item(ds, tmp_path / "out")
+    before = out.read_bytes()
+    two = AnnotationSet(ds.stores, [*ds.frames, {"item": "other.mp4", "frame": 0}], ds.meta)
+    with pytest.raises(FormatError, match="holds 2 items"):
+        write_item(two, out)
+    assert out.read_bytes() == before  # nothing replaced

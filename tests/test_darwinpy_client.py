@@ -149,3 +149,18 @@ def test_darwinpy_parses_every_file_we_write(tmp_path):
         assert len(skel) == n, p  # darwin-py drops a video annotation it cannot read: none dropped
         ours_back = read_darwin(p.parent)
         assert sum(len(s) for s in ours_back.stores) >= n
+
+
+def test_darwinpy_reads_a_keyframes_only_file_we_wrote_back(tmp_path):
+    """Issue 22 item 2: V7's interpolation filled on read, the file written back as it was."""
+    from test_darwin_v7_interpolation import sparse_doc
+
+    src = tmp_path / "sparse.json"
+    src.write_text(json.dumps(sparse_doc([[5, 12]], hidden=[[10, 11]])))
+    out = write_darwin(read_darwin(src), tmp_path / "back.json", skeleton_file=False)[0]
+    orig, back = darwinpy([src, out])
+    mine = [ours(a) for a in back["annotations"] if a["type"] in ("skeleton", "keypoint")]
+    theirs = [ours(a) for a in orig["annotations"] if a["type"] in ("skeleton", "keypoint")]
+    assert mine == theirs
+    skel = next(a for a in back["annotations"] if a["type"] == "skeleton")
+    assert sorted(map(int, skel["frames"])) == [5, 9]  # only the keyframes, as in the file read

@@ -29,6 +29,7 @@ def test_readme_pictures_exist_and_the_script_makes_them():
     readme = (ROOT / "README.md").read_text()
     pictures = set(re.findall(r"!\[[^\]]*\]\((docs/[^)]+)\)", readme))
     ours = {"docs/dock_annotate.png", "docs/dock_skeleton.png", "docs/dock_timeline.png", "docs/loop.gif"}
+    ours |= {"docs/skeleton_from_nothing.png", "docs/v7_interpolated.png"}
     assert ours <= pictures  # the dock, timeline and loop pictures (other sections have their own)
     script = (ROOT / "scripts" / "screenshots.py").read_text()
     for pic in sorted(ours):

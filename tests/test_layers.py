@@ -443,7 +443,7 @@ def test_new_instance_lifespan_setting(video_viewer):
 def test_closing_the_viewer_frees_the_sessions(make_napari_viewer):
     import gc
 
-    from napari_keyskel._napari.registry import sessions
+    from napari_keyskel._napari.registry import owners
 
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((20, 64, 96), np.uint8), name="video")
@@ -451,7 +451,7 @@ def test_closing_the_viewer_frees_the_sessions(make_napari_viewer):
     viewer.layers.clear()  # what closing the viewer does to its layers
     gc.collect()
     assert not [r() for r in refs if r() is not None]
-    assert not [s for s in sessions() if s.viewer is viewer]
+    assert not [o for o in owners() if o._viewer() is viewer]
 
 
 def test_controller_for_a_plugin_proxy_of_the_layer(video_viewer):

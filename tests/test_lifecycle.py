@@ -10,7 +10,6 @@ import numpy as np
 
 from napari_keyskel import api
 from napari_keyskel._napari.proposals_layer import ProposalsLayer
-from napari_keyskel._napari.review_session import session_for
 from napari_keyskel._qt.dock import KeyskelDock
 from napari_keyskel._qt.timeline_dock import find_timeline
 from napari_keyskel.samples.synthetic import moving_figure
@@ -27,7 +26,7 @@ def test_removing_a_layer_used_everywhere_frees_its_store(make_napari_viewer, qt
     assert timeline is not None
     timeline.show_layer(points)
     ctrl = api.get_controller(points)
-    session_for(ctrl).run()
+    ctrl.review.run()
     proposals = ProposalsLayer(ctrl)
     ctrl.show_names(True)  # the session's names layer
     prop_layers = [proposals.points, proposals.edges, ctrl.names.layer]

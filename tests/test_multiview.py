@@ -156,7 +156,7 @@ def test_keyskel_triangulate_end_to_end(scene, tmp_path, capsys):
     code = main(["triangulate", str(calib), *files, str(out), "--proposals", str(tmp_path / "prop")])
     text = capsys.readouterr()
     assert code == 0, text.err
-    assert "camC" in text.out and "1 proposals" in text.out
+    assert "camC" in text.out and "1 proposal\n" in text.out
     back = store_from_points_csv(out, rig_skeleton())
     zyx = np.stack([back.tracks[i + 1].coords for i in range(I)], axis=1)
     np.testing.assert_allclose(zyx[..., ::-1], truth, atol=3.0)

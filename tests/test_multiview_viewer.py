@@ -10,7 +10,8 @@ from _events import click as _click
 from qtpy.QtCore import Qt
 from qtpy.QtTest import QTest
 
-from napari_keyskel._napari.multiview import grid_of, open_views, session_for
+from napari_keyskel._napari.multiview import grid_of, open_views
+from napari_keyskel._napari.registry import owner_of
 from napari_keyskel._qt.multiview_dock import MultiViewPanel
 from napari_keyskel.core.store import AnnotationStore
 from napari_keyskel.multiview.calibration import write_calibration
@@ -42,7 +43,7 @@ def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, 
     viewer, panel, clean = rig.viewer, rig.panel, rig.clean
     qtbot.mouseClick(panel.make_button, LEFT)
     s = panel.session
-    assert s is session_for(viewer) and s.names == rig.cal.names
+    assert all(owner_of(o.points).views is s for o in s.owners) and s.names == rig.cal.names
     # napari's grid: one cell per view holding its image, annotations, edges and reprojections
     grid = grid_of(viewer)
     assert grid.enabled and grid.stride == 4
@@ -55,26 +56,26 @@ def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, 
     # label frame 0 by clicking (add mode) in each view; view camC misses the tail tip
     rng = np.random.default_rng(0)
     k = rig_skeleton().n_nodes
-    for v, ctrl in enumerate(s.controllers):
+    for v, ctrl in enumerate(s.owners):
         ctrl.points.mode = "add"
         for node in range(k - (v == 2)):
             x, y = clean[v, 0, 0, node] + rng.normal(0, 0.3, 2)
             _click(ctrl.points, (0, y, x))
-    stores = [c.store for c in s.controllers]
+    stores = [c.store for c in s.owners]
     assert [st.track_ids for st in stores] == [[1], [1], [1]]  # the same instance in every view
     assert np.isfinite(stores[1].tracks[1].coords[0]).all()
     assert np.isnan(stores[2].tracks[1].coords[0, k - 1]).all()
 
     s.good = 0.0  # list every observation, worst first
     qtbot.mouseClick(panel.triangulate_button, LEFT)
-    assert "1 proposals" in panel.summary.text()
+    assert "1 proposal" in panel.summary.text() and "1 proposals" not in panel.summary.text()
     assert panel.flag_table.rowCount() == 3 * k - 1
     errs = [float(panel.flag_table.item(r, 4).text()) for r in range(panel.flag_table.rowCount())]
     assert errs == sorted(errs, reverse=True)
     viewer.dims.set_current_step(0, 3)
     row = [panel.flag_table.item(r, 0).text() for r in range(3 * k - 1)].index("camB")
     panel.flag_table.cellDoubleClicked.emit(row, 0)  # go to the flagged frame and view
-    assert viewer.dims.current_step[0] == 0 and viewer.layers.selection.active is s.controllers[1].points
+    assert viewer.dims.current_step[0] == 0 and viewer.layers.selection.active is s.owners[1].points
     rep = s.reprojection_layers[2]
     feats = rep.features
     prop = np.flatnonzero(feats["proposal"].to_numpy())
@@ -98,7 +99,7 @@ def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, 
 
     panel.view_combo.setCurrentIndex(2)
     qtbot.mouseClick(panel.accept_button, LEFT)
-    assert panel.status.text() == "1 proposals placed as keys in camC"
+    assert panel.status.text() == "1 proposal placed as keys in camC"
     t = stores[2].tracks[1]
     assert t.is_key[0, k - 1] and np.linalg.norm(t.coords[0, k - 1] - yx) < 1e-9
     assert not s.reprojection_layers[2].features["proposal"].any()
@@ -113,7 +114,7 @@ def test_views_side_by_side_shared_instances_triangulate_and_accept(rig, qtbot, 
 def test_a_new_instance_in_one_view_is_current_in_the_others(rig, qtbot):
     qtbot.mouseClick(rig.panel.make_button, LEFT)
     s = rig.panel.session
-    a, b = s.controllers[0], s.controllers[1]
+    a, b = s.owners[0], s.owners[1]
     a.points.mode = b.points.mode = "add"
     _click(a.points, (0, 100, 100))
     _click(a.points, (0, 300, 300))  # a second node of the same instance
@@ -175,7 +176,7 @@ def test_a_multi_slot_v7_item_opens_as_views(rig, tmp_path):
     s = open_views(
         rig.viewer, str(path), rig.images, skeleton=str(tmp_path / "rig.skeleton.json"), calibration=cal
     )
-    assert s.names == cal.names and [c.store.track_ids for c in s.controllers] == [[7]] * 3
+    assert s.names == cal.names and [c.store.track_ids for c in s.owners] == [[7]] * 3
     assert grid_of(rig.viewer).enabled
     res = s.triangulate()
     prop = s.proposals(2)
@@ -183,7 +184,7 @@ def test_a_multi_slot_v7_item_opens_as_views(rig, tmp_path):
     assert np.linalg.norm(prop["yx"][0][::-1] - clean[2, 1, 0, k - 1]) < 1e-3
     assert np.nanmax(res.triangulation.errors) < 1e-3
     # an edit in camB, saved back into the same item: every annotation updated in place
-    s.controllers[1].store.tracks[7].coords[2, 0] += (2.0, 1.0)
+    s.owners[1].store.tracks[7].coords[2, 0] += (2.0, 1.0)
     saved = s.save_views(str(tmp_path / "scene_back.json"))[0]
     out, original = json.loads(saved.read_text()), json.loads(path.read_text())
     assert out["item"] == original["item"] and [a["id"] for a in out["annotations"]] == [
@@ -191,7 +192,7 @@ def test_a_multi_slot_v7_item_opens_as_views(rig, tmp_path):
     ]
     again = open_views(rig.viewer, str(saved), rig.images, skeleton=str(tmp_path / "rig.skeleton.json"))
     np.testing.assert_allclose(
-        again.controllers[1].store.tracks[7].coords[2, 0], s.controllers[1].store.tracks[7].coords[2, 0]
+        again.owners[1].store.tracks[7].coords[2, 0], s.owners[1].store.tracks[7].coords[2, 0]
     )
 
 
@@ -224,7 +225,7 @@ def test_labelled_views_are_saved_from_the_dock_as_one_v7_item(rig, qtbot, tmp_p
     assert not panel.save_views_button.isEnabled()  # nothing to save before the views exist
     qtbot.mouseClick(panel.make_button, LEFT)
     s = panel.session
-    for v, ctrl in enumerate(s.controllers):  # click the snout and the body in every view
+    for v, ctrl in enumerate(s.owners):  # click the snout and the body in every view
         ctrl.points.mode = "add"
         for node in range(2):
             x, y = clean[v, 0, 0, node]

@@ -18,9 +18,9 @@ from _events import mouse
 from qtpy.QtCore import QPoint, Qt
 from qtpy.QtTest import QTest
 
-from napari_keyskel._napari.controller import controller_for
 from napari_keyskel._napari.labels import label_half_sizes
 from napari_keyskel._napari.names import DRAG_INTERVAL, GAP, camera_of
+from napari_keyskel._napari.registry import owner_of
 
 # napari warns (RuntimeWarning) when it cannot draw a layer's text: that fails these tests
 pytestmark = [pytest.mark.viewer, pytest.mark.filterwarnings("error::RuntimeWarning")]
@@ -39,7 +39,7 @@ def named(make_napari_viewer, qtbot):
     points = viewer.layers["mouse keypoints"]
     viewer.layers.selection.active = points
     viewer.dims.set_current_step(0, 0)
-    ctrl = controller_for(points)
+    ctrl = owner_of(points)
     assert ctrl.names.layer is None  # off by default: no layer, nothing computed
     _click_box(qtbot, dock.show_names)
     assert dock.show_names.isChecked() and ctrl.names.layer is not None
@@ -54,9 +54,8 @@ def _click_box(qtbot, box) -> None:
 
 def _boxes(viewer, names):
     """Label boxes in screen pixels ``(lo, hi)`` from the names layer as displayed."""
-    zoom = camera_of(viewer).zoom
-    axes = list(viewer.dims.displayed)
-    centre = np.asarray(names.data, float)[:, axes] * np.asarray(names.scale)[axes] * zoom
+    zoom = camera_of(viewer).zoom  # (the names layer is 2-D: the displayed axes)
+    centre = np.asarray(names.data, float)[:, -2:] * np.asarray(names.scale)[-2:] * zoom
     half = label_half_sizes(np.asarray(names.text.values, str), names.text.size)
     return centre - half, centre + half
 
@@ -82,15 +81,16 @@ def _gaps(viewer, points, ctrl):
     names = ctrl.names.layer
     zoom = camera_of(viewer).zoom
     rows = ctrl.names.placed
-    off = (np.asarray(names.data) - np.asarray(points.data)[rows])[:, 1:] * zoom
+    off = (np.asarray(names.data)[:, -2:] - np.asarray(points.data)[rows][:, -2:]) * zoom
     half = label_half_sizes(np.asarray(names.text.values, str), names.text.size)
     return np.hypot(*off.T) - np.hypot(*half.T) - 0.5 * np.asarray(points.size)[rows] * zoom
 
 
 def _label_of(ctrl, row):
-    """Position (data) of the name of annotation row ``row`` in the names layer."""
+    """Position of the name of annotation row ``row``, in the annotation layer's coordinates."""
     (i,) = np.flatnonzero(ctrl.names.placed == row)
-    return np.asarray(ctrl.names.layer.data)[i]
+    here = np.asarray(ctrl.points.data)[row]
+    return np.r_[here[:-2], np.asarray(ctrl.names.layer.data)[i][-2:]]
 
 
 def test_names_never_overlap_on_any_frame_at_the_default_zoom(named, capsys):
@@ -111,7 +111,7 @@ def test_names_never_overlap_on_any_frame_at_the_default_zoom(named, capsys):
         # every name is its point's, a short way from it, in the frame in view
         rows = ctrl.names.placed
         assert list(names.text.values) == list(points.features["node"].astype(str)[rows])
-        assert (np.asarray(names.data)[:, 0] == f).all()
+        assert (np.asarray(points.data)[rows, 0] == f).all()
         assert _gaps(viewer, points, ctrl).max() <= GAP + 4 * line + 1  # leader-less: close by
     with capsys.disabled():
         print(
@@ -148,14 +148,14 @@ def test_names_follow_frames_stepped_with_the_slider_and_keys(named, qtbot):
     slider = viewer.window._qt_viewer.dims.slider_widgets[0].slider
     slider.setValue(37)  # the dims slider, as a person drags it
     assert viewer.dims.current_step[0] == 37
-    assert (np.asarray(names.data)[:, 0] == 37).all() and len(names.data) == len(points.data)
+    assert (np.asarray(points.data)[ctrl.names.placed, 0] == 37).all() and len(names.data) == len(points.data)
     first = np.asarray(names.data).copy()
     canvas = viewer.window._qt_viewer.canvas.native
     for _ in range(3):
         QTest.keyClick(canvas, Qt.Key.Key_D)  # the plugin's next-frame key
     assert viewer.dims.current_step[0] == 40
-    assert (np.asarray(names.data)[:, 0] == 40).all()
-    assert not np.allclose(np.asarray(names.data)[:, 1:], first[:, 1:])  # the mice moved: so did names
+    assert (np.asarray(points.data)[ctrl.names.placed, 0] == 40).all()
+    assert not np.allclose(np.asarray(names.data), first)  # the mice moved: so did names
     assert _overlapping_pairs(*_boxes(viewer, names)) == 0
 
 
@@ -252,8 +252,8 @@ def test_names_off_and_on_the_checkbox_the_state_and_removing_layers(named, qtbo
 
 
 def test_saved_state_shows_names_when_the_layer_comes_back(make_napari_viewer):
-    from napari_keyskel._napari.controller import add_points_layer
     from napari_keyskel._napari.layerdata import points_layer_tuple
+    from napari_keyskel._napari.registry import add_points_layer
     from napari_keyskel.samples.synthetic import moving_figure
 
     viewer = make_napari_viewer()
@@ -262,7 +262,7 @@ def test_saved_state_shows_names_when_the_layer_comes_back(make_napari_viewer):
     data, attrs, kind = points_layer_tuple(store, 0, name="mice")
     attrs["metadata"]["keyskel"]["state"]["show_names"] = True  # as saved by a session
     points = add_points_layer(viewer, (data, attrs, kind))
-    ctrl = controller_for(points)
+    ctrl = owner_of(points)
     assert ctrl.names_shown and "mice names" in viewer.layers
     assert len(ctrl.names.layer.data) == len(points.data) > 0
 
@@ -280,11 +280,11 @@ def test_a_3d_skeleton_shows_the_names_of_the_slice_in_view(make_napari_viewer):
     kf.set_pose(store, 0, track.track_id, np.array([[2, 10, 10], [2, 20, 20], [5, 30, 30]], float))
     viewer.add_image(np.zeros((3, 10, 64, 64), np.uint8))
     points = api.add_skeleton_layer(viewer, store, name="worm")
-    ctrl = controller_for(points)
+    ctrl = owner_of(points)
     viewer.dims.set_current_step(0, 0)
     viewer.dims.set_current_step(1, 2)
     ctrl.show_names(True)
     assert list(ctrl.names.layer.text.values) == ["a", "b"]  # the nodes on slice z = 2
     viewer.dims.set_current_step(1, 5)  # another slice of the same frame
     assert list(ctrl.names.layer.text.values) == ["c"]
-    assert (np.asarray(ctrl.names.layer.data)[:, 1] == 5).all()
+    assert (np.asarray(points.data)[ctrl.names.placed, 1] == 5).all()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+
 PACKAGE = Path(__file__).resolve().parents[1] / "napari_keyskel"
 #: napari / npe2 / wrapt private names keyskel has needed; each lives in napari_private.py.
 PRIVATE = re.compile(r"\._qt_window|\._qt_viewer|\.commands\._commands|__wrapped__|napari_builtins")
@@ -42,3 +44,21 @@ def test_the_builtin_points_writer_is_wrapped_once_and_each_hook_runs_once(make_
     layer.save(str(out), plugin="napari")  # npe2's command: the registry entry is wrapped too
     napari_private._AFTER_POINTS_WRITE.remove(hook)
     assert out.exists() and seen == [str(out)]
+
+
+def test_vispy_keeps_a_text_layout_when_napari_sets_the_same_strings():
+    from vispy.visuals.text.text import TextVisual
+
+    from napari_keyskel._napari.napari_private import keep_text_layout
+
+    assert keep_text_layout() and keep_text_layout()  # wrapped once
+    node = TextVisual(text=["snout", "tail"], pos=[[0, 0], [5, 5]])
+    laid_out = object()
+    node._vertices = laid_out  # (as after a draw)
+    node.text = np.array(["snout", "tail"])  # what napari sets on every refresh
+    node.anchors = tuple(node.anchors)
+    assert node._vertices is laid_out  # the glyphs stay laid out
+    node.pos = [[1, 1], [6, 6]]
+    assert node._pos_changed  # positions still update
+    node.text = ["snout", "ear"]
+    assert node._vertices is None and list(node.text) == ["snout", "ear"]  # new strings: laid out again

@@ -7,7 +7,7 @@ import pytest
 from _events import mouse as _mouse
 
 from napari_keyskel import api
-from napari_keyskel._napari.controller import controller_for
+from napari_keyskel._napari.registry import owner_of
 from napari_keyskel._qt.multiview_dock import MultiViewPanel
 from napari_keyskel.core.skeleton import Skeleton
 from napari_keyskel.core.store import AnnotationStore
@@ -19,7 +19,7 @@ def _volume(viewer, store):
     image = viewer.add_image(np.zeros((30, 64, 64), np.uint8), name="volume")
     points = api.add_skeleton_layer(viewer, store, image_layer=image)
     viewer.layers.selection.active = points
-    return points, controller_for(points)
+    return points, owner_of(points)
 
 
 def test_other_slices_fade_by_distance_and_3d_view_drags(make_napari_viewer, qtbot):

@@ -55,7 +55,7 @@ def test_t_stamps_the_preset_pose_at_the_cursor(make_napari_viewer):
     from qtpy.QtTest import QTest
 
     from napari_keyskel import api
-    from napari_keyskel._napari.controller import controller_for
+    from napari_keyskel._napari.registry import owner_of
 
     viewer = make_napari_viewer()
     image = viewer.add_image(np.zeros((10, 200, 200), np.uint8), name="video")
@@ -64,7 +64,7 @@ def test_t_stamps_the_preset_pose_at_the_cursor(make_napari_viewer):
     viewer.dims.set_current_step(0, 0)
     viewer.cursor.position = (0, 100.0, 80.0)
     QTest.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_T)
-    store = controller_for(points).store
+    store = owner_of(points).store
     (t,) = list(store)
     pose = t.coords[0]
     sk = store.skeleton

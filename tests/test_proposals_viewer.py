@@ -10,8 +10,7 @@ import pytest
 from qtpy.QtCore import Qt
 
 from napari_keyskel import api
-from napari_keyskel._napari.bindings import install
-from napari_keyskel._napari.proposals_layer import ProposalsLayer, proposals_for
+from napari_keyskel._napari.proposals_layer import ProposalsLayer
 from napari_keyskel._qt.models_dock import ModelsPanel
 from napari_keyskel.core import keyframes
 from napari_keyskel.core.store import AnnotationStore
@@ -34,7 +33,7 @@ def env(make_napari_viewer, qtbot, video):
     keyframes.interpolate_all(store, "linear")
     points = api.add_skeleton_layer(viewer, store, image_layer=image)
     ctrl = api.get_controller(points)
-    b = install(ctrl)
+    b = ctrl.bindings
     viewer.dims.set_current_step(0, 5)
     panel = ModelsPanel(viewer, layer_hook=lambda: points)
     qtbot.addWidget(panel)
@@ -54,7 +53,7 @@ def _proposals(env, video):
 
 def wait_done(env, qtbot):
     # (not waitSignal(worker.finished): a fast worker may finish before the wait connects)
-    qtbot.waitUntil(lambda: proposals_for(env.ctrl).worker is None, timeout=30000)
+    qtbot.waitUntil(lambda: env.ctrl.proposals.worker is None, timeout=30000)
 
 
 def _row(pl, tid, node):
@@ -63,7 +62,7 @@ def _row(pl, tid, node):
 
 def test_threshold_hides_weak_proposals_drawn_dimmed_and_sized_by_score(env, video):
     pl = _proposals(env, video)
-    assert proposals_for(env.ctrl) is pl and len(pl.points.data) == 8
+    assert env.ctrl.proposals is pl and len(pl.points.data) == 8
     env.panel.score_slider.setValue(50)
     assert pl.min_score == 0.5 and len(pl.points.data) == 7  # node 2 of instance 1 (0.3) hidden
     sizes = np.asarray(pl.points.size)
@@ -122,9 +121,9 @@ def test_propagate_forward_in_a_worker_gives_proposals_then_accepted(env, video,
     worker = env.panel.propagate(1)
     assert worker is not None and env.panel.cancel_button.isEnabled()
     assert worker.pbar.total == 9 and "propagating" in worker.pbar.desc  # napari's progress bar
-    assert proposals_for(env.ctrl).worker is worker and not len(proposals_for(env.ctrl).store)  # not blocking
+    assert env.ctrl.proposals.worker is worker and not len(env.ctrl.proposals.store)  # not blocking
     wait_done(env, qtbot)
-    pl = proposals_for(env.ctrl)
+    pl = env.ctrl.proposals
     p = pl.store.tracks[1]
     assert (p.start, p.stop) == (11, 20)  # up to the frame before the next key
     err = np.hypot(*(p.coords - video.truth[11:20]).transpose(2, 0, 1))
@@ -143,7 +142,7 @@ def test_cancel_stops_propagation_and_applies_nothing(env, video, qtbot):
     assert env.panel.propagate(1) is not None
     qtbot.mouseClick(env.panel.cancel_button, LEFT)
     wait_done(env, qtbot)
-    assert 1 not in proposals_for(env.ctrl).store.tracks
+    assert 1 not in env.ctrl.proposals.store.tracks
 
 
 def test_interpolate_with_the_image_from_the_dock_is_one_undo_step(env, video, qtbot):
@@ -202,7 +201,7 @@ def test_the_keyskel_dock_has_a_models_tab_that_accepts(env, video, qtbot):
     names = [dock.tabs.tabText(i) for i in range(dock.tabs.count())]
     assert names[-1] == "Models"
     panel = dock.tabs.widget(dock.tabs.count() - 1)
-    assert panel.controller() is env.ctrl  # the dock's current annotation layer
+    assert panel.owner() is env.ctrl  # the dock's current annotation layer
     pl = _proposals(env, video)
     qtbot.mouseClick(panel.accept_frame, LEFT)
     assert env.store.tracks[1].is_key[5].all() and env.store.tracks[9].is_key[0].all()
@@ -219,7 +218,7 @@ def test_a_result_is_dropped_when_the_annotations_changed_meanwhile(env, video, 
     edited = t.coords.copy()
     wait_done(env, qtbot)
     np.testing.assert_array_equal(t.coords, edited)
-    assert "changed while interpolating" in proposals_for(env.ctrl).last_message
+    assert "changed while interpolating" in env.ctrl.proposals.last_message
 
 
 def test_open_proposals_from_a_file_through_the_panel(env, video, tmp_path):
@@ -234,7 +233,7 @@ def test_open_proposals_from_a_file_through_the_panel(env, video, tmp_path):
     path = tmp_path / "model.json"
     formats.write(AnnotationSet([p]), path, "coco")
     pl = env.panel.open_proposals(str(path))
-    assert pl is not None and proposals_for(env.ctrl) is pl and len(pl.points.data) == 4
+    assert pl is not None and env.ctrl.proposals is pl and len(pl.points.data) == 4
     assert sum(ly.name.endswith("proposals") for ly in env.viewer.layers) == 1  # the empty one replaced
     np.testing.assert_allclose(pl.points.data[:, 1:], video.truth[5] + 1.0, atol=1e-6)
     other = AnnotationStore(Skeleton(["a", "b"]), 2, 0, n_frames=31)
@@ -242,4 +241,4 @@ def test_open_proposals_from_a_file_through_the_panel(env, video, tmp_path):
     other.set_points(0, 1, [[1.0, 1.0], [2.0, 2.0]])
     formats.write(AnnotationSet([other]), tmp_path / "other.json", "coco")
     assert env.panel.open_proposals(str(tmp_path / "other.json")) is None
-    assert "cannot open proposals" in env.panel.status.text() and proposals_for(env.ctrl) is pl
+    assert "cannot open proposals" in env.panel.status.text() and env.ctrl.proposals is pl

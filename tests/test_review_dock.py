@@ -173,7 +173,7 @@ def test_compare_two_layers_adds_disagreements(env, qtbot, tmp_path: Path):
     qtbot.mouseClick(d.compare_button, LEFT)
     flags = d.session().flags.of_kinds(["disagree"])
     assert set(zip(flags.frame.tolist(), flags.track_id.tolist(), flags.node.tolist())) == {(30, 2, 4)}
-    assert "1 disagreements" in d.progress_label.text()
+    assert "1 disagreement with" in d.progress_label.text()
     assert any(it.text(0) == "disagree" for it in _flag_items(d.tree))
     # the states a reviewer sets are saved with the layer
     session = d.session()
@@ -237,10 +237,11 @@ def test_removing_a_reviewed_layer_frees_its_store(env, qtbot):
 
 
 def test_review_states_are_undoable_edits_and_unsaved_work(env, qtbot):
-    from napari_keyskel._napari import save
+    from napari_keyskel._napari.registry import owner_of
+    from napari_keyskel._qt import save_hooks as save
 
     save.install(env.viewer)
-    state = save.state_for(env.points)
+    state = owner_of(env.points).save
     d, s = env.dock, env.store
     qtbot.mouseClick(d.check_button, LEFT)
     session = d.session()

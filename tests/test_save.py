@@ -41,12 +41,12 @@ def _drag_first_node(points, dy=6.0, dx=-4.0):
 
 
 def test_ctrl_s_saves_every_frame_to_the_file_it_came_from(make_napari_viewer, darwin_file):
-    from napari_keyskel._napari.save import state_for
+    from napari_keyskel._napari.registry import owner_of
 
     viewer = make_napari_viewer()
     (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
     viewer.layers.selection.active = points
-    state = state_for(points)
+    state = owner_of(points).save
     assert state.path == darwin_file and not state.dirty
     viewer.dims.set_current_step(0, 5)  # an interpolated frame
     moved = _drag_first_node(points)
@@ -65,7 +65,8 @@ def test_ctrl_s_saves_every_frame_to_the_file_it_came_from(make_napari_viewer, d
 
 def test_new_layer_asks_once_then_saves_in_the_chosen_format(make_napari_viewer, tmp_path, monkeypatch):
     from napari_keyskel import api
-    from napari_keyskel._napari import save
+    from napari_keyskel._napari.registry import owner_of
+    from napari_keyskel._qt import save_hooks as save
 
     viewer = make_napari_viewer()
     image = viewer.add_image(np.zeros((12, 64, 64), np.uint8), name="video")
@@ -76,7 +77,7 @@ def test_new_layer_asks_once_then_saves_in_the_chosen_format(make_napari_viewer,
     monkeypatch.setattr(save, "ask_save_path", lambda state: asked.append(state) or (target, "coco"))
     viewer.layers.selection.active = points
     api.set_node(points, frame=0, instance=1, node="snout", coords=[10.0, 12.0])
-    state = save.state_for(points)
+    state = owner_of(points).save
     assert state.dirty and state.path is None
     _ctrl_s(viewer)
     api.set_node(points, frame=4, instance=1, node="snout", coords=[20.0, 22.0])
@@ -90,7 +91,7 @@ def test_new_layer_asks_once_then_saves_in_the_chosen_format(make_napari_viewer,
 def test_closing_with_unsaved_annotations_asks_first(make_napari_viewer, darwin_file, qtbot):
     from qtpy.QtWidgets import QApplication, QMessageBox
 
-    from napari_keyskel._napari.save import state_for
+    from napari_keyskel._napari.registry import owner_of
 
     viewer = make_napari_viewer(show=True)
     (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
@@ -113,15 +114,15 @@ def test_closing_with_unsaved_annotations_asks_first(make_napari_viewer, darwin_
     # to the window: closing the window for real would leave the fixture nothing to tear down)
     from qtpy.QtGui import QCloseEvent
 
-    from napari_keyskel._napari.save import _VIEWERS
+    from napari_keyskel._qt.save_hooks import hooks_of
 
     answer(QMessageBox.StandardButton.Save)
     event = QCloseEvent()
-    assert _VIEWERS[id(viewer)].filter.eventFilter(main, event) is False and event.isAccepted()
-    assert len(asked) == 2 and not state_for(points).dirty
+    assert hooks_of(viewer).eventFilter(main, event) is False and event.isAccepted()
+    assert len(asked) == 2 and not owner_of(points).save.dirty
     assert formats.read(darwin_file).stores[0].n_frames == 20
     # nothing unsaved: no question
-    assert _VIEWERS[id(viewer)].filter.eventFilter(main, QCloseEvent()) is False and len(asked) == 2
+    assert hooks_of(viewer).eventFilter(main, QCloseEvent()) is False and len(asked) == 2
 
 
 def test_csv_writer_warns_it_holds_the_frame_in_view(make_napari_viewer, tmp_path):
@@ -135,11 +136,12 @@ def test_csv_writer_warns_it_holds_the_frame_in_view(make_napari_viewer, tmp_pat
 
 
 def test_autosave_writes_a_recovery_file_and_saving_removes_it(make_napari_viewer, darwin_file, qtbot):
-    from napari_keyskel._napari.save import save_layer, set_autosave_interval, state_for
+    from napari_keyskel._napari.registry import owner_of
+    from napari_keyskel._qt.save_hooks import save_layer, set_autosave_interval
 
     viewer = make_napari_viewer()
     (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
-    state = state_for(points)
+    state = owner_of(points).save
     path = recovery.recovery_path(state.identity)
     set_autosave_interval(viewer, 0.1)
     qtbot.wait(300)
@@ -147,7 +149,7 @@ def test_autosave_writes_a_recovery_file_and_saving_removes_it(make_napari_viewe
     _drag_first_node(points)
     qtbot.waitUntil(path.exists, timeout=5000)
     rec = recovery.read_recovery(path)
-    assert rec.info["layer"] == points.name and rec.stores[0].track_ids == state.ctrl.store.track_ids
+    assert rec.info["layer"] == points.name and rec.stores[0].track_ids == state.owner.store.track_ids
     assert save_layer(points) and not path.exists()
 
 
@@ -155,7 +157,7 @@ def test_recovery_offered_after_napari_is_killed(make_napari_viewer, tmp_path, q
     """kill -9 of a napari annotating the sample; opening the sample again offers the work."""
     from napari.utils.notifications import notification_manager
 
-    from napari_keyskel._napari.save import state_for
+    from napari_keyskel._napari.registry import owner_of
 
     folder = Path(os.environ["KEYSKEL_RECOVERY_DIR"])
     env = {**os.environ, "KEYSKEL_RECOVERY_DIR": str(folder)}
@@ -184,11 +186,11 @@ def test_recovery_offered_after_napari_is_killed(make_napari_viewer, tmp_path, q
     n_before = len(notification_manager.records)
     viewer.open_sample("napari-keyskel", "moving_figure")
     points = viewer.layers["mouse keypoints"]
-    state = state_for(points)
+    state = owner_of(points).save
     assert state.offer is not None
     (offer,) = [n for n in notification_manager.records[n_before:] if "Recover it?" in str(n.message)]
     assert [name for name, _ in offer.actions] == ["Recover", "Discard"]
-    store = state.ctrl.store
+    store = state.owner.store
     tid, k = int(points.features["instance"][0]), store.skeleton.index(str(points.features["node"][0]))
     t = store.tracks[tid]
     assert not t.is_key[35 - t.start, k]  # the fresh sample: an interpolated frame
@@ -209,14 +211,15 @@ def test_recovery_offered_after_napari_is_killed(make_napari_viewer, tmp_path, q
 
 
 def test_a_skeleton_edit_alone_is_unsaved_work(make_napari_viewer, darwin_file):
-    from napari_keyskel._napari.save import save_layer, state_for
+    from napari_keyskel._napari.registry import owner_of
+    from napari_keyskel._qt.save_hooks import save_layer
     from napari_keyskel.core import skeleton_edit
 
     viewer = make_napari_viewer()
     (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
-    state = state_for(points)
+    state = owner_of(points).save
     assert not state.unsaved
-    skeleton_edit.rename_node(state.ctrl.store, "snout", "nose")  # what the Skeleton tab does
+    skeleton_edit.rename_node(state.owner.store, "snout", "nose")  # what the Skeleton tab does
     assert state.unsaved and not state.dirty  # no layer edit, yet the close prompt will ask
     path = state.autosave()
     assert path is not None and recovery.read_recovery(path).stores[0].skeleton.nodes[0] == "nose"
@@ -227,16 +230,16 @@ def test_a_skeleton_edit_alone_is_unsaved_work(make_napari_viewer, darwin_file):
 def test_discarding_the_offer_removes_the_recovery_file(make_napari_viewer, darwin_file):
     from napari.utils.notifications import notification_manager
 
-    from napari_keyskel._napari.save import state_for
+    from napari_keyskel._napari.registry import owner_of
 
     _, store = moving_figure(n_frames=20, shape=(64, 64), render=False)
     viewer = make_napari_viewer()
     (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
-    path = recovery.write_recovery(state_for(points).identity, [store], {"layer": points.name})
+    path = recovery.write_recovery(owner_of(points).save.identity, [store], {"layer": points.name})
     viewer.layers.remove(points)
     n_before = len(notification_manager.records)
     (points,) = [ly for ly in viewer.open(darwin_file, plugin="napari-keyskel") if "keyskel" in ly.metadata]
-    state = state_for(points)
+    state = owner_of(points).save
     assert state.offer is not None and state.offer.path == path
     (offer,) = [n for n in notification_manager.records[n_before:] if "Recover it?" in str(n.message)]
     dict(offer.actions)["Discard"]()  # the notification's other button

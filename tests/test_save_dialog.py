@@ -62,11 +62,11 @@ def _save_through_the_file_menu(viewer, monkeypatch, target, writer_name):
 def test_file_save_with_our_writer_clears_unsaved_and_ctrl_s_follows(
     make_napari_viewer, darwin_file, tmp_path, monkeypatch
 ):
-    from napari_keyskel._napari.save import state_for
+    from napari_keyskel._napari.registry import owner_of
 
     viewer = make_napari_viewer()
     points = _open(viewer, darwin_file)
-    state = state_for(points)
+    state = owner_of(points).save
     viewer.dims.set_current_step(0, 5)
     _drag_a_point(points)
     assert state.unsaved
@@ -93,7 +93,7 @@ def test_file_save_with_our_writer_clears_unsaved_and_ctrl_s_follows(
 
 
 def test_file_save_as_csv_leaves_the_layer_unsaved(make_napari_viewer, darwin_file, tmp_path, monkeypatch):
-    from napari_keyskel._napari.save import state_for
+    from napari_keyskel._napari.registry import owner_of
 
     viewer = make_napari_viewer()
     points = _open(viewer, darwin_file)
@@ -101,13 +101,13 @@ def test_file_save_as_csv_leaves_the_layer_unsaved(make_napari_viewer, darwin_fi
     target = tmp_path / "frame.csv"
     _save_through_the_file_menu(viewer, monkeypatch, target, "napari builtins")
     assert target.exists()  # napari's CSV: only the frame in view, so the work is still unsaved
-    assert state_for(points).unsaved and state_for(points).path == darwin_file
+    assert owner_of(points).save.unsaved and owner_of(points).save.path == darwin_file
 
 
 def test_file_save_of_several_items_as_v7_then_ctrl_s_writes_the_same_folder(
     make_napari_viewer, tmp_path, monkeypatch
 ):
-    from napari_keyskel._napari.save import state_for
+    from napari_keyskel._napari.registry import owner_of
 
     coco = tmp_path / "images.json"
     _, store = moving_figure(n_frames=3, shape=(64, 64), render=False)
@@ -118,7 +118,7 @@ def test_file_save_of_several_items_as_v7_then_ctrl_s_writes_the_same_folder(
     _drag_a_point(points)
     target = tmp_path / "v7.json"
     _save_through_the_file_menu(viewer, monkeypatch, target, "V7 Darwin JSON")
-    state = state_for(points)
+    state = owner_of(points).save
     assert not state.unsaved and state.format == "darwin"
     folder = tmp_path / "v7"
     items = sorted(p.name for p in folder.glob("*.json") if not p.name.endswith(".skeleton.json"))
@@ -152,9 +152,9 @@ def test_ctrl_keys_are_command_keys_on_macos(make_napari_viewer, darwin_file):
     for name, key in expected.items():
         assert names[name] == KeyBinding.from_int(key), name
     # and they work: Ctrl-Z on the canvas undoes a drag
-    from napari_keyskel._napari.save import state_for
+    from napari_keyskel._napari.registry import owner_of
 
-    store = state_for(points).ctrl.store
+    store = owner_of(points).save.owner.store
     before = {tid: t.coords.copy() for tid, t in store.tracks.items()}
     (instance, _), _ = _drag_a_point(points)
     assert not np.array_equal(store.tracks[instance].coords, before[instance])

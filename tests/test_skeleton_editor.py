@@ -9,6 +9,7 @@ from qtpy.QtGui import QColor
 
 from napari_keyskel.core.presets import get_preset
 from napari_keyskel.core.skeleton import Skeleton
+from napari_keyskel.core.wording import plural
 
 pytestmark = pytest.mark.viewer
 
@@ -107,7 +108,7 @@ def test_presets_and_files(editor, qtbot, tmp_path):
     w.preset_combo.setCurrentText("mouse_topview")
     qtbot.mouseClick(w.preset_button, LEFT)
     sk, mapping = w.emitted[-1]
-    assert sk == get_preset("mouse_topview") and mapping == [-1] * 12
+    assert sk == get_preset("mouse_topview").renamed("toy") and mapping == [-1] * 12  # the class stays
     path = tmp_path / "mine.skeleton.json"
     w.pick_save_path = lambda: str(tmp_path / "mine")
     qtbot.mouseClick(w.save_button, LEFT)
@@ -131,7 +132,7 @@ def test_presets_and_files(editor, qtbot, tmp_path):
 def test_editor_tab_changes_the_layer_live(make_napari_viewer, qtbot):
     from qtpy.QtTest import QTest
 
-    from napari_keyskel._napari.controller import controller_for
+    from napari_keyskel._napari.registry import owner_of
     from napari_keyskel._qt.dock import KeyskelDock
 
     viewer = make_napari_viewer()
@@ -141,7 +142,7 @@ def test_editor_tab_changes_the_layer_live(make_napari_viewer, qtbot):
     dock.preset_combo.setCurrentText("mouse_topview")
     qtbot.mouseClick(dock.new_button, LEFT)
     points = viewer.layers["mouse keypoints"]
-    ctrl = controller_for(points)
+    ctrl = owner_of(points)
     store = ctrl.store
     viewer.dims.set_current_step(0, 0)
     viewer.cursor.position = (0, 64, 64)
@@ -271,8 +272,8 @@ def test_dock_stays_true_after_key_undo_drags_and_open(make_napari_viewer, qtbot
     assert not dock.redo_button.isEnabled()
     c = store.counts()  # the status line's counts follow the edits (recounted per touched track)
     assert (
-        f"{c['instances']} instances · {c['keys']} keys · {c['interpolated']} interpolated"
-        in dock.status.text()
+        f"{plural(c['instances'], 'instance')} · {plural(c['keys'], 'key')} · "
+        f"{c['interpolated']} interpolated" in dock.status.text()
     )
 
     # File > Open (or a script) adds an annotation layer: the dock works on it

@@ -34,6 +34,8 @@ def _stack(folder: Path) -> Path:
 
 
 def _annotate(points) -> None:
+    # the instance lives frames 0-5 (made by set_node, it would live to the video's end, as a stamp)
+    api.get_controller(points).set_new_instance_frames(6)
     for f, pose in KEYS.items():
         for node, yx in zip(NODES, pose):
             api.set_node(points, frame=f, instance=1, node=node, coords=yx)

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import sleap_io as sio
 import tables  # noqa: F401  (the promised client: fail here without it)
+import yaml
 
 from napari_keyskel.core.annotation_set import AnnotationSet
 from napari_keyskel.core.skeleton import Skeleton
@@ -270,3 +271,86 @@ def test_dlc_h5_written_into_a_deeplabcut_project(tmp_path: Path) -> None:
     ):
         write(ds, out.with_name("CollectedData_Two.h5"), "dlc")
     assert not out.with_name("CollectedData_Two.h5").exists()
+
+
+# -- issue 24: a multi-animal project with one labelled individual; image names and formats -----
+JPEGS = ("frame_0012.jpg", "frame_0040.jpg")
+
+
+def _one_individual_project(root: Path) -> Path:
+    """A multi-animal project (three individuals) where only mus1 is labelled, on JPEG frames."""
+    folder = root / "labeled-data" / "cage"
+    folder.mkdir(parents=True)
+    for i, name in enumerate(JPEGS):
+        iio.imwrite(folder / name, np.full((H, W, 3), 40 * (i + 1), np.uint8), extension=".jpg")
+    (root / "config.yaml").write_text(
+        "Task: cage\nscorer: Alice\nmultianimalproject: true\nindividuals: [mus1, mus2, mus3]\n"
+        f"bodyparts: [{', '.join(PARTS)}]\nmultianimalbodyparts: [{', '.join(PARTS)}]\nuniquebodyparts: []\n"
+        "skeleton:\n" + "".join(f"- [{a}, {b}]\n" for a, b in EDGES)
+    )
+    cols = pd.MultiIndex.from_product(
+        [["Alice"], ["mus1"], PARTS, ["x", "y"]], names=["scorer", "individuals", "bodyparts", "coords"]
+    )
+    xy = np.random.default_rng(9).uniform(2, 38, (len(JPEGS), len(PARTS) * 2)).round(2)
+    table = pd.DataFrame(
+        xy, index=pd.MultiIndex.from_tuples([("labeled-data", "cage", n) for n in JPEGS]), columns=cols
+    )
+    csv = folder / "CollectedData_Alice.csv"
+    table.to_csv(csv)  # as DeepLabCut's labelling GUI saves it (with the .h5)
+    table.to_hdf(csv.with_suffix(".h5"), key="df_with_missing", mode="w")
+    return csv
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".h5"])
+def test_one_individual_stays_multi_animal_with_its_images(tmp_path: Path, suffix: str) -> None:
+    src = _one_individual_project(tmp_path / "proj").with_suffix(suffix)
+    theirs = sio.load_dlc(str(src.with_suffix(".csv")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = read(src)
+    (store,) = ds.stores
+    (t,) = list(store)
+    assert t.name == "mus1" and [tr.name for tr in theirs.tracks] == ["mus1"]
+    for lf in theirs.labeled_frames:  # node by node, as sleap-io reads it
+        (inst,) = lf.instances
+        f = next(
+            i
+            for i, fr in enumerate(ds.frames)
+            if Path(fr["item"]).name == Path(lf.video.filename[lf.frame_idx]).name
+        )
+        nodes = [n.name for n in inst.skeleton.nodes]
+        np.testing.assert_allclose(
+            t.coords[f - t.start][[store.skeleton.index(n) for n in nodes], ::-1], inst.numpy()
+        )
+    out = tmp_path / "new" / "labeled-data" / "cage" / f"CollectedData_Bob{suffix}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        files = write(ds, out, "dlc")
+    folder = out.parent
+    for name in JPEGS:  # copied as they are: same names, same JPEG bytes
+        assert (folder / name).read_bytes() == (src.parent / name).read_bytes()
+    assert not list(folder.glob("img*.png"))
+    table = pd.read_csv(out.with_suffix(".csv"), header=[0, 1, 2, 3], index_col=[0, 1, 2])
+    assert list(table.columns.names) == ["scorer", "individuals", "bodyparts", "coords"]
+    assert set(table.columns.get_level_values("individuals")) == {"mus1"}
+    assert [r[2] for r in table.index] == list(JPEGS)
+    config = yaml.safe_load((tmp_path / "new" / "config.yaml").read_text())
+    assert config["multianimalproject"] is True and config["individuals"] == ["mus1", "mus2", "mus3"]
+    back = sio.load_dlc(str(out.with_suffix(".csv")))
+    assert [tr.name for tr in back.tracks] == ["mus1"]
+    assert out in files and (folder / JPEGS[0]) in files
+
+
+def test_one_individual_through_v7(tmp_path: Path) -> None:
+    """Through V7 and back it stays multi-animal (through COCO once COCO keeps identity across images)."""
+    src = _one_individual_project(tmp_path / "proj")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = read(src)
+        for via, name in (("darwin", "d"),):
+            write(ds, tmp_path / name, via)
+            again = read(tmp_path / name, format=via)
+            out = tmp_path / via / "CollectedData_Bob.csv"
+            write(again, out, "dlc")
+            table = pd.read_csv(out, header=[0, 1, 2, 3], index_col=[0, 1, 2])
+            assert set(table.columns.get_level_values("individuals")) == {"mus1"}, via

@@ -125,7 +125,8 @@ def test_dicom_series_keys_interpolate_and_round_trip(make_napari_viewer, tmp_pa
 
     live = api.get_store(points)
     t = live.track(1)
-    assert (t.start, t.stop) == (0, 21)
+    assert (t.start, t.stop) == (0, n)  # as a stamp's: to the last slice, the last key held after it
+    np.testing.assert_allclose(t.coords[21:], np.broadcast_to(t.coords[20], t.coords[21:].shape))
     for z in range(21):
         np.testing.assert_allclose(t.coords[z], _expected_midway(poses, z), atol=1e-9)
         assert t.is_key[z].all() == (z in S.KEY_SLICES)

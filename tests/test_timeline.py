@@ -240,7 +240,7 @@ def test_large_video_paints_visible_range_only(make_napari_viewer, qtbot):
 def test_bottom_timeline_of_the_dock_edits_the_layer(make_napari_viewer, qtbot):
     from qtpy.QtTest import QTest
 
-    from napari_keyskel._napari.controller import controller_for
+    from napari_keyskel._napari.registry import owner_of
     from napari_keyskel._qt.dock import KeyskelDock
     from napari_keyskel._qt.timeline_dock import DOCK_NAME, TimelineDock
 
@@ -260,7 +260,7 @@ def test_bottom_timeline_of_the_dock_edits_the_layer(make_napari_viewer, qtbot):
     assert main.dockWidgetArea(dock.timeline.parent()) == Qt.DockWidgetArea.BottomDockWidgetArea
     qtbot.mouseClick(dock.new_button, LEFT)
     points = viewer.layers["mouse keypoints"]
-    ctrl = controller_for(points)
+    ctrl = owner_of(points)
     t_canvas = viewer.window._qt_viewer.canvas.native
     for f, x in ((0, 20.0), (20, 40.0)):
         viewer.dims.set_current_step(0, f)

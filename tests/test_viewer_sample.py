@@ -60,12 +60,12 @@ def test_sample_data_and_dock(make_napari_viewer, qtbot):
 
 
 def test_sample_is_keyed_every_10th_frame_with_ground_truth(make_napari_viewer):
-    from napari_keyskel._napari.controller import controller_for
+    from napari_keyskel._napari.registry import owner_of
 
     viewer = make_napari_viewer()
     viewer.open_sample("napari-keyskel", "moving_figure")
     points = viewer.layers["mouse keypoints"]
-    store = controller_for(points).store
+    store = owner_of(points).store
     truth = viewer.layers["moving figure"].metadata["keyskel_ground_truth"]
     assert truth.shape == (100, 2, 12, 2)
     for i, t in enumerate(store):

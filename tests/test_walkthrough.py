@@ -43,8 +43,7 @@ def _reference(truth, method: str) -> np.ndarray:
 
 
 def test_walkthrough_keys_then_interpolate(make_napari_viewer, qtbot):
-    from napari_keyskel._napari.bindings import bindings_for
-    from napari_keyskel._napari.controller import controller_for
+    from napari_keyskel._napari.registry import owner_of
     from napari_keyskel._qt.dock import KeyskelDock
 
     video, truth = moving_figure(n_frames=N_FRAMES)
@@ -56,8 +55,8 @@ def test_walkthrough_keys_then_interpolate(make_napari_viewer, qtbot):
     dock.preset_combo.setCurrentText("mouse_topview")
     qtbot.mouseClick(dock.new_button, Qt.MouseButton.LeftButton)
     points = viewer.layers["mouse keypoints"]
-    ctrl = controller_for(points)
-    b = bindings_for(ctrl)
+    ctrl = owner_of(points)
+    b = ctrl.bindings
     store = ctrl.store
     assert dock.layer_combo.currentText() == "mouse keypoints" and len(store) == 0
     canvas = viewer.window._qt_viewer.canvas.native

@@ -1,10 +1,10 @@
 """Key bindings and undo/redo for a keyskel Points layer (bound on the layer, not the viewer).
 
-Every :class:`~napari_keyskel._napari.session.EditSession` has a :class:`Bindings`: the keys in
-:data:`KEYS`, undo/redo of the session's :class:`~napari_keyskel.core.history.History`, and the
+Every :class:`~napari_keyskel._napari.owner.LayerOwner` has a :class:`Bindings`: the keys in
+:data:`KEYS`, undo/redo of the owner's :class:`~napari_keyskel.core.history.History`, and the
 "next node" for click-to-place annotation. Every edit goes through
-:mod:`napari_keyskel.core.keyframes` inside :meth:`EditSession.record`, so it is one undo step and
-only the touched points and spans are redrawn.
+:mod:`napari_keyskel.core.keyframes` inside :meth:`LayerOwner.record`, so it is one undo step and
+only the touched points and spans are redrawn, once.
 
 The actions are split by kind: :mod:`.stamp` (whole poses), :mod:`.edit_actions` (node states,
 keys, instances), :mod:`.navigation` (frames, current instance, next node), all on the shared
@@ -26,15 +26,12 @@ from .navigation import NavigationActions
 from .stamp import StampActions, template_pose
 
 if TYPE_CHECKING:
-    from .session import EditSession
+    from .owner import LayerOwner
 
 __all__ = [
     "KEYS",
     "Bindings",
-    "bindings_for",
-    "install",
     "layer_key",
-    "reload_skeleton",
     "shortcuts_text",
     "template_pose",
 ]
@@ -94,21 +91,6 @@ def shortcuts_text() -> str:
     return "\n".join(rows)
 
 
-def bindings_for(ctrl: EditSession) -> Bindings | None:
-    """The bindings of an edit session, if it has them yet."""
-    return getattr(ctrl, "bindings", None)
-
-
-def install(ctrl: EditSession) -> Bindings:
-    """The key bindings and history of an edit session (every session has them)."""
-    return ctrl.bindings
-
-
-def reload_skeleton(ctrl: EditSession) -> None:
-    """Make the session pick up a new ``store.skeleton`` (edges, colours, node names)."""
-    ctrl.reload_skeleton()
-
-
 class Bindings(StampActions, EditActions, NavigationActions):
     """Key bindings, history and click-to-place state of one keyskel layer.
 
@@ -116,13 +98,11 @@ class Bindings(StampActions, EditActions, NavigationActions):
     the ``message`` status signal from :class:`~napari_keyskel._napari.bindings_base.BindingsBase`.
     """
 
-    def __init__(self, ctrl: EditSession) -> None:
-        super().__init__(ctrl)
+    def __init__(self, owner: LayerOwner) -> None:
+        super().__init__(owner)
         for key, method, _ in KEYS:
             self.layer.bind_key(layer_key(key), self._key_handler(method), overwrite=True)
-        install_label_next(self)  # Shift-D / Shift-A: the next frame still to label (datasets)
-        ctrl.changed.connect(self._on_changed)
-        ctrl.frame_changed.connect(self._on_frame)
+        install_label_next(self, layer_key)  # Shift-D / Shift-A: next frame still to label (datasets)
         self.layer.selected_data.events.items_changed.connect(self._on_selection)
 
     def unbind(self) -> None:
@@ -130,8 +110,6 @@ class Bindings(StampActions, EditActions, NavigationActions):
         for key, _, _ in KEYS:
             with contextlib.suppress(Exception):
                 self.layer.bind_key(layer_key(key), None)
-        self.ctrl.changed.disconnect(self._on_changed)
-        self.ctrl.frame_changed.disconnect(self._on_frame)
         self.layer.selected_data.events.items_changed.disconnect(self._on_selection)
 
     def _key_handler(self, method: str) -> Callable[[Any], None]:
@@ -142,7 +120,7 @@ class Bindings(StampActions, EditActions, NavigationActions):
         handler.__doc__ = next(d for k, m, d in KEYS if m == method)
         return handler
 
-    def _on_changed(self, changes: list[Change]) -> None:
+    def after_edit(self, changes: list[Change]) -> None:
         """After any edit (napari's add, drag, delete among them): skip to the next free node."""
         if not self._applying:
             self._fix_next_node()
@@ -153,14 +131,14 @@ class Bindings(StampActions, EditActions, NavigationActions):
             return
         with contextlib.suppress(KeyskelError, KeyError, IndexError):
             tid = self.selected()[0][0]
-            if tid != self.ctrl.current_instance:
-                self.ctrl.current_instance = tid
-                self.ctrl.next_node = None
+            if tid != self.owner.current_instance:
+                self.owner.current_instance = tid
+                self.owner.next_node = None
                 self._fix_next_node()
 
-    def _on_frame(self, frame: int | None) -> None:
+    def on_frame(self, frame: int | None) -> None:
         """A new frame: placing starts again from the first free node."""
-        self.ctrl.next_node = None
+        self.owner.next_node = None
         if frame is not None:
             self._fix_next_node()
 
@@ -174,9 +152,9 @@ class Bindings(StampActions, EditActions, NavigationActions):
             return []
         with self.applying():
             if self.store.skeleton is not skeleton:
-                reload_skeleton(self.ctrl)
+                self.owner.reload_skeleton()
             else:
-                self.ctrl.apply(changes)
+                self.owner.apply(changes)
         self.say(label if changes or label.startswith("nothing") else f"{label} (settings)")
         return changes
 

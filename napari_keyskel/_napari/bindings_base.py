@@ -1,6 +1,6 @@
 """What every key action of a keyskel layer builds on: :class:`BindingsBase`.
 
-It holds the layer's controller, viewer and undo :class:`~napari_keyskel.core.history.History`, the
+It holds the layer's owner (its viewer, layer and undo :class:`~napari_keyskel.core.history.History`), the
 status message, running a store edit as one undo step, what is in view (the frame, the cursor,
 the selected points, the current instance) and the next node a click places. The actions
 themselves live in :mod:`.stamp`, :mod:`.edit_actions` and :mod:`.navigation`;
@@ -21,7 +21,10 @@ from ..core.store import AnnotationStore, Change
 from ..errors import KeyskelError
 
 if TYPE_CHECKING:
-    from .session import EditSession
+    import napari
+    from napari.layers import Points
+
+    from .owner import LayerOwner
 
 __all__ = ["BindingsBase"]
 
@@ -40,22 +43,29 @@ class BindingsBase:
 
     message = Signal(str)
 
-    def __init__(self, ctrl: EditSession) -> None:
-        self.ctrl = ctrl
-        self.layer = ctrl.points
-        self.viewer = ctrl.viewer
+    def __init__(self, owner: LayerOwner) -> None:
+        self.owner = owner
         self._applying = 0
         self._last_message = ""
 
     # -- plumbing -------------------------------------------------------------------------------
     @property
+    def layer(self) -> Points:
+        """The annotation Points layer the keys are bound on."""
+        return self.owner.points
+
+    @property
+    def viewer(self) -> napari.Viewer:
+        return self.owner.viewer
+
+    @property
     def store(self) -> AnnotationStore:
-        return self.ctrl.store
+        return self.owner.store
 
     @property
     def history(self) -> History:
-        """The undo/redo history of the layer's store (the session's)."""
-        return self.ctrl.history
+        """The undo/redo history of the layer's store (the owner's)."""
+        return self.owner.history
 
     def say(self, text: str) -> None:
         self._last_message = text
@@ -74,10 +84,10 @@ class BindingsBase:
     ) -> list[Change]:
         """Run a store edit as one undo step and update the layer; errors propagate (nothing done).
 
-        See :meth:`~napari_keyskel._napari.session.EditSession.record` for ``tracks`` and ``exact``.
+        See :meth:`~napari_keyskel._napari.owner.LayerOwner.record` for ``tracks`` and ``exact``.
         """
         with self.applying():
-            return self.ctrl.record(label, fn, tracks, exact=exact)
+            return self.owner.record(label, fn, tracks, exact=exact)
 
     def run(
         self, label: str, fn: Callable[[], list[Change]], tracks: list[int] | None = None
@@ -93,7 +103,7 @@ class BindingsBase:
 
     # -- what is in view ------------------------------------------------------------------------
     def frame(self) -> int:
-        f = self.ctrl.frame_in_view()
+        f = self.owner.frame_in_view()
         if f is None:
             raise KeyskelError("show one frame (the frame axis is displayed)")
         return f
@@ -119,9 +129,9 @@ class BindingsBase:
         """The instance actions apply to: of the selected points, else the current instance."""
         sel = self.selected()
         if sel:
-            self.ctrl.current_instance = sel[0][0]
+            self.owner.current_instance = sel[0][0]
             return sel[0][0]
-        tid = self.ctrl.current_instance
+        tid = self.owner.current_instance
         if tid is None or tid not in self.store.tracks:
             ids = self.ids_on_frame()
             if len(ids) == 1:
@@ -137,7 +147,7 @@ class BindingsBase:
     # -- next node (click to place) ---------------------------------------------------------------
     def free_nodes(self) -> list[int]:
         """Nodes of the current instance without a key on this frame (held or interpolated ones are free)."""
-        tid = self.ctrl.current_instance
+        tid = self.owner.current_instance
         if tid is None or tid not in self.store.tracks:
             return list(range(self.store.n_nodes))
         _, _, key = self.store.get(self.frame(), tid)
@@ -145,8 +155,8 @@ class BindingsBase:
 
     def next_node_index(self) -> int | None:
         """The node the next click places (None: the instance is complete on this frame)."""
-        if self.ctrl.next_node is not None:
-            return int(self.ctrl.next_node)
+        if self.owner.next_node is not None:
+            return int(self.owner.next_node)
         try:
             free = self.free_nodes()
         except KeyskelError:
@@ -159,18 +169,18 @@ class BindingsBase:
             k = self.next_node_index()
         except KeyskelError:
             return ""
-        tid = self.ctrl.current_instance
+        tid = self.owner.current_instance
         who = "new instance" if tid is None or tid not in self.store.tracks else self.store.tracks[tid].name
         if k is None:
             return f"{who}: all nodes placed"
         return f"next: {self.store.skeleton.nodes[k]} ({who})"
 
     def _fix_next_node(self) -> None:
-        """After napari added a point the controller forgets the next node: skip unlabelled keys."""
-        if self.ctrl.next_node is None:
+        """After napari added a point the owner forgets the next node: skip unlabelled keys."""
+        if self.owner.next_node is None:
             with contextlib.suppress(KeyskelError):
                 free = self.free_nodes()
-                tid = self.ctrl.current_instance
+                tid = self.owner.current_instance
                 if free and tid is not None and tid in self.store.tracks:
-                    self.ctrl.next_node = free[0]
+                    self.owner.next_node = free[0]
         self.say(self.next_node_text())

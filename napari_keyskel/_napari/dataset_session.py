@@ -176,7 +176,7 @@ class DatasetSession:
 
     def _add_layers(self, item: Item, ann: AnnotationSet) -> None:
         from .layerdata import points_layer_tuple
-        from .registry import add_points_layer, expect_store, session_for
+        from .registry import add_points_layer, owner_of
 
         v = self.viewer
         spare, self._spare = self._spare, None
@@ -187,14 +187,13 @@ class DatasetSession:
         self.points_layers = []
         for store in ann.stores:
             tup = points_layer_tuple(store, 0, name=store.name, dataset=ann)
-            expect_store(tup[1]["metadata"], store)
-            points = add_points_layer(v, tup)
+            points = add_points_layer(v, tup, store=store)
             self._link(points)
             self.points_layers.append(points)
-            session = session_for(points)
-            if session is not None:
-                session.changed.connect(self._on_changed)
-                self._connected.append(session)
+            owner = owner_of(points)
+            if owner is not None:
+                owner.changed.connect(self._on_changed)
+                self._connected.append(owner)
         if self.points_layers:
             v.layers.selection.active = self.points_layers[0]
         v.layers.events.inserted.connect(self._on_inserted)
@@ -236,27 +235,27 @@ class DatasetSession:
 
     def _on_inserted(self, event: Any) -> None:
         """A keyskel layer added while the item is open belongs to it (saved with it)."""
-        from .registry import is_keyskel_points, session_for
+        from .registry import is_keyskel_points, owner_of
 
         layer = event.value
         if is_keyskel_points(layer) and layer not in self.points_layers and self.current is not None:
             self.points_layers.append(layer)
             self._dirty = True
-            session = session_for(layer)
-            if session is not None:
-                session.changed.connect(self._on_changed)
-                self._connected.append(session)
+            owner = owner_of(layer)
+            if owner is not None:
+                owner.changed.connect(self._on_changed)
+                self._connected.append(owner)
 
     # -- leaving --------------------------------------------------------------------------------
     def stores(self) -> list[AnnotationStore]:
         """The stores of the item's annotation layers (as edited)."""
-        from .registry import session_for
+        from .registry import owner_of
 
         out = []
         for layer in self.points_layers:
-            session = session_for(layer)
-            if session is not None:
-                out.append(session.store)
+            owner = owner_of(layer)
+            if owner is not None:
+                out.append(owner.store)
         return out
 
     def changed(self) -> bool:
@@ -310,9 +309,9 @@ class DatasetSession:
         self._skeletons = [s.skeleton for s in self.stores()] or self._skeletons
         with contextlib.suppress(TypeError, ValueError):
             self.viewer.layers.events.inserted.disconnect(self._on_inserted)
-        for session in self._connected:
+        for owner in self._connected:
             with contextlib.suppress(TypeError, ValueError):
-                session.changed.disconnect(self._on_changed)
+                owner.changed.disconnect(self._on_changed)
         self._connected = []
         gone = [*self.points_layers, *([] if keep_media else [self.media_layer])]
         for layer in gone:

@@ -54,7 +54,7 @@ class EditActions(BindingsBase):
         # in add mode the point just placed is selected: U then skips the next node instead
         sel = [] if str(self.layer.mode) == "add" else self.selected()
         if not sel:
-            tid, k = self.ctrl.current_instance, self.next_node_index()
+            tid, k = self.owner.current_instance, self.next_node_index()
             if tid is None or tid not in self.store.tracks or k is None:
                 self.say("select points, or start an instance, to mark unlabelled")
                 return []
@@ -64,7 +64,7 @@ class EditActions(BindingsBase):
             lambda: [c for tid, n in sel for c in kf.set_visibility(self.store, f, tid, n, UNLABELLED)],
             [t for t, _ in sel],
         )
-        self.ctrl.next_node = None
+        self.owner.next_node = None
         self._fix_next_node()
         return changes
 
@@ -72,7 +72,7 @@ class EditActions(BindingsBase):
         """Key the selected points (or the whole instance) here, or unkey them if all are keys."""
         try:
             f = self.frame()
-            sel = self.selected() or [(self.current_track(), None)]
+            sel: list[tuple[int, np.ndarray | None]] = [*self.selected()] or [(self.current_track(), None)]
         except KeyskelError as exc:
             self.say(str(exc))
             return []
@@ -126,7 +126,7 @@ class EditActions(BindingsBase):
             return []
         self.layer.selected_data = set()
         changes = self.run(f"delete instance {tid}", lambda: [self.store.remove_track(tid)], [tid])
-        self.ctrl.current_instance = None
+        self.owner.current_instance = None
         return changes
 
     def interpolate(self) -> list[Change]:

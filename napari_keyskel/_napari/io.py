@@ -1,6 +1,6 @@
 """napari reader and writer hooks: V7 Darwin JSON (file or folder) and COCO keypoints.
 
-The reader gives one Points layer per annotation set (class / category); a viewer-side controller
+The reader gives one Points layer per annotation set (class / category); a viewer-side owner
 adds its edges layer. The writers rebuild the dataset from ``metadata["keyskel"]`` of each Points
 layer (the full store, every frame), or from a plain Points layer's ``features`` (``node``, and
 ``instance`` if present). Failures show a napari notification with the reason and change nothing;
@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -25,8 +25,12 @@ from ..core.plain import store_to_plain
 from ..core.presets import match_preset
 from ..core.skeleton import Skeleton
 from ..core.store import VISIBLE, AnnotationStore
+from ..core.wording import at_path, plural
 from ..errors import FormatWarning, KeyskelError
 from .layerdata import dataset_from_plain, points_layer_tuple
+
+if TYPE_CHECKING:
+    from ..formats import Format
 
 __all__ = [
     "FORMAT_NAMES",
@@ -45,7 +49,7 @@ LayerTuple = tuple[Any, dict[str, Any], str]
 
 
 def _notify(message: str) -> None:
-    from .controller import notify_error
+    from .owner import notify_error
 
     notify_error(message)
 
@@ -103,7 +107,7 @@ def get_reader(path: str | Sequence[str]) -> Callable[..., list[Any]] | None:
         if len(path) != 1:
             return None
         path = path[0]
-    p = Path(path)
+    p = Path(str(path))
     if not (p.is_dir() or (p.suffix.lower() == ".json" and p.is_file())):
         return None
     try:
@@ -118,12 +122,12 @@ def get_reader(path: str | Sequence[str]) -> Callable[..., list[Any]] | None:
 
 
 def _failed_read(path: Any, stack: bool = False, *, message: str) -> list[Any]:
-    _notify(f"keyskel: cannot open {path}: {message}")
+    _notify(at_path(path, message, "keyskel: cannot open"))
     return [(None,)]  # napari's "opened, nothing to add" sentinel: no second error, no layer
 
 
 def dataset_layer_tuples(dataset: AnnotationSet) -> list[LayerTuple]:
-    """One Points ``LayerDataTuple`` per store of a dataset (frame 0 shown until a controller attaches)."""
+    """One Points ``LayerDataTuple`` per store of a dataset (frame 0 shown until an owner attaches)."""
     out = []
     for store in dataset.stores:
         first = store.frame_range()[0] if store.frame_axis is not None else 0
@@ -140,7 +144,7 @@ def read_annotation_layers(path: Any, stack: bool = False, *, fmt: str | None = 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FormatWarning)
         try:
-            dataset = read(path, format=fmt)
+            dataset = read(path, format=cast("Format | None", fmt))
         except KeyskelError as exc:
             dataset, failure = None, str(exc)
         except Exception as exc:  # a reader bug must not take the viewer down either
@@ -236,13 +240,13 @@ def _write_layers(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str
     try:
         dataset = dataset_from_layer_data(layer_data)
         if fmt == "darwin":
-            written = write(dataset, path, fmt, export_folder=True)
+            written = write(dataset, path, "darwin", export_folder=True)
         else:
-            written = write(dataset, path, fmt)
+            written = write(dataset, path, cast("Format", fmt))
     except (KeyskelError, OSError) as exc:
-        _notify(f"keyskel: nothing saved as {FORMAT_NAMES[fmt]} to {path}: {exc}")
+        _notify(at_path(path, str(exc), f"keyskel: nothing saved as {FORMAT_NAMES[fmt]} to"))
         return []
-    from .save import saved_by_writer
+    from .saving import saved_by_writer
 
     saved_by_writer(layer_data, path, fmt)  # the layers' unsaved marks clear; Ctrl-S writes here now
     from napari.utils.notifications import show_info
@@ -250,7 +254,7 @@ def _write_layers(path: str, layer_data: list[LayerTuple], fmt: str) -> list[str
     if fmt == "darwin" and Path(path).suffix.lower() == ".json" and written and written[0] != Path(path):
         n = sum(1 for p in written if not p.name.endswith(".skeleton.json"))
         show_info(
-            f"keyskel: the layers hold {n} items (images or videos), so they were saved as a V7 "
+            f"keyskel: the layers hold {plural(n, 'item')} (images or videos), so they were saved as a V7 "
             f"export folder, one Darwin file per item: {written[0].parent}"
         )
     elif written:

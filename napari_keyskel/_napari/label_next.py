@@ -28,20 +28,15 @@ LABEL_NEXT_KEYS: tuple[tuple[str, int, str], ...] = (
 
 
 def _flagged(bindings: Bindings, n: int) -> np.ndarray | None:
-    """Frames with an unreviewed flag from the layer's review session, if one runs."""
-    try:
-        from .review_session import existing_session
-
-        review = existing_session(bindings.ctrl)
-    except ImportError:  # pragma: no cover - the review glue is optional here
+    """Frames with an unreviewed flag from the layer's review, if it has run (else None)."""
+    owner = bindings.owner
+    if not owner.has_review:
         return None
-    if review is None:
+    review = owner.review
+    flags = review.flags
+    if not len(flags):  # not run yet: detect on the key press
         return None
-    flags = getattr(review, "flags", None)
-    if flags is None or not len(flags):  # not run yet: detect on the key press
-        return None
-    states = review.states()
-    f = np.asarray(flags.frame, np.int64)[np.asarray(states) == ""]
+    f = np.asarray(flags.frame, np.int64)[np.asarray(review.states()) == ""]
     out = np.zeros(n, bool)
     out[f[(f >= 0) & (f < n)]] = True
     return out
@@ -66,10 +61,8 @@ def to_label(bindings: Bindings, direction: int) -> int | None:
     return target
 
 
-def install(bindings: Bindings) -> None:
-    """Bind ``Shift-D`` / ``Shift-A`` on the bindings' layer."""
-    from .bindings import layer_key
-
+def install(bindings: Bindings, layer_key: Callable[[str], int]) -> None:
+    """Bind ``Shift-D`` / ``Shift-A`` on the bindings' layer (``layer_key``: a key's napari code)."""
     for key, direction, doc in LABEL_NEXT_KEYS:
         bindings.layer.bind_key(layer_key(key), _handler(bindings, direction, doc), overwrite=True)
 

@@ -26,19 +26,23 @@ anchors* on the first and last frame, so the frame slider spans every frame even
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..core.annotation_set import AnnotationSet
 from ..core.plain import store_from_plain, store_to_plain
-from ..core.store import OCCLUDED, AnnotationStore, FramePoints
+from ..core.store import OCCLUDED, AnnotationStore, Change, FramePoints
+
+if TYPE_CHECKING:
+    from .owner import LayerOwner
 
 __all__ = [
     "FEATURE_COLUMNS",
     "LINK_KEY",
+    "MetadataSync",
     "dataset_from_plain",
     "edge_rows",
     "edge_vectors",
@@ -103,7 +107,9 @@ def points_in_frames(store: AnnotationStore, frame: int | None) -> tuple[np.ndar
 
 def features_table(store: AnnotationStore, fp: FramePoints) -> pd.DataFrame:
     """The features table of frame points (see the module docstring)."""
-    names = pd.Categorical.from_codes(np.asarray(fp.nodes, np.intp), categories=list(store.skeleton.nodes))
+    names = pd.Categorical.from_codes(
+        np.asarray(fp.nodes, np.int64), categories=pd.Index(store.skeleton.nodes)
+    )
     return pd.DataFrame(
         {
             "instance": np.asarray(fp.track_ids, np.int64),
@@ -162,10 +168,92 @@ def sync_plain(metadata: dict[str, Any], store: AnnotationStore, **state: Any) -
     metadata["keyskel"] = plain
 
 
+def _plain_track(t: Any) -> dict[str, Any]:
+    return {
+        "track_id": t.track_id,
+        "name": t.name,
+        "start": t.start,
+        "coords": t.coords,
+        "visibility": t.visibility,
+        "is_key": t.is_key,
+        "alive": t.alive,
+        "score": t.score,
+        "meta": t.meta,
+    }
+
+
+class MetadataSync:
+    """Keeps a managed layer's ``metadata["keyskel"]`` pointing at its store, per touched track.
+
+    :meth:`write_all` writes the whole store as plain data (opening, a skeleton change);
+    :meth:`update` after an edit re-points only the entries of the tracks its changes name (their
+    arrays may have been replaced when a block grew) and the store's scalars, so an edit never
+    walks the whole store. The list of tracks is rebuilt (references only) only when tracks were
+    created or removed.
+    """
+
+    def __init__(self, owner: LayerOwner) -> None:
+        self.owner = owner
+        self._entries: dict[int, dict[str, Any]] = {}
+        self._skeleton: Any = None
+
+    def _plain(self) -> dict[str, Any]:
+        meta = self.owner.points.metadata
+        plain = meta.get("keyskel")
+        if not isinstance(plain, dict) or "tracks" not in plain:  # replaced by a script: write it all
+            self.write_all()
+            plain = meta["keyskel"]
+        return plain
+
+    def write_all(self, state: dict[str, Any] | None = None) -> None:
+        """Write the whole store (keeping the state and dataset entries, ``state`` merged in)."""
+        store = self.owner.store
+        sync_plain(self.owner.points.metadata, store, **{**(state or {}), "color_by": self.owner.color_by})
+        plain = self.owner.points.metadata["keyskel"]
+        self._entries = {e["track_id"]: e for e in plain["tracks"]}
+        self._skeleton = store.skeleton
+
+    def set_state(self, **state: Any) -> None:
+        """Merge plugin state (``color_by``, ``show_names``, ...) into ``metadata["keyskel"]["state"]``."""
+        plain = self._plain()
+        plain["state"] = {**(plain.get("state") or {}), **state}
+
+    def update(self, changes: Iterable[Change]) -> None:
+        """Re-point the entries of the tracks ``changes`` name, and the store's scalars."""
+        store = self.owner.store
+        plain = self._plain()
+        if store.skeleton is not self._skeleton:
+            self.write_all()
+            return
+        for key in ("name", "n_frames", "method", "frame_axis", "coord_ndim", "bridge_unlabelled"):
+            plain[key] = getattr(store, key)
+        plain["meta"] = store.meta
+        plain.setdefault("state", {})["bridge_unlabelled"] = bool(store.bridge_unlabelled)
+        tracks = store.tracks
+        structural = False
+        for tid in {int(c.track_id) for c in changes}:
+            t = tracks.get(tid)
+            entry = self._entries.get(tid)
+            if t is None:
+                structural |= self._entries.pop(tid, None) is not None
+            elif entry is None:
+                self._entries[tid] = _plain_track(t)
+                structural = True
+            else:
+                entry.update(_plain_track(t))
+        if structural or len(self._entries) != len(tracks):
+            gone = self._entries.keys() - tracks.keys()
+            for tid in gone:
+                del self._entries[tid]
+            for tid in tracks.keys() - self._entries.keys():
+                self._entries[tid] = _plain_track(tracks[tid])
+            plain["tracks"] = [self._entries[tid] for tid in tracks]
+
+
 def dataset_from_plain(plains: Sequence[dict[str, Any]]) -> AnnotationSet:
     """A :class:`AnnotationSet` of the stores in plain data (frame table from the first that has one)."""
     stores = [store_from_plain(p) for p in plains]
-    info = next((p["dataset"] for p in plains if p.get("dataset")), {})
+    info: dict[str, Any] = next((p["dataset"] for p in plains if p.get("dataset")), {})
     return AnnotationSet(
         stores=stores,
         frames=list(info.get("frames") or []),
@@ -183,8 +271,8 @@ def points_layer_tuple(
 ) -> tuple[np.ndarray, dict[str, Any], str]:
     """A napari ``LayerDataTuple`` of the points on ``frame`` (None: all frames), store in metadata.
 
-    Added to a viewer connected with :func:`napari_keyskel._napari.controller.connect_viewer`, the
-    layer gets a controller (and its edges layer) and then shows the frame in view.
+    Added to a viewer connected with :func:`napari_keyskel._napari.registry.connect_viewer`, the
+    layer gets an owner (and its edges layer) and then shows the frame in view.
     """
     frames, fp = points_in_frames(store, frame)
     attrs: dict[str, Any] = {

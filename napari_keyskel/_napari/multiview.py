@@ -14,8 +14,9 @@ current instance there too, so the next click in another camera places the same 
 - *reprojections* of observed nodes (small crosses, text = the error in pixels, green below
   ``good`` px, orange below ``bad``, red above): the reprojection error per node.
 
-It uses only the public controller contract (``controller_for(layer)``: ``store``, ``points``,
-``edges``, ``changed``, ``apply``) and napari's public layer API.
+Each view's annotation layer keeps the session as its owner's ``views`` (so an edit in one view
+reaches the others through the owner's one redraw: :meth:`MultiViewSession.after_edit`). It uses
+the owners' ``store``, ``points``, ``edges`` and ``apply``, and napari's public layer API.
 """
 
 from __future__ import annotations
@@ -42,16 +43,17 @@ from ..multiview.views import (
     views_from_stores,
     write_points_csv,
 )
-from .controller import controller_for
 from .napari_private import unwrap_proxy
+from .registry import owner_of
 
 if TYPE_CHECKING:
     import napari
     from napari.layers import Image, Points
 
-__all__ = ["MultiViewSession", "grid_of", "open_views", "session_for"]
+    from ..core.store import Change
+    from .owner import LayerOwner
 
-_SESSIONS: dict[int, weakref.ref] = {}
+__all__ = ["MultiViewSession", "grid_of", "open_views"]
 _PROPOSAL_COLOR = np.array([1.0, 0.0, 1.0, 1.0])
 _ERROR_COLORS = np.array([[0.2, 0.85, 0.2, 1.0], [1.0, 0.6, 0.0, 1.0], [0.95, 0.1, 0.1, 1.0]])
 
@@ -60,12 +62,6 @@ def grid_of(viewer: Any) -> Any:
     """The grid settings: ``viewer.canvas.grid`` since napari 0.9, ``viewer.grid`` before."""
     canvas = getattr(viewer, "canvas", None)
     return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
-
-
-def session_for(viewer: Any) -> MultiViewSession | None:
-    """The multi-view session of ``viewer``, if one was made."""
-    ref = _SESSIONS.get(id(unwrap_proxy(viewer)))
-    return ref() if ref is not None else None
 
 
 class MultiViewSession:
@@ -102,7 +98,7 @@ class MultiViewSession:
     ) -> None:
         from .. import api
 
-        self.viewer = unwrap_proxy(viewer)
+        self._viewer = weakref.ref(unwrap_proxy(viewer))
         images = [unwrap_proxy(im) for im in images]
         if len(images) < 2:
             raise KeyskelError(f"multi-view needs >= 2 image layers, got {len(images)}")
@@ -111,18 +107,18 @@ class MultiViewSession:
         if len(set(self.names)) != len(self.names):
             raise KeyskelError(f"view names are not unique: {self.names}")
         self.images = images
-        self.controllers = []
+        self.owners: list[LayerOwner] = []
         for im, ly, name in zip(images, layers, self.names):
             if ly is None:
                 if skeleton is None:
                     raise KeyskelError("give a skeleton (or an annotation layer per view)")
                 ly = api.add_skeleton_layer(self.viewer, skeleton, name=f"{name} keyskel", image_layer=im)
-            ctrl = controller_for(ly)
-            if ctrl is None:
+            owner = owner_of(ly)
+            if owner is None:
                 raise KeyskelError(f"layer {getattr(ly, 'name', ly)!r} is not a live keyskel layer")
-            self.controllers.append(ctrl)
+            self.owners.append(owner)
         self.reprojection_layers = [
-            self._add_reprojection_layer(c, n) for c, n in zip(self.controllers, self.names)
+            self._add_reprojection_layer(o, n) for o, n in zip(self.owners, self.names)
         ]
         self.calibration: Calibration | None = None
         if calibration is not None:
@@ -133,14 +129,21 @@ class MultiViewSession:
         self.source_meta: dict[str, Any] | None = None
         self.good, self.bad = 1.0, 3.0
         self._syncing = False
-        for ctrl in self.controllers:
-            ctrl.changed.connect(self._make_sync(ctrl))
+        for owner in self.owners:
+            owner.views = self
         self.arrange()
-        _SESSIONS[id(self.viewer)] = weakref.ref(self)
+
+    @property
+    def viewer(self) -> napari.Viewer:
+        """The viewer (:class:`ReferenceError` once it is closed)."""
+        viewer = self._viewer()
+        if viewer is None:
+            raise ReferenceError("the viewer of these views was closed")
+        return viewer
 
     # -- layout -----------------------------------------------------------------------------------
-    def _add_reprojection_layer(self, ctrl: Any, name: str) -> Points:
-        p = ctrl.points
+    def _add_reprojection_layer(self, owner: LayerOwner, name: str) -> Points:
+        p = owner.points
         layer = self.viewer.add_points(
             np.zeros((0, p.ndim)),
             name=f"{name} reprojection",
@@ -157,7 +160,7 @@ class MultiViewSession:
 
     def view_layers(self, v: int) -> list[Any]:
         """The layers of view ``v`` from bottom to top: image, annotations, edges, reprojection."""
-        c = self.controllers[v]
+        c = self.owners[v]
         return [self.images[v], c.points, c.edges, self.reprojection_layers[v]]
 
     def arrange(self) -> None:
@@ -172,35 +175,31 @@ class MultiViewSession:
         self.viewer.reset_view()
 
     # -- shared instances -------------------------------------------------------------------------
-    def _make_sync(self, source: Any):
-        def on_changed(changes: Any) -> None:
-            if self._syncing:
-                return
-            self._syncing = True
-            try:
-                for ctrl in self.controllers:
-                    if ctrl is source:
-                        continue
-                    for ch in changes:
-                        if ch.track_id in source.store.tracks and ch.track_id not in ctrl.store.tracks:
-                            t = source.store.tracks[ch.track_id]
-                            ctrl.store.add_track(ch.track_id, name=t.name, start=ch.start)
-                    # the controller's "instance the next click joins" (not in the contract:
-                    # follow it where it exists)
-                    current = getattr(source, "current_instance", None)
-                    if current is not None and hasattr(ctrl, "current_instance"):
-                        ctrl.current_instance = current
-                    ctrl.apply([])  # the layer's metadata follows the new (empty) tracks
-            finally:
-                self._syncing = False
-
-        return on_changed
+    def after_edit(self, source: LayerOwner, changes: list[Change]) -> None:
+        """An edit in one view (its owner's redraw): new instances appear in the others, empty."""
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            for owner in self.owners:
+                if owner is source:
+                    continue
+                for ch in changes:
+                    if ch.track_id in source.store.tracks and ch.track_id not in owner.store.tracks:
+                        t = source.store.tracks[ch.track_id]
+                        owner.store.add_track(ch.track_id, name=t.name, start=ch.start)
+                # the instance the next click joins follows the view last edited
+                if source.current_instance is not None:
+                    owner.current_instance = source.current_instance
+                owner.apply([])  # the layer's metadata follows the new (empty) tracks
+        finally:
+            self._syncing = False
 
     # -- triangulation ----------------------------------------------------------------------------
     def set_calibration(self, calibration: Calibration | str) -> Calibration:
         """Use ``calibration`` (or read it from a TOML file)."""
         cal = read_calibration(calibration) if isinstance(calibration, str) else calibration
-        views_from_stores(self.names, [c.store for c in self.controllers]).order_for(cal)  # checks
+        views_from_stores(self.names, [o.store for o in self.owners]).order_for(cal)  # checks
         self.calibration = cal
         return cal
 
@@ -208,23 +207,24 @@ class MultiViewSession:
         """Triangulate every node seen in >= 2 views; fill the reprojection layers."""
         if self.calibration is None:
             raise KeyskelError("load a calibration first (Anipose / aniposelib TOML)")
-        mv = views_from_stores(self.names, [c.store for c in self.controllers])
+        mv = views_from_stores(self.names, [o.store for o in self.owners])
         self.result = triangulate_views(mv, self.calibration, keys_only=keys_only)
         for v in range(len(self.names)):
             self._fill_reprojection(v)
         return self.result
 
     def _fill_reprojection(self, v: int) -> None:
-        res, ctrl, layer = self.result, self.controllers[v], self.reprojection_layers[v]
+        res, owner, layer = self.result, self.owners[v], self.reprojection_layers[v]
+        assert res is not None
         tri = res.triangulation
         shown = np.isfinite(tri.reprojected[v, ..., 0])
         f, i, k = np.nonzero(shown)
         yx = tri.reprojected[v, f, i, k][:, ::-1]
         err = tri.errors[v, f, i, k]
         prop = tri.proposals[v, f, i, k]
-        fa = ctrl.store.frame_axis
+        fa = owner.store.frame_axis
         data = yx if fa is None else np.insert(yx, fa, res.frames[f].astype(float), axis=1)
-        nodes = np.asarray(ctrl.store.skeleton.nodes, dtype=object)[k]
+        nodes = np.asarray(owner.store.skeleton.nodes, dtype=object)[k]
         labels = np.where(prop, [f"{n}?" for n in nodes], [f"{e:.1f}" for e in np.nan_to_num(err)])
         color = np.where(
             prop[:, None],
@@ -243,11 +243,11 @@ class MultiViewSession:
 
     def frame_in_view(self, v: int) -> int | None:
         """The frame of view ``v`` in view (0 for a still image; None when time is displayed)."""
-        ctrl = self.controllers[v]
-        fa = ctrl.store.frame_axis
+        owner = self.owners[v]
+        fa = owner.store.frame_axis
         if fa is None:
             return 0
-        dims, pts = self.viewer.dims, ctrl.points
+        dims, pts = self.viewer.dims, owner.points
         if dims.ndim - pts.ndim + fa in dims.displayed:
             return None
         return int(np.round(pts.world_to_data(dims.point)[fa]))
@@ -261,16 +261,16 @@ class MultiViewSession:
     def accept_proposals(self, v: int, frame: int | None = None) -> int:
         """Place the proposals of view ``v`` (on ``frame``, or all) as keys; returns how many."""
         table = self.proposals(v)
-        ctrl = self.controllers[v]
+        owner = self.owners[v]
         m = np.ones(len(table["frame"]), bool) if frame is None else table["frame"] == frame
         changes = []
         for f, tid in sorted(set(zip(table["frame"][m].tolist(), table["track"][m].tolist()))):
             sel = m & (table["frame"] == f) & (table["track"] == tid)
-            if tid not in ctrl.store.tracks:
-                ctrl.store.add_track(tid, start=f)
+            if tid not in owner.store.tracks:
+                owner.store.add_track(tid, start=f)
             for k, yx in zip(table["node"][sel].tolist(), table["yx"][sel]):
-                changes += keyframes.move_node(ctrl.store, f, tid, k, yx)
-        ctrl.apply(changes)
+                changes += keyframes.move_node(owner.store, f, tid, k, yx)
+        owner.apply(changes)
         n = int(m.sum())
         if n:
             self.triangulate()
@@ -293,7 +293,7 @@ class MultiViewSession:
                     "view": self.names[v],
                     "frame": int(res.frames[fi]),
                     "track": int(res.track_ids[ii]),
-                    "node": self.controllers[v].store.skeleton.nodes[k],
+                    "node": self.owners[v].store.skeleton.nodes[k],
                     "error": e,
                 }
             )
@@ -307,7 +307,7 @@ class MultiViewSession:
         """
         from ..formats import write
 
-        mv = MultiView(self.names, [c.store for c in self.controllers], self.source_frames, self.source_meta)
+        mv = MultiView(self.names, [o.store for o in self.owners], self.source_frames, self.source_meta)
         ds = dataset_from_views(mv, item=item or self.images[0].name)
         return write(ds, path, "darwin")
 

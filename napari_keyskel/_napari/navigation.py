@@ -50,7 +50,7 @@ class NavigationActions(BindingsBase):
             self._jump(f + 1)
 
     def _track_filter(self) -> int | None:
-        tid = self.ctrl.current_instance
+        tid = self.owner.current_instance
         return tid if tid in self.store.tracks else None
 
     def previous_keyframe(self) -> None:
@@ -72,7 +72,7 @@ class NavigationActions(BindingsBase):
     def _step_node(self, step: int) -> None:
         k = self.next_node_index()
         k = 0 if k is None else (k + step) % self.store.n_nodes
-        self.ctrl.next_node = k
+        self.owner.next_node = k
         self.say(self.next_node_text())
 
     def next_node(self) -> None:
@@ -82,8 +82,8 @@ class NavigationActions(BindingsBase):
         self._step_node(-1)
 
     def new_instance(self) -> None:
-        self.ctrl.current_instance = None
-        self.ctrl.next_node = None
+        self.owner.current_instance = None
+        self.owner.next_node = None
         self.layer.selected_data = set()
         self.say(self.next_node_text())
 
@@ -92,11 +92,11 @@ class NavigationActions(BindingsBase):
         if not ids:
             self.say("no instance on this frame")
             return
-        cur = self.ctrl.current_instance
+        cur = self.owner.current_instance
         i = ids.index(cur) + step if cur in ids else (0 if step > 0 else -1)
         tid = ids[i % len(ids)]
-        self.ctrl.current_instance = tid
-        self.ctrl.next_node = None
+        self.owner.current_instance = tid
+        self.owner.next_node = None
         rows = np.flatnonzero(self.layer.features["instance"].to_numpy(np.int64) == tid)
         self.layer.selected_data = set(rows.tolist())
         self.say(self.next_node_text())

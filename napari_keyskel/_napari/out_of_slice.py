@@ -14,51 +14,54 @@ public thick-slice display instead (napari >= 0.9 replaced ``out_of_slice_displa
 Margins are the viewer's, so other layers with a projection mode that reads them (Points'
 default ``"all"``) show their thick slice too; image layers (``"none"``) are not affected. In
 napari's 3D view (``viewer.dims.ndisplay = 3``) nodes and edges are drawn in 3D already, and
-napari's select-mode drag moves a node on the plane under the cursor; the controller turns that
+napari's select-mode drag moves a node on the plane under the cursor; the layer's owner turns that
 drag into a key like any other.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import KeyskelError
-from .controller import controller_for
+from .registry import owner_of
+
+if TYPE_CHECKING:
+    from .owner import LayerOwner
 
 __all__ = ["depth_axes", "hide_out_of_slice", "show_out_of_slice", "skeleton_depth"]
 
 
-def _ctrl(layer: Any) -> Any:
-    ctrl = controller_for(layer)
-    if ctrl is None:
+def _owner(layer: Any) -> LayerOwner:
+    owner = owner_of(layer)
+    if owner is None:
         raise KeyskelError(f"layer {getattr(layer, 'name', layer)!r} is not a live keyskel layer")
-    if ctrl.store.coord_ndim < 3:
+    if owner.store.coord_ndim < 3:
         raise KeyskelError(
-            f"layer {ctrl.points.name!r} holds 2D nodes: there are no other slices to show "
+            f"layer {owner.points.name!r} holds 2D nodes: there are no other slices to show "
             "(a 3D skeleton has coord_ndim=3)"
         )
-    return ctrl
+    return owner
 
 
 def depth_axes(layer: Any) -> list[int]:
     """World axes of the layer's coordinate axes that are not displayed (z on a 2D slice)."""
-    ctrl = _ctrl(layer)
-    dims, pts = ctrl.viewer.dims, ctrl.points
-    fa = ctrl.store.frame_axis
+    owner = _owner(layer)
+    dims, pts = owner.viewer.dims, owner.points
+    fa = owner.store.frame_axis
     offset = dims.ndim - pts.ndim
     return [offset + a for a in range(pts.ndim) if a != fa and offset + a not in dims.displayed]
 
 
 def skeleton_depth(layer: Any) -> float:
     """How many slices the layer's skeletons span along the depth axes (at least 1)."""
-    ctrl = _ctrl(layer)
-    s = ctrl.store
+    owner = _owner(layer)
+    s = owner.store
     fa = s.frame_axis
-    pts = ctrl.points
+    pts = owner.points
     axes = [a for a in range(pts.ndim) if a != fa]  # layer axes -> store coordinate index
-    offset = ctrl.viewer.dims.ndim - pts.ndim
+    offset = owner.viewer.dims.ndim - pts.ndim
     coord_idx = [axes.index(w - offset) for w in depth_axes(layer)]
     span = 1.0
     for t in s:
@@ -74,20 +77,20 @@ def show_out_of_slice(layer: Any, depth: float | None = None) -> float:
     ``depth`` is in slices (data units along the depth axes; default: the span of the skeletons,
     so a whole skeleton is visible from any of its slices). Returns the depth used.
     """
-    ctrl = _ctrl(layer)
+    owner = _owner(layer)
     axes = depth_axes(layer)
     if depth is None:
         depth = skeleton_depth(layer)
     if not depth > 0:
         raise KeyskelError(f"depth must be a positive number of slices, got {depth!r}")
-    dims = ctrl.viewer.dims
-    scale = np.asarray(ctrl.points.scale)
-    offset = dims.ndim - ctrl.points.ndim
+    dims = owner.viewer.dims
+    scale = np.asarray(owner.points.scale)
+    offset = dims.ndim - owner.points.ndim
     left, right = list(dims.margin_left), list(dims.margin_right)
     for w in axes:
         left[w] = right[w] = float(depth) * abs(float(scale[w - offset]))
-    ctrl.points.projection_mode = "rescale_linear"
-    ctrl.edges.projection_mode = "fade"
+    owner.points.projection_mode = "rescale_linear"
+    owner.edges.projection_mode = "fade"
     # right first: a slice that is thick on the left only would divide by zero in napari's scaling
     dims.margin_right = tuple(right)
     dims.margin_left = tuple(left)
@@ -96,12 +99,12 @@ def show_out_of_slice(layer: Any, depth: float | None = None) -> float:
 
 def hide_out_of_slice(layer: Any) -> None:
     """Back to napari's thin slice: only the nodes on the current slice are shown."""
-    ctrl = _ctrl(layer)
-    dims = ctrl.viewer.dims
+    owner = _owner(layer)
+    dims = owner.viewer.dims
     left, right = list(dims.margin_left), list(dims.margin_right)
     for w in depth_axes(layer):
         left[w] = right[w] = 0.0
     dims.margin_left = tuple(left)  # left first, for the same reason
     dims.margin_right = tuple(right)
-    ctrl.points.projection_mode = "all"  # napari's default for Points and Vectors
-    ctrl.edges.projection_mode = "all"
+    owner.points.projection_mode = "all"  # napari's default for Points and Vectors
+    owner.edges.projection_mode = "all"

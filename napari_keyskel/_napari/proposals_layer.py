@@ -1,21 +1,25 @@
 """A proposals layer tied to an annotation layer: show, accept, reject, propagate.
 
 :class:`ProposalsLayer` holds a proposals :class:`~napari_keyskel.core.store.AnnotationStore` (a
-model's output, or what propagation found) beside a keyskel annotation layer's controller. It
+model's output, or what propagation found) beside a keyskel annotation layer, as a part of its
+owner (``owner.proposals``; one at a time). It
 draws the proposals of the frame in view as their own Points layer (squares, dimmed, face
 opacity and size growing with the score) with their own edges (a Vectors layer), hides those
 scored below ``min_score``, and accepts or rejects them through :mod:`napari_keyskel.assist.proposals`.
 
 Each accept is **one** undo step of the annotation layer (its history, the same Ctrl-Z) and one
 of the proposals store; :meth:`ProposalsLayer.undo` reverts both. Propagation and "interpolate
-with the image" run in a napari ``thread_worker`` with a progress bar (napari's activity dock)
-and can be cancelled (:meth:`cancel`); the worker works on copies, and its result is applied on
-the GUI thread as one step — or dropped with a warning if the annotations changed meanwhile.
+with the image" run in a worker made by the ``run`` given (the Models dock gives napari's
+``create_worker``: a thread with a progress bar in napari's activity dock) and can be cancelled
+(:meth:`cancel`); the worker works on copies, and its result is applied on the GUI thread as one
+step — or dropped with a warning if the annotations changed meanwhile. Without ``run`` the work
+runs at once, in the caller's thread. This module holds no Qt.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,31 +34,30 @@ from ..assist.propagate import (
 )
 from ..core.history import History
 from ..core.store import AnnotationStore, Change
+from ..core.wording import plural
 from ..errors import KeyskelError
 from .layerdata import edge_rows, frame_points_to_layer
 
 if TYPE_CHECKING:
-    from .controller import LayerController
+    from .owner import LayerOwner
 
-__all__ = ["ProposalsLayer", "proposals_for"]
+__all__ = ["ProposalsLayer", "Runner"]
 
-_LAYERS: dict[int, ProposalsLayer] = {}
 _STEP = itertools.count(1)
+#: Makes and returns a started worker from ``(work, progress)``: ``work()`` is a generator whose
+#: return value is the result; ``progress`` the keywords of napari's ``_progress`` (total, desc).
+#: The worker has ``returned``, ``finished`` and ``errored`` signals and ``quit()``.
+Runner = Callable[[Callable[[], Generator[Any, None, Any]], dict[str, Any]], Any]
 
 
-def proposals_for(ctrl: LayerController) -> ProposalsLayer | None:
-    """The proposals layer tied to an annotation controller, if any."""
-    pl = _LAYERS.get(id(ctrl))
-    return pl if pl is not None and pl.ctrl is ctrl else None
-
-
-def _history(ctrl: LayerController) -> tuple[History, Any]:
-    """The annotation layer's history (the controller's, else its key bindings')."""
-    hist = getattr(ctrl, "history", None)
-    from .bindings import install
-
-    b = install(ctrl)
-    return (hist if isinstance(hist, History) else b.history), b
+def _run_now(work: Callable[[], Generator[Any, None, Any]]) -> Any:
+    """Run a worker's generator to its end in this thread; its return value."""
+    gen = work()
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
 
 
 class ProposalsLayer:
@@ -62,8 +65,8 @@ class ProposalsLayer:
 
     Parameters
     ----------
-    ctrl
-        The annotation layer's controller.
+    owner
+        The annotation layer's owner.
     proposals
         The proposals store (same node names as the annotations); default an empty one.
     min_score
@@ -76,19 +79,18 @@ class ProposalsLayer:
 
     def __init__(
         self,
-        ctrl: LayerController,
+        owner: LayerOwner,
         proposals: AnnotationStore | None = None,
         min_score: float = 0.0,
         image: Any = None,
     ) -> None:
-        ann = ctrl.store
+        ann = owner.store
         if proposals is None:
             proposals = AnnotationStore(ann.skeleton, ann.coord_ndim, ann.frame_axis, ann.n_frames, ann.name)
         prop.check_compatible(ann, proposals)
-        old = proposals_for(ctrl)
-        if old is not None:  # one proposals layer per annotation layer: this one replaces it
-            old.close()
-        self.ctrl, self.viewer, self.store = ctrl, ctrl.viewer, proposals
+        if owner.proposals is not None:  # one proposals layer per annotation layer: this one replaces it
+            owner.proposals.close()
+        self.owner, self.store = owner, proposals
         self.history = History(proposals)
         self.min_score = float(min_score)
         self.image = image
@@ -96,7 +98,7 @@ class ProposalsLayer:
         self._cancelled = False
         self.last_message = ""
         self._log: list[tuple[str, bool]] = []  # (label, the annotations got a step too)
-        a = ctrl.points
+        a = owner.points
         geo = {"scale": a.scale, "translate": a.translate, "units": a.units, "axis_labels": a.axis_labels}
         name = f"{a.name} proposals"
         self.points = self.viewer.add_points(
@@ -114,45 +116,49 @@ class ProposalsLayer:
         self._ids = np.zeros(0, np.int64)
         self._nodes = np.zeros(0, np.intp)
         self._edits = 0  # annotation edits seen (a worker's result is dropped if this moved)
-        ctrl.changed.connect(self._bump)
         self.viewer.dims.events.point.connect(self.refresh)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer.layers.selection.active = a
-        _LAYERS[id(ctrl)] = self
+        owner.proposals = self
         self.refresh()
 
     @classmethod
     def from_file(
-        cls, ctrl: LayerController, path: Any, min_score: float = 0.0, **read_kwargs: Any
+        cls, owner: LayerOwner, path: Any, min_score: float = 0.0, **read_kwargs: Any
     ) -> ProposalsLayer:
         """Proposals from a Darwin or COCO file (the set named like the annotations, or the only one)."""
         from ..formats import read
 
         ds = read(path, **read_kwargs)
-        same = [s for s in ds.stores if s.name == ctrl.store.name] or (
+        same = [s for s in ds.stores if s.name == owner.store.name] or (
             ds.stores if len(ds.stores) == 1 else []
         )
         if not same:
             raise KeyskelError(
-                f"{path}: no annotation set named {ctrl.store.name!r} (have {[s.name for s in ds.stores]})"
+                f"{path}: no annotation set named {owner.store.name!r} (have {[s.name for s in ds.stores]})"
             )
-        return cls(ctrl, same[0], min_score)
+        return cls(owner, same[0], min_score)
+
+    @property
+    def viewer(self) -> Any:
+        """The annotation layer's viewer."""
+        return self.owner.viewer
 
     # -- view -------------------------------------------------------------------------------------
     def frame(self) -> int:
         """The frame in view (an error when the frame axis is displayed)."""
-        f = self.ctrl.frame_in_view()
+        f = self.owner.frame_in_view()
         if f is None:
             raise KeyskelError("show one frame (the frame axis is displayed)")
         return f
 
     def refresh(self, event: Any = None) -> None:
         """Redraw the proposals of the frame in view that pass the threshold."""
-        f = self.ctrl.frame_in_view()
+        f = self.owner.frame_in_view()
         s = self.store
         outside = f is None or (s.n_frames is not None and not 0 <= f < s.n_frames)
-        fp = None if outside else s.frame_points(f)
-        if fp is None or not len(fp):
+        fp = None if f is None or outside else s.frame_points(f)
+        if f is None or fp is None or not len(fp):
             self._ids, self._nodes = np.zeros(0, np.int64), np.zeros(0, np.intp)
             self.points.data = np.zeros((0, self.points.ndim))
             self.edges.data = np.zeros((0, 2, self.points.ndim))
@@ -219,19 +225,19 @@ class ProposalsLayer:
     def accept(self, scope: str = "all") -> int:
         """Accept the proposals of ``scope`` into the annotations as keys: one undo step. Returns nodes."""
         picks = self._scope(scope)
-        hist, b = _history(self.ctrl)
+        hist, b = self.owner.history, self.owner.bindings
         label = f"accept proposals ({scope}) #{next(_STEP)}"
         changes: list[Change] = []
         count = 0
         with hist.edit(label), self.history.edit(label):
             for kw in picks:
-                res = prop.accept(self.ctrl.store, self.store, **kw)
+                res = prop.accept(self.owner.store, self.store, **kw)
                 changes += res.annotations
                 count += res.count
         if count:
             self._log.append((label, hist.undo_label == label))
             with b.applying():
-                self.ctrl.apply(changes)
+                self.owner.apply(changes)
         self.refresh()
         self.say(f"accepted {count} proposed nodes" if count else "no proposal to accept")
         return count
@@ -257,7 +263,7 @@ class ProposalsLayer:
             self.say("nothing to undo")
             return None
         label, with_ann = self._log.pop()
-        hist, b = _history(self.ctrl)
+        hist, b = self.owner.history, self.owner.bindings
         if with_ann and hist.undo_label == label:
             b.undo()
         if self.history.undo_label == label:
@@ -287,8 +293,8 @@ class ProposalsLayer:
         return data
 
     def _instance(self, track_id: int | None) -> int:
-        tid = track_id if track_id is not None else self.ctrl.current_instance
-        if tid is None or tid not in self.ctrl.store.tracks:
+        tid = track_id if track_id is not None else self.owner.current_instance
+        if tid is None or tid not in self.owner.store.tracks:
             raise KeyskelError("choose an instance (select one of its points on the annotation layer)")
         return int(tid)
 
@@ -298,20 +304,20 @@ class ProposalsLayer:
         n_frames: int | None = None,
         track_id: int | None = None,
         into: str = "proposals",
+        run: Runner | None = None,
     ) -> Any:
         """Follow an instance from the frame in view, in a worker; returns the (started) worker.
 
         ``n_frames`` None: to the frame before the next key. ``into="proposals"`` adds the result
         as proposals; ``"annotations"`` writes it as non-key positions of the instance (one undo
-        step; a drag makes a node a key, a re-interpolation of the span replaces them).
+        step; a drag makes a node a key, a re-interpolation of the span replaces them). ``run``
+        makes the worker (None: the work runs now, in this thread, and None is returned).
         """
-        from napari.qt.threading import create_worker
-
         if into not in ("proposals", "annotations"):
             raise KeyskelError(f"into must be 'proposals' or 'annotations', got {into!r}")
         tid, f = self._instance(track_id), self.frame()
         source = FrameSource(self.image_data())
-        start, n = plan_propagation(self.ctrl.store, tid, f, direction, n_frames, None, source.n_frames)
+        start, n = plan_propagation(self.owner.store, tid, f, direction, n_frames, None, source.n_frames)
         coords = np.full((n, start.shape[0], 2), np.nan)
         err = np.full((n, start.shape[0]), np.nan)
 
@@ -327,15 +333,16 @@ class ProposalsLayer:
             else:
                 self._write_positions(result)
 
-        return self._start(
-            create_worker(work, _progress={"total": max(n, 1), "desc": "keyskel: propagating"}), done
-        )
+        return self._start(run, work, {"total": max(n, 1), "desc": "keyskel: propagating"}, done)
 
-    def interpolate_with_image(self, track_id: int | None = None, max_span: int | None = None) -> Any:
-        """Image-guided in-betweens of one instance (default: every instance), in a worker."""
-        from napari.qt.threading import create_worker
+    def interpolate_with_image(
+        self, track_id: int | None = None, max_span: int | None = None, run: Runner | None = None
+    ) -> Any:
+        """Image-guided in-betweens of one instance (default: every instance), in a worker.
 
-        ann = self.ctrl.store
+        ``run`` as in :meth:`propagate`.
+        """
+        ann = self.owner.store
         tracks = None if track_id is None else [self._instance(track_id)]
         source = FrameSource(self.image_data())
         work_store = ann.copy()
@@ -352,37 +359,50 @@ class ProposalsLayer:
                 show_warning(f"keyskel: {self.last_message}")
                 return
             ids = [c.track_id for c in changes]
-            hist, b = _history(self.ctrl)
+            hist, b = self.owner.history, self.owner.bindings
             with hist.edit("interpolate with the image", tracks=ids):
                 for tid in ids:
                     t, w = ann.tracks[tid], work_store.tracks[tid]
                     t.coords[...], t.visibility[...] = w.coords, w.visibility
             with b.applying():
-                self.ctrl.apply(changes)
-            self.say(f"interpolated {len(ids)} instances with the image")
+                self.owner.apply(changes)
+            self.say(f"interpolated {plural(len(ids), 'instance')} with the image")
 
-        return self._start(
-            create_worker(work, _progress={"desc": "keyskel: interpolating with the image"}), done
-        )
+        return self._start(run, work, {"desc": "keyskel: interpolating with the image"}, done)
 
     def _generation(self) -> int:
         return self._edits
 
-    def _bump(self, changes: Any = None) -> None:
+    def after_edit(self, changes: list[Change]) -> None:
         """An annotation edit; if it undid our last accept (Ctrl-Z on the layer), undo its proposals side."""
         self._edits += 1
         if not self._log or not self._log[-1][1]:
             return
         label = self._log[-1][0]
-        hist, _ = _history(self.ctrl)
+        hist = self.owner.history
         if hist.redo_label == label and self.history.undo_label == label:
             self._log.pop()
             self.history.undo()
             self.refresh()
 
-    def _start(self, worker: Any, done: Any) -> Any:
+    def _start(
+        self,
+        run: Runner | None,
+        work: Callable[[], Generator[Any, None, Any]],
+        progress: dict[str, Any],
+        done: Callable[[Any], None],
+    ) -> Any:
         if self.worker is not None:
             raise KeyskelError("a propagation is already running (cancel it first)")
+        if run is None:
+            try:
+                result = _run_now(work)
+            except Exception as exc:
+                self.say(f"propagation failed: {exc}")
+                raise
+            done(result)
+            return None
+        worker = run(work, progress)
         self.worker = worker
         self._cancelled = False
 
@@ -416,7 +436,7 @@ class ProposalsLayer:
         label = f"propagate #{next(_STEP)}"
         with self.history.edit(label):
             if tid not in s.tracks:
-                s.add_track(tid, self.ctrl.store.tracks[tid].name, start=int(result.frames.min()))
+                s.add_track(tid, self.owner.store.tracks[tid].name, start=int(result.frames.min()))
             for f, xy, sc in zip(result.frames.tolist(), result.coords, result.score):
                 m = np.isfinite(xy).all(axis=1)
                 if m.any():
@@ -424,12 +444,12 @@ class ProposalsLayer:
         if changes:
             self._log.append((label, False))
         self.refresh()
-        self.say(f"proposed {len(changes)} frames of instance {tid}")
+        self.say(f"proposed {plural(len(changes), 'frame')} of instance {tid}")
         return changes
 
     def _write_positions(self, result: Any) -> None:
-        ann, tid = self.ctrl.store, int(result.track_id)
-        hist, b = _history(self.ctrl)
+        ann, tid = self.owner.store, int(result.track_id)
+        hist, b = self.owner.history, self.owner.bindings
         changes = []
         with hist.edit("propagate into the annotations", tracks=[tid]):
             for f, xy in zip(result.frames.tolist(), result.coords):
@@ -441,12 +461,12 @@ class ProposalsLayer:
                     vis = np.where(vis > 0, vis, 2)
                     changes.append(ann.set_points(f, tid, xy[m], np.flatnonzero(m), vis, key=False))
         with b.applying():
-            self.ctrl.apply(changes)
-        self.say(f"propagated instance {tid} over {len(changes)} frames")
+            self.owner.apply(changes)
+        self.say(f"propagated instance {tid} over {plural(len(changes), 'frame')}")
 
     def _on_layer_removed(self, event: Any) -> None:
-        """The annotation layer (or this proposals layer) leaves the viewer: close with it."""
-        if event.value is self.ctrl.points or event.value is self.points:
+        """The proposals layer leaves the viewer: close (the owner closes it with the annotation layer)."""
+        if event.value is self.points:
             self.close()
 
     def close(self) -> None:
@@ -454,8 +474,8 @@ class ProposalsLayer:
         self.cancel()
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.dims.events.point.disconnect(self.refresh)
-        self.ctrl.changed.disconnect(self._bump)
+        if self.owner.proposals is self:
+            self.owner.proposals = None
         for layer in (self.points, self.edges):
             if layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
-        _LAYERS.pop(id(self.ctrl), None)

@@ -1,8 +1,9 @@
 """The review of one keyskel layer in napari: its flags, stepping through them, review states.
 
-A :class:`ReviewSession` belongs to a layer's controller (:func:`session_for`). It runs the
-detectors (:func:`napari_keyskel.assist.review.detect`) over the store, re-runs them on the tracks an
-edit touched (``controller.changed``), so a fixed node's flag clears, and can add the
+A :class:`ReviewSession` is a part of a layer's owner (``owner.review``, made on first use). It
+runs the detectors (:func:`napari_keyskel.assist.review.detect`) over the store, re-runs them on
+the tracks an edit touched (the owner's redraw calls :meth:`ReviewSession.after_edit`), so a
+fixed node's flag clears, and can add the
 disagreements with another layer (:func:`~napari_keyskel.assist.review.agreement.disagreement_flags`).
 The flags are kept in review order (:attr:`order`): grouped by frame, the groups and the flags in
 them by score (highest first), or by frame. :meth:`go` jumps to a flag's frame and selects its
@@ -15,6 +16,7 @@ with their worst kind, review states).
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -29,31 +31,16 @@ from ..assist.review.flags import DISAGREE
 from ..core.store import Change
 
 if TYPE_CHECKING:
-    from .controller import LayerController
+    from ..core.store import AnnotationStore
+    from .owner import LayerOwner
 
-__all__ = ["REVIEW_KEYS", "ReviewSession", "session_for"]
+__all__ = ["REVIEW_KEYS", "ReviewSession"]
 
 #: (key, method, description) bound on the layer.
 REVIEW_KEYS: tuple[tuple[str, str, str], ...] = (
     ("F", "next_flag", "go to the next review flag"),
     ("Shift-F", "previous_flag", "go to the previous review flag"),
 )
-#: One review session per edit session, as long as that lives (sessions hold their layer weakly,
-#: so removing a layer frees its store whatever was reviewed).
-_SESSIONS: weakref.WeakKeyDictionary[Any, ReviewSession] = weakref.WeakKeyDictionary()
-
-
-def session_for(ctrl: LayerController) -> ReviewSession:
-    """The review session of a controller, created (with its key bindings) on first use."""
-    s = _SESSIONS.get(ctrl)
-    if s is None:
-        s = _SESSIONS[ctrl] = ReviewSession(ctrl)
-    return s
-
-
-def existing_session(ctrl: LayerController) -> ReviewSession | None:
-    """The review session of a controller if one was made (none is created)."""
-    return _SESSIONS.get(ctrl)
 
 
 class ReviewSession:
@@ -72,8 +59,8 @@ class ReviewSession:
 
     updated = Signal()
 
-    def __init__(self, ctrl: LayerController) -> None:
-        self._ctrl = weakref.ref(ctrl)
+    def __init__(self, owner: LayerOwner) -> None:
+        self.owner = owner
         self.kinds: tuple[str, ...] = KINDS
         self.thresholds = Thresholds()
         self.order = "score"
@@ -83,22 +70,19 @@ class ReviewSession:
         self._compare: weakref.ref[Any] | None = None
         self._disagree = Flags.empty()
         self.active = False
-        ctrl.changed.connect(self._on_changed)
         for key, method, _ in REVIEW_KEYS:
-            ctrl.points.bind_key(key, self._key_handler(method), overwrite=True)
+            owner.points.bind_key(key, self._key_handler(method), overwrite=True)
+
+    def unbind(self) -> None:
+        """Remove the keys (the layer left its viewer)."""
+        for key, _, _ in REVIEW_KEYS:
+            with contextlib.suppress(Exception):
+                self.owner.points.bind_key(key, None)
 
     @property
-    def ctrl(self) -> LayerController:
-        """The layer's edit session (:class:`ReferenceError` once the layer is gone)."""
-        ctrl = self._ctrl()
-        if ctrl is None:
-            raise ReferenceError("the annotation layer of this review session was removed")
-        return ctrl
-
-    @property
-    def store(self) -> Any:
+    def store(self) -> AnnotationStore:
         """The layer's annotation store."""
-        return self.ctrl.store
+        return self.owner.store
 
     def _key_handler(self, method: str) -> Any:
         def handler(layer: Any) -> None:
@@ -118,7 +102,7 @@ class ReviewSession:
         self._rebuild(keep=False)
         return self.flags
 
-    def compare_with(self, other: LayerController | None) -> Flags:
+    def compare_with(self, other: LayerOwner | None) -> Flags:
         """Add the disagreements with another layer's store as ``disagree`` flags (None: drop them)."""
         self._compare = None if other is None else weakref.ref(other)
         self._disagree = Flags.empty() if other is None else disagreement_flags(self.store, other.store)
@@ -126,7 +110,7 @@ class ReviewSession:
         self._rebuild(keep=False)
         return self._disagree
 
-    def _on_changed(self, changes: list[Any]) -> None:
+    def after_edit(self, changes: list[Change]) -> None:
         """Re-run the detectors on the tracks an edit touched; their flags clear once fixed."""
         touched = {c.track_id for c in changes if c.nodes}
         if not touched:
@@ -177,8 +161,8 @@ class ReviewSession:
             return
         self.current = int(i)
         frame, tid, node, _ = self.flag_key(i)
-        ctrl, layer = self.ctrl, self.ctrl.points
-        viewer = ctrl.viewer
+        owner, layer = self.owner, self.owner.points
+        viewer = owner.viewer
         fa = self.store.frame_axis
         if fa is not None:
             viewer.dims.set_current_step(viewer.dims.ndim - layer.ndim + fa, frame)
@@ -188,7 +172,7 @@ class ReviewSession:
             rows_node = rows & (feats["node"].astype(str).to_numpy() == self.store.skeleton.nodes[node])
             rows = rows_node if rows_node.any() else rows  # a missing node: the instance
         sel = np.flatnonzero(rows)
-        ctrl.current_instance = tid if tid in self.store.tracks else None
+        owner.current_instance = tid if tid in self.store.tracks else None
         if viewer.layers.selection.active is not layer:
             viewer.layers.selection.active = layer
         layer.selected_data = set(sel.tolist())
@@ -230,7 +214,7 @@ class ReviewSession:
             return [Change(tid, frame, frame + 1, ())]  # no node moved: the detectors need not re-run
 
         label = f"review: {'clear' if state is None else state} frame {frame}, instance {tid}"
-        self.ctrl.record(label, edit, tracks=[tid])  # (its change makes _on_changed show it)
+        self.owner.record(label, edit, tracks=[tid])  # (its change makes after_edit show it)
 
     def states(self) -> np.ndarray:
         """The review state of each flag (``""``: unreviewed)."""

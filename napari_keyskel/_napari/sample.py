@@ -26,27 +26,29 @@ KEY_STEP = 10
 SAMPLE_SHAPE = (256, 256)
 #: Body length and spread of the sample's mice (fractions of the frame). Node names, when shown,
 #: are placed beside the points so that they never overlap (:mod:`.names`).
-_FIGURE = {"body": 0.3, "spread": 0.17}
+_BODY, _SPREAD = 0.3, 0.17
 
 
 def connect_current_viewer() -> None:
-    """Make keyskel layers added to the current viewer get a controller, an edges layer and saving."""
+    """Make keyskel layers added to the current viewer get an owner (and an edges layer).
+
+    What the window adds (Ctrl-S, the close prompt, autosave) comes with napari's entry points in
+    :mod:`napari_keyskel._qt.entry`, which call this.
+    """
     import napari
 
-    from .controller import connect_viewer
-    from .save import install
+    from .registry import connect_viewer
 
     viewer = napari.current_viewer()
     if viewer is not None:
         connect_viewer(viewer)
-        install(viewer)  # Ctrl-S, unsaved changes, autosave and recovery
 
 
 def _sample_layers(
     video: Any, store: Any, n_animals: int, n_frames: int
 ) -> list[tuple[Any, dict[str, Any], str]]:
     """The video (its animals' ground-truth poses in its metadata) and the layer of ``store``."""
-    truth = figure_poses(n_frames, SAMPLE_SHAPE, n_animals, **_FIGURE)
+    truth = figure_poses(n_frames, SAMPLE_SHAPE, n_animals, body=_BODY, spread=_SPREAD)
     connect_current_viewer()
     labels = ("t", "y", "x")
     meta = {"keyskel_ground_truth": truth}
@@ -59,7 +61,9 @@ def _sample_layers(
 
 def make_sample_data(n_frames: int = 100) -> list[tuple[Any, dict[str, Any], str]]:
     """Image layer of the video (ground truth in its metadata), plus the keyed annotations."""
-    video, store = moving_figure(n_frames=n_frames, shape=SAMPLE_SHAPE, key_step=KEY_STEP, **_FIGURE)
+    video, store = moving_figure(
+        n_frames=n_frames, shape=SAMPLE_SHAPE, key_step=KEY_STEP, body=_BODY, spread=_SPREAD
+    )
     return _sample_layers(video, store, len(store), n_frames)
 
 
@@ -68,6 +72,6 @@ def make_unannotated_sample(n_frames: int = 100) -> list[tuple[Any, dict[str, An
     from ..core.presets import mouse_topview
     from ..core.store import AnnotationStore
 
-    video, keyed = moving_figure(n_frames=n_frames, shape=SAMPLE_SHAPE, **_FIGURE)
+    video, keyed = moving_figure(n_frames=n_frames, shape=SAMPLE_SHAPE, body=_BODY, spread=_SPREAD)
     store = AnnotationStore(mouse_topview(), coord_ndim=2, frame_axis=0, n_frames=n_frames, name="mouse")
     return _sample_layers(video, store, len(keyed), n_frames)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.annotation_set import AnnotationSet
+from ..core.wording import at_path
 from ..errors import KeyskelError
 from ..formats.sleap import SLEAP_FORMATS, detect_sleap_format
 
@@ -30,7 +31,7 @@ LayerTuple = tuple[Any, dict[str, Any], str]
 
 
 def _notify(message: str) -> None:
-    from .controller import notify_error
+    from .owner import notify_error
 
     notify_error(message)
 
@@ -41,7 +42,7 @@ def get_sleap_reader(path: str | Sequence[str]) -> Callable[..., list[Any]] | No
         if len(path) != 1:
             return None
         path = path[0]
-    fmt = detect_sleap_format(path)
+    fmt = detect_sleap_format(str(path))
     return None if fmt is None else partial(read_sleap_layers, fmt=fmt)
 
 
@@ -57,7 +58,7 @@ def read_sleap_layers(path: Any, stack: bool = False, *, fmt: str | None = None)
         if not dataset.stores:
             raise KeyskelError("the file holds no skeleton")
     except Exception as exc:  # a reader problem must not take the viewer down
-        _notify(f"keyskel: cannot open {path}: {exc}")
+        _notify(at_path(path, str(exc), "keyskel: cannot open"))
         return [(None,)]
     from .media_link import with_media
     from .sample import connect_current_viewer
@@ -118,7 +119,7 @@ def _write_quietly(path: str, layer_data: list[LayerTuple], fmt: str) -> list[st
         fallback = image_video(napari.current_viewer(), dataset)  # YOLO-pose stores the images
         return [str(p) for p in write_sleap(dataset, target, fmt, fallback_video=fallback)]
     except (KeyskelError, OSError) as exc:
-        _notify(f"keyskel: nothing saved as {SLEAP_FORMATS[fmt]} to {path}: {exc}")
+        _notify(at_path(path, str(exc), f"keyskel: nothing saved as {SLEAP_FORMATS[fmt]} to"))
         return []
 
 

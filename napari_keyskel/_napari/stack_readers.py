@@ -43,7 +43,7 @@ def _single(path: str | Sequence[str]) -> Path | None:
         if len(path) != 1:
             return None
         path = path[0]
-    return Path(path)
+    return Path(str(path))
 
 
 def get_tiff_reader(path: str | Sequence[str]) -> Callable[..., list[LayerTuple]] | None:

@@ -121,12 +121,12 @@ class StampActions(BindingsBase):
         def fn() -> list[Change]:
             tid = track_id
             if tid is None:  # a new instance: it lives to the end of the video (or as set)
-                tid = store.add_track(start=f, stop=self.ctrl.new_track_stop(f)).track_id
-            self.ctrl.current_instance = tid
+                tid = kf.start_instance(store, f, lives=self.owner.new_instance_frames).track_id
+            self.owner.current_instance = tid
             return kf.set_pose(store, f, tid, pose, vis)
 
         changes = self.run(label, fn, [] if track_id is None else [track_id])
-        self.ctrl.next_node = None
+        self.owner.next_node = None
         return changes
 
     def stamp_template(self, mirrored: bool = False) -> list[Change]:

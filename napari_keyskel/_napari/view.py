@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     import napari
     from napari.layers import Points, Vectors
 
+    from .owner import LayerOwner
+
 __all__ = ["FrameView"]
 
 
@@ -47,14 +49,31 @@ class FrameView:
 
     """
 
-    def __init__(self, viewer: napari.Viewer, points: Points, edges: Vectors, store: AnnotationStore) -> None:
-        self.viewer, self.points, self.edges, self.store = viewer, points, edges, store
+    def __init__(self, owner: LayerOwner) -> None:
+        self.owner = owner
         self.color_by = "node"
         self.frame: int | None = 0
         self.busy = 0
         #: The edges were just drawn from the layer's points as they are (during a drag).
         self.edges_follow_layer = False
         self.reload_skeleton()
+
+    # -- what it draws into ---------------------------------------------------------------------
+    @property
+    def viewer(self) -> napari.Viewer:
+        return self.owner.viewer
+
+    @property
+    def points(self) -> Points:
+        return self.owner.points
+
+    @property
+    def edges(self) -> Vectors:
+        return self.owner.edges
+
+    @property
+    def store(self) -> AnnotationStore:
+        return self.owner.store
 
     # -- bookkeeping ----------------------------------------------------------------------------
     @contextlib.contextmanager

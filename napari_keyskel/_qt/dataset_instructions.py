@@ -106,12 +106,12 @@ class InstructionsPanel(QWidget):
 
     def _show_next_node(self) -> None:
         """The next node to place on the selected annotation layer, and what it means."""
-        from .._napari.registry import session_for
+        from .._napari.registry import owner_of
 
         if self.dataset is None:
             return
         layer = self.viewer.layers.selection.active
-        session = session_for(layer) if layer is not None else None
+        session = owner_of(layer) if layer is not None else None
         bindings = getattr(session, "bindings", None)
         k = None
         if session is not None and bindings is not None:

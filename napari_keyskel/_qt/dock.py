@@ -4,17 +4,20 @@ Tabs: *Annotate* (layer picker, new layer from a preset, display options, the ne
 place, undo/redo and the key bindings), *Skeleton* (:class:`SkeletonEditor`, applied to the layer
 live), *Review*, *3D / views* and *Models*; the keyframe timeline is docked across the bottom of
 the window (:func:`~napari_keyskel._qt.timeline_dock.open_timeline`). Edits from every tab go
-through the layer's :class:`~napari_keyskel._napari.bindings.Bindings`, so they are undoable and
-update only what they touched.
+through the layer's owner (:class:`~napari_keyskel._napari.owner.LayerOwner`, found with
+:func:`~napari_keyskel._napari.registry.owner_of`), so they are undoable and redrawn once, for
+what they touched; the dock repaints its status line from the owner's ``changed``.
 """
 
 from __future__ import annotations
 
+import html
 import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtGui import QColor, QFontDatabase
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,6 +28,8 @@ from qtpy.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -33,7 +38,9 @@ from qtpy.QtWidgets import (
 from ..core import skeleton_edit
 from ..core.plain import store_from_plain
 from ..core.presets import DEFAULT_PRESET, PRESETS, get_preset
+from ..core.skeleton import Skeleton
 from ..core.store import AnnotationStore, Change
+from ..core.wording import plural
 from ..errors import KeyskelError
 from .skeleton_editor import SkeletonEditor
 from .timeline_dock import open_timeline
@@ -42,7 +49,7 @@ if TYPE_CHECKING:
     import napari
 
     from .._napari.bindings import Bindings
-    from .._napari.controller import LayerController
+    from .._napari.owner import LayerOwner
 
 __all__ = ["KeyskelDock", "is_keyskel_layer"]
 
@@ -61,9 +68,11 @@ class KeyskelDock(QWidget):
         super().__init__(parent)
         from .._napari.napari_private import unwrap_proxy
 
-        self.viewer = unwrap_proxy(napari_viewer)  # see napari_private: sessions need the real one
+        self.viewer = unwrap_proxy(napari_viewer)  # see napari_private: owners need the real one
         self.setObjectName("keyskel-dock")
-        self._wired: set[int] = set()
+        self._wired: weakref.WeakSet[LayerOwner] = weakref.WeakSet()
+        #: How many times the status line was redrawn (for tests and profiles).
+        self.status_redraws = 0
         self._counts = _Counts()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
@@ -79,7 +88,7 @@ class KeyskelDock(QWidget):
         annotate = QWidget()
         layout = QVBoxLayout(annotate)
         layout.setContentsMargins(2, 2, 2, 2)
-        self.tabs.addTab(annotate, "Annotate")
+        self.tabs.addTab(_scrolled(annotate), "Annotate")
 
         new_box = QGroupBox("New annotation layer")
         new_row = QHBoxLayout(new_box)
@@ -125,10 +134,16 @@ class KeyskelDock(QWidget):
 
         keys_box = QGroupBox("Keys (on the annotation layer)")
         keys = QVBoxLayout(keys_box)
-        self.shortcut_list = QListWidget()
-        self.shortcut_list.setMaximumHeight(160)
-        self.shortcut_list.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        keys.addWidget(self.shortcut_list)
+        keys.setContentsMargins(2, 2, 2, 2)
+        self.shortcut_help = QLabel()
+        self.shortcut_help.setWordWrap(True)  # the table wraps to the dock's width: no sideways scrolling
+        self.shortcut_help.setTextFormat(Qt.TextFormat.RichText)
+        self.shortcut_scroll = QScrollArea()
+        self.shortcut_scroll.setWidget(self.shortcut_help)
+        self.shortcut_scroll.setWidgetResizable(True)
+        self.shortcut_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.shortcut_scroll.setMaximumHeight(200)
+        keys.addWidget(self.shortcut_scroll)
         layout.addWidget(keys_box)
         layout.addStretch(1)
 
@@ -141,7 +156,7 @@ class KeyskelDock(QWidget):
         self.review = ReviewDock(self.viewer)
         self.review.hide_layer_picker()  # it reviews the layer picked above
         extra_tabs: list[tuple[QWidget, str]] = [
-            (self.editor, "Skeleton"),
+            (_scrolled(self.editor), "Skeleton"),
             (self.review, "Review"),
             (MultiViewPanel(self.viewer), "3D / views"),
         ]
@@ -162,12 +177,14 @@ class KeyskelDock(QWidget):
         self.undo_button.clicked.connect(self.undo)
         self.redo_button.clicked.connect(self.redo)
         self.editor.skeleton_changed.connect(self._on_skeleton_changed)
+        self.editor.create_requested.connect(self.create_layer)
+        self.editor.draft_closed.connect(self._on_layer_changed)
         self.timeline.edit_hook = self._timeline_edit
         self.timeline.axis_hook = self._set_frame_axis
-        from .._napari.controller import connect_viewer
+        from .save_hooks import install
 
-        connect_viewer(self.viewer)  # every keyskel layer gets a controller (and edges layer)
-        # after the controllers' own handlers: a new layer has its controller when we look
+        install(self.viewer)  # every keyskel layer gets an owner (and edges layer); Ctrl-S, autosave
+        # after the owners' own handlers: a new layer has its owner when we look
         self.viewer.layers.events.inserted.connect(self._refresh_layers, position="last")
         self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
         self.viewer.dims.events.current_step.connect(self._on_step, position="last")
@@ -175,14 +192,30 @@ class KeyskelDock(QWidget):
         from .models_dock import ModelsPanel  # the Models tab: proposals, propagation
 
         self.tabs.addTab(ModelsPanel(self.viewer, self.current_layer), "Models")
+        self.tabs.currentChanged.connect(self._size_by_current_tab)
+        self._size_by_current_tab()
+
+    def _size_by_current_tab(self, *_: Any) -> None:
+        """The dock is as tall as the tab shown needs, not the tallest tab (the timeline can grow)."""
+        current = self.tabs.currentWidget()
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            if page is None:
+                continue
+            policy = QSizePolicy.Policy.Preferred if page is current else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(QSizePolicy.Policy.Preferred, policy)
 
     def _fill_shortcuts(self) -> None:
         from .._napari.bindings import KEYS
 
-        for key, _, text in KEYS:
-            self.shortcut_list.addItem(f"{key:<16} {text}")
-        self.shortcut_list.addItem(f"{'click (P mode)':<16} place the next node")
-        self.shortcut_list.addItem(f"{'drag (S mode)':<16} move a node (it becomes a key)")
+        rows = [(key, text) for key, _, text in KEYS]
+        rows += [("click (P mode)", "place the next node"), ("drag (S mode)", "move a node (a key)")]
+        cells = "".join(
+            f"<tr><td style='white-space:nowrap; padding-right:6px'><b>{html.escape(k)}</b></td>"
+            f"<td>{html.escape(t)}</td></tr>"
+            for k, t in rows
+        )
+        self.shortcut_help.setText(f"<table cellspacing='0' cellpadding='1' width='100%'>{cells}</table>")
 
     # -- layers -------------------------------------------------------------------------------
     def annotation_layers(self) -> list[Any]:
@@ -194,27 +227,27 @@ class KeyskelDock(QWidget):
         name = self.layer_combo.currentText()
         return self.viewer.layers[name] if name in self.viewer.layers else None  # noqa: SIM401 (no .get)
 
-    def controller(self) -> LayerController | None:
-        """The live controller of the current layer, if it has one."""
+    def owner(self) -> LayerOwner | None:
+        """The owner of the current layer, if it has one."""
         layer = self.current_layer()
         if layer is None:
             return None
-        from .._napari.controller import controller_for
+        from .._napari.registry import owner_of
 
         # never attach here: the dock reacts to layer insertions and removals (also while the
         # viewer closes), and attaching adds an edges layer; connect_viewer() attaches them all
-        return controller_for(layer)
+        return owner_of(layer)
 
     def bindings(self) -> Bindings | None:
         """Key bindings and history of the current layer."""
-        ctrl = self.controller()
+        ctrl = self.owner()
         if ctrl is None:
             return None
         return ctrl.bindings
 
     def current_store(self) -> AnnotationStore | None:
-        """The store behind the current layer (the controller's, edited live)."""
-        ctrl = self.controller()
+        """The store behind the current layer (its owner's, edited live)."""
+        ctrl = self.owner()
         if ctrl is not None:
             return ctrl.store
         layer = self.current_layer()
@@ -236,34 +269,30 @@ class KeyskelDock(QWidget):
         self.layer_combo.blockSignals(False)
         self._on_layer_changed()
 
-    def _wire(self, ctrl: LayerController, b: Bindings) -> None:
-        """Connect a layer's signals once (the handlers act only while it is the current one)."""
-        if id(ctrl) in self._wired:
+    def _wire(self, ctrl: LayerOwner, b: Bindings) -> None:
+        """Connect a layer's signals once (the handlers act only while it is the current one).
+
+        The status line is redrawn once per edit (the owner's ``changed``) and once per frame step
+        (the viewer's ``current_step``); the bottom timeline follows the owner by itself.
+        """
+        if ctrl in self._wired:
             return
-        self._wired.add(id(ctrl))
+        self._wired.add(ctrl)
 
         def on_changed(changes: list[Change]) -> None:
             self._counts.forget(ctrl.store, changes)
-            if self.controller() is ctrl:
-                self.timeline.refresh()
+            if self.owner() is ctrl:
                 self._update_status()
                 self._follow_skeleton()
 
         def on_message(text: str) -> None:
-            if self.controller() is ctrl:
+            if self.owner() is ctrl:
                 self.next_node_label.setText(b.next_node_text())
                 self.status.setText(text)
 
         ctrl.changed.connect(on_changed)
-
-        def on_frame(frame: Any) -> None:
-            if self.controller() is ctrl:
-                self.timeline.refresh()
-                self._update_status()
-
-        ctrl.frame_changed.connect(on_frame)
         b.message.connect(on_message)
-        ctrl.names_toggled.connect(lambda _: self._sync_names_box() if self.controller() is ctrl else None)
+        ctrl.names_toggled.connect(lambda _: self._sync_names_box() if self.owner() is ctrl else None)
 
     def _on_active(self, event: Any = None) -> None:
         """Selecting an annotation layer in napari's layer list makes it the dock's layer."""
@@ -272,13 +301,14 @@ class KeyskelDock(QWidget):
             self.layer_combo.setCurrentText(layer.name)
 
     def _on_layer_changed(self, *_: Any) -> None:
-        ctrl = self.controller()
+        ctrl = self.owner()
         b = self.bindings()
         if ctrl is not None and b is not None:
             self._wire(ctrl, b)
         self._show_skeleton()
         store = self.current_store()
-        self.editor.set_skeleton(None if store is None else store.skeleton)
+        if not self.editor.has_draft:  # a new skeleton in the making stays until created or discarded
+            self.editor.set_skeleton(None if store is None else store.skeleton)
         self.editor.placed_count = None if store is None else (lambda k: skeleton_edit.placed_count(store, k))
         self.timeline.set_layer(self.current_layer() if store is not None else None, store)
         if store is not None:
@@ -295,7 +325,8 @@ class KeyskelDock(QWidget):
             return
         sk = store.skeleton
         self.skeleton_label.setText(
-            f"{sk.name}: {sk.n_nodes} nodes, {len(sk.edges)} edges, {len(sk.flip_pairs)} left/right pairs"
+            f"class {sk.name!r}: {plural(sk.n_nodes, 'node')}, {plural(len(sk.edges), 'edge')}, "
+            f"{plural(len(sk.flip_pairs), 'left/right pair')}"
         )
         for name, color in zip(sk.nodes, sk.colors, strict=True):
             item = QListWidgetItem(name)
@@ -307,6 +338,7 @@ class KeyskelDock(QWidget):
 
     def _update_status(self, event: Any = None) -> None:
         """Status line; the counts are recounted for the tracks an edit touched only."""
+        self.status_redraws += 1
         store = self.current_store()
         if store is None:
             self.status.setText("")
@@ -315,8 +347,8 @@ class KeyskelDock(QWidget):
         frame = self._current_frame(store)
         here = len(store.frame_points(frame)) if frame is not None else 0
         self.status.setText(
-            f"frame {frame}: {here} points · {c['instances']} instances · {c['keys']} keys · "
-            f"{c['interpolated']} interpolated"
+            f"frame {frame}: {plural(here, 'point')} · {plural(c['instances'], 'instance')} · "
+            f"{plural(c['keys'], 'key')} · {c['interpolated']} interpolated"
         )
         b = self.bindings()
         if b is not None:
@@ -328,6 +360,8 @@ class KeyskelDock(QWidget):
         if store.frame_axis is None:
             return 0
         layer = self.current_layer()
+        if layer is None:
+            return None
         axis = self.viewer.dims.ndim - layer.ndim + store.frame_axis
         step = int(self.viewer.dims.current_step[axis])
         return step if store.n_frames is None or step < store.n_frames else None
@@ -345,8 +379,6 @@ class KeyskelDock(QWidget):
         store = self.current_store()
         if b is None or store is None:
             return
-        from .._napari.bindings import reload_skeleton
-
         try:
             with b.history.edit("edit skeleton"):
                 skeleton_edit.apply_skeleton(store, skeleton, mapping)
@@ -355,14 +387,12 @@ class KeyskelDock(QWidget):
             self.editor.set_skeleton(store.skeleton)
             return
         with b.applying():
-            reload_skeleton(b.ctrl)
+            b.owner.reload_skeleton()  # (its redraw: the timeline and the status follow)
         self._show_skeleton()
-        self.timeline.refresh()
-        self._update_status()
 
     def _set_frame_axis(self, world_axis: int) -> None:
         """Interpolate along another viewer axis (only while the layer has no annotations)."""
-        ctrl, b = self.controller(), self.bindings()
+        ctrl, b = self.owner(), self.bindings()
         if ctrl is None or b is None:
             return
         store = ctrl.store
@@ -393,47 +423,53 @@ class KeyskelDock(QWidget):
 
     def _after_replay(self) -> None:
         self._follow_skeleton()
-        self.timeline.refresh()
-        self._update_status()
 
     def _follow_skeleton(self) -> None:
         """Show the layer's skeleton in the editor and the list (after undo/redo of a skeleton edit)."""
         store = self.current_store()
-        if store is not None and self.editor.skeleton is not store.skeleton:
+        if store is not None and not self.editor.has_draft and self.editor.skeleton is not store.skeleton:
             self.editor.set_skeleton(store.skeleton)
             self._show_skeleton()
 
     # -- actions ------------------------------------------------------------------------------
-    def create_layer(self) -> Any:
-        """Add an empty annotation layer (and its edges) with the picked preset over the image."""
+    def create_layer(self, skeleton: Skeleton | None = None) -> Any:
+        """Add an empty annotation layer (and its edges) over the selected image.
+
+        Its skeleton is ``skeleton`` (the Skeleton tab's new one), else the preset picked here; the
+        layer is named after the class, which files write as the V7 class / COCO category.
+        """
         from napari.layers import Image
 
-        from ..api import add_skeleton_layer
+        from .._napari.adding import add_store_layer, empty_store
 
-        skeleton = get_preset(self.preset_combo.currentText())
+        if not isinstance(skeleton, Skeleton):  # (a button's clicked(bool) passes a bool)
+            skeleton = get_preset(self.preset_combo.currentText())
         image = next((ly for ly in self.viewer.layers.selection if isinstance(ly, Image)), None)
         image = image or next((ly for ly in reversed(self.viewer.layers) if isinstance(ly, Image)), None)
-        points = add_skeleton_layer(
-            self.viewer, skeleton, name=f"{skeleton.name} keypoints", image_layer=image
-        )
+        store = empty_store(skeleton, self.viewer, image)
+        points = add_store_layer(self.viewer, store, f"{skeleton.name} keypoints", image)
+        if self.editor.has_draft and skeleton is self.editor.skeleton:
+            self.editor.leave_draft()  # the draft is the new layer's skeleton now
         self.layer_combo.setCurrentText(points.name)
         self.viewer.layers.selection.active = points
+        self._on_layer_changed()
+        self.status.setText(f"created {points.name!r} (class {skeleton.name!r}) over {_named(image)}")
         return points
 
     def _on_show_names(self, checked: bool) -> None:
-        ctrl = self.controller()
+        ctrl = self.owner()
         if ctrl is not None:
             ctrl.show_names(checked)
 
     def _sync_names_box(self) -> None:
         """Tick "show node names" as the current layer shows them (its names layer exists)."""
-        ctrl = self.controller()
+        ctrl = self.owner()
         self.show_names.blockSignals(True)
         self.show_names.setChecked(bool(ctrl is not None and ctrl.names_shown))
         self.show_names.blockSignals(False)
 
     def _on_color_by(self, mode: str) -> None:
-        ctrl = self.controller()
+        ctrl = self.owner()
         if ctrl is not None:
             ctrl.set_color_by(mode)
 
@@ -467,6 +503,20 @@ class _Counts:
         placed = sum(v[0] for v in self._per_track.values())
         keys = sum(v[1] for v in self._per_track.values())
         return {"instances": len(store.tracks), "points": placed, "keys": keys, "interpolated": placed - keys}
+
+
+def _scrolled(page: QWidget) -> QScrollArea:
+    """A tab page that scrolls: the dock stays short enough for the timeline below to grow."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
+
+
+def _named(layer: Any) -> str:
+    return "the viewer's canvas (no image)" if layer is None else repr(layer.name)
 
 
 def _stop_following(viewer: Any, slot: Any) -> None:

@@ -1,8 +1,12 @@
-"""The *Models* panel: proposals over an annotation layer, accept / reject, propagation.
+"""The *Models* panel: run a pose model, proposals over an annotation layer, accept / reject, propagation.
 
 :class:`ModelsPanel` works on the annotation layer its ``layer_hook`` returns (the Keyskel dock's
 current layer; standalone: the selected keyskel layer) through a
 :class:`~napari_keyskel._napari.proposals_layer.ProposalsLayer`:
+
+- *Run a model* (:class:`~napari_keyskel._qt.model_run_box.ModelRunBox`, ``run_box``): an ONNX
+  pose model's card, where it runs, a worker with a progress bar and *Cancel*; its poses become
+  proposals;
 
 - a score slider (proposed nodes below it are hidden and never accepted);
 - accept the selected node(s), their instance, the frame, or everything above the threshold;
@@ -44,12 +48,19 @@ __all__ = ["ModelsPanel"]
 
 
 def _selected_keyskel_layer(viewer: Any) -> Any:
-    from .._napari.controller import controller_for
+    from .._napari.registry import owner_of
 
     active = viewer.layers.selection.active
-    if active is not None and controller_for(active) is not None:
+    if active is not None and owner_of(active) is not None:
         return active
-    return next((ly for ly in viewer.layers if controller_for(ly) is not None), None)
+    return next((ly for ly in viewer.layers if owner_of(ly) is not None), None)
+
+
+def _thread_worker(work: Callable[[], Any], progress: dict[str, Any]) -> Any:
+    """A thread worker of napari, with a progress bar in its activity dock."""
+    from napari.qt.threading import create_worker
+
+    return create_worker(work, _progress=progress)
 
 
 class ModelsPanel(QWidget):
@@ -66,6 +77,10 @@ class ModelsPanel(QWidget):
         self.layer_hook = layer_hook or (lambda: _selected_keyskel_layer(self.viewer))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        from .model_run_box import ModelRunBox
+
+        self.run_box = ModelRunBox(self)
+        layout.addWidget(self.run_box)
 
         box = QGroupBox("Proposals")
         grid = QGridLayout(box)
@@ -132,20 +147,21 @@ class ModelsPanel(QWidget):
         self.open_button.clicked.connect(self._open_dialog)
 
     # -- the proposals layer of the current annotation layer --------------------------------------
-    def controller(self) -> Any:
-        from .._napari.controller import controller_for
+    def owner(self) -> Any:
+        """The owner of the current annotation layer, if any."""
+        from .._napari.registry import owner_of
 
         layer = self.layer_hook()
-        return None if layer is None else controller_for(layer)
+        return None if layer is None else owner_of(layer)
 
     def proposals(self, create: bool = True) -> ProposalsLayer | None:
         """The proposals layer of the current annotation layer (made empty if ``create``)."""
-        from .._napari.proposals_layer import ProposalsLayer, proposals_for
+        from .._napari.proposals_layer import ProposalsLayer
 
-        ctrl = self.controller()
+        ctrl = self.owner()
         if ctrl is None:
             return None
-        pl = proposals_for(ctrl)
+        pl = ctrl.proposals
         if pl is None and create:
             pl = ProposalsLayer(ctrl, min_score=self.min_score)
         return pl
@@ -156,19 +172,38 @@ class ModelsPanel(QWidget):
         return self.score_slider.value() / 100.0
 
     def open_proposals(self, path: str, **read_kwargs: Any) -> ProposalsLayer | None:
-        """Show the proposals of a file over the current annotation layer (replacing any)."""
-        from .._napari.proposals_layer import ProposalsLayer
+        """Show the proposals of a file over the current annotation layer (replacing any).
 
-        ctrl = self.controller()
+        A results list with generic ``kp0..`` nodes opens through the keypoint mapping, its
+        image ids paired with the layer's images
+        (:func:`~napari_keyskel.assist.proposals.proposals_from_dataset`).
+        """
+        import warnings
+
+        from .._napari.proposals_layer import ProposalsLayer
+        from ..assist.proposals import proposals_from_dataset, with_image_ids
+        from ..formats import read
+
+        ctrl = self.owner()
         if ctrl is None:
             self.say("no annotation layer")
             return None
+        info = ((getattr(ctrl.points, "metadata", None) or {}).get("keyskel") or {}).get("dataset") or {}
+        frames = list(info.get("frames") or [])
+        if info.get("source") and frames:
+            frames = with_image_ids(frames, info["source"])
         try:
-            pl = ProposalsLayer.from_file(ctrl, path, self.min_score, **read_kwargs)  # replaces any
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                store = proposals_from_dataset(
+                    ctrl.store, read(path, **read_kwargs), frames, source=str(path)
+                )
+            pl = ProposalsLayer(ctrl, store, self.min_score)  # replaces any
         except KeyskelError as exc:
             self.say(f"cannot open proposals: {exc}")
             return None
-        self.say(f"proposals from {path}")
+        notes = [str(w.message) for w in caught if "generic node names" not in str(w.message)]
+        self.say("; ".join([f"proposals from {path}", *notes]))
         return pl
 
     def _open_dialog(self) -> None:
@@ -218,13 +253,13 @@ class ModelsPanel(QWidget):
         """Follow the current instance (forward +1 / backward -1) in a worker; returns it."""
         n = self.n_frames.value() or None
         into = "annotations" if self.as_positions.isChecked() else "proposals"
-        return self._run(lambda p: p.propagate(direction, n_frames=n, into=into))
+        return self._run(lambda p: p.propagate(direction, n_frames=n, into=into, run=_thread_worker))
 
     def interpolate_with_image(self) -> Any:
         """Image-guided in-betweens of the current instance (every instance if none), in a worker."""
-        ctrl = self.controller()
+        ctrl = self.owner()
         tid = None if ctrl is None else ctrl.current_instance
-        return self._run(lambda p: p.interpolate_with_image(track_id=tid))
+        return self._run(lambda p: p.interpolate_with_image(track_id=tid, run=_thread_worker))
 
     def cancel(self) -> None:
         """Cancel the running worker."""

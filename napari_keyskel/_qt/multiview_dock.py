@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
 
 from .._napari.napari_private import unwrap_proxy
 from ..core.presets import PRESETS
+from ..core.wording import plural
 from ..errors import KeyskelError
 
 __all__ = ["MultiViewPanel"]
@@ -137,8 +138,7 @@ class MultiViewPanel(QWidget):
             _disconnect(self.viewer.layers.events, self._refresh_images)
 
     def _fill_images(self) -> None:
-        ticked = {self.image_list.item(i).text() for i in range(self.image_list.count())
-                  if self.image_list.item(i).checkState() == Qt.CheckState.Checked}  # fmt: skip
+        ticked = set(self._ticked())
         self.image_list.clear()
         for layer in self.viewer.layers:
             if type(layer).__name__ == "Image":
@@ -149,14 +149,18 @@ class MultiViewPanel(QWidget):
 
     def set_checked(self, names: list[str]) -> None:
         """Tick the image layers called ``names`` (and untick the others)."""
-        for i in range(self.image_list.count()):
-            item = self.image_list.item(i)
+        for item in self._items():
             item.setCheckState(Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked)
 
+    def _items(self) -> list[QListWidgetItem]:
+        items = (self.image_list.item(i) for i in range(self.image_list.count()))
+        return [item for item in items if item is not None]
+
+    def _ticked(self) -> list[str]:
+        return [item.text() for item in self._items() if item.checkState() == Qt.CheckState.Checked]
+
     def _checked_images(self) -> list[Any]:
-        names = [self.image_list.item(i).text() for i in range(self.image_list.count())
-                 if self.image_list.item(i).checkState() == Qt.CheckState.Checked]  # fmt: skip
-        return [self.viewer.layers[n] for n in names]
+        return [self.viewer.layers[n] for n in self._ticked()]
 
     def _report(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
@@ -208,9 +212,9 @@ class MultiViewPanel(QWidget):
         for v, name in enumerate(s.names):
             e = tri.errors[v]
             mean = float(np.nanmean(e)) if np.isfinite(e).any() else float("nan")
-            parts.append(f"{name}: {mean:.2f} px, {int(tri.proposals[v].sum())} proposals")
+            parts.append(f"{name}: {mean:.2f} px, {plural(int(tri.proposals[v].sum()), 'proposal')}")
         n3d = int(np.isfinite(tri.points[..., 0]).sum())
-        self.summary.setText(f"{n3d} nodes in 3D. " + "; ".join(parts))
+        self.summary.setText(f"{plural(n3d, 'node')} in 3D. " + "; ".join(parts))
         flags = s.flags(s.good)
         self.flag_table.setRowCount(len(flags))
         for r, fl in enumerate(flags):
@@ -233,12 +237,15 @@ class MultiViewPanel(QWidget):
             return
         if n:
             self.triangulate()
-        self._report(f"{n} proposals placed as keys in {self.session.names[v]}")
+        self._report(f"{plural(n, 'proposal')} placed as keys in {self.session.names[v]}")
 
     def _go_to_flag(self, row: int, _col: int) -> None:
-        frame = int(self.flag_table.item(row, 1).text())
-        view = self.session.names.index(self.flag_table.item(row, 0).text())
-        ctrl = self.session.controllers[view]
+        frame_item, view_item = self.flag_table.item(row, 1), self.flag_table.item(row, 0)
+        if frame_item is None or view_item is None:
+            return
+        frame = int(frame_item.text())
+        view = self.session.names.index(view_item.text())
+        ctrl = self.session.owners[view]
         fa = ctrl.store.frame_axis
         if fa is not None:
             world = self.viewer.dims.ndim - ctrl.points.ndim + fa

@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 from .._napari.napari_private import unwrap_proxy
 from ..assist.review import KINDS
 from ..assist.review.states import get_state
+from ..core.wording import plural
 
 if TYPE_CHECKING:
     import napari
@@ -137,9 +138,9 @@ class ReviewDock(QWidget):
         self.fix_button.clicked.connect(lambda: self.mark("needs_fix"))
         self.reject_button.clicked.connect(lambda: self.mark("rejected"))
         self.clear_button.clicked.connect(lambda: self.mark(None))
-        from .._napari.controller import connect_viewer
+        from .save_hooks import install
 
-        connect_viewer(self.viewer)
+        install(self.viewer)  # owners for the layers (and the window's save hooks)
         self.viewer.layers.events.inserted.connect(self._refresh_layers, position="last")
         self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
         self.viewer.layers.selection.events.active.connect(self._on_active)
@@ -166,24 +167,20 @@ class ReviewDock(QWidget):
         layer = self.viewer.layers.selection.active
         if (
             layer is not None
-            and layer.name in self._controllers()
+            and layer.name in self._owners()
             and layer.name != self.layer_combo.currentText()
         ):
             self.set_layer(layer.name)
 
     # -- layers ---------------------------------------------------------------------------------
-    def _controllers(self) -> dict[str, Any]:
-        from .._napari.controller import controller_for
+    def _owners(self) -> dict[str, Any]:
+        """The owners of the viewer's annotation layers, by layer name."""
+        from .._napari.registry import owners
 
-        out = {}
-        for layer in self.viewer.layers:
-            ctrl = controller_for(layer)
-            if ctrl is not None and ctrl.points is layer:
-                out[layer.name] = ctrl
-        return out
+        return {o.points.name: o for o in owners(self.viewer)}
 
     def _refresh_layers(self, event: Any = None) -> None:
-        names = list(self._controllers())
+        names = list(self._owners())
         for combo in (self.layer_combo, self.compare_combo):
             current = combo.currentText()
             combo.blockSignals(True)
@@ -204,11 +201,9 @@ class ReviewDock(QWidget):
         return self._session
 
     def _on_layer(self, *_: Any) -> None:
-        from .._napari.review_session import session_for
-
         self._compare_with_another()
-        ctrl = self._controllers().get(self.layer_combo.currentText())
-        session = None if ctrl is None else session_for(ctrl)
+        owner = self._owners().get(self.layer_combo.currentText())
+        session = None if owner is None else owner.review
         if session is self._session:
             return
         if self._session is not None:
@@ -228,10 +223,10 @@ class ReviewDock(QWidget):
     def compare(self) -> None:
         """Add the disagreements with the layer picked under *Compare with*."""
         s = self._session
-        other = self._controllers().get(self.compare_combo.currentText())
+        other = self._owners().get(self.compare_combo.currentText())
         if s is None or other is None:
             return
-        if other is s.ctrl:
+        if other is s.owner:
             self.progress_label.setText("pick another layer to compare with")
             return
         try:
@@ -239,7 +234,9 @@ class ReviewDock(QWidget):
         except Exception as exc:  # a KeyskelError (no shared node, 3-D) is shown, not raised
             self.progress_label.setText(f"cannot compare: {exc}")
             return
-        self.progress_label.setText(f"{len(flags)} disagreements with {self.compare_combo.currentText()!r}")
+        self.progress_label.setText(
+            f"{plural(len(flags), 'disagreement')} with {self.compare_combo.currentText()!r}"
+        )
 
     def _on_order(self, index: int) -> None:
         if self._session is not None:
@@ -281,8 +278,7 @@ class ReviewDock(QWidget):
         s = self._session
         if s is None:
             self.tree.blockSignals(False)
-            self.progress_bar.setMaximum(1)
-            self.progress_bar.setValue(0)
+            self._show_progress(0, 0)
             self.progress_label.setText("no annotation layer")
             return
         flags, states = s.flags, s.states()
@@ -299,7 +295,7 @@ class ReviewDock(QWidget):
                     [
                         f"frame {f}",
                         "",
-                        f"{int(on_frame.sum())} flag{'s' if on_frame.sum() != 1 else ''}",
+                        plural(int(on_frame.sum()), "flag"),
                         f"{flags.score[on_frame].max():.2f}",
                         "",
                     ]
@@ -323,6 +319,7 @@ class ReviewDock(QWidget):
             if state:
                 entry = get_state(s.store, int(flags.frame[i]), tid) or {}
                 item.setToolTip(4, f"{state.replace('_', ' ')}: {entry.get('comment') or 'no comment'}")
+            assert group is not None  # (the first flag opened its frame's group)
             group.addChild(item)
             self._items[i] = item
         self.tree.expandAll()
@@ -334,14 +331,23 @@ class ReviewDock(QWidget):
             self.tree.scrollToItem(cur)
         self.tree.blockSignals(False)
         p = s.progress()
-        self.progress_bar.setMaximum(max(p["flagged"], 1))
-        self.progress_bar.setValue(p["reviewed"])
+        self._show_progress(p["reviewed"], p["flagged"])
+        if not len(flags):
+            pairs = plural(p["total"], "(frame, instance) pair")
+            self.progress_label.setText(f"no flags · {pairs} with points")
+            return
         more = f" (showing the first {MAX_ROWS})" if len(flags) > MAX_ROWS else ""
         by_kind = ", ".join(f"{k}: {int(c)}" for k, c in zip(*np.unique(flags.kind, return_counts=True)))
         self.progress_label.setText(
             f"reviewed {p['reviewed']} / flagged {p['flagged']} / total {p['total']} (frame, instance)"
-            f" · {len(flags)} flags{more}" + (f" · {by_kind}" if by_kind else "")
+            f" · {plural(len(flags), 'flag')}{more}" + (f" · {by_kind}" if by_kind else "")
         )
+
+    def _show_progress(self, reviewed: int, flagged: int) -> None:
+        """The bar: reviewed of flagged (frame, instance) pairs, or "no flags" when there are none."""
+        self.progress_bar.setFormat("%v / %m flagged reviewed" if flagged else "no flags")
+        self.progress_bar.setMaximum(max(flagged, 1))
+        self.progress_bar.setValue(reviewed if flagged else 0)
 
 
 def _stop_following(viewer: Any, slot: Any) -> None:

@@ -29,6 +29,7 @@ from qtpy.QtWidgets import (
 
 from ..core import keyframes as kf
 from ..core.store import AnnotationStore, Change
+from ..core.wording import plural
 from ..errors import KeyskelError
 from .timeline_canvas import (
     FILLED,
@@ -119,11 +120,11 @@ class TimelineWidget(QWidget):
         self.top_bar = top  # the bottom dock adds its recovery buttons here
         layout.addLayout(top)
         self.canvas = TimelineCanvas()
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.canvas)
-        self.scroll.setMinimumHeight(ROW_H * 3)
-        layout.addWidget(self.scroll, 1)
+        self.scroll_area = QScrollArea()  # (not ``scroll``: QWidget.scroll is a method)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(self.canvas)
+        self.scroll_area.setMinimumHeight(ROW_H * 3)
+        layout.addWidget(self.scroll_area, 1)
         # the visible frames: a scroll bar across them, and a zoom slider with - / + / Fit
         view = QHBoxLayout()
         self.frame_scroll = QScrollBar(Qt.Orientation.Horizontal)
@@ -265,7 +266,7 @@ class TimelineWidget(QWidget):
                 if dims.nsteps[ax] > 1 and ax not in dims.displayed:
                     label = str(dims.axis_labels[ax])
                     name = f"axis {ax}" if label.lstrip("-").isdigit() else label
-                    self.axis_combo.addItem(f"{name} ({dims.nsteps[ax]} frames)", ax)
+                    self.axis_combo.addItem(f"{name} ({plural(int(dims.nsteps[ax]), 'frame')})", ax)
             wa = self.world_axis()
             i = self.axis_combo.findData(wa)
             if wa is None:
@@ -274,10 +275,17 @@ class TimelineWidget(QWidget):
             self.axis_combo.setCurrentIndex(max(i, 0))
         self.axis_combo.blockSignals(False)
 
+    @property
+    def follows_edits(self) -> bool:
+        """True when whoever runs the edits repaints this timeline after each (the bottom dock)."""
+        return False
+
     def refresh(self, changes: Any = None) -> None:
-        """Repaint after the store changed."""
-        self.canvas.refresh()
-        self._on_step()
+        """Repaint after the store changed: the rows of the instances ``changes`` name, else all."""
+        tids = None if changes is None else {int(c.track_id) for c in changes}
+        if tids is None or not self.canvas.refresh_tracks(tids):
+            self.canvas.refresh()
+        self._show_status()
 
     def current_frame(self) -> int | None:
         """The frame in view along the interpolation axis."""
@@ -288,13 +296,16 @@ class TimelineWidget(QWidget):
 
     def _on_step(self, event: Any = None) -> None:
         f = self.current_frame()
-        self.canvas.current = f
+        self.canvas.set_current(f)
         if f is not None:
             self.canvas.ensure_visible(f)
-        self.canvas.update()
+        self._show_status(f)
+
+    def _show_status(self, f: int | None = None) -> None:
+        f = self.current_frame() if f is None else f
         if self.store is not None and f is not None:
             sel = self.selected_track()
-            who = f"instance {sel}" if sel is not None else f"{len(self.store)} instances"
+            who = f"instance {sel}" if sel is not None else plural(len(self.store), "instance")
             self.status.setText(f"frame {f} · {who} · method {self.store.method}")
 
     def selected_track(self) -> int | None:
@@ -321,7 +332,8 @@ class TimelineWidget(QWidget):
         except KeyskelError as exc:
             self.status.setText(str(exc))
             return []
-        self.refresh()
+        if not self.follows_edits:  # (else the layer's redraw repainted it already)
+            self.refresh()
         return changes
 
     def _on_method(self, method: str) -> None:
@@ -330,26 +342,28 @@ class TimelineWidget(QWidget):
 
     def interpolate_all(self) -> list[Change]:
         """Re-interpolate every instance with the chosen method."""
-        method = self.method_combo.currentText()
-        return self._run(f"interpolate ({method})", lambda: kf.interpolate_all(self.store, method=method))
+        method, store = self.method_combo.currentText(), self.store
+        if store is None:
+            return []
+        return self._run(f"interpolate ({method})", lambda: kf.interpolate_all(store, method=method))
 
     def delete_key(self) -> list[Change]:
         """Delete the keys on the current frame (of the selected instance or node, else all)."""
-        f = self.current_frame()
-        if self.store is None or f is None:
+        f, store = self.current_frame(), self.store
+        if store is None or f is None:
             return []
         sel = self.canvas.selected
-        tids = [sel[0]] if sel is not None else self.store.track_ids
+        tids = [sel[0]] if sel is not None else store.track_ids
         node = None if sel is None else sel[1]
 
         def fn() -> list[Change]:
             out: list[Change] = []
             for tid in tids:
-                t = self.store.tracks[tid]
+                t = store.tracks[tid]
                 inside = t.start <= f < t.stop
                 row = t.is_key[f - t.start] if inside else np.zeros(0, bool)
                 if inside and (row.any() if node is None else row[node]):
-                    out += kf.delete_key(self.store, f, tid, node)
+                    out += kf.delete_key(store, f, tid, node)
             if not out:
                 raise KeyskelError(f"no key to delete on frame {f}")
             return out

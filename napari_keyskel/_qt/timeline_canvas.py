@@ -159,12 +159,15 @@ class TimelineCanvas(QWidget):
         ``(track_id, node or None)`` of the clicked row header, or None.
     view_changed(float, float)
         The visible frame range ``[lo, hi)`` changed (wheel, zoom, scroll).
+    rows_resized(int)
+        The strips' height in pixels changed (instances added, node rows opened or closed).
 
     """
 
     frame_requested = Signal(int)
     selection_changed = Signal(object)
     view_changed = Signal(float, float)
+    rows_resized = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -245,9 +248,34 @@ class TimelineCanvas(QWidget):
 
     def refresh(self) -> None:
         """Resize to the rows and repaint."""
-        _, tops = self._row_tops()
-        self.setFixedHeight(max(int(tops[-1]) + 4, ROW_H * 2))
+        rows, tops = self._row_tops()
+        self._painted_layout = (rows, tops)
+        h = max(int(tops[-1]) + 4, ROW_H * 2)
+        if h != self.minimumHeight() or h != self.maximumHeight():
+            self.setFixedHeight(h)
+            self.rows_resized.emit(h)
         self.update()
+
+    def refresh_tracks(self, track_ids: set[int]) -> bool:
+        """Repaint only the rows of ``track_ids``; False (nothing done) when the rows themselves changed."""
+        rows, tops = self._row_tops()
+        layout = getattr(self, "_painted_layout", None)
+        if layout is None or layout[0] != rows:
+            return False
+        for i, (tid, _) in enumerate(rows):
+            if tid in track_ids:
+                self.update(0, int(tops[i]), self.width(), int(tops[i + 1] - tops[i]))
+        return True
+
+    def set_current(self, frame: int | None) -> None:
+        """Move the current-frame line: repaint the two columns it leaves and enters."""
+        if frame == self.current:
+            return
+        for f in (self.current, frame):
+            if f is not None and self.lo <= f < self.hi:
+                x = int(self.x_of(f + 0.5))
+                self.update(x - 3, 0, 7, self.height())
+        self.current = frame
 
     # -- geometry -------------------------------------------------------------------------------
     def strip_width(self) -> float:

@@ -1,9 +1,10 @@
 """The keyframe timeline docked across the bottom of the napari window.
 
 :class:`TimelineDock` is a :class:`~napari_keyskel._qt.timeline.TimelineWidget` that looks after
-itself: it shows the selected keyskel layer (or the first one), repaints after every edit of that
-layer (``controller.changed``), records its own edits (delete key, interpolate) as undo steps of
-the layer, and shows whether the layer has unsaved changes. :func:`open_timeline` docks it at the
+itself: it shows the selected keyskel layer (or the first one), repaints the rows of the instances
+an edit touched once per edit of that layer (its owner's ``changed``), records its own edits
+(delete key, interpolate) as undo steps of the layer, and shows whether the layer has unsaved
+changes. :func:`open_timeline` docks it at the
 bottom (once per viewer); the side dock and the demo call it, and napari's Plugins menu opens the
 same widget (*Keyskel timeline*), which moves itself to the bottom the first time.
 """
@@ -29,6 +30,9 @@ DOCK_NAME = "Keyskel timeline (Keyskel)"
 _OTHER_NAME = "Keyskel timeline (napari-keyskel)"
 
 
+#: The most of the window's height the timeline grows to by itself to show opened node rows.
+MAX_WINDOW_SHARE = 0.45
+
 #: Timeline colours of review states (flags use the "review" mark colour).
 REVIEW_STATE_COLORS = {"accepted": "#3cb44b", "needs_fix": "#f58231", "rejected": "#e6194b"}
 
@@ -45,7 +49,7 @@ class TimelineDock(TimelineWidget):
         super().__init__(viewer, parent)
         self.setObjectName("keyskel-timeline-dock")
         self.setMinimumHeight(150)
-        self._ctrl: Any = None
+        self._owner: Any = None
         self._state: Any = None
         self._placed = False
         # where napari will dock us, read before it does (docking records the area at once)
@@ -53,11 +57,9 @@ class TimelineDock(TimelineWidget):
 
         positions = get_settings().application.plugin_widget_positions
         self._remembered = positions.get(DOCK_NAME) or positions.get(_OTHER_NAME)
-        from .._napari.controller import connect_viewer
-        from .._napari.save import install
+        from .save_hooks import install
 
-        connect_viewer(viewer)
-        install(viewer)  # Ctrl-S, unsaved changes (shown here), autosave and recovery
+        install(viewer)  # owners for the layers; Ctrl-S, unsaved changes (shown here), autosave, recovery
         viewer.layers.selection.events.active.connect(self._follow)
         viewer.layers.events.inserted.connect(self._follow, position="last")
         viewer.layers.events.removed.connect(self._follow, position="last")
@@ -68,6 +70,7 @@ class TimelineDock(TimelineWidget):
         for b in (self.recover_button, self.discard_button):
             b.setVisible(False)
             self.top_bar.addWidget(b)
+        self.canvas.rows_resized.connect(self._fit_rows)
         self.recover_button.clicked.connect(lambda: self._state is not None and self._state.recover())
         self.discard_button.clicked.connect(lambda: self._state is not None and self._state.discard())
         self._follow()
@@ -83,32 +86,30 @@ class TimelineDock(TimelineWidget):
             target = self.layer
         else:
             target = next((ly for ly in layers if _is_keyskel(ly)), None)
-        if target is not self.layer or (target is not None and self._ctrl is None):
+        if target is not self.layer or (target is not None and self._owner is None):
             self.show_layer(target)
 
     def show_layer(self, layer: Any) -> None:
         """Show ``layer``'s annotations (None: nothing)."""
-        from .._napari.controller import controller_for
+        from .._napari.registry import owner_of
 
-        ctrl = controller_for(layer) if layer is not None else None
-        self.set_layer(layer if ctrl is not None else None, None if ctrl is None else ctrl.store)
+        owner = owner_of(layer) if layer is not None else None
+        self.set_layer(layer if owner is not None else None, None if owner is None else owner.store)
 
     def set_layer(self, layer: Any, store: Any) -> None:
         """Show the store of ``layer`` and follow its edits and save state."""
-        from .._napari.controller import controller_for
+        from .._napari.registry import owner_of
 
-        ctrl = controller_for(layer) if layer is not None else None
-        if ctrl is not self._ctrl:
-            if self._ctrl is not None:
-                self._ctrl.changed.disconnect(self._on_changed)
-            if ctrl is not None:
-                ctrl.changed.connect(self._on_changed)
-            self._ctrl = ctrl
-        self._watch_save_state(layer)
+        owner = owner_of(layer) if layer is not None else None
+        if owner is not self._owner:
+            if self._owner is not None:
+                self._owner.changed.disconnect(self._on_changed)
+            if owner is not None:
+                owner.changed.connect(self._on_changed)
+            self._owner = owner
+        self._watch_save_state(owner)
         super().set_layer(layer, store)
-        from .._napari.review_session import existing_session
-
-        self.show_review(None if ctrl is None else existing_session(ctrl))
+        self.show_review(None if owner is None or not owner.has_review else owner.review)
 
     def show_review(self, session: Any) -> None:
         """Mark a review session's flagged frames and review states on the instance strips.
@@ -118,7 +119,7 @@ class TimelineDock(TimelineWidget):
         """
         for kind in ("review", *(f"review:{k}" for k in REVIEW_STATE_COLORS)):
             self.clear_marks(kind)
-        if session is None or self._ctrl is None or session.ctrl is not self._ctrl:
+        if session is None or self._owner is None or session.owner is not self._owner:
             return
         marks = session.timeline_marks()
         if not marks:
@@ -135,13 +136,18 @@ class TimelineDock(TimelineWidget):
             self.set_marks(f"review:{state}", frames[m], state_tids[m], color)
 
     def _on_changed(self, changes: Any = None) -> None:
-        self.refresh()
+        """The layer's one redraw after an edit: the rows of the instances it touched."""
+        self.refresh(changes)
+
+    @property
+    def follows_edits(self) -> bool:
+        """True while the layer shown redraws this timeline after each of its edits."""
+        owner = getattr(self, "_owner", None)
+        return owner is not None and owner.store is self.store
 
     # -- unsaved changes ------------------------------------------------------------------------
-    def _watch_save_state(self, layer: Any) -> None:
-        from .._napari.save import state_for
-
-        state = state_for(layer) if layer is not None else None
+    def _watch_save_state(self, owner: Any) -> None:
+        state = None if owner is None else owner.save
         if state is not self._state:
             if self._state is not None:
                 self._state.dirty_changed.disconnect(self._show_dirty)
@@ -175,8 +181,8 @@ class TimelineDock(TimelineWidget):
     @property
     def edit_hook(self) -> Callable[[str, Callable[[], list[Change]]], list[Change]]:
         """Runs the timeline's edits: as an undo step of the layer shown (else the hook set)."""
-        ctrl = getattr(self, "_ctrl", None)
-        if ctrl is not None and ctrl.store is self.store:
+        owner = getattr(self, "_owner", None)
+        if owner is not None and owner.store is self.store:
             return self._record
         return self._hook
 
@@ -185,15 +191,7 @@ class TimelineDock(TimelineWidget):
         self._hook = hook
 
     def _record(self, label: str, fn: Callable[[], list[Change]]) -> list[Change]:
-        ctrl = self._ctrl
-        from .._napari.bindings import bindings_for
-
-        b = bindings_for(ctrl)
-        if b is not None:
-            return b.record(label, fn)
-        changes = fn()
-        ctrl.apply(changes)
-        return changes
+        return self._owner.bindings.record(label, fn)
 
     # -- docking ----------------------------------------------------------------------------------
     def showEvent(self, event: Any) -> None:
@@ -202,19 +200,41 @@ class TimelineDock(TimelineWidget):
             self._placed = True
             QTimer.singleShot(0, self._move_to_bottom)
 
+    def _docked(self) -> tuple[QDockWidget, QMainWindow] | None:
+        """The dock widget holding this timeline and its main window (None: floating or alone)."""
+        dock = self.parent()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parent()
+        main = dock.parent() if dock is not None else None
+        if dock is None or dock.isFloating() or not isinstance(main, QMainWindow):
+            return None
+        return dock, main
+
+    def _fit_rows(self, rows_height: int) -> None:
+        """Grow the dock when the strips hold more rows than they show (17 node rows opened, say).
+
+        Up to :data:`MAX_WINDOW_SHARE` of the window; the strips scroll for the rest. It never
+        shrinks here (the person's own size stays).
+        """
+        docked = self._docked()
+        if docked is None:
+            return
+        dock, main = docked
+        viewport = self.scroll_area.viewport()
+        missing = rows_height - (viewport.height() if viewport is not None else 0)
+        target = min(dock.height() + missing, int(main.height() * MAX_WINDOW_SHARE))
+        if missing > 0 and target > dock.height():
+            main.resizeDocks([dock], [target], Qt.Orientation.Vertical)
+
     def _move_to_bottom(self) -> None:
         """Opened from the Plugins menu (napari docks plugins on the right): move to the bottom.
 
         Only the first time: once the person moves it, napari remembers where (its settings).
         """
-        dock = self.parent()
-        while dock is not None and not isinstance(dock, QDockWidget):
-            dock = dock.parent()
-        if dock is None or dock.isFloating():
+        docked = self._docked()
+        if docked is None:
             return
-        main = dock.parent()
-        if not isinstance(main, QMainWindow):
-            return
+        dock, main = docked
         if main.dockWidgetArea(dock) != Qt.DockWidgetArea.BottomDockWidgetArea and self._remembered is None:
             main.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
 
@@ -235,8 +255,9 @@ def open_timeline(viewer: Any) -> TimelineDock:
     viewer = unwrap_proxy(viewer)
     existing = find_timeline(viewer)
     if existing is not None:
-        if existing.parent() is not None:
-            existing.parent().show()
+        dock = existing.parent()
+        if isinstance(dock, QWidget):
+            dock.show()
         return existing
     widget = TimelineDock(viewer)
     viewer.window.add_dock_widget(widget, name=DOCK_NAME, area="bottom")

@@ -1,9 +1,24 @@
 """Proposals: a model's (or a tracker's) keypoints, accepted into annotations or rejected.
 
 A *proposals* store is an ordinary :class:`~napari_keyskel.core.store.AnnotationStore` of the same
-skeleton as the annotations, whose placed nodes carry a confidence ``score`` (NaN: none given,
-e.g. from a Darwin file; such nodes pass every threshold). Pure core: no Qt, no napari.
+skeleton as the annotations, whose placed nodes carry a confidence ``score``. Pure core: no Qt,
+no napari.
 
+**Scores and thresholds.** A node is judged by its own score (``Track.score``: a COCO results
+file's third values when they are confidences, a model's per-keypoint score). A node without one
+takes its instance's score on that frame (:func:`instance_scores`: a COCO result's ``score``, a
+SLEAP predicted instance's score). Only a node with neither (e.g. from a Darwin file) passes every
+threshold. So *Accept all ≥ score* at 0.81 on a results file whose third values are visibility
+flags accepts exactly the instances scored 0.81 or more.
+
+- :func:`proposals_from_dataset` turns what a file holds (a standard COCO results list with
+  generic ``kp0..kpK`` nodes or no categories, a COCO or Darwin file) into proposals of the
+  annotations: nodes through the keypoint mapping (:func:`~.models.mapping.map_keypoints`: the
+  mapping saved with the annotations, else by names, else by order), frames by ``image_id``,
+  else by ``(item, frame)``, else a results list's image id is the frame number (what
+  ``keyskel predict`` writes without ``--annotations``); instances of a results list (which has
+  no identities) get fresh ids, so accepting matches them by OKS; node scores missing are filled
+  from the instance scores.
 - :func:`selection` picks proposed nodes by frames, instances, nodes and ``min_score``.
 - :func:`accept` writes the picked nodes into the annotations as **keys** with their scores and
   re-interpolates around them. Each proposal instance on each frame goes to an annotation instance
@@ -16,17 +31,30 @@ e.g. from a Darwin file; such nodes pass every threshold). Pure core: no Qt, no 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..core.store import VISIBLE, AnnotationStore, Change
-from ..errors import StoreError
+from ..core.annotation_set import AnnotationSet
+from ..core.store import VISIBLE, AnnotationStore, Change, Track
+from ..errors import FormatWarning, KeyskelError, StoreError
 from .matching import default_sigmas, match_by_oks
 
-__all__ = ["AcceptResult", "accept", "check_compatible", "reject", "selection"]
+__all__ = [
+    "AcceptResult",
+    "accept",
+    "check_compatible",
+    "effective_scores",
+    "instance_scores",
+    "proposals_from_dataset",
+    "reject",
+    "selection",
+    "with_image_ids",
+]
 
 #: Above this many (instance, frame) pairs an accept re-interpolates whole instances at once.
 _FULL_REFRESH = 64
@@ -44,6 +72,182 @@ def check_compatible(annotations: AnnotationStore, proposals: AnnotationStore) -
             f"proposals are {proposals.coord_ndim}-D nodes on frame axis {proposals.frame_axis}, the "
             f"annotations {annotations.coord_ndim}-D on frame axis {annotations.frame_axis}"
         )
+
+
+def _meta_dict(track: Track, key: str) -> dict[str, Any]:
+    value = track.meta.get(key) if isinstance(track.meta, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def instance_scores(track: Track) -> np.ndarray:
+    """``(L,)`` float32: the instance's score on each frame of the track (NaN: none).
+
+    From a COCO result's ``score`` (``meta["coco"]["ann"][frame]["score"]``) or a SLEAP predicted
+    instance's (``meta["sleap"]["instance_score"][frame]``), frames keyed as strings.
+    """
+    out = np.full(len(track), np.nan, np.float32)
+    coco, sleap = _meta_dict(track, "coco"), _meta_dict(track, "sleap")
+    sources = [
+        {f: a.get("score") for f, a in (coco.get("ann") or {}).items() if isinstance(a, dict)},
+        dict(sleap.get("instance_score") or {}),
+    ]
+    for src in sources:
+        for key, value in src.items():
+            try:
+                r, v = int(key) - track.start, float(value)
+            except (TypeError, ValueError):
+                continue
+            if 0 <= r < len(out) and np.isnan(out[r]) and np.isfinite(v):
+                out[r] = v
+    return out
+
+
+def effective_scores(track: Track) -> np.ndarray:
+    """``(L, K)``: each node's score, else its instance's score on that frame, else NaN."""
+    inst = instance_scores(track)
+    return np.where(np.isnan(track.score), inst[:, None], track.score)
+
+
+def _is_results(dataset: AnnotationSet) -> bool:
+    meta = dataset.meta.get("coco")
+    return isinstance(meta, dict) and meta.get("kind") == "results"
+
+
+def _frame_map(dataset: AnnotationSet, frames: Sequence[dict[str, Any]], n: int | None) -> np.ndarray | None:
+    """Annotation frame of each proposal frame (-1: none); None: the same numbering."""
+    theirs = dataset.frames
+    if not theirs:
+        return None
+    if frames and all("image_id" in fr for fr in theirs) and all("image_id" in fr for fr in frames):
+        by_id = {fr["image_id"]: i for i, fr in enumerate(frames)}
+        return np.array([by_id.get(fr["image_id"], -1) for fr in theirs], np.int64)
+    generic = _is_results(dataset) and all(str(fr.get("item", "")).startswith("image_") for fr in theirs)
+    if frames and not generic:
+        where = {(str(fr.get("item")), fr.get("frame")): i for i, fr in enumerate(frames)}
+        return np.array([where.get((str(fr.get("item")), fr.get("frame")), -1) for fr in theirs], np.int64)
+    if generic:  # a results list without images: its image ids are frame numbers
+        out = np.full(len(theirs), -1, np.int64)
+        for i, fr in enumerate(theirs):
+            iid = fr.get("image_id")
+            if isinstance(iid, (int, np.integer)) and int(iid) >= 0 and (n is None or int(iid) < n):
+                out[i] = int(iid)
+        return out
+    return None
+
+
+def with_image_ids(frames: Sequence[dict[str, Any]], path: Any) -> list[dict[str, Any]]:
+    """``frames`` of a COCO file with each frame's ``image_id`` from the file itself.
+
+    Reading a COCO file that keyskel wrote forgets the image ids it made up (so V7 -> COCO -> V7
+    round-trips); a results list made against that file still names them. Other files: as given.
+    """
+    from ..formats.coco import looks_like_coco
+    from ..formats.coco._read import load_coco_json
+
+    out = [dict(fr) for fr in frames]
+    try:
+        doc, _ = load_coco_json(Path(path))
+    except (KeyskelError, OSError):
+        return out
+    images = doc.get("images") if isinstance(doc, dict) and looks_like_coco(doc) else None
+    if isinstance(images, list) and len(images) == len(out):
+        for fr, im in zip(out, images):
+            if isinstance(im, dict) and "id" in im:
+                fr.setdefault("image_id", im["id"])
+                fr.setdefault("file_name", im.get("file_name"))
+    return out
+
+
+def proposals_from_dataset(
+    annotations: AnnotationStore,
+    dataset: AnnotationSet,
+    frames: Sequence[dict[str, Any]] = (),
+    mapping: Mapping[Any, Any] | None = None,
+    source: str = "proposals",
+) -> AnnotationStore:
+    """Proposals for ``annotations`` from what a file held (see the module docstring).
+
+    ``frames``: the annotations' frame table (their :class:`AnnotationSet` ``frames``), for
+    pairing frames by image id or by ``(item, frame)``; ``mapping``: an explicit ``{node: model
+    keypoint}`` (default: the one saved in ``annotations.meta``); ``source``: the file, for messages.
+    Proposal frames that are not frames of the annotations are dropped with a
+    :class:`~napari_keyskel.errors.FormatWarning` counting them; none matching is an error.
+    """
+    from .models.mapping import map_keypoints, saved_mapping
+
+    if annotations.coord_ndim != 2 or annotations.frame_axis is None:
+        raise StoreError("proposals from a file need 2-D annotations with a frame axis")
+    stores = [s for s in dataset.stores if s.name == annotations.name] or list(dataset.stores)
+    stores = [s for s in stores if s.coord_ndim == 2]
+    if len(stores) != 1:
+        raise StoreError(
+            f"{source}: no annotation set named {annotations.name!r} and not exactly one to take "
+            f"(have {[s.name for s in dataset.stores]})"
+        )
+    theirs = stores[0]
+    explicit = mapping if mapping is not None else saved_mapping(annotations.meta)
+    try:
+        nodes = map_keypoints(theirs.skeleton.nodes, annotations.skeleton.nodes, explicit)
+    except KeyskelError as exc:
+        raise StoreError(f"{source}: {exc}") from None
+    fmap = _frame_map(dataset, frames, annotations.n_frames)
+    src = nodes.source
+    rows: list[tuple[Track, int, int, np.ndarray]] = []  # (track, row, annotation frame, nodes taken)
+    dropped = 0
+    for t in theirs:
+        placed = np.isfinite(t.coords).all(axis=-1)
+        for r in np.flatnonzero(placed.any(axis=1)).tolist():
+            f = t.start + r
+            dest = f if fmap is None else (int(fmap[f]) if f < len(fmap) else -1)
+            if dest < 0 or (annotations.n_frames is not None and dest >= annotations.n_frames):
+                dropped += 1
+                continue
+            j = np.flatnonzero((src >= 0) & placed[r, np.maximum(src, 0)])
+            if j.size:
+                rows.append((t, r, dest, j))
+    if dropped:
+        if not rows:
+            raise StoreError(f"{source}: none of its {dropped} poses is on a frame of the annotations")
+        warnings.warn(
+            FormatWarning(f"{dropped} poses are on frames the annotations do not have; not shown", source),
+            stacklevel=2,
+        )
+    ids = _proposal_ids(rows, annotations, _is_results(dataset))
+    out = AnnotationStore(
+        annotations.skeleton, 2, annotations.frame_axis, annotations.n_frames, annotations.name
+    )
+    for i in np.lexsort((np.array([d for _, _, d, _ in rows], np.int64), ids)).tolist():
+        t, r, dest, j = rows[i]
+        if int(ids[i]) not in out.tracks:
+            out.add_track(int(ids[i]), t.name, start=dest)
+        k = src[j]
+        vis = np.where(t.visibility[r, k] > 0, t.visibility[r, k], VISIBLE)
+        score = effective_scores(t)[r, k]
+        out.set_points(dest, int(ids[i]), t.coords[r, k], j, vis, key=True, score=score)
+    return out
+
+
+def _proposal_ids(
+    rows: list[tuple[Track, int, int, np.ndarray]], annotations: AnnotationStore, results: bool
+) -> np.ndarray:
+    """Track id of each proposal row.
+
+    A results list's instances without ids are linked frame to frame by the box of their nodes
+    and get ids above the annotations'; the others keep theirs.
+    """
+    from .models.poses import link_boxes
+
+    ids = np.array([t.track_id for t, _, _, _ in rows], np.int64)
+    free = np.array([results and not _meta_dict(t, "coco").get("fields") for t, _, _, _ in rows], bool)
+    if free.any():
+        boxes = np.zeros((len(rows), 4))
+        for i, (t, r, _, _) in enumerate(rows):
+            yx = t.coords[r][np.isfinite(t.coords[r]).all(axis=-1)]
+            boxes[i] = [*yx.min(axis=0)[::-1], *yx.max(axis=0)[::-1]]
+        first = max([*annotations.tracks, *ids[~free].tolist(), 0]) + 1
+        frames = np.array([d for _, _, d, _ in rows], np.int64)
+        ids[free] = link_boxes(frames[free], boxes[free], first)
+    return ids
 
 
 def _ids(values: int | Iterable[int] | None) -> set[int] | None:
@@ -65,7 +269,8 @@ def selection(
 
     A node is picked when it is placed (finite coordinates), on one of ``frames`` (default all),
     of one of ``track_ids`` (default all), one of ``nodes`` (names or indices, default all), and
-    its score is at least ``min_score`` (NaN scores always pass).
+    its score is at least ``min_score``: its own score, else its instance's on that frame
+    (:func:`effective_scores`); a node with neither always passes.
     """
     want_frames, want_ids = _ids(frames), _ids(track_ids)
     if want_ids is not None:
@@ -82,7 +287,7 @@ def selection(
             rows = np.arange(t.start, t.stop)
             m &= np.isin(rows, list(want_frames))[:, None]
         if min_score is not None:
-            m &= ~(t.score < float(min_score))  # NaN passes
+            m &= ~(effective_scores(t) < float(min_score))  # NaN (no score at all) passes
         if m.any():
             out[t.track_id] = m
     return out
@@ -235,7 +440,7 @@ def reject(
     for tid, m in picked.items():
         t = proposals.tracks[tid]
         if max_score is not None:
-            m = m & (t.score < float(max_score))
+            m = m & (effective_scores(t) < float(max_score))
         for r in np.flatnonzero(m.any(axis=1)).tolist():
             changes.append(proposals.delete_points(t.start + r, tid, np.flatnonzero(m[r])))
     return changes

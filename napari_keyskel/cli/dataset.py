@@ -112,8 +112,9 @@ def _open(path: str) -> Any:
     """The media, read for thumbnails: a small cache, and videos decoded to grey (all we compare)."""
     from ..media import media_kind, open_media
 
-    grey = {"grey": True} if media_kind(path) == "video" else {}
-    return open_media(path, cache_mb=SUGGEST_CACHE_MB, **grey)
+    if media_kind(path) == "video":
+        return open_media(path, cache_mb=SUGGEST_CACHE_MB, grey=True)
+    return open_media(path, cache_mb=SUGGEST_CACHE_MB)
 
 
 def _keyed_frames(ann: Any) -> np.ndarray:

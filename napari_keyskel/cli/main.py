@@ -20,14 +20,15 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..core.annotation_set import AnnotationSet
 from ..core.interpolate import Method
+from ..core.wording import plural
 from ..errors import FormatWarning, KeyskelError
 from ..formats.sleap import SLEAP_FORMATS
+from ._io import is_results, read_input, report_written, write_output
 from .parallel import add_options as add_parallel_options
 
 __all__ = ["main"]
@@ -35,66 +36,43 @@ __all__ = ["main"]
 _METHODS = Method.names()
 
 
-def _read(args: argparse.Namespace, path: str) -> tuple[AnnotationSet, str]:
-    if getattr(args, "dataset", None) is not None:  # already read (by Dask workers: cli_parallel)
-        return args.dataset
-    from ..formats import read_detected
-
-    images = getattr(args, "images", None)
-    return read_detected(path, getattr(args, "skeleton", None), images=images)
-
-
-def _write(ds: AnnotationSet, path: str, fmt: str, results: bool = False) -> list[Path]:
-    from ..formats import write
-
-    if fmt == "coco":
-        return write(ds, path, "coco", results=results)
-    return write(ds, path, fmt)
-
-
-def _is_results(ds: AnnotationSet) -> bool:
-    meta = ds.meta.get("coco")
-    return isinstance(meta, dict) and meta.get("kind") == "results"
-
-
-def _report(paths: list[Path]) -> None:
-    print(f"wrote {len(paths)} file{'s' if len(paths) != 1 else ''}:")
-    for p in paths:
-        print(f"  {p}")
-
-
 def _cmd_convert(args: argparse.Namespace) -> int:
-    ds, fmt = _read(args, args.input)
+    ds, fmt = read_input(args, args.input)
     to = args.to or ("coco" if fmt == "darwin" else "darwin")
-    results = bool(args.results or (to == "coco" and fmt == "coco" and _is_results(ds)))
-    _report(_write(ds, args.output, to, results))
+    results = bool(args.results or (to == "coco" and fmt == "coco" and is_results(ds)))
+    report_written(write_output(ds, args.output, to, results))
     return 0
 
 
 def _cmd_interpolate(args: argparse.Namespace) -> int:
     from ..core.keyframes import interpolate_all  # written alongside; imported only when needed
 
-    ds, fmt = _read(args, args.input)
+    ds, fmt = read_input(args, args.input)
     for store in ds.stores:
         interpolate_all(store, method=args.method)  # fills the store in place
-    _report(_write(ds, args.output, fmt, _is_results(ds)))
+    report_written(write_output(ds, args.output, fmt, is_results(ds)))
     return 0
 
 
 def _kept(ds: AnnotationSet) -> dict[str, int]:
     """What a format keeps without modelling it (other categories, annotations of other types)."""
-    coco = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
-    darwin = ds.meta.get("darwin") if isinstance(ds.meta.get("darwin"), dict) else {}
+    coco: dict[str, Any] = ds.meta["coco"] if isinstance(ds.meta.get("coco"), dict) else {}
+    darwin: dict[str, Any] = ds.meta["darwin"] if isinstance(ds.meta.get("darwin"), dict) else {}
+
+    def listed(d: dict[str, Any], key: str) -> list[Any]:  # (kept meta may be damaged)
+        v = d.get(key)
+        return v if isinstance(v, list) else []
+
     other_v7 = sum(
         1
-        for it in darwin.get("items", [])
+        for it in listed(darwin, "items")
         if isinstance(it, dict)
-        for e in it.get("entries", [])
+        for e in listed(it, "entries")
         if isinstance(e, dict) and "raw" in e
     )
     return {
-        "other_categories": len(coco.get("categories") or []),
-        "other_annotations": len(coco.get("annotations") or []) + other_v7,
+        "other_categories": len(listed(coco, "categories")),
+        "other_annotations": len(listed(coco, "annotations")) + other_v7,
     }
 
 
@@ -186,7 +164,7 @@ def _frames_text(info: dict[str, Any]) -> str:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    ds, fmt = _read(args, args.input)
+    ds, fmt = read_input(args, args.input)
     info = _summary(ds, fmt, args.input)
     info["media"] = _media(ds, args.input)
     if args.json:
@@ -197,9 +175,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"  points: {info['points']}  keys: {info['keys']}  interpolated: {info['interpolated']}")
     for s in info["annotation_sets"]:
         print(
-            f"  - {s['name']}: {len(s['nodes'])} nodes, {s['edges']} edges, {s['instances']} instances, "
+            f"  - {s['name']}: {plural(len(s['nodes']), 'node')}, {plural(s['edges'], 'edge')}, "
+            f"{plural(s['instances'], 'instance')}, "
             f"{s['frames']} {'volume' if info['layout']['axes'] == 'z, y, x' else 'frames'}, "
-            f"{s['keys']} keys, {s['interpolated']} interpolated"
+            f"{plural(s['keys'], 'key')}, {s['interpolated']} interpolated"
         )
         note = " (the file names none: named by position)" if s["generic_node_names"] else ""
         print(f"    nodes: {', '.join(s['nodes'])}{note}")
@@ -207,26 +186,29 @@ def _cmd_info(args: argparse.Namespace) -> int:
     kept = info["kept_unmodelled"]
     if any(kept.values()):
         print(
-            f"  kept as read, not modelled: {kept['other_categories']} categories, "
-            f"{kept['other_annotations']} annotations of other kinds"
+            f"  kept as read, not modelled: {plural(kept['other_categories'], 'category', 'categories')}, "
+            f"{plural(kept['other_annotations'], 'annotation')} of other kinds"
         )
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    ds, fmt = _read(args, args.input)
+    ds, fmt = read_input(args, args.input)
     info = _summary(ds, fmt, args.input)
     sets = "; ".join(
-        f"{s['name']}: {len(s['nodes'])} nodes{' (named by position)' if s['generic_node_names'] else ''}, "
-        f"{s['instances']} instances, {s['points']} points"
+        f"{s['name']}: {plural(len(s['nodes']), 'node')}"
+        f"{' (named by position)' if s['generic_node_names'] else ''}, "
+        f"{plural(s['instances'], 'instance')}, {plural(s['points'], 'point')}"
         for s in info["annotation_sets"]
     )
     kept = info["kept_unmodelled"]
     more = (
-        f"; kept as read: {kept['other_annotations']} other annotations" if kept["other_annotations"] else ""
+        f"; kept as read: {plural(kept['other_annotations'], 'other annotation')}"
+        if kept["other_annotations"]
+        else ""
     )
-    counts = f"{info['instances']} instances, {info['points']} points"
-    print(f"OK {args.input}: {fmt}, {_frames_text(info)}, {len(ds.stores)} annotation sets, "
+    counts = f"{plural(info['instances'], 'instance')}, {plural(info['points'], 'point')}"
+    print(f"OK {args.input}: {fmt}, {_frames_text(info)}, {plural(len(ds.stores), 'annotation set')}, "
           f"{counts} ({sets or 'no keypoints'}){more}")  # fmt: skip
     return 0
 
@@ -234,8 +216,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="keyskel",
-        description="Keypoint-skeleton annotations: V7 Darwin JSON 2.0 and COCO keypoints, and through "
-        "sleap-io SLEAP, DeepLabCut, YOLO-pose, NWB and Label Studio.",
+        description="Keypoint-skeleton annotations: V7 Darwin JSON 2.0, COCO keypoints and CVAT XML 1.1, "
+        "and through sleap-io SLEAP, DeepLabCut, YOLO-pose, NWB and Label Studio.",
     )
     p.add_argument("--version", action="version", version=f"keyskel {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -250,12 +232,12 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     c = sub.add_parser(
-        "convert", help="convert between V7 Darwin, COCO keypoints and the sleap-io formats (--to)"
+        "convert", help="convert between V7 Darwin, COCO keypoints, CVAT XML and the sleap-io formats (--to)"
     )
     common(c)
     c.add_argument("output", metavar="OUTPUT", help="output .json file (or folder, for Darwin)")
     to_help = "output format (default: the other one of darwin/coco)"
-    c.add_argument("--to", choices=("darwin", "coco", *SLEAP_FORMATS), help=to_help)
+    c.add_argument("--to", choices=("darwin", "coco", "cvat", *SLEAP_FORMATS), help=to_help)
     c.add_argument(
         "--results", action="store_true", help="write COCO keypoint results instead of ground truth"
     )
@@ -280,7 +262,7 @@ def _parser() -> argparse.ArgumentParser:
     from .review import add_commands  # review, compare (napari_keyskel/cli/review.py)
 
     add_commands(sub, common)
-    from .models import register  # keyskel propagate / accept (models in the loop)
+    from .models import register  # keyskel propagate / accept / predict (models in the loop)
 
     register(sub)
     from .triangulate import add_triangulate_parser  # keyskel triangulate (3D, multi-view)
@@ -297,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    error: str | None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FormatWarning)
         try:

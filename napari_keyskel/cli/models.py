@@ -1,4 +1,4 @@
-"""``keyskel propagate`` and ``keyskel accept``: models in the loop, from the command line.
+"""``keyskel propagate``, ``keyskel accept`` (and ``predict``): models in the loop, from the command line.
 
 ``keyskel propagate IMAGE ANNOTATIONS OUT [--method track|linear|cubic] [--max-frames N]`` fills
 the frames between keys (as ``keyskel interpolate`` does; store frame ``f`` is frame ``f`` of
@@ -13,6 +13,15 @@ written in the format of ANNOTATIONS.
 any format we read) into the annotations as keys (:func:`~napari_keyskel.assist.proposals.accept`).
 Annotation sets are paired by name (or the only one with the only one); frames by their
 ``(item, frame)`` in the two files' frame tables when both have one.
+
+A standard COCO keypoint results list (no categories; ``keyskel predict`` writes one) needs no
+further argument: each category goes to the annotation set of the same COCO category id (or the
+only one), its keypoints through the keypoint mapping
+(:func:`~napari_keyskel.assist.proposals.proposals_from_dataset`: the mapping saved in the
+annotations, else by names, else by order), its ``image_id`` s to the annotations' images with
+those ids (a COCO file), else to the frames with those numbers. ``--images GT`` reads it
+against another ground-truth file as before. ``keyskel predict`` (:mod:`.predict`) is registered
+here too.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.wording import plural
 from ..errors import FormatError, KeyskelError
 
 __all__ = ["FolderFrames", "open_video", "register"]
@@ -92,7 +102,7 @@ def _read(path: str, skeleton: str | None, images: str | None = None) -> tuple[A
 def _cmd_propagate(args: argparse.Namespace) -> int:
     from ..assist.propagate import FrameSource, interpolate_with_image
     from ..core.keyframes import interpolate_all
-    from .main import _report, _write
+    from ._io import report_written, write_output
 
     ds, fmt = _read(args.annotations, args.skeleton)
     if args.method == "track":
@@ -107,7 +117,7 @@ def _cmd_propagate(args: argparse.Namespace) -> int:
     else:
         for store in ds.stores:
             interpolate_all(store, method=args.method)
-    _report(_write(ds, args.output, fmt))
+    report_written(write_output(ds, args.output, fmt))
     return 0
 
 
@@ -156,12 +166,49 @@ def _remapped(store: Any, fmap: np.ndarray | None, n_frames: int, path: str) -> 
     return out
 
 
+def _category_id(store: Any) -> Any:
+    coco = store.meta.get("coco") if isinstance(store.meta, dict) else None
+    cat = coco.get("category") if isinstance(coco, dict) else None
+    return cat.get("id") if isinstance(cat, dict) else None
+
+
+def _accept_results(args: argparse.Namespace, props: Any, ds: Any, fmt: str) -> int:
+    """``keyskel accept`` of a results list without ``--images`` (see the module docstring)."""
+    from ..assist.proposals import accept, proposals_from_dataset, with_image_ids
+    from ..core.annotation_set import AnnotationSet
+    from ._io import report_written, write_output
+
+    total = 0
+    frames = with_image_ids(ds.frames, args.annotations)
+    for p in props.stores:
+        cid = _category_id(p)
+        same = [s for s in ds.stores if _category_id(s) == cid] or (ds.stores if len(ds.stores) == 1 else [])
+        if not same:
+            raise KeyskelError(
+                f"{args.proposals}: results of category {cid!r} match no annotation set of "
+                f"{args.annotations} (have {[s.name for s in ds.stores]})"
+            )
+        target = same[0]
+        one = AnnotationSet(stores=[p], frames=props.frames, meta=props.meta, source=props.source)
+        store = proposals_from_dataset(target, one, frames, source=args.proposals)
+        res = accept(target, store, min_score=args.min_score)
+        total += res.count
+        print(
+            f"{target.name}: accepted {res.count} nodes into {len(res.tracks)} instances "
+            f"({len(res.created)} new)"
+        )
+    report_written(write_output(ds, args.output, fmt))
+    return 0 if total or not args.require else 1
+
+
 def _cmd_accept(args: argparse.Namespace) -> int:
     from ..assist.proposals import accept
-    from .main import _report, _write
+    from ._io import is_results, report_written, write_output
 
     props, _ = _read(args.proposals, args.skeleton, args.images)
     ds, fmt = _read(args.annotations, args.skeleton)
+    if args.images is None and is_results(props):
+        return _accept_results(args, props, ds, fmt)
     fmap = _frame_map(props, ds, args.proposals)
     total = 0
     for p in props.stores:
@@ -181,9 +228,10 @@ def _cmd_accept(args: argparse.Namespace) -> int:
         )
         total += res.count
         print(
-            f"{p.name}: accepted {res.count} nodes into {len(res.tracks)} instances ({len(res.created)} new)"
+            f"{p.name}: accepted {plural(res.count, 'node')} into {plural(len(res.tracks), 'instance')} "
+            f"({len(res.created)} new)"
         )
-    _report(_write(ds, args.output, fmt))
+    report_written(write_output(ds, args.output, fmt))
     return 0 if total or not args.require else 1
 
 
@@ -211,3 +259,6 @@ def register(sub: Any) -> None:
     )
     a.add_argument("--require", action="store_true", help="exit 1 when nothing was accepted")
     a.set_defaults(func=_cmd_accept)
+    from .predict import register as add_predict  # keyskel predict MODEL MEDIA --out RESULTS
+
+    add_predict(sub)

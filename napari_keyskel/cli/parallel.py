@@ -40,8 +40,6 @@ __all__ = ["AUTO_PARALLEL", "Engine", "add_options", "read_folder_parallel"]
 
 #: A folder with at least this many Darwin files is read in parallel without ``--jobs``.
 AUTO_PARALLEL = 256
-#: Chunks per worker: a few, so that a worker slowed by other jobs does not hold up the rest.
-CHUNKS_PER_WORKER = 2
 
 
 class Engine:
@@ -56,7 +54,7 @@ class Engine:
     def __init__(self, jobs: int | None = None, scheduler: str | None = None) -> None:
         self.workers = jobs or os.cpu_count() or 1
         self.client = None
-        self.pool = None
+        self.pool: Any = None  # a ProcessPoolExecutor once started
         if scheduler is not None:
             try:
                 from distributed import Client
@@ -206,6 +204,7 @@ def read_folder_parallel(
     """
     from ..formats._checks import check_path
     from ..formats._jsonio import gc_paused
+    from ..formats.coco.parallel import CHUNKS_PER_WORKER
     from ..formats.darwin import dataset_of, folder_files, order_items, skeleton_arg
 
     path = check_path(folder)
@@ -292,22 +291,22 @@ def run(args: argparse.Namespace, serial: Callable[[argparse.Namespace], int]) -
         return serial(args) if video is None else _write_sleap(args, video)
     with Engine(args.jobs, args.scheduler).start() as engine:
         ds = read_folder_parallel(args.input, args.skeleton, engine=engine, listing=listing)
-        args.dataset = (ds, "darwin")  # cli._read hands it to the serial command
+        args.dataset = (ds, "darwin")  # cli.read_input hands it to the serial command
         if args.command == "convert" and (args.to or "coco") == "coco" and not args.results:
             from ..formats.coco.parallel import write_coco_parallel
-            from .main import _report
+            from ._io import report_written
 
             paths = write_coco_parallel(ds, args.output, engine)
             if paths is not None:
-                _report(paths)
+                report_written(paths)
                 return 0
     return serial(args) if video is None else _write_sleap(args, video)
 
 
 def _write_sleap(args: argparse.Namespace, video: str) -> int:
     from ..formats.sleap import write_sleap
-    from .main import _read, _report
+    from ._io import read_input, report_written
 
-    ds, _ = _read(args, args.input)
-    _report(write_sleap(ds, args.output, args.to, video=video))
+    ds, _ = read_input(args, args.input)
+    report_written(write_sleap(ds, args.output, args.to, video=video))
     return 0

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..core._atomic import atomic_write_text
+from ..core.wording import plural
 from ..errors import KeyskelError
 from ..multiview.calibration import read_calibration
 from ..multiview.views import (
@@ -86,12 +87,12 @@ def _cmd_triangulate(args: argparse.Namespace) -> int:
     tri = res.triangulation
     write_points_csv(out, res.store, tri.mean_error, res.frames, res.track_ids)
     n3d = int(np.isfinite(tri.points[..., 0]).sum())
-    print(f"triangulated {n3d} nodes from {len(mv.names)} views -> {out}")
+    print(f"triangulated {plural(n3d, 'node')} from {plural(len(mv.names), 'view')} -> {out}")
     for v, name in enumerate(mv.names):
         err = tri.errors[v]
         mean = float(np.nanmean(err)) if np.isfinite(err).any() else float("nan")
         print(f"  {name}: {int(np.isfinite(err).sum())} seen, mean reprojection error {mean:.2f} px, "
-              f"{int(tri.proposals[v].sum())} proposals")  # fmt: skip
+              f"{plural(int(tri.proposals[v].sum()), 'proposal')}")  # fmt: skip
     if args.proposals:
         folder = Path(args.proposals)
         folder.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,9 @@ before they are written), compares them when it closes, keeps the difference and
 
 Tracks created inside a block are found by themselves, and so are removed ones (the removed track
 object is its own "before"). Writing a track the block was not told about is not recorded.
+``store.meta`` (format extras, possibly large: a COCO file's image table) is never copied when a
+block opens: its entries are compared by identity when it closes, and only a changed ``meta`` is
+copied into the step; change an entry by replacing it (``store.meta[key] = new``).
 An exception inside ``edit`` rolls the touched tracks back to their state before the block.
 Steps are bounded (``max_steps``, default 500); the oldest are dropped first.
 """
@@ -269,7 +272,7 @@ class History:
             self._refs = dict(s.tracks)
             self._order = list(s.tracks)
             self._attrs = {a: getattr(s, a) for a in _STORE_ATTRS}
-            self._store_meta = copy.deepcopy(s.meta)
+            self._store_meta = dict(s.meta)  # its entries (references): compared by identity
             self._before, self._window = {}, {}
         self._depth += 1
         self.touch(tracks)
@@ -350,7 +353,9 @@ class History:
             if d is not None:
                 diffs.append(d)
         attrs = {a: (v, getattr(s, a)) for a, v in self._attrs.items() if getattr(s, a) != v}
-        meta = None if s.meta == self._store_meta else (self._store_meta, copy.deepcopy(s.meta))
+        was = self._store_meta
+        same = s.meta.keys() == was.keys() and all(s.meta[k] is v for k, v in was.items())
+        meta = None if same else (copy.deepcopy(was), copy.deepcopy(s.meta))
         return diffs, attrs, meta
 
     def _record(self, label: str) -> Step | None:

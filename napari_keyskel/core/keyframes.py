@@ -43,6 +43,7 @@ __all__ = [
     "refresh",
     "set_pose",
     "set_visibility",
+    "start_instance",
     "suggest_next_keyframe",
 ]
 
@@ -391,6 +392,28 @@ def mirror_pose(store: AnnotationStore, frame: int, track_id: int) -> list[Chang
 
 
 # -- lifespans -----------------------------------------------------------------------------------
+def start_instance(
+    store: AnnotationStore, frame: int, track_id: int | None = None, lives: int | None = None
+) -> Track:
+    """A new, empty instance starting on ``frame``: the one rule for every way one is made.
+
+    It lives ``lives`` frames, or (``None``) to the end of the video when the store knows it (V7's
+    default: an annotation lasts until it is ended); frames after its last key then hold the last
+    key's pose as interpolated points. Stamps, clicks and ``api.set_node`` all start instances here.
+    """
+    if lives is not None and (isinstance(lives, bool) or int(lives) < 1):
+        raise StoreError(f"a new instance lives at least one frame, got {lives!r}")
+    f = store.check_frame(frame)
+    n = store.n_frames
+    if store.frame_axis is None:
+        stop = f + 1
+    elif lives is not None:
+        stop = f + int(lives) if n is None else min(f + int(lives), n)
+    else:
+        stop = f + 1 if n is None else n
+    return store.add_track(track_id, start=f, stop=stop)
+
+
 def extend_track(store: AnnotationStore, track_id: int, n_frames: int) -> list[Change]:
     """Extend an instance's lifespan by ``n_frames`` after its block (V7's "extend by N frames").
 

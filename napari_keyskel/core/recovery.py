@@ -32,6 +32,7 @@ from ..errors import FormatError
 from ._atomic import atomic_write_bytes
 from .plain import store_from_plain, store_to_plain
 from .store import AnnotationStore
+from .wording import plural
 
 __all__ = [
     "RECOVERY_SUFFIX",
@@ -67,7 +68,7 @@ class Recovery:
         n_inst = sum(len(s) for s in self.stores)
         n_keys = sum(int(t.is_key.sum()) for s in self.stores for t in s)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.saved_at))
-        return f"{n_inst} instances, {n_keys} keys, autosaved {when}"
+        return f"{plural(n_inst, 'instance')}, {plural(n_keys, 'key')}, autosaved {when}"
 
 
 def recovery_dir() -> Path:

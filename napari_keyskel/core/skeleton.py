@@ -19,8 +19,9 @@ import numpy as np
 
 from ..errors import SkeletonError
 from ._atomic import atomic_write_text
+from .wording import at_path, plural
 
-__all__ = ["DEFAULT_PALETTE", "SKELETON_FILE_SUFFIX", "Skeleton"]
+__all__ = ["DEFAULT_PALETTE", "SKELETON_FILE_SUFFIX", "Skeleton", "check_class_name"]
 
 #: Suffix of skeleton files (``<name>.skeleton.json``).
 SKELETON_FILE_SUFFIX = ".skeleton.json"
@@ -112,7 +113,7 @@ class Skeleton:
             i = int(ref)
             if not 0 <= i < len(self.nodes):
                 raise SkeletonError(
-                    f"{what}: node index {i} is out of range (skeleton has {len(self.nodes)} nodes)"
+                    f"{what}: node index {i} is out of range (skeleton has {plural(len(self.nodes), 'node')})"
                 )
             return i
         if isinstance(ref, str):
@@ -245,14 +246,18 @@ class Skeleton:
 
     def remove_node(self, node: int | str) -> Skeleton:
         """Return a skeleton without one node; its edges and flip pair go with it."""
-        i = self.index(node)
-        keep = [k for k in range(len(self.nodes)) if k != i]
+        return self.remove_nodes([node])
+
+    def remove_nodes(self, nodes: Iterable[int | str]) -> Skeleton:
+        """Return a skeleton without these nodes; their edges and flip pairs go with them."""
+        gone = {self.index(n) for n in nodes}
+        keep = [k for k in range(len(self.nodes)) if k not in gone]
         new = {old: new for new, old in enumerate(keep)}
         return Skeleton(
             [self.nodes[k] for k in keep],
-            [(new[a], new[b]) for a, b in self.edges if i not in (a, b)],
+            [(new[a], new[b]) for a, b in self.edges if not gone & {a, b}],
             [self.colors[k] for k in keep],
-            [(new[a], new[b]) for a, b in self.flip_pairs if i not in (a, b)],
+            [(new[a], new[b]) for a, b in self.flip_pairs if not gone & {a, b}],
             self.name,
             None if self.sigmas is None else [self.sigmas[k] for k in keep],
         )
@@ -288,6 +293,10 @@ class Skeleton:
         cols = list(self.colors)
         cols[self.index(node)] = color
         return self._replace(colors=cols)
+
+    def renamed(self, name: str) -> Skeleton:
+        """Return the skeleton under another class name (the V7 class / COCO category name)."""
+        return self._replace(name=check_class_name(name))
 
     def set_sigmas(self, sigmas: Iterable[float] | None) -> Skeleton:
         """Return a skeleton with these per-node OKS sigmas (``None``: the defaults)."""
@@ -357,7 +366,7 @@ class Skeleton:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls.from_dict(data)
         except (OSError, json.JSONDecodeError, SkeletonError) as exc:
-            raise SkeletonError(f"{path}: {exc}") from exc
+            raise SkeletonError(at_path(path, str(exc))) from exc
 
     def save(self, path: str | PathLike[str]) -> Path:
         """Write the skeleton file atomically; returns the path."""
@@ -376,6 +385,13 @@ def _read_sigmas(names: list[Any], sigmas: list[Any]) -> list[Any] | None:
     if len(sigmas) != len(names):
         raise SkeletonError("every node needs an OKS 'sigma' when any has one")
     return sigmas
+
+
+def check_class_name(name: Any) -> str:
+    """``name`` stripped, as a class name (V7 class, COCO category); empty or not text is refused."""
+    if not isinstance(name, str) or not name.strip():
+        raise SkeletonError(f"a class name must be some text, got {name!r}")
+    return name.strip()
 
 
 def _check_names(names: list[Any]) -> None:

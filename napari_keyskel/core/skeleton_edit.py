@@ -2,10 +2,10 @@
 
 A skeleton change is a new :class:`~napari_keyskel.core.skeleton.Skeleton` plus a *node mapping*:
 ``mapping[k]`` is the old index of new node ``k``, or ``-1`` for a node that did not exist.
-Renaming, recolouring, edges and flip pairs leave the arrays unchanged; reordering permutes the
-node axis; removing a node drops its column (its points are lost: the UI asks first); adding a
-node appends an empty (NaN, unlabelled) column. Every track is rebuilt before any is replaced,
-so a failed call leaves the store unchanged.
+Renaming (nodes or the class), recolouring, edges and flip pairs leave the arrays unchanged;
+reordering permutes the node axis; removing a node drops its column (its points are lost: the UI
+asks first); adding a node appends an empty (NaN, unlabelled) column. Every track is rebuilt
+before any is replaced, so a failed call leaves the store unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ __all__ = [
     "mapping_by_name",
     "placed_count",
     "remove_node",
+    "remove_nodes",
+    "rename_class",
     "rename_node",
     "reorder_nodes",
 ]
@@ -87,6 +89,11 @@ def rename_node(store: AnnotationStore, node: int | str, new_name: str) -> list[
     return apply_skeleton(store, store.skeleton.rename_node(node, new_name), np.arange(store.n_nodes))
 
 
+def rename_class(store: AnnotationStore, name: str) -> list[Change]:
+    """Rename the class (the skeleton's name: the V7 class / COCO category written to files)."""
+    return apply_skeleton(store, store.skeleton.renamed(name), np.arange(store.n_nodes))
+
+
 def add_node(store: AnnotationStore, name: str, color: str | None = None) -> list[Change]:
     """Append a node with no points (an empty column)."""
     k = store.n_nodes
@@ -98,6 +105,13 @@ def remove_node(store: AnnotationStore, node: int | str) -> list[Change]:
     i = store.skeleton.index(node)
     keep = [k for k in range(store.n_nodes) if k != i]
     return apply_skeleton(store, store.skeleton.remove_node(i), keep)
+
+
+def remove_nodes(store: AnnotationStore, nodes: Sequence[int | str]) -> list[Change]:
+    """Remove several nodes at once, dropping their points on every frame."""
+    gone = {store.skeleton.index(n) for n in nodes}
+    keep = [k for k in range(store.n_nodes) if k not in gone]
+    return apply_skeleton(store, store.skeleton.remove_nodes(sorted(gone)), keep)
 
 
 def reorder_nodes(store: AnnotationStore, order: Sequence[int | str]) -> list[Change]:

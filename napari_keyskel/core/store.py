@@ -142,7 +142,9 @@ class AnnotationStore:
     n_frames
         Number of frames of the data, if known; frames must then lie in ``[0, n_frames)``.
     name
-        Name of the annotation set (the V7 class / COCO category name).
+        The class name (the V7 class / COCO category name); default: the skeleton's name. It *is*
+        the skeleton's name: setting one sets the other, so the skeleton file, the layer's
+        dock and every writer name the class alike (the layer's own name is only its label).
 
     """
 
@@ -169,11 +171,10 @@ class AnnotationStore:
             raise StoreError(f"n_frames must be a positive integer or None, got {n_frames!r}")
         if frame_axis is None:
             n_frames = 1
-        self.skeleton = skeleton
+        self.skeleton = skeleton if not name or name == skeleton.name else skeleton.renamed(name)
         self.coord_ndim = int(coord_ndim)
         self.frame_axis = None if frame_axis is None else int(frame_axis)
         self.n_frames = None if n_frames is None else int(n_frames)
-        self.name = name or skeleton.name
         self.tracks: dict[int, Track] = {}
         #: JSON-able extras a format reader keeps for a lossless write.
         self.meta: dict[str, Any] = {}
@@ -183,6 +184,16 @@ class AnnotationStore:
         self.bridge_unlabelled: bool = False
 
     # -- shape ----------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The class name (V7 class, COCO category): the skeleton's name."""
+        return self.skeleton.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if value != self.skeleton.name:
+            self.skeleton = self.skeleton.renamed(value)
+
     @property
     def n_nodes(self) -> int:
         """Number of skeleton nodes ``K``."""

@@ -22,7 +22,7 @@ from .coco._read import coco_from_obj, load_coco_json
 
 __all__ = ["FORMATS", "detect_format", "read", "read_detected", "write"]
 
-Format = Literal["darwin", "coco"]
+Format = Literal["darwin", "coco", "cvat"]
 #: Format names accepted by :func:`read` and :func:`write`.
 FORMATS: tuple[str, ...] = ("darwin", "coco")
 
@@ -112,6 +112,10 @@ def read_detected(
 ) -> tuple[AnnotationSet, Format]:
     """Like :func:`read`, also returning the format; a file is parsed only once."""
     p = Path(path)
+    from .cvat import detect_cvat, read_cvat
+
+    if format == "cvat" or (format is None and detect_cvat(p)):
+        return read_cvat(p, skeleton), "cvat"
     from .sleap import SLEAP_FORMATS, detect_sleap_format, read_sleap  # sleap-io bridge (optional extra)
 
     bridged = format if format in SLEAP_FORMATS else (detect_sleap_format(p) if format is None else None)
@@ -148,6 +152,10 @@ def write(dataset: AnnotationSet, path: str | PathLike[str], format: Format, **k
     :func:`~napari_keyskel.formats.coco.write_coco`.
     """
     p = Path(path)
+    if format == "cvat":
+        from .cvat import write_cvat
+
+        return write_cvat(dataset, p, **kwargs)
     from .sleap import SLEAP_FORMATS, write_sleap  # sleap-io bridge (optional extra)
 
     if format in SLEAP_FORMATS:

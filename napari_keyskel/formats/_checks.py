@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from ..core.skeleton import Skeleton
 from ..errors import FormatError, FormatWarning, SkeletonError
 
 __all__ = [
+    "DAMAGE",
     "INT64_MAX",
     "MAX_FRAMES",
     "check_path",
@@ -36,6 +37,7 @@ __all__ = [
     "load_skeleton_file",
     "regular_file",
     "short",
+    "skeleton_problem",
     "warn",
 ]
 
@@ -53,12 +55,12 @@ _repr.maxlist = _repr.maxdict = _repr.maxtuple = 6
 _repr.maxlong = 40
 
 
-def is_int(v: Any) -> bool:
+def is_int(v: Any) -> TypeGuard[int]:
     """A Python or numpy integer that is not a bool."""
     return type(v) is int or (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)))
 
 
-def is_num(v: Any) -> bool:
+def is_num(v: Any) -> TypeGuard[float]:
     """A finite number that is not a bool (an integer too large for a float is not one)."""
     if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, (bool, np.bool_)):
         return False
@@ -68,7 +70,7 @@ def is_num(v: Any) -> bool:
         return False
 
 
-def is_id(v: Any) -> bool:
+def is_id(v: Any) -> TypeGuard[int | str]:
     """A file id (COCO image/category/track id): an integer that fits 64 bits, or a string."""
     return isinstance(v, str) or (is_int(v) and fits_int64(v))
 
@@ -110,7 +112,9 @@ def short(v: Any) -> str:
 
 
 #: What damaged data kept from a read file (templates, extras) can raise while it is written back.
-_DAMAGE = (TypeError, KeyError, AttributeError, ValueError, IndexError, OverflowError, RecursionError)
+DAMAGE: tuple[type[Exception], ...] = (
+    TypeError, KeyError, AttributeError, ValueError, IndexError, OverflowError, RecursionError,
+)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -123,7 +127,7 @@ def kept_data_guard(fmt: str, path: Any) -> Iterator[None]:
         yield
     except FormatError:
         raise
-    except _DAMAGE as exc:
+    except DAMAGE as exc:
         raise FormatError(
             f"cannot write: the {fmt} data kept from the file read is damaged ({type(exc).__name__}: "
             f"{str(exc)[:200]})",
@@ -162,6 +166,12 @@ def regular_file(path: Path) -> Path:
     return path
 
 
+def skeleton_problem(exc: BaseException) -> str:
+    """What is wrong with a skeleton record, from the error ``Skeleton.from_dict`` raised."""
+    msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else type(exc).__name__
+    return msg[:300]
+
+
 def load_skeleton_file(path: Path) -> Skeleton:
     """Read a ``*.skeleton.json`` file; every problem is a FormatError naming the file."""
     from ._jsonio import load_json  # (no cycle at import time)
@@ -170,5 +180,4 @@ def load_skeleton_file(path: Path) -> Skeleton:
     try:
         return Skeleton.from_dict(data)
     except (SkeletonError, TypeError, ValueError, RecursionError) as exc:
-        msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else type(exc).__name__
-        raise FormatError(f"not a valid skeleton file: {msg[:300]}", path) from None
+        raise FormatError(f"not a valid skeleton file: {skeleton_problem(exc)}", path) from None

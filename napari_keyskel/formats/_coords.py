@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["COCO_OFFSET", "DARWIN_OFFSET", "DECIMALS", "from_file_xy", "to_file_xy"]
+__all__ = ["COCO_OFFSET", "DARWIN_OFFSET", "DECIMALS", "from_file_xy", "round_decimals", "to_file_xy"]
 
 #: Added to (col, row) to get Darwin (x, y).
 DARWIN_OFFSET = 0.5
@@ -34,3 +34,16 @@ def from_file_xy(xy: np.ndarray, offset: float) -> np.ndarray:
     """File (..., x, y) -> store (..., y, x): subtract ``offset`` and swap the last two axes."""
     xy = np.asarray(xy, dtype=float)
     return xy[..., ::-1] - offset
+
+
+#: Below this magnitude rounding to :data:`DECIMALS` cannot overflow.
+_ROUND_SAFE = 1e280
+
+
+def round_decimals(xy: np.ndarray) -> np.ndarray:
+    """``xy`` rounded to :data:`DECIMALS` (finite values too large to round are kept as they are)."""
+    if xy.size == 0 or float(np.abs(xy).max()) < _ROUND_SAFE:  # (NaN compares False: careful path)
+        return np.round(xy, DECIMALS)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rounded = np.round(xy, DECIMALS)
+    return np.where(np.isfinite(rounded), rounded, xy)

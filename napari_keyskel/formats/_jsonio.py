@@ -1,4 +1,18 @@
-"""JSON reading and atomic writing shared by the format modules (orjson when available)."""
+"""JSON reading and atomic writing shared by the format modules, with orjson.
+
+orjson (a dependency, with wheels for every platform napari runs on) parses and writes JSON
+several times faster than the standard library. The standard library's :mod:`json` stays only
+where orjson cannot do the job: reading a COCO file that holds ``NaN`` or ``Infinity`` (not
+JSON; orjson refuses the whole file, :mod:`json` reads it, so the reader can name the annotation
+and node holding the bad number: ``coco/_read.py``), and a line/column for a syntax error,
+which orjson's error carries as well.
+
+Text written here differs from :func:`json.dumps` only in whitespace (none, or two-space indent)
+and escaping (orjson writes non-ASCII characters as UTF-8, never a ``u`` escape, and escapes only
+what JSON requires); the JSON values are the same. Numbers are written as the shortest text that
+reads back to the same float. NaN and infinities are never written by the formats (their
+writers check positions first); a value orjson cannot write is a :class:`FormatError`.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +24,28 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
+
 from ..core._atomic import atomic_write_bytes
 from ..errors import FormatError
 from ._checks import check_path, regular_file
 
-try:  # orjson parses ~2x faster than json and is a declared dependency; json is the fallback
-    import orjson
-except ImportError:  # pragma: no cover - exercised only without orjson
-    orjson = None  # type: ignore[assignment]
-
-__all__ = ["dump_json", "dumps_json", "gc_paused", "load_json", "loads_json", "read_bytes"]
+__all__ = [
+    "dump_json",
+    "dumps_json",
+    "gc_paused",
+    "json_items",
+    "load_json",
+    "loads_json",
+    "read_bytes",
+]
 
 
 def loads_json(data: bytes | str, path: str | PathLike[str] | None = None) -> Any:
     """Parse JSON text; a syntax error becomes a :class:`FormatError` naming ``path`` and line."""
     try:
-        if orjson is not None:
-            return orjson.loads(data)
-        return json.loads(data)
+        return orjson.loads(data)
     except RecursionError:
         raise FormatError("not valid JSON (nested too deeply)", path) from None
     except (ValueError, TypeError) as exc:
@@ -55,18 +73,12 @@ def read_bytes(path: str | PathLike[str]) -> bytes:
 
 
 def dumps_json(obj: Any, indent: bool = False) -> bytes:
-    """Serialise to UTF-8 JSON bytes (NaN is rejected: formats must write finite numbers)."""
-    if orjson is not None:
-        opts = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
-        try:
-            return orjson.dumps(obj, option=opts)
-        except TypeError as exc:  # (orjson.JSONEncodeError: also a value nested over 254 deep)
-            raise FormatError(f"cannot serialise to JSON: {exc}") from None
+    """Serialise to UTF-8 JSON bytes (numpy arrays and :class:`orjson.Fragment` text included)."""
+    opts = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
     try:
-        text = json.dumps(obj, indent=2 if indent else None, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError) as exc:
+        return orjson.dumps(obj, option=opts)
+    except TypeError as exc:  # (orjson.JSONEncodeError: also a value nested over 254 deep)
         raise FormatError(f"cannot serialise to JSON: {exc}") from None
-    return text.encode("utf-8")
 
 
 def dump_json(path: str | PathLike[str], obj: Any, indent: bool = False) -> Path:
@@ -93,3 +105,10 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def json_items(a: np.ndarray) -> list[bytes]:
+    """The JSON text of each value of a 1-D number or bool array (one orjson call)."""
+    if a.size == 0:
+        return []
+    return orjson.dumps(np.ascontiguousarray(a), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")

@@ -127,12 +127,14 @@ def labelled_rows(ds: AnnotationSet, path: Any) -> NodeRows:
             ):
                 lst.append(arr)
     if not parts[0]:
-        ints = [np.zeros(0, np.int64)] * 4
-        flags = (np.zeros(0, np.int8), np.zeros(0, bool), np.zeros(0, np.float32))
-        return NodeRows(*ints, np.zeros((0, 3)), *flags)
+        z = np.zeros(0, np.int64)
+        return NodeRows(
+            z, z, z, z, np.zeros((0, 3)), np.zeros(0, np.int8), np.zeros(0, bool), np.zeros(0, np.float32)
+        )
     cat = [np.concatenate(p) for p in parts]
     order = np.lexsort((cat[3], cat[1], cat[0], cat[2]))
-    return NodeRows(*(a[order] for a in cat))
+    cls, track, frame, node, zyx, vis, key, score = (a[order] for a in cat)
+    return NodeRows(cls, track, frame, node, zyx, vis, key, score)
 
 
 def slice_of(z: np.ndarray) -> np.ndarray:
@@ -212,8 +214,11 @@ def stores_from_tables(tables: Any, path: Any) -> list[AnnotationStore]:
         where = f"keyskel.{VOLUME_KEY}.classes[{ci}]"
         if not isinstance(c, dict) or not isinstance(c.get("name"), str):
             raise _fail(path, where, "expected an object with a 'name'")
+        raw = c.get("skeleton")
         try:
-            sk = Skeleton.from_dict(c.get("skeleton"))
+            if not isinstance(raw, dict):
+                raise TypeError(f"expected a skeleton object, got {type(raw).__name__}")
+            sk = Skeleton.from_dict(raw)
         except (SkeletonError, TypeError, ValueError) as exc:
             raise _fail(path, where + ".skeleton", str(exc)) from None
         fa = c.get("frame_axis")

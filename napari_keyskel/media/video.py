@@ -160,7 +160,8 @@ class VideoSource(MediaSource):
         try:
             container = av.open(str(p), "r")
         except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-            raise FormatError(f"not a readable video ({exc})", p) from None
+            reason = getattr(exc, "strerror", None) or str(exc)  # FFmpeg's words, without its path
+            raise FormatError(f"not a readable video ({reason})", p) from None
         if not container.streams.video:
             container.close()
             raise FormatError("the file holds no video stream", p)

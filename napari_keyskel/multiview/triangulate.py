@@ -23,6 +23,8 @@ OpenCV is imported when a function needs it (``pip install opencv-python-headles
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Literal, overload
 
 import numpy as np
 
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 
-def _cv2():
+def _cv2() -> ModuleType:
     try:
         import cv2
     except ImportError:  # pragma: no cover - the test extra installs it
@@ -85,7 +87,19 @@ def undistort(camera: Camera, xy: np.ndarray) -> np.ndarray:
     return out
 
 
-def project_camera(camera: Camera, xyz: np.ndarray, jacobian: bool = False):
+@overload
+def project_camera(camera: Camera, xyz: np.ndarray, jacobian: Literal[False] = False) -> np.ndarray: ...
+
+
+@overload
+def project_camera(
+    camera: Camera, xyz: np.ndarray, jacobian: Literal[True]
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def project_camera(
+    camera: Camera, xyz: np.ndarray, jacobian: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """World points ``(N, 3)`` -> pixels ``(N, 2)`` with ``cv2.projectPoints`` (NaN kept).
 
     With ``jacobian``, also ``d pixel / d world`` as ``(N, 2, 3)``.
@@ -113,7 +127,9 @@ def project_camera(camera: Camera, xyz: np.ndarray, jacobian: bool = False):
             # d pixel / d t = d pixel / d X_cam, and X_cam = R X + t
             dt = j[:, t_cols].reshape(-1, 2, 3)
             jac[ok] = dt @ camera.rotation_matrix()
-    return (out, jac) if jacobian else out
+    if jac is not None:
+        return out, jac
+    return out
 
 
 def project(cal: Calibration, xyz: np.ndarray) -> np.ndarray:

@@ -53,7 +53,9 @@ def rotation_vector(r: np.ndarray) -> np.ndarray:
     return axis * theta
 
 
-def look_at(center: np.ndarray, target: np.ndarray, up: np.ndarray = (0.0, 0.0, 1.0)) -> np.ndarray:
+def look_at(
+    center: np.ndarray, target: np.ndarray, up: np.ndarray | tuple[float, float, float] = (0.0, 0.0, 1.0)
+) -> np.ndarray:
     """World -> camera rotation of a camera at ``center`` looking at ``target`` (OpenCV axes)."""
     z = np.asarray(target, float) - np.asarray(center, float)
     z /= np.linalg.norm(z)

@@ -36,13 +36,13 @@ from collections import Counter
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import FormatError
-from . import Stack, _has_dicm
 from ._dicom_order import order_slices, out_dtype
+from ._stack import Stack, has_dicm
 
 __all__ = ["CODECS_HINT", "DicomSlice", "find_dicom_files", "open_dicom", "read_headers"]
 
@@ -165,7 +165,7 @@ def _pixel_element_at(path: Path, at: int) -> bool:
 def _pixel_bytes(path: Path, at: int, ds: Any) -> int | None:
     """Bytes of pixel data really in the file (the declared length, cut at the file's end)."""
     implicit, little = getattr(ds, "original_encoding", (False, True))
-    order = "little" if little is not False else "big"
+    order: Literal["little", "big"] = "little" if little is not False else "big"
     with open(path, "rb") as fh:
         fh.seek(at)
         head = fh.read(12)
@@ -217,7 +217,7 @@ def find_dicom_files(
                 return out
             checked += 1
             p = Path(root, name)
-            if "DICOMDIR" in name.upper() or not _has_dicm(p):
+            if "DICOMDIR" in name.upper() or not has_dicm(p):
                 continue
             out.append(p)
             if limit is not None and len(out) >= limit:
@@ -242,7 +242,7 @@ def _select_series(path: Path) -> tuple[list[DicomSlice], dict[str, int], dict[s
         if not files:
             raise FormatError("the folder holds no DICOM files", path)
     else:
-        if not _has_dicm(path):
+        if not has_dicm(path):
             raise FormatError("not a DICOM file (no 'DICM' marker at byte 128)", path)
         wanted = DicomSlice(path)
         if wanted.problem:
@@ -378,6 +378,7 @@ def open_dicom(path: str | PathLike[str]) -> Stack:
             stacklevel=2,
         )
     first = slices[0]
+    assert first.rows is not None and first.columns is not None  # (checked when it was read)
     dtype = out_dtype(slices) if first.samples == 1 else first.raw_dtype
     rows, cols = int(first.rows), int(first.columns)
     plane = (rows, cols) if first.samples == 1 else (rows, cols, 3)

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from ..errors import FormatError
-from . import Stack, normalise_unit
+from ._stack import Stack, normalise_unit
 
 __all__ = ["NIFTI_SUFFIXES", "is_nifti", "open_nifti"]
 
@@ -77,12 +77,12 @@ def open_nifti(path: str | PathLike[str]) -> Stack:
     if not is_nifti(p):
         raise FormatError("not a NIfTI file (.nii / .nii.gz with a NIfTI header)", p)
     try:
-        img = nib.load(str(p))
+        img = cast("nib.nifti1.Nifti1Image", nib.load(str(p)))
         proxy = img.dataobj
         shape = tuple(int(s) for s in proxy.shape)
         header = img.header
         zooms = tuple(float(z) for z in header.get_zooms())
-        affine = np.asarray(img.affine, float)
+        affine = np.asarray(img.affine, dtype=np.float64)
         sample = np.asarray(proxy[(0,) * len(shape)])  # the scaled dtype (one voxel read)
     except Exception as exc:
         raise FormatError(f"broken NIfTI file ({type(exc).__name__}: {exc})", p) from None

@@ -23,7 +23,7 @@ import numpy as np
 import tifffile
 
 from ..errors import FormatError
-from . import Stack, normalise_unit
+from ._stack import Stack, normalise_unit
 
 __all__ = ["open_tiff"]
 
@@ -119,7 +119,7 @@ def _memmap(path: Path, s: tifffile.TiffPageSeries, byteorder: str) -> np.memmap
     offset = s.dataoffset
     if offset is None or s.dtype is None:
         return None
-    dtype = np.dtype(s.dtype).newbyteorder(byteorder)
+    dtype = np.dtype(s.dtype).newbyteorder(">" if byteorder == ">" else "<" if byteorder == "<" else "=")
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(s.shape), order="C")
 
 
@@ -133,7 +133,7 @@ def _zarr_array(path: Path, series: int, level: int) -> Any | None:
     store = tifffile.imread(path, aszarr=True, series=series, level=level)
     z = zarr.open(store, mode="r")
     arr = da.from_zarr(z)
-    arr._keyskel_store = store  # type: ignore[attr-defined]  # keep the file handle alive
+    arr._keyskel_store = store  # keep the file handle alive
     return arr
 
 
@@ -152,7 +152,10 @@ class _PageReader:
             if self._tif is None:
                 self._tif = tifffile.TiffFile(self.path)
             s = self._tif.series[self.series].levels[self.level]
-            return s.pages[index].asarray()
+            page = s.pages[index]
+            if page is None:
+                raise FormatError(f"page {index} of the series is missing", self.path)
+            return page.asarray()
 
 
 def _page_array(path: Path, s: tifffile.TiffPageSeries, series: int, level: int) -> Any:
@@ -160,6 +163,8 @@ def _page_array(path: Path, s: tifffile.TiffPageSeries, series: int, level: int)
     import dask.array as da
 
     pages = s.pages
+    if not len(pages) or pages[0] is None:
+        raise FormatError("the series has no pages", path)
     page_shape = tuple(pages[0].shape)
     n = len(pages)
     lead = tuple(s.shape[: len(s.shape) - len(page_shape)])

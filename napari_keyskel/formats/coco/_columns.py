@@ -140,6 +140,11 @@ def is_visibility(v: np.ndarray) -> bool:
     return bool(((v == 0) | (v == 1) | (v == 2)).all())
 
 
+def in_unit(v: np.ndarray) -> bool:
+    """Whether every value is in [0, 1] (NaN is not)."""
+    return bool(((v >= 0) & (v <= 1)).all())
+
+
 def is_confidence(v: np.ndarray) -> bool:
     """Whether ground-truth third values are confidences: all in [0, 1], some neither 0 nor 1.
 
@@ -157,9 +162,10 @@ def keypoint_array(
     numbers (:func:`_numbers` rejects strings, None and nested junk), vectorised value checks. Any
     doubt (bad type, NaN, a third value not 0/1/2 in ground truth, huge numbers, or a boolean when
     the file holds ``true``/``false`` at all) falls back to :func:`_keypoint_array_checked`, which
-    converts exactly as before or names the first error. In a results file the third value may
-    be any finite number (a model's confidence); in ground truth, visibility (0, 1, 2) or, for
-    every node of the category, a confidence in [0, 1] (:func:`is_confidence`).
+    converts exactly as before or names the first error. The third values of a category are
+    visibility (0, 1, 2) or, for every node, confidences in [0, 1]: in a results file any such
+    values (a model's scores; 2000000.0 is neither and is refused), in ground truth some strictly
+    between 0 and 1 (:func:`is_confidence`).
     """
     n, n3 = len(kps), 3 * k
     if (
@@ -177,7 +183,7 @@ def keypoint_array(
         else:
             v = arr[..., 2]
             if (np.abs(arr[..., :2]) < _SAFE).all() and (
-                np.isfinite(v).all() if results else (is_visibility(v) or is_confidence(v))
+                is_visibility(v) or (in_unit(v) if results else is_confidence(v))
             ):
                 return arr
     return _keypoint_array_checked(ctx, anns, rows, kps, k, results)
@@ -214,9 +220,10 @@ def _keypoint_array_checked(
         arr = np.array(kps, dtype=np.float64)
     arr = arr.astype(np.float64, copy=False).reshape(len(kps), k, 3)
     bad_xy = ~np.isfinite(arr[..., :2]).all(axis=-1)
-    if results:
-        bad_v, what_v = ~np.isfinite(arr[..., 2]), "the confidence is not a finite number"
-    elif is_confidence(arr[..., 2]):
+    if results and not is_visibility(arr[..., 2]):  # confidences: a model's, in [0, 1]
+        bad_v = ~((arr[..., 2] >= 0) & (arr[..., 2] <= 1))
+        what_v = "the third value is neither a visibility (0, 1, 2) nor a confidence in [0, 1]"
+    elif results or is_confidence(arr[..., 2]):
         bad_v, what_v = np.zeros(arr.shape[:2], bool), ""
     else:
         bad_v = ~np.isin(arr[..., 2], (0.0, 1.0, 2.0))

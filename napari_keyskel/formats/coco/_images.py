@@ -113,8 +113,8 @@ def _number_frames(ctx: Ctx, frames: list[dict[str, Any]]) -> None:
     for fr in frames:
         if fr["frame"] is None:
             key = fr["item"]
-            fr["frame"] = counts.get(key, 0)
-            counts[key] = fr["frame"] + 1
+            rank = counts.get(key, 0)
+            fr["frame"], counts[key] = rank, rank + 1
     seen: dict[tuple[Any, Any, int], int] = {}
     clash: set[Any] = set()
     for fr in frames:

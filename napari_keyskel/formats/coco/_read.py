@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ...core.annotation_set import AnnotationSet
+from ...core.interpolate import Method
 from ...core.presets import match_preset
 from ...core.skeleton import Skeleton
 from ...core.store import AnnotationStore
 from ...errors import FormatError, SkeletonError
-from .._checks import check_path, load_skeleton_file, short
+from .._carried import check_carried
+from .._checks import check_path, load_skeleton_file, short, skeleton_problem
 from .._jsonio import loads_json, read_bytes
 from .._sidefiles import SideFiles
 from ._columns import sort_annotations
@@ -146,12 +148,26 @@ def _skeleton_extra(ctx: Ctx, extra: Any, nodes: list[str], name: str, where: st
         return None
     try:
         sk = Skeleton.from_dict(rec)
-    except (SkeletonError, TypeError, ValueError, RecursionError):
-        raise ctx.fail("'keyskel.skeleton' is not a valid skeleton", where) from None
+    except (SkeletonError, TypeError, ValueError, RecursionError) as exc:
+        raise ctx.fail(
+            f"'keyskel.skeleton' is not a valid skeleton: {skeleton_problem(exc)}", where
+        ) from None
     fit = _fit(sk, nodes, name)
     if fit is None:
         ctx.warn(f"'keyskel.skeleton' names nodes {short(list(sk.nodes))}, not the keypoints: ignored", where)
     return fit
+
+
+def _interpolation_extra(ctx: Ctx, extra: Any, where: str) -> tuple[str, bool]:
+    """The interpolation method and bridging our category extra keeps (linear, no bridging)."""
+    if not isinstance(extra, dict):
+        return Method.LINEAR.value, False
+    method, bridge = extra.get("method", Method.LINEAR.value), extra.get("bridge_unlabelled", False)
+    if method not in Method.names():
+        raise ctx.fail(f"'keyskel.method' must be one of {list(Method.names())}, got {short(method)}", where)
+    if not isinstance(bridge, bool):
+        raise ctx.fail(f"'keyskel.bridge_unlabelled' must be true or false, got {short(bridge)}", where)
+    return method, bridge
 
 
 def _category_edges(ctx: Ctx, raw: Any, k: int, where: str) -> list[tuple[int, int]] | None:
@@ -274,6 +290,8 @@ def _read_categories(
         except SkeletonError as exc:  # e.g. a preset's pairs on renamed nodes
             raise ctx.fail(str(exc)[:300], where + ", field 'skeleton'") from None
         store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=n_frames, name=name)
+        store.method, store.bridge_unlabelled = _interpolation_extra(ctx, extra, where)
+        check_carried(carried(extra), "store", "coco", ctx.path, where + ", field 'keyskel'")
         store.meta.update(carried(extra))
         store.meta["coco"] = {
             "category": {k: v for k, v in c.items() if k not in ("name", "keypoints", "keyskel")},
@@ -325,6 +343,7 @@ def coco_from_obj(
     if "keyskel" in obj and not isinstance(obj["keyskel"], dict):
         raise ctx.fail("'keyskel' must be an object", "top level")
     meta = carried(obj.get("keyskel"))
+    check_carried(meta, "dataset", "coco", path, "top level, field 'keyskel'")
     meta["coco"] = {"kind": "ground_truth", "top": top, "categories": other_cats, "annotations": other_anns}
     ds = AnnotationSet(stores=stores, frames=frames, meta=meta, source=str(path))
     forget_made(ds, isinstance(obj.get("keyskel"), dict) and obj["keyskel"].get("made") is True)

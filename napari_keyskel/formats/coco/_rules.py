@@ -19,6 +19,7 @@ __all__ = [
     "is_id",
     "is_int",
     "is_num",
+    "item_codes",
     "where",
 ]
 
@@ -45,9 +46,9 @@ class Ctx:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def fail(self, message: str, where: str | None = None) -> FormatError:
-        """A :class:`FormatError` naming this file and ``where``."""
-        return FormatError(message, self.path, where)
+    def fail(self, message: str, where: object = None) -> FormatError:
+        """A :class:`FormatError` naming this file and ``where`` (text, or made text only now)."""
+        return FormatError(message, self.path, None if where is None else str(where))
 
     def warn(self, message: str, where: str | None = None) -> None:
         """Emit a :class:`~napari_keyskel.errors.FormatWarning` naming this file and ``where``."""
@@ -61,9 +62,10 @@ def derived(trip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     points (zeros when there are none); ``area`` = ``w * h``. Also returns the *junk* mask: rows
     with a v=0 point whose x or y is not 0 (real files carry leftovers there).
     """
-    # reductions run over the N axis of a (K, 3, N) copy: numpy reduces a short last axis slowly
-    t = np.ascontiguousarray(np.moveaxis(trip, 0, -1))
-    x, y, lab = t[:, 0], t[:, 1], t[:, 2] > 0
+    # reductions run over the N axis of (K, N) copies: numpy reduces a short last axis slowly
+    x = np.ascontiguousarray(trip[..., 0].T)
+    y = np.ascontiguousarray(trip[..., 1].T)
+    lab = np.ascontiguousarray(trip[..., 2].T) > 0
     x0 = np.where(lab, x, np.inf).min(axis=0, initial=np.inf)
     x1 = np.where(lab, x, -np.inf).max(axis=0, initial=-np.inf)
     y0 = np.where(lab, y, np.inf).min(axis=0, initial=np.inf)
@@ -74,3 +76,13 @@ def derived(trip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         area = box[:, 2] * box[:, 3]
     junk = ((~lab) & ((x != 0) | (y != 0))).any(axis=0)
     return lab.sum(axis=0), box, area, junk
+
+
+def item_codes(frames: list[dict[str, Any]]) -> np.ndarray:
+    """A code per global frame for its (item, slot): frames of one video share a code."""
+    codes: dict[tuple[Any, Any], int] = {}
+    return np.fromiter(
+        (codes.setdefault((fr.get("item"), fr.get("slot")), len(codes)) for fr in frames),
+        np.intp,
+        len(frames),
+    )

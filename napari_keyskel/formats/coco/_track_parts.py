@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...core.store import AnnotationStore, Track
+from .._carried import check_carried
 from ._extras import parse_ranges
 from ._rules import Ctx, ann_place
 
@@ -52,14 +53,16 @@ class TrackParts:
             views = (list(x[:, None]) for x in (coords, vis, key, score, np.ones(n, bool)))
             for q, c, v, kk, sc, al in zip(range(n), *views):
                 fkey = tkeys[q]
-                meta = {"fields": fields[q] if fields[q] is not None else (["track_id"] * (fkey is not None))}
+                one: dict[str, Any] = {
+                    "fields": fields[q] if fields[q] is not None else (["track_id"] * (fkey is not None))
+                }
                 x = exts[q]
-                meta["ann"] = {fstr[q]: x} if x else {}
+                one["ann"] = {fstr[q]: x} if x else {}
                 if order_l[q] in origs:
-                    meta["orig"] = {fstr[q]: origs[order_l[q]]}
-                meta["_file_key"] = fkey
-                name = fkey if isinstance(fkey, str) and fkey.strip() else ""
-                built.append(Track(tid_l[q], name, fr_l[q], c, v, kk, al, {"coco": meta}, sc))
+                    one["orig"] = {fstr[q]: origs[order_l[q]]}
+                one["_file_key"] = fkey
+                label = fkey if isinstance(fkey, str) and fkey.strip() else ""
+                built.append(Track(tid_l[q], label, fr_l[q], c, v, kk, al, {"coco": one}, sc))
             self._place(built, wanted)
             return
         starts, stops = [0, *bounds.tolist()], [*bounds.tolist(), n]
@@ -88,7 +91,7 @@ class TrackParts:
                     al[a - f0 : b - f0] = True
                 al[fr_s[s:e] - f0] = True
             elif e - s > 1 and (self.codes[f0:f1] != g_s[s]).any():
-                al = self.codes[f0:f1] == g_s[s]  # alive only on the frames of its own video
+                al = self._own_frames(fr_s[s:e], g_s[s:e], f0, f1)
             else:
                 al = np.ones(f1 - f0, bool)
             fkey = tkeys[s]
@@ -103,11 +106,13 @@ class TrackParts:
                 o = {fstr[q]: origs[order_l[q]] for q in range(s, e) if order_l[q] in origs}
                 if o:
                     meta["orig"] = o
-            name = fkey if isinstance(fkey, str) and fkey.strip() else None
+            name: str | None = fkey if isinstance(fkey, str) and fkey.strip() else None
             tmeta: dict[str, Any] = {}
             if rec is not None:
                 name = rec["name"] if isinstance(rec.get("name"), str) and rec["name"] else name
                 tmeta = carried(rec)
+                place = f"{ann_place(sub[order_l[s]], rows[order_l[s]])}, field 'keyskel'"
+                check_carried(tmeta, "track", "coco", self.ctx.path, place, "keyskel.track.meta")
                 if rec.get("id") is not None:
                     wanted[len(built)] = int(rec["id"])
             tmeta["coco"] = meta
@@ -115,6 +120,20 @@ class TrackParts:
             t.meta["coco"]["_file_key"] = fkey
             built.append(t)
         self._place(built, wanted)
+
+    def _own_frames(self, fr: np.ndarray, g: np.ndarray, f0: int, f1: int) -> np.ndarray:
+        """Alive frames of a track: in each item (video) it is seen in, its first to last frame there.
+
+        So nothing is interpolated across items, nor onto the frames of another video.
+        """
+        if (g == g[0]).all():
+            return self.codes[f0:f1] == g[0]
+        al = np.zeros(f1 - f0, bool)
+        for c in np.unique(g).tolist():
+            f = fr[g == c]
+            lo, hi = int(f.min()), int(f.max()) + 1
+            al[lo - f0 : hi - f0] = self.codes[lo:hi] == c
+        return al
 
     def _place(self, built: list[Track], wanted: dict[int, int]) -> None:
         """Give each track its id (ours from the extra when free), record the file's id, store it."""

@@ -20,10 +20,10 @@ import numpy as np
 
 from ...core.store import AnnotationStore
 from .._checks import INT64_MAX, short
-from .._coords import COCO_OFFSET, from_file_xy
+from .._coords import COCO_OFFSET, DECIMALS, from_file_xy
 from ._columns import column, eq_rows, has_key, is_visibility, keypoint_array, plain_keys
-from ._extras import AnnExtra, parse_ann_extra
-from ._rules import Ctx, ann_place, derived, is_id, where
+from ._extras import AnnExtra, parse_ann_extra, parse_ranges
+from ._rules import Ctx, ann_place, derived, is_id, item_codes, where
 from ._track_parts import TrackParts, carried
 
 __all__ = ["Cat", "build_tracks", "carried", "item_codes"]
@@ -48,16 +48,6 @@ class Cat:
         self.cid = cid
         self.store = store
         self.k = store.n_nodes
-
-
-def item_codes(frames: list[dict[str, Any]]) -> np.ndarray:
-    """A code per global frame for its (item, slot): frames of one video share a code."""
-    codes: dict[tuple[Any, Any], int] = {}
-    return np.fromiter(
-        (codes.setdefault((fr.get("item"), fr.get("slot")), len(codes)) for fr in frames),
-        np.intp,
-        len(frames),
-    )
 
 
 def _track_key(ctx: Ctx, a: dict[str, Any], anns: list[Any], i: int) -> tuple[Any, list[str]]:
@@ -124,8 +114,47 @@ def _track_ids(tkeys: list[Any], types: set[type]) -> np.ndarray:
     return tids
 
 
+def _whole(
+    ctx: Ctx, tids: np.ndarray, fr: np.ndarray, tkeys: list[Any], extras: dict[int, AnnExtra],
+    n_frames: int, sub: list[Any], rows: list[int],
+) -> np.ndarray:  # fmt: skip
+    """Rows whose track is one instance across items (videos, images): not split by item.
+
+    A string track id is a name: the same name is one instance wherever it appears. An integer
+    id names an instance within one item, unless our ``keyskel.track`` record gives the track
+    ``alive`` ranges over frames of several items (our writer's one track seen in several
+    images): the annotations of that id inside those ranges are one instance.
+    """
+    whole = np.fromiter((type(k) is str for k in tkeys), bool, len(tkeys))
+    spans = [(r, x.track["alive"]) for r, x in extras.items() if x.track and x.track.get("alive")]
+    if not spans:
+        return whole
+    order = np.argsort(tids, kind="stable")
+    t_sorted = tids[order]
+    for r, raw in spans:
+        place = f"{ann_place(sub[r], rows[r])}, field 'keyskel'"
+        ranges = np.asarray(sorted(parse_ranges(ctx, raw, n_frames, place)), np.int64).reshape(-1, 2)
+        a, b = np.searchsorted(t_sorted, tids[r], "left"), np.searchsorted(t_sorted, tids[r], "right")
+        mine = order[a:b]
+        f = fr[mine]
+        i = np.searchsorted(ranges[:, 0], f, side="right") - 1
+        inside = (i >= 0) & (f < ranges[np.maximum(i, 0), 1])
+        whole[mine[inside]] = True
+    return whole
+
+
+def _beyond_v7(arr: np.ndarray) -> np.ndarray:
+    """Rows with a coordinate that V7's 10 decimals (:data:`.._coords.DECIMALS`) would round."""
+    xy = arr[..., :2]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (np.round(xy, DECIMALS) != xy).any(axis=(1, 2))
+
+
 def _split_by_item(tids: np.ndarray, g: np.ndarray, fr: np.ndarray) -> np.ndarray:
-    """Track ids made unique per (id, item): an id's first item keeps it, later items get new ids."""
+    """Track ids made unique per (id, item): an id's first item keeps it, later items get new ids.
+
+    Rows whose ``g`` is -1 (one instance across items, see :func:`_whole`) are never split.
+    """
     order = np.lexsort((fr, g, tids))
     t_s, g_s = tids[order], g[order]
     new_seg = np.r_[True, (t_s[1:] != t_s[:-1]) | (g_s[1:] != g_s[:-1])]
@@ -167,12 +196,13 @@ def _per_annotation(
                 del ext["iscrowd"]
             exts[r] = ext
             continue
-        tkeys[r], fields[r] = _track_key(ctx, a, anns, rows[r])
+        tkeys[r], found = _track_key(ctx, a, anns, rows[r])
+        fields[r] = found
         rest: dict[str, Any] = {}
         if "keyskel" in a:
             extras[r] = parse_ann_extra(ctx, a["keyskel"], k, ann_place(a, rows[r]))
             rest = extras[r].rest
-        exts[r] = _extras(a, fields[r], results, rest)
+        exts[r] = _extras(a, found, results, rest)
     return fields, extras
 
 
@@ -280,8 +310,9 @@ def build_tracks(
                 raise ctx.fail(
                     f"track id {short(t)} must be an integer or a string", where(anns, rows[r], "track_id")
                 )
-    # originals kept where v=0 points carry junk or the file's num_keypoints/bbox/area differ from ours
-    keep = junk.copy()
+    # originals kept where v=0 points carry junk, the file's num_keypoints/bbox/area differ from
+    # ours, or a point has more decimals than V7 keeps (so COCO -> V7 -> COCO gives them back)
+    keep = junk | _beyond_v7(arr)
     if not results and n:
         same = eq_rows(col["num_keypoints"], nk) & eq_rows(col["bbox"], box) & eq_rows(col["area"], area)
         keep |= ~(same & has_crowd)
@@ -294,32 +325,34 @@ def build_tracks(
     fr = (frame_of if whole else frame_of[rows_arr]) if n else np.zeros(0, np.int64)
     codes = item_codes(frames) if frames else np.zeros(max(int(fr.max(initial=0)) + 1, 1), np.intp)
     g = codes[fr] if n else np.zeros(0, np.intp)
+    n_frames = len(frames) or int(fr.max(initial=0)) + 1
     try:
         tids = _track_ids(tkeys, tkey_types)
         if n and (g != g[0]).any():
-            tids = _split_by_item(tids, g, fr)
+            one = _whole(ctx, tids, fr, tkeys, extras, n_frames, sub, rows)
+            tids = _split_by_item(tids, np.where(one, -1, g), fr)
     except OverflowError:
         raise ctx.fail("track ids run past the 64-bit integer range") from None
     order = np.lexsort((fr, tids))
     tid_s, fr_s = tids[order], fr[order]
     dup = np.flatnonzero((tid_s[1:] == tid_s[:-1]) & (fr_s[1:] == fr_s[:-1]))
     if dup.size:
-        a, b = rows[order[dup[0]]], rows[order[dup[0] + 1]]
-        first = where(anns, a, "image_id").rsplit(",", 1)[0]
+        r0, r1 = rows[order[dup[0]]], rows[order[dup[0] + 1]]
+        first = where(anns, r0, "image_id").rsplit(",", 1)[0]
         raise ctx.fail(
             f"track {short(tkeys[order[dup[0]]])} has two annotations on one image (the other is {first})",
-            where(anns, b, "image_id"),
+            where(anns, r1, "image_id"),
         )
-    vis, score, key, _ = _node_state(arr, extras, results, gt_confidence)
+    vis, score, keyed, _ = _node_state(arr, extras, results, gt_confidence)
     order_l = order.tolist()
-    vis, score, key = vis[order], score[order], key[order]
+    vis, score, keyed = vis[order], score[order], keyed[order]
     lab = vis > 0
     coords = from_file_xy(arr[order][..., :2], COCO_OFFSET)
     coords[~lab] = np.nan
     recs = {r: x.track for r, x in extras.items() if x.track is not None}
-    parts = TrackParts(ctx, store, k, len(frames) or int(fr.max(initial=0)) + 1, codes)
+    parts = TrackParts(ctx, store, k, n_frames, codes)
     parts.add_all(
-        tid_s, fr_s, g[order], order_l, coords, vis, key, score,
+        tid_s, fr_s, g[order], order_l, coords, vis, keyed, score,
         list(map(fields.__getitem__, order_l)), list(map(tkeys.__getitem__, order_l)),
         list(map(exts.__getitem__, order_l)),
         origs, recs, sub, anns, rows,

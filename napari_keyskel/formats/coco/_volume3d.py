@@ -58,7 +58,8 @@ def volume_coco_document(ds: AnnotationSet, results: bool, path: Any) -> dict[st
     times = time_entries(ds, fa, rows, "volume")
     z = slice_of(rows.zyx[:, 0])
     t_of = rows.frame if fa is not None else np.zeros(rows.frame.size, np.int64)
-    images, image_id = [], {}
+    images: list[dict[str, Any]] = []
+    image_id: dict[tuple[int, int], Any] = {}
     for ti, te in enumerate(times):
         for k in range(te["slices"]):
             image_id[ti, k] = len(images) + 1

@@ -1,129 +1,35 @@
 """:class:`~napari_keyskel.AnnotationSet` -> COCO keypoints (the writing half of :mod:`.coco`).
 
 See :mod:`napari_keyskel.formats.coco` for the mapping. Every store's tracks are concatenated
-into one ``(M, K, 2)`` array; the rows to write, their keypoint triplets, ``num_keypoints``,
-``bbox`` and ``area`` are computed on whole arrays, and only the final annotation dicts are built
-in Python. With orjson, keypoint rows are handed over as numpy views (no float-to-Python copy).
+and the rows to write, their keypoint triplets, ``num_keypoints``, ``bbox`` and ``area`` computed
+on whole arrays (:mod:`._rows`); only the final annotation dicts are built in Python, those of
+plain rows in one pass with keypoints and boxes as numpy row views (orjson writes them as it
+writes lists of floats: no float-to-Python copy).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import chain, repeat
+from operator import is_not
 from typing import Any
 
 import numpy as np
 
 from ...core.annotation_set import AnnotationSet
-from ...core.store import AnnotationStore, Track
+from ...core.store import Track
 from ...errors import FormatError
-from .. import _jsonio
 from .._checks import decimal_scores
-from .._coords import COCO_OFFSET, to_file_xy
 from .._volume import is_volume_dataset
-from ._rules import derived, is_id, is_int
+from ._rows import Rows, coco_meta, written_rows
+from ._rules import is_id, is_int, item_codes
 from ._volume3d import volume_coco_document
 from ._write_tables import category, foreign_meta, frame_table, image_table, sigmas_for, unique_ids
 
 __all__ = ["coco_document", "written_rows"]
 
 _DEFAULT_FIELDS = ("track_id", "object_id")
-
-
-# -- annotations -------------------------------------------------------------------------------------
-def written_rows(coords: np.ndarray, vis: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labelled nodes ``(N, K)`` and the rows written as annotations ``(N,)``.
-
-    A row (one track on one frame) is written when it has a labelled node or an unlabelled key.
-    """
-    lab = np.isfinite(coords).all(axis=-1) & (vis > 0)
-    return lab, lab.any(axis=1) | (key & ~lab).any(axis=1)
-
-
-class _Rows:
-    """The annotation rows of one store: which (track, frame) and their derived fields.
-
-    A row is written for every (track, frame) with a labelled node or an unlabelled key.
-    """
-
-    def __init__(self, store: AnnotationStore, path: Any) -> None:
-        if store.coord_ndim != 2:
-            raise FormatError(
-                f"COCO keypoints are 2-D; store {store.name!r} has {store.coord_ndim}-D points", path
-            )
-        tracks = sorted(store, key=lambda t: t.track_id)  # as the reader orders them: stable bytes
-        k = store.n_nodes
-        self.tracks = tracks
-        self.metas = [_coco_meta(t) for t in tracks]
-        if not tracks:
-            self.n = 0
-            return
-        coords = np.concatenate([t.coords for t in tracks])
-        vis = np.concatenate([t.visibility for t in tracks])
-        key = np.concatenate([t.is_key for t in tracks])
-        score = np.concatenate([t.score for t in tracks])
-        lens = np.asarray([t.coords.shape[0] for t in tracks], np.int64)
-        offsets = np.r_[0, np.cumsum(lens)[:-1]]
-        starts = np.asarray([t.start for t in tracks], np.int64)
-        frame = np.repeat(starts - offsets, lens) + np.arange(int(lens.sum()))
-        owner = np.repeat(np.arange(len(tracks)), lens)
-        lab, emit = written_rows(coords, vis, key)
-        bad = (vis > 0) & ~np.isnan(coords).all(axis=-1) & ~lab
-        if bad.any():
-            r, j = np.argwhere(bad)[0]
-            t = tracks[owner[r]]
-            raise FormatError(
-                f"class {store.name!r}, track {t.track_id}, frame {int(frame[r])}, node "
-                f"{store.skeleton.nodes[j]!r}: position is not finite",
-                path,
-            )
-        idx = np.flatnonzero(emit)
-        lab = lab[idx]
-        xy = to_file_xy(coords[idx], COCO_OFFSET)
-        xy[~lab] = 0.0
-        trip = np.empty((idx.size, k, 3))
-        trip[..., :2] = xy
-        trip[..., 2] = np.where(lab, vis[idx], 0)
-        self.n = idx.size
-        self.trip = trip
-        self.kp = trip.reshape(idx.size, 3 * k)
-        self.lab = lab
-        self.vis = np.where(lab, vis[idx], 0).astype(np.int8)
-        self.key = key[idx]
-        self.score = np.where(lab, score[idx], np.nan)
-        self.frame = frame[idx]
-        self.owner = owner[idx]
-        self.nk, self.box, self.area, _ = derived(trip)
-        self.partial = np.flatnonzero(~self.key.all(axis=1))  # rows whose key flags must be written
-        # per track: alive on every frame of its block (then its lifespan is first..last row)
-        alive = np.concatenate([t.alive for t in tracks])
-        self.all_alive = np.logical_and.reduceat(alive, offsets) if alive.size else np.zeros(0, bool)
-        self.starts, self.stops = starts, starts + lens
-        self.scored = np.flatnonzero(np.isfinite(self.score).any(axis=1))
-
-    def unchanged(self, rows: list[int], origs: list[dict[str, Any]]) -> np.ndarray:
-        """Which rows still hold the labelled points of the original keypoint list."""
-        try:
-            o = np.array([x.get("keypoints") for x in origs], dtype=float).reshape(
-                len(rows), *self.trip.shape[1:]
-            )
-        except (ValueError, TypeError, AttributeError, OverflowError, RecursionError):
-            return np.zeros(len(rows), bool)
-        t, lab = self.trip[rows], self.lab[rows]
-        same_lab = ((o[..., 2] > 0) == lab).all(axis=1)
-        same_val = np.where(lab[..., None], o == t, True).all(axis=(1, 2))
-        return same_lab & same_val
-
-    def confidences(self, rows: list[int]) -> np.ndarray:
-        """Results keypoints whose third values are the scores (0 where none), for a scored store."""
-        trip = self.trip[rows].copy()
-        trip[..., 2] = np.nan_to_num(decimal_scores(self.score[rows]), nan=0.0)
-        return trip.reshape(len(rows), -1)
-
-
-def _coco_meta(obj: Any) -> dict[str, Any]:
-    m = obj.meta.get("coco") if isinstance(obj.meta, dict) else None
-    return m if isinstance(m, dict) else {}
 
 
 def _file_value(t: Track, m: dict[str, Any]) -> Any:
@@ -149,17 +55,27 @@ def _runs(alive: np.ndarray, start: int) -> list[list[int]]:
     return [[int(idx[i]) + start, int(idx[j - 1]) + start + 1] for i, j in zip(a, b)]
 
 
-def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, dict[str, Any]]:
-    """Our ``keyskel.track`` record for the first written row of each track that needs one."""
+def _track_records(
+    rows: Rows, values: list[Any], results: bool, codes: np.ndarray
+) -> dict[int, dict[str, Any]]:
+    """Our ``keyskel.track`` record for the first written row of each track that needs one.
+
+    ``codes``: the item (video) of each frame. A track seen in several items always has its
+    ``alive`` ranges written: they tell a reader it is one instance there (a track id alone
+    names an instance within one video).
+    """
     owner = rows.owner
     cut = np.flatnonzero(np.diff(owner)) + 1  # rows are grouped by track, in track order
     firsts, lasts = np.r_[0, cut], np.r_[cut, owner.size] - 1
     tis = owner[firsts]
-    # the default lifespan (first..last written row, all alive) needs no record
+    item = codes[rows.frame] if codes.size else np.zeros(rows.n, np.intp)
+    one_item = np.minimum.reduceat(item, firsts) == np.maximum.reduceat(item, firsts)
+    # the default lifespan (first..last written row, all alive, one item) needs no record
     plain = (
         rows.all_alive[tis]
         & (rows.frame[firsts] == rows.starts[tis])
         & (rows.frame[lasts] + 1 == rows.stops[tis])
+        & one_item
     )
     frames = rows.frame
     out = {}
@@ -181,95 +97,133 @@ def _track_records(rows: _Rows, values: list[Any], results: bool) -> dict[int, d
             rec["id"] = int(t.track_id)
         if not is_plain:
             runs = _runs(t.alive, t.start)
-            if runs != [[int(frames[r]), int(frames[last]) + 1]]:
+            if runs != [[int(frames[r]), int(frames[last]) + 1]] or item[r] != item[last]:
                 rec["alive"] = runs
         if rec:
             out[r] = rec
     return out
 
 
-def _annotations(
-    rows: _Rows, cid: Any, img_ids: list[Any], results: bool, keep_extras: bool, as_numpy: bool
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if rows.n == 0:
-        return out
-    metas = rows.metas
-    conf = results and rows.scored.size > 0  # results of a scored store: third values are scores
-    kp = rows.confidences(list(range(rows.n))) if conf else rows.kp
-    # every score 0/1/2: a reader would take them for visibility, so our extra says they are scores
-    conf_flag = bool(conf and np.isin(kp[:, 2::3], (0.0, 1.0, 2.0)).all())
-    kp = kp if as_numpy else kp.tolist()
-    box = rows.box if as_numpy else rows.box.tolist()
-    nk, area = rows.nk.tolist(), rows.area.tolist()
-    partial = set(rows.partial.tolist())
-    scored = set(rows.scored.tolist())
-    frames, owners = rows.frame.tolist(), rows.owner.tolist()
-    per_track = []  # per track: (track fields, id value written, per-frame extras)
-    values = []
-    for t, m in zip(rows.tracks, metas):
-        fields = m.get("fields") if isinstance(m.get("fields"), list) else _DEFAULT_FIELDS
-        ann_meta = m.get("ann")
-        values.append(_file_value(t, m))
-        per_track.append((fields, values[-1], ann_meta if isinstance(ann_meta, dict) else {}))
-    carry = _track_records(rows, values, results)
-    # rows whose original keypoints (junk at v=0, file bbox/area) can be written back verbatim
-    orig_rows, origs = [], []
-    if not conf and any("orig" in m for m in metas):  # (scores written are the values read)
-        for r in range(rows.n):
-            o = metas[owners[r]].get("orig")
-            o = o.get(str(frames[r])) if isinstance(o, dict) else None
-            if isinstance(o, dict):
-                orig_rows.append(r)
-                origs.append(o)
-    ok = rows.unchanged(orig_rows, origs) if origs else []
-    keep = {r: o for r, o, same in zip(orig_rows, origs, ok) if same}
-    for r in range(rows.n):
-        f = frames[r]
-        fields, value, ann_meta = per_track[owners[r]]
-        ext = ann_meta.get(str(f)) if ann_meta else None
-        ext = ext if isinstance(ext, dict) else {}
-        o = keep.get(r)
+class _Anns:
+    """The annotations of one store's rows, as dicts once their ids are known.
+
+    Everything but the annotation ids (assigned over the whole document, in frame order) is
+    settled here. In the writer's fast form, rows that are plain COCO (no originals kept, no
+    extras, no keyskel record: most rows of most files) are made in one pass with numpy row
+    views; the others one by one. Both give the same bytes once serialised (tested).
+    """
+
+    def __init__(
+        self, rows: Rows, cid: Any, img_ids: list[Any], results: bool, keep_extras: bool,
+        codes: np.ndarray,
+    ) -> None:  # fmt: skip
+        self.rows, self.cid, self.img_ids = rows, cid, img_ids
+        self.results, self.keep_extras = results, keep_extras
+        self.n = rows.n
+        self.frame = rows.frame if rows.n else np.zeros(0, np.int64)
+        if rows.n == 0:
+            self.wanted: list[Any] = []
+            return
+        metas = rows.metas
+        # results of a scored store: third values are its scores, if they are confidences in
+        # [0, 1] (else visibility, the scores in our extra: a reader takes no other number for one)
+        sc = rows.score[np.isfinite(rows.score)] if results else np.zeros(0)
+        self.conf = conf = bool(sc.size and ((sc >= 0) & (sc <= 1)).all())
+        self.kp = rows.confidences(list(range(rows.n))) if conf else rows.kp
+        # every score 0/1/2: a reader would take them for visibility, so our extra says they are scores
+        self.conf_flag = bool(conf and np.isin(self.kp[:, 2::3], (0.0, 1.0, 2.0)).all())
+        self.partial = set(rows.partial.tolist())
+        self.scored = set(rows.scored.tolist())
+        self.frames, self.owners = rows.frame.tolist(), rows.owner.tolist()
+        # per track: (track fields, id value written, per-frame extras)
+        self.per_track: list[tuple[Sequence[Any], Any, dict[str, Any]]] = []
+        values = []
+        for t, m in zip(rows.tracks, metas):
+            got = m.get("fields")
+            fields: Sequence[Any] = got if isinstance(got, list) else _DEFAULT_FIELDS
+            ann_meta = m.get("ann")
+            values.append(_file_value(t, m))
+            self.per_track.append((fields, values[-1], ann_meta if isinstance(ann_meta, dict) else {}))
+        self.carry = _track_records(rows, values, results, codes)
+        fnames = list(map(str, range(max(self.frames) + 1)))
+        metas_ann = [pt[2] for pt in self.per_track]
+        exts: list[Any] = list(  # each row's kept extras: (C-level maps, no Python step per row)
+            map(dict.get, map(metas_ann.__getitem__, self.owners), map(fnames.__getitem__, self.frames))
+        )
+        if not set(map(type, exts)) <= {dict}:
+            exts = [x if isinstance(x, dict) else {} for x in exts]
+        self.exts: list[dict[str, Any]] = exts
+        self.wanted = [x.get("id") for x in exts]
+        # rows whose original keypoints (junk at v=0, file bbox/area) can be written back verbatim
+        orig_rows, origs = [], []
+        if not conf and any("orig" in m for m in metas):  # (scores written are the values read)
+            for r in range(rows.n):
+                o = metas[self.owners[r]].get("orig")
+                o = o.get(fnames[self.frames[r]]) if isinstance(o, dict) else None
+                if isinstance(o, dict):
+                    orig_rows.append(r)
+                    origs.append(o)
+        ok = rows.unchanged(orig_rows, origs) if origs else np.zeros(0, bool)
+        self.keep = {r: o for r, o, same in zip(orig_rows, origs, ok) if same}
+
+    def _plain(self) -> np.ndarray:
+        """Plain rows (made in one pass): no originals, no extras but the id, no keyskel record."""
+        plain = np.zeros(self.n, bool)
+        if self.results:
+            return plain
+        lens = np.fromiter(map(len, self.exts), np.intp, self.n)
+        has_id = np.fromiter(map(is_not, self.wanted, repeat(None)), bool, self.n)
+        plain[:] = lens == has_id  # the id (or nothing) only
+        for rs in (self.keep, self.partial, self.scored, self.carry):
+            if rs:
+                plain[np.fromiter(rs, np.intp, len(rs))] = False
+        return plain
+
+    def _row(self, r: int, aid: Any) -> dict[str, Any]:
+        """Row ``r`` as an annotation dict."""
+        rows, f = self.rows, self.frames[r]
+        fields, value, _ = self.per_track[self.owners[r]]
+        ext, o = self.exts[r], self.keep.get(r)
         ks = ext.get("keyskel")
         ks = dict(ks) if isinstance(ks, dict) else {}
-        if r in partial:
+        if r in self.partial:
             ks["keyframe"] = rows.key[r].astype(int).tolist()
-        if conf:
+        if self.conf:
             if (
-                r not in scored
+                r not in self.scored
                 or not (rows.vis[r] == 2).all()
                 or not np.isfinite(rows.score[r]).all()
-                or conf_flag
+                or self.conf_flag
             ):
                 ks["visibility"] = rows.vis[r].tolist()
                 ks["scored"] = np.isfinite(rows.score[r]).astype(int).tolist()
-        elif r in scored:
+        elif r in self.scored:
             ks["score"] = [
                 None if not math.isfinite(x) else x for x in decimal_scores(rows.score[r]).tolist()
             ]
-        if r in carry:
-            ks["track"] = carry[r]
-        if results:
-            a = {"image_id": img_ids[f], "category_id": cid, "keypoints": o["keypoints"] if o else kp[r]}
+        if r in self.carry:
+            ks["track"] = self.carry[r]
+        kp = o["keypoints"] if o else self.kp[r].tolist()
+        if self.results:
+            a = {"image_id": self.img_ids[f], "category_id": self.cid, "keypoints": kp}
             a["score"] = ext.get("score", 1.0)
-            if keep_extras:
+            if self.keep_extras:
                 a.update({k: v for k, v in ext.items() if k not in ("bbox", "score", "keyskel")})
-            _track_fields(a, fields, value, ext, results)
+            _track_fields(a, fields, value, ext, True)
             if ks:
                 a["keyskel"] = ks
-            out.append(a)
-            continue
+            return a
         a = {
-            "id": ext.get("id"),
-            "image_id": img_ids[f],
-            "category_id": cid,
-            "keypoints": o["keypoints"] if o else kp[r],
-            "num_keypoints": nk[r],
-            "bbox": box[r],
-            "area": area[r],
+            "id": aid,
+            "image_id": self.img_ids[f],
+            "category_id": self.cid,
+            "keypoints": kp,
+            "num_keypoints": int(rows.nk[r]),
+            "bbox": rows.box[r].tolist(),
+            "area": float(rows.area[r]),
             "iscrowd": 0,
         }
-        if o and not keep_extras:  # (a results file had none of these: ground truth needs them)
+        if o and not self.keep_extras:  # (a results file had none of these: ground truth needs them)
             for key in ("num_keypoints", "bbox", "area", "iscrowd"):
                 if key in o:
                     a[key] = o[key]
@@ -278,15 +232,64 @@ def _annotations(
         for key, v in ext.items():
             if key not in ("id", "attributes", "keyskel"):
                 a[key] = v
-        _track_fields(a, fields, value, ext, results)
+        _track_fields(a, fields, value, ext, False)
         if ks:
             a["keyskel"] = ks
-        out.append(a)
-    return out
+        return a
+
+    def dicts(self, ids: list[Any], fast: bool = False) -> list[dict[str, Any]]:
+        """Every row as an annotation dict (``ids``: the annotation ids, unused for results).
+
+        ``fast``: plain rows (no originals, extras or keyskel record) are made in one pass, their
+        keypoints and box as numpy row views (orjson writes them as it writes lists of floats).
+        """
+        if not fast or self.n == 0:
+            return [self._row(r, aid) for r, aid in zip(range(self.n), ids or [None] * self.n)]
+        plain = self._plain()
+        out: list[Any] = [None] * self.n
+        for r in np.flatnonzero(~plain).tolist():
+            out[r] = self._row(r, ids[r] if ids else None)
+        idx = np.flatnonzero(plain)
+        if idx.size == 0:
+            return out
+        rows = self.rows
+        every = idx.size == self.n
+        tails = []
+        for fields, value, _ in self.per_track:
+            tail: dict[str, Any] = {}
+            _track_fields(tail, fields, value, {}, False)
+            tails.append(tail)
+        cid, img = self.cid, self.img_ids
+        kp = list(self.kp if every else self.kp[idx])
+        box = list(rows.box if every else rows.box[idx])
+        nk = (rows.nk if every else rows.nk[idx]).tolist()
+        area = (rows.area if every else rows.area[idx]).tolist()
+        frames = (rows.frame if every else rows.frame[idx]).tolist()
+        owners = (rows.owner if every else rows.owner[idx]).tolist()
+        sub_ids = ids if every else [ids[r] for r in idx.tolist()]
+        cols = (sub_ids, frames, kp, nk, box, area)
+        if all(list(t) == ["track_id"] for t in tails):  # the usual: literal keys are faster
+            tid = [t["track_id"] for t in tails]
+            made = [
+                {"id": i, "image_id": img[f], "category_id": cid, "keypoints": p, "num_keypoints": c,
+                 "bbox": b, "area": a, "iscrowd": 0, "track_id": tid[o]}
+                for i, f, p, c, b, a, o in zip(*cols, owners)
+            ]  # fmt: skip
+        else:
+            made = [
+                {"id": i, "image_id": img[f], "category_id": cid, "keypoints": p, "num_keypoints": c,
+                 "bbox": b, "area": a, "iscrowd": 0, **tails[o]}
+                for i, f, p, c, b, a, o in zip(*cols, owners)
+            ]  # fmt: skip
+        if every:
+            return made
+        for r, a in zip(idx.tolist(), made):
+            out[r] = a
+        return out
 
 
 def _track_fields(
-    a: dict[str, Any], fields: list[Any], value: Any, ext: dict[str, Any], results: bool
+    a: dict[str, Any], fields: Sequence[Any], value: Any, ext: dict[str, Any], results: bool
 ) -> None:
     """The track id in each field it was read from (``track_id``, ``instance_id``, ``object_id``)."""
     attrs = ext.get("attributes")
@@ -308,53 +311,63 @@ def coco_document(
     results: bool = False,
     oks_sigmas: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
     all_frames: bool = True,
-    as_numpy: bool = False,
     path: Any = None,
+    fast: bool = False,
 ) -> dict[str, Any] | list[dict[str, Any]]:
-    """The COCO document (ground-truth dict or results list) of ``dataset``; see :func:`.coco.write_coco`."""
+    """The COCO document (ground-truth dict or results list) of ``dataset``; see :func:`.coco.write_coco`.
+
+    ``fast``: what the writer serialises: keypoints and boxes of plain annotations as numpy row
+    views (written by orjson as the same text), made in one pass; else plain lists throughout.
+    """
     if not isinstance(dataset, AnnotationSet):
         raise FormatError(f"expected a AnnotationSet, got {type(dataset).__name__}", path)
     if is_volume_dataset(dataset):  # (z, y, x) nodes: one image per slice (see ._volume3d)
         return volume_coco_document(dataset, results, path)
-    dmeta = _coco_meta(dataset)
+    dmeta = coco_meta(dataset)
     frames = frame_table(dataset, path)
     img_ids = unique_ids([fr.get("image_id") for fr in frames])
     other_cats = [c for c in dmeta.get("categories", []) if isinstance(c, dict)] if not results else []
     other_anns = [a for a in dmeta.get("annotations", []) if isinstance(a, dict)]
     reserved = {c.get("id") for c in other_cats if is_id(c.get("id"))}
-    cids = unique_ids([_coco_meta(s).get("category", {}).get("id") for s in dataset.stores], reserved)
+    cids = unique_ids([coco_meta(s).get("category", {}).get("id") for s in dataset.stores], reserved)
     keep_extras = dmeta.get("kind") == "results"
-    anns: list[dict[str, Any]] = []
-    frame_of: list[int] = []
-    cats = []
+    codes = item_codes(frames)
+    parts, cats = [], []
     for s, cid in zip(dataset.stores, cids):
-        rows = _Rows(s, path)
-        part = _annotations(rows, cid, img_ids, results, keep_extras, as_numpy)
-        anns.extend(part)
-        if rows.n:
-            frame_of.extend(rows.frame.tolist())
+        parts.append(_Anns(Rows(s, path), cid, img_ids, results, keep_extras, codes))
         if not results:
             cats.append(category(s, cid, sigmas_for(s, oks_sigmas, path)))
-    order = np.argsort(np.asarray(frame_of, np.int64), kind="stable").tolist()
-    anns = [anns[i] for i in order]
+    frame_of = np.concatenate([p.frame for p in parts]) if parts else np.zeros(0, np.int64)
+    order = np.argsort(frame_of, kind="stable")
+    ids: list[Any] = []
+    if not results:  # annotation ids: the file's where free, in frame order; fresh ones above
+        reserved = {a.get("id") for a in other_anns if is_id(a.get("id"))}
+        wanted = list(chain.from_iterable(p.wanted for p in parts))
+        got = unique_ids(list(map(wanted.__getitem__, order.tolist())), reserved)
+        placed = np.empty(len(got), object)
+        placed[order] = got
+        ids = placed.tolist()
+    bounds = np.cumsum([0, *(p.n for p in parts)]).tolist()
+    own: list[Any] = []
+    for p, a, b in zip(parts, bounds[:-1], bounds[1:]):
+        own.extend(p.dicts(ids[a:b], fast))
+    if (np.diff(order) != 1).any():
+        own = list(map(own.__getitem__, order.tolist()))
+    anns = own + (other_anns if keep_extras or not results else [])
     if results:
-        return anns + (other_anns if keep_extras else [])
-    reserved = {a.get("id") for a in other_anns if is_id(a.get("id"))}
-    for a, aid in zip(anns, unique_ids([a["id"] for a in anns], reserved)):
-        a["id"] = aid
+        return anns
     if all_frames:
         images, moved = image_table(frames, img_ids)
     else:
-        used_ids = {a["image_id"] for a in anns} | {
-            a.get("image_id") for a in other_anns if is_id(a.get("image_id"))
-        }
-        keep = [f for f, i in enumerate(img_ids) if i in used_ids]
+        used = {img_ids[f] for f in set(frame_of.tolist())}
+        used |= {a.get("image_id") for a in other_anns if is_id(a.get("image_id"))}
+        keep = [f for f, i in enumerate(img_ids) if i in used]
         images, moved = image_table([frames[f] for f in keep], [img_ids[f] for f in keep])
     doc: dict[str, Any] = {
         k: v for k, v in dmeta.get("top", {}).items() if k not in ("images", "annotations", "categories")
     }
     doc["images"] = images
-    doc["annotations"] = anns + other_anns
+    doc["annotations"] = anns
     doc["categories"] = cats + other_cats
     extra: dict[str, Any] = {}
     if moved:
@@ -366,8 +379,3 @@ def coco_document(
     if extra:
         doc["keyskel"] = extra
     return doc
-
-
-def numpy_ok() -> bool:
-    """True if the JSON writer can take numpy arrays directly (orjson)."""
-    return _jsonio.orjson is not None

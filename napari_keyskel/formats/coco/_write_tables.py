@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from ...core.annotation_set import AnnotationSet
+from ...core.interpolate import Method
 from ...core.presets import match_preset
 from ...core.skeleton import Skeleton
 from ...core.store import AnnotationStore
 from ...errors import FormatError
-from .._checks import fill_fresh_ids
+from .._checks import INT64_MAX, fill_fresh_ids
 from ._rules import DEFAULT_ITEM, IMAGE_FIELDS, is_id
 
 __all__ = ["category", "foreign_meta", "frame_table", "image_table", "sigmas_for", "unique_ids"]
@@ -44,8 +45,11 @@ def frame_table(dataset: AnnotationSet, path: Any) -> list[dict[str, Any]]:
     return [{"item": DEFAULT_ITEM, "frame": f} for f in range(max(n, 1 if dataset.stores else 0))]
 
 
-def unique_ids(wanted: Sequence[Any], reserved: set[Any] = frozenset()) -> list[Any]:
+def unique_ids(wanted: Sequence[Any], reserved: Set[Any] = frozenset()) -> list[Any]:
     """Keep each valid, unused wanted id; give the others fresh integers above every id seen."""
+    plain = bool(wanted) and set(map(type, wanted)) == {int} and len(set(wanted)) == len(wanted)
+    if plain and min(wanted) >= -(2**63) and max(wanted) <= INT64_MAX and reserved.isdisjoint(wanted):
+        return list(wanted)  # (the common case, without a Python step per id)
     used = set(reserved)
     out: list[Any] = []
     for w in wanted:
@@ -181,6 +185,10 @@ def category(store: AnnotationStore, cid: Any, sigmas: list[float] | None) -> di
     sk_extra = _skeleton_extra(store)
     if sk_extra is not None:
         extra["skeleton"] = sk_extra
+    if str(store.method) != Method.LINEAR.value:  # reopens with the method it was saved with
+        extra["method"] = str(store.method)
+    if store.bridge_unlabelled:
+        extra["bridge_unlabelled"] = True
     if extra:
         cat["keyskel"] = extra
     return cat

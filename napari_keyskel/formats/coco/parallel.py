@@ -27,12 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from ...cli.parallel import CHUNKS_PER_WORKER
 from ...core.annotation_set import AnnotationSet
 from ...core.store import AnnotationStore
 from ...errors import FormatError
 
-__all__ = ["cut_points", "write_coco_parallel"]
+__all__ = ["CHUNKS_PER_WORKER", "cut_points", "write_coco_parallel"]
+
+#: Chunks per worker: a few, so that a worker slowed by other jobs does not hold up the rest.
+CHUNKS_PER_WORKER = 2
 
 
 def cut_points(ds: AnnotationSet, n_parts: int) -> list[int] | None:
@@ -121,13 +123,14 @@ def _coco_part(job: tuple[AnnotationSet, int, int, int, str | None]) -> tuple | 
 
     from .._checks import kept_data_guard
     from .._jsonio import dumps_json, gc_paused
-    from . import numpy_ok
     from ._write import coco_document
 
     sub, first, before, expected, spill = job
     with gc_paused():
         with kept_data_guard("COCO", None):
-            doc = coco_document(sub, as_numpy=numpy_ok())
+            doc = coco_document(sub)
+        if not isinstance(doc, dict):
+            return None
         images, anns = doc["images"], doc["annotations"]
         if len(images) != len(sub.frames) or len(anns) != expected:
             return None
@@ -152,13 +155,12 @@ def _coco_part(job: tuple[AnnotationSet, int, int, int, str | None]) -> tuple | 
 def _head(ds: AnnotationSet) -> tuple[bytes, bytes, bytes, bytes] | None:
     """The document around the lists: ``(opening, between, end, separator)``; ``None`` if unexpected."""
     from .._jsonio import dumps_json
-    from . import numpy_ok
     from ._write import coco_document
 
     # categories and extras: the writer's own, from the stores without their tracks
     bare = [_store_with(s, [], 0) for s in ds.stores]
-    head = coco_document(AnnotationSet(bare, [{"item": "", "frame": 0}], ds.meta), as_numpy=numpy_ok())
-    if list(head)[:2] != ["images", "annotations"]:
+    head = coco_document(AnnotationSet(bare, [{"item": "", "frame": 0}], ds.meta))
+    if not isinstance(head, dict) or list(head)[:2] != ["images", "annotations"]:
         return None
     raw = dumps_json({**head, "images": [], "annotations": []})
     opening = dumps_json({"images": [], "annotations": []})[:-1]  # b'{"images":[],"annotations":[]'

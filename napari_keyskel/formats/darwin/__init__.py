@@ -18,6 +18,9 @@ Mapping to the model:
   interpolation ends at it); on other frames nothing is a key. The ``keyskel`` extra gives the
   exact per-node keys where they differ (one keyed node on an interpolated frame), per-node
   model scores, track names and other formats' meta (see :mod:`._extras`);
+- V7's own interpolation: an ``"interpolated": true`` video annotation listing only some frames
+  (V7 import files, scripts) is filled as V7 shows it and written back as read
+  (:mod:`._v7fill`); the interpolation method travels in the document extra (``store.method``);
 - Darwin (x, y) measure from the image corner: ``x = col + 0.5`` (see ``_coords.py``);
 - everything else (other annotation types, unknown keys at every level) is kept in
   ``meta["darwin"]`` of the dataset, store and tracks, and written back in place.
@@ -31,6 +34,9 @@ Edges are not stored in V7 files: a skeleton comes from the ``skeleton`` argumen
 ``<class>.skeleton.json`` beside the data, the skeleton in our document extra, a preset matching
 the node names, or (last) the node names seen in the file, without edges. :func:`write_darwin`
 writes the skeleton into its first document's extra and into side files (unique names per class).
+
+Files our writer made from another format read back as that dataset (:mod:`._made`).
+:func:`read_item` / :func:`write_item` handle one item file at a time (atomic write).
 
 Bad input raises :class:`~napari_keyskel.errors.FormatError` naming the file and the place; things
 read in a way the author may not expect emit :class:`~napari_keyskel.errors.FormatWarning`.
@@ -48,12 +54,13 @@ from ...core.skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from ...errors import FormatError
 from .._checks import check_path, load_skeleton_file, regular_file
 from .._jsonio import gc_paused, load_json
+from ._made import forget_made
 from ._parse import ItemRecord, is_darwin_doc, parse_document
 from ._tracks import build_dataset
 from ._volume3d import is_volume_doc, volume_dataset
 from ._write import write_darwin
 
-__all__ = ["looks_like_darwin", "read", "read_darwin", "write", "write_darwin"]
+__all__ = ["looks_like_darwin", "read", "read_darwin", "read_item", "write", "write_darwin", "write_item"]
 
 SkeletonArg = Skeleton | Mapping[str, Skeleton] | str | PathLike | None
 
@@ -107,8 +114,8 @@ def order_items(items: list[ItemRecord], volume: list[tuple[Any, Path]], path: P
     """The items of every file parsed, in the order our writer wrote them when it said so."""
     if volume and items:
         raise FormatError("the folder mixes 3D volume files and other Darwin files; read them apart", path)
-    orders = [it.extra.order if it.extra is not None else None for it in items]
-    if len(items) > 1 and None not in orders and len(set(orders)) == len(orders):
+    orders = [it.extra.order for it in items if it.extra is not None and it.extra.order is not None]
+    if len(items) > 1 and len(orders) == len(items) and len(set(orders)) == len(orders):
         items = [it for _, it in sorted(zip(orders, items), key=lambda p: p[0])]  # the order written
     return items
 
@@ -168,7 +175,44 @@ def dataset_of(
     """Phase 2 of a read: the dataset of the parsed (and ordered) items, or of the volume documents."""
     if volume:
         return volume_dataset(volume, str(path))
-    return build_dataset(items, dirs, skeleton, tables, path)
+    return forget_made(build_dataset(items, dirs, skeleton, tables, path), items)
+
+
+def read_item(path: str | PathLike[str], skeleton: SkeletonArg = None) -> AnnotationSet:
+    """Read one Darwin item file on its own (one item of a V7 export), as :func:`read_darwin` does.
+
+    For tools that go through a folder item by item. Anything under the document's ``keyskel``
+    extra that keyskel does not use (a per-item status, say) is kept and written back by
+    :func:`write_item`.
+
+    Raises
+    ------
+    FormatError
+        If ``path`` is a folder, or for any problem with the file.
+
+    """
+    p = check_path(path)
+    if p.is_dir():
+        raise FormatError("expected one Darwin item file, got a folder", p)
+    return read_darwin(p, skeleton)
+
+
+def write_item(dataset: AnnotationSet, path: str | PathLike[str], *, skeleton_file: bool = False) -> Path:
+    """Write a dataset of one item as one Darwin file, atomically (a temporary file, then a rename).
+
+    The file is replaced only once it is completely written; on any failure the old file stays.
+
+    Raises
+    ------
+    FormatError
+        If ``path`` does not end in ``.json``, the dataset holds several items, or it cannot be
+        written (nothing is replaced then).
+
+    """
+    p = check_path(path)
+    if p.suffix.lower() != ".json":
+        raise FormatError("a Darwin item file must end in .json", p)
+    return write_darwin(dataset, p, skeleton_file=skeleton_file)[0]
 
 
 #: The package's face: ``darwin.read`` / ``darwin.write``.

@@ -9,7 +9,9 @@ Annotation level (``annotation["keyskel"]``):
 - ``keys``: ``{frame: [0/1 per node]}`` for frames whose keys differ from V7's rule (on a
   keyframe every node written is a key and every node missing an unlabelled key; on other frames
   nothing is a key);
-- ``scores``: ``{frame: [number or null per node]}``, model scores.
+- ``scores``: ``{frame: [number or null per node]}``, model scores;
+- ``fill``: ``false`` when the frames the annotation does not list are empty in keyskel, though
+  V7 interpolates them (``"interpolated": true``); see :mod:`._v7fill`.
 
 Document level (``document["keyskel"]``):
 
@@ -18,7 +20,14 @@ Document level (``document["keyskel"]``):
   set in order, also those without annotations (first document only);
 - ``frames``: ``{slot: {local frame: {frame-table keys V7 has no field for}}}`` (COCO image ids...);
 - ``present``: ``{slot: [local frames]}`` when the frame table held only some of a slot's frames;
-- ``order``: the item's place in the dataset, when sorting the folder's file names changes it.
+- ``order``: the item's place in the dataset, when sorting the folder's file names changes it;
+- ``made``: ``{slot: [frame-table keys made up]}`` in a document our writer made (not read from
+  V7): the frame-table keys it made up for each slot (``"slot"``, ``"slot_type"``); see
+  :mod:`._made`.
+
+A class entry of ``classes`` may also hold ``method`` (the interpolation method, when not
+``"linear"``) and ``bridge_unlabelled`` (when true): the store's
+:attr:`~napari_keyskel.core.store.AnnotationStore.method` and ``bridge_unlabelled``.
 
 Anything else under ``keyskel`` is kept and written back.
 """
@@ -31,14 +40,16 @@ from typing import Any
 
 import numpy as np
 
+from ...core.interpolate import Method
 from ...core.skeleton import Skeleton
 from ...errors import SkeletonError
-from .._checks import fits_int64, is_int, is_num, short
+from .._carried import check_carried
+from .._checks import fits_int64, is_int, is_num, short, skeleton_problem
 
-__all__ = ["AnnExtra", "DocExtra", "parse_ann_extra", "parse_doc_extra"]
+__all__ = ["AnnExtra", "ClassExtra", "DocExtra", "parse_ann_extra", "parse_doc_extra"]
 
-_ANN_KEYS = frozenset({"track", "nodes", "keys", "scores"})
-_DOC_KEYS = frozenset({"version", "meta", "classes", "frames", "present", "order"})
+_ANN_KEYS = frozenset({"track", "nodes", "keys", "scores", "fill"})
+_DOC_KEYS = frozenset({"version", "meta", "classes", "frames", "present", "order", "made"})
 
 
 @dataclass
@@ -51,7 +62,19 @@ class AnnExtra:
     nodes: list[str] = field(default_factory=list)
     keys: dict[int, np.ndarray] = field(default_factory=dict)  # local frame -> (len(nodes),) bool
     scores: dict[int, np.ndarray] = field(default_factory=dict)  # local frame -> float32, NaN = none
+    fill: bool = True  # False: frames not listed are empty here (no V7 interpolation on read)
     rest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClassExtra:
+    """One class of the document extra: its skeleton, meta and interpolation settings."""
+
+    name: str
+    skeleton: Skeleton | None
+    meta: dict[str, Any]
+    method: str = "linear"
+    bridge_unlabelled: bool = False
 
 
 @dataclass
@@ -59,10 +82,11 @@ class DocExtra:
     """The checked document extra."""
 
     meta: dict[str, Any] | None = None
-    classes: list[tuple[str, Skeleton | None, dict[str, Any]]] = field(default_factory=list)
+    classes: list[ClassExtra] = field(default_factory=list)
     frames: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     present: dict[str, np.ndarray] = field(default_factory=dict)
     order: int | None = None  # the item's place in the dataset (files of a folder are read sorted)
+    made: dict[str, list[str]] | None = None  # slot -> frame-table keys our writer made up
     rest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -96,6 +120,7 @@ def parse_ann_extra(ctx: Any, raw: Any, frames_read: list[int], where: str) -> A
             raise ctx.fail(f"'keyskel.track.name' must be a string, got {short(name)}", where)
         if meta is not None and not isinstance(meta, dict):
             raise ctx.fail(f"'keyskel.track.meta' must be an object, got {short(meta)}", where)
+        check_carried(meta, "track", "darwin", ctx.path, where, "keyskel.track.meta")
         out.track_id, out.name, out.meta = tid, name, meta
     nodes = raw.get("nodes", [])
     if not (
@@ -103,6 +128,10 @@ def parse_ann_extra(ctx: Any, raw: Any, frames_read: list[int], where: str) -> A
     ):
         raise ctx.fail(f"'keyskel.nodes' must be a list of distinct node names, got {short(nodes)}", where)
     out.nodes = nodes
+    fill = raw.get("fill", True)
+    if not isinstance(fill, bool):
+        raise ctx.fail(f"'keyskel.fill' must be true or false, got {short(fill)}", where)
+    out.fill = fill
     have = set(frames_read)
     if raw.get("keys") is not None:
         keys = _per_frame(
@@ -128,11 +157,21 @@ def parse_doc_extra(ctx: Any, raw: Any, slots: list[Any]) -> DocExtra:
     meta = raw.get("meta")
     if meta is not None and not isinstance(meta, dict):
         raise ctx.fail(f"'keyskel.meta' must be an object, got {short(meta)}", where)
+    check_carried(meta, "dataset", "darwin", ctx.path, where)
     out.meta = meta
     order = raw.get("order")
     if order is not None and not (is_int(order) and 0 <= order < 2**31):
         raise ctx.fail(f"'keyskel.order' must be a non-negative integer, got {short(order)}", where)
     out.order = order
+    made = raw.get("made")
+    if made is not None:
+        ok = isinstance(made, dict) and all(
+            isinstance(v, list) and set(v) <= {"slot", "slot_type"} and all(isinstance(x, str) for x in v)
+            for v in made.values()
+        )
+        if not ok:
+            raise ctx.fail(f"'keyskel.made' must map slots to lists of frame keys, got {short(made)}", where)
+        out.made = made
     classes = raw.get("classes", [])
     if not isinstance(classes, list):
         raise ctx.fail(f"'keyskel.classes' must be a list, got {short(classes)}", where)
@@ -142,13 +181,19 @@ def parse_doc_extra(ctx: Any, raw: Any, slots: list[Any]) -> DocExtra:
             raise ctx.fail("a class needs a 'name'", cw)
         if c.get("meta") is not None and not isinstance(c["meta"], dict):
             raise ctx.fail(f"'meta' must be an object, got {short(c['meta'])}", cw)
+        check_carried(c.get("meta"), "store", "darwin", ctx.path, cw, "meta")
         sk = None
         if c.get("skeleton") is not None:
             try:
                 sk = Skeleton.from_dict(c["skeleton"])
-            except (SkeletonError, TypeError, ValueError, RecursionError):
-                raise ctx.fail("'skeleton' is not a valid skeleton", cw) from None
-        out.classes.append((c["name"], sk, dict(c.get("meta") or {})))
+            except (SkeletonError, TypeError, ValueError, RecursionError) as exc:
+                raise ctx.fail(f"'skeleton' is not a valid skeleton: {skeleton_problem(exc)}", cw) from None
+        method, bridge = c.get("method", "linear"), c.get("bridge_unlabelled", False)
+        if method not in Method.names():
+            raise ctx.fail(f"'method' must be one of {list(Method.names())}, got {short(method)}", cw)
+        if not isinstance(bridge, bool):
+            raise ctx.fail(f"'bridge_unlabelled' must be true or false, got {short(bridge)}", cw)
+        out.classes.append(ClassExtra(c["name"], sk, dict(c.get("meta") or {}), method, bridge))
     by_name = {s.name: s for s in slots}
     frames = raw.get("frames", {})
     if not isinstance(frames, dict):
@@ -173,7 +218,7 @@ def parse_doc_extra(ctx: Any, raw: Any, slots: list[Any]) -> DocExtra:
         ok = (
             slot in by_name
             and isinstance(lst, list)
-            and lst
+            and bool(lst)
             and all(is_int(v) and 0 <= v < by_name[slot].limit for v in lst)
             and all(a < b for a, b in pairwise(lst))
         )

@@ -6,6 +6,7 @@ frames of an item read from V7 go back to that item (kept as read), others to ne
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,11 @@ from .._checks import is_int, short
 __all__ = ["Group", "Item", "Layout"]
 
 _is_int = is_int
+
+
+#: Frame-table keys that decide a frame's output item and slot.
+_GROUP_KEYS = ("darwin_file", "item", "slot", "slot_type")
+_PLAIN = frozenset({str, int, float, type(None)})
 
 
 def _hashable(v: Any) -> Any:
@@ -50,6 +56,7 @@ class Layout:
         meta = ds.meta.get("darwin") if isinstance(ds.meta, dict) else None
         kept = meta.get("items", []) if isinstance(meta, dict) else []
         self.items: dict[str, Item] = {}
+        self.fast = False  # the writer's fast text for plain frames (see .._frames)
         for m in kept:
             if isinstance(m, dict) and isinstance(m.get("key"), str) and isinstance(m.get("template"), dict):
                 self.items[m["key"]] = Item(m["key"], m, str(m.get("name", default_name)))
@@ -57,13 +64,11 @@ class Layout:
         self.table = [fr if isinstance(fr, dict) else {} for fr in table]
         self.n = len(table)
         # distinct (file, item, slot, slot type) tuples -> groups; frames of one slot share a tuple
-        codes: dict[tuple, int] = {}
-        per_frame = [
-            codes.setdefault(
-                tuple(_hashable(fr.get(k)) for k in ("darwin_file", "item", "slot", "slot_type")), len(codes)
-            )
-            for fr in self.table
-        ]
+        codes: dict[tuple[Any, ...], int] = {}
+        cols = [list(map(dict.get, self.table, repeat(k))) for k in _GROUP_KEYS]
+        if not all(set(map(type, c)) <= _PLAIN for c in cols):
+            cols = [list(map(_hashable, c)) for c in cols]
+        per_frame = [codes.setdefault(key, len(codes)) for key in zip(*cols)]
         self.groups: list[Group] = []
         index: dict[tuple[str, str], int] = {}
         to_group = []
@@ -91,7 +96,7 @@ class Layout:
 
     def _locals(self) -> np.ndarray:
         """Each frame's index inside its slot (``frame``, or its position there if missing)."""
-        raw = [fr.get("frame") for fr in self.table]
+        raw: list[Any] = [fr.get("frame") for fr in self.table]
         if set(map(type, raw)) <= {int} and (not raw or min(raw) >= 0):
             local = np.asarray(raw, np.int64)
         else:

@@ -99,6 +99,7 @@ class ItemRecord:
     entries: list[dict[str, Any]] = field(default_factory=list)
     records: list[AnnRecord] = field(default_factory=list)
     extra: DocExtra | None = None  # our document-level "keyskel" extra
+    doc: dict[str, Any] | None = None  # the document itself, when our writer made it (see ._made)
 
 
 class _Ctx:
@@ -527,6 +528,8 @@ def parse_document(doc: Any, path: Path, key: str, tables: dict[str, dict[str, i
     item = ItemRecord(key, path, version, name, slots, template)
     if "keyskel" in doc:
         item.extra = parse_doc_extra(ctx, doc["keyskel"], slots)
+        if item.extra.made is not None:
+            item.doc = doc
     seen: set[str] = set()
     for i, ann in enumerate(doc["annotations"]):
         if not isinstance(ann, dict):

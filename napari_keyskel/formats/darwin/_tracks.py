@@ -19,10 +19,11 @@ from ...core.presets import match_preset
 from ...core.skeleton import Skeleton
 from ...core.store import UNLABELLED, AnnotationStore, Track
 from ...errors import FormatError
-from .._checks import fill_fresh_ids, short
-from .._coords import DARWIN_OFFSET, DECIMALS, from_file_xy
+from .._checks import fill_fresh_ids, short, warn
+from .._coords import DARWIN_OFFSET, from_file_xy, round_decimals
 from .._sidefiles import SideFiles
 from ._parse import AnnRecord, ItemRecord, SlotInfo
+from ._v7fill import fill_missing, v7_interpolates
 
 __all__ = ["build_dataset"]
 
@@ -142,11 +143,7 @@ def _make_track(
     lab = np.isfinite(r.x)
     rl, il = rows[lab], idx[lab]
     xy = from_file_xy(np.stack([r.x[lab], r.y[lab]], axis=-1), DARWIN_OFFSET)
-    with np.errstate(
-        over="ignore", invalid="ignore"
-    ):  # (x - 0.5 adds float noise: 16.1 -> 15.600000000000001)
-        rounded = np.round(xy, DECIMALS)
-    coords[rl, il] = np.where(np.isfinite(rounded), rounded, xy)
+    coords[rl, il] = round_decimals(xy)  # (x - 0.5 adds float noise: 16.1 -> 15.600000000000001)
     vis[rl, il] = np.where(r.occluded[lab], 1, 2)
     key[rows, idx] = np.repeat(r.keyframe, r.counts)
     name, meta = f"instance {tid}", {}
@@ -167,6 +164,16 @@ def _make_track(
         if x.rest:
             r.meta["keyskel_rest"] = x.rest
     score[vis == UNLABELLED] = np.nan
+    extra = r.meta["extra"]
+    if not r.meta["image"] and (x is None or x.fill) and v7_interpolates(extra):
+        listed = np.zeros(length, bool)
+        listed[rows_f] = True
+        if fill_missing(coords, vis, key, alive, listed):  # V7 shows the frames between keys
+            r.meta["filled"] = True
+            algo = extra.get("interpolate_algorithm")
+            if algo is not None and not (isinstance(algo, str) and algo.startswith("linear")):
+                warn(f"interpolate_algorithm {short(algo)} is not one keyskel knows: read as linear",
+                     it.path, r.where)  # fmt: skip
     meta["darwin"] = r.meta
     return Track(tid, name, start, coords, vis, key, alive, meta, score)
 
@@ -238,13 +245,14 @@ def build_dataset(
                 )
             recs.append((it, r))
     declared = next((it.extra.classes for it in items if it.extra is not None and it.extra.classes), [])
-    ours = {name: (sk, meta) for name, sk, meta in declared}
-    order = list(dict.fromkeys([*(name for name, _, _ in declared), *classes]))
+    ours = {c.name: c for c in declared}
+    order = list(dict.fromkeys([*(c.name for c in declared), *classes]))
     stores = []
     n_frames = max(len(frames), 1)
     for cls in order:
         recs = classes.get(cls, [])
-        sk_ours, smeta = ours.get(cls, (None, {}))
+        c = ours.get(cls)
+        sk_ours, smeta = (c.skeleton, c.meta) if c is not None else (None, {})
         kind = recs[0][1].kind if recs else "skeleton"
         if not recs:  # an annotation set with no annotations, kept in our extra
             found = files.find(cls)
@@ -259,6 +267,8 @@ def build_dataset(
         lut = np.array([sk._index.get(n, -1) for n in names] if kind == "skeleton" else [0], np.intp)
         store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=n_frames, name=cls)
         store.meta.update({k: v for k, v in smeta.items() if k != "darwin"})
+        if c is not None:  # the interpolation settings our writer kept
+            store.method, store.bridge_unlabelled = c.method, c.bridge_unlabelled
         store.meta["darwin"] = {"kind": kind, "skeleton": source}
         for (it, r), tid in zip(recs, _track_ids(recs)):
             store.tracks[tid] = _make_track(sk, it, r, tid, lut, names)

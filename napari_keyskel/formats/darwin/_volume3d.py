@@ -50,6 +50,10 @@ class VolumeItem:
         self.key, self.meta, self.name = "new:" + name, None, name
 
 
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
 def is_volume_doc(obj: Any) -> bool:
     """Whether a parsed Darwin document is one of our volume files."""
     return isinstance(obj, dict) and isinstance(obj.get("keyskel"), dict) and VOLUME_KEY in obj["keyskel"]
@@ -151,7 +155,7 @@ def volume_dataset(docs: list[tuple[dict[str, Any], Any]], source: str) -> Annot
     frames = []
     for doc, p in docs:
         t = _time_of(doc, p)
-        item = doc.get("item") if isinstance(doc.get("item"), dict) else {}
+        item = _dict(doc.get("item"))
         slots = item.get("slots") if isinstance(item.get("slots"), list) else []
         slot = slots[0] if slots and isinstance(slots[0], dict) else {}
         fr: dict[str, Any] = {"item": str(item.get("name", "")), "frame": t}

@@ -11,8 +11,6 @@ written back unchanged stay as they were.
 
 from __future__ import annotations
 
-import math
-import uuid
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -21,298 +19,27 @@ import numpy as np
 
 from ...core._atomic import AtomicWriteError, atomic_write_many
 from ...core.annotation_set import AnnotationSet
+from ...core.interpolate import Method
 from ...core.presets import match_preset
 from ...core.skeleton import Skeleton
-from ...core.store import AnnotationStore, Track
 from ...errors import FormatError
-from .._checks import MAX_FRAMES, decimal_scores, is_int, is_num, kept_data_guard, short
-from .._coords import DARWIN_OFFSET, DECIMALS, to_file_xy
+from .._checks import MAX_FRAMES, is_num, kept_data_guard, short
 from .._jsonio import dumps_json, gc_paused
 from .._sidefiles import safe_name, side_file_names
 from .._volume import is_volume_dataset
+from ._annotations import foreign, object_or_empty, track_annotations
 from ._layout import Group, Item, Layout
+from ._made import made_keys
 from ._parse import SlotInfo, _Ctx, _item_v1, _item_v2
-from ._volume3d import volume_documents
+from ._volume3d import VolumeItem, volume_documents
 
 __all__ = ["SCHEMA_REF", "build_documents", "export_folder_for", "safe_name", "write_darwin"]
 
 SCHEMA_REF = "https://darwin-public.s3.eu-west-1.amazonaws.com/darwin_json/2.0/schema.json"
-_DECIMALS = DECIMALS
 #: Frame-table keys V7 holds itself (others travel in the document extra).
 _FRAME_OWN = frozenset(
     {"item", "slot", "frame", "slot_type", "darwin_file", "width", "height", "fps", "frame_count"}
 )
-
-
-def _foreign(meta: Any) -> dict[str, Any]:
-    """The parts of a meta dict owned by other formats and tools (all but ``darwin``)."""
-    return {k: v for k, v in meta.items() if k != "darwin"} if isinstance(meta, dict) else {}
-
-
-# -- one track -> annotations -------------------------------------------------------------------
-def _is_linear(store: AnnotationStore) -> bool:
-    """Whether the store interpolates linearly (V7's ``linear-1.1``); else frames say it all."""
-    return (getattr(store, "method", None) or "linear") == "linear"
-
-
-def _valid_spans(spans: Any) -> bool:
-    """``[[a, b], ...]`` of integers with ``0 <= a <= b <= MAX_FRAMES`` (kept meta may be damaged)."""
-    return isinstance(spans, list) and all(
-        isinstance(x, list) and len(x) == 2 and all(is_int(v) for v in x) and 0 <= x[0] <= x[1] <= MAX_FRAMES
-        for x in spans
-    )
-
-
-def _spans_to_alive(spans: Any, hidden: Any, frames_read: Any) -> np.ndarray | None:
-    """Local frames alive by the kept ranges/hidden_areas (as the reader computed them).
-
-    None when the kept values are not what a reader accepts (then fresh ranges are written);
-    sizes are bounded by :data:`MAX_FRAMES`, never by a number in the meta.
-    """
-    if spans is None:
-        ok = isinstance(frames_read, list) and frames_read and all(is_int(f) for f in frames_read)
-        spans = [[min(frames_read), max(frames_read) + 1]] if ok else []
-    if not _valid_spans(spans) or (hidden is not None and not _valid_spans(hidden)):
-        return None
-    alive = np.zeros(max([b for _, b in spans], default=0) + 1, bool)
-    for a, b in spans:
-        alive[a:b] = True
-    for a, b in hidden or ():
-        alive[a:b] = False
-    return np.flatnonzero(alive).astype(np.int64)
-
-
-def _runs(frames: np.ndarray) -> list[list[int]]:
-    if frames.size == 0:
-        return []
-    cut = np.flatnonzero(np.diff(frames) != 1) + 1
-    starts = np.concatenate(([0], cut))
-    stops = np.concatenate((cut, [frames.size]))
-    return [[int(frames[a]), int(frames[b - 1]) + 1] for a, b in zip(starts, stops)]
-
-
-def _node_lists(
-    store: AnnotationStore, t: Track, rows: np.ndarray, lab: np.ndarray
-) -> tuple[list[list[dict[str, Any]]], np.ndarray]:
-    """Node dicts per written row (labelled nodes only), vectorised over the rows."""
-    sub = lab[rows]
-    r_idx, k_idx = np.nonzero(sub)
-    abs_rows = rows[r_idx]
-    xy = to_file_xy(t.coords[abs_rows, k_idx], DARWIN_OFFSET)
-    with np.errstate(over="ignore", invalid="ignore"):
-        rounded = np.round(xy, _DECIMALS)  # overflows for |x| > ~1e298: keep those as they are
-    xy = np.where(np.isfinite(rounded), rounded, xy)
-    xs, ys = xy[:, 0].tolist(), xy[:, 1].tolist()
-    occ = (t.visibility[abs_rows, k_idx] == 1).tolist()
-    names = np.asarray(store.skeleton.nodes, dtype=object)[k_idx].tolist()
-    flat = [{"name": n, "occluded": o, "x": x, "y": y} for n, o, x, y in zip(names, occ, xs, ys)]
-    counts = sub.sum(axis=1)
-    k = store.n_nodes
-    if (counts == k).all():
-        lists = [flat[i : i + k] for i in range(0, len(flat), k)]
-    else:
-        ends = np.cumsum(counts).tolist()
-        lists = [flat[a:b] for a, b in zip([0, *ends[:-1]], ends)]
-    return lists, counts
-
-
-def _instance_value(t: Track, meta: dict[str, Any] | None) -> int | None:
-    """V7's instance id to write: the one read (kept), else the track's ``v7_instance_id``.
-
-    (``v7_instance_id``: one animal in several slots of an item), else the COCO track id, else ours.
-    """
-    if meta is not None:
-        inst = (meta.get("extra") or {}).get("instance_id")
-        v = inst.get("value") if isinstance(inst, dict) else None
-        return v if is_int(v) else None
-    shared = t.meta.get("v7_instance_id") if isinstance(t.meta, dict) else None
-    if is_int(shared) and -(2**63) <= shared < 2**63:
-        return int(shared)
-    coco = t.meta.get("coco") if isinstance(t.meta, dict) else None
-    key = coco.get("key") if isinstance(coco, dict) else None
-    return key if is_int(key) and -(2**63) <= key < 2**63 else int(t.track_id)
-
-
-def _extra(
-    store: AnnotationStore, t: Track, wrows: np.ndarray, fkeys: list[str], keyf: list[bool],
-    lab: np.ndarray, meta: dict[str, Any] | None,
-) -> dict[str, Any]:  # fmt: skip
-    """Our annotation extra: exact per-node keys, scores, the track's id, name and meta."""
-    ex: dict[str, Any] = dict((meta or {}).get("keyskel_rest") or {})
-    rec: dict[str, Any] = {}
-    value = _instance_value(t, meta)
-    if value is not None and value != t.track_id:
-        rec["id"] = int(t.track_id)
-    if t.name != f"instance {t.track_id}":
-        rec["name"] = t.name
-    carried = {k: v for k, v in _foreign(t.meta).items() if k != "v7_instance_id"}  # (V7 says that)
-    if carried:
-        rec["meta"] = carried
-    if rec:
-        ex["track"] = rec
-    key = t.is_key[wrows]
-    partial = np.flatnonzero(np.asarray(keyf, bool) & ~key.all(axis=1))
-    sc = np.where(lab[wrows], decimal_scores(t.score[wrows]), np.nan)
-    scored = np.flatnonzero(np.isfinite(sc).any(axis=1))
-    if partial.size or scored.size:
-        ex["nodes"] = list(store.skeleton.nodes)
-    if partial.size:
-        ex["keys"] = {fkeys[i]: key[i].astype(int).tolist() for i in partial.tolist()}
-    if scored.size:
-        ex["scores"] = {
-            fkeys[i]: [x if math.isfinite(x) else None for x in sc[i].tolist()] for i in scored.tolist()
-        }
-    return ex
-
-
-def _annotation(
-    store: AnnotationStore, kind: str, t: Track, rows: np.ndarray, grp: Group, lay: Layout,
-    lab: np.ndarray, meta: dict[str, Any] | None,
-) -> dict[str, Any] | None:  # fmt: skip
-    """The Darwin annotation of track ``t`` on ``rows`` (block rows inside one slot)."""
-    glob = t.start + rows
-    local = lay.local[glob]
-    has = lab[rows].any(axis=1)
-    unlabelled_key = (t.is_key[rows] & ~lab[rows]).any(axis=1)
-    orig = np.zeros(rows.size, bool)
-    if meta and meta.get("frames_read"):
-        orig = np.isin(local, np.asarray(meta["frames_read"], np.int64))
-    write = (
-        has | (orig & t.alive[rows]) if kind == "keypoint" else has | unlabelled_key | (orig & t.alive[rows])
-    )
-    wrows, wlocal = rows[write], local[write]
-    if kind == "keypoint":
-        wrows, wlocal = wrows[has[write]], wlocal[has[write]]
-    if wrows.size == 0:  # nothing placed: Darwin has no way to say "alive but empty"
-        return None
-    lists, _ = _node_lists(store, t, wrows, lab)
-    keyf = (t.is_key[wrows] & lab[wrows]).any(axis=1) if kind == "keypoint" else t.is_key[wrows].any(axis=1)
-    keyf = keyf.tolist()
-    fkeys = [str(f) for f in wlocal.tolist()]
-    node_extra = (meta or {}).get("node_extra", {})
-    body_extra = (meta or {}).get("body_extra", {})
-    frame_extra = (meta or {}).get("frame_extra", {})
-    for fk, nodes in zip(fkeys, lists):
-        for nd in nodes if fk in node_extra else ():
-            nd.update(node_extra[fk].get(nd["name"], {}))
-    if kind == "keypoint":
-        bodies = [{"x": nodes[0]["x"], "y": nodes[0]["y"]} for nodes in lists]
-    else:
-        bodies = [{"nodes": nodes} for nodes in lists]
-    for fk, body in zip(fkeys, bodies):
-        if fk in body_extra:
-            body.update(body_extra[fk])
-
-    image = (
-        (meta.get("image") if meta else grp.slot_type == "image")
-        and wrows.size == 1
-        and t.alive[rows].sum() <= 1
-        and fkeys == ["0"]
-    )
-    ks = _extra(store, t, wrows, fkeys, [True] if image else keyf, lab, meta)
-    drop = {"bounding_box"} if kind == "skeleton" else set()
-    if not image and meta is not None and not _is_linear(store):
-        drop.add("interpolate_algorithm")  # the frames hold the non-linear positions; do not re-interpolate
-    content: dict[str, Any] = {"name": store.name}
-    extra = {k: v for k, v in (meta or {}).get("extra", {}).items() if k not in drop}
-    if image:
-        content[kind] = bodies[0]
-    else:
-        frames = {}
-        for fk, kf, body in zip(fkeys, keyf, bodies):
-            fd = {"keyframe": kf, kind: body}
-            fx = frame_extra.get(fk)
-            if fx:
-                fd.update({k: v for k, v in fx.items() if k not in drop})
-                fd = dict(sorted(fd.items()))
-            frames[fk] = fd
-        content["frames"] = frames
-        alive_local = np.unique(local[t.alive[rows]])
-        rkey = (meta or {}).get("ranges_key") or ("segments" if grp.item.version == 1 else "ranges")
-        if meta is not None and np.array_equal(
-            alive_local,
-            _spans_to_alive(
-                meta.get("ranges"),
-                (meta.get("extra") or {}).get("hidden_areas"),
-                meta.get("frames_read") or [],
-            ),
-        ):
-            if meta.get("ranges") is not None:
-                content[rkey] = meta["ranges"]
-        else:
-            content[rkey] = _runs(alive_local)
-            extra.pop("hidden_areas", None)
-    if ks:
-        content["keyskel"] = ks
-    if not image and meta is not None and not _is_linear(store) and "interpolated" in extra:
-        extra["interpolated"] = False
-    if meta is not None:
-        keys = [k for k in meta.get("keys", []) if k in content or k in extra]
-        out = {k: content[k] if k in content else extra[k] for k in keys}
-        out.update((k, v) for k, v in content.items() if k not in out)
-        out.update((k, v) for k, v in extra.items() if k not in out)
-        return out
-    out = {"frames": content["frames"]} if not image else {}
-    out["id"] = str(uuid.uuid4())
-    out["instance_id"] = {"value": _instance_value(t, None)}  # keeps the track id through V7 and back
-    if not image:
-        linear = _is_linear(store)
-        if linear:
-            out["interpolate_algorithm"] = "linear-1.1"
-        out["interpolated"] = bool(linear)
-    out["name"] = store.name
-    out["properties"] = []
-    if image:
-        out[kind] = content[kind]
-    else:
-        out[rkey] = content[rkey]
-    if grp.item.version != 1:
-        out["slot_names"] = [grp.slot]
-    if ks:
-        out["keyskel"] = ks
-    return out
-
-
-def _track_annotations(store: AnnotationStore, kind: str, t: Track, lay: Layout) -> None:
-    lab = ~np.isnan(t.coords[..., 0]) & (t.visibility > 0)  # placed (NaN = absent)
-    bad = lab & ~np.isfinite(t.coords).all(axis=-1)
-    if bad.any():
-        r, k = np.argwhere(bad)[0]
-        raise FormatError(
-            f"class {store.name!r}, track {t.track_id}, frame {t.start + int(r)}, node "
-            f"{store.skeleton.nodes[k]!r}: position is not finite ({t.coords[r, k].tolist()})"
-        )
-    used = lab.any(axis=1) | t.alive | t.is_key.any(axis=1)
-    if t.stop > lay.n:
-        cut = max(lay.n - t.start, 0)
-        bad = np.flatnonzero((lab | t.is_key)[cut:].any(axis=1))
-        if bad.size:
-            raise FormatError(
-                f"class {store.name!r}, track {t.track_id}: frame {t.start + cut + int(bad[0])} is beyond "
-                f"the dataset's {lay.n} frames (no entry in the frame table)"
-            )
-        used[cut:] = False
-    rows_all = np.flatnonzero(used)
-    if rows_all.size == 0:
-        return
-    gids = lay.gid[t.start + rows_all]
-    meta = t.meta.get("darwin") if isinstance(t.meta.get("darwin"), dict) else None
-    for g in dict.fromkeys(gids.tolist()):
-        grp = lay.groups[g]
-        home = (
-            meta is not None
-            and grp.item.meta is not None
-            and meta.get("file") == grp.item.key
-            and meta.get("slot") == grp.slot
-            and meta.get("ref") not in grp.item.home
-        )
-        ann = _annotation(store, kind, t, rows_all[gids == g], grp, lay, lab, meta if home else None)
-        if ann is None:
-            continue
-        if home:
-            grp.item.home[meta["ref"]] = ann
-        else:
-            grp.item.new.append(ann)
 
 
 # -- items -> documents -------------------------------------------------------------------------
@@ -408,6 +135,10 @@ def _doc_extra(it: Item, template: dict[str, Any], table: list[dict[str, Any]]) 
         out["frames"] = frames
     if present:
         out["present"] = present
+    if it.meta is None:  # a document made here: what a reader may forget (see ._made)
+        out["made"] = {
+            grp.slot: made_keys([table[g] for g in grp.rows.tolist()]) for grp in it.groups.values()
+        }
     return out
 
 
@@ -419,7 +150,7 @@ def _classes_extra(ds: AnnotationSet) -> list[dict[str, Any]] | None:
         sk = s.skeleton
         names = list(sk.nodes)
         plain = match_preset(names) or Skeleton(names, name=sk.name)
-        dm = s.meta.get("darwin") if isinstance(s.meta.get("darwin"), dict) else {}
+        dm = object_or_empty(s.meta.get("darwin"))
         derived = dm.get("skeleton") in (
             "names",
             "keypoint",
@@ -434,28 +165,41 @@ def _classes_extra(ds: AnnotationSet) -> list[dict[str, Any]] | None:
         ):
             e["skeleton"] = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name).to_dict()
             needed = True
-        if _foreign(s.meta):
-            e["meta"] = _foreign(s.meta)
+        if foreign(s.meta):
+            e["meta"] = foreign(s.meta)
+            needed = True
+        if str(s.method) != Method.LINEAR.value:  # reopens with the method it was saved with
+            e["method"] = str(s.method)
+            needed = True
+        if s.bridge_unlabelled:
+            e["bridge_unlabelled"] = True
             needed = True
         entries.append(e)
     return entries if needed else None
 
 
-def build_documents(ds: AnnotationSet, default_name: str = "item") -> list[tuple[Item, dict[str, Any]]]:
-    """Every output item with its Darwin document, in order (kept items first)."""
+def build_documents(
+    ds: AnnotationSet, default_name: str = "item", fast: bool = False
+) -> list[tuple[Item, dict[str, Any]]]:
+    """Every output item with its Darwin document, in order (kept items first).
+
+    ``fast``: the frames of plain skeleton annotations as JSON text (:func:`._frames.frames_text`,
+    the same bytes once serialised), as the writer writes them; else plain dicts throughout.
+    """
     lay = Layout(ds, default_name)
+    lay.fast = fast
     for store in ds.stores:
-        sk_meta = store.meta.get("darwin") if isinstance(store.meta.get("darwin"), dict) else {}
+        sk_meta = object_or_empty(store.meta.get("darwin"))
         kind = sk_meta.get("kind", "skeleton")
         kind = "keypoint" if kind == "keypoint" and store.n_nodes == 1 else "skeleton"
         if store.coord_ndim != 2:
             raise FormatError(
                 f"class {store.name!r} has {store.coord_ndim}-D nodes; Darwin holds 2-D (x, y) only"
             )
-        for t in store:
-            _track_annotations(store, kind, t, lay)
-    classes, dmeta = _classes_extra(ds), _foreign(ds.meta)
-    out = []
+        for t in sorted(store, key=lambda t: t.track_id):  # (as readers order them: stable files)
+            track_annotations(store, kind, t, lay)
+    classes, dmeta = _classes_extra(ds), foreign(ds.meta)
+    out: list[tuple[Item, dict[str, Any]]] = []
     for it in lay.items.values():
         if not it.groups and it.meta is None:
             continue
@@ -479,7 +223,7 @@ def build_documents(ds: AnnotationSet, default_name: str = "item") -> list[tuple
             if classes:
                 ks["classes"] = classes
         ks.update(_doc_extra(it, template, lay.table))
-        doc = {}
+        doc: dict[str, Any] = {}
         for k, v in template.items():
             if k == "annotations":
                 doc[k] = anns
@@ -495,7 +239,7 @@ def build_documents(ds: AnnotationSet, default_name: str = "item") -> list[tuple
     return out
 
 
-def _file_names(items: list[Item]) -> list[str]:
+def _file_names(items: list[Item | VolumeItem]) -> list[str]:
     names, seen = [], set()
     for it in items:
         if it.meta is not None and not Path(it.key).is_absolute() and ".." not in Path(it.key).parts:
@@ -555,11 +299,12 @@ def write_darwin(
     """
     path = Path(path)
     single = path.suffix.lower() == ".json"
+    docs: list[tuple[Item, dict[str, Any]]] | list[tuple[VolumeItem, dict[str, Any]]]
     with gc_paused(), kept_data_guard("V7", path):
         if is_volume_dataset(dataset):  # (z, y, x) nodes: one keypoint per node on its slice
             docs = volume_documents(dataset, safe_name(path.stem) if single else "volume", path)
         else:
-            docs = build_documents(dataset, safe_name(path.stem) if single else "item")
+            docs = build_documents(dataset, safe_name(path.stem) if single else "item", fast=True)
     if single and len(docs) != 1 and export_folder:
         single, path = False, export_folder_for(path)
     if single:
@@ -577,7 +322,9 @@ def write_darwin(
             for i, (_, doc) in enumerate(docs):
                 doc.setdefault("keyskel", {})["order"] = i
     with gc_paused():
-        payloads = [(p, dumps_json(doc)) for p, (_, doc) in zip(targets, docs)]
+        payloads: list[tuple[str | PathLike[str], bytes]] = [
+            (p, dumps_json(doc)) for p, (_, doc) in zip(targets, docs)
+        ]
     del docs
     if skeleton_file:
         names = side_file_names([s.name for s in dataset.stores])

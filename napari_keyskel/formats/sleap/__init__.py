@@ -17,12 +17,17 @@ Formats (the names ``keyskel convert --to`` takes):
 - ``yolo``: an Ultralytics YOLO-pose dataset folder (``data.yaml``, ``<split>/images``,
   ``<split>/labels``); every split it names is read (train, val, test), ours writes ``train``;
   coordinates are normalised to the image, so writing needs the frames' images (``video=`` or
-  the dataset's own readable video); sleap-io numbers tracks by their order on each image;
+  the dataset's own readable video); tracks are numbered by their order on each image, as
+  sleap-io does; every label row is checked (:mod:`._yolo`: a row cut short or with a value
+  that is not a number is a ``FormatError`` naming the file and line);
 - ``nwb``: NWB with ndx-pose (``PoseTraining`` for user labels, ``PoseEstimation`` for
-  predictions); track names and left/right pairs are not kept by sleap-io's NWB writer;
-- ``labelstudio``: Label Studio JSON tasks (a list of tasks with ``annotations``); no edges and no
-  node order in the file: give ``skeleton=`` to read them in your order, else a preset matching
-  the node names is used.
+  predictions); track names and left/right pairs are not kept by sleap-io's NWB writer. Files
+  sleap-io did not write (DLC2NWB, ndx-pose 0.1 and 0.2+) are read by
+  :mod:`napari_keyskel.formats.nwb` through pynwb and ndx-pose;
+- ``labelstudio``: Label Studio JSON tasks (a list of tasks with ``annotations``), read and
+  written by :mod:`napari_keyskel.formats.labelstudio` as Label Studio writes them (sleap-io is
+  not needed); no edges in the file: give ``skeleton=``, else a preset matching the node names
+  is used.
 
 Rules of the conversion (see :mod:`._labels`):
 
@@ -58,9 +63,11 @@ from ...core.annotation_set import AnnotationSet
 from ...core.skeleton import Skeleton
 from ...errors import FormatError
 from .._checks import warn
-from ._dlc import H5_SUFFIXES, load_dlc, looks_like_dlc_h5, save_dlc
+from ._dlc import H5_SUFFIXES, load_dlc, looks_like_dlc_h5
+from ._dlc_write import save_dlc
 from ._labels import SLEAP_OFFSET, dataset_to_labels, labels_to_dataset
 from ._losses import losses
+from ._yolo import load_yolo
 
 __all__ = [
     "INSTALL_HINT",
@@ -163,10 +170,19 @@ def read_sleap(
     if not p.exists():
         raise FormatError("no such file or folder", p)
     fmt = _check(format or detect_sleap_format(p), p)
-    sio = import_sleap_io(p)
     given = Skeleton.load(skeleton) if isinstance(skeleton, (str, PathLike)) else skeleton
     if given is not None and not isinstance(given, Skeleton):
         raise FormatError("a sleap-io file takes one Skeleton (or a skeleton file), not a mapping", p)
+    if fmt == "labelstudio":  # read as Label Studio writes it (sleap-io needs its own meta.video)
+        from ..labelstudio import read_labelstudio
+
+        return read_labelstudio(p, given)
+    if fmt == "nwb":
+        from ..nwb import is_sleap_io_layout, read_nwb_pose
+
+        if not is_sleap_io_layout(p):  # DLC2NWB, ndx-pose 0.1 and 0.2+: through pynwb and ndx-pose
+            return read_nwb_pose(p, given)
+    sio = import_sleap_io(p)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -175,27 +191,21 @@ def read_sleap(
         raise
     except Exception as exc:  # sleap-io and h5py raise many kinds; all mean "cannot read this file"
         raise FormatError(
-            f"sleap-io cannot read it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {exc})", p
+            f"sleap-io cannot read it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {_one_line(exc)})", p
         ) from None
     if not labels.skeletons and not labels.labeled_frames:
         raise FormatError(f"no skeleton and no labelled frame in this {SLEAP_FORMATS[fmt]} file", p)
-    return labels_to_dataset(sio, labels, p, given, fmt, order if given is None else None)
+    ds = labels_to_dataset(sio, labels, p, given, fmt, order if given is None else None)
+    dlc = labels.provenance.get("keyskel_dlc") if isinstance(labels.provenance, dict) else None
+    if isinstance(dlc, dict):  # a multi-animal file and the project's individuals, for the write
+        ds.meta["sleap"]["dlc"] = dlc
+    return ds
 
 
-def _node_order(p: Path, fmt: str) -> list[str] | None:
-    """Node names in the order a Label Studio file lists them (sleap-io sorts them)."""
-    names: dict[str, None] = {}
-    if fmt == "labelstudio":
-        from .._jsonio import load_json
-
-        tasks = load_json(p)
-        for task in tasks if isinstance(tasks, list) else []:
-            for ann in (task.get("annotations") or []) if isinstance(task, dict) else []:
-                for res in (ann.get("result") or []) if isinstance(ann, dict) else []:
-                    value = res.get("value") if isinstance(res, dict) else None
-                    for n in (value or {}).get("keypointlabels") or []:
-                        names[str(n)] = None
-    return list(names) or None
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception's message on one short line (sleap-io's may hold a whole task, or a traceback)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _load(sio: Any, p: Path, fmt: str, skeleton: Skeleton | None) -> tuple[Any, list[str] | None]:
@@ -206,31 +216,7 @@ def _load(sio: Any, p: Path, fmt: str, skeleton: Skeleton | None) -> tuple[Any, 
         return sio.load_nwb(str(p)), None
     if fmt == "dlc":
         return load_dlc(sio, p, INSTALL_HINT)
-    if fmt == "yolo":
-        return _load_yolo(sio, p), None
-    order = _node_order(p, fmt)
-    sk = list(skeleton.nodes) if skeleton is not None else order
-    return sio.load_labelstudio(str(p), skeleton=list(sk) if sk else None), order  # a copy: sleap-io edits it
-
-
-def _load_yolo(sio: Any, p: Path) -> Any:
-    """Every split of a YOLO dataset (train, val, test: those its ``data.yaml`` names and has)."""
-    import yaml
-
-    root = p.parent if p.name == "data.yaml" else p
-    config = yaml.safe_load((root / "data.yaml").read_text()) or {}
-    splits = [s for s in ("train", "val", "test") if s in config and (root / str(config[s])).is_dir()]
-    if not splits:
-        raise FormatError("data.yaml names no train/val/test image folder that exists", root / "data.yaml")
-    first = sio.load_ultralytics(str(root), split=splits[0])
-    sk = first.skeletons[0] if first.skeletons else None
-    frames, videos, tracks = list(first.labeled_frames), list(first.videos), list(first.tracks)
-    for split in splits[1:]:  # one skeleton object for all, so they are one annotation set
-        more = sio.load_ultralytics(str(root), split=split, skeleton=sk)
-        frames += more.labeled_frames
-        videos += more.videos
-        tracks += more.tracks
-    return sio.Labels(labeled_frames=frames, videos=videos, skeletons=first.skeletons, tracks=tracks)
+    return load_yolo(sio, p), None
 
 
 def write_sleap(
@@ -265,9 +251,15 @@ def write_sleap(
     fmt = _check(format, p)
     if fmt == "yolo" and p.name == "data.yaml":
         p = p.parent  # the dataset is data.yaml's folder
-    sio = import_sleap_io(p)
     if not dataset.stores:
         raise FormatError("nothing to write: the dataset has no annotation set", p)
+    if fmt == "labelstudio":  # written as Label Studio exports it (and sleap-io reads it)
+        from ..labelstudio import write_labelstudio
+
+        written = write_labelstudio(dataset, p)
+        _warn_losses(dataset, fmt, p)
+        return written
+    sio = import_sleap_io(p)
     if fmt in ("dlc", "yolo") and len(dataset.stores) > 1:
         raise FormatError(
             f"{SLEAP_FORMATS[fmt]} holds one skeleton; the dataset has {len(dataset.stores)}", p
@@ -289,8 +281,13 @@ def write_sleap(
         raise
     except Exception as exc:
         raise FormatError(
-            f"sleap-io cannot write it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {exc})", p
+            f"sleap-io cannot write it as {SLEAP_FORMATS[fmt]} ({type(exc).__name__}: {_one_line(exc)})", p
         ) from None
+    _warn_losses(dataset, fmt, p)
+    return written
+
+
+def _warn_losses(dataset: AnnotationSet, fmt: str, p: Path) -> None:
     lost = losses(dataset, fmt)
     if lost:
         warn(
@@ -298,7 +295,6 @@ def write_sleap(
             "(V7 Darwin JSON or COCO keypoints keep everything)",
             p,
         )
-    return written
 
 
 def _nwb_references(sio: Any, labels: Any) -> None:
@@ -343,10 +339,8 @@ def _save(sio: Any, labels: Any, p: Path, fmt: str) -> list[Path]:
         return save_dlc(sio, labels, p, INSTALL_HINT)
     if fmt == "sleap":
         sio.save_slp(labels, str(tmp), verbose=False)
-    elif fmt == "nwb":
+    else:
         _nwb_references(sio, labels)
         sio.save_nwb(labels, str(tmp))
-    else:
-        sio.save_labelstudio(labels, str(tmp))
     tmp.replace(p)  # sleap-io writes in place: write beside, then rename (nothing half-written)
     return [p]

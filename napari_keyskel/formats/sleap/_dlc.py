@@ -17,16 +17,14 @@ Writing ``.h5`` writes what DeepLabCut keeps: the ``.h5`` and the CSV of the sam
 from __future__ import annotations
 
 import csv
-import re
 import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
-from ...core._atomic import atomic_write_bytes, atomic_write_text
 from ...errors import FormatError
 
-__all__ = ["H5_SUFFIXES", "load_dlc", "looks_like_dlc_h5", "save_dlc"]
+__all__ = ["H5_SUFFIXES", "config_above", "load_dlc", "looks_like_dlc_h5", "need_tables"]
 
 H5_SUFFIXES = (".h5", ".hdf5")
 _KEYS = ("df_with_missing", "keypoints")  # DeepLabCut's key, napari-deeplabcut's
@@ -39,7 +37,7 @@ def looks_like_dlc_h5(head: bytes) -> bool:
     return head.startswith(_HDF5_SIGNATURE) and b"pandas_type" in head
 
 
-def _need_tables(path: Path, hint: str) -> None:
+def need_tables(path: Path, hint: str) -> None:
     try:
         import tables  # noqa: F401  (pandas.read_hdf / to_hdf use PyTables)
     except ImportError:
@@ -50,7 +48,7 @@ def _h5_table(path: Path, hint: str) -> Any:
     """The DataFrame of a DeepLabCut ``.h5``, checked to have DeepLabCut's columns."""
     import pandas as pd
 
-    _need_tables(path, hint)
+    need_tables(path, hint)
     try:
         with pd.HDFStore(path, mode="r") as store:
             keys = [k.lstrip("/") for k in store]
@@ -81,7 +79,8 @@ def _h5_table(path: Path, hint: str) -> Any:
 def _csv_layout(path: Path) -> tuple[list[str], list[str], list[int], list[int] | int, bool]:
     """Body parts in the CSV's order, its rows' image names (``/``), header rows, index columns.
 
-    The last item says whether a name was written with Windows separators (backslashes).
+    The last item says whether a name was written with Windows separators (backslashes). A
+    multi-animal file has four header rows (``individuals`` among them), a single-animal three.
     """
     parts: dict[str, None] = {}
     header: list[int] = []
@@ -114,7 +113,7 @@ def _image_path(root: Path, name: str) -> str | None:
     return None
 
 
-def _config_above(path: Path) -> Path | None:
+def config_above(path: Path) -> Path | None:
     """A DeepLabCut ``config.yaml`` up to three folders above ``path`` (the rule sleap-io applies)."""
     import yaml
 
@@ -130,6 +129,19 @@ def _config_above(path: Path) -> Path | None:
             if isinstance(obj, dict) and sum(k in obj for k in keys) >= 2:
                 return cfg
     return None
+
+
+def _remember(labels: Any, path: Path, multi: bool) -> None:
+    """Keep in ``provenance`` what sleap-io drops: a multi-animal file, the project's individuals."""
+    import yaml
+
+    config = config_above(path)
+    cfg = yaml.safe_load(config.read_text(encoding="utf-8")) if config is not None else None
+    individuals = cfg.get("individuals") if isinstance(cfg, dict) else None
+    labels.provenance["keyskel_dlc"] = {
+        "multianimal": bool(multi),
+        "individuals": [str(x) for x in individuals] if isinstance(individuals, list) else None,
+    }
 
 
 def load_dlc(sio: Any, path: Path, hint: str) -> tuple[Any, list[str]]:
@@ -161,19 +173,23 @@ def load_dlc(sio: Any, path: Path, hint: str) -> tuple[Any, list[str]]:
             "(labeled-data/<video>/<image>)",
             path,
         )
+    multi = table.columns.nlevels == 4 if h5 else len(header) == 4
     if not h5 and not windows and len(found) == len(names):
-        return sio.load_dlc(str(path)), order  # every image there: sleap-io reads the CSV itself
+        labels = sio.load_dlc(str(path))  # every image there: sleap-io reads the CSV itself
+        _remember(labels, path, multi)
+        return labels, order
     if not h5:
         import pandas as pd
 
         table = pd.read_csv(path, header=header, index_col=index_col)
     flat = table.iloc[found].copy()
     flat.index = [images[i] for i in found]  # absolute: found from the temporary CSV as from here
-    config = _config_above(path)
+    config = config_above(path)
     with tempfile.TemporaryDirectory(prefix="keyskel-dlc-") as tmp:
         csv_path = Path(tmp) / f"{path.stem}.csv"
         flat.to_csv(csv_path)
         labels = sio.load_dlc(str(csv_path), config=str(config) if config else False)
+    _remember(labels, path, multi)
     if len(found) < len(names):
         missing = next(n for n, img in zip(names, images) if img is None)
         warnings.warn(
@@ -183,164 +199,3 @@ def load_dlc(sio: Any, path: Path, hint: str) -> tuple[Any, list[str]]:
             stacklevel=4,
         )
     return labels, order
-
-
-def _scorer(path: Path) -> str:
-    m = re.fullmatch(r"CollectedData_(.+)", path.stem)
-    return m.group(1) if m else "sleap-io"
-
-
-def _reader(v: Any) -> Any:
-    """The backend reading a sleap-io video's frames, or ``None`` when they cannot be read."""
-    try:
-        if not v.exists():
-            return None
-        if v.backend is None:
-            v.open()
-        return v.backend
-    except Exception:  # an unreadable file: no images, warned by the caller
-        return None
-
-
-def _tmp_files(p: Path) -> tuple[Path, Path]:
-    csv_path = p.with_suffix(".csv") if p.suffix.lower() in H5_SUFFIXES else p
-    return p.with_name(f".{csv_path.name}.keyskel-tmp.csv"), p.with_name(f".{p.name}.keyskel-tmp")
-
-
-def _one_video_per_folder(sio: Any, labels: Any) -> None:
-    """Merge the image-list videos of one folder into one (YOLO and Label Studio make one per image).
-
-    sleap-io's DeepLabCut writer names a row ``labeled-data/<video>/img<frame>.png``: one-image
-    videos of one folder would all be ``img0000.png`` of the same video.
-    """
-    groups: dict[Path, list[Any]] = {}
-    for v in labels.videos:
-        if isinstance(v.filename, list) and v.filename:
-            groups.setdefault(Path(str(v.filename[0])).parent, []).append(v)
-    for vs in groups.values():
-        if len(vs) < 2:
-            continue
-        files: list[str] = []
-        where: dict[tuple[int, int], int] = {}
-        for v in vs:
-            for i, f in enumerate(v.filename):
-                where[(id(v), i)] = len(files)
-                files.append(str(f))
-        ok = all(Path(f).is_file() for f in files)
-        merged = sio.Video.from_filename(files) if ok else sio.Video(filename=files, open_backend=False)
-        ids = {id(v) for v in vs}
-        for lf in labels.labeled_frames:
-            if id(lf.video) in ids:
-                lf.frame_idx = where[(id(lf.video), int(lf.frame_idx))]
-                lf.video = merged
-        labels.videos = [v for v in labels.videos if id(v) not in ids] + [merged]
-
-
-def save_dlc(sio: Any, labels: Any, p: Path, hint: str) -> list[Path]:
-    """The CSV (and for ``.h5`` the HDF5 table) through sleap-io, images where readable, a config.
-
-    The scorer is ``<scorer>`` of a ``CollectedData_<scorer>`` file name, else ``sleap-io``. A
-    file written in a DeepLabCut project's ``<project>/labeled-data/<video>/`` (where DeepLabCut
-    keeps it) holds that one video: its images go beside it, its rows are
-    ``labeled-data/<video>/img*.png`` and ``config.yaml`` goes to ``<project>``; elsewhere the
-    images go to ``labeled-data/<video stem>/`` and ``config.yaml`` beside the file.
-    """
-    if p.suffix.lower() in H5_SUFFIXES:
-        _need_tables(p, hint)
-    _one_video_per_folder(sio, labels)
-    in_project = p.parent.parent.name == "labeled-data"
-    root = p.parent.parent.parent if in_project else p.parent
-    used = [v for v in labels.videos if any(lf.video is v for lf in labels)]
-    if in_project and len(used) > 1:
-        raise FormatError(
-            f"a DeepLabCut file in labeled-data/{p.parent.name}/ holds that one video's frames; "
-            f"the data has {len(used)} videos (write it outside labeled-data/, or one file per video)",
-            p,
-        )
-    pixels = {}
-    for v in labels.videos:
-        pixels[id(v)] = _reader(v)
-        if in_project and v is used[0]:
-            folder = p.parent.name
-        elif isinstance(v.filename, list):  # sleap-io's DLC writer names rows after one video file
-            folder = Path(v.filename[0]).parent.name or "images"
-        else:
-            continue
-        shape = v.shape  # kept: sleap-io's writer names a video without a length "video"
-        if shape is not None:
-            v.backend_metadata["shape"] = tuple(int(n) for n in shape)
-        v.filename, v.backend = f"{folder}.png", None  # rows: labeled-data/<folder>/img*.png
-    stems = [Path(str(v.filename)).stem for v in used]
-    twice = sorted({n for n in stems if stems.count(n) > 1})
-    if twice:
-        raise FormatError(
-            f"DeepLabCut names rows after their video: several videos are named {twice[0]!r}", p
-        )
-    blind = [v for v in used if pixels[id(v)] is None]
-    if blind:
-        warnings.warn(
-            f"{p}: no images written for {len(blind)} video(s) (cannot read {blind[0].filename!s}); "
-            "sleap-io and DeepLabCut read a row only with its image: pass video= (--video)",
-            stacklevel=4,
-        )
-    try:
-        return _write_dlc_files(sio, labels, p, root, pixels, _scorer(p))
-    finally:  # nothing half-written left behind
-        for tmp in _tmp_files(p):
-            tmp.unlink(missing_ok=True)
-
-
-def _write_dlc_files(
-    sio: Any, labels: Any, p: Path, root: Path, pixels: dict[int, Any], scorer: str
-) -> list[Path]:
-    import numpy as np
-    import yaml
-
-    h5 = p.suffix.lower() in H5_SUFFIXES
-    csv_path = p.with_suffix(".csv") if h5 else p
-    tmp, tmp_h5 = _tmp_files(p)
-    scores = any(type(i).__name__ == "PredictedInstance" for lf in labels for i in lf.instances)
-    sio.save_csv(labels, str(tmp), format="dlc", include_score=scores, scorer=scorer)
-    written = [p, csv_path] if h5 else [p]
-    if h5:
-        import pandas as pd
-
-        multi = len(labels.tracks) > 1  # sleap-io's rule for the individuals row
-        table = pd.read_csv(tmp, header=[0, 1, 2, 3] if multi else [0, 1, 2], index_col=0)
-        # DeepLabCut >= 2.2 rows: ("labeled-data", <video>, <image>); the CSV beside is the same table
-        table.index = pd.MultiIndex.from_tuples([tuple(str(i).split("/")) for i in table.index])
-        table.to_hdf(tmp_h5, key=_KEYS[0], mode="w")
-        table.to_csv(tmp)
-    for lf in labels:
-        v, reader = lf.video, pixels.get(id(lf.video))
-        if reader is None:
-            continue
-        img = root / "labeled-data" / Path(str(v.filename)).stem / f"img{lf.frame_idx:04d}.png"
-        img.parent.mkdir(parents=True, exist_ok=True)
-        frame = np.asarray(reader[lf.frame_idx])
-        if frame.ndim == 3 and frame.shape[-1] == 1:
-            frame = frame[..., 0]
-        import imageio.v3 as iio
-
-        atomic_write_bytes(img, iio.imwrite("<bytes>", frame, extension=".png"))
-        written.append(img)
-    sk = labels.skeletons[0]
-    cfg = {
-        "Task": sk.name or "keyskel",
-        "scorer": scorer,
-        "bodyparts": list(sk.node_names),
-        "skeleton": [list(e) for e in sk.edge_names],
-        "multianimalproject": len(labels.tracks) > 1,
-        "individuals": [t.name for t in labels.tracks] if len(labels.tracks) > 1 else None,
-    }
-    root.mkdir(parents=True, exist_ok=True)
-    config = root / "config.yaml"
-    if config.exists():
-        warnings.warn(f"{config} exists and was left as it is (its skeleton edges apply)", stacklevel=5)
-    else:
-        atomic_write_text(config, yaml.safe_dump(cfg, sort_keys=False))
-        written.append(config)
-    tmp.replace(csv_path)
-    if h5:
-        tmp_h5.replace(p)
-    return written

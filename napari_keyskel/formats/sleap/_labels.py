@@ -244,6 +244,8 @@ def _fill_store(
         fs = np.asarray([r[2] for r in recs])
         name = str(labels.tracks[int(g[1:])].name) if g.startswith("t") else None
         track = store.add_track(ids[g], name=name or None, start=int(fs[0]), stop=int(fs[-1]) + 1)
+        if name is None:  # written back without a track, as it came
+            track.meta[_META] = {"untracked": True}
         pts = np.stack([np.asarray(r[0].points["xy"], float) for r in recs])  # (L', K', 2) x, y
         vis = np.stack([np.asarray(r[0].points["visible"], bool) for r in recs])
         score = np.full((len(recs), len(node_map)), np.nan, np.float32)
@@ -268,7 +270,7 @@ def _fill_store(
         # keyed by frame as a string: track meta is written to JSON (Darwin, COCO), whose keys are strings
         inst_scores = {str(int(f)): float(r[0].score) for f, r in zip(fs, recs) if r[1]}
         if inst_scores:
-            track.meta[_META] = {"instance_score": inst_scores}
+            track.meta.setdefault(_META, {})["instance_score"] = inst_scores
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -330,8 +332,11 @@ def dataset_to_labels(sio: Any, ds: AnnotationSet, video: Any = None) -> Any:
     with ``visible=False``, unlabelled ones as NaN.
     """
     videos, where = _videos_for(sio, ds, video)
-    skeletons, tracks, frames_out = [], [], {}
-    track_ids, interpolated = [], []
+    skeletons: list[Any] = []
+    tracks: list[Any] = []
+    frames_out: dict[tuple[int, int], list[Any]] = {}
+    track_ids: list[list[Any]] = []
+    interpolated: list[dict[str, Any]] = []
     for store in ds.stores:
         if store.coord_ndim != 2:
             raise FormatError(
@@ -340,9 +345,12 @@ def dataset_to_labels(sio: Any, ds: AnnotationSet, video: Any = None) -> Any:
         sk = _sio_skeleton(sio, store.skeleton)
         skeletons.append(sk)
         for t in store:
-            st = sio.Track(name=t.name)
-            tracks.append(st)
-            track_ids.append([store.name, t.name, t.track_id])
+            own = t.meta.get(_META)
+            ours: dict[str, Any] = own if isinstance(own, dict) else {}
+            st = None if ours.get("untracked") else sio.Track(name=t.name)
+            if st is not None:
+                tracks.append(st)
+                track_ids.append([store.name, t.name, t.track_id])
             rows, nodes = np.nonzero(np.isfinite(t.coords[..., 0]) & ~t.is_key)
             if rows.size:  # sleap-io has no interpolated flag: our .slp keeps it in provenance
                 interpolated.append(
@@ -353,9 +361,7 @@ def dataset_to_labels(sio: Any, ds: AnnotationSet, video: Any = None) -> Any:
                         "node": nodes.tolist(),
                     }
                 )
-            inst_scores = (
-                t.meta.get(_META, {}).get("instance_score", {}) if isinstance(t.meta.get(_META), dict) else {}
-            )
+            inst_scores = ours.get("instance_score", {})
             placed = np.isfinite(t.coords[..., 0])
             for r in np.flatnonzero(placed.any(axis=1)):
                 f = t.start + int(r)
@@ -378,10 +384,10 @@ def dataset_to_labels(sio: Any, ds: AnnotationSet, video: Any = None) -> Any:
         sio.LabeledFrame(video=videos[vi], frame_idx=fi, instances=insts)
         for (vi, fi), insts in sorted(frames_out.items())
     ]
+    provenance: dict[str, Any] = {"keyskel": {"track_ids": track_ids, "interpolated": interpolated}}
+    own = ds.meta.get(_META)
+    if isinstance(own, dict) and isinstance(own.get("dlc"), dict):
+        provenance["keyskel_dlc"] = own["dlc"]  # a DeepLabCut file read: multi-animal or not
     return sio.Labels(
-        labeled_frames=lfs,
-        videos=videos,
-        skeletons=skeletons,
-        tracks=tracks,
-        provenance={"keyskel": {"track_ids": track_ids, "interpolated": interpolated}},
+        labeled_frames=lfs, videos=videos, skeletons=skeletons, tracks=tracks, provenance=provenance
     )

@@ -53,7 +53,11 @@ def open_video(sio: Any, filename: str) -> Any:
 
 
 def make_video(sio: Any, filename: Any, metadata: dict[str, Any]) -> Any:
-    """A video of a file (or image files) when they can be read, else a reference with ``metadata``."""
+    """A video of a file (or image files) when they can be read, else a reference with ``metadata``.
+
+    A reference to image files not on disk is written as sleap-io writes an ``ImageVideo``, so
+    that sleap-io's ``load_slp`` opens the file.
+    """
     fn = [str(f) for f in filename] if isinstance(filename, (list, tuple)) else str(filename)
     exists = all(Path(f).exists() for f in fn) if isinstance(fn, list) else Path(fn).exists()
     if exists:
@@ -61,4 +65,9 @@ def make_video(sio: Any, filename: Any, metadata: dict[str, Any]) -> Any:
             return sio.Video.from_filename(fn) if isinstance(fn, list) else open_video(sio, fn)
         except Exception:  # an unreadable file is written as a reference, like a missing one
             pass
-    return sio.Video(filename=fn, backend_metadata=dict(metadata), open_backend=False)
+    md = dict(metadata)
+    if isinstance(fn, list) and fn:
+        # sleap-io's .slp reader takes an image list from the backend's "filenames" (with
+        # "filename" its first image): without them it fails on the list (TypeError)
+        md.update({"type": "ImageVideo", "filename": fn[0], "filenames": list(fn)})
+    return sio.Video(filename=fn, backend_metadata=md, open_backend=False)
