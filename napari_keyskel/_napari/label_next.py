@@ -8,6 +8,7 @@ layer's review session when one runs, else detected on the key press. Installed 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -68,8 +69,12 @@ def install(bindings: Bindings, layer_key: Callable[[str], int]) -> None:
 
 
 def _handler(bindings: Bindings, direction: int, doc: str) -> Callable[[Any], None]:
+    ref = weakref.ref(bindings)  # the layer's keymap must not keep its owner (and store) alive
+
     def handler(layer: Any) -> None:
-        to_label(bindings, direction)
+        live = ref()
+        if live is not None:
+            to_label(live, direction)
 
     handler.__name__ = f"keyskel_to_label_{'next' if direction > 0 else 'previous'}"
     handler.__doc__ = doc
