@@ -100,11 +100,11 @@ def add_skeleton_layer(
         The Points layer; ``get_store(layer)`` gives its store.
 
     """
-    from ._napari.adding import add_store_layer, empty_store
+    from ._napari.adding import empty_store
 
     obj = _resolve_source(source)
     store = obj if isinstance(obj, AnnotationStore) else empty_store(obj, viewer, image_layer)
-    return add_store_layer(viewer, store, name, image_layer)
+    return _add_store(viewer, store, name, image_layer)
 
 
 def _add_store(
@@ -116,7 +116,25 @@ def _add_store(
 ) -> Points:
     from ._napari.adding import add_store_layer
 
-    return add_store_layer(viewer, store, name, image_layer, dataset)
+    points = add_store_layer(viewer, store, name, image_layer, dataset)
+    _window_hooks(viewer)
+    return points
+
+
+def _window_hooks(viewer: napari.Viewer) -> None:
+    """Give the viewer's window what napari's readers give it; nothing without a window.
+
+    Ctrl-S ahead of napari's shortcut, the unsaved-work prompt on close, autosave and recovery,
+    napari's menu shortcuts when no window is active: a script's layers are saved and guarded like
+    opened ones. It needs Qt, so it comes from the widgets (:mod:`napari_keyskel._qt.save_hooks`).
+    """
+    from ._napari.napari_private import main_window
+
+    if main_window(viewer) is None:
+        return
+    from ._qt.save_hooks import install
+
+    install(viewer)
 
 
 def get_owner(layer: Layer) -> LayerOwner | None:
@@ -297,7 +315,9 @@ def open_video(
     """
     from ._napari.media_link import open_media_layer
 
-    return open_media_layer(viewer, path, stride=stride, fps=fps, name=name)
+    image = open_media_layer(viewer, path, stride=stride, fps=fps, name=name)
+    _window_hooks(viewer)
+    return image
 
 
 def _media_layer(viewer: napari.Viewer, dataset: AnnotationSet, path: Any, media: Any) -> Layer | None:
