@@ -117,24 +117,24 @@ def _add_store(
     from ._napari.adding import add_store_layer
 
     points = add_store_layer(viewer, store, name, image_layer, dataset)
-    _window_hooks(viewer)
+    _window_keys(viewer)
     return points
 
 
-def _window_hooks(viewer: napari.Viewer) -> None:
-    """Give the viewer's window what napari's readers give it; nothing without a window.
+def _window_keys(viewer: napari.Viewer) -> None:
+    """Keep napari's menu shortcuts working with a keyskel layer when no window is active.
 
-    Ctrl-S ahead of napari's shortcut, the unsaved-work prompt on close, autosave and recovery,
-    napari's menu shortcuts when no window is active: a script's layers are saved and guarded like
-    opened ones. It needs Qt, so it comes from the widgets (:mod:`napari_keyskel._qt.save_hooks`).
+    (:mod:`napari_keyskel._qt.window_keys`; it needs Qt, so it comes from the widgets.) The save
+    hooks (Ctrl-S ahead of napari's, the close prompt, autosave) come with the dock and the readers.
     """
     from ._napari.napari_private import main_window
 
-    if main_window(viewer) is None:
+    main = main_window(viewer)
+    if main is None:
         return
-    from ._qt.save_hooks import install
+    from ._qt.window_keys import install
 
-    install(viewer)
+    install(main)
 
 
 def get_owner(layer: Layer) -> LayerOwner | None:
@@ -316,7 +316,7 @@ def open_video(
     from ._napari.media_link import open_media_layer
 
     image = open_media_layer(viewer, path, stride=stride, fps=fps, name=name)
-    _window_hooks(viewer)
+    _window_keys(viewer)
     return image
 
 
