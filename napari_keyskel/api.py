@@ -100,11 +100,11 @@ def add_skeleton_layer(
         The Points layer; ``get_store(layer)`` gives its store.
 
     """
-    from ._napari.adding import add_store_layer, empty_store
+    from ._napari.adding import empty_store
 
     obj = _resolve_source(source)
     store = obj if isinstance(obj, AnnotationStore) else empty_store(obj, viewer, image_layer)
-    return add_store_layer(viewer, store, name, image_layer)
+    return _add_store(viewer, store, name, image_layer)
 
 
 def _add_store(
@@ -116,7 +116,25 @@ def _add_store(
 ) -> Points:
     from ._napari.adding import add_store_layer
 
-    return add_store_layer(viewer, store, name, image_layer, dataset)
+    points = add_store_layer(viewer, store, name, image_layer, dataset)
+    _window_keys(viewer)
+    return points
+
+
+def _window_keys(viewer: napari.Viewer) -> None:
+    """Keep napari's menu shortcuts working with a keyskel layer when no window is active.
+
+    (:mod:`napari_keyskel._qt.window_keys`; it needs Qt, so it comes from the widgets.) The save
+    hooks (Ctrl-S ahead of napari's, the close prompt, autosave) come with the dock and the readers.
+    """
+    from ._napari.napari_private import main_window
+
+    main = main_window(viewer)
+    if main is None:
+        return
+    from ._qt.window_keys import install
+
+    install(main)
 
 
 def get_owner(layer: Layer) -> LayerOwner | None:
@@ -297,7 +315,9 @@ def open_video(
     """
     from ._napari.media_link import open_media_layer
 
-    return open_media_layer(viewer, path, stride=stride, fps=fps, name=name)
+    image = open_media_layer(viewer, path, stride=stride, fps=fps, name=name)
+    _window_keys(viewer)
+    return image
 
 
 def _media_layer(viewer: napari.Viewer, dataset: AnnotationSet, path: Any, media: Any) -> Layer | None:

@@ -110,14 +110,16 @@ def test_timeline_grows_to_show_17_node_rows(make_napari_viewer, qtbot):
     tl = dock.timeline
     dock_widget, _ = tl._docked()
     main.resizeDocks([dock_widget], [160], Qt.Orientation.Vertical)  # a short timeline: a few rows
-    qtbot.waitUntil(lambda: 0 < tl.scroll.viewport().height() < ROW_H + 17 * NODE_H)
+    qtbot.waitUntil(lambda: 0 < tl.scroll_area.viewport().height() < ROW_H + 17 * NODE_H)
     QTest.mouseDClick(tl.canvas, LEFT, pos=QPoint(HEADER // 2, ROW_H // 2))  # open the instance's rows
     assert len(tl.canvas.rows()) == 18
     need = ROW_H + 17 * NODE_H
-    qtbot.waitUntil(lambda: tl.scroll.viewport().height() >= min(need, 0.3 * main.height()), timeout=3000)
+    qtbot.waitUntil(
+        lambda: tl.scroll_area.viewport().height() >= min(need, 0.3 * main.height()), timeout=3000
+    )
     QApplication.processEvents()
-    bar = tl.scroll.verticalScrollBar()
-    assert bar.maximum() + tl.scroll.viewport().height() >= tl.canvas.height()  # the rest scrolls
+    bar = tl.scroll_area.verticalScrollBar()
+    assert bar.maximum() + tl.scroll_area.viewport().height() >= tl.canvas.height()  # the rest scrolls
     assert tl.canvas.height() >= need  # rows keep their height (never squeezed)
     assert "1 instance" in tl.status.text() and "1 instances" not in tl.status.text()
 

@@ -27,7 +27,7 @@ from ..core.skeleton import Skeleton
 from ..core.store import VISIBLE, AnnotationStore
 from ..core.wording import at_path, plural
 from ..errors import FormatWarning, KeyskelError
-from .layerdata import dataset_from_plain, points_layer_tuple
+from .layerdata import dataset_from_plain, dataset_layer_tuples
 
 if TYPE_CHECKING:
     from ..formats import Format
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMAT_NAMES",
     "dataset_from_layer_data",
-    "dataset_layer_tuples",
     "get_reader",
     "store_from_points_data",
     "write_coco_layers",
@@ -124,15 +123,6 @@ def get_reader(path: str | Sequence[str]) -> Callable[..., list[Any]] | None:
 def _failed_read(path: Any, stack: bool = False, *, message: str) -> list[Any]:
     _notify(at_path(path, message, "keyskel: cannot open"))
     return [(None,)]  # napari's "opened, nothing to add" sentinel: no second error, no layer
-
-
-def dataset_layer_tuples(dataset: AnnotationSet) -> list[LayerTuple]:
-    """One Points ``LayerDataTuple`` per store of a dataset (frame 0 shown until an owner attaches)."""
-    out = []
-    for store in dataset.stores:
-        first = store.frame_range()[0] if store.frame_axis is not None else 0
-        out.append(points_layer_tuple(store, first, name=store.name, dataset=dataset))
-    return out
 
 
 def read_annotation_layers(path: Any, stack: bool = False, *, fmt: str | None = None) -> list[Any]:

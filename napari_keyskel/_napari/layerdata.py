@@ -44,6 +44,7 @@ __all__ = [
     "LINK_KEY",
     "MetadataSync",
     "dataset_from_plain",
+    "dataset_layer_tuples",
     "edge_rows",
     "edge_vectors",
     "edges_layer_tuple",
@@ -352,3 +353,12 @@ def edges_layer_tuple(
         "metadata": {"keyskel_edges_of": name or store.name, LINK_KEY: link},
     }
     return np.concatenate([anchors, vec]), attrs, "vectors"
+
+
+def dataset_layer_tuples(dataset: AnnotationSet) -> list[tuple[Any, dict[str, Any], str]]:
+    """One Points ``LayerDataTuple`` per store of a dataset (frame 0 shown until an owner attaches)."""
+    out = []
+    for store in dataset.stores:
+        first = store.frame_range()[0] if store.frame_axis is not None else 0
+        out.append(points_layer_tuple(store, first, name=store.name, dataset=dataset))
+    return out

@@ -304,7 +304,7 @@ def _shown_already(viewer: Any, plan: MediaPlan) -> Image | None:
 
 def _onto_layer(dataset: AnnotationSet, image: Image) -> list[LayerTuple]:
     """Point layer tuples of ``dataset`` fitted to the frames ``image`` shows, linked to it."""
-    from .io import dataset_layer_tuples
+    from .layerdata import dataset_layer_tuples
 
     fitted = fit_to_media(dataset, image)
     tuples = dataset_layer_tuples(fitted)

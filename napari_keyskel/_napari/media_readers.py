@@ -72,7 +72,7 @@ def read_media(path: Any, stack: bool = False) -> list[Any]:
         if issubclass(w.category, FormatWarning):
             show_warning(f"keyskel: {w.message}")
     if source is None:
-        from .session import notify_error
+        from .owner import notify_error
 
         notify_error(f"keyskel: cannot open {p}: {failure}")
         return [(None,)]

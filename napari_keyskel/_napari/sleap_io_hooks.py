@@ -49,7 +49,7 @@ def get_sleap_reader(path: str | Sequence[str]) -> Callable[..., list[Any]] | No
 def read_sleap_layers(path: Any, stack: bool = False, *, fmt: str | None = None) -> list[Any]:
     """Points layers of a sleap-io file; on failure (or without sleap-io) notify and add nothing."""
     from ..formats.sleap import read_sleap
-    from .io import dataset_layer_tuples
+    from .layerdata import dataset_layer_tuples
 
     if isinstance(path, (list, tuple)):
         path = path[0]

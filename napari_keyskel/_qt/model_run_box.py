@@ -128,18 +128,18 @@ class ModelRunBox(QGroupBox):
             text += (
                 f"\nboxes: the layer's instances, else the previous frame's poses, else {det}the whole frame"
             )
-        ctrl = self.panel.controller()
-        n = None if ctrl is None else ctrl.store.n_frames
+        owner = self.panel.owner()
+        n = None if owner is None else owner.store.n_frames
         if n:
             for sb in (self.range_from, self.range_to):
                 sb.setMaximum(n - 1)
             if self.range_to.value() == 0:
                 self.range_to.setValue(n - 1)
-        if ctrl is not None:
+        if owner is not None:
             from .._napari.model_run import mapping_for
 
             try:
-                text += f"\nmapping: {mapping_for(ctrl, self.model).describe()}"
+                text += f"\nmapping: {mapping_for(owner, self.model).describe()}"
             except KeyskelError as exc:
                 text += f"\nmapping: {exc}"
         self.card_label.setText(text)
@@ -194,16 +194,16 @@ class ModelRunBox(QGroupBox):
         from ..assist.models import map_keypoints, save_mapping
         from .mapping_dialog import MappingDialog
 
-        ctrl = self.panel.controller()
-        if ctrl is None or self.model is None:
+        owner = self.panel.owner()
+        if owner is None or self.model is None:
             self.panel.say("choose an annotation layer and a model first")
             return None
-        store = ctrl.store
+        store = owner.store
         if not mapping:
             from .._napari.model_run import mapping_for
 
             try:
-                current = mapping_for(ctrl, self.model).as_dict()
+                current = mapping_for(owner, self.model).as_dict()
             except KeyskelError:
                 current = {}
             dialog = MappingDialog(store.skeleton.nodes, self.model.card.names, current, self)
@@ -229,13 +229,13 @@ class ModelRunBox(QGroupBox):
         """The frames the *Run on* choice gives."""
         from ..assist.models.where import frames_for
 
-        ctrl = self.panel.controller()
+        owner = self.panel.owner()
         where = self.where_combo.currentData()
         return frames_for(
             where,
             n_frames,
-            store=None if ctrl is None else ctrl.store,
-            frame=None if ctrl is None else ctrl.frame_in_view(),
+            store=None if owner is None else owner.store,
+            frame=None if owner is None else owner.frame_in_view(),
             start=self.range_from.value(),
             stop=self.range_to.value(),
             suggested=self.suggestions_hook() if where == "suggested" else None,
@@ -248,18 +248,18 @@ class ModelRunBox(QGroupBox):
         from .._napari import model_run
         from ..assist.models.predict import n_frames
 
-        ctrl = self.panel.controller()
-        if ctrl is None or self.model is None:
+        owner = self.panel.owner()
+        if owner is None or self.model is None:
             self.panel.say("choose an annotation layer and a model first")
             return None
         if self.model_worker is not None:
             self.panel.say("a model is already running (cancel it first)")
             return None
         try:
-            data = model_run.media_data(ctrl)
+            data = model_run.media_data(owner)
             frames = self.frames_to_run(n_frames(data))
-            mapping = model_run.mapping_for(ctrl, self.model)
-            gen = model_run.run(ctrl, self.model, frames, data, self.detector)
+            mapping = model_run.mapping_for(owner, self.model)
+            gen = model_run.run(owner, self.model, frames, data, self.detector)
         except KeyskelError as exc:
             self.panel.say(str(exc))
             return None
@@ -278,7 +278,7 @@ class ModelRunBox(QGroupBox):
         def returned(poses: Any) -> None:
             if self._model_cancelled:
                 return
-            pl = model_run.proposals_layer(ctrl, self.panel.min_score)
+            pl = model_run.proposals_layer(owner, self.panel.min_score)
             label = f"model {model.card.family} on {total} frames"
             n_inst, n_nodes = model_run.add_poses(pl, poses, frames, mapping, label)
             self.panel.say(f"{n_nodes} proposed nodes in {n_inst} instances on {total} frames")

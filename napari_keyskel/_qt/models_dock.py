@@ -158,12 +158,12 @@ class ModelsPanel(QWidget):
         """The proposals layer of the current annotation layer (made empty if ``create``)."""
         from .._napari.proposals_layer import ProposalsLayer
 
-        ctrl = self.owner()
-        if ctrl is None:
+        owner = self.owner()
+        if owner is None:
             return None
-        pl = ctrl.proposals
+        pl = owner.proposals
         if pl is None and create:
-            pl = ProposalsLayer(ctrl, min_score=self.min_score)
+            pl = ProposalsLayer(owner, min_score=self.min_score)
         return pl
 
     @property
@@ -184,11 +184,11 @@ class ModelsPanel(QWidget):
         from ..assist.proposals import proposals_from_dataset, with_image_ids
         from ..formats import read
 
-        ctrl = self.owner()
-        if ctrl is None:
+        owner = self.owner()
+        if owner is None:
             self.say("no annotation layer")
             return None
-        info = ((getattr(ctrl.points, "metadata", None) or {}).get("keyskel") or {}).get("dataset") or {}
+        info = ((getattr(owner.points, "metadata", None) or {}).get("keyskel") or {}).get("dataset") or {}
         frames = list(info.get("frames") or [])
         if info.get("source") and frames:
             frames = with_image_ids(frames, info["source"])
@@ -196,9 +196,9 @@ class ModelsPanel(QWidget):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 store = proposals_from_dataset(
-                    ctrl.store, read(path, **read_kwargs), frames, source=str(path)
+                    owner.store, read(path, **read_kwargs), frames, source=str(path)
                 )
-            pl = ProposalsLayer(ctrl, store, self.min_score)  # replaces any
+            pl = ProposalsLayer(owner, store, self.min_score)  # replaces any
         except KeyskelError as exc:
             self.say(f"cannot open proposals: {exc}")
             return None
@@ -257,8 +257,8 @@ class ModelsPanel(QWidget):
 
     def interpolate_with_image(self) -> Any:
         """Image-guided in-betweens of the current instance (every instance if none), in a worker."""
-        ctrl = self.owner()
-        tid = None if ctrl is None else ctrl.current_instance
+        owner = self.owner()
+        tid = None if owner is None else owner.current_instance
         return self._run(lambda p: p.interpolate_with_image(track_id=tid, run=_thread_worker))
 
     def cancel(self) -> None:

@@ -262,9 +262,12 @@ def _parser() -> argparse.ArgumentParser:
     from .review import add_commands  # review, compare (napari_keyskel/cli/review.py)
 
     add_commands(sub, common)
-    from .models import register  # keyskel propagate / accept / predict (models in the loop)
+    from .models import register  # keyskel propagate / accept (models in the loop)
 
     register(sub)
+    from .predict import register as add_predict  # keyskel predict MODEL MEDIA --out RESULTS
+
+    add_predict(sub)
     from .triangulate import add_triangulate_parser  # keyskel triangulate (3D, multi-view)
 
     add_triangulate_parser(sub)

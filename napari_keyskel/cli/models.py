@@ -20,8 +20,7 @@ only one), its keypoints through the keypoint mapping
 (:func:`~napari_keyskel.assist.proposals.proposals_from_dataset`: the mapping saved in the
 annotations, else by names, else by order), its ``image_id`` s to the annotations' images with
 those ids (a COCO file), else to the frames with those numbers. ``--images GT`` reads it
-against another ground-truth file as before. ``keyskel predict`` (:mod:`.predict`) is registered
-here too.
+against another ground-truth file as before.
 """
 
 from __future__ import annotations
@@ -259,6 +258,3 @@ def register(sub: Any) -> None:
     )
     a.add_argument("--require", action="store_true", help="exit 1 when nothing was accepted")
     a.set_defaults(func=_cmd_accept)
-    from .predict import register as add_predict  # keyskel predict MODEL MEDIA --out RESULTS
-
-    add_predict(sub)

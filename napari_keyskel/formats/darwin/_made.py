@@ -23,17 +23,12 @@ from ...errors import FormatError
 from .._checks import DAMAGE
 from ._parse import ItemRecord
 
-__all__ = ["forget_made", "made_keys"]
+__all__ = ["forget_made"]
 
 #: What writing a damaged dataset may raise (then the dataset is returned as read).
 _FAILS: tuple[type[Exception], ...] = (FormatError, *DAMAGE)
 #: Frame-table keys the V7 reader adds that a made document says nothing new about.
 _BOOKKEEPING = ("darwin_file",)
-
-
-def made_keys(frames: list[dict[str, Any]]) -> list[str]:
-    """The frame-table keys the writer makes up for one slot's frames (none of them has it)."""
-    return [k for k in ("slot", "slot_type") if all(fr.get(k) is None for fr in frames)]
 
 
 def _stripped(ds: AnnotationSet, items: list[ItemRecord]) -> AnnotationSet:

@@ -29,7 +29,6 @@ from .._sidefiles import safe_name, side_file_names
 from .._volume import is_volume_dataset
 from ._annotations import foreign, object_or_empty, track_annotations
 from ._layout import Group, Item, Layout
-from ._made import made_keys
 from ._parse import SlotInfo, _Ctx, _item_v1, _item_v2
 from ._volume3d import VolumeItem, volume_documents
 
@@ -43,6 +42,11 @@ _FRAME_OWN = frozenset(
 
 
 # -- items -> documents -------------------------------------------------------------------------
+def made_keys(frames: list[dict[str, Any]]) -> list[str]:
+    """The frame-table keys the writer makes up for one slot's frames (none of them has it)."""
+    return [k for k in ("slot", "slot_type") if all(fr.get(k) is None for fr in frames)]
+
+
 def _slot_size(grp: Group) -> int:
     n = int(grp.local.max()) + 1
     if n > max(MAX_FRAMES, grp.local.size):
