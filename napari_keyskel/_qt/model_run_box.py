@@ -30,6 +30,7 @@ from qtpy.QtWidgets import (
     QSpinBox,
 )
 
+from ..core.wording import plural
 from ..errors import KeyskelError
 
 __all__ = ["ModelRunBox"]
@@ -279,9 +280,12 @@ class ModelRunBox(QGroupBox):
             if self._model_cancelled:
                 return
             pl = model_run.proposals_layer(owner, self.panel.min_score)
-            label = f"model {model.card.family} on {total} frames"
+            label = f"model {model.card.family} on {plural(total, 'frame')}"
             n_inst, n_nodes = model_run.add_poses(pl, poses, frames, mapping, label)
-            self.panel.say(f"{n_nodes} proposed nodes in {n_inst} instances on {total} frames")
+            self.panel.say(
+                f"{plural(n_nodes, 'proposed node')} in {plural(n_inst, 'instance')} "
+                f"on {plural(total, 'frame')}"
+            )
 
         def finished() -> None:
             self.model_worker = None
