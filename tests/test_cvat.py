@@ -131,13 +131,16 @@ def test_video_through_coco_and_v7_comes_back_as_it_was(tmp_path: Path, via: str
     assert _body(out) == _body(VIDEO)  # positions, keyframes, outside, attributes, the box track
 
 
-def test_images_through_v7_come_back_as_they_were(tmp_path: Path) -> None:
-    """(Through COCO too once COCO keeps an instance's identity across images: issue 24, item 2.)"""
+@pytest.mark.parametrize(("fmt", "name"), [("darwin", "d"), ("coco", "c.json")])
+def test_images_through_v7_and_coco_come_back_as_they_were(tmp_path: Path, fmt: str, name: str) -> None:
     ds = read(IMAGES)
-    write(ds, tmp_path / "d", "darwin")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # what V7 / COCO cannot hold is said, not tested here
+        write(ds, tmp_path / name, fmt)
+        again = read(tmp_path / name, format=fmt)
     out = tmp_path / "back.xml"
-    write(read(tmp_path / "d", format="darwin"), out, "cvat")
-    assert _body(out) == _body(IMAGES)
+    write(again, out, "cvat")
+    assert _body(out) == _body(IMAGES)  # one instance across the images, its attributes kept
 
 
 def test_written_to_sleap_names_what_slp_cannot_hold(tmp_path: Path) -> None:

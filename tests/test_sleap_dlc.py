@@ -341,13 +341,13 @@ def test_one_individual_stays_multi_animal_with_its_images(tmp_path: Path, suffi
     assert out in files and (folder / JPEGS[0]) in files
 
 
-def test_one_individual_through_v7(tmp_path: Path) -> None:
-    """Through V7 and back it stays multi-animal (through COCO once COCO keeps identity across images)."""
+def test_one_individual_through_v7_and_coco(tmp_path: Path) -> None:
+    """Through V7 or COCO and back it stays multi-animal, under its name."""
     src = _one_individual_project(tmp_path / "proj")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = read(src)
-        for via, name in (("darwin", "d"),):
+        for via, name in (("darwin", "d"), ("coco", "c.json")):
             write(ds, tmp_path / name, via)
             again = read(tmp_path / name, format=via)
             out = tmp_path / via / "CollectedData_Bob.csv"

@@ -89,9 +89,8 @@ def test_slp_written_back_as_it_came(tmp_path: Path, images_on_disk: bool) -> No
     assert back.videos[0].filename == files
     assert [t.name for t in back.tracks] == ["queen"]  # no track made up for the untracked ones
     _same_poses(theirs, back)
-    # through V7 and back: still untracked (COCO keeps an instance's meta across images once
-    # identity across images is kept: issue 24 item 2)
-    for fmt, name in (("darwin", "d"),):
+    # through V7 and COCO and back: still untracked (COCO keeps an instance across images)
+    for fmt, name in (("darwin", "d"), ("coco", "c.json")):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             write(ds, tmp_path / name, fmt)
