@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.annotation_set import AnnotationSet
-from ..core.plain import store_from_plain, store_to_plain
+from ..core.plain import store_from_plain, store_to_plain, track_to_plain
 from ..core.store import OCCLUDED, AnnotationStore, Change, FramePoints
 
 if TYPE_CHECKING:
@@ -169,20 +169,6 @@ def sync_plain(metadata: dict[str, Any], store: AnnotationStore, **state: Any) -
     metadata["keyskel"] = plain
 
 
-def _plain_track(t: Any) -> dict[str, Any]:
-    return {
-        "track_id": t.track_id,
-        "name": t.name,
-        "start": t.start,
-        "coords": t.coords,
-        "visibility": t.visibility,
-        "is_key": t.is_key,
-        "alive": t.alive,
-        "score": t.score,
-        "meta": t.meta,
-    }
-
-
 class MetadataSync:
     """Keeps a managed layer's ``metadata["keyskel"]`` pointing at its store, per touched track.
 
@@ -238,16 +224,16 @@ class MetadataSync:
             if t is None:
                 structural |= self._entries.pop(tid, None) is not None
             elif entry is None:
-                self._entries[tid] = _plain_track(t)
+                self._entries[tid] = track_to_plain(t)
                 structural = True
             else:
-                entry.update(_plain_track(t))
+                entry.update(track_to_plain(t))
         if structural or len(self._entries) != len(tracks):
             gone = self._entries.keys() - tracks.keys()
             for tid in gone:
                 del self._entries[tid]
             for tid in tracks.keys() - self._entries.keys():
-                self._entries[tid] = _plain_track(tracks[tid])
+                self._entries[tid] = track_to_plain(tracks[tid])
             plain["tracks"] = [self._entries[tid] for tid in tracks]
 
 

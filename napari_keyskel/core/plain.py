@@ -31,7 +31,7 @@ from ..errors import StoreError
 from .skeleton import Skeleton
 from .store import AnnotationStore, Track
 
-__all__ = ["PLAIN_VERSION", "store_from_plain", "store_to_plain"]
+__all__ = ["PLAIN_VERSION", "store_from_plain", "store_to_plain", "track_to_plain"]
 
 PLAIN_VERSION = 1
 
@@ -48,20 +48,22 @@ def store_to_plain(store: AnnotationStore) -> dict[str, Any]:
         "method": store.method,
         "bridge_unlabelled": store.bridge_unlabelled,
         "meta": store.meta,
-        "tracks": [
-            {
-                "track_id": t.track_id,
-                "name": t.name,
-                "start": t.start,
-                "coords": t.coords,
-                "visibility": t.visibility,
-                "is_key": t.is_key,
-                "alive": t.alive,
-                "score": t.score,
-                "meta": t.meta,
-            }
-            for t in store
-        ],
+        "tracks": [track_to_plain(t) for t in store],
+    }
+
+
+def track_to_plain(t: Track) -> dict[str, Any]:
+    """One track as plain data (its arrays shared, not copied)."""
+    return {
+        "track_id": t.track_id,
+        "name": t.name,
+        "start": t.start,
+        "coords": t.coords,
+        "visibility": t.visibility,
+        "is_key": t.is_key,
+        "alive": t.alive,
+        "score": t.score,
+        "meta": t.meta,
     }
 
 
