@@ -155,6 +155,8 @@ def test_filter_sort_suggest_and_label_next_keys(env, tmp_path, qtbot):
     assert dock.suggestions.count() == 20
     marks = env.timeline.canvas.marks["suggested"][0]
     assert len(marks) == 20 and len(set(marks.tolist())) == 20
+    for layer in dock.session.points_layers:  # the Models tab runs on the same frames
+        assert layer.metadata["keyskel_suggestions"] == marks.tolist()
     dock.suggestions.itemClicked.emit(dock.suggestions.item(4))
     assert viewer.dims.current_step[0] == int(marks[4])
 

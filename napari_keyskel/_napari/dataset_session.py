@@ -370,4 +370,7 @@ class DatasetSession:
         if self.source is None:
             raise KeyskelError("the item open has no media to look at")
         keyed = np.flatnonzero(keyed_frames(self.stores(), len(self.source)))
-        return suggest_frames(self.source, n, motion=motion, exclude=keyed)
+        frames = suggest_frames(self.source, n, motion=motion, exclude=keyed)
+        for layer in self.points_layers:  # the Models tab's "suggested frames" run on these
+            layer.metadata["keyskel_suggestions"] = [int(f) for f in frames]
+        return frames
