@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..core.annotation_set import AnnotationSet
-from ..core.skeleton import SKELETON_FILE_SUFFIX, Skeleton
+from ..core.skeleton import Skeleton
 from ..errors import FormatError, KeyskelError
 from ._media import find_media
+from ._skeletons import write_missing_skeletons
 from .model import Item
 from .status import Status, default_status
 
@@ -170,17 +171,8 @@ class CocoBackend:
             data = dumps_json(self.doc)
         written = [atomic_write_bytes(self.root, data)]
         if annotations is not None:
-            written += self._missing_skeletons(annotations)
+            written += write_missing_skeletons(annotations, self.skeleton_folder)
         return written
-
-    def _missing_skeletons(self, annotations: AnnotationSet) -> list[Path]:
-        out = []
-        for s in annotations.stores:
-            path = self.skeleton_folder / f"{s.name}{SKELETON_FILE_SUFFIX}"
-            sk = s.skeleton
-            if not path.exists() and (sk.edges or sk.flip_pairs):  # names alone come back from the file
-                out.append(Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name).save(path))
-        return out
 
     def _splice(self, item: Item, annotations: AnnotationSet) -> None:
         """Put the COCO writer's document of the item in place of its part of the file."""

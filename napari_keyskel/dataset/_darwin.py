@@ -23,6 +23,7 @@ from ..core.annotation_set import AnnotationSet
 from ..core.skeleton import SKELETON_FILE_SUFFIX, Skeleton
 from ..errors import FormatError, KeyskelError
 from ._media import find_media, media_frames, media_in
+from ._skeletons import write_missing_skeletons
 from .model import Item
 from .status import Status, default_status
 
@@ -154,21 +155,11 @@ class DarwinBackend:
             kept[0]["keyskel_rest"] = {**(kept[0].get("keyskel_rest") or {}), "status": status.to_dict()}
         if not put and not any(len(st) for st in annotations.stores):  # nothing to write but the item
             doc = empty_document(item, status, annotations.frames)
-            return [_write_doc(item.source, doc), *self._missing_skeletons(annotations)]
+            return [_write_doc(item.source, doc), *write_missing_skeletons(annotations, self.skeleton_folder)]
         written = write_darwin(annotations, item.source, skeleton_file=False)
         if not put:  # a new file: its status goes in now (the only time a save writes twice)
             write_status(item.source, status)
-        return written + self._missing_skeletons(annotations)
-
-    def _missing_skeletons(self, annotations: AnnotationSet) -> list[Path]:
-        """Write ``<class>.skeleton.json`` for classes with edges that have none, so a reopen keeps them."""
-        out = []
-        for s in annotations.stores:
-            path = self.skeleton_folder / f"{s.name}{SKELETON_FILE_SUFFIX}"
-            sk = s.skeleton
-            if not path.exists() and (sk.edges or sk.flip_pairs):  # names alone come back from the file
-                out.append(Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name).save(path))
-        return out
+        return written + write_missing_skeletons(annotations, self.skeleton_folder)
 
 
 SCHEMA_REF = "https://darwin-public.s3.eu-west-1.amazonaws.com/darwin_json/2.0/schema.json"
