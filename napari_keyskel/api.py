@@ -50,6 +50,7 @@ __all__ = [
     "open_annotations",
     "open_video",
     "predict",
+    "predict_dataset",
     "save_layer",
     "set_node",
     "to_dataset",
@@ -493,3 +494,69 @@ def predict(
     pl = model_run.proposals_layer(ctrl)
     model_run.add_poses(pl, poses, todo, maps, label=f"model {Path(pm.path).name}")
     return pl.store
+
+
+def predict_dataset(
+    dataset: Any,
+    model: Any,
+    where: str = "all",
+    *,
+    every: int = 1,
+    status: str | Sequence[str] | None = None,
+    items: Sequence[Any] | None = None,
+    names: Sequence[str] | str | PathLike[str] | None = None,
+    mapping: dict[str, Any] | None = None,
+    detector: Any = None,
+    skeleton: str | None = None,
+    conf: float = 0.25,
+    device: str = "auto",
+) -> Any:
+    """Run a pose model over the items of a dataset; each item's poses become its pending proposals.
+
+    They are kept beside the dataset (:mod:`napari_keyskel.dataset.pending`) and appear as
+    proposals when the item is opened in the viewer (the Dataset dock), to accept or reject.
+
+    Parameters
+    ----------
+    dataset
+        A :class:`~napari_keyskel.dataset.Dataset`, or a path to open as one.
+    model, names, mapping, detector, conf, device
+        As for :func:`predict`.
+    where, every
+        ``"all"`` (every frame), ``"between_keys"`` or ``"suggested"``; keep every ``every``-th.
+    status, items
+        Only the items with this status (e.g. ``"new"``); only these items (positions, keys, names).
+    skeleton
+        The annotation set to map onto (default each item's first, else the dataset's skeleton).
+
+    Returns
+    -------
+    RunSummary
+        Items run, proposals made, items skipped and those that failed (by name, with the reason):
+        :class:`~napari_keyskel.assist.models.over_items.RunSummary`.
+
+    """
+    from .assist.models import PoseModel
+    from .assist.models.over_items import predict_items
+    from .dataset import Dataset, open_dataset
+
+    def load(m: Any, **kw: Any) -> Any:
+        return m if isinstance(m, PoseModel) or m is None else PoseModel(m, conf=conf, device=device, **kw)
+
+    kw: dict[str, Any] = {}
+    if isinstance(names, (str, PathLike)):
+        kw["names_file"] = names
+    elif names is not None:
+        kw["names"] = list(names)
+    ds = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
+    return predict_items(
+        ds,
+        load(model, **kw),
+        where=where,
+        every=every,
+        status=status,
+        items=items,
+        detector=load(detector),
+        mapping=mapping,
+        skeleton=skeleton,
+    )

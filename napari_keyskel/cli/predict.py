@@ -20,6 +20,12 @@ The output is a standard COCO keypoint results list (``image_id``, ``category_id
 Without it, keypoints are in the model's order (names from the model, ``--names`` or ``kp0..``),
 ``image_id`` is the frame's index in MEDIA as read (0, 1, ...) and ``category_id`` 1; opened as
 proposals over a layer of that media, image id ``f`` is layer frame ``f``.
+
+``keyskel predict MODEL DATASET --every-item [--status new] [--every K] [--where between_keys]``
+runs the model over every item of a dataset (a folder of media, a V7 export, a COCO file, a
+``.slp``, a DeepLabCut project) and keeps each item's poses as its pending proposals beside the
+dataset (:mod:`napari_keyskel.dataset.pending`; shown as proposals when the item is opened in the
+Dataset dock); it prints a summary, naming the items that failed (exit code 1 if any did).
 """
 
 from __future__ import annotations
@@ -87,7 +93,63 @@ def _category_id(store: Any) -> Any:
     return cat.get("id", 1) if isinstance(cat, dict) else 1
 
 
+def _cmd_predict_items(args: argparse.Namespace) -> int:
+    """``--every-item``: the model over a dataset's items, pending proposals written."""
+    from ..assist.models import PoseModel
+    from ..assist.models.over_items import iter_predict_items
+    from ..dataset import open_dataset
+    from ..dataset.pending import pending_folder
+
+    if args.out or args.annotations or args.frames:
+        raise KeyskelError(
+            "--every-item writes each item's pending proposals: no --out, --annotations or --frames"
+        )
+    model = PoseModel(
+        args.model,
+        names_file=args.names,
+        device=args.device,
+        conf=args.conf,
+        iou=args.iou,
+        batch_size=args.batch,
+    )
+    print(model.card.describe())
+    detector = PoseModel(args.detector, device=args.device, conf=args.conf) if args.detector else None
+    ds = open_dataset(args.media)
+    skeleton = args.skeleton
+    if skeleton and Path(skeleton).is_file():  # a skeleton file: its name
+        from ..core.skeleton import Skeleton
+
+        skeleton = Skeleton.load(skeleton).name
+    t0 = time.perf_counter()
+    gen = iter_predict_items(
+        ds,
+        model,
+        where=args.where,
+        every=args.every,
+        status=args.status,
+        detector=detector,
+        skeleton=skeleton,
+    )
+    last = None
+    try:
+        while True:
+            p = next(gen)
+            if p.name != last:
+                print(f"[{p.index + 1}/{p.n_items}] {p.name}", flush=True)
+                last = p.name
+    except StopIteration as stop:
+        summary = stop.value
+    dt = time.perf_counter() - t0
+    print(summary.describe())
+    print(f"in {dt:.1f} s; pending proposals in {pending_folder(ds)}")
+    return 1 if summary.failures else 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
+    if args.every_item:
+        return _cmd_predict_items(args)
+    if not args.out:
+        raise KeyskelError("give --out RESULTS (or --every-item to run over a dataset's items)")
     from ..assist.models import BoxSource, PoseModel, iter_predict, map_keypoints, saved_mapping
     from ..assist.models.poses import coco_results
     from ..assist.models.predict import n_frames
@@ -140,12 +202,37 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``predict`` to the ``keyskel`` sub-command parser."""
+    from ..dataset.status import STATUSES
+
     p = sub.add_parser("predict", help="run an ONNX pose model over media, write COCO keypoint results")
     p.add_argument("model", metavar="MODEL", help="an ONNX file: YOLO-pose, RTMPose/SimCC or heatmaps")
-    p.add_argument("media", metavar="MEDIA", help="a video, a TIFF stack, a folder of frames or an image")
-    p.add_argument("--out", required=True, metavar="RESULTS", help="the COCO results .json to write")
+    p.add_argument(
+        "media",
+        metavar="MEDIA",
+        help="a video, a TIFF stack, a folder of frames or an image; a dataset with --every-item",
+    )
+    p.add_argument("--out", metavar="RESULTS", help="the COCO results .json to write")
+    p.add_argument(
+        "--every-item",
+        action="store_true",
+        help="run over every item of the dataset MEDIA: pending proposals",
+    )
+    p.add_argument("--status", choices=STATUSES, help="--every-item: only the items with this status")
+    p.add_argument(
+        "--every", type=int, default=1, metavar="K", help="--every-item: every K-th frame (default 1)"
+    )
+    p.add_argument(
+        "--where",
+        choices=("all", "between_keys", "suggested"),
+        default="all",
+        help="--every-item: every frame (default), the frames between keys, or suggested frames",
+    )
     p.add_argument("--annotations", metavar="FILE", help="annotations: skeleton, image ids and boxes")
-    p.add_argument("--skeleton", metavar="FILE", help="skeleton file (.skeleton.json) for --annotations")
+    p.add_argument(
+        "--skeleton",
+        metavar="FILE",
+        help="skeleton file for --annotations; --every-item: the skeleton (file or name) to map onto",
+    )
     p.add_argument("--names", metavar="FILE", help="keypoint names: one per line, or a skeleton file")
     p.add_argument("--frames", metavar="A:B", help="frames to run on: A:B, A:B:STEP or 1,5,9 (default all)")
     p.add_argument("--detector", metavar="YOLO", help="a YOLO-pose model giving boxes to a top-down MODEL")
