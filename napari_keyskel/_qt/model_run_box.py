@@ -9,6 +9,14 @@ one; *Run on* chooses the frames (the frame in view, a range, every frame betwee
 no key, the frames suggested for labelling, every frame); *Run model* reads them one at a time in
 a napari ``thread_worker`` with a progress bar and *Cancel*, and the poses replace the proposals
 on those frames, with their scores (:mod:`napari_keyskel._napari.model_run`).
+
+When a dataset is open in the Dataset dock (:func:`find_dataset_session`), *Run on* also offers
+*every item of the dataset*: the model runs over the items (those with the status chosen under
+*Items*; each item's frames as chosen there, every k-th), item after item in the worker, with the
+progress over items and frames, and each item's poses are kept as its pending proposals
+(:mod:`napari_keyskel.assist.models.over_items`): they appear as proposals when the item is
+opened (those of the item open at once). At the end a summary: items run, proposals made,
+failures by name.
 """
 
 from __future__ import annotations
@@ -33,7 +41,35 @@ from qtpy.QtWidgets import (
 from ..core.wording import plural
 from ..errors import KeyskelError
 
-__all__ = ["ModelRunBox"]
+__all__ = ["ModelRunBox", "find_dataset_session"]
+
+#: The *Run on* choice that runs over the items of the open dataset.
+ITEMS = "items"
+
+
+def find_dataset_session(viewer: Any) -> Any:
+    """The ``DatasetSession`` of the viewer's Dataset dock, if a dataset is open there."""
+    from .._napari.dataset_session import DatasetSession
+
+    window = getattr(viewer, "window", None)
+    docked = getattr(window, "dock_widgets", None) or {}
+    for widget in list(docked.values()):
+        session = getattr(widget, "session", None)
+        if isinstance(session, DatasetSession):
+            return session
+    return None
+
+
+class _WhereCombo(QComboBox):
+    """A combo box that refreshes its choices just before it opens."""
+
+    def __init__(self, before_popup: Callable[[], None]) -> None:
+        super().__init__()
+        self.before_popup = before_popup
+
+    def showPopup(self) -> None:
+        self.before_popup()
+        super().showPopup()
 
 
 class ModelRunBox(QGroupBox):
@@ -49,6 +85,9 @@ class ModelRunBox(QGroupBox):
         self.model_worker: Any = None
         self._model_cancelled = False
         self.suggestions_hook: Callable[[], Any] = self._suggested_frames
+        #: The open dataset's ``DatasetSession`` (or None): the Dataset dock's, found in the window.
+        self.dataset_hook: Callable[[], Any] = lambda: find_dataset_session(self.panel.viewer)
+        self.last_summary: Any = None
         form = QFormLayout(self)
         row = QHBoxLayout()
         self.model_button = QPushButton("Model…")
@@ -69,10 +108,29 @@ class ModelRunBox(QGroupBox):
         self.card_label = QLabel("no model")
         self.card_label.setWordWrap(True)
         form.addRow(self.card_label)
-        self.where_combo = QComboBox()
+        self.where_combo = _WhereCombo(self.refresh_where)
         for key, text in WHERE.items():
             self.where_combo.addItem(text, key)
         form.addRow("Run on", self.where_combo)
+        from ..assist.models.over_items import ITEM_WHERE
+        from ..dataset import STATUSES
+
+        items_row = QHBoxLayout()
+        self.items_status = QComboBox()
+        self.items_status.addItem("any status", None)
+        for st in STATUSES:
+            self.items_status.addItem(f"{st} items", st)
+        self.items_status.setToolTip("Every item of the dataset: only the items with this status")
+        self.items_frames = QComboBox()
+        for key, text in ITEM_WHERE.items():
+            self.items_frames.addItem(text.split(" (")[0], key)
+        self.items_every = QSpinBox()
+        self.items_every.setRange(1, 100_000)
+        self.items_every.setPrefix("every ")
+        self.items_every.setToolTip("Every item of the dataset: keep every k-th of the item's frames")
+        for w in (self.items_status, self.items_frames, self.items_every):
+            items_row.addWidget(w)
+        form.addRow("Items", items_row)
         rng = QHBoxLayout()
         self.range_from, self.range_to = QSpinBox(), QSpinBox()
         for sb in (self.range_from, self.range_to):
@@ -120,6 +178,7 @@ class ModelRunBox(QGroupBox):
 
     def show_card(self) -> None:
         """The model card, and how its keypoints map onto the current layer's skeleton."""
+        self.refresh_where()
         if self.model is None:
             self.card_label.setText("no model")
             return
@@ -242,6 +301,15 @@ class ModelRunBox(QGroupBox):
             suggested=self.suggestions_hook() if where == "suggested" else None,
         )
 
+    def refresh_where(self) -> None:
+        """Offer *every item of the dataset* while a dataset is open (and only then)."""
+        at = self.where_combo.findData(ITEMS)
+        open_ = self.dataset_hook() is not None
+        if open_ and at < 0:
+            self.where_combo.addItem("every item of the dataset", ITEMS)
+        elif not open_ and at >= 0:
+            self.where_combo.removeItem(at)
+
     def run_model(self) -> Any:
         """Run the model in a worker over the chosen frames; returns the (started) worker, or None."""
         from napari.qt.threading import create_worker
@@ -249,6 +317,8 @@ class ModelRunBox(QGroupBox):
         from .._napari import model_run
         from ..assist.models.predict import n_frames
 
+        if self.where_combo.currentData() == ITEMS:
+            return self.run_items()
         owner = self.panel.owner()
         if owner is None or self.model is None:
             self.panel.say("choose an annotation layer and a model first")
@@ -297,6 +367,79 @@ class ModelRunBox(QGroupBox):
         worker.errored.connect(lambda exc: self.panel.say(f"the model failed: {exc}"))
         worker.finished.connect(finished)
         self.panel.say(f"running {Path(model.path).name} on {total} frames")
+        worker.start()
+        return worker
+
+    def run_items(self) -> Any:
+        """Run the model over the open dataset's items in a worker; returns the (started) worker, or None."""
+        from napari.qt.threading import create_worker
+
+        from ..assist.models.over_items import iter_predict_items
+
+        session = self.dataset_hook()
+        if session is None or self.model is None:
+            self.panel.say("open a dataset (Dataset dock) and choose a model first")
+            return None
+        if self.model_worker is not None:
+            self.panel.say("a model is already running (cancel it first)")
+            return None
+        try:
+            gen = iter_predict_items(
+                session.dataset,
+                self.model,
+                where=self.items_frames.currentData(),
+                every=self.items_every.value(),
+                status=self.items_status.currentData(),
+                detector=self.detector,
+            )
+        except KeyskelError as exc:
+            self.panel.say(str(exc))
+            return None
+        seen: dict[str, Any] = {"items": set(), "last": None}
+
+        def work() -> Any:
+            return (yield from gen)
+
+        worker = create_worker(work, _progress={"desc": "keyskel: running the model over the items"})
+        self.model_worker, self._model_cancelled = worker, False
+        self.run_progress.setRange(0, 1000)
+        self.run_progress.setValue(0)
+        self.run_button.setEnabled(False)
+        self.run_cancel.setEnabled(True)
+
+        def progressed(p: Any) -> None:
+            seen["items"].add(p.name)
+            seen["last"] = p
+            self.run_progress.setValue(int(1000 * p.fraction))
+            self.run_progress.setFormat(
+                f"item {p.index + 1} of {p.n_items} ({p.name}): {p.done} of {p.total} frames"
+            )
+
+        def returned(summary: Any) -> None:
+            self.last_summary = summary
+            self.run_progress.setValue(1000)
+            self.panel.say(summary.describe())
+            item = session.item
+            if item is not None and any(r.key == item.key for r in summary.results):
+                from .._napari.model_items import show_session_pending
+
+                show_session_pending(session, self.panel.min_score)
+
+        def finished() -> None:
+            self.model_worker = None
+            self.run_button.setEnabled(True)
+            self.run_cancel.setEnabled(False)
+            if self._model_cancelled:
+                done = max(len(seen["items"]) - 1, 0)
+                self.panel.say(
+                    f"model run cancelled: {plural(done, 'item')} done keep their pending proposals"
+                )
+
+        worker.yielded.connect(progressed)
+        worker.returned.connect(returned)
+        worker.errored.connect(lambda exc: self.panel.say(f"the model failed: {exc}"))
+        worker.finished.connect(finished)
+        self.panel.say(f"running {Path(self.model.path).name} over the items of {session.dataset.root.name}")
         worker.start()
         return worker
 
