@@ -184,7 +184,7 @@ def test_item_frames_and_pending_files_refuse_what_they_cannot_use(tmp_path):
     path = pending_path(ds, "clip0.mp4")
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
-    with pytest.raises(KeyskelError, match=r"clip0\.mp4-.*\.json: cannot read the pending proposals"):
+    with pytest.raises(KeyskelError, match=r"clip0\.mp4-.*\.pending: cannot read the pending proposals"):
         read_pending(ds, "clip0.mp4")
     path.write_text(json.dumps({"format": "keyskel-pending", "item": "clip1.mp4", "stores": []}))
     with pytest.raises(KeyskelError, match=r"holds the proposals of item 'clip1\.mp4'"):
@@ -213,3 +213,26 @@ def test_cli_every_item_writes_pending_proposals_and_names_the_broken_item(tmp_p
     assert main(["predict", str(model), str(root)]) == 1  # no --out and no --every-item
     assert "give --out RESULTS" in capsys.readouterr().err
     assert NAMES == ["head", "body", "tail"]  # (the model's order, which the skeleton reverses)
+
+
+def test_a_v7_export_folder_keeps_its_items_beside_pending_proposals(tmp_path):
+    root = make_dataset(tmp_path / "worms", broken=False)
+    ds = open_dataset(root)
+    s = AnnotationStore(WORM, 2, 0, 6, name="worm")
+    s.add_track(1, start=0, stop=1)
+    s.set_points(0, 1, [[90.0, 20.0], [92.0, 24.0], [94.0, 28.0]])
+    ds.set_annotations("clip0.mp4", AnnotationSet([s]))
+    ds.save()
+    v7 = open_dataset(root / "annotations")  # the Darwin files written: a V7 export folder
+    assert v7.format == "darwin" and len(v7) == 1
+    proposals = AnnotationStore(WORM, 2, 0, 6, name="worm")
+    proposals.add_track(7, start=3, stop=4)
+    proposals.set_points(3, 7, [[1.0, 2.0], [3.0, 4.0]], [0, 1], score=[0.5, np.nan])  # no tail; no score
+    path = write_pending(v7, v7[0], proposals, model="yolo.onnx")
+    assert path is not None and path.parent == root / "annotations" / ".keyskel" / "proposals"
+    again = open_dataset(root / "annotations")
+    assert len(again) == 1  # the pending file is not read as a Darwin item
+    back = read_pending(again, again[0])
+    assert proposed_frames(back) == [3] and list(back.tracks) == [7]
+    np.testing.assert_array_equal(back.tracks[7].coords, proposals.tracks[7].coords)  # NaN kept
+    np.testing.assert_array_equal(back.tracks[7].score, proposals.tracks[7].score)

@@ -7,8 +7,9 @@ each item's poses as *pending proposals*: one file per item, written atomically 
     ``<folder of the file>/.keyskel/proposals/<file name>/`` (a COCO ``.json`` or a SLEAP ``.slp``),
 
 named after the item's key (its characters outside ``[A-Za-z0-9._-]`` made ``_``, and a short
-hash of the key so that two keys never share a file): ``clip0.mp4-1a2b3c4d.json``. The file is
-our own JSON (``"format": "keyskel-pending"``, ``"version": 1``): the item's key and name, the
+hash of the key so that two keys never share a file): ``clip0.mp4-1a2b3c4d.pending``. The file is
+our own JSON (not named ``.json``, so that a V7 export folder, whose every ``.json`` is an item,
+never reads it as one) (``"format": "keyskel-pending"``, ``"version": 1``): the item's key and name, the
 model, when, and one store per annotation set, each as :func:`~napari_keyskel.core.plain.store_to_plain`
 gives it with NaN written ``null``. Frames are the item's media frames (the frames of its layer
 in the viewer, 0 the first frame shown). Scores are kept per node.
@@ -50,6 +51,8 @@ __all__ = [
 
 PENDING_FORMAT = "keyskel-pending"
 _VERSION = 1
+#: The pending files' suffix.
+SUFFIX = ".pending"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -70,7 +73,7 @@ def pending_path(dataset: Dataset, item: Item | str) -> Path:
     key = _key(item)
     stem = _UNSAFE.sub("_", key).strip("._")[-80:] or "item"
     digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
-    return pending_folder(dataset) / f"{stem}-{digest}.json"
+    return pending_folder(dataset) / f"{stem}-{digest}{SUFFIX}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -181,5 +184,5 @@ def items_with_pending(dataset: Dataset) -> list[Item]:
     folder = pending_folder(dataset)
     if not folder.is_dir():
         return []
-    names = {p.name for p in folder.glob("*.json")}
+    names = {p.name for p in folder.glob(f"*{SUFFIX}")}
     return [it for it in dataset if pending_path(dataset, it).name in names]

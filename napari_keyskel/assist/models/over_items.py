@@ -277,6 +277,7 @@ def iter_predict_items(
         source = None
         try:
             yield ItemProgress(index, len(todo), item.name, 0, 0)
+            item = dataset.header(item)  # (a V7 item's media is found in its header)
             if item.media is None:
                 raise KeyskelError("no media found for it")
             if item.kind == "volume":
