@@ -11,7 +11,13 @@
    this branch, so no real decoder is involved). The resident memory is sampled every 1,000
    frames: it stays flat, where the whole video would be 8.6 GiB.
 
-Run: ``python benchmarks/bench_predict.py [--frames 48] [--long 10000]``.
+3. **Over items.** A folder dataset of a few small H.264 videos (320 x 240): the light graph run
+   over every item with :func:`~napari_keyskel.assist.models.over_items.predict_items` (each item's
+   media opened, its annotations read, the skeleton mapped, the pending file written) against
+   :func:`~napari_keyskel.assist.models.iter_predict` over the same videos opened beforehand,
+   outside the timing. The ratio is the cost of going item by item.
+
+Run: ``python benchmarks/bench_predict.py [--frames 48] [--long 10000] [--items 4 --item-frames 60]``.
 """
 
 from __future__ import annotations
@@ -179,14 +185,67 @@ def memory(path: Path, n_frames: int) -> None:
     print(f"  growth from frame {marks[0][0]} to {marks[-1][0]}: {growth:+.1f} MB; {len(poses)} poses kept")
 
 
+def _encode(path: Path, n: int, w: int = 320, h: int = 240) -> None:
+    import av
+
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=25)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.options = {"preset": "veryfast"}
+        for i in range(n):
+            rgb = np.zeros((h, w, 3), np.uint8)
+            rgb[(i * 3) % h :, (i * 5) % w :] = 200
+            for packet in st.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in st.encode():
+            out.mux(packet)
+
+
+def over_items(path: Path, root: Path, n_items: int, n_frames: int, repeats: int = 2) -> None:
+    from napari_keyskel.assist.models.over_items import predict_items
+    from napari_keyskel.core.skeleton import Skeleton
+    from napari_keyskel.dataset import open_dataset
+    from napari_keyskel.media import open_media
+
+    root.mkdir()
+    for i in range(n_items):
+        _encode(root / f"clip{i}.mp4", n_frames)
+    Skeleton([f"kp{k}" for k in range(K)], name="body").save(root / "body.skeleton.json")
+    model = models.PoseModel(path, device="cpu")
+    base, ours = [], []
+    for _ in range(repeats):
+        sources = [open_media(root / f"clip{i}.mp4") for i in range(n_items)]
+        t0 = time.perf_counter()
+        for src in sources:
+            models.predict(model, src)
+        base.append(time.perf_counter() - t0)
+        for src in sources:
+            src.close()
+        t0 = time.perf_counter()
+        summary = predict_items(open_dataset(root), model)
+        ours.append(time.perf_counter() - t0)
+    total = n_items * n_frames
+    tb, to = min(base), min(ours)
+    print(f"over items: {n_items} videos x {n_frames} frames (320 x 240 H.264), light graph, CPU")
+    print(f"  iter_predict on each video opened beforehand: {total / tb:7.1f} frames/s")
+    print(f"  predict_items (open, map, predict, write pending): {total / to:7.1f} frames/s")
+    print(f"  ratio: {to / tb:.2f}x; {summary.nodes} proposed nodes, {len(summary.failures)} failures")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=48, help="frames for the overhead comparison")
     ap.add_argument("--long", type=int, default=10_000, help="frames of the lazy video for memory")
+    ap.add_argument("--items", type=int, default=4, help="videos of the dataset for the run over items")
+    ap.add_argument("--item-frames", type=int, default=60, help="frames of each of those videos")
+    ap.add_argument("--only-items", action="store_true", help="run only the comparison over items")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        overhead(yolo_shaped(Path(tmp) / "heavy.onnx"), args.frames)
-        memory(yolo_shaped(Path(tmp) / "light.onnx", heavy=False), args.long)
+        light = yolo_shaped(Path(tmp) / "light.onnx", heavy=False)
+        if not args.only_items:
+            overhead(yolo_shaped(Path(tmp) / "heavy.onnx"), args.frames)
+            memory(light, args.long)
+        over_items(light, Path(tmp) / "dataset", args.items, args.item_frames)
 
 
 if __name__ == "__main__":
