@@ -34,45 +34,16 @@ import numpy as np
 from ..core.wording import plural
 from ..errors import FormatError, KeyskelError
 
-__all__ = ["FolderFrames", "open_video", "register"]
-
-_FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-
-
-class FolderFrames:
-    """A folder of image files as a lazy ``(t, y, x[, c])`` array: one file read per frame."""
-
-    def __init__(self, folder: Path) -> None:
-        import imageio.v3 as iio
-
-        self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _FRAME_SUFFIXES)
-        if not self.files:
-            raise FormatError(f"no image files ({', '.join(_FRAME_SUFFIXES)}) in the folder", folder)
-        self._iio = iio
-        first = self._read(0)
-        self.dtype = first.dtype
-        self.shape = (len(self.files), *first.shape)
-
-    def _read(self, i: int) -> np.ndarray:
-        try:
-            return np.asarray(self._iio.imread(self.files[i]))
-        except Exception as exc:  # imageio raises many kinds
-            raise FormatError(f"cannot read the image: {exc}", self.files[i]) from None
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        frame = self._read(int(index))
-        if frame.shape != self.shape[1:]:
-            raise FormatError(
-                f"frame size {frame.shape} differs from the first's {self.shape[1:]}", self.files[index]
-            )
-        return frame
+__all__ = ["open_video", "register"]
 
 
 def open_video(path: str | Path, frames: Any = None) -> Any:
     """A lazy ``(t, y, x)`` array for a video file, a TIFF stack or a folder of frames.
 
     A video (PyAV, frame-accurate) is read as grey on the frames ``frames`` lists (an annotation
-    file's own frame numbers, e.g. 0, 5, 10 for a file saved from a layer over every 5th frame).
+    file's own frame numbers, e.g. 0, 5, 10 for a file saved from a layer over every 5th frame);
+    a folder of frames is :mod:`napari_keyskel.media`'s image sequence (sorted by name, one file
+    read per frame).
     """
     from ..media import is_video_file, open_media
 
@@ -80,7 +51,7 @@ def open_video(path: str | Path, frames: Any = None) -> Any:
     if is_video_file(p):
         return open_media(p, grey=True, frames=frames, cache_mb=64)
     if p.is_dir():
-        return FolderFrames(p)
+        return open_media(p, cache_mb=64)
     from ..stacks import open_stack
 
     stack = open_stack(p)
