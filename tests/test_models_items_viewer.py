@@ -11,7 +11,7 @@ from test_models_items import CLIPS, KP1, KP2, check_item, expected, make_datase
 
 from napari_keyskel._napari.model_items import show_session_pending
 from napari_keyskel._qt.dataset_dock import DatasetDock
-from napari_keyskel._qt.model_run_box import ITEMS, find_dataset_session
+from napari_keyskel._qt.model_items_run import ITEMS, find_dataset_session
 from napari_keyskel._qt.models_dock import ModelsPanel
 from napari_keyskel.dataset import open_dataset
 from napari_keyskel.dataset.pending import items_with_pending, pending_path, read_pending

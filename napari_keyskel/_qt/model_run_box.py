@@ -10,7 +10,7 @@ no key, the frames suggested for labelling, every frame); *Run model* reads them
 a napari ``thread_worker`` with a progress bar and *Cancel*, and the poses replace the proposals
 on those frames, with their scores (:mod:`napari_keyskel._napari.model_run`).
 
-When a dataset is open in the Dataset dock (:func:`find_dataset_session`), *Run on* also offers
+When a dataset is open in the Dataset dock (:mod:`.model_items_run`), *Run on* also offers
 *every item of the dataset*: the model runs over the items (those with the status chosen under
 *Items*; each item's frames as chosen there, every k-th), item after item in the worker, with the
 progress over items and frames, and each item's poses are kept as its pending proposals
@@ -40,36 +40,9 @@ from qtpy.QtWidgets import (
 
 from ..core.wording import plural
 from ..errors import KeyskelError
+from .model_items_run import ITEMS, WhereCombo, find_dataset_session, run_items
 
-__all__ = ["ModelRunBox", "find_dataset_session"]
-
-#: The *Run on* choice that runs over the items of the open dataset.
-ITEMS = "items"
-
-
-def find_dataset_session(viewer: Any) -> Any:
-    """The ``DatasetSession`` of the viewer's Dataset dock, if a dataset is open there."""
-    from .._napari.dataset_session import DatasetSession
-
-    window = getattr(viewer, "window", None)
-    docked = getattr(window, "dock_widgets", None) or {}
-    for widget in list(docked.values()):
-        session = getattr(widget, "session", None)
-        if isinstance(session, DatasetSession):
-            return session
-    return None
-
-
-class _WhereCombo(QComboBox):
-    """A combo box that refreshes its choices just before it opens."""
-
-    def __init__(self, before_popup: Callable[[], None]) -> None:
-        super().__init__()
-        self.before_popup = before_popup
-
-    def showPopup(self) -> None:
-        self.before_popup()
-        super().showPopup()
+__all__ = ["ModelRunBox"]
 
 
 class ModelRunBox(QGroupBox):
@@ -108,7 +81,7 @@ class ModelRunBox(QGroupBox):
         self.card_label = QLabel("no model")
         self.card_label.setWordWrap(True)
         form.addRow(self.card_label)
-        self.where_combo = _WhereCombo(self.refresh_where)
+        self.where_combo = WhereCombo(self.refresh_where)
         for key, text in WHERE.items():
             self.where_combo.addItem(text, key)
         form.addRow("Run on", self.where_combo)
@@ -372,76 +345,7 @@ class ModelRunBox(QGroupBox):
 
     def run_items(self) -> Any:
         """Run the model over the open dataset's items in a worker; returns the (started) worker, or None."""
-        from napari.qt.threading import create_worker
-
-        from ..assist.models.over_items import iter_predict_items
-
-        session = self.dataset_hook()
-        if session is None or self.model is None:
-            self.panel.say("open a dataset (Dataset dock) and choose a model first")
-            return None
-        if self.model_worker is not None:
-            self.panel.say("a model is already running (cancel it first)")
-            return None
-        try:
-            gen = iter_predict_items(
-                session.dataset,
-                self.model,
-                where=self.items_frames.currentData(),
-                every=self.items_every.value(),
-                status=self.items_status.currentData(),
-                detector=self.detector,
-            )
-        except KeyskelError as exc:
-            self.panel.say(str(exc))
-            return None
-        seen: dict[str, Any] = {"items": set(), "last": None}
-
-        def work() -> Any:
-            return (yield from gen)
-
-        worker = create_worker(work, _progress={"desc": "keyskel: running the model over the items"})
-        self.model_worker, self._model_cancelled = worker, False
-        self.run_progress.setRange(0, 1000)
-        self.run_progress.setValue(0)
-        self.run_button.setEnabled(False)
-        self.run_cancel.setEnabled(True)
-
-        def progressed(p: Any) -> None:
-            seen["items"].add(p.name)
-            seen["last"] = p
-            self.run_progress.setValue(int(1000 * p.fraction))
-            self.run_progress.setFormat(
-                f"item {p.index + 1} of {p.n_items} ({p.name}): {p.done} of {p.total} frames"
-            )
-
-        def returned(summary: Any) -> None:
-            self.last_summary = summary
-            self.run_progress.setValue(1000)
-            self.panel.say(summary.describe())
-            item = session.item
-            if item is not None and any(r.key == item.key for r in summary.results):
-                from .._napari.model_items import show_session_pending
-
-                show_session_pending(session, self.panel.min_score)
-
-        def finished() -> None:
-            self.model_worker = None
-            self.run_button.setEnabled(True)
-            self.run_cancel.setEnabled(False)
-            if self._model_cancelled:
-                done = max(len(seen["items"]) - 1, 0)
-                self.panel.say(
-                    f"model run cancelled: {plural(done, 'item')} done keep their pending proposals"
-                )
-
-        worker.yielded.connect(progressed)
-        worker.returned.connect(returned)
-        worker.errored.connect(lambda exc: self.panel.say(f"the model failed: {exc}"))
-        worker.finished.connect(finished)
-        self.panel.say(f"running {Path(self.model.path).name} over the items of {session.dataset.root.name}")
-        worker.start()
-        return worker
+        return run_items(self)
 
     def cancel_model(self) -> None:
         """Stop the running model (its poses are dropped)."""
