@@ -147,6 +147,11 @@ def test_only_new_items_and_the_frames_between_keys(tmp_path):
     store = read_pending(ds, "clip1.mp4")
     check_item(store, "clip1.mp4", [1, 2, 3])
     assert 1 not in store.tracks  # new instances: the annotated one keeps its id
+    suggested = predict_items(ds, model, where="suggested", suggestions={"clip0.mp4": [5, 1]}, n_suggest=2)
+    assert proposed_frames(read_pending(ds, "clip0.mp4")) == [1, 5]  # the frames suggested there
+    assert len(proposed_frames(read_pending(ds, "clip2.mp4"))) == 2  # 2 frames suggested on the spot
+    assert not set(proposed_frames(read_pending(ds, "clip1.mp4"))) & {0, 4}  # never its keyed frames
+    assert suggested.items_run == 3
     with pytest.raises(KeyskelError, match="unknown status 'done'"):
         predict_items(ds, model, status="done")
 

@@ -64,6 +64,11 @@ def run_items(box: Any) -> Any:
     if box.model_worker is not None:
         box.panel.say("a model is already running (cancel it first)")
         return None
+    suggestions = {}
+    if session.item is not None and session.points_layers:  # the item open: the frames suggested there
+        marked = session.points_layers[0].metadata.get("keyskel_suggestions")
+        if marked:
+            suggestions[session.item.key] = [int(f) for f in marked]
     try:
         gen = iter_predict_items(
             session.dataset,
@@ -72,6 +77,7 @@ def run_items(box: Any) -> Any:
             every=box.items_every.value(),
             status=box.items_status.currentData(),
             detector=box.detector,
+            suggestions=suggestions,
         )
     except KeyskelError as exc:
         box.panel.say(str(exc))
