@@ -241,3 +241,11 @@ def test_a_v7_export_folder_keeps_its_items_beside_pending_proposals(tmp_path):
     assert proposed_frames(back) == [3] and list(back.tracks) == [7]
     np.testing.assert_array_equal(back.tracks[7].coords, proposals.tracks[7].coords)  # NaN kept
     np.testing.assert_array_equal(back.tracks[7].score, proposals.tracks[7].score)
+
+
+def test_a_model_error_stops_the_run_naming_the_model(tmp_path):
+    root = make_dataset(tmp_path / "worms", broken=False)
+    model = models.PoseModel(g.fixed_inside(tmp_path / "fixed.onnx"))  # fed 640 x 640, runs at 320 only
+    with pytest.raises(models.ModelError, match=r"fixed\.onnx: onnxruntime failed on an input of shape"):
+        predict_items(open_dataset(root), model)
+    assert items_with_pending(open_dataset(root)) == []

@@ -12,8 +12,10 @@ the item's pending proposals (:func:`napari_keyskel.dataset.pending.write_pendin
 
 It is a generator: it yields an :class:`ItemProgress` after every batch, so a worker can show
 progress and stop between batches (closing the generator stops the run; items finished stay
-written). An item that fails (media missing or broken, a model error on it) is reported by name
-in the summary and the run goes on with the others; it returns a :class:`RunSummary`.
+written). An item that fails (media missing or broken, no skeleton to map onto) is reported by
+name in the summary and the run goes on with the others; it returns a :class:`RunSummary`. A
+:class:`~.session.ModelError` (onnxruntime refusing the model's input) stops the run: it would
+fail on every item alike.
 
 Frames are the item's media frames, as its layer in the viewer numbers them. The skeleton is the
 item's first 2-D annotation set, else the dataset's first skeleton (``skeleton`` names another).
@@ -37,6 +39,7 @@ from ...errors import KeyskelError
 from .mapping import map_keypoints, saved_mapping
 from .poses import link_tracks, poses_to_store
 from .predict import BoxSource, PoseModel, iter_predict
+from .session import ModelError
 from .where import frames_between_keys
 
 if TYPE_CHECKING:
@@ -314,6 +317,8 @@ def iter_predict_items(
             summary.results.append(ItemResult(item.key, item.name, frames, len(store), nodes, path, store))
         except GeneratorExit:
             summary.cancelled = True
+            raise
+        except ModelError:  # the model's fault, not the item's: every item would fail alike
             raise
         except (KeyskelError, OSError, ValueError, RuntimeError) as exc:  # this item only: go on
             summary.failures.append((item.name, str(exc) or type(exc).__name__))
