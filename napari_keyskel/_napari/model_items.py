@@ -12,7 +12,6 @@ does it for every annotation layer of the item a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,32 +30,23 @@ __all__ = ["PendingLink", "show_pending", "show_session_pending"]
 class PendingLink:
     """Keeps an item's pending file in step with the proposals layer showing it.
 
-    The layer's ``accept``, ``reject``, ``undo`` and ``after_edit`` (a Ctrl-Z of an accept on
-    the annotation layer) are followed by :meth:`sync` when the proposals changed.
+    It listens to the layer's ``changed`` callbacks (an accept, a reject, an undo, or a Ctrl-Z
+    of an accept on the annotation layer) and calls :meth:`sync` when the proposals' history moved.
     """
 
     def __init__(self, pl: ProposalsLayer, dataset: Dataset, item: Item, name: str | None = None) -> None:
         self.pl, self.dataset, self.item = pl, dataset, item
         self.names = {pl.store.name, name}  # the set's names in the file and in the viewer
         self._seen = self._state()
-        for name in ("accept", "reject", "undo", "after_edit"):
-            self._follow(name)
-        pl.pending_link = self  # type: ignore[attr-defined]
+        pl.changed.append(self._on_changed)
 
     def _state(self) -> tuple[Any, ...]:
         h = self.pl.history
         return (len(h), h.undo_label, h.redo_label)
 
-    def _follow(self, name: str) -> None:
-        original: Callable[..., Any] = getattr(self.pl, name)
-
-        def followed(*args: Any, **kwargs: Any) -> Any:
-            out = original(*args, **kwargs)
-            if self._state() != self._seen:
-                self.sync()
-            return out
-
-        setattr(self.pl, name, followed)
+    def _on_changed(self) -> None:
+        if self._state() != self._seen:
+            self.sync()
 
     def sync(self) -> None:
         """Write the proposals left as the item's pending proposals (none left: the file goes)."""

@@ -98,6 +98,8 @@ class ProposalsLayer:
         self._cancelled = False
         self.last_message = ""
         self._log: list[tuple[str, bool]] = []  # (label, the annotations got a step too)
+        #: Called (no arguments) after an accept, reject or undo changed the proposals.
+        self.changed: list[Callable[[], None]] = []
         a = owner.points
         geo = {"scale": a.scale, "translate": a.translate, "units": a.units, "axis_labels": a.axis_labels}
         name = f"{a.name} proposals"
@@ -239,6 +241,7 @@ class ProposalsLayer:
             with b.applying():
                 self.owner.apply(changes)
         self.refresh()
+        self._notify_changed()
         self.say(f"accepted {count} proposed nodes" if count else "no proposal to accept")
         return count
 
@@ -254,6 +257,7 @@ class ProposalsLayer:
         if n:
             self._log.append((label, False))
         self.refresh()
+        self._notify_changed()
         self.say(f"rejected {n} proposed nodes")
         return n
 
@@ -269,6 +273,7 @@ class ProposalsLayer:
         if self.history.undo_label == label:
             self.history.undo()
         self.refresh()
+        self._notify_changed()
         self.say(f"undo {label}")
         return label
 
@@ -384,6 +389,11 @@ class ProposalsLayer:
             self._log.pop()
             self.history.undo()
             self.refresh()
+            self._notify_changed()
+
+    def _notify_changed(self) -> None:
+        for fn in list(self.changed):
+            fn()
 
     def _start(
         self,
