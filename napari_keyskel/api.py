@@ -123,19 +123,18 @@ def _add_store(
 
 
 def _window_keys(viewer: napari.Viewer) -> None:
-    """Keep napari's menu shortcuts working with a keyskel layer when no window is active.
+    """Give the window keyskel's save hooks (Ctrl-S ahead of napari's, the close prompt, autosave).
 
-    (:mod:`napari_keyskel._qt.window_keys`; it needs Qt, so it comes from the widgets.) The save
-    hooks (Ctrl-S ahead of napari's, the close prompt, autosave) come with the dock and the readers.
+    They need Qt, so they come from :mod:`napari_keyskel._qt.save_hooks`; a viewer without a
+    window (``show=False`` in a script) gets none.
     """
     from ._napari.napari_private import main_window
 
-    main = main_window(viewer)
-    if main is None:
+    if main_window(viewer) is None:
         return
-    from ._qt.window_keys import install
+    from ._qt.save_hooks import install
 
-    install(main)
+    install(viewer)
 
 
 def get_owner(layer: Layer) -> LayerOwner | None:

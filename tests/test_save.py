@@ -88,6 +88,27 @@ def test_new_layer_asks_once_then_saves_in_the_chosen_format(make_napari_viewer,
     np.testing.assert_allclose(t.coords[4 - t.start, 0], [20.0, 22.0])
 
 
+def test_a_layer_made_from_a_script_gets_ctrl_s_with_no_dock_open(make_napari_viewer, tmp_path, monkeypatch):
+    """A console or script layer (``api.add_skeleton_layer``) saves with Ctrl-S like a read one."""
+    from napari_keyskel import api
+    from napari_keyskel._napari.registry import owner_of
+    from napari_keyskel._qt import save_hooks as save
+
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((6, 48, 48), np.uint8), name="video")
+    assert save.hooks_of(viewer) is None  # no dock, no reader: nothing installed yet
+    points = api.add_skeleton_layer(viewer, "mouse_topview", image_layer=image)
+    assert save.hooks_of(viewer) is not None
+    target = tmp_path / "console.json"
+    monkeypatch.setattr(save, "ask_save_path", lambda state: (target, "darwin"))
+    viewer.layers.selection.active = points
+    api.set_node(points, frame=2, instance=1, node="snout", coords=[11.0, 13.0])
+    _ctrl_s(viewer)
+    assert not owner_of(points).save.dirty and formats.detect_format(target) == "darwin"
+    t = formats.read(target).stores[0].tracks[1]
+    np.testing.assert_allclose(t.coords[2 - t.start, 0], [11.0, 13.0])
+
+
 def test_closing_with_unsaved_annotations_asks_first(make_napari_viewer, darwin_file, qtbot):
     from qtpy.QtWidgets import QApplication, QMessageBox
 
