@@ -396,6 +396,20 @@ def open_annotations(
     return [_add_store(viewer, store, None, image, dataset) for store in dataset.stores]
 
 
+def _load_model(model: Any, names: Any, conf: float, device: str) -> Any:
+    """A :class:`~napari_keyskel.assist.models.PoseModel` (given, or loaded from a path); None stays None."""
+    from .assist.models import PoseModel
+
+    if isinstance(model, PoseModel) or model is None:
+        return model
+    kw: dict[str, Any] = {}
+    if isinstance(names, (str, PathLike)):
+        kw["names_file"] = names
+    elif names is not None:
+        kw["names"] = list(names)
+    return PoseModel(model, conf=conf, device=device, **kw)
+
+
 def predict(
     layer: Points,
     model: Any,
@@ -441,21 +455,13 @@ def predict(
         ``frames`` are replaced by the model's); a layer outside a viewer gets a new one.
 
     """
-    from .assist.models import BoxSource, PoseModel, map_keypoints, save_mapping, saved_mapping
+    from .assist.models import BoxSource, map_keypoints, save_mapping, saved_mapping
     from .assist.models import predict as run_all
     from .assist.models.poses import link_tracks, poses_to_store
     from .assist.models.predict import check_frames, n_frames
     from .assist.models.where import frames_for
 
-    def load(m: Any, **kw: Any) -> Any:
-        return m if isinstance(m, PoseModel) or m is None else PoseModel(m, conf=conf, device=device, **kw)
-
-    kw: dict[str, Any] = {}
-    if isinstance(names, (str, PathLike)):
-        kw["names_file"] = names
-    elif names is not None:
-        kw["names"] = list(names)
-    pm, det = load(model, **kw), load(detector)
+    pm, det = _load_model(model, names, conf, device), _load_model(detector, None, conf, device)
     ctrl = get_controller(layer)
     store = ctrl.store if ctrl is not None else get_store(layer)
     maps = map_keypoints(pm.card.names, store.skeleton.nodes, mapping or saved_mapping(store.meta))
@@ -535,27 +541,18 @@ def predict_dataset(
         :class:`~napari_keyskel.assist.models.over_items.RunSummary`.
 
     """
-    from .assist.models import PoseModel
     from .assist.models.over_items import predict_items
     from .dataset import Dataset, open_dataset
 
-    def load(m: Any, **kw: Any) -> Any:
-        return m if isinstance(m, PoseModel) or m is None else PoseModel(m, conf=conf, device=device, **kw)
-
-    kw: dict[str, Any] = {}
-    if isinstance(names, (str, PathLike)):
-        kw["names_file"] = names
-    elif names is not None:
-        kw["names"] = list(names)
     ds = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
     return predict_items(
         ds,
-        load(model, **kw),
+        _load_model(model, names, conf, device),
         where=where,
         every=every,
         status=status,
         items=items,
-        detector=load(detector),
+        detector=_load_model(detector, None, conf, device),
         mapping=mapping,
         skeleton=skeleton,
     )

@@ -93,6 +93,22 @@ def _category_id(store: Any) -> Any:
     return cat.get("id", 1) if isinstance(cat, dict) else 1
 
 
+def _model(args: argparse.Namespace) -> Any:
+    """The model of ``keyskel predict``, its card printed."""
+    from ..assist.models import PoseModel
+
+    model = PoseModel(
+        args.model,
+        names_file=args.names,
+        device=args.device,
+        conf=args.conf,
+        iou=args.iou,
+        batch_size=args.batch,
+    )
+    print(model.card.describe())
+    return model
+
+
 def _cmd_predict_items(args: argparse.Namespace) -> int:
     """``--every-item``: the model over a dataset's items, pending proposals written."""
     from ..assist.models import PoseModel
@@ -104,15 +120,7 @@ def _cmd_predict_items(args: argparse.Namespace) -> int:
         raise KeyskelError(
             "--every-item writes each item's pending proposals: no --out, --annotations or --frames"
         )
-    model = PoseModel(
-        args.model,
-        names_file=args.names,
-        device=args.device,
-        conf=args.conf,
-        iou=args.iou,
-        batch_size=args.batch,
-    )
-    print(model.card.describe())
+    model = _model(args)
     detector = PoseModel(args.detector, device=args.device, conf=args.conf) if args.detector else None
     ds = open_dataset(args.media)
     skeleton = args.skeleton
@@ -156,15 +164,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..assist.proposals import with_image_ids
     from ..core._atomic import atomic_write_bytes
 
-    model = PoseModel(
-        args.model,
-        names_file=args.names,
-        device=args.device,
-        conf=args.conf,
-        iou=args.iou,
-        batch_size=args.batch,
-    )
-    print(model.card.describe())
+    model = _model(args)
     data, names = open_media(args.media)
     n = n_frames(data)
     frames = _frames_arg(args.frames, n)
