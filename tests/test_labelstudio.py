@@ -152,3 +152,82 @@ def test_bad_exports_say_so_on_one_line(tmp_path: Path, edit, message: str) -> N
             read(bad, format="labelstudio")
     text = str(err.value)
     assert "\n" not in text and len(text) < 300 and "bad.json" in text
+
+
+def _kp(
+    rid: str, node: str, x: float, y: float, parent: str | None = None, score: float | None = None
+) -> dict:
+    """A keypointlabels region of a 200 x 100 image, as Label Studio exports it (x, y in percent)."""
+    r = {
+        "id": rid, "from_name": "kp", "to_name": "image", "type": "keypointlabels",
+        "original_width": 200, "original_height": 100, "image_rotation": 0,
+        "value": {"x": x / 2, "y": y, "width": 0.5, "keypointlabels": [node]},
+    }  # fmt: skip
+    if parent is not None:
+        r["parentID"] = parent
+    if score is not None:
+        r["score"] = score
+    return r
+
+
+def _task(tid: int, annotations: list, predictions: list) -> dict:
+    return {"id": tid, "data": {"image": f"/data/upload/1/img{tid}.png"}, "annotations": annotations,
+            "predictions": predictions}  # fmt: skip
+
+
+def test_pre_annotated_tasks_read_their_model_predictions_with_scores(tmp_path: Path) -> None:
+    """A task with only predictions (a model's pre-labels) reads them as scored keys; a person's wins."""
+    rect = {"id": "r1", "type": "rectanglelabels", "original_width": 200, "original_height": 100,
+            "value": {"x": 5, "y": 5, "width": 40, "height": 40, "rectanglelabels": ["mouse"]}}  # fmt: skip
+    tasks = [
+        # 1: pre-labelled, not yet reviewed: a prediction with region scores
+        _task(1, [], [{"model_version": "yolo11n-pose", "score": 0.8, "result": [
+            rect, _kp("a", "snout", 20, 10, "r1", 0.9), _kp("b", "tail_base", 60, 30, "r1", 0.7)]}]),
+        # 2: a prediction without region scores: the prediction's score
+        _task(2, [], [{"model_version": "yolo11n-pose", "score": 0.6,
+                       "result": [_kp("c", "snout", 40, 20)]}]),
+        # 3: corrected by a person: the annotation is read, its prediction is not (warned)
+        _task(3, [{"id": 7, "was_cancelled": False, "result": [_kp("d", "snout", 22, 11)]}],
+              [{"model_version": "yolo11n-pose", "score": 0.5, "result": [_kp("e", "snout", 90, 90)]}]),
+    ]  # fmt: skip
+    path = tmp_path / "pre.json"
+    path.write_text(json.dumps(tasks))
+    with pytest.warns(UserWarning, match=r"1 prediction of task 3 not read"):
+        ds = read(path, format="labelstudio")
+    (store,) = ds.stores
+    assert ds.meta["labelstudio"]["model_version"] == "yolo11n-pose"
+    got = {
+        (f, store.skeleton.nodes[k]): (tuple(t.coords[f - t.start, k, ::-1]), float(t.score[f - t.start, k]))
+        for t in store
+        for f in range(t.start, t.stop)
+        for k in np.flatnonzero(np.isfinite(t.coords[f - t.start, :, 0]))
+    }
+    assert set(got) == {(0, "snout"), (0, "tail_base"), (1, "snout"), (2, "snout")}
+    np.testing.assert_allclose(got[(0, "snout")][0], (20.0, 10.0))
+    np.testing.assert_allclose(got[(0, "tail_base")][0], (60.0, 30.0))
+    assert got[(0, "snout")][1] == pytest.approx(0.9) and got[(0, "tail_base")][1] == pytest.approx(0.7)
+    assert got[(1, "snout")][1] == pytest.approx(0.6)
+    np.testing.assert_allclose(got[(2, "snout")][0], (22.0, 11.0))  # the person's, not the model's
+    assert np.isnan(got[(2, "snout")][1])
+    assert all(
+        t.is_key[f - t.start, store.skeleton.index(n)]
+        for (f, n) in got
+        for t in store
+        if t.start <= f < t.stop and np.isfinite(t.coords[f - t.start, store.skeleton.index(n), 0])
+    )
+
+    # written back (as annotations: sleap-io fails on a task without one), the scores on the regions
+    out = tmp_path / "again.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing the file cannot hold
+        write(ds, out, "labelstudio")
+    written = json.loads(out.read_text())
+    regions = [r for r in written[0]["annotations"][0]["result"] if r["type"] == "keypointlabels"]
+    assert sorted(r["score"] for r in regions) == pytest.approx([0.7, 0.9])
+    assert all("score" not in r for r in written[2]["annotations"][0]["result"])
+    again = read(out, format="labelstudio")
+    for a, b in zip(store, again.stores[0]):
+        np.testing.assert_allclose(a.coords, b.coords, atol=1e-9)
+        np.testing.assert_allclose(a.score, b.score, atol=1e-6)
+    theirs = sio.load_labelstudio(str(out), skeleton=list(store.skeleton.nodes))  # sleap-io opens it
+    assert sum(len(lf.instances) for lf in theirs) == 3

@@ -18,7 +18,11 @@ Rules of the conversion:
   instance across images; keypoints without a rectangle are one instance (a node named twice
   starts another);
 - the first annotation of a task that was not cancelled is read (others are counted in a
-  warning); a task without annotations is an empty frame;
+  warning); a task with no such annotation reads its first ``predictions`` entry instead (a
+  model's pre-annotations): its keypoints are keys with scores (the region's ``score``, else the
+  prediction's), as SLEAP's predicted instances are, and the ``model_version`` is kept in the
+  set's meta; the predictions of a task that has an annotation are counted in a warning; a task
+  with neither is an empty frame; a region's ``score`` is read in annotations too;
 - positions: ``x / 100 * original_width`` (integer positions at pixel centres, as sleap-io
   reads them); every keypoint read is a visible key;
 - a problem is a :class:`~napari_keyskel.errors.FormatError` of one line naming the file, the
@@ -26,8 +30,12 @@ Rules of the conversion:
 
 Writing gives tasks as Label Studio exports them, each instance a rectangle (its label = the
 instance's name) with its keypoints (``parentID`` and a ``relation``, so that Label Studio and
-sleap-io both group them), and ``meta.video`` for sleap-io. Label Studio has no occlusion, no
-interpolation and no scores: occluded nodes are left out, see :mod:`napari_keyskel.formats.sleap._losses`.
+sleap-io both group them), and ``meta.video`` for sleap-io. Every frame is its task's annotation,
+scored nodes (a model's poses, SLEAP predictions) with their ``score`` on the keypoint region
+(and the rectangle, their mean, when all are scored), read back as such: tasks are not written as
+``predictions``, because sleap-io's reader takes a task's first annotation and fails on a task
+without one. Label Studio has no occlusion and no interpolation: occluded nodes are left out, see
+:mod:`napari_keyskel.formats.sleap._losses`.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from ...core.annotation_set import AnnotationSet
 from ...core.presets import match_preset
 from ...core.skeleton import Skeleton
 from ...core.store import VISIBLE, AnnotationStore
+from ...core.wording import plural
 from ...errors import FormatError, KeyskelError
 
 __all__ = ["LABELSTUDIO_OFFSET", "read_labelstudio", "write_labelstudio"]
@@ -98,8 +107,8 @@ def _frame_table(places: list[tuple[str, int, int | None]]) -> tuple[list[dict[s
     return frames, [start[item] + fi for item, fi, _ in places]
 
 
-def _annotation(task: dict[str, Any], where: str, path: Path) -> tuple[list[Any], int]:
-    """The results of the task's first annotation that was not cancelled, and how many others it has."""
+def _annotation(task: dict[str, Any], where: str, path: Path) -> tuple[list[Any] | None, int]:
+    """The results of the task's first annotation not cancelled (None: none), and how many others it has."""
     anns = task.get("annotations")
     if anns is None:
         anns = task.get("completions") or []  # Label Studio before 1.0
@@ -107,19 +116,43 @@ def _annotation(task: dict[str, Any], where: str, path: Path) -> tuple[list[Any]
         raise FormatError("'annotations' is not a list", path, where)
     kept = [a for a in anns if isinstance(a, dict) and not a.get("was_cancelled")]
     if not kept:
-        return [], 0
+        return None, 0
     result = kept[0].get("result")
     if not isinstance(result, list):
         raise FormatError("an annotation's 'result' is not a list", path, where)
     return result, len(kept) - 1
 
 
+def _predictions(task: dict[str, Any], where: str, path: Path) -> list[dict[str, Any]]:
+    """The task's ``predictions`` (objects with a ``result`` list); [] when it has none."""
+    preds = task.get("predictions") or []
+    if not isinstance(preds, list):
+        raise FormatError("'predictions' is not a list", path, where)
+    out = [p for p in preds if isinstance(p, dict)]
+    for p in out:
+        if not isinstance(p.get("result"), list):
+            raise FormatError("a prediction's 'result' is not a list", path, where)
+    return out
+
+
+def _score(value: Any, path: Path, where: str) -> float:
+    """A prediction's or region's score: NaN when absent."""
+    return np.nan if value is None else _number(value, "score", path, where)
+
+
+#: One keypoint read: (node, x, y, score); the score is NaN for a person's annotation.
+Keypoint = tuple[str, float, float, float]
+
+
 def _groups(
-    results: list[Any], path: Path, where: str
-) -> list[tuple[str | None, list[tuple[str, float, float]]]]:
-    """The instances of one annotation: (rectangle label or None, [(node, x, y)]) in the file's order."""
+    results: list[Any], path: Path, where: str, score: float = np.nan
+) -> list[tuple[str | None, list[Keypoint]]]:
+    """The instances of one annotation or prediction: (rectangle label or None, keypoints) in order.
+
+    ``score`` is a prediction's own score, given to its regions that have none.
+    """
     rects: dict[str, str] = {}
-    points: list[tuple[str | None, str, float, float]] = []  # (id, node, x, y)
+    points: list[tuple[str | None, str, float, float, float]] = []  # (id, node, x, y, score)
     parent: dict[str, str] = {}
     relations: list[tuple[str, str]] = []
     for i, r in enumerate(results):
@@ -140,7 +173,8 @@ def _groups(
             h = _number(r.get("original_height"), "original_height", path, here)
             x = _number(value.get("x"), "x", path, here) * w / 100
             y = _number(value.get("y"), "y", path, here) * h / 100
-            points.append((None if rid is None else str(rid), labels[0], x, y))
+            sc = _score(r.get("score"), path, here) if "score" in r else score
+            points.append((None if rid is None else str(rid), labels[0], x, y, sc))
             if r.get("parentID") is not None:
                 parent[str(rid)] = str(r["parentID"])
         elif kind == "relation":
@@ -150,21 +184,19 @@ def _groups(
             a, b = b, a
         if b in rects and a not in parent:
             parent[a] = b
-    out: dict[str, list[tuple[str, float, float]]] = {rid: [] for rid in rects}
-    loose: list[list[tuple[str, float, float]]] = []
-    for pid, node, x, y in points:
+    out: dict[str, list[Keypoint]] = {rid: [] for rid in rects}
+    loose: list[list[Keypoint]] = []
+    for pid, node, x, y, sc in points:
         owner = parent.get(pid) if pid is not None else None
         if owner in out:
-            out[owner].append((node, x, y))
+            out[owner].append((node, x, y, sc))
             continue
-        bucket = next((b for b in loose if node not in {n for n, _, _ in b}), None)
+        bucket = next((b for b in loose if node not in {n for n, *_ in b}), None)
         if bucket is None:
             bucket = []
             loose.append(bucket)
-        bucket.append((node, x, y))
-    grouped: list[tuple[str | None, list[tuple[str, float, float]]]] = [
-        (rects[k], v) for k, v in out.items() if v
-    ]
+        bucket.append((node, x, y, sc))
+    grouped: list[tuple[str | None, list[Keypoint]]] = [(rects[k], v) for k, v in out.items() if v]
     return grouped + [(None, b) for b in loose]
 
 
@@ -197,16 +229,32 @@ def read_labelstudio(path: str | PathLike[str], skeleton: Skeleton | None = None
         raise FormatError("not a Label Studio export (a JSON list of tasks)", p)
     places: list[tuple[str, int, int | None]] = []
     sizes: list[tuple[int, int] | None] = []
-    per_task: list[list[tuple[str | None, list[tuple[str, float, float]]]]] = []
-    extra = 0
+    per_task: list[list[tuple[str | None, list[Keypoint]]]] = []
+    extra = unread_predictions = 0
+    unread_in: list[str] = []  # the tasks whose predictions were not read
+    versions: list[str] = []
     for i, task in enumerate(tasks):
         if not isinstance(task, dict):
             raise FormatError(f"task {i} is not an object", p)
         where = f"task {task.get('id', i)}"
         results, more = _annotation(task, where, p)
+        preds = _predictions(task, where, p)
         extra += more
         places.append(_image(task, i))
-        per_task.append(_groups(results, p, where))
+        if results is not None or not preds:  # a person's annotation wins over predictions
+            if results is not None and preds:
+                unread_predictions += len(preds)
+                unread_in.append(str(task.get("id", i)))
+            results, score, here = results or [], np.nan, where
+        else:
+            pred = preds[0]
+            if len(preds) > 1:
+                unread_predictions += len(preds) - 1
+                unread_in.append(str(task.get("id", i)))
+            results, score, here = pred["result"], _score(pred.get("score"), p, where), f"{where}, prediction"
+            if pred.get("model_version") is not None:
+                versions.append(str(pred["model_version"]))
+        per_task.append(_groups(results, p, here, score))
         sized = [
             r for r in results if isinstance(r, dict) and "original_width" in r and "original_height" in r
         ]
@@ -216,17 +264,25 @@ def read_labelstudio(path: str | PathLike[str], skeleton: Skeleton | None = None
             f"{p}: {extra} further annotations of tasks were not read (the first of each task was)",
             stacklevel=2,
         )
+    if unread_predictions:
+        named = ", ".join(unread_in[:5]) + (", ..." if len(unread_in) > 5 else "")
+        word = "task" if len(unread_in) == 1 else "tasks"
+        warnings.warn(
+            f"{p}: {plural(unread_predictions, 'prediction')} of {word} {named} not read "
+            "(a task's annotation, else its first prediction, is read)",
+            stacklevel=2,
+        )
     frames, at = _frame_table(places)
     for f, size in zip(at, sizes):
         if size is not None:
             frames[f].update(width=size[0], height=size[1])
     per_frame = sorted(zip(at, per_task), key=lambda x: x[0])
-    names = list(dict.fromkeys(n for _, groups in per_frame for _, pts in groups for n, _, _ in pts))
+    names = list(dict.fromkeys(n for _, groups in per_frame for _, pts in groups for n, *_ in pts))
     if not names:
         raise FormatError("no keypointlabels in any task", p)
     sk = _skeleton(names, skeleton, p)
     store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=max(len(frames), 1), name=sk.name)
-    rows: dict[tuple[str, int], list[tuple[int, list[tuple[str, float, float]]]]] = {}
+    rows: dict[tuple[str, int], list[tuple[int, list[Keypoint]]]] = {}
     seen_on: dict[int, dict[str, int]] = {}
     for f, groups in per_frame:
         seen = seen_on.setdefault(f, {})  # two tasks of one frame: their instances side by side
@@ -242,18 +298,49 @@ def read_labelstudio(path: str | PathLike[str], skeleton: Skeleton | None = None
         for f, pts in recs:
             r = f - track.start
             track.alive[r] = True
-            for node, x, y in pts:
+            for node, x, y, sc in pts:
                 j = sk.index(node)
                 track.coords[r, j] = (y - LABELSTUDIO_OFFSET, x - LABELSTUDIO_OFFSET)
                 track.visibility[r, j] = VISIBLE
                 track.is_key[r, j] = True
-    return AnnotationSet(stores=[store], frames=frames, meta={META: {"format": "labelstudio"}}, source=str(p))
+                track.score[r, j] = sc
+    meta: dict[str, Any] = {"format": "labelstudio"}
+    if versions:
+        meta["model_version"] = versions[0] if len(set(versions)) == 1 else sorted(set(versions))
+    return AnnotationSet(stores=[store], frames=frames, meta={META: meta}, source=str(p))
 
 
 def _size(ds: AnnotationSet, f: int) -> tuple[float, float]:
     fr = ds.frames[f] if f < len(ds.frames) else {}
     w, h = fr.get("width"), fr.get("height")
     return (float(w), float(h)) if w and h else (100.0, 100.0)
+
+
+def _instance_regions(
+    name: str | None, coords: np.ndarray, shown: np.ndarray, nodes: tuple[str, ...], w: float, h: float
+) -> list[dict[str, Any]]:
+    """One instance on a frame as Label Studio regions: its rectangle, then (keypoint, relation) per node."""
+    yx = coords[shown] + LABELSTUDIO_OFFSET
+    (y0, x0), (y1, x1) = yx.min(axis=0), yx.max(axis=0)
+    rid = uuid.uuid4().hex[:10]
+    out: list[dict[str, Any]] = [{
+        "original_width": w, "original_height": h, "image_rotation": 0,
+        "value": {"x": x0 / w * 100, "y": y0 / h * 100, "width": (x1 - x0) / w * 100,
+                  "height": (y1 - y0) / h * 100, "rotation": 0, "rectanglelabels": [name]},
+        "id": rid, "from_name": "individuals", "to_name": "image", "type": "rectanglelabels",
+        "origin": "manual",
+    }]  # fmt: skip
+    for j in np.flatnonzero(shown):
+        y, x = coords[j] + LABELSTUDIO_OFFSET
+        kid = uuid.uuid4().hex[:10]
+        out.append({
+            "original_width": w, "original_height": h, "image_rotation": 0,
+            "value": {"x": x / w * 100, "y": y / h * 100, "width": 0.5, "keypointlabels": [nodes[j]]},
+            "id": kid, "from_name": "keypoints", "to_name": "image", "type": "keypointlabels",
+            "origin": "manual", "parentID": rid,
+        })  # fmt: skip
+        out.append({"from_id": kid, "to_id": rid, "type": "relation", "direction": "right"})
+    return out
 
 
 def write_labelstudio(dataset: AnnotationSet, path: str | PathLike[str]) -> list[Path]:
@@ -280,27 +367,14 @@ def write_labelstudio(dataset: AnnotationSet, path: str | PathLike[str]) -> list
                 shown = np.isfinite(t.coords[r, :, 0]) & (t.visibility[r] == VISIBLE)
                 if not shown.any():
                     continue
-                yx = t.coords[r, shown] + LABELSTUDIO_OFFSET
-                (y0, x0), (y1, x1) = yx.min(axis=0), yx.max(axis=0)
-                rid = uuid.uuid4().hex[:10]
-                result.append({
-                    "original_width": w, "original_height": h, "image_rotation": 0,
-                    "value": {"x": x0 / w * 100, "y": y0 / h * 100, "width": (x1 - x0) / w * 100,
-                              "height": (y1 - y0) / h * 100, "rotation": 0, "rectanglelabels": [t.name]},
-                    "id": rid, "from_name": "individuals", "to_name": "image", "type": "rectanglelabels",
-                    "origin": "manual",
-                })  # fmt: skip
-                for j in np.flatnonzero(shown):
-                    y, x = t.coords[r, j] + LABELSTUDIO_OFFSET
-                    kid = uuid.uuid4().hex[:10]
-                    result.append({
-                        "original_width": w, "original_height": h, "image_rotation": 0,
-                        "value": {"x": x / w * 100, "y": y / h * 100, "width": 0.5,
-                                  "keypointlabels": [store.skeleton.nodes[j]]},
-                        "id": kid, "from_name": "keypoints", "to_name": "image", "type": "keypointlabels",
-                        "origin": "manual", "parentID": rid,
-                    })  # fmt: skip
-                    result.append({"from_id": kid, "to_id": rid, "type": "relation", "direction": "right"})
+                regions = _instance_regions(t.name, t.coords[r], shown, store.skeleton.nodes, w, h)
+                sc = t.score[r, shown]
+                for region, value in zip(regions[1::2], sc):  # the rectangle, then (keypoint, relation)s
+                    if np.isfinite(value):
+                        region["score"] = float(value)
+                if np.isfinite(sc).all():
+                    regions[0]["score"] = float(sc.mean())
+                result += regions
         if not result and not (images and dataset.frames):
             continue
         fr = dataset.frames[f] if f < len(dataset.frames) else {"item": "video", "frame": f}

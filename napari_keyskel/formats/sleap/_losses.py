@@ -24,7 +24,8 @@ HOLDS: dict[str, frozenset[str]] = {
     "dlc": frozenset({"track_names"}),
     "yolo": frozenset(),
     "nwb": frozenset(),
-    "labelstudio": frozenset({"track_names"}),  # the instance's rectangle label
+    # the instance's rectangle label; scores on the keypoint regions
+    "labelstudio": frozenset({"track_names", "scores"}),
     # CVAT XML (napari_keyskel.formats.cvat): outside keyframes are unlabelled keys
     "cvat_video": frozenset({"occluded", "interpolated", "unlabelled", "attributes", "other_shapes"}),
     "cvat_images": frozenset({"occluded", "unlabelled", "attributes", "other_shapes"}),
