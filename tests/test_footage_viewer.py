@@ -171,3 +171,22 @@ def test_media_sits_below_its_annotations_whichever_opens_first(make_napari_view
     viewer.open(str(clip), plugin="napari-keyskel")  # the video afterwards goes below
     kinds = [t for t, _ in _layers(viewer)]
     assert kinds.index("Image") == kinds.index("Points") - 1
+
+
+def test_a_file_of_two_videos_opens_its_points_and_says_to_open_it_as_a_dataset(make_napari_viewer, tmp_path):
+    from napari_keyskel.dataset import open_dataset
+
+    for name in ("left.mp4", "right.mp4"):
+        make_video(tmp_path / name, 6, gop=3)
+    frames = [
+        {"item": v, "frame": f, "width": 64, "height": 48} for v in ("left.mp4", "right.mp4") for f in (0, 3)
+    ]
+    doc = tmp_path / "two.json"
+    write(AnnotationSet([_store(4, [0, 3])], frames), doc, "coco")
+    viewer = make_napari_viewer()
+    viewer.open(str(doc), plugin="napari-keyskel")
+    assert [t for t, _ in _layers(viewer)] == ["Points", "Vectors"]  # the points, no media layer
+    said = _notes()[-1]
+    assert "two.json" in said and "2 videos" in said and "as a dataset" in said
+    ds = open_dataset(doc)  # what the message offers: each video an item
+    assert sorted(it.name for it in ds) == ["left.mp4", "right.mp4"]

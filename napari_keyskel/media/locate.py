@@ -225,5 +225,8 @@ def locate_media(
         plan.path = Path(os.path.commonpath([str(p.parent) for p in paths]))
     else:
         kinds = f"{len(videos)} videos" + (" and images" if len(videos) < len(set(paths)) else "")
-        plan.reason = f"the frames come from {kinds}; one media layer shows one video or one set of images"
+        plan.reason = (
+            f"the frames come from {kinds}; one media layer shows one video or one set of images "
+            "(open the file as a dataset, in the Dataset tab, to see each video with its annotations)"
+        )
     return plan
