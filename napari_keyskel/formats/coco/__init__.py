@@ -122,10 +122,10 @@ from ...core.annotation_set import AnnotationSet
 from ...core.skeleton import Skeleton
 from ...errors import FormatError
 from .._checks import check_path, kept_data_guard
-from .._jsonio import dump_json, gc_paused
+from .._jsonio import dump_chunks, dumps_json, gc_paused
 from .._sidefiles import side_file_names
 from ._read import SkeletonArg, coco_from_obj, load_coco_json, looks_like_coco
-from ._write import coco_document
+from ._write import coco_chunks, coco_document
 
 __all__ = ["coco_document", "looks_like_coco", "read", "read_coco", "write", "write_coco"]
 
@@ -204,10 +204,20 @@ def write_coco(
     p = Path(path)
     with gc_paused():
         with kept_data_guard("COCO", p):
-            doc = coco_document(
-                dataset, results=results, oks_sigmas=oks_sigmas, all_frames=all_frames, path=p, fast=True
-            )
-        written = [dump_json(p, doc, indent=indent)]
+            if indent:
+                chunks = [
+                    dumps_json(
+                        coco_document(
+                            dataset, results=results, oks_sigmas=oks_sigmas, all_frames=all_frames, path=p
+                        ),
+                        indent=True,
+                    )
+                ]
+            else:
+                chunks = coco_chunks(
+                    dataset, results=results, oks_sigmas=oks_sigmas, all_frames=all_frames, path=p
+                )
+        written = [dump_chunks(p, chunks)]
     if skeleton_file:
         names = side_file_names([s.name for s in dataset.stores])
         for s, fname in zip(dataset.stores, names):
