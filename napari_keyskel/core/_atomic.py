@@ -41,12 +41,20 @@ def _umask() -> int:
     return umask
 
 
-def _mode_for(path: Path, umask: int | None = None) -> int:
-    """The permissions of the file ``path`` replaces, or of a new file (``0o666`` less the umask)."""
+def _target(path: Path, umask: int) -> tuple[int, bool]:
+    """``(permissions for the file replacing path, whether path is there)``.
+
+    The permissions are those of ``path``, or ``0o666`` less the umask for a new file.
+    """
     try:
-        return os.stat(path).st_mode & 0o777
+        return os.stat(path).st_mode & 0o777, True
     except FileNotFoundError:
-        return 0o666 & ~(_umask() if umask is None else umask)
+        return 0o666 & ~umask, False
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions of the file ``path`` replaces, or of a new file (``0o666`` less the umask)."""
+    return _target(path, _umask())[0]
 
 
 def _syncfs() -> Callable[[int], int] | None:
@@ -132,6 +140,7 @@ def atomic_write_many(files: list[tuple[str | PathLike[str], bytes]]) -> list[Pa
 
     """
     temps: list[tuple[Path, str]] = []
+    exists: list[bool] = []  # (whether each target is there to be backed up)
     umask = _umask()
     try:
         for target, data in files:
@@ -145,10 +154,15 @@ def atomic_write_many(files: list[tuple[str | PathLike[str], bytes]]) -> list[Pa
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
+                    fh.flush()
                     if len(files) == 1:
-                        fh.flush()
-                        os.fsync(fh.fileno())
-                os.chmod(tmp, _mode_for(path, umask))
+                        os.fsync(fd)
+                    mode, there = _target(path, umask)
+                    exists.append(there)
+                    if hasattr(os, "fchmod"):
+                        os.fchmod(fd, mode)
+                    else:  # pragma: no cover - Windows
+                        os.chmod(tmp, mode)
             except OSError as exc:
                 raise AtomicWriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
         if len(temps) > 1:
@@ -157,9 +171,9 @@ def atomic_write_many(files: list[tuple[str | PathLike[str], bytes]]) -> list[Pa
         current = temps[0][0] if temps else None
         token = secrets.token_hex(4)
         try:
-            for path, tmp in temps:
+            for (path, tmp), there in zip(temps, exists):
                 current = path
-                backups.append((path, _backup(path, token)))
+                backups.append((path, _backup(path, token) if there else None))
                 os.replace(tmp, path)
         except OSError as exc:
             for path, backup in reversed(backups):
