@@ -7,6 +7,10 @@ JSON; orjson refuses the whole file, :mod:`json` reads it, so the reader can nam
 and node holding the bad number: ``coco/_read.py``), and a line/column for a syntax error,
 which orjson's error carries as well.
 
+Big documents are written as pieces of text (:func:`dump_chunks`: the COCO writer's annotations,
+each made from whole-array serialisations) joined a megabyte at a time, never as one buffer
+the size of the file.
+
 Text written here differs from :func:`json.dumps` only in whitespace (none, or two-space indent)
 and escaping (orjson writes non-ASCII characters as UTF-8, never a ``u`` escape, and escapes only
 what JSON requires); the JSON values are the same. Numbers are written as the shortest text that

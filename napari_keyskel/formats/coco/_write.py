@@ -2,9 +2,10 @@
 
 See :mod:`napari_keyskel.formats.coco` for the mapping. Every store's tracks are concatenated
 and the rows to write, their keypoint triplets, ``num_keypoints``, ``bbox`` and ``area`` computed
-on whole arrays (:mod:`._rows`); only the final annotation dicts are built in Python, those of
-plain rows in one pass with keypoints and boxes as numpy row views (orjson writes them as it
-writes lists of floats: no float-to-Python copy).
+on whole arrays (:mod:`._rows`). The writer (:func:`coco_chunks`) makes no dict for a plain
+annotation: its JSON text is cut from whole-array serialisations (:mod:`._write_text`); only
+annotations with originals, extras or a keyskel record are dicts, serialised one by one. The
+API's :func:`coco_document` gives every annotation as a dict (the same bytes once serialised).
 """
 
 from __future__ import annotations
