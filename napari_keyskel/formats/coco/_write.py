@@ -20,92 +20,20 @@ import numpy as np
 import orjson
 
 from ...core.annotation_set import AnnotationSet
-from ...core.store import Track
 from ...errors import FormatError
 from .._checks import decimal_scores
 from .._jsonio import dumps_json, json_items
 from .._volume import is_volume_dataset
 from ._rows import Rows, coco_meta, written_rows
-from ._rules import is_id, is_int, item_codes
+from ._rules import is_id, item_codes
 from ._volume3d import volume_coco_document
 from ._write_tables import category, foreign_meta, frame_table, image_table, sigmas_for, unique_ids
 from ._write_text import annotations_text, column, field_texts, row_texts, table_texts
+from ._write_tracks import file_value, track_records
 
 __all__ = ["coco_chunks", "coco_document", "written_rows"]
 
 _DEFAULT_FIELDS = ("track_id", "object_id")
-
-
-def _file_value(t: Track, m: dict[str, Any]) -> Any:
-    """The track id to write: the file's id read from COCO (or V7's instance id), else ours."""
-    if "key" in m and is_id(m["key"]):
-        return m["key"]
-    d = t.meta.get("darwin") if isinstance(t.meta, dict) else None
-    inst = (
-        d.get("extra", {}).get("instance_id")
-        if isinstance(d, dict) and isinstance(d.get("extra"), dict)
-        else None
-    )
-    v = inst.get("value") if isinstance(inst, dict) else None
-    return v if is_int(v) else t.track_id
-
-
-def _runs(alive: np.ndarray, start: int) -> list[list[int]]:
-    idx = np.flatnonzero(alive)
-    if idx.size == 0:
-        return []
-    cut = np.flatnonzero(np.diff(idx) != 1) + 1
-    a, b = np.r_[0, cut], np.r_[cut, idx.size]
-    return [[int(idx[i]) + start, int(idx[j - 1]) + start + 1] for i, j in zip(a, b)]
-
-
-def _track_records(
-    rows: Rows, values: list[Any], results: bool, codes: np.ndarray
-) -> dict[int, dict[str, Any]]:
-    """Our ``keyskel.track`` record for the first written row of each track that needs one.
-
-    ``codes``: the item (video) of each frame. A track seen in several items always has its
-    ``alive`` ranges written: they tell a reader it is one instance there (a track id alone
-    names an instance within one video).
-    """
-    owner = rows.owner
-    cut = np.flatnonzero(np.diff(owner)) + 1  # rows are grouped by track, in track order
-    firsts, lasts = np.r_[0, cut], np.r_[cut, owner.size] - 1
-    tis = owner[firsts]
-    item = codes[rows.frame] if codes.size else np.zeros(rows.n, np.intp)
-    one_item = np.minimum.reduceat(item, firsts) == np.maximum.reduceat(item, firsts)
-    # the default lifespan (first..last written row, all alive, one item) needs no record
-    plain = (
-        rows.all_alive[tis]
-        & (rows.frame[firsts] == rows.starts[tis])
-        & (rows.frame[lasts] + 1 == rows.stops[tis])
-        & one_item
-    )
-    frames = rows.frame
-    out = {}
-    for ti, r, last, is_plain in zip(tis.tolist(), firsts.tolist(), lasts.tolist(), plain.tolist()):
-        t, m = rows.tracks[ti], rows.metas[ti]
-        rec: dict[str, Any] = {}
-        default_name = (
-            m.get("key") if isinstance(m.get("key"), str) and m["key"].strip() else f"instance {t.track_id}"
-        )
-        if t.name != default_name:
-            rec["name"] = t.name
-        foreign = foreign_meta(t.meta)
-        if results:  # a results file goes back as it was: V7's own bookkeeping stays out of it
-            foreign.pop("darwin", None)
-        if foreign:
-            rec["meta"] = foreign
-        # our id, unless the file's id maps back to it by itself (a string id; an id renumbered on read)
-        if is_int(values[ti]) and values[ti] != t.track_id and m.get("read_id") != t.track_id:
-            rec["id"] = int(t.track_id)
-        if not is_plain:
-            runs = _runs(t.alive, t.start)
-            if runs != [[int(frames[r]), int(frames[last]) + 1]] or item[r] != item[last]:
-                rec["alive"] = runs
-        if rec:
-            out[r] = rec
-    return out
 
 
 class _Anns:
@@ -146,9 +74,9 @@ class _Anns:
             got = m.get("fields")
             fields: Sequence[Any] = got if isinstance(got, list) else _DEFAULT_FIELDS
             ann_meta = m.get("ann")
-            values.append(_file_value(t, m))
+            values.append(file_value(t, m))
             self.per_track.append((fields, values[-1], ann_meta if isinstance(ann_meta, dict) else {}))
-        self.carry = _track_records(rows, values, results, codes)
+        self.carry = track_records(rows, values, results, codes)
         fnames = list(map(str, range(max(self.frames) + 1)))
         metas_ann = [pt[2] for pt in self.per_track]
         exts: list[Any] = list(  # each row's kept extras: (C-level maps, no Python step per row)
@@ -307,6 +235,11 @@ def _track_fields(
         a["attributes"] = attrs
 
 
+def _volume(dataset: Any) -> bool:
+    """Whether ``dataset`` is written by :mod:`._volume3d` (its annotations are dicts)."""
+    return isinstance(dataset, AnnotationSet) and is_volume_dataset(dataset)
+
+
 def coco_document(
     dataset: AnnotationSet,
     *,
@@ -321,8 +254,9 @@ def coco_document(
     ``fast``: the annotations of a ground-truth document as the writer makes them, one JSON text
     (an :class:`orjson.Fragment`: :func:`coco_chunks`); else plain dicts throughout.
     """
-    doc = _document(dataset, results, oks_sigmas, all_frames, path, fast and not results)
-    if fast and not results and isinstance(doc, dict):
+    text = fast and not results and not _volume(dataset)
+    doc = _document(dataset, results, oks_sigmas, all_frames, path, text)
+    if text and isinstance(doc, dict):
         doc["annotations"] = orjson.Fragment(b"".join(annotations_text(doc["annotations"])))
     return doc
 
@@ -340,8 +274,9 @@ def coco_chunks(
     The bytes of ``dumps_json(coco_document(...))``; a ground-truth file's annotations are their
     texts made from whole arrays (:mod:`._write_text`), never one dict each.
     """
-    doc = _document(dataset, results, oks_sigmas, all_frames, path, not results)
-    if results or not isinstance(doc, dict) or "annotations" not in doc:
+    text = not results and not _volume(dataset)
+    doc = _document(dataset, results, oks_sigmas, all_frames, path, text)
+    if not text or not isinstance(doc, dict) or "annotations" not in doc:
         return [dumps_json(doc)]
     keys = list(doc)
     at = keys.index("annotations")
