@@ -12,12 +12,16 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
+import orjson
 from hypothesis import given
 from test_coco_darwin_roundtrip import _SETTINGS, extras_dataset, stores
 
 from napari_keyskel import AnnotationSet
 from napari_keyskel.formats._jsonio import dumps_json
-from napari_keyskel.formats.coco import coco_document, read_coco
+from napari_keyskel.formats.coco import coco_document, read_coco, write_coco
+from napari_keyskel.formats.coco._write import coco_chunks
+from napari_keyskel.formats.coco._write_text import row_texts
 from napari_keyskel.formats.darwin import read_darwin
 from napari_keyskel.formats.darwin._write import build_documents
 
@@ -27,8 +31,10 @@ DATA = Path(__file__).parent / "data"
 def _coco_same(ds: AnnotationSet, results: bool = False) -> None:
     for all_frames in (True, False):
         fast = coco_document(ds, results=results, all_frames=all_frames, fast=True)
-        plain = coco_document(ds, results=results, all_frames=all_frames)
-        assert dumps_json(fast) == dumps_json(plain)
+        plain = dumps_json(coco_document(ds, results=results, all_frames=all_frames))
+        assert dumps_json(fast) == plain
+        # what write_coco writes: the pieces of text, annotations made from whole arrays
+        assert b"".join(coco_chunks(ds, results=results, all_frames=all_frames)) == plain
 
 
 def _darwin_same(ds: AnnotationSet) -> None:
@@ -94,3 +100,23 @@ def test_nan_and_infinity_are_still_format_errors(tmp_path) -> None:
     (tmp_path / "v.json").write_text(v7)
     with pytest.raises(FormatError, match="not valid JSON"):
         read_darwin(tmp_path / "v.json")
+
+
+def test_rows_of_numbers_are_cut_at_their_brackets() -> None:
+    a = np.array([[1.0, -2.5e-7, 3e300], [0.0, -0.0, 2.0]])
+    assert row_texts(a, b",") == [b"1.0,-2.5e-7,3e+300],", b"0.0,-0.0,2.0],"]
+    assert row_texts(a[:1], b',"area":') == [b'1.0,-2.5e-7,3e+300],"area":']
+    assert row_texts(np.zeros((2, 0)), b",") == [b"],", b"],"]
+    assert row_texts(np.zeros((0, 3)), b",") == []
+    for rows in (a, a[:1]):  # each piece is the row's JSON once its opening bracket is put back
+        assert [orjson.loads(b"[" + t[:-1]) for t in row_texts(rows, b",")] == rows.tolist()
+
+
+def test_written_files_are_the_documents_text(tmp_path) -> None:
+    """write_coco writes coco_document's values: compact from the pieces, indented from the dicts."""
+    for ds in _files()[:4]:
+        doc = coco_document(ds)
+        write_coco(ds, tmp_path / "c.json")
+        assert (tmp_path / "c.json").read_bytes() == dumps_json(doc)
+        write_coco(ds, tmp_path / "i.json", indent=True)
+        assert orjson.loads((tmp_path / "i.json").read_bytes()) == orjson.loads(dumps_json(doc))

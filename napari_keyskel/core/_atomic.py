@@ -1,14 +1,27 @@
 """Atomic file writes: write a temporary file beside the target, then rename it over.
 
-:func:`atomic_write_many` does the same for several files at once: every file is written to a
-temporary file first, and only when all of them are written are they renamed over their
-targets, so a failure (disk full, permissions) leaves every earlier file as it was.
+Guarantees. A reader of a target sees the old file or the new one, never a part of either,
+and a failure (disk full, permissions) leaves the old file as it was and no temporary file
+behind. The new data is on the disk before the rename (so a crash or power loss cannot leave a
+renamed but empty file): :func:`atomic_write` flushes its file with ``fsync``;
+:func:`atomic_write_many` writes every temporary file first and then flushes them all at once
+(:func:`_flush`: one ``syncfs`` of each file system holding them on Linux, else ``os.sync``,
+else one ``fsync`` per file), so the kernel writes the batch together instead of committing its
+journal once per file. The folders are not flushed (neither the renames): after a power loss
+a target may still be its old file, complete.
+
+:func:`atomic_write_many` does this for several files at once: only when all of them are
+written and flushed are they renamed over their targets, so a failure leaves every earlier file
+as it was; a rename that fails puts back the targets already replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import secrets
+import sys
 import tempfile
 from collections.abc import Callable
 from os import PathLike
@@ -22,20 +35,103 @@ class AtomicWriteError(OSError):
     """A write of :func:`atomic_write_many` failed; ``filename`` is the target, not a temporary file."""
 
 
-def _mode_for(path: Path) -> int:
-    if path.exists():
-        return path.stat().st_mode & 0o777
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def _target(path: Path, umask: int) -> tuple[int, bool]:
+    """``(permissions for the file replacing path, whether path is there)``.
+
+    The permissions are those of ``path``, or ``0o666`` less the umask for a new file.
+    """
+    try:
+        return os.stat(path).st_mode & 0o777, True
+    except FileNotFoundError:
+        return 0o666 & ~umask, False
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions of the file ``path`` replaces, or of a new file (``0o666`` less the umask)."""
+    return _target(path, _umask())[0]
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs(fd)`` from the C library, if there is one."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    return fn
+
+
+def _flush(temps: list[tuple[Path, str]]) -> None:
+    """Put the data of every temporary file on the disk, the whole batch at once.
+
+    One ``syncfs`` per file system holding them (Linux), else one ``os.sync``, else ``fsync`` of
+    each file.
+    """
+    syncfs = _syncfs()
+    if syncfs is not None:
+        done: set[int] = set()
+        for folder in dict.fromkeys(path.parent for path, _ in temps):
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                dev = os.fstat(fd).st_dev
+                if dev not in done and syncfs(fd) != 0:
+                    err = ctypes.get_errno()
+                    raise AtomicWriteError(err, os.strerror(err), str(folder))
+                done.add(dev)
+            finally:
+                os.close(fd)
+        return
+    if hasattr(os, "sync"):
+        os.sync()
+        return
+    for path, tmp in temps:
+        try:
+            fd = os.open(tmp, os.O_RDWR)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise AtomicWriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
+def _backup(path: Path, token: str) -> str | None:
+    """A second name for the target ``path`` (a hard link, else a rename), or None if it has none.
+
+    With a hard link the target is never missing: the rename over it replaces it in one step.
+    """
+    backup = str(path.parent / f".{path.name}.{token}.bak")
+    try:
+        os.link(path, backup)
+        return backup
+    except FileNotFoundError:
+        if not path.exists():
+            return None
+    except OSError:  # (no hard links on this file system, or the name is taken)
+        pass
+    if not path.exists():
+        return None
+    fd, backup = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak", dir=path.parent)
+    os.close(fd)
+    os.replace(path, backup)
+    return backup
 
 
 def atomic_write_many(files: list[tuple[str | PathLike[str], bytes]]) -> list[Path]:
     """Write every ``(path, data)``; either all targets are replaced, or none is (as far as the OS allows).
 
     Phase 1 writes each file to a temporary file in its target's folder (created if needed); any
-    failure removes the temporary files and leaves every target untouched. Phase 2 renames them
-    over the targets; if a rename fails, the targets already replaced are restored from backups.
+    failure removes the temporary files and leaves every target untouched. Then the batch is
+    flushed to the disk at once (see the module's docstring). Phase 2 renames them over the
+    targets; if a rename fails, the targets already replaced are restored from backups.
 
     Raises
     ------
@@ -44,6 +140,8 @@ def atomic_write_many(files: list[tuple[str | PathLike[str], bytes]]) -> list[Pa
 
     """
     temps: list[tuple[Path, str]] = []
+    exists: list[bool] = []  # (whether each target is there to be backed up)
+    umask = _umask()
     try:
         for target, data in files:
             path = Path(target)
@@ -57,29 +155,35 @@ def atomic_write_many(files: list[tuple[str | PathLike[str], bytes]]) -> list[Pa
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
                     fh.flush()
-                    os.fsync(fh.fileno())
-                os.chmod(tmp, _mode_for(path))
+                    if len(files) == 1:
+                        os.fsync(fd)
+                    mode, there = _target(path, umask)
+                    exists.append(there)
+                    if hasattr(os, "fchmod"):
+                        os.fchmod(fd, mode)
+                    else:  # pragma: no cover - Windows
+                        os.chmod(tmp, mode)
             except OSError as exc:
                 raise AtomicWriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        if len(temps) > 1:
+            _flush(temps)
         backups: list[tuple[Path, str | None]] = []
         current = temps[0][0] if temps else None
+        token = secrets.token_hex(4)
         try:
-            for path, tmp in temps:
+            for (path, tmp), there in zip(temps, exists):
                 current = path
-                backup = None
-                if path.exists():
-                    fd, backup = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak", dir=path.parent)
-                    os.close(fd)
-                    os.replace(path, backup)
-                backups.append((path, backup))
+                backups.append((path, _backup(path, token) if there else None))
                 os.replace(tmp, path)
         except OSError as exc:
             for path, backup in reversed(backups):
                 with contextlib.suppress(OSError):
-                    if backup is not None:
-                        os.replace(backup, path)
-                    else:
+                    if backup is None:
                         os.unlink(path)
+                    elif path.exists() and os.path.samefile(backup, path):
+                        os.unlink(backup)  # (not replaced yet; a rename onto itself would keep both)
+                    else:
+                        os.replace(backup, path)
             raise AtomicWriteError(exc.errno, exc.strerror or str(exc), str(current)) from None
         for _, backup in backups:
             if backup is not None:

@@ -7,6 +7,10 @@ JSON; orjson refuses the whole file, :mod:`json` reads it, so the reader can nam
 and node holding the bad number: ``coco/_read.py``), and a line/column for a syntax error,
 which orjson's error carries as well.
 
+Big documents are written as pieces of text (:func:`dump_chunks`: the COCO writer's annotations,
+each made from whole-array serialisations) joined a megabyte at a time, never as one buffer
+the size of the file.
+
 Text written here differs from :func:`json.dumps` only in whitespace (none, or two-space indent)
 and escaping (orjson writes non-ASCII characters as UTF-8, never a ``u`` escape, and escapes only
 what JSON requires); the JSON values are the same. Numbers are written as the shortest text that
@@ -22,16 +26,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import orjson
 
-from ..core._atomic import atomic_write_bytes
+from ..core._atomic import atomic_write, atomic_write_bytes
 from ..errors import FormatError
 from ._checks import check_path, regular_file
 
 __all__ = [
+    "dump_chunks",
     "dump_json",
     "dumps_json",
     "gc_paused",
@@ -86,6 +91,24 @@ def dump_json(path: str | PathLike[str], obj: Any, indent: bool = False) -> Path
     data = dumps_json(obj, indent)  # serialise fully before touching the disk
     try:
         return atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise FormatError(f"cannot write file ({exc.strerror or exc})", path) from None
+
+
+#: Pieces of text joined per write by :func:`dump_chunks` (about a megabyte of annotations):
+#: no buffer as large as the file, and few system calls.
+_BATCH = 2048
+
+
+def dump_chunks(path: str | PathLike[str], chunks: list[bytes]) -> Path:
+    """Write the pieces of text ``chunks`` one after another to ``path``, atomically."""
+
+    def write(fh: IO[bytes]) -> None:
+        for i in range(0, len(chunks), _BATCH):
+            fh.write(b"".join(chunks[i : i + _BATCH]))
+
+    try:
+        return atomic_write(path, write)
     except OSError as exc:
         raise FormatError(f"cannot write file ({exc.strerror or exc})", path) from None
 

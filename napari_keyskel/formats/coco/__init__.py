@@ -102,13 +102,14 @@ Speed: the file is parsed with orjson and the cyclic garbage collector is paused
 document is parsed and converted (millions of acyclic containers would otherwise trigger full
 collections). The conversion does no Python work per number and little per annotation: each
 annotation field is taken as one column with a C-level ``map``, the keypoints of a category become
-one ``(N, K, 3)`` array through one ``np.fromiter`` and are validated, sorted and grouped into
-tracks with numpy; only input that fails a whole-array check is re-read value by value to name
-the first error. Writing builds plain annotations in one pass with their keypoints and boxes as
-numpy row views, which orjson writes as it writes lists of floats. On a 72 MB file of 150,000
-annotations x 17 nodes (``benchmarks/bench_coco.py``, CPU time): reading takes 1.3x
-``orjson.loads`` (2.2x with the collector paused for both; about pycocotools' time), writing
-3.8x ``orjson.dumps`` + write (``json.dumps`` + write: 7.5x).
+one ``(N, K, 3)`` array converted in C (``array.fromlist``) and are validated, sorted and grouped
+into tracks with numpy; only input that fails a whole-array check is re-read value by value to
+name the first error. Writing makes no dict for a plain annotation: its JSON text is cut from
+whole-array serialisations (``_write_text.py``) and the file written in pieces. On a 72 MB file
+of 150,000 annotations x 17 nodes (``benchmarks/bench_coco.py``, CPU time, a shared machine):
+reading takes 1.4x ``orjson.loads`` (0.65x pycocotools), writing 3.1x ``orjson.dumps`` + write
+(``json.dumps`` + write: 6.3x); most of the write is orjson writing the keypoints' 7.65 million
+floats, which alone takes 0.8x the baseline.
 """
 
 from __future__ import annotations
@@ -122,10 +123,10 @@ from ...core.annotation_set import AnnotationSet
 from ...core.skeleton import Skeleton
 from ...errors import FormatError
 from .._checks import check_path, kept_data_guard
-from .._jsonio import dump_json, gc_paused
+from .._jsonio import dump_chunks, dumps_json, gc_paused
 from .._sidefiles import side_file_names
 from ._read import SkeletonArg, coco_from_obj, load_coco_json, looks_like_coco
-from ._write import coco_document
+from ._write import coco_chunks, coco_document
 
 __all__ = ["coco_document", "looks_like_coco", "read", "read_coco", "write", "write_coco"]
 
@@ -204,10 +205,20 @@ def write_coco(
     p = Path(path)
     with gc_paused():
         with kept_data_guard("COCO", p):
-            doc = coco_document(
-                dataset, results=results, oks_sigmas=oks_sigmas, all_frames=all_frames, path=p, fast=True
-            )
-        written = [dump_json(p, doc, indent=indent)]
+            if indent:
+                chunks = [
+                    dumps_json(
+                        coco_document(
+                            dataset, results=results, oks_sigmas=oks_sigmas, all_frames=all_frames, path=p
+                        ),
+                        indent=True,
+                    )
+                ]
+            else:
+                chunks = coco_chunks(
+                    dataset, results=results, oks_sigmas=oks_sigmas, all_frames=all_frames, path=p
+                )
+        written = [dump_chunks(p, chunks)]
     if skeleton_file:
         names = side_file_names([s.name for s in dataset.stores])
         for s, fname in zip(dataset.stores, names):

@@ -2,15 +2,16 @@
 
 Annotations are checked column by column (ids, image and category references), each column taken
 with one C-level ``map`` (no Python loop per annotation); the keypoints of a category become one
-``(N, K, 3)`` array (one ``np.fromiter``) validated with numpy. Only input that fails a
-whole-array check takes the value-by-value path that names the first error.
+``(N, K, 3)`` array (converted in C, :func:`_float_rows`) validated with numpy. Only input that
+fails a whole-array check takes the value-by-value path that names the first error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from array import array
+from collections import deque
 from itertools import chain, repeat
-from operator import is_, itemgetter
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -26,15 +27,15 @@ def column(anns: list[dict[str, Any]], key: str) -> list[Any]:
     return list(map(dict.get, anns, repeat(key)))
 
 
-def _numbers(rows: list[list[Any]]) -> Iterator[Any]:
-    """The items of ``rows`` one after another, each row summed first (TypeError on junk).
+def _float_rows(rows: list[list[Any]]) -> np.ndarray:
+    """The numbers of ``rows`` (lists of numbers) one after another as float64.
 
-    ``sum`` raises TypeError on a str, None, list or dict, so no string slips through
-    ``np.fromiter`` as a number. A row is summed just before it is read, while its numbers are in
-    the CPU cache (the numbers of a parsed document are scattered in memory; a separate pass
-    would fetch them all twice).
+    ``array('d').fromlist`` converts a row in C and refuses (TypeError) a str, None, list or dict,
+    so no string slips through as a number (booleans do: the caller checks for them).
     """
-    return chain.from_iterable(map(itemgetter(1), zip(map(sum, rows), rows)))
+    out = array("d")
+    deque(map(out.fromlist, rows), maxlen=0)
+    return np.frombuffer(out, np.float64)
 
 
 def has_key(anns: list[dict[str, Any]], key: str) -> np.ndarray:
@@ -159,7 +160,7 @@ def keypoint_array(
     """``(N, K, 3)`` float array of the annotations' keypoints, every value checked.
 
     Fast path: cheap whole-list checks (types, lengths), one :func:`numpy.fromiter` over all the
-    numbers (:func:`_numbers` rejects strings, None and nested junk), vectorised value checks. Any
+    numbers (:func:`_float_rows` refuses strings, None and nested junk), vectorised value checks. Any
     doubt (bad type, NaN, a third value not 0/1/2 in ground truth, huge numbers, or a boolean when
     the file holds ``true``/``false`` at all) falls back to :func:`_keypoint_array_checked`, which
     converts exactly as before or names the first error. The third values of a category are
@@ -177,7 +178,7 @@ def keypoint_array(
         and not (bools and not set(map(type, chain.from_iterable(kps))) <= {int, float})
     ):
         try:
-            arr = np.fromiter(_numbers(kps), np.float64, n * n3).reshape(n, k, 3)
+            arr = _float_rows(kps).reshape(n, k, 3)
         except (TypeError, ValueError, OverflowError):
             pass
         else:
@@ -242,7 +243,7 @@ def eq_rows(values: list[Any], ours: np.ndarray) -> np.ndarray:
         # lists of numbers (the usual bbox): one fromiter, no dtype discovery; anything odd
         # (strings, None, integers too large for an exact float, NaN) takes the path below
         try:
-            v = np.fromiter(_numbers(values), np.float64, ours.size).reshape(ours.shape)
+            v = _float_rows(values).reshape(ours.shape)
         except (TypeError, ValueError, OverflowError):
             pass
         else:

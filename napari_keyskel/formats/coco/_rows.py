@@ -62,15 +62,17 @@ class Rows:
         frame = np.repeat(starts - offsets, lens) + np.arange(int(lens.sum()))
         owner = np.repeat(np.arange(len(tracks)), lens)
         lab, emit = written_rows(coords, vis, key)
-        bad = (vis > 0) & ~(np.isnan(coords[..., 0]) & np.isnan(coords[..., 1])) & ~lab
-        if bad.any():
-            r, j = np.argwhere(bad)[0]
-            t = tracks[owner[r]]
-            raise FormatError(
-                f"class {store.name!r}, track {t.track_id}, frame {int(frame[r])}, node "
-                f"{store.skeleton.nodes[j]!r}: position is not finite",
-                path,
-            )
+        unlabelled = (vis > 0) & ~lab  # (the usual: none, and no NaN test of every position)
+        if unlabelled.any():
+            bad = unlabelled & ~(np.isnan(coords[..., 0]) & np.isnan(coords[..., 1]))
+            if bad.any():
+                r, j = np.argwhere(bad)[0]
+                t = tracks[owner[r]]
+                raise FormatError(
+                    f"class {store.name!r}, track {t.track_id}, frame {int(frame[r])}, node "
+                    f"{store.skeleton.nodes[j]!r}: position is not finite",
+                    path,
+                )
         idx = np.flatnonzero(emit)
         whole = idx.size == emit.size  # every row written: no copies
 
@@ -80,9 +82,12 @@ class Rows:
         lab = take(lab)
         c = take(coords)
         trip = np.empty((idx.size, k, 3))
+        off = ~lab
         for d in (0, 1):  # file (x, y) = store (col, row) + offset; 0 where not labelled
-            trip[..., d] = np.where(lab, c[..., 1 - d] + COCO_OFFSET, 0.0)
-        v = np.where(lab, take(vis), 0).astype(np.int8)
+            np.add(c[..., 1 - d], COCO_OFFSET, out=trip[..., d])
+            np.copyto(trip[..., d], 0.0, where=off)
+        v = take(vis).astype(np.int8)
+        np.copyto(v, 0, where=off)
         trip[..., 2] = v
         self.n = idx.size
         self.trip = trip
@@ -90,7 +95,8 @@ class Rows:
         self.lab = lab
         self.vis = v
         self.key = take(key)
-        self.score = np.where(lab, take(score), np.nan)
+        self.score = take(score).astype(np.float32)
+        np.copyto(self.score, np.nan, where=off)
         self.frame = take(frame)
         self.owner = take(owner)
         self.nk, self.box, self.area, _ = derived(trip)

@@ -62,20 +62,19 @@ def derived(trip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     points (zeros when there are none); ``area`` = ``w * h``. Also returns the *junk* mask: rows
     with a v=0 point whose x or y is not 0 (real files carry leftovers there).
     """
-    # reductions run over the N axis of (K, N) copies: numpy reduces a short last axis slowly
-    x = np.ascontiguousarray(trip[..., 0].T)
-    y = np.ascontiguousarray(trip[..., 1].T)
-    lab = np.ascontiguousarray(trip[..., 2].T) > 0
-    x0 = np.where(lab, x, np.inf).min(axis=0, initial=np.inf)
-    x1 = np.where(lab, x, -np.inf).max(axis=0, initial=-np.inf)
-    y0 = np.where(lab, y, np.inf).min(axis=0, initial=np.inf)
-    y1 = np.where(lab, y, -np.inf).max(axis=0, initial=-np.inf)
+    x, y = trip[..., 0], trip[..., 1]
+    lab = trip[..., 2] > 0
+    x0 = np.where(lab, x, np.inf).min(axis=1, initial=np.inf)
+    x1 = np.where(lab, x, -np.inf).max(axis=1, initial=-np.inf)
+    y0 = np.where(lab, y, np.inf).min(axis=1, initial=np.inf)
+    y1 = np.where(lab, y, -np.inf).max(axis=1, initial=-np.inf)
     with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates (1e308) give inf, not a warning
         box = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
-        box[~lab.any(axis=0)] = 0.0
+        nk = lab.sum(axis=1)
+        box[nk == 0] = 0.0
         area = box[:, 2] * box[:, 3]
-    junk = ((~lab) & ((x != 0) | (y != 0))).any(axis=0)
-    return lab.sum(axis=0), box, area, junk
+    junk = ((~lab) & ((x != 0) | (y != 0))).any(axis=1)
+    return nk, box, area, junk
 
 
 def item_codes(frames: list[dict[str, Any]]) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...core.store import AnnotationStore
 from .._checks import INT64_MAX, short
-from .._coords import COCO_OFFSET, DECIMALS, from_file_xy
+from .._coords import COCO_OFFSET, DECIMALS
 from ._columns import column, eq_rows, has_key, is_visibility, keypoint_array, plain_keys
 from ._extras import AnnExtra, parse_ann_extra, parse_ranges
 from ._rules import Ctx, ann_place, derived, is_id, item_codes, where
@@ -146,8 +146,12 @@ def _whole(
 def _beyond_v7(arr: np.ndarray) -> np.ndarray:
     """Rows with a coordinate that V7's 10 decimals (:data:`.._coords.DECIMALS`) would round."""
     xy = arr[..., :2]
-    with np.errstate(over="ignore", invalid="ignore"):
-        return (np.round(xy, DECIMALS) != xy).any(axis=(1, 2))
+    scale = 10.0**DECIMALS
+    with np.errstate(over="ignore", invalid="ignore"):  # np.round(xy, DECIMALS), in one buffer
+        rounded = np.multiply(xy, scale)
+        np.rint(rounded, out=rounded)
+        np.divide(rounded, scale, out=rounded)
+        return (rounded != xy).any(axis=(1, 2))
 
 
 def _split_by_item(tids: np.ndarray, g: np.ndarray, fr: np.ndarray) -> np.ndarray:
@@ -347,7 +351,8 @@ def build_tracks(
     order_l = order.tolist()
     vis, score, keyed = vis[order], score[order], keyed[order]
     lab = vis > 0
-    coords = from_file_xy(arr[order][..., :2], COCO_OFFSET)
+    coords = arr[..., 1::-1][order]  # file (x, y) -> store (y, x), one copy (from_file_xy's rule)
+    coords -= COCO_OFFSET
     coords[~lab] = np.nan
     recs = {r: x.track for r, x in extras.items() if x.track is not None}
     parts = TrackParts(ctx, store, k, n_frames, codes)

@@ -2,9 +2,10 @@
 
 See :mod:`napari_keyskel.formats.coco` for the mapping. Every store's tracks are concatenated
 and the rows to write, their keypoint triplets, ``num_keypoints``, ``bbox`` and ``area`` computed
-on whole arrays (:mod:`._rows`); only the final annotation dicts are built in Python, those of
-plain rows in one pass with keypoints and boxes as numpy row views (orjson writes them as it
-writes lists of floats: no float-to-Python copy).
+on whole arrays (:mod:`._rows`). The writer (:func:`coco_chunks`) makes no dict for a plain
+annotation: its JSON text is cut from whole-array serialisations (:mod:`._write_text`); only
+annotations with originals, extras or a keyskel record are dicts, serialised one by one. The
+API's :func:`coco_document` gives every annotation as a dict (the same bytes once serialised).
 """
 
 from __future__ import annotations
@@ -16,92 +17,23 @@ from operator import is_not
 from typing import Any
 
 import numpy as np
+import orjson
 
 from ...core.annotation_set import AnnotationSet
-from ...core.store import Track
 from ...errors import FormatError
 from .._checks import decimal_scores
+from .._jsonio import dumps_json, json_items
 from .._volume import is_volume_dataset
 from ._rows import Rows, coco_meta, written_rows
-from ._rules import is_id, is_int, item_codes
+from ._rules import is_id, item_codes
 from ._volume3d import volume_coco_document
 from ._write_tables import category, foreign_meta, frame_table, image_table, sigmas_for, unique_ids
+from ._write_text import annotations_text, column, field_texts, row_texts, table_texts
+from ._write_tracks import file_value, track_records
 
-__all__ = ["coco_document", "written_rows"]
+__all__ = ["coco_chunks", "coco_document", "written_rows"]
 
 _DEFAULT_FIELDS = ("track_id", "object_id")
-
-
-def _file_value(t: Track, m: dict[str, Any]) -> Any:
-    """The track id to write: the file's id read from COCO (or V7's instance id), else ours."""
-    if "key" in m and is_id(m["key"]):
-        return m["key"]
-    d = t.meta.get("darwin") if isinstance(t.meta, dict) else None
-    inst = (
-        d.get("extra", {}).get("instance_id")
-        if isinstance(d, dict) and isinstance(d.get("extra"), dict)
-        else None
-    )
-    v = inst.get("value") if isinstance(inst, dict) else None
-    return v if is_int(v) else t.track_id
-
-
-def _runs(alive: np.ndarray, start: int) -> list[list[int]]:
-    idx = np.flatnonzero(alive)
-    if idx.size == 0:
-        return []
-    cut = np.flatnonzero(np.diff(idx) != 1) + 1
-    a, b = np.r_[0, cut], np.r_[cut, idx.size]
-    return [[int(idx[i]) + start, int(idx[j - 1]) + start + 1] for i, j in zip(a, b)]
-
-
-def _track_records(
-    rows: Rows, values: list[Any], results: bool, codes: np.ndarray
-) -> dict[int, dict[str, Any]]:
-    """Our ``keyskel.track`` record for the first written row of each track that needs one.
-
-    ``codes``: the item (video) of each frame. A track seen in several items always has its
-    ``alive`` ranges written: they tell a reader it is one instance there (a track id alone
-    names an instance within one video).
-    """
-    owner = rows.owner
-    cut = np.flatnonzero(np.diff(owner)) + 1  # rows are grouped by track, in track order
-    firsts, lasts = np.r_[0, cut], np.r_[cut, owner.size] - 1
-    tis = owner[firsts]
-    item = codes[rows.frame] if codes.size else np.zeros(rows.n, np.intp)
-    one_item = np.minimum.reduceat(item, firsts) == np.maximum.reduceat(item, firsts)
-    # the default lifespan (first..last written row, all alive, one item) needs no record
-    plain = (
-        rows.all_alive[tis]
-        & (rows.frame[firsts] == rows.starts[tis])
-        & (rows.frame[lasts] + 1 == rows.stops[tis])
-        & one_item
-    )
-    frames = rows.frame
-    out = {}
-    for ti, r, last, is_plain in zip(tis.tolist(), firsts.tolist(), lasts.tolist(), plain.tolist()):
-        t, m = rows.tracks[ti], rows.metas[ti]
-        rec: dict[str, Any] = {}
-        default_name = (
-            m.get("key") if isinstance(m.get("key"), str) and m["key"].strip() else f"instance {t.track_id}"
-        )
-        if t.name != default_name:
-            rec["name"] = t.name
-        foreign = foreign_meta(t.meta)
-        if results:  # a results file goes back as it was: V7's own bookkeeping stays out of it
-            foreign.pop("darwin", None)
-        if foreign:
-            rec["meta"] = foreign
-        # our id, unless the file's id maps back to it by itself (a string id; an id renumbered on read)
-        if is_int(values[ti]) and values[ti] != t.track_id and m.get("read_id") != t.track_id:
-            rec["id"] = int(t.track_id)
-        if not is_plain:
-            runs = _runs(t.alive, t.start)
-            if runs != [[int(frames[r]), int(frames[last]) + 1]] or item[r] != item[last]:
-                rec["alive"] = runs
-        if rec:
-            out[r] = rec
-    return out
 
 
 class _Anns:
@@ -142,9 +74,9 @@ class _Anns:
             got = m.get("fields")
             fields: Sequence[Any] = got if isinstance(got, list) else _DEFAULT_FIELDS
             ann_meta = m.get("ann")
-            values.append(_file_value(t, m))
+            values.append(file_value(t, m))
             self.per_track.append((fields, values[-1], ann_meta if isinstance(ann_meta, dict) else {}))
-        self.carry = _track_records(rows, values, results, codes)
+        self.carry = track_records(rows, values, results, codes)
         fnames = list(map(str, range(max(self.frames) + 1)))
         metas_ann = [pt[2] for pt in self.per_track]
         exts: list[Any] = list(  # each row's kept extras: (C-level maps, no Python step per row)
@@ -153,7 +85,7 @@ class _Anns:
         if not set(map(type, exts)) <= {dict}:
             exts = [x if isinstance(x, dict) else {} for x in exts]
         self.exts: list[dict[str, Any]] = exts
-        self.wanted = [x.get("id") for x in exts]
+        self.wanted = list(map(dict.get, exts, repeat("id")))
         # rows whose original keypoints (junk at v=0, file bbox/area) can be written back verbatim
         orig_rows, origs = [], []
         if not conf and any("orig" in m for m in metas):  # (scores written are the values read)
@@ -237,55 +169,53 @@ class _Anns:
             a["keyskel"] = ks
         return a
 
-    def dicts(self, ids: list[Any], fast: bool = False) -> list[dict[str, Any]]:
-        """Every row as an annotation dict (``ids``: the annotation ids, unused for results).
+    def dicts(self, ids: list[Any]) -> list[dict[str, Any]]:
+        """Every row as an annotation dict (``ids``: the annotation ids, unused for results)."""
+        return [self._row(r, aid) for r, aid in zip(range(self.n), ids or [None] * self.n)]
 
-        ``fast``: plain rows (no originals, extras or keyskel record) are made in one pass, their
-        keypoints and box as numpy row views (orjson writes them as it writes lists of floats).
+    def texts(self, ids: list[Any]) -> list[bytes]:
+        """Every row as the JSON text of its annotation, ending in ``,`` (ground truth).
+
+        Plain rows are made from whole arrays in :data:`.N_PIECES` columns of text
+        (:mod:`._write_text`); the others are their :meth:`_row` dicts serialised one by one.
         """
-        if not fast or self.n == 0:
-            return [self._row(r, aid) for r, aid in zip(range(self.n), ids or [None] * self.n)]
+        n = self.n
+        if n == 0:
+            return []
         plain = self._plain()
-        out: list[Any] = [None] * self.n
-        for r in np.flatnonzero(~plain).tolist():
-            out[r] = self._row(r, ids[r] if ids else None)
         idx = np.flatnonzero(plain)
-        if idx.size == 0:
-            return out
+        every = idx.size == n
         rows = self.rows
-        every = idx.size == self.n
+
+        def take(a: np.ndarray) -> np.ndarray:
+            return a if every else a[idx]
+
+        cid = dumps_json(self.cid)
+        img = self.img_ids
         tails = []
         for fields, value, _ in self.per_track:
             tail: dict[str, Any] = {}
             _track_fields(tail, fields, value, {}, False)
-            tails.append(tail)
-        cid, img = self.cid, self.img_ids
-        kp = list(self.kp if every else self.kp[idx])
-        box = list(rows.box if every else rows.box[idx])
-        nk = (rows.nk if every else rows.nk[idx]).tolist()
-        area = (rows.area if every else rows.area[idx]).tolist()
-        frames = (rows.frame if every else rows.frame[idx]).tolist()
-        owners = (rows.owner if every else rows.owner[idx]).tolist()
-        sub_ids = ids if every else [ids[r] for r in idx.tolist()]
-        cols = (sub_ids, frames, kp, nk, box, area)
-        if all(list(t) == ["track_id"] for t in tails):  # the usual: literal keys are faster
-            tid = [t["track_id"] for t in tails]
-            made = [
-                {"id": i, "image_id": img[f], "category_id": cid, "keypoints": p, "num_keypoints": c,
-                 "bbox": b, "area": a, "iscrowd": 0, "track_id": tid[o]}
-                for i, f, p, c, b, a, o in zip(*cols, owners)
-            ]  # fmt: skip
-        else:
-            made = [
-                {"id": i, "image_id": img[f], "category_id": cid, "keypoints": p, "num_keypoints": c,
-                 "bbox": b, "area": a, "iscrowd": 0, **tails[o]}
-                for i, f, p, c, b, a, o in zip(*cols, owners)
-            ]  # fmt: skip
-        if every:
-            return made
-        for r, a in zip(idx.tolist(), made):
-            out[r] = a
-        return out
+            inner = dumps_json(tail)[1:-1]
+            tails.append(b',"iscrowd":0' + (b"," + inner if inner else b"") + b"},")
+        k = rows.trip.shape[1]
+        nk_table = [b'"num_keypoints":%d,"bbox":[' % c for c in range(k + 1)]
+        got = [
+            field_texts(ids if every else [ids[r] for r in idx.tolist()], b'{"id":'),
+            table_texts(
+                take(rows.frame),
+                lambda f: b',"image_id":' + dumps_json(img[f]) + b',"category_id":' + cid + b',"keypoints":[',
+            ),
+            row_texts(take(self.kp), b","),
+            list(map(nk_table.__getitem__, take(rows.nk).tolist())),
+            row_texts(take(rows.box), b',"area":'),
+            json_items(take(rows.area)),
+            list(map(tails.__getitem__, take(rows.owner).tolist())),
+        ]
+        cols = [column(n, idx, g) for g in got]
+        for r in np.flatnonzero(~plain).tolist():
+            cols[0][r] = dumps_json(self._row(r, ids[r])) + b","
+        return list(map(b"".join, zip(*cols)))
 
 
 def _track_fields(
@@ -305,6 +235,11 @@ def _track_fields(
         a["attributes"] = attrs
 
 
+def _volume(dataset: Any) -> bool:
+    """Whether ``dataset`` is written by :mod:`._volume3d` (its annotations are dicts)."""
+    return isinstance(dataset, AnnotationSet) and is_volume_dataset(dataset)
+
+
 def coco_document(
     dataset: AnnotationSet,
     *,
@@ -316,9 +251,50 @@ def coco_document(
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """The COCO document (ground-truth dict or results list) of ``dataset``; see :func:`.coco.write_coco`.
 
-    ``fast``: what the writer serialises: keypoints and boxes of plain annotations as numpy row
-    views (written by orjson as the same text), made in one pass; else plain lists throughout.
+    ``fast``: the annotations of a ground-truth document as the writer makes them, one JSON text
+    (an :class:`orjson.Fragment`: :func:`coco_chunks`); else plain dicts throughout.
     """
+    text = fast and not results and not _volume(dataset)
+    doc = _document(dataset, results, oks_sigmas, all_frames, path, text)
+    if text and isinstance(doc, dict):
+        doc["annotations"] = orjson.Fragment(b"".join(annotations_text(doc["annotations"])))
+    return doc
+
+
+def coco_chunks(
+    dataset: AnnotationSet,
+    *,
+    results: bool = False,
+    oks_sigmas: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
+    all_frames: bool = True,
+    path: Any = None,
+) -> list[bytes]:
+    """The COCO file of ``dataset`` as pieces of text to write one after another (compact JSON).
+
+    The bytes of ``dumps_json(coco_document(...))``; a ground-truth file's annotations are their
+    texts made from whole arrays (:mod:`._write_text`), never one dict each.
+    """
+    text = not results and not _volume(dataset)
+    doc = _document(dataset, results, oks_sigmas, all_frames, path, text)
+    if not text or not isinstance(doc, dict) or "annotations" not in doc:
+        return [dumps_json(doc)]
+    keys = list(doc)
+    at = keys.index("annotations")
+    before, after = {k: doc[k] for k in keys[:at]}, {k: doc[k] for k in keys[at + 1 :]}
+    head = dumps_json(before)[:-1] + (b"," if before else b"") + b'"annotations":'
+    tail = b"," + dumps_json(after)[1:] if after else b"}"
+    return [head, *annotations_text(doc["annotations"]), tail]
+
+
+def _document(
+    dataset: AnnotationSet,
+    results: bool,
+    oks_sigmas: Sequence[float] | Mapping[str, Sequence[float]] | None,
+    all_frames: bool,
+    path: Any,
+    text: bool,
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """:func:`coco_document`; ``text``: a ground-truth document's annotations as :meth:`_Anns.texts`."""
     if not isinstance(dataset, AnnotationSet):
         raise FormatError(f"expected a AnnotationSet, got {type(dataset).__name__}", path)
     if is_volume_dataset(dataset):  # (z, y, x) nodes: one image per slice (see ._volume3d)
@@ -348,12 +324,16 @@ def coco_document(
         placed[order] = got
         ids = placed.tolist()
     bounds = np.cumsum([0, *(p.n for p in parts)]).tolist()
-    own: list[Any] = []
+    shuffled = bool((np.diff(order) != 1).any())
+    anns: list[Any] = []
     for p, a, b in zip(parts, bounds[:-1], bounds[1:]):
-        own.extend(p.dicts(ids[a:b], fast))
-    if (np.diff(order) != 1).any():
-        own = list(map(own.__getitem__, order.tolist()))
-    anns = own + (other_anns if keep_extras or not results else [])
+        anns.extend(p.texts(ids[a:b]) if text else p.dicts(ids[a:b]))
+    if shuffled:
+        anns = list(map(anns.__getitem__, order.tolist()))
+    if text:
+        anns.extend(dumps_json(a) + b"," for a in other_anns)
+    elif keep_extras or not results:
+        anns.extend(other_anns)
     if results:
         return anns
     if all_frames:
