@@ -42,11 +42,23 @@ def test_every_way_of_flushing_the_batch_writes_it(tmp_path: Path, monkeypatch, 
         monkeypatch.setattr(atomic.os, "sync", lambda: calls.append("sync"))
     if flush == "fsync":
         monkeypatch.delattr(atomic.os, "sync", raising=False)
-    files = [(tmp_path / f"f{i}.json", b"%d" % i) for i in range(3)]
+    n = atomic.BATCH_SYNC_FILES
+    files = [(tmp_path / f"f{i}.json", b"%d" % i) for i in range(n)]
     atomic_write_many(files)
-    assert [p.read_bytes() for p, _ in files] == [b"0", b"1", b"2"]
-    expected = {"syncfs": [], "sync": ["sync"], "fsync": ["fsync"] * 3}[flush]
+    assert [p.read_bytes() for p, _ in files] == [b"%d" % i for i in range(n)]
+    expected = {"syncfs": [], "sync": ["sync"], "fsync": ["fsync"] * n}[flush]
     assert calls == expected  # one flush for the batch, or one fsync per file where nothing else works
+
+
+def test_a_small_batch_is_flushed_file_by_file(tmp_path: Path, monkeypatch) -> None:
+    """A whole-file-system sync waits for other programs' writes too: not worth it for a few files."""
+    calls: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(atomic, "_syncfs", lambda: lambda fd: calls.append("syncfs") or 0)
+    monkeypatch.setattr(atomic.os, "sync", lambda: calls.append("sync"))
+    atomic_write_many([(tmp_path / f"f{i}.json", b"x") for i in range(3)])
+    assert calls == ["fsync"] * 3
 
 
 def test_a_single_file_is_flushed_with_fsync(tmp_path: Path, monkeypatch) -> None:
@@ -60,6 +72,7 @@ def test_a_single_file_is_flushed_with_fsync(tmp_path: Path, monkeypatch) -> Non
 
 def test_a_failed_flush_replaces_nothing(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(atomic, "_syncfs", lambda: lambda fd: -1)
+    monkeypatch.setattr(atomic, "BATCH_SYNC_FILES", 2)
     (tmp_path / "a.json").write_bytes(b"old a")
     with pytest.raises(AtomicWriteError):
         atomic_write_many([(tmp_path / "a.json", b"new a"), (tmp_path / "b.json", b"new b")])

@@ -5,10 +5,10 @@ and a failure (disk full, permissions) leaves the old file as it was and no temp
 behind. The new data is on the disk before the rename (so a crash or power loss cannot leave a
 renamed but empty file): :func:`atomic_write` flushes its file with ``fsync``;
 :func:`atomic_write_many` writes every temporary file first and then flushes them all at once
-(:func:`_flush`: one ``syncfs`` of each file system holding them on Linux, else ``os.sync``,
-else one ``fsync`` per file), so the kernel writes the batch together instead of committing its
-journal once per file. The folders are not flushed (neither the renames): after a power loss
-a target may still be its old file, complete.
+(:func:`_flush`: from 16 files on, one ``syncfs`` of each file system holding them on Linux,
+else ``os.sync``; else one ``fsync`` per file), so the kernel writes a large batch together
+instead of committing its journal once per file. The folders are not flushed (neither the
+renames): after a power loss a target may still be its old file, complete.
 
 :func:`atomic_write_many` does this for several files at once: only when all of them are
 written and flushed are they renamed over their targets, so a failure leaves every earlier file
@@ -69,13 +69,18 @@ def _syncfs() -> Callable[[int], int] | None:
     return fn
 
 
+#: From this many files on, a batch is flushed with one sync of its file system; a smaller batch
+#: is flushed file by file (a whole-file-system sync also waits for other programs' writes).
+BATCH_SYNC_FILES = 16
+
+
 def _flush(temps: list[tuple[Path, str]]) -> None:
     """Put the data of every temporary file on the disk, the whole batch at once.
 
-    One ``syncfs`` per file system holding them (Linux), else one ``os.sync``, else ``fsync`` of
-    each file.
+    From :data:`BATCH_SYNC_FILES` files on: one ``syncfs`` per file system holding them (Linux),
+    else one ``os.sync``; fewer files, or neither call: ``fsync`` of each file.
     """
-    syncfs = _syncfs()
+    syncfs = _syncfs() if len(temps) >= BATCH_SYNC_FILES else None
     if syncfs is not None:
         done: set[int] = set()
         for folder in dict.fromkeys(path.parent for path, _ in temps):
@@ -89,7 +94,7 @@ def _flush(temps: list[tuple[Path, str]]) -> None:
             finally:
                 os.close(fd)
         return
-    if hasattr(os, "sync"):
+    if hasattr(os, "sync") and len(temps) >= BATCH_SYNC_FILES:
         os.sync()
         return
     for path, tmp in temps:
