@@ -8,9 +8,10 @@ a :class:`~napari_keyskel._napari.dataset_session.DatasetSession` (media below, 
 the skeleton kept), which saves the item left. The status buttons (or ``Alt-1`` .. ``Alt-4``) set
 the status of the item open; ``complete`` with unreviewed review flags asks first, in the dock.
 The instructions (Markdown with images) show when an item opens and on demand, and the
-description of the next node to place under the table; *Suggest* marks the frames worth labelling
-on the timeline and lists them. Rows are listed at once and counted a few at a time while the
-person works, so a large dataset opens at once.
+description of the next node to place under the table; *Suggest frames* picks frames worth
+labelling, of the item open or of the whole dataset (:mod:`.dataset_suggest_panel`). Rows are
+listed at once and counted a few at a time while the person works, so a large dataset opens at
+once.
 """
 
 from __future__ import annotations
@@ -22,17 +23,13 @@ import numpy as np
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -42,6 +39,7 @@ from .._napari.napari_private import unwrap_proxy
 from ..dataset import STATUSES, Dataset, open_dataset
 from ..errors import KeyskelError
 from .dataset_instructions import InstructionsPanel
+from .dataset_suggest_panel import SuggestPanel
 from .dataset_table import COLUMNS, ItemsFilter, ItemsModel
 
 if TYPE_CHECKING:
@@ -51,15 +49,12 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "DatasetDock"]
 
-_ROLE = Qt.ItemDataRole.UserRole
 #: Viewer keys: (key, action, description).
 DOCK_KEYS: tuple[tuple[str, str, str], ...] = (
     ("PageDown", "next_item", "save this item and open the next one"),
     ("PageUp", "previous_item", "save this item and open the previous one"),
     *((f"Alt-{i + 1}", f"status:{s}", f"set this item's status to {s}") for i, s in enumerate(STATUSES)),
 )
-#: Where *Suggest frames* looks.
-SCOPES: tuple[str, ...] = ("this item", "the whole dataset")
 #: Items counted per timer tick while the table fills (a tick stays under about 0.1 s).
 COUNT_BATCH = 4
 
@@ -156,61 +151,12 @@ class DatasetDock(QWidget):
         self.confirm.hide()
         outer.addWidget(self.confirm)
 
-        sug = QHBoxLayout()
-        self.suggest_n = QSpinBox()
-        self.suggest_n.setRange(1, 10000)
-        self.suggest_n.setValue(20)
-        self.suggest_scope = QComboBox()
-        self.suggest_scope.addItems(list(SCOPES))
-        self.suggest_scope.setToolTip(
-            "this item: N frames of the item open; the whole dataset: N frames over every item "
-            "(one clustering of all, in the background)"
-        )
-        self.suggest_motion = QCheckBox("motion")
-        self.suggest_button = QPushButton("Suggest frames")
-        self.suggest_button.setToolTip("Frames worth labelling: diverse in appearance")
-        self.suggest_button.clicked.connect(self.suggest)
-        sug.addWidget(self.suggest_button)
-        sug.addWidget(self.suggest_n)
-        sug.addWidget(self.suggest_scope)
-        sug.addWidget(self.suggest_motion)
-        outer.addLayout(sug)
-        run = QHBoxLayout()
-        self.suggest_progress = QProgressBar()
-        self.suggest_progress.setFormat("%v of %m")
-        self.suggest_cancel = QPushButton("Cancel")
-        self.suggest_cancel.clicked.connect(self.cancel_suggest)
-        run.addWidget(self.suggest_progress, 1)
-        run.addWidget(self.suggest_cancel)
-        self.suggest_running = QWidget()
-        self.suggest_running.setLayout(run)
-        self.suggest_running.hide()
-        outer.addWidget(self.suggest_running)
-        step = QHBoxLayout()
-        self.prev_suggestion_button = QPushButton("◀ suggested")
-        self.prev_suggestion_button.setToolTip(
-            "The previous suggested frame (of an earlier item past the first)"
-        )
-        self.prev_suggestion_button.clicked.connect(lambda: self.step_suggestion(-1))
-        self.next_suggestion_button = QPushButton("suggested ▶")
-        self.next_suggestion_button.setToolTip(
-            "The next suggested frame; past the item's last, the item is saved and the next item "
-            "with suggestions opens"
-        )
-        self.next_suggestion_button.clicked.connect(lambda: self.step_suggestion(+1))
-        step.addWidget(self.prev_suggestion_button)
-        step.addWidget(self.next_suggestion_button)
-        outer.addLayout(step)
-        self.suggestions = QListWidget()
-        self.suggestions.setMaximumHeight(80)
-        self.suggestions.itemClicked.connect(self._go_suggestion)
-        outer.addWidget(self.suggestions)
-        self._worker: Any = None
-        self._cancel_asked = False
-        self._run_state: tuple[int, int, str] = (0, 1, "")
-        self._run_timer = QTimer(self)
-        self._run_timer.setInterval(100)
-        self._run_timer.timeout.connect(self._show_run)
+        self.suggest_panel = SuggestPanel(self)
+        outer.addWidget(self.suggest_panel)
+        # (the panel's parts, named as the dock shows them)
+        sp = self.suggest_panel
+        self.suggest_n, self.suggest_scope, self.suggest_motion = sp.n, sp.scope, sp.motion
+        self.suggest_button, self.suggest_running, self.suggestions = sp.button, sp.running, sp.list
 
         self.panel = InstructionsPanel(self.viewer, self.say)
         outer.addWidget(self.panel, 1)
@@ -384,7 +330,7 @@ class DatasetDock(QWidget):
             self.say(f"opened {item.name} ({index + 1} of {len(self.dataset or [])})")
         if self.session is not None and self.session.reused:
             self._follow_owners()
-        self._show_suggestions()
+        self.suggest_panel.show_item()
         self.panel.item_opened()
 
     def _follow_owners(self) -> None:
@@ -442,143 +388,17 @@ class DatasetDock(QWidget):
 
     # -- suggestions ----------------------------------------------------------------------------
     def suggest(self) -> np.ndarray:
-        """Suggest frames of the item open, or start a run over the whole dataset (as chosen).
-
-        The item's suggestions are marked on the timeline and listed here; a whole-dataset run
-        works in the background (progress and *Cancel* shown) and returns nothing here.
-        """
-        if self.session is None:
-            return np.zeros(0, np.int64)
-        if self.suggest_scope.currentText() == SCOPES[1]:
-            self.suggest_dataset()
-            return np.zeros(0, np.int64)
-        try:
-            frames = self.session.suggest(self.suggest_n.value(), self.suggest_motion.isChecked())
-        except KeyskelError as exc:
-            self.say(str(exc))
-            return np.zeros(0, np.int64)
-        self._show_suggestions()
-        self._count_suggestions()
-        self.say(f"{len(frames)} frames suggested (marked on the timeline)")
-        return frames
-
-    def suggest_dataset(self) -> Any:
-        """Suggest N frames over every item, in a napari worker thread; the worker (None if busy)."""
-        from napari.qt.threading import create_worker
-
-        from ..dataset.suggestions import Cancelled, suggest_dataset
-
-        if self.session is None or self._worker is not None:
-            return None
-        self.session.save()  # (the item open as edited: its keys are never suggested)
-        keyed = self.session.keyed()
-        n, motion, dataset = self.suggest_n.value(), self.suggest_motion.isChecked(), self.session.dataset
-        self._cancel_asked = False
-        self._run_state = (0, 1, "reading the items")
-
-        def progress(done: int, total: int, what: str) -> None:  # (in the worker: no Qt here)
-            self._run_state = (done, total, what)
-
-        def run() -> Any:
-            try:
-                return suggest_dataset(
-                    dataset,
-                    n,
-                    motion=motion,
-                    exclude=keyed,
-                    progress=progress,
-                    cancelled=lambda: self._cancel_asked,
-                )
-            except Cancelled:
-                return None
-
-        worker = create_worker(run, _start_thread=False)
-        worker.returned.connect(self._suggested_dataset)
-        worker.errored.connect(self._suggest_failed)
-        worker.finished.connect(self._suggest_finished)
-        self._worker = worker
-        self.suggest_button.setEnabled(False)
-        self.suggest_running.show()
-        self._show_run()
-        self._run_timer.start()
-        worker.start()
-        return worker
-
-    def cancel_suggest(self) -> None:
-        """Stop the whole-dataset run (the suggestions stay as they were)."""
-        self._cancel_asked = True
-        self.say("stopping…")
+        """Suggest frames as the panel says (see :meth:`SuggestPanel.suggest`)."""
+        return self.suggest_panel.suggest()
 
     @property
     def suggesting(self) -> bool:
-        """True while a whole-dataset run works."""
-        return self._worker is not None
-
-    def _show_run(self) -> None:
-        done, total, what = self._run_state
-        self.suggest_progress.setRange(0, max(total, 1))
-        self.suggest_progress.setValue(done)
-        self.suggest_progress.setToolTip(what)
-
-    def _suggested_dataset(self, by_item: Any) -> None:
-        if self.session is None:
-            return
-        if by_item is None:
-            self.say("suggesting stopped: the suggestions are as they were")
-            return
-        self.session.suggestions.replace_all(by_item)
-        self._show_suggestions()
-        self._count_suggestions()
-        total = sum(len(v) for v in by_item.values())
-        self.say(f"{total} frames suggested over {len(by_item)} items (the 'sugg.' column)")
-
-    def _suggest_failed(self, exc: Exception) -> None:
-        self.say(f"suggesting failed: {exc}")
-
-    def _suggest_finished(self) -> None:
-        self._worker = None
-        self._run_timer.stop()
-        self.suggest_running.hide()
-        self.suggest_button.setEnabled(True)
-
-    def _count_suggestions(self) -> None:
-        if self.model is not None and self.session is not None:
-            self.model.set_suggested(self.session.suggestions.counts())
-
-    def _show_suggestions(self) -> None:
-        """List the item's suggestions and mark them on the timeline."""
-        from .timeline_dock import find_timeline
-
-        frames = np.zeros(0, np.int64) if self.session is None else self.session.suggestions.of_item()
-        self.suggestions.clear()
-        for f in frames.tolist():
-            li = QListWidgetItem(f"frame {f}")
-            li.setData(_ROLE, int(f))
-            self.suggestions.addItem(li)
-        timeline = find_timeline(self.viewer)
-        if timeline is not None:
-            timeline.set_marks("suggested", frames)
+        """True while a whole-dataset suggestion runs."""
+        return self.suggest_panel.suggesting
 
     def step_suggestion(self, direction: int = 1) -> tuple[int, int] | None:
         """Go to the next (previous) suggested frame, across items in the table's order."""
-        if self.session is None:
-            return None
-        order = [self.index_of_row(r) for r in range(self.row_count())]
-        try:
-            got = self.session.suggestions.step(direction, order)
-        except KeyskelError as exc:
-            self.say(str(exc))
-            return None
-        if got is None:
-            self.say(f"no {'later' if direction > 0 else 'earlier'} suggested frame")
-        else:
-            name = self.dataset.items[got[0]].name if self.dataset is not None else ""
-            self.say(f"suggested frame {got[1]} of {name}")
-        return got
-
-    def _go_suggestion(self, li: QListWidgetItem) -> None:
-        if self.session is not None:
-            self.session.suggestions.go(int(li.data(_ROLE)))
+        return self.suggest_panel.step(direction)
 
     # -- keys and messages ----------------------------------------------------------------------
     def _bind_keys(self) -> None:
