@@ -99,6 +99,8 @@ class DatasetSession:
         self._spare: Any = None  # the last item's Image layer, reused for the next media
         self._spare_points: list[Any] = []  # and its annotation layers, reused if they fit
         self.suggestions = SessionSuggestions(self)
+        self.stack_layers: list[Any] = []  # a volume's Image layers (one per channel)
+        self._stack: list[Any] | None = None  # a volume's layer tuples while it opens
         self._old_source: Any = None
 
     # -- opening --------------------------------------------------------------------------------
@@ -139,12 +141,19 @@ class DatasetSession:
         return item
 
     def _open_media(self, item: Item) -> Any:
+        """The item's media source (None for none, or for a volume: :attr:`_stack` holds it then)."""
+        self._stack = None
         if item.media is None:
             _notify(f"keyskel: no media found for item {item.name!r}: its annotations open alone")
             return None
         from ..media import open_media
+        from .dataset_media import stack_layers
 
         try:
+            self._stack = stack_layers(item)
+            if self._stack is not None:  # a volume: its slices are the frames
+                item.kind, item.n_frames = "volume", int(self._stack[0][0].shape[0])
+                return None
             source = open_media(item.media)
         except KeyskelError as exc:
             _notify(f"keyskel: cannot open the media of {item.name!r}: {exc}", error=True)
@@ -165,7 +174,10 @@ class DatasetSession:
 
     def _on_layer_frames(self, ann: AnnotationSet, item: Item) -> AnnotationSet:
         """The item's annotations on the media layer's frames, with a store per kept skeleton."""
-        n = len(self.source) if self.source is not None else max(ann.n_frames, 1)
+        if self.source is not None:
+            n = len(self.source)
+        else:
+            n = item.n_frames if self._stack is not None and item.n_frames else max(ann.n_frames, 1)
         if self._file_numbers is not None:
             ann = renumber(ann, self._file_numbers, max(n, int(self._file_numbers[-1]) + 1))
         if self.source is not None:
@@ -194,18 +206,26 @@ class DatasetSession:
             listed = {int(fr["frame"]): fr for fr in frames} if self._file_numbers is not None else {}
             numbers = self.source.frame_numbers.tolist()
             frames = [dict(listed.get(int(f), media[j])) for j, f in enumerate(numbers)]
+        elif self._stack is not None and len(frames) != n:  # a volume: one entry per slice
+            from .dataset_media import stack_frames
+
+            frames = stack_frames(item, self._stack)
         return AnnotationSet(stores, frames, ann.meta, ann.source)
 
     def _add_layers(self, item: Item, ann: AnnotationSet) -> None:
+        from .dataset_media import media_layer
         from .layerdata import points_layer_tuple
         from .registry import add_points_layer
 
         v = self.viewer
         spare, self._spare = self._spare, None
         if self.source is not None:
-            self.media_layer = self._media_layer(item, spare)
-        elif spare is not None and spare in v.layers:
-            v.layers.remove(spare)
+            self.media_layer = media_layer(v, self.source, item.name, spare)
+        else:
+            self._remove([spare])
+            if self._stack is not None:  # a volume: one layer per channel, with its voxel size
+                self.stack_layers = [v.add_image(d, **attrs) for d, attrs, _ in self._stack]
+                self.media_layer = self.stack_layers[0]
         kept, self._spare_points = self._spare_points, []
         reuse = len(kept) == len(ann.stores) and all(
             ly in v.layers and ly.ndim == s.layer_ndim for ly, s in zip(kept, ann.stores, strict=True)
@@ -247,12 +267,14 @@ class DatasetSession:
     def _media_below(self) -> None:
         """The media below every annotation layer of the item (linking puts it below the last)."""
         layers = self.viewer.layers
-        if self.media_layer is None or self.media_layer not in layers or not self.points_layers:
+        media = [ly for ly in (self.stack_layers or [self.media_layer]) if ly is not None and ly in layers]
+        if not media or not self.points_layers:
             return
-        lowest = min(layers.index(p) for p in self.points_layers if p in layers)
-        i = layers.index(self.media_layer)
-        if i > lowest:
-            layers.move(i, lowest)
+        for layer in media:
+            lowest = min(layers.index(p) for p in self.points_layers if p in layers)
+            i = layers.index(layer)
+            if i > lowest:
+                layers.move(i, lowest)
 
     def _follow_owner(self, points: Any) -> None:
         from .registry import owner_of
@@ -270,8 +292,9 @@ class DatasetSession:
         events = self.viewer.layers.events
         events.begin_batch()
         try:
-            for layer in gone:
-                self.viewer.layers.remove(layer)
+            for layer in {id(ly): ly for ly in gone}.values():
+                if layer in self.viewer.layers:  # (removing an annotation layer takes its edges)
+                    self.viewer.layers.remove(layer)
         finally:
             events.end_batch()
 
@@ -281,37 +304,23 @@ class DatasetSession:
         self._spare_points, self._spare = [], None
         self._remove(spares)
 
-    def _media_layer(self, item: Item, spare: Any) -> Any:
-        """The Image layer showing the item's media: the last item's, given the new data, if it can.
-
-        Adding a layer costs napari far more than swapping a layer's data.
-        """
-        src, v = self.source, self.viewer
-        rgb = bool(getattr(src, "rgb", False))
-        dtype = np.dtype(src.dtype)
-        # a uint8 range is known: napari would otherwise decode frames to guess one
-        limits = (0, 255) if dtype == np.uint8 else None
-        meta = {"keyskel_media": src.describe()}  # (media_link.MEDIA_KEY)
-        if spare is not None and spare in v.layers:
-            if spare.rgb == rgb and spare.ndim == src.ndim - rgb and limits is not None:
-                spare.metadata = meta
-                spare.data = src
-                spare.name = item.name
-                spare.contrast_limits_range = limits
-                spare.contrast_limits = limits
-                return spare
-            v.layers.remove(spare)
-        from .media_link import media_layer_tuple
-
-        data, attrs, _ = media_layer_tuple(src, item.name, **({"contrast_limits": limits} if limits else {}))
-        return v.add_image(data, **attrs)
-
     def _link(self, points: Any) -> None:
         """Media directly below its annotations, sharing scale and axes (the footage seam)."""
         from .media_link import link
+        from .registry import owner_of
 
-        if self.media_layer is not None:
-            link(self.viewer, points, self.media_layer)
+        if self.media_layer is None:
+            return
+        link(self.viewer, points, self.media_layer)
+        units = tuple(self.media_layer.units)[-points.ndim :]  # (a volume's: micrometres, say)
+        if tuple(points.units) != units:
+            points.units = units
+        owner = owner_of(points)
+        if owner is not None:  # its edges layer sits where the points do (a volume's voxel size)
+            edges = owner.edges
+            for attr in ("scale", "translate", "units"):
+                if not np.array_equal(np.asarray(getattr(edges, attr)), np.asarray(getattr(points, attr))):
+                    setattr(edges, attr, getattr(points, attr))
 
     def _on_changed(self, changes: Any = None) -> None:
         self._dirty = True
@@ -410,11 +419,13 @@ class DatasetSession:
             with contextlib.suppress(TypeError, ValueError):
                 owner.changed.disconnect(self._on_changed)
         self._connected = []
-        if keep_layers:
-            self._spare, self._spare_points = self.media_layer, list(self.points_layers)
+        if keep_layers:  # (a volume's layers are never given other media)
+            self._spare = None if self.stack_layers else self.media_layer
+            self._spare_points = list(self.points_layers)
+            self._remove(self.stack_layers)
         else:
-            self._remove([*self.points_layers, self.media_layer])
-        self.points_layers, self.media_layer = [], None
+            self._remove([*self.points_layers, self.media_layer, *self.stack_layers])
+        self.points_layers, self.media_layer, self.stack_layers = [], None, []
         if self.source is not None and not keep_layers:  # (a kept layer still shows it until swapped)
             with contextlib.suppress(Exception):
                 self.source.close()
