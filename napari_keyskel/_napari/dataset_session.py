@@ -30,8 +30,9 @@ from ..core.annotation_set import AnnotationSet
 from ..core.skeleton import Skeleton
 from ..core.store import AnnotationStore
 from ..dataset import Dataset, Item, Status
-from ..dataset._frames import compact, renumber
+from ..dataset._frames import compact, frame_numbers, renumber
 from ..errors import FormatWarning, KeyskelError
+from .dataset_layers import link_to_media, media_below, rebind, remove_layers
 from .dataset_suggestions import SessionSuggestions
 
 if TYPE_CHECKING:
@@ -44,21 +45,6 @@ def _notify(text: str, error: bool = False) -> None:
     from napari.utils.notifications import show_error, show_info
 
     (show_error if error else show_info)(text)
-
-
-def _frame_numbers(ann: AnnotationSet) -> np.ndarray | None:
-    """The video frame number of each row of a one-video frame table, when they are not the rows."""
-    if not ann.frames:
-        return None
-    nums = [fr.get("frame") for fr in ann.frames]
-    if not all(isinstance(f, (int, np.integer)) and not isinstance(f, bool) for f in nums):
-        return None
-    if len({fr.get("item") for fr in ann.frames}) != 1 or len({fr.get("slot") for fr in ann.frames}) != 1:
-        return None
-    arr = np.asarray(nums, np.int64)
-    if arr.size and (np.any(np.diff(arr) <= 0) or arr[0] < 0):
-        return None
-    return None if np.array_equal(arr, np.arange(arr.size)) else arr
 
 
 class DatasetSession:
@@ -124,7 +110,7 @@ class DatasetSession:
             self.source = self._open_media(item)
             ann = self.dataset.annotations(item)
             self._ann = ann
-            self._file_numbers = _frame_numbers(ann)
+            self._file_numbers = frame_numbers(ann)
             layer_ann = self._on_layer_frames(ann, item)
             self._add_layers(item, layer_ann)
         except BaseException:
@@ -250,31 +236,11 @@ class DatasetSession:
 
     def _rebind(self, points: Any, store: AnnotationStore, ann: AnnotationSet) -> Any:
         """Show ``store`` in the kept Points layer ``points`` with a new owner (nothing of the old)."""
-        from .layerdata import LINK_KEY, plain_metadata
-        from .registry import STORE_KEY, attach, detach, owner_of
-
-        old = owner_of(points)
-        link = str(points.metadata.get(LINK_KEY) or "")
-        if old is not None:
-            detach(old, remove_edges=False)  # its edges layer is found again by the link
-        meta = plain_metadata(store, dataset=ann, link=link or None)
-        meta[STORE_KEY] = store
-        points.metadata = meta
-        points.name = store.name
-        attach(self.viewer, points)
-        return points
+        return rebind(self.viewer, points, store, ann)
 
     def _media_below(self) -> None:
         """The media below every annotation layer of the item (linking puts it below the last)."""
-        layers = self.viewer.layers
-        media = [ly for ly in (self.stack_layers or [self.media_layer]) if ly is not None and ly in layers]
-        if not media or not self.points_layers:
-            return
-        for layer in media:
-            lowest = min(layers.index(p) for p in self.points_layers if p in layers)
-            i = layers.index(layer)
-            if i > lowest:
-                layers.move(i, lowest)
+        media_below(self.viewer, self.stack_layers or [self.media_layer], self.points_layers)
 
     def _follow_owner(self, points: Any) -> None:
         from .registry import owner_of
@@ -285,18 +251,7 @@ class DatasetSession:
             self._connected.append(owner)
 
     def _remove(self, layers: list[Any]) -> None:
-        """Remove layers in one batch (napari then collects garbage once, not per layer)."""
-        gone = [ly for ly in layers if ly is not None and ly in self.viewer.layers]
-        if not gone:
-            return
-        events = self.viewer.layers.events
-        events.begin_batch()
-        try:
-            for layer in {id(ly): ly for ly in gone}.values():
-                if layer in self.viewer.layers:  # (removing an annotation layer takes its edges)
-                    self.viewer.layers.remove(layer)
-        finally:
-            events.end_batch()
+        remove_layers(self.viewer, layers)
 
     def _drop_spares(self) -> None:
         """Remove the layers kept for an item that could not be opened."""
@@ -305,22 +260,9 @@ class DatasetSession:
         self._remove(spares)
 
     def _link(self, points: Any) -> None:
-        """Media directly below its annotations, sharing scale and axes (the footage seam)."""
-        from .media_link import link
-        from .registry import owner_of
-
-        if self.media_layer is None:
-            return
-        link(self.viewer, points, self.media_layer)
-        units = tuple(self.media_layer.units)[-points.ndim :]  # (a volume's: micrometres, say)
-        if tuple(points.units) != units:
-            points.units = units
-        owner = owner_of(points)
-        if owner is not None:  # its edges layer sits where the points do (a volume's voxel size)
-            edges = owner.edges
-            for attr in ("scale", "translate", "units"):
-                if not np.array_equal(np.asarray(getattr(edges, attr)), np.asarray(getattr(points, attr))):
-                    setattr(edges, attr, getattr(points, attr))
+        """Media directly below its annotations, sharing scale, axes and units (the footage seam)."""
+        if self.media_layer is not None:
+            link_to_media(self.viewer, points, self.media_layer)
 
     def _on_changed(self, changes: Any = None) -> None:
         self._dirty = True
