@@ -114,6 +114,7 @@ class DatasetDock(QWidget):
         header.setMinimumSectionSize(24)
         header.setResizeContentsPrecision(100)  # widths from the first rows, not thousands
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
+        self.table.setMinimumHeight(150)  # a few rows, however crowded the dock
         outer.addWidget(self.table, 1)
 
         nav = QHBoxLayout()

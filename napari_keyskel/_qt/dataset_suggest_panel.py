@@ -93,7 +93,7 @@ class SuggestPanel(QWidget):
         step.addWidget(self.next_suggestion_button)
         outer.addLayout(step)
         self.list = QListWidget()
-        self.list.setMaximumHeight(80)
+        self.list.setMaximumHeight(64)
         self.list.itemClicked.connect(self._go)
         outer.addWidget(self.list)
         self._worker: Any = None
