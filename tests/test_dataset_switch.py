@@ -126,3 +126,43 @@ def test_items_of_other_shapes_get_new_layers(env, tmp_path):
     assert not session.reused
     assert sorted(ly.name for ly in session.points_layers) == ["mouse", "rat"]
     assert env.timeline.store is session.stores()[0] or env.timeline.store in session.stores()
+
+
+def test_an_item_of_another_skeleton_shows_in_the_kept_layer(env, tmp_path):
+    """A V7 export whose two items are of different classes: the kept layer takes the new one."""
+    from napari_keyskel.core.annotation_set import AnnotationSet
+    from napari_keyskel.formats import write
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    rat = Skeleton(["head", "back", "tail"], [(0, 1), (1, 2)], name="rat")
+    for name, sk in (("a.mp4", MOUSE), ("b.mp4", rat)):
+        make_video(folder / name, 20, size=(96, 64), gop=10)
+        frames = [{"item": name, "frame": f, "width": 96, "height": 64} for f in range(20)]
+        write(
+            AnnotationSet([AnnotationStore(sk, n_frames=20, name=sk.name)], frames),
+            folder / f"{name}.json",
+            "darwin",
+        )
+    dock, viewer = env.dock, env.viewer
+    dock.open_dataset(folder)
+    session = dock.session
+    kept = list(session.points_layers)  # each item: its class first, then the dataset's other class
+    assert [ly.name for ly in kept] == ["mouse", "rat"]
+    points = kept[0]
+    stamp(env, 2, 30, 40)
+    assert set(points.features["node"]) == {"nose", "tail"}
+    session.open(1)
+    assert session.reused and session.points_layers == kept
+    assert [ly.name for ly in kept] == ["rat", "mouse"]  # the mouse layer shows the rats now
+    assert len(points.data) == 0
+    stamp(env, 4, 30, 40)  # the new class's template: three nodes, two edges
+    assert sorted(points.features["node"]) == ["back", "head", "tail"]
+    edges = viewer.layers["rat edges"]
+    assert len(edges.data) == 2 + 2  # (two range anchors, then the edges)
+    assert env.main.editor.skeleton.nodes == rat.nodes  # the skeleton tab shows the new class
+    session.save()
+    again = open_dataset(folder)
+    rats = next(s for s in again.annotations(1).stores if s.name == "rat")
+    mice = next(s for s in again.annotations(0).stores if s.name == "mouse")
+    assert posed(rats) == [4] and posed(mice) == [2]

@@ -21,7 +21,7 @@ from ..core.store import AnnotationStore
 if TYPE_CHECKING:
     import napari
 
-__all__ = ["link_to_media", "media_below", "rebind", "remove_layers"]
+__all__ = ["free_names", "link_to_media", "media_below", "rebind", "remove_layers"]
 
 
 def rebind(viewer: napari.Viewer, points: Any, store: AnnotationStore, ann: AnnotationSet) -> Any:
@@ -31,14 +31,25 @@ def rebind(viewer: napari.Viewer, points: Any, store: AnnotationStore, ann: Anno
 
     old = owner_of(points)
     link = str(points.metadata.get(LINK_KEY) or "")
+    points.name = store.name  # (while the old owner is there: its edges layer is renamed too)
     if old is not None:
         detach(old, remove_edges=False)  # its edges layer is found again by the link
     meta = plain_metadata(store, dataset=ann, link=link or None)
     meta[STORE_KEY] = store
     points.metadata = meta
-    points.name = store.name
     attach(viewer, points)
     return points
+
+
+def free_names(layers: list[Any], names: list[str]) -> None:
+    """Rename kept layers out of the way when one is to take the name another holds.
+
+    Else napari would add `` [1]`` to the name (two classes swapping places, say).
+    """
+    held = {ly.name for ly in layers}
+    if any(ly.name != n and n in held for ly, n in zip(layers, names, strict=True)):
+        for i, ly in enumerate(layers):
+            ly.name = f"{ly.name} (item left, {i})"
 
 
 def remove_layers(viewer: napari.Viewer, layers: Iterable[Any]) -> None:

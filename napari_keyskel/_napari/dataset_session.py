@@ -32,7 +32,7 @@ from ..core.store import AnnotationStore
 from ..dataset import Dataset, Item, Status
 from ..dataset._frames import compact, frame_numbers, renumber
 from ..errors import FormatWarning, KeyskelError
-from .dataset_layers import link_to_media, media_below, rebind, remove_layers
+from .dataset_layers import free_names, link_to_media, media_below, rebind, remove_layers
 from .dataset_suggestions import SessionSuggestions
 
 if TYPE_CHECKING:
@@ -216,7 +216,9 @@ class DatasetSession:
         reuse = len(kept) == len(ann.stores) and all(
             ly in v.layers and ly.ndim == s.layer_ndim for ly, s in zip(kept, ann.stores, strict=True)
         )
-        if not reuse:
+        if reuse:
+            free_names(kept, [s.name for s in ann.stores])
+        else:
             self._remove(kept)
         self.reused = reuse and bool(kept)
         self.points_layers = []
