@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 from _media_samples import make_video
 from qtpy.QtCore import Qt
@@ -45,7 +44,9 @@ def test_suggestions_file_round_trip_and_a_clear_error(tmp_path):
 def test_suggest_dataset_picks_n_frames_over_the_items_lazily_and_can_stop(tmp_path):
     ds = open_dataset(three_videos(tmp_path / "mice"))
     seen = []
-    got = suggest_dataset(ds, 9, exclude={"clip0.mp4": range(30)}, progress=lambda d, t, w: seen.append((d, t)))
+    got = suggest_dataset(
+        ds, 9, exclude={"clip0.mp4": range(30)}, progress=lambda d, t, w: seen.append((d, t))
+    )
     assert sum(len(v) for v in got.values()) == 9
     assert "clip0.mp4" not in got  # every frame of it excluded
     lengths = {"clip1.mp4": 40, "clip2.mp4": 50}
@@ -99,6 +100,13 @@ def test_dock_suggests_over_the_dataset_in_a_worker_and_steps_across_items(env, 
         assert layer.metadata.get("keyskel_suggestions", []) == first
     assert env.timeline.canvas.marks["suggested"][0].tolist() == first
 
+    from qtpy.QtTest import QTest
+
+    viewer.layers.selection.active = dock.session.points_layers[0]
+    viewer.dims.set_current_step(0, 1)
+    viewer.cursor.position = (1, 30, 40)
+    QTest.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_T)  # a key in item 1, unsaved
+    assert dock.session.changed() and not (root / "annotations" / "clip0.json").exists()
     visited = []
     viewer.dims.set_current_step(0, 0)
     if 0 in first:  # (frame 0 itself is not "next")
@@ -108,15 +116,21 @@ def test_dock_suggests_over_the_dataset_in_a_worker_and_steps_across_items(env, 
         assert viewer.dims.current_step[0] == got[1] and dock.session.current == got[0]
     want = [(i, f) for i, it in enumerate(ds) for f in by_item[it.key].tolist()]
     assert visited == want  # every suggestion once, item after item
+    assert (root / "annotations" / "clip0.json").is_file()  # the item left was saved
     assert dock.session.current == max(i for i, _ in want)
     opened = dock.session.current
-    assert dock.session.points_layers[0].metadata["keyskel_suggestions"] == by_item[ds.items[opened].key].tolist()
+    assert (
+        dock.session.points_layers[0].metadata["keyskel_suggestions"]
+        == by_item[ds.items[opened].key].tolist()
+    )
     assert dock.suggestions.count() == len(by_item[ds.items[opened].key])
     back = dock.step_suggestion(-1)
     assert back == want[-2]
 
     again = open_dataset(root)  # kept beside the items
-    assert {k: again.suggestions.get(k).tolist() for k in by_item} == {k: v.tolist() for k, v in by_item.items()}
+    assert {k: again.suggestions.get(k).tolist() for k in by_item} == {
+        k: v.tolist() for k, v in by_item.items()
+    }
     dock.suggest_scope.setCurrentText("this item")  # one item's suggestions replace only its own
     dock.suggest_n.setValue(3)
     dock.open_item(2)
