@@ -35,6 +35,12 @@ def test_descriptions_follow_their_nodes_through_edits_and_files(tmp_path):
     from napari_keyskel.core.plain import store_from_plain, store_to_plain
 
     assert store_from_plain(store_to_plain(store)).skeleton.descriptions == moved.descriptions
+    from napari_keyskel.errors import SkeletonError
+
+    with pytest.raises(SkeletonError, match="2 descriptions given for 3 nodes"):
+        Skeleton(["a", "b", "c"], descriptions=["x", "y"])
+    with pytest.raises(SkeletonError, match="description of node 'b' must be text"):
+        Skeleton(["a", "b"], descriptions=["x", 3])  # type: ignore[list-item]
 
 
 def test_editor_edits_a_description_saves_and_reloads_it(qtbot, tmp_path):
