@@ -214,11 +214,15 @@ def bench_suggest(tmp: Path, n_frames: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="200 items, 300-frame items, a 2,000-frame video")
+    ap.add_argument("--no-suggest", action="store_true", help="parts 1 and 2 only")
+    ap.add_argument("--items", type=int, help="items of the V7 export (default 2,000; 200 with --quick)")
     args = ap.parse_args()
     n_items, n_frames, n_long = (200, 300, 2000) if args.quick else (2000, 1000, 10000)
+    n_items = args.items or n_items
     with tempfile.TemporaryDirectory(prefix="keyskel-bench-dataset-") as tmp:
         bench_open_and_switch(Path(tmp), n_items, n_frames)
-        bench_suggest(Path(tmp), n_long)
+        if not args.no_suggest:
+            bench_suggest(Path(tmp), n_long)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ def test_suggest_a_video_and_a_dataset(tmp_path, capsys):
     assert len(picks) == 5 and len({p["frame"] for p in picks}) == 5 and picks[0]["item"] == "c0.mp4"
     assert main(["suggest", str(root), "--n", "6", "--json"]) == 0
     picks = json.loads(capsys.readouterr().out)
-    assert len({(p["item"], p["frame"]) for p in picks}) == 6 and {p["item"] for p in picks} == {
+    # (the two videos are the same pictures: which of them gives a frame is a tie, either is right)
+    assert len({(p["item"], p["frame"]) for p in picks}) == 6 and {p["item"] for p in picks} <= {
         "c0.mp4",
         "c1.mp4",
     }

@@ -30,8 +30,10 @@ from ..core.annotation_set import AnnotationSet
 from ..core.skeleton import Skeleton
 from ..core.store import AnnotationStore
 from ..dataset import Dataset, Item, Status
-from ..dataset._frames import compact, renumber
+from ..dataset._frames import compact, frame_numbers, renumber
 from ..errors import FormatWarning, KeyskelError
+from .dataset_layers import free_names, link_to_media, media_below, rebind, remove_layers
+from .dataset_suggestions import SessionSuggestions
 
 if TYPE_CHECKING:
     import napari
@@ -45,21 +47,6 @@ def _notify(text: str, error: bool = False) -> None:
     (show_error if error else show_info)(text)
 
 
-def _frame_numbers(ann: AnnotationSet) -> np.ndarray | None:
-    """The video frame number of each row of a one-video frame table, when they are not the rows."""
-    if not ann.frames:
-        return None
-    nums = [fr.get("frame") for fr in ann.frames]
-    if not all(isinstance(f, (int, np.integer)) and not isinstance(f, bool) for f in nums):
-        return None
-    if len({fr.get("item") for fr in ann.frames}) != 1 or len({fr.get("slot") for fr in ann.frames}) != 1:
-        return None
-    arr = np.asarray(nums, np.int64)
-    if arr.size and (np.any(np.diff(arr) <= 0) or arr[0] < 0):
-        return None
-    return None if np.array_equal(arr, np.arange(arr.size)) else arr
-
-
 class DatasetSession:
     """Open the items of ``dataset`` one at a time in ``viewer`` (see the module docstring).
 
@@ -67,6 +54,9 @@ class DatasetSession:
     ----------
     current
         Index of the item open, or None.
+    reused
+        True when the item open shows in the last item's layers (each with a new owner): docks
+        that keep an owner must look again (napari added no layer they would hear of).
     opened
         Emitted with the index of the item just opened.
     saved
@@ -83,6 +73,7 @@ class DatasetSession:
     def __init__(self, viewer: napari.Viewer, dataset: Dataset) -> None:
         self.viewer, self.dataset = viewer, dataset
         self.current: int | None = None
+        self.reused = False
         self.media_layer: Any = None
         self.points_layers: list[Any] = []
         self._ann: AnnotationSet | None = None  # the item's annotations as read (file frames)
@@ -92,6 +83,10 @@ class DatasetSession:
         self._skeletons: list[Skeleton] = []
         self.source: Any = None
         self._spare: Any = None  # the last item's Image layer, reused for the next media
+        self._spare_points: list[Any] = []  # and its annotation layers, reused if they fit
+        self.suggestions = SessionSuggestions(self)
+        self.stack_layers: list[Any] = []  # a volume's Image layers (one per channel)
+        self._stack: list[Any] | None = None  # a volume's layer tuples while it opens
         self._old_source: Any = None
 
     # -- opening --------------------------------------------------------------------------------
@@ -101,32 +96,50 @@ class DatasetSession:
         return None if self.current is None else self.dataset.items[self.current]
 
     def open(self, which: int | str | Item) -> Item:
-        """Save and close the item open, then open ``which``; returns it."""
+        """Save and close the item open, then open ``which``; returns it.
+
+        The layers of the item left are kept for the next one when they fit (same media kind,
+        as many annotation layers of the same dimensions): each gets the new item's data and a
+        new owner (its own undo history, save state, review and names), which is much faster
+        than napari removing and adding layers. Otherwise they are removed and new ones added.
+        """
         index = self.dataset.index(which)
-        self.leave(keep_media=True)
-        item = self.dataset.header(index)
-        self.source = self._open_media(item)
-        ann = self.dataset.annotations(item)
-        self._ann = ann
-        self._file_numbers = _frame_numbers(ann)
-        layer_ann = self._on_layer_frames(ann, item)
-        self._add_layers(item, layer_ann)
+        self.leave(keep_layers=True)
+        try:
+            item = self.dataset.header(index)
+            self.source = self._open_media(item)
+            ann = self.dataset.annotations(item)
+            self._ann = ann
+            self._file_numbers = frame_numbers(ann)
+            layer_ann = self._on_layer_frames(ann, item)
+            self._add_layers(item, layer_ann)
+        except BaseException:
+            self._drop_spares()
+            raise
         if self._old_source is not None:  # the kept Image layer shows the new media now
             with contextlib.suppress(Exception):
                 self._old_source.close()
             self._old_source = None
         self.current = index
         self._dirty = False
+        self.suggestions.show()
         self.opened.emit(index)
         return item
 
     def _open_media(self, item: Item) -> Any:
+        """The item's media source (None for none, or for a volume: :attr:`_stack` holds it then)."""
+        self._stack = None
         if item.media is None:
             _notify(f"keyskel: no media found for item {item.name!r}: its annotations open alone")
             return None
         from ..media import open_media
+        from .dataset_media import stack_layers
 
         try:
+            self._stack = stack_layers(item)
+            if self._stack is not None:  # a volume: its slices are the frames
+                item.kind, item.n_frames = "volume", int(self._stack[0][0].shape[0])
+                return None
             source = open_media(item.media)
         except KeyskelError as exc:
             _notify(f"keyskel: cannot open the media of {item.name!r}: {exc}", error=True)
@@ -147,7 +160,10 @@ class DatasetSession:
 
     def _on_layer_frames(self, ann: AnnotationSet, item: Item) -> AnnotationSet:
         """The item's annotations on the media layer's frames, with a store per kept skeleton."""
-        n = len(self.source) if self.source is not None else max(ann.n_frames, 1)
+        if self.source is not None:
+            n = len(self.source)
+        else:
+            n = item.n_frames if self._stack is not None and item.n_frames else max(ann.n_frames, 1)
         if self._file_numbers is not None:
             ann = renumber(ann, self._file_numbers, max(n, int(self._file_numbers[-1]) + 1))
         if self.source is not None:
@@ -163,6 +179,10 @@ class DatasetSession:
         for sk in self._skeletons or self.dataset.skeletons():
             if sk.name not in have:
                 stores.append(AnnotationStore(sk, n_frames=n, name=sk.name))
+        described = self.dataset.instructions.nodes
+        for s in stores:  # the dataset's node descriptions, shown in the skeleton editor
+            if described.get(s.name):
+                s.skeleton = s.skeleton.with_descriptions(described[s.name])
         for s in stores:
             if s.frame_axis is not None:
                 s.n_frames = max(n, s.frame_range()[1])
@@ -172,79 +192,92 @@ class DatasetSession:
             listed = {int(fr["frame"]): fr for fr in frames} if self._file_numbers is not None else {}
             numbers = self.source.frame_numbers.tolist()
             frames = [dict(listed.get(int(f), media[j])) for j, f in enumerate(numbers)]
+        elif self._stack is not None and len(frames) != n:  # a volume: one entry per slice
+            from .dataset_media import stack_frames
+
+            frames = stack_frames(item, self._stack)
         return AnnotationSet(stores, frames, ann.meta, ann.source)
 
     def _add_layers(self, item: Item, ann: AnnotationSet) -> None:
+        from .dataset_media import media_layer
         from .layerdata import points_layer_tuple
-        from .registry import add_points_layer, owner_of
+        from .registry import add_points_layer
 
         v = self.viewer
         spare, self._spare = self._spare, None
         if self.source is not None:
-            self.media_layer = self._media_layer(item, spare)
-        elif spare is not None and spare in v.layers:
-            v.layers.remove(spare)
+            self.media_layer = media_layer(v, self.source, item.name, spare)
+        else:
+            self._remove([spare])
+            if self._stack is not None:  # a volume: one layer per channel, with its voxel size
+                self.stack_layers = [v.add_image(d, **attrs) for d, attrs, _ in self._stack]
+                self.media_layer = self.stack_layers[0]
+        kept, self._spare_points = self._spare_points, []
+        reuse = len(kept) == len(ann.stores) and all(
+            ly in v.layers and ly.ndim == s.layer_ndim for ly, s in zip(kept, ann.stores, strict=True)
+        )
+        if reuse:
+            free_names(kept, [s.name for s in ann.stores])
+        else:
+            self._remove(kept)
+        self.reused = reuse and bool(kept)
         self.points_layers = []
-        for store in ann.stores:
-            tup = points_layer_tuple(store, 0, name=store.name, dataset=ann)
-            points = add_points_layer(v, tup, store=store)
+        for i, store in enumerate(ann.stores):
+            if reuse:
+                points = self._rebind(kept[i], store, ann)
+            else:
+                tup = points_layer_tuple(store, 0, name=store.name, dataset=ann)
+                points = add_points_layer(v, tup, store=store)
             self._link(points)
             self.points_layers.append(points)
-            owner = owner_of(points)
-            if owner is not None:
-                owner.changed.connect(self._on_changed)
-                self._connected.append(owner)
+            self._follow_owner(points)
+        self._media_below()
         if self.points_layers:
             v.layers.selection.active = self.points_layers[0]
         v.layers.events.inserted.connect(self._on_inserted)
 
-    def _media_layer(self, item: Item, spare: Any) -> Any:
-        """The Image layer showing the item's media: the last item's, given the new data, if it can.
+    def _rebind(self, points: Any, store: AnnotationStore, ann: AnnotationSet) -> Any:
+        """Show ``store`` in the kept Points layer ``points`` with a new owner (nothing of the old)."""
+        return rebind(self.viewer, points, store, ann)
 
-        Adding a layer costs napari far more than swapping a layer's data.
-        """
-        src, v = self.source, self.viewer
-        rgb = bool(getattr(src, "rgb", False))
-        dtype = np.dtype(src.dtype)
-        # a uint8 range is known: napari would otherwise decode frames to guess one
-        limits = (0, 255) if dtype == np.uint8 else None
-        meta = {"keyskel_media": src.describe()}  # (media_link.MEDIA_KEY)
-        if spare is not None and spare in v.layers:
-            if spare.rgb == rgb and spare.ndim == src.ndim - rgb and limits is not None:
-                spare.metadata = meta
-                spare.data = src
-                spare.name = item.name
-                spare.contrast_limits_range = limits
-                spare.contrast_limits = limits
-                return spare
-            v.layers.remove(spare)
-        from .media_link import media_layer_tuple
+    def _media_below(self) -> None:
+        """The media below every annotation layer of the item (linking puts it below the last)."""
+        media_below(self.viewer, self.stack_layers or [self.media_layer], self.points_layers)
 
-        data, attrs, _ = media_layer_tuple(src, item.name, **({"contrast_limits": limits} if limits else {}))
-        return v.add_image(data, **attrs)
+    def _follow_owner(self, points: Any) -> None:
+        from .registry import owner_of
+
+        owner = owner_of(points)
+        if owner is not None:
+            owner.changed.connect(self._on_changed)
+            self._connected.append(owner)
+
+    def _remove(self, layers: list[Any]) -> None:
+        remove_layers(self.viewer, layers)
+
+    def _drop_spares(self) -> None:
+        """Remove the layers kept for an item that could not be opened."""
+        spares = [*self._spare_points, self._spare]
+        self._spare_points, self._spare = [], None
+        self._remove(spares)
 
     def _link(self, points: Any) -> None:
-        """Media directly below its annotations, sharing scale and axes (the footage seam)."""
-        from .media_link import link
-
+        """Media directly below its annotations, sharing scale, axes and units (the footage seam)."""
         if self.media_layer is not None:
-            link(self.viewer, points, self.media_layer)
+            link_to_media(self.viewer, points, self.media_layer)
 
     def _on_changed(self, changes: Any = None) -> None:
         self._dirty = True
 
     def _on_inserted(self, event: Any) -> None:
         """A keyskel layer added while the item is open belongs to it (saved with it)."""
-        from .registry import is_keyskel_points, owner_of
+        from .registry import is_keyskel_points
 
         layer = event.value
         if is_keyskel_points(layer) and layer not in self.points_layers and self.current is not None:
             self.points_layers.append(layer)
             self._dirty = True
-            owner = owner_of(layer)
-            if owner is not None:
-                owner.changed.connect(self._on_changed)
-                self._connected.append(owner)
+            self._follow_owner(layer)
 
     # -- leaving --------------------------------------------------------------------------------
     def stores(self) -> list[AnnotationStore]:
@@ -291,16 +324,33 @@ class DatasetSession:
             return []
         if self._dirty:
             self.dataset.set_annotations(item, self.annotations())
-        written = self.dataset.save(item)
+        written = self.dataset.save(item) + self._save_descriptions()
         if written:
             self._dirty = False
             self.saved.emit(self.current)
         return written
 
-    def leave(self, keep_media: bool = False) -> list[Path]:
+    def _save_descriptions(self) -> list[Path]:
+        """Node descriptions edited in the skeleton editor go to the dataset's instructions (saved)."""
+        ins, skeletons = self.dataset.instructions, [s.skeleton for s in self.stores()]
+        changed = False
+        for sk in skeletons:
+            for node, text in zip(sk.nodes, sk.descriptions, strict=True):
+                if text != ins.description(sk.name, node):
+                    ins.set_description(sk.name, node, text)
+                    changed = True
+        if not changed:
+            return []
+        try:
+            return ins.save(skeletons)
+        except (KeyskelError, OSError) as exc:
+            _notify(f"keyskel: node descriptions not saved: {exc}", error=True)
+            return []
+
+    def leave(self, keep_layers: bool = False) -> list[Path]:
         """Save the item open (if it changed) and remove its layers.
 
-        ``keep_media``: the Image layer stays, for the next item's media.
+        ``keep_layers``: the layers stay, for the next item (:meth:`open` reuses them or removes them).
         """
         if self.current is None:
             return []
@@ -313,16 +363,17 @@ class DatasetSession:
             with contextlib.suppress(TypeError, ValueError):
                 owner.changed.disconnect(self._on_changed)
         self._connected = []
-        gone = [*self.points_layers, *([] if keep_media else [self.media_layer])]
-        for layer in gone:
-            if layer is not None and layer in self.viewer.layers:
-                self.viewer.layers.remove(layer)
-        self._spare = self.media_layer if keep_media else None
-        self.points_layers, self.media_layer = [], None
-        if self.source is not None and not keep_media:  # (a kept layer still shows it until swapped)
+        if keep_layers:  # (a volume's layers are never given other media)
+            self._spare = None if self.stack_layers else self.media_layer
+            self._spare_points = list(self.points_layers)
+            self._remove(self.stack_layers)
+        else:
+            self._remove([*self.points_layers, self.media_layer, *self.stack_layers])
+        self.points_layers, self.media_layer, self.stack_layers = [], None, []
+        if self.source is not None and not keep_layers:  # (a kept layer still shows it until swapped)
             with contextlib.suppress(Exception):
                 self.source.close()
-        self._old_source = self.source if keep_media else None
+        self._old_source = self.source if keep_layers else None
         self.source = None
         self.current, self._ann, self._file_numbers = None, None, None
         self.dataset.release(index)
@@ -363,7 +414,10 @@ class DatasetSession:
         return st
 
     def suggest(self, n: int, motion: bool = False) -> np.ndarray:
-        """``n`` frames of the item open worth labelling (layer frames; frames with keys skipped)."""
+        """``n`` frames of the item open worth labelling (layer frames; frames with keys skipped).
+
+        They become the item's suggestions (kept in the dataset, saved beside the items).
+        """
         from ..dataset.suggest import suggest_frames
         from ..dataset.where_next import keyed_frames
 
@@ -371,6 +425,14 @@ class DatasetSession:
             raise KeyskelError("the item open has no media to look at")
         keyed = np.flatnonzero(keyed_frames(self.stores(), len(self.source)))
         frames = suggest_frames(self.source, n, motion=motion, exclude=keyed)
-        for layer in self.points_layers:  # the Models tab's "suggested frames" run on these
-            layer.metadata["keyskel_suggestions"] = [int(f) for f in frames]
-        return frames
+        return self.suggestions.set_item(frames)
+
+    def keyed(self) -> dict[str, np.ndarray]:
+        """Frames holding a key of the item open, by item key (never suggested again)."""
+        from ..dataset.where_next import keyed_frames
+
+        item = self.item
+        if item is None:
+            return {}
+        n = len(self.source) if self.source is not None else max((s.n_frames or 1) for s in self.stores())
+        return {item.key: np.flatnonzero(keyed_frames(self.stores(), n))}

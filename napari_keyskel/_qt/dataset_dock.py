@@ -8,9 +8,10 @@ a :class:`~napari_keyskel._napari.dataset_session.DatasetSession` (media below, 
 the skeleton kept), which saves the item left. The status buttons (or ``Alt-1`` .. ``Alt-4``) set
 the status of the item open; ``complete`` with unreviewed review flags asks first, in the dock.
 The instructions (Markdown with images) show when an item opens and on demand, and the
-description of the next node to place under the table; *Suggest* marks the frames worth labelling
-on the timeline and lists them. Rows are listed at once and counted a few at a time while the
-person works, so a large dataset opens at once.
+description of the next node to place under the table; *Suggest frames* picks frames worth
+labelling, of the item open or of the whole dataset (:mod:`.dataset_suggest_panel`). Rows are
+listed at once and counted a few at a time while the person works, so a large dataset opens at
+once.
 """
 
 from __future__ import annotations
@@ -22,17 +23,13 @@ import numpy as np
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -42,6 +39,7 @@ from .._napari.napari_private import unwrap_proxy
 from ..dataset import STATUSES, Dataset, open_dataset
 from ..errors import KeyskelError
 from .dataset_instructions import InstructionsPanel
+from .dataset_suggest_panel import SuggestPanel
 from .dataset_table import COLUMNS, ItemsFilter, ItemsModel
 
 if TYPE_CHECKING:
@@ -51,7 +49,6 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "DatasetDock"]
 
-_ROLE = Qt.ItemDataRole.UserRole
 #: Viewer keys: (key, action, description).
 DOCK_KEYS: tuple[tuple[str, str, str], ...] = (
     ("PageDown", "next_item", "save this item and open the next one"),
@@ -117,6 +114,7 @@ class DatasetDock(QWidget):
         header.setMinimumSectionSize(24)
         header.setResizeContentsPrecision(100)  # widths from the first rows, not thousands
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
+        self.table.setMinimumHeight(150)  # a few rows, however crowded the dock
         outer.addWidget(self.table, 1)
 
         nav = QHBoxLayout()
@@ -154,22 +152,12 @@ class DatasetDock(QWidget):
         self.confirm.hide()
         outer.addWidget(self.confirm)
 
-        sug = QHBoxLayout()
-        self.suggest_n = QSpinBox()
-        self.suggest_n.setRange(1, 1000)
-        self.suggest_n.setValue(20)
-        self.suggest_motion = QCheckBox("motion")
-        self.suggest_button = QPushButton("Suggest frames")
-        self.suggest_button.setToolTip("Frames of this item worth labelling: diverse in appearance")
-        self.suggest_button.clicked.connect(self.suggest)
-        sug.addWidget(self.suggest_button)
-        sug.addWidget(self.suggest_n)
-        sug.addWidget(self.suggest_motion)
-        outer.addLayout(sug)
-        self.suggestions = QListWidget()
-        self.suggestions.setMaximumHeight(80)
-        self.suggestions.itemClicked.connect(self._go_suggestion)
-        outer.addWidget(self.suggestions)
+        self.suggest_panel = SuggestPanel(self)
+        outer.addWidget(self.suggest_panel)
+        # (the panel's parts, named as the dock shows them)
+        sp = self.suggest_panel
+        self.suggest_n, self.suggest_scope, self.suggest_motion = sp.n, sp.scope, sp.motion
+        self.suggest_button, self.suggest_running, self.suggestions = sp.button, sp.running, sp.list
 
         self.panel = InstructionsPanel(self.viewer, self.say)
         outer.addWidget(self.panel, 1)
@@ -337,12 +325,39 @@ class DatasetDock(QWidget):
             self.table.selectRow(r)
             if self.proxy is not None:
                 self.table.scrollTo(self.proxy.index(r, 0))
-        self.suggestions.clear()
         self.confirm.hide()
         item = self.dataset.items[index] if self.dataset is not None else None
         if item is not None:
             self.say(f"opened {item.name} ({index + 1} of {len(self.dataset or [])})")
+        if self.session is not None and self.session.reused:
+            self._follow_owners()
+        self.suggest_panel.show_item()
         self.panel.item_opened()
+
+    def _follow_owners(self) -> None:
+        """The other keyskel docks follow the annotation layers' new owners.
+
+        The session reuses the layers from item to item (giving each a new owner), so napari
+        adds and removes nothing the docks would hear.
+        """
+        from .dock import KeyskelDock
+        from .review_dock import ReviewDock
+        from .timeline_dock import find_timeline
+
+        window = self.window()
+        if window is None:
+            return
+        active = self.viewer.layers.selection.active
+        for main in window.findChildren(KeyskelDock):
+            main._refresh_layers()  # its picker, status line, skeleton, Review tab and timeline
+            if active is not None and main.layer_combo.findText(active.name) >= 0:
+                main.layer_combo.setCurrentText(active.name)  # the layer selected, as napari's list
+        for review in window.findChildren(ReviewDock):
+            review.set_layer(review.layer_combo.currentText())
+        timeline = find_timeline(self.viewer)
+        layer = self.viewer.layers.selection.active
+        if timeline is not None and self.session is not None and layer in self.session.points_layers:
+            timeline.show_layer(layer)
 
     # -- statuses -------------------------------------------------------------------------------
     def set_status(self, status: str) -> None:
@@ -377,32 +392,17 @@ class DatasetDock(QWidget):
 
     # -- suggestions ----------------------------------------------------------------------------
     def suggest(self) -> np.ndarray:
-        """Suggest frames of the item open; marked on the timeline and listed here."""
-        if self.session is None:
-            return np.zeros(0, np.int64)
-        try:
-            frames = self.session.suggest(self.suggest_n.value(), self.suggest_motion.isChecked())
-        except KeyskelError as exc:
-            self.say(str(exc))
-            return np.zeros(0, np.int64)
-        self.suggestions.clear()
-        for f in frames.tolist():
-            li = QListWidgetItem(f"frame {f}")
-            li.setData(_ROLE, int(f))
-            self.suggestions.addItem(li)
-        from .timeline_dock import find_timeline
+        """Suggest frames as the panel says (see :meth:`SuggestPanel.suggest`)."""
+        return self.suggest_panel.suggest()
 
-        timeline = find_timeline(self.viewer)
-        if timeline is not None:
-            timeline.set_marks("suggested", frames)
-        self.say(f"{len(frames)} frames suggested (marked on the timeline)")
-        return frames
+    @property
+    def suggesting(self) -> bool:
+        """True while a whole-dataset suggestion runs."""
+        return self.suggest_panel.suggesting
 
-    def _go_suggestion(self, li: QListWidgetItem) -> None:
-        frame = int(li.data(_ROLE))
-        if self.session is None or self.session.media_layer is None:
-            return
-        self.viewer.dims.set_current_step(self.viewer.dims.ndim - self.session.media_layer.ndim, frame)
+    def step_suggestion(self, direction: int = 1) -> tuple[int, int] | None:
+        """Go to the next (previous) suggested frame, across items in the table's order."""
+        return self.suggest_panel.step(direction)
 
     # -- keys and messages ----------------------------------------------------------------------
     def _bind_keys(self) -> None:

@@ -124,5 +124,5 @@ class InstructionsPanel(QWidget):
             return
         store = session.store
         node = store.skeleton.nodes[k]
-        desc = self.dataset.instructions.description(store.name, node)
+        desc = store.skeleton.descriptions[k] or self.dataset.instructions.description(store.name, node)
         self.node_label.setText(f"next node: <b>{node}</b>" + (f" — {desc}" if desc else ""))

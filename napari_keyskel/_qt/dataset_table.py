@@ -26,6 +26,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("keys", "keys"),
     ("inst.", "instances"),
     ("flags", "review_flags"),
+    ("sugg.", "suggested"),
     ("status", "status"),
 )
 STATUS_COL = len(COLUMNS) - 1
@@ -40,8 +41,15 @@ class ItemsModel(QAbstractTableModel):
     def __init__(self, dataset: Dataset, parent: Any = None) -> None:
         super().__init__(parent)
         self.dataset = dataset
+        counts = {k: len(v) for k, v in dataset.suggestions.by_item.items()}
         self.rows: list[dict[str, Any]] = [
-            {"number": i + 1, "name": it.name, "kind": it.kind, "key": it.key}
+            {
+                "number": i + 1,
+                "name": it.name,
+                "kind": it.kind,
+                "key": it.key,
+                "suggested": counts.get(it.key, 0),
+            }
             for i, it in enumerate(dataset.items)
         ]
 
@@ -66,12 +74,16 @@ class ItemsModel(QAbstractTableModel):
         row, key = self.rows[index.row()], COLUMNS[index.column()][1]
         value = row.get(key)
         if role == Qt.ItemDataRole.DisplayRole:
+            if key == "suggested":  # (an empty cell: nothing suggested)
+                return str(value) if value else ""
             return "…" if key not in row else ("?" if value is None else str(value))
         if role == SORT_ROLE:
             return value if isinstance(value, (int, float)) else -1 if value is None else str(value)
         if role == Qt.ItemDataRole.ToolTipRole:
             if key == "name":
                 return f"{row['key']}\n{row.get('media') or ''}".strip()
+            if key == "suggested":
+                return "frames suggested for labelling"
             if key == "status" and row.get("who"):
                 return f"set by {row['who']} at {row['when']}"
         return None
@@ -80,6 +92,13 @@ class ItemsModel(QAbstractTableModel):
         """Show what is now known of item ``index``."""
         self.rows[index].update(row)
         self.dataChanged.emit(self.index(index, 0), self.index(index, len(COLUMNS) - 1))
+
+    def set_suggested(self, counts: dict[str, int]) -> None:
+        """Show how many frames are suggested per item (by item key; missing: none)."""
+        for row in self.rows:
+            row["suggested"] = counts.get(row["key"], 0)
+        col = [k for _, k in COLUMNS].index("suggested")
+        self.dataChanged.emit(self.index(0, col), self.index(len(self.rows) - 1, col))
 
 
 class ItemsFilter(QSortFilterProxyModel):

@@ -81,6 +81,8 @@ class SkeletonEditor(SkeletonEditorUi):
         self.add_button.clicked.connect(self.add_node)
         self.name_edit.returnPressed.connect(self.add_node)
         self.rename_button.clicked.connect(self.rename_node)
+        self.describe_button.clicked.connect(self.describe_node)
+        self.description_edit.returnPressed.connect(self.describe_node)
         self.up_button.clicked.connect(lambda: self.move_node(-1))
         self.down_button.clicked.connect(lambda: self.move_node(+1))
         self.remove_button.clicked.connect(self.remove_nodes)
@@ -136,6 +138,7 @@ class SkeletonEditor(SkeletonEditorUi):
             for k, (name, color) in enumerate(zip(skeleton.nodes, skeleton.colors, strict=True)):
                 item = QListWidgetItem(swatch(color), name)
                 item.setData(Qt.ItemDataRole.UserRole, k)
+                item.setToolTip(skeleton.descriptions[k] or "no description (type one under the list)")
                 self.node_list.addItem(item)
                 item.setSelected(k in keep)
             for i, j in skeleton.edges:
@@ -143,6 +146,10 @@ class SkeletonEditor(SkeletonEditorUi):
             for i, j in skeleton.flip_pairs:
                 self.pair_list.addItem(f"{skeleton.nodes[i]} ↔ {skeleton.nodes[j]}")
         self.node_list.blockSignals(False)
+        sel = self.selected_nodes()
+        one = len(sel) == 1 and skeleton is not None
+        self.description_edit.setText(skeleton.descriptions[sel[0]] if one and skeleton is not None else "")
+        self.description_edit.setEnabled(one)
 
     def _title(self) -> str:
         sk = self.skeleton
@@ -175,9 +182,14 @@ class SkeletonEditor(SkeletonEditorUi):
 
     def _on_selection(self) -> None:
         sel = self.selected_nodes()
-        if len(sel) == 1 and self.skeleton is not None:
+        one = len(sel) == 1 and self.skeleton is not None
+        if one and self.skeleton is not None:
             self.name_edit.setText(self.skeleton.nodes[sel[0]])
             self.name_edit.selectAll()  # typing replaces the name
+            self.description_edit.setText(self.skeleton.descriptions[sel[0]])
+        else:
+            self.description_edit.clear()
+        self.description_edit.setEnabled(one)
 
     def _emit(self, new: Skeleton, mapping: list[int] | np.ndarray, note: str, select: list[int]) -> None:
         self._show(new)
@@ -297,6 +309,18 @@ class SkeletonEditor(SkeletonEditorUi):
         new = self._try(lambda: sk.rename_node(sel[0], name))
         if new is not None:
             self._emit(new, self._identity(), f"renamed {old!r} to {name!r}", sel)
+
+    def describe_node(self) -> None:
+        """Give the selected node the description typed (empty: no description)."""
+        sel, sk = self.selected_nodes(), self.skeleton
+        if sk is None or len(sel) != 1:
+            self.message.setText("select one node to describe")
+            return
+        k, text = sel[0], self.description_edit.text().strip()
+        if text == sk.descriptions[k]:
+            return
+        note = f"described {sk.nodes[k]!r}" if text else f"description of {sk.nodes[k]!r} removed"
+        self._emit(sk.set_description(k, text), self._identity(), note, sel)
 
     def move_node(self, step: int) -> None:
         """Move the selected node up (``-1``) or down (``+1``) in the node order."""

@@ -109,6 +109,17 @@ class SkeletonEditorUi(QWidget):
         name_row.addWidget(self.add_button)
         name_row.addWidget(self.rename_button)
         grid.addLayout(name_row, 6, 0, 1, 2)
+        desc_row = QHBoxLayout()
+        self.description_edit = QLineEdit()
+        self.description_edit.setPlaceholderText("what the selected node means, for annotators")
+        self.description_edit.setToolTip(
+            "The node's description: shown beside the next node to place and in the instructions; "
+            "saved in the skeleton file"
+        )
+        self.describe_button = QPushButton("Describe")
+        desc_row.addWidget(self.description_edit, 1)
+        desc_row.addWidget(self.describe_button)
+        grid.addLayout(desc_row, 7, 0, 1, 2)
         layout.addWidget(nodes)
 
         links = QGroupBox("Edges and left/right pairs")

@@ -29,9 +29,6 @@ from ..errors import KeyskelError
 
 __all__ = ["register"]
 
-#: Decoded frames the suggestion reader may cache (MB): a few frames, never a whole video.
-SUGGEST_CACHE_MB = 8
-
 
 # -- keyskel dataset ----------------------------------------------------------------------------
 def _rows_chunk(job: tuple[str, str, list[str]]) -> list[dict[str, Any]]:
@@ -109,12 +106,10 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
 
 # -- keyskel suggest ----------------------------------------------------------------------------
 def _open(path: str) -> Any:
-    """The media, read for thumbnails: a small cache, and videos decoded to grey (all we compare)."""
-    from ..media import media_kind, open_media
+    """The media, read for thumbnails (a small cache; videos decoded to grey: all we compare)."""
+    from ..dataset.suggestions import open_for_thumbnails
 
-    if media_kind(path) == "video":
-        return open_media(path, cache_mb=SUGGEST_CACHE_MB, grey=True)
-    return open_media(path, cache_mb=SUGGEST_CACHE_MB)
+    return open_for_thumbnails(path)
 
 
 def _keyed_frames(ann: Any) -> np.ndarray:
@@ -142,13 +137,9 @@ class _Thumbs:
 
 def _length(item: Any) -> int:
     """An item's frames from its header or its media's header (no decoder, no thread is started)."""
-    from ..dataset._media import media_frames
+    from ..dataset.suggestions import item_length
 
-    n = item.n_frames or media_frames(item.media, item.kind)
-    if n is None:  # the container states no count: index it (closed at once)
-        with _open(str(item.media)) as src:
-            n = len(src)
-    return int(n)
+    return item_length(item)
 
 
 def _source_numbers(src: Any, frames: np.ndarray) -> list[int]:

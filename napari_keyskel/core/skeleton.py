@@ -73,6 +73,9 @@ class Skeleton:
     sigmas
         Optional per-node OKS constants (COCO's ``kpt_oks_sigmas``), positive; ``None`` lets
         :func:`napari_keyskel.assist.matching.default_sigmas` choose (COCO's for the person, else 0.05).
+    descriptions
+        What each node means, for annotators (``""``: none); written in the node's entry of the
+        skeleton file. Not compared: two skeletons differing only in descriptions are equal.
 
     """
 
@@ -82,6 +85,7 @@ class Skeleton:
     flip_pairs: tuple[tuple[int, int], ...] = ()
     name: str = "skeleton"
     sigmas: tuple[float, ...] | None = None
+    descriptions: tuple[str, ...] = field(default=(), compare=False, hash=False)
     _index: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
 
     def __init__(
@@ -92,6 +96,7 @@ class Skeleton:
         flip_pairs: Iterable[Sequence[int | str]] | Mapping[Any, Any] | None = None,
         name: str = "skeleton",
         sigmas: Iterable[float] | None = None,
+        descriptions: Iterable[str] | None = None,
     ) -> None:
         node_list = list(nodes) if not isinstance(nodes, str) else [nodes]
         _check_names(node_list)
@@ -104,6 +109,7 @@ class Skeleton:
         set_(self, "flip_pairs", tuple(self._pair_list(flip_pairs)))
         set_(self, "colors", tuple(self._color_list(colors)))
         set_(self, "sigmas", self._sigma_list(sigmas))
+        set_(self, "descriptions", self._description_list(descriptions))
 
     # -- validation ---------------------------------------------------------------------------
     def _resolve(self, ref: int | str, what: str) -> int:
@@ -192,6 +198,17 @@ class Skeleton:
                 raise SkeletonError(f"OKS sigma of node {n!r} must be a positive number, got {v!r}")
         return tuple(vals)
 
+    def _description_list(self, descriptions: Iterable[str] | None) -> tuple[str, ...]:
+        if descriptions is None:
+            return ("",) * len(self.nodes)
+        texts = list(descriptions)
+        if len(texts) != len(self.nodes):
+            raise SkeletonError(f"{len(texts)} descriptions given for {len(self.nodes)} nodes")
+        for n, t in zip(self.nodes, texts, strict=True):
+            if not isinstance(t, str):
+                raise SkeletonError(f"description of node {n!r} must be text, got {t!r}")
+        return tuple(t.strip() for t in texts)
+
     # -- queries ------------------------------------------------------------------------------
     @property
     def n_nodes(self) -> int:
@@ -227,6 +244,7 @@ class Skeleton:
             "flip_pairs": self.flip_pairs,
             "name": self.name,
             "sigmas": self.sigmas,
+            "descriptions": self.descriptions,
         }
         d.update(kw)
         return Skeleton(**d)
@@ -235,7 +253,12 @@ class Skeleton:
         """Return a skeleton with one more node at the end."""
         color = color or DEFAULT_PALETTE[len(self.nodes) % len(DEFAULT_PALETTE)]
         sigmas = None if self.sigmas is None else (*self.sigmas, _NEW_NODE_SIGMA)
-        return self._replace(nodes=(*self.nodes, name), colors=(*self.colors, color), sigmas=sigmas)
+        return self._replace(
+            nodes=(*self.nodes, name),
+            colors=(*self.colors, color),
+            sigmas=sigmas,
+            descriptions=(*self.descriptions, ""),
+        )
 
     def rename_node(self, node: int | str, new_name: str) -> Skeleton:
         """Return a skeleton with one node renamed (edges and pairs follow, being by index)."""
@@ -260,6 +283,7 @@ class Skeleton:
             [(new[a], new[b]) for a, b in self.flip_pairs if not gone & {a, b}],
             self.name,
             None if self.sigmas is None else [self.sigmas[k] for k in keep],
+            [self.descriptions[k] for k in keep],
         )
 
     def reorder_nodes(self, order: Sequence[int | str]) -> Skeleton:
@@ -275,6 +299,7 @@ class Skeleton:
             [(new[a], new[b]) for a, b in self.flip_pairs],
             self.name,
             None if self.sigmas is None else [self.sigmas[k] for k in idx],
+            [self.descriptions[k] for k in idx],
         )
 
     def add_edge(self, a: int | str, b: int | str) -> Skeleton:
@@ -293,6 +318,22 @@ class Skeleton:
         cols = list(self.colors)
         cols[self.index(node)] = color
         return self._replace(colors=cols)
+
+    def description(self, node: int | str) -> str:
+        """What ``node`` means (``""`` when it has no description)."""
+        return self.descriptions[self.index(node)]
+
+    def set_description(self, node: int | str, text: str) -> Skeleton:
+        """Return a skeleton with one node's description changed (``""`` removes it)."""
+        texts = list(self.descriptions)
+        texts[self.index(node)] = text
+        return self._replace(descriptions=texts)
+
+    def with_descriptions(self, texts: Mapping[str, str]) -> Skeleton:
+        """Return a skeleton whose nodes named in ``texts`` (``{node: text}``) get those descriptions."""
+        return self._replace(
+            descriptions=[texts.get(n, d) for n, d in zip(self.nodes, self.descriptions, strict=True)]
+        )
 
     def renamed(self, name: str) -> Skeleton:
         """Return the skeleton under another class name (the V7 class / COCO category name)."""
@@ -319,6 +360,9 @@ class Skeleton:
         ]
         for node, sigma in zip(nodes, self.sigmas or (), strict=False):
             node["sigma"] = sigma
+        for node, text in zip(nodes, self.descriptions, strict=True):
+            if text:
+                node["description"] = text
         return {
             "format": _FORMAT_TAG,
             "version": _FORMAT_VERSION,
@@ -341,14 +385,17 @@ class Skeleton:
         names: list[Any] = []
         colors: list[Any] = []
         sigmas: list[Any] = []
+        texts: list[Any] = []
         for k, n in enumerate(raw_nodes):
             if isinstance(n, Mapping):
                 names.append(n.get("name"))
                 colors.append(n.get("color") or DEFAULT_PALETTE[k % len(DEFAULT_PALETTE)])
                 sigmas.append(n.get("sigma"))
+                texts.append(n.get("description") or "")
             else:
                 names.append(n)
                 colors.append(DEFAULT_PALETTE[k % len(DEFAULT_PALETTE)])
+                texts.append("")
         return cls(
             names,
             data.get("edges") or (),
@@ -356,6 +403,7 @@ class Skeleton:
             data.get("flip_pairs") or None,
             str(data.get("name", "skeleton")),
             _read_sigmas(names, sigmas),
+            texts,
         )
 
     @classmethod

@@ -17,7 +17,7 @@ import numpy as np
 from ..core.annotation_set import AnnotationSet
 from ..core.store import AnnotationStore, Track
 
-__all__ = ["put", "take"]
+__all__ = ["compact", "frame_numbers", "put", "renumber", "take"]
 
 #: Paths in ``Track.meta`` of dicts keyed by frame (as text).
 FRAME_KEYED: tuple[tuple[str, ...], ...] = (("review",), ("sleap", "instance_score"))
@@ -237,3 +237,18 @@ def compact(ann: AnnotationSet, keep: Any) -> AnnotationSet:
         stores.append(out)
     frames = [ann.frames[int(f)] for f in kept] if ann.frames else []
     return AnnotationSet(stores, frames, ann.meta, ann.source)
+
+
+def frame_numbers(ann: AnnotationSet) -> np.ndarray | None:
+    """The video frame number of each row of a one-video frame table, when they are not the rows."""
+    if not ann.frames:
+        return None
+    nums = [fr.get("frame") for fr in ann.frames]
+    if not all(isinstance(f, (int, np.integer)) and not isinstance(f, bool) for f in nums):
+        return None
+    if len({fr.get("item") for fr in ann.frames}) != 1 or len({fr.get("slot") for fr in ann.frames}) != 1:
+        return None
+    arr = np.asarray(nums, np.int64)
+    if arr.size and (np.any(np.diff(arr) <= 0) or arr[0] < 0):
+        return None
+    return None if np.array_equal(arr, np.arange(arr.size)) else arr

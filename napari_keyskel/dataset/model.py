@@ -11,6 +11,7 @@ one at a time, each atomically, status included.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,10 @@ import numpy as np
 
 from ..core.annotation_set import AnnotationSet
 from ..core.skeleton import Skeleton
-from ..errors import KeyskelError
+from ..errors import FormatError, FormatWarning, KeyskelError
 from .instructions import Instructions
 from .status import STATUSES, Status, check_complete, default_status, has_keypoints, open_flag_count
+from .suggestions import Suggestions
 
 __all__ = ["KINDS", "Backend", "Counts", "Dataset", "Item"]
 
@@ -116,6 +118,15 @@ class Backend(Protocol):
         ...
 
 
+def _load_suggestions(root: Path) -> Suggestions:
+    """The frames suggested per item, kept beside the items (a broken file is warned of, not fatal)."""
+    try:
+        return Suggestions.load(root)
+    except FormatError as exc:
+        warnings.warn(f"{exc}; the suggested frames start empty", FormatWarning, stacklevel=3)
+        return Suggestions(root if root.is_dir() else root.parent)
+
+
 class Dataset:
     """Items with media, annotations and status, read lazily from one backend.
 
@@ -133,6 +144,7 @@ class Dataset:
             if instructions is not None
             else Instructions.load(backend.root, getattr(backend, "skeleton_folder", None))
         )
+        self.suggestions = _load_suggestions(backend.root)
 
     # -- items ----------------------------------------------------------------------------------
     @property

@@ -18,7 +18,7 @@ rest are filled by farthest-point sampling. Results are sorted. Pure numpy.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -291,13 +291,15 @@ def suggest_many(
     max_candidates: int = MAX_CANDIDATES,
     map: Callable[..., list[Any]] | None = None,
     seed: int = 0,
+    exclude: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, int]]:
     """``n`` frames over many items: ``[(item key, frame), ...]``, diverse over the whole dataset.
 
     ``sources`` lists ``(item key, number of frames)``; ``read(key, frames)`` returns the items'
     thumbnails (as :func:`thumbnails`); ``map`` runs the reads (e.g. on Dask workers, see
     :class:`napari_keyskel.cli.parallel.Engine`), defaulting to a plain loop. The candidate budget
-    is shared out in proportion to the items' lengths (at least one frame each).
+    is shared out in proportion to the items' lengths (at least one frame each). ``exclude``:
+    frames never suggested, per item key.
     """
     total = sum(max(int(f), 0) for _, f in sources)
     if total == 0:
@@ -306,7 +308,9 @@ def suggest_many(
     for key, nf in sources:
         share = max(1, round(max_candidates * nf / total)) if nf else 0
         if share:
-            jobs.append((key, candidate_frames(int(nf), share)))
+            cand = candidate_frames(int(nf), share, None if exclude is None else exclude.get(key))
+            if cand.size:
+                jobs.append((key, cand))
     mapper = map or (lambda f, xs: [f(x) for x in xs])
     parts = mapper(_read_job(read), jobs)
     thumbs = np.concatenate(parts) if parts else np.zeros((0, THUMB * THUMB), np.float32)
