@@ -9,7 +9,6 @@ import pytest
 from qtpy.QtCore import Qt
 from test_models_items import CLIPS, KP1, KP2, check_item, expected, make_dataset, proposed_frames, still_yolo
 
-from napari_keyskel._napari.model_items import show_session_pending
 from napari_keyskel._qt.dataset_dock import DatasetDock
 from napari_keyskel._qt.model_items_run import ITEMS, find_dataset_session
 from napari_keyskel._qt.models_dock import ModelsPanel
@@ -36,10 +35,13 @@ def env(make_napari_viewer, qtbot, tmp_path):
 
 
 def open_item(env, name):
-    """Open an item in the dock, and show its pending proposals (the call DatasetSession.open makes)."""
+    """Open an item in the dock; its pending proposals come with it (``DatasetSession.open``)."""
+    from napari_keyskel._napari.registry import owner_of
+
     session = env.dock.session
     session.open(name)
-    return show_session_pending(session)
+    owners = [owner_of(layer) for layer in session.points_layers]
+    return [o.proposals for o in owners if o is not None and o.proposals is not None]
 
 
 def choose_model(env, qtbot, monkeypatch, path):

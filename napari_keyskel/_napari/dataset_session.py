@@ -34,6 +34,7 @@ from ..dataset._frames import compact, frame_numbers, renumber
 from ..errors import FormatWarning, KeyskelError
 from .dataset_layers import free_names, link_to_media, media_below, rebind, remove_layers
 from .dataset_suggestions import SessionSuggestions
+from .model_items import show_session_pending
 
 if TYPE_CHECKING:
     import napari
@@ -123,6 +124,7 @@ class DatasetSession:
         self.current = index
         self._dirty = False
         self.suggestions.show()
+        show_session_pending(self)  # a model's pending proposals for this item, as its proposals layer
         self.opened.emit(index)
         return item
 
