@@ -349,7 +349,7 @@ class DatasetDock(QWidget):
             return
         active = self.viewer.layers.selection.active
         for main in window.findChildren(KeyskelDock):
-            main._refresh_layers()  # its picker, status line, skeleton, Review tab and timeline
+            main.refresh_layers()  # its picker, status line, skeleton, Review tab and timeline
             if active is not None and main.layer_combo.findText(active.name) >= 0:
                 main.layer_combo.setCurrentText(active.name)  # the layer selected, as napari's list
         for review in window.findChildren(ReviewDock):

@@ -185,10 +185,10 @@ class KeyskelDock(QWidget):
 
         install(self.viewer)  # every keyskel layer gets an owner (and edges layer); Ctrl-S, autosave
         # after the owners' own handlers: a new layer has its owner when we look
-        self.viewer.layers.events.inserted.connect(self._refresh_layers, position="last")
-        self.viewer.layers.events.removed.connect(self._refresh_layers, position="last")
+        self.viewer.layers.events.inserted.connect(self.refresh_layers, position="last")
+        self.viewer.layers.events.removed.connect(self.refresh_layers, position="last")
         self.viewer.dims.events.current_step.connect(self._on_step, position="last")
-        self._refresh_layers()
+        self.refresh_layers()
         from .models_dock import ModelsPanel  # the Models tab: proposals, propagation
 
         self.tabs.addTab(ModelsPanel(self.viewer, self.current_layer), "Models")
@@ -253,7 +253,8 @@ class KeyskelDock(QWidget):
         layer = self.current_layer()
         return None if layer is None else store_from_plain(layer.metadata["keyskel"])
 
-    def _refresh_layers(self, event: Any = None) -> None:
+    def refresh_layers(self, event: Any = None) -> None:
+        """Look at the viewer's annotation layers again (napari added or removed one, or a layer got a new owner)."""
         names = [layer.name for layer in self.annotation_layers()]
         current = self.layer_combo.currentText()
         inserted = getattr(event, "type", None) == "inserted" and is_keyskel_layer(

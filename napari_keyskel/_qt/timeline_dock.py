@@ -86,8 +86,10 @@ class TimelineDock(TimelineWidget):
             target = self.layer
         else:
             target = next((ly for ly in layers if _is_keyskel(ly)), None)
-        if target is not self.layer or (target is not None and self._owner is None):
-            self.show_layer(target)
+        from .._napari.registry import owner_of
+
+        if target is not self.layer or (target is not None and self._owner is not owner_of(target)):
+            self.show_layer(target)  # another layer, or the same layer with a new owner (a dataset item)
 
     def show_layer(self, layer: Any) -> None:
         """Show ``layer``'s annotations (None: nothing)."""

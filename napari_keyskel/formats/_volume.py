@@ -166,7 +166,9 @@ def class_table(store: AnnotationStore, path: Any = None) -> dict[str, Any]:
         tracks.append(rec)
     out: dict[str, Any] = {
         "name": store.name,
-        "skeleton": Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, sk.name).to_dict(),
+        "skeleton": Skeleton(
+            sk.nodes, sk.edges, sk.colors, sk.flip_pairs, sk.name, descriptions=sk.descriptions
+        ).to_dict(),
         "frame_axis": store.frame_axis,
         "n_frames": store.n_frames if store.frame_axis is not None else None,
         "tracks": tracks,

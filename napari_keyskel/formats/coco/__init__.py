@@ -224,7 +224,7 @@ def write_coco(
         for s, fname in zip(dataset.stores, names):
             target = p.parent / fname
             sk = s.skeleton
-            sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name)
+            sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name, descriptions=sk.descriptions)
             try:
                 written.append(sk.save(target))
             except OSError as exc:

@@ -94,7 +94,7 @@ def _fit(sk: Skeleton, nodes: list[str], name: str) -> Skeleton | None:
     if sorted(sk.nodes) != sorted(nodes):
         return None
     sk = sk.reorder_nodes(nodes) if list(sk.nodes) != nodes else sk
-    return Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, name)
+    return Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, name, descriptions=sk.descriptions)
 
 
 def _category_skeleton(
@@ -133,7 +133,10 @@ def _category_skeleton(
         return sk, str(beside.name)
     ours = _skeleton_extra(ctx, extra, nodes, name, where)
     if ours is not None:  # colours and flip pairs we wrote; edges from the file
-        return Skeleton(nodes, edges or (), ours.colors, ours.flip_pairs, name), "keyskel"
+        kept = Skeleton(
+            nodes, edges or (), ours.colors, ours.flip_pairs, name, descriptions=ours.descriptions
+        )
+        return kept, "keyskel"
     preset = match_preset(nodes)
     if preset is not None:  # colours and flip pairs from the preset; edges from the file if it has them
         e = preset.edges if edges is None else edges
@@ -416,7 +419,7 @@ def _generic_store(ctx: Ctx, cid: Any, k: int, arg: Any, n_frames: int, index: i
         )
     elif sk.n_nodes != k:
         raise ctx.fail(f"skeleton has {sk.n_nodes} nodes but results of category {short(cid)} have {k}")
-    sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, name)
+    sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, name, descriptions=sk.descriptions)
     store = AnnotationStore(sk, coord_ndim=2, frame_axis=0, n_frames=n_frames or None, name=name)
     store.meta["coco"] = {
         "category": {"id": cid},

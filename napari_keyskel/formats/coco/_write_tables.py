@@ -135,7 +135,8 @@ def _skeleton_extra(store: AnnotationStore) -> dict[str, Any] | None:
     """The skeleton for our category extra, if its colours or flip pairs are not what a reader finds.
 
     A reader without the extra gets a preset's colours and pairs (by node names), else the
-    default palette and no pairs; the extra is written only when the skeleton differs from that.
+    default palette and no pairs; the extra is written only when the skeleton differs from that,
+    or when its nodes have descriptions (kept in the extra's node entries).
     """
     sk = store.skeleton
     preset = match_preset(list(sk.nodes))
@@ -143,7 +144,7 @@ def _skeleton_extra(store: AnnotationStore) -> dict[str, Any] | None:
         plain = Skeleton(sk.nodes, sk.edges, preset.colors, preset.flip_pairs, sk.name)
     else:
         plain = Skeleton(sk.nodes, sk.edges, None, None, sk.name)
-    if plain.colors == sk.colors and set(plain.flip_pairs) == set(sk.flip_pairs):
+    if plain.colors == sk.colors and set(plain.flip_pairs) == set(sk.flip_pairs) and not any(sk.descriptions):
         return None
     d = sk.to_dict()
     return {"nodes": d["nodes"], "flip_pairs": d["flip_pairs"]}

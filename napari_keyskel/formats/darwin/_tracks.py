@@ -40,7 +40,7 @@ def _fit(sk: Skeleton, names: list[str], cls: str) -> Skeleton | None:
     """``sk`` named ``cls`` if it has every node name seen in the files, else None."""
     if not set(names) <= set(sk.nodes):
         return None
-    return Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, cls)
+    return Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, cls, descriptions=sk.descriptions)
 
 
 def _resolve_skeleton(
@@ -259,7 +259,7 @@ def build_dataset(
             sk = found[0] if found else sk_ours
             if sk is None:
                 continue
-            sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, cls)
+            sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, cls, descriptions=sk.descriptions)
             source = "keyskel"
         else:
             sk, source = _resolve_skeleton(cls, kind, recs, skeleton, files, tables.get(cls, {}), sk_ours)

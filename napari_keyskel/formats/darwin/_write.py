@@ -165,9 +165,12 @@ def _classes_extra(ds: AnnotationSet) -> list[dict[str, Any]] | None:
             or set(plain.edges) != set(sk.edges)
             or plain.colors != sk.colors
             or set(plain.flip_pairs) != set(sk.flip_pairs)
+            or any(sk.descriptions)
             or not len(s)
         ):
-            e["skeleton"] = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name).to_dict()
+            e["skeleton"] = Skeleton(
+                sk.nodes, sk.edges, sk.colors, sk.flip_pairs, s.name, descriptions=sk.descriptions
+            ).to_dict()
             needed = True
         if foreign(s.meta):
             e["meta"] = foreign(s.meta)
@@ -334,7 +337,9 @@ def write_darwin(
         names = side_file_names([s.name for s in dataset.stores])
         for store, fname in zip(dataset.stores, names):
             sk = store.skeleton
-            sk = Skeleton(sk.nodes, sk.edges, sk.colors, sk.flip_pairs, store.name)
+            sk = Skeleton(
+                sk.nodes, sk.edges, sk.colors, sk.flip_pairs, store.name, descriptions=sk.descriptions
+            )
             payloads.append((folder / fname, dumps_json(sk.to_dict(), indent=True) + b"\n"))
     try:
         return atomic_write_many(payloads)
