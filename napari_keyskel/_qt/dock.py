@@ -254,7 +254,7 @@ class KeyskelDock(QWidget):
         return None if layer is None else store_from_plain(layer.metadata["keyskel"])
 
     def refresh_layers(self, event: Any = None) -> None:
-        """Look at the viewer's annotation layers again (napari added or removed one, or a layer got a new owner)."""
+        """Look at the annotation layers again (one added or removed, or a layer with a new owner)."""
         names = [layer.name for layer in self.annotation_layers()]
         current = self.layer_combo.currentText()
         inserted = getattr(event, "type", None) == "inserted" and is_keyskel_layer(
