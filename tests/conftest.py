@@ -14,6 +14,11 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+# imageio-ffmpeg starts ffmpeg with ``preexec_fn=os.setpgrp``: Python code run in the forked child,
+# which deadlocks when another thread held a lock at the fork (imageio-ffmpeg issue 58; seen here:
+# the suite hung writing a test video while a video reader's read-ahead thread was alive).
+os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
+
 DATA = Path(__file__).parent / "data"
 
 

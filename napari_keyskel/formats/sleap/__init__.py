@@ -54,6 +54,7 @@ Rules of the conversion (see :mod:`._labels`):
 
 from __future__ import annotations
 
+import os
 import warnings
 from os import PathLike
 from pathlib import Path
@@ -68,6 +69,12 @@ from ._dlc_write import save_dlc
 from ._labels import SLEAP_OFFSET, dataset_to_labels, labels_to_dataset
 from ._losses import losses
 from ._yolo import load_yolo
+
+# sleap-io reads and writes videos through imageio-ffmpeg, which starts ffmpeg with
+# ``preexec_fn=os.setpgrp``: Python code in the forked child, which deadlocks when another thread
+# (napari's, a video read-ahead) held a lock at the fork (imageio-ffmpeg issue 58). Without it,
+# Ctrl-C in a terminal also reaches ffmpeg; a person's own setting wins.
+os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
 
 __all__ = [
     "INSTALL_HINT",
