@@ -13,7 +13,8 @@ log() { printf '[keyskel setup] %s\n' "$*" >&2; }
 # -- system packages (X virtual framebuffer, OpenGL, xcb libraries Qt 6 loads) ------------------
 APT_PACKAGES=(xvfb xauth libgl1 libegl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0
-  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0)
+  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
+  xdotool)  # xdotool: the test that types real X key events (tests/test_editor_keys.py)
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do
