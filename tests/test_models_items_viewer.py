@@ -44,6 +44,15 @@ def open_item(env, name):
     return [o.proposals for o in owners if o is not None and o.proposals is not None]
 
 
+def _model_column(env):
+    """The Dataset dock's *model* column, by item name."""
+    from napari_keyskel._qt.dataset_table import COLUMNS
+
+    model = env.dock.model
+    col = [title for title, _ in COLUMNS].index("model")
+    return {row["name"]: model.data(model.index(i, col)) for i, row in enumerate(model.rows)}
+
+
 def choose_model(env, qtbot, monkeypatch, path):
     from qtpy.QtWidgets import QFileDialog
 
@@ -71,6 +80,9 @@ def test_every_item_from_the_models_tab_then_accept_in_the_opened_item(env, qtbo
     assert box.run_progress.value() == box.run_progress.maximum() and box.run_button.isEnabled()
     summary = box.last_summary
     assert [r.name for r in summary.results] == list(CLIPS)
+    assert box.run_progress.format() == "done: 3 items run"
+    marked = {**dict.fromkeys(CLIPS, "to review"), "zbroken.mp4": ""}
+    assert _model_column(env) == marked  # the Dataset dock marks the items a person has to review
     # the item open shows its proposals at once
     owner = env.panel.owner()
     assert owner.proposals is not None
@@ -93,6 +105,8 @@ def test_every_item_from_the_models_tab_then_accept_in_the_opened_item(env, qtbo
     assert proposed_frames(read_pending(env.dock.dataset, "clip1.mp4")) == [0, 2, 4]
     qtbot.mouseClick(env.panel.accept_all, LEFT)
     assert not pending_path(env.dock.dataset, "clip1.mp4").exists()
+    env.dock.session.open("clip2.mp4")  # the table follows on the next item
+    assert _model_column(env)["clip1.mp4"] == "" and _model_column(env)["clip2.mp4"] == "to review"
 
     # leaving the item saves the keys; the pending proposals of the others survive a reopening
     env.dock.session.close()

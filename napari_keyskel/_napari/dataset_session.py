@@ -70,6 +70,8 @@ class DatasetSession:
     opened = Signal(int)
     saved = Signal(int)
     status_changed = Signal(int)
+    #: A model run over the items wrote pending proposals (the Dataset dock marks the items).
+    pending_changed = Signal()
 
     def __init__(self, viewer: napari.Viewer, dataset: Dataset) -> None:
         self.viewer, self.dataset = viewer, dataset

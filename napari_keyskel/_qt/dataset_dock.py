@@ -198,6 +198,7 @@ class DatasetDock(QWidget):
         self.dataset = ds
         self.session = DatasetSession(self.viewer, ds)
         self.session.opened.connect(self._on_opened)
+        self.session.pending_changed.connect(self.refresh_pending)
         self.session.saved.connect(self._refresh_row)
         self.session.status_changed.connect(self._refresh_row)
         self.path_label.setText(f"{ds.root.name} ({ds.format}, {len(ds)} items)")
@@ -318,7 +319,15 @@ class DatasetDock(QWidget):
         """Save this item and open the previous one."""
         self._step(-1)
 
+    def refresh_pending(self) -> None:
+        """Mark again the items whose model proposals wait for review (the *model* column)."""
+        from ..dataset.pending import items_with_pending
+
+        if self.model is not None and self.dataset is not None:
+            self.model.set_pending({it.key for it in items_with_pending(self.dataset)})
+
     def _on_opened(self, index: int) -> None:
+        self.refresh_pending()  # (the item left may have had its last proposals accepted)
         self._refresh_row(index, counts=False)
         r = self._row_of(index)
         if r >= 0:

@@ -27,6 +27,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("inst.", "instances"),
     ("flags", "review_flags"),
     ("sugg.", "suggested"),
+    ("model", "pending"),
     ("status", "status"),
 )
 STATUS_COL = len(COLUMNS) - 1
@@ -41,7 +42,10 @@ class ItemsModel(QAbstractTableModel):
     def __init__(self, dataset: Dataset, parent: Any = None) -> None:
         super().__init__(parent)
         self.dataset = dataset
+        from ..dataset.pending import items_with_pending
+
         counts = {k: len(v) for k, v in dataset.suggestions.by_item.items()}
+        pending = {it.key for it in items_with_pending(dataset)}
         self.rows: list[dict[str, Any]] = [
             {
                 "number": i + 1,
@@ -49,6 +53,7 @@ class ItemsModel(QAbstractTableModel):
                 "kind": it.kind,
                 "key": it.key,
                 "suggested": counts.get(it.key, 0),
+                "pending": int(it.key in pending),
             }
             for i, it in enumerate(dataset.items)
         ]
@@ -76,6 +81,8 @@ class ItemsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if key == "suggested":  # (an empty cell: nothing suggested)
                 return str(value) if value else ""
+            if key == "pending":
+                return "to review" if value else ""
             return "…" if key not in row else ("?" if value is None else str(value))
         if role == SORT_ROLE:
             return value if isinstance(value, (int, float)) else -1 if value is None else str(value)
@@ -84,6 +91,8 @@ class ItemsModel(QAbstractTableModel):
                 return f"{row['key']}\n{row.get('media') or ''}".strip()
             if key == "suggested":
                 return "frames suggested for labelling"
+            if key == "pending":
+                return "a model's proposals wait to be accepted or rejected" if value else None
             if key == "status" and row.get("who"):
                 return f"set by {row['who']} at {row['when']}"
         return None
@@ -98,6 +107,13 @@ class ItemsModel(QAbstractTableModel):
         for row in self.rows:
             row["suggested"] = counts.get(row["key"], 0)
         col = [k for _, k in COLUMNS].index("suggested")
+        self.dataChanged.emit(self.index(0, col), self.index(len(self.rows) - 1, col))
+
+    def set_pending(self, keys: set[str]) -> None:
+        """Mark the items (by key) whose model proposals wait for review; the others are cleared."""
+        for row in self.rows:
+            row["pending"] = int(row["key"] in keys)
+        col = [k for _, k in COLUMNS].index("pending")
         self.dataChanged.emit(self.index(0, col), self.index(len(self.rows) - 1, col))
 
 

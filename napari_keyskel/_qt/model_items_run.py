@@ -105,6 +105,8 @@ def run_items(box: Any) -> Any:
     def returned(summary: Any) -> None:
         box.last_summary = summary
         box.run_progress.setValue(1000)
+        box.run_progress.setFormat(f"done: {plural(len(summary.results), 'item')} run")
+        session.pending_changed.emit()
         box.panel.say(summary.describe())
         item = session.item
         if item is not None and any(r.key == item.key for r in summary.results):
