@@ -63,10 +63,15 @@ def media_in(folder: Path) -> list[tuple[Path, str]]:
 
 
 def find_media(name: str, roots: Iterable[Path], rel: str | None = None) -> Path | None:
-    """The file or folder called ``name`` (or at ``rel``) in the first root that has it."""
+    """The file or folder called ``name`` (or at ``rel``) in the first root that has it.
+
+    In each root, then its ``images``, ``media`` and ``videos`` folders, then (darwin-py's local
+    layout) ``../images`` and ``../../images``, then the root's parent (a media folder whose
+    annotations keyskel wrote to ``annotations/``, opened as a V7 export).
+    """
     seen = set()
     for root in roots:
-        for sub in ("", "images", "media", "videos", "../images", "../../images"):
+        for sub in ("", "images", "media", "videos", "../images", "../../images", ".."):
             base = (root / sub).resolve() if sub else root
             if base in seen:
                 continue
