@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...core.annotation_set import AnnotationSet
 from ...core.store import AnnotationStore
 from ...core.wording import plural
 from ...errors import KeyskelError
@@ -177,27 +176,14 @@ def item_frames(
     return out[::every]
 
 
-def _file_numbers(ann: AnnotationSet) -> np.ndarray | None:
-    """The video frame of each row of a one-video frame table listing only some frames, else None."""
-    nums = [fr.get("frame") for fr in ann.frames]
-    if not nums or not all(isinstance(f, (int, np.integer)) and not isinstance(f, bool) for f in nums):
-        return None
-    if len({fr.get("item") for fr in ann.frames}) != 1 or len({fr.get("slot") for fr in ann.frames}) != 1:
-        return None
-    arr = np.asarray(nums, np.int64)
-    if np.any(np.diff(arr) <= 0) or arr[0] < 0 or np.array_equal(arr, np.arange(arr.size)):
-        return None
-    return arr
-
-
 def _target_store(dataset: Dataset, item: Item, source: Any, skeleton: str | None) -> AnnotationStore:
     """The item's annotation set the poses are mapped onto, on its media frames."""
-    from ...dataset._frames import renumber
+    from ...dataset._frames import frame_numbers, renumber
     from ...media import to_layer_frames
 
     n = len(source)
     ann = dataset.annotations(item)
-    nums = _file_numbers(ann)
+    nums = frame_numbers(ann)  # (the session's rule: the viewer shows the same frames)
     if nums is not None:
         ann = renumber(ann, nums, max(n, int(nums[-1]) + 1))
     with warnings.catch_warnings():
