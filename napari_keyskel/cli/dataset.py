@@ -112,16 +112,6 @@ def _open(path: str) -> Any:
     return open_for_thumbnails(path)
 
 
-def _keyed_frames(ann: Any) -> np.ndarray:
-    """Frames of an item that hold a key (never suggested again)."""
-    out: set[int] = set()
-    for s in ann.stores:
-        for t in s:
-            m = t.is_key & np.isfinite(t.coords[..., 0])
-            out.update((t.start + np.flatnonzero(m.any(axis=1))).tolist())
-    return np.asarray(sorted(out), np.int64)
-
-
 class _Thumbs:
     """Worker: thumbnails of an item's frames (opens the media in the worker)."""
 
@@ -163,6 +153,7 @@ def _engine(args: argparse.Namespace, n_items: int) -> Any:
 def _suggest_items(args: argparse.Namespace, ds: Any, engine: Any) -> list[dict[str, Any]]:
     """Suggestions over a dataset's items (or the one ``--item``)."""
     from ..dataset.suggest import suggest_frames, suggest_many
+    from ..dataset.suggestions import keyed_frames
 
     items = [ds.header(args.item)] if args.item else [ds.header(it) for it in ds]
     missing = [it.name for it in items if it.media is None]
@@ -173,7 +164,7 @@ def _suggest_items(args: argparse.Namespace, ds: Any, engine: Any) -> list[dict[
         print(f"keyskel suggest: warning: {len(missing)} items have no media found and were skipped")
     if len(usable) == 1:
         it = usable[0]
-        keyed = _keyed_frames(ds.annotations(it))
+        keyed = keyed_frames(ds.annotations(it))
         with _open(str(it.media)) as src:
             frames = suggest_frames(src, args.n, motion=args.motion, exclude=keyed)
             return [{"item": it.name, "frame": f} for f in _source_numbers(src, frames)]

@@ -21,7 +21,14 @@ import numpy as np
 from ..core._atomic import atomic_write_text
 from ..errors import FormatError, KeyskelError
 
-__all__ = ["SUGGESTIONS_FILE", "Cancelled", "Suggestions", "open_for_thumbnails", "suggest_dataset"]
+__all__ = [
+    "SUGGESTIONS_FILE",
+    "Cancelled",
+    "Suggestions",
+    "keyed_frames",
+    "open_for_thumbnails",
+    "suggest_dataset",
+]
 
 #: The file beside the items that keeps the suggestions.
 SUGGESTIONS_FILE = "keyskel-suggestions.jsonl"
@@ -133,7 +140,11 @@ def item_length(item: Any) -> int:
 
 def _keyed(dataset: Any, item: Any) -> np.ndarray:
     """Frames of an item that hold a key: from its annotations in memory, else read (not kept)."""
-    ann = item.annotations if item.annotations is not None else dataset.backend.load(item)
+    return keyed_frames(item.annotations if item.annotations is not None else dataset.backend.load(item))
+
+
+def keyed_frames(ann: Any) -> np.ndarray:
+    """Sorted frames of an annotation set where some node holds a placed key (never suggested again)."""
     out: set[int] = set()
     for s in ann.stores:
         for t in s:
