@@ -389,6 +389,25 @@ def test_marks_are_painted_on_their_rows(timeline, qtbot):
 
 
 @pytest.mark.viewer
+def test_suggested_frames_show_before_any_instance(timeline, qtbot):
+    """A new dataset item has no instance yet: its suggested frames still show, on one strip."""
+    _, store, w = timeline
+    c = w.canvas
+    for tid in list(store.tracks):
+        store.remove_track(tid)
+    c.refresh()
+    assert c.rows() == []
+    w.set_marks("suggested", [12, 40])
+    w.set_marks("review", [20], track_ids=[1])  # a row's mark has no row to go on
+    img = c.grab().toImage()
+    for f in (12, 40):
+        mark = img.pixelColor(round(c.x_of(f + 0.5)), 2)
+        assert (mark.red(), mark.green(), mark.blue()) == (255, 255, 255)
+    empty = img.pixelColor(round(c.x_of(20.5)), 2)
+    assert (empty.red(), empty.green(), empty.blue()) == (38, 40, 46)  # the background
+
+
+@pytest.mark.viewer
 def test_timeline_from_the_plugins_menu_docks_at_the_bottom(make_napari_viewer, qtbot):
     from napari_keyskel._qt.timeline_dock import TimelineDock, open_timeline
 

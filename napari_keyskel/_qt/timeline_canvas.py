@@ -50,6 +50,7 @@ MARK_COLORS = {
     "review": QColor(255, 80, 160),
     "proposal": QColor(90, 220, 120),
     "suggestion": QColor(255, 255, 255),
+    "suggested": QColor(255, 255, 255),  # frames suggested for labelling (the Dataset dock's)
 }
 _MARK_DEFAULT = QColor(200, 120, 255)
 HEADER, ROW_H, NODE_H = 120, 20, 15
@@ -321,6 +322,11 @@ class TimelineCanvas(QWidget):
             top, h = int(tops[i]), int(tops[i + 1] - tops[i])
             self.painted_rows.append((tid, node))
             self._paint_row(p, tid, node, top, h, lo_f, hi_f, width)
+        if not rows and self.marks:  # no instance yet: the marks of every row still show, on one strip
+            p.fillRect(QRectF(0, 0, HEADER, ROW_H - 1), QColor(50, 52, 58))
+            p.setPen(QColor(160, 160, 160))
+            p.drawText(QRectF(4, 0, HEADER - 6, ROW_H), int(Qt.AlignmentFlag.AlignVCenter), "no instance yet")
+            self._paint_marks(p, None, 0, width)
         if self.current is not None and self.lo <= self.current < self.hi:
             x = self.x_of(self.current + 0.5)
             p.setPen(QPen(QColor(255, 255, 255), 2))
@@ -362,13 +368,18 @@ class TimelineCanvas(QWidget):
                     p.drawPolygon(diamond.translated(HEADER + x, cy))
         self._paint_marks(p, tid, top, width)
 
-    def _paint_marks(self, p: QPainter, tid: int, top: int, width: float) -> None:
-        """Small triangles at the top edge of the row, one per pixel column and kind."""
+    def _paint_marks(self, p: QPainter, tid: int | None, top: int, width: float) -> None:
+        """Small triangles at the top edge of the row, one per pixel column and kind.
+
+        ``tid`` None (no instance yet): only the marks of every row.
+        """
         scale = width / (self.hi - self.lo)
         tri = QPolygonF([QPointF(-4, 0), QPointF(4, 0), QPointF(0, 6)])
         for frames, tids, color in self.marks.values():
             m = (frames >= self.lo) & (frames < self.hi)
             if tids is not None:
+                if tid is None:
+                    continue
                 m &= tids == tid
             if not m.any():
                 continue
