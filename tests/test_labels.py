@@ -137,3 +137,21 @@ def test_thousands_of_points_are_placed_fast():
           f"(x{t_big / t_small:.1f} for x4 points)")  # fmt: skip
     assert t_big < 2.0  # vectorised: thousands of points well within a second on a quiet machine
     assert t_big / t_small < 10  # about linear (all pairs would be x16)
+
+
+def test_labels_stay_inside_the_view_when_they_can():
+    """A point at the canvas's left edge, its instance to the right: its name would go left, off view."""
+    pos = np.array([[50.0, 3.0]])
+    half = np.array([[6.0, 30.0]])
+    centres = np.array([[50.0, 80.0]])  # the instance's centre: labels go away from it first
+    free, ok = place_labels(pos, half, centres, 3.0)
+    assert ok.all() and free[0, 1] - half[0, 1] < 0  # left of the view without bounds
+    bounds = (np.array([0.0, 0.0]), np.array([100.0, 200.0]))
+    inside, ok = place_labels(pos, half, centres, 3.0, bounds=bounds)
+    assert ok.all()
+    lo, hi = inside[0] - half[0], inside[0] + half[0]
+    assert (lo >= bounds[0]).all() and (hi <= bounds[1]).all()
+    # no room inside at all: still placed (outside), not dropped
+    tight = (np.array([45.0, 0.0]), np.array([55.0, 6.0]))
+    out, ok = place_labels(pos, half, centres, 3.0, bounds=tight)
+    assert ok.all() and np.isfinite(out).all()

@@ -172,8 +172,11 @@ def test_a_dragged_nodes_name_follows_it(named, qtbot):
     mouse(points, "mouse_move", start + np.array([0, 15, -12]))
     mid = np.asarray(points.data)[row]
     assert np.allclose(mid, start + np.array([0, 15, -12]))
-    # while dragged (throttled), the name moves with the node
-    assert np.hypot(*(_label_of(ctrl, row) - mid)[1:]) < np.hypot(*(_label_of(ctrl, row) - start)[1:])
+    # while dragged (throttled), the name moves with the node: beside it where it is now
+    line = 2 * label_half_sizes(["x"], 8)[0, 0]
+    i = int(np.flatnonzero(ctrl.names.placed == row)[0])
+    assert _gaps(viewer, points, ctrl)[i] < 2 * line
+    assert np.hypot(*((_label_of(ctrl, row) - (start + before))[1:])) > 1  # not left where it was
     mouse(points, "mouse_move", target)
     mouse(points, "mouse_release", target)
     track = ctrl.store.tracks[int(points.features["instance"][row])]

@@ -273,6 +273,7 @@ def place_labels(
     max_rounds: int | None = None,
     markers: tuple[np.ndarray, np.ndarray] | None = None,
     taken: tuple[np.ndarray, np.ndarray] | None = None,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Centres of non-overlapping label boxes beside points, and which labels were placed.
 
@@ -304,6 +305,10 @@ def place_labels(
     taken
         ``(lo (M, 2), hi (M, 2))`` boxes already taken (labels placed before) that no label may
         overlap.
+    bounds
+        ``(lo (2,), hi (2,))`` the part of the plane in view (the canvas): for a point in view, a
+        candidate inside it is taken before any that is not (clear of the edges or not); None:
+        no bounds.
 
     Returns
     -------
@@ -323,7 +328,7 @@ def place_labels(
     near = min(rings, NEAR_RINGS)
     # first the near rings for every label (most find room there), then the far ones for the rest
     out, placed = _place(
-        pos, half, centres, radius, gap, (0, near), avoid, avoid_radius, max_rounds, markers, taken
+        pos, half, centres, radius, gap, (0, near), avoid, avoid_radius, max_rounds, markers, taken, bounds
     )
     rest = np.flatnonzero(~placed)
     if rings > near and len(rest):
@@ -350,6 +355,7 @@ def place_labels(
             max_rounds,
             (np.concatenate(m_pos), np.concatenate(m_rad)),
             (np.concatenate(t_lo), np.concatenate(t_hi)),
+            bounds,
         )
         out[rest[ok]] = far[ok]
         placed[rest[ok]] = True
@@ -368,6 +374,7 @@ def _place(
     max_rounds: int | None,
     markers: tuple[np.ndarray, np.ndarray] | None,
     taken: tuple[np.ndarray, np.ndarray] | None,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One pass of :func:`place_labels` over the candidates of rings ``rings[0]`` to ``rings[1] - 1``."""
     n = len(pos)
@@ -418,6 +425,11 @@ def _place(
             edges.paint(av - avoid_radius, av + avoid_radius)
             hit = free[edges.touches(c_lo[free], c_hi[free])]
         clear.reshape(-1)[hit] = False
+    inside = np.ones((n, n_cand), bool)
+    if bounds is not None:  # (a point out of view: its label may go anywhere)
+        b_lo, b_hi = (np.asarray(b, float).reshape(2) for b in bounds)
+        seen = np.all((pos >= b_lo) & (pos <= b_hi), axis=-1)
+        inside = np.all((c_lo3 >= b_lo) & (c_hi3 <= b_hi), axis=-1) | ~seen[:, None]
     # most constrained first (fewest free candidates), then in the order given
     rank = np.empty(n, np.intp)
     rank[np.lexsort((np.arange(n), (~blocked).sum(axis=1)))] = np.arange(n)
@@ -429,7 +441,8 @@ def _place(
         left = left[free.any(axis=1)]  # no room at all: not placed
         if not len(left):
             break
-        score = (~blocked[left]) * (1 + clear[left])
+        # inside the view and clear 4, inside 3, outside and clear 2, outside 1, taken 0
+        score = (~blocked[left]) * (1 + clear[left] + 2 * inside[left])
         choice = np.argmax(score, axis=1)
         lo, hi = c_lo3[left, choice], c_hi3[left, choice]
         a, b = overlapping_pairs(lo, hi)

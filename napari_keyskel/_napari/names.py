@@ -54,6 +54,22 @@ def camera_of(viewer: Any) -> Any:
     return scene.camera if scene is not None else viewer.camera
 
 
+def _view_bounds(viewer: Any, p: Any, axes: list[int], zoom: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The canvas as a box in the placement's pixels (``data * scale * zoom``), or None if unknown.
+
+    Its centre is the camera's centre less the layer's translation; its size, the canvas's
+    (``viewer.canvas.size``, height x width, from napari 0.6).
+    """
+    size = getattr(getattr(viewer, "canvas", None), "size", None)
+    if size is None or len(size) != 2 or min(size) <= 0:
+        return None
+    centre = np.asarray(camera_of(viewer).center, float)[-2:]
+    translate = np.asarray(p.translate, float)[axes]
+    mid = (centre - translate) * zoom
+    half = np.asarray(size, float) / 2
+    return mid - half, mid + half
+
+
 @dataclass
 class _Scene:
     """The points of the slice in view, as a placement sees them (screen pixels)."""
@@ -70,6 +86,7 @@ class _Scene:
     half: np.ndarray  # half sizes of their labels in pixels
     radius: np.ndarray  # marker radii in pixels
     colors: np.ndarray  # label colours (hex)
+    bounds: tuple[np.ndarray, np.ndarray] | None = None  # the canvas in the same pixels, if known
 
 
 class NodeNames:
@@ -247,6 +264,7 @@ class NodeNames:
             avoid_radius=EDGE_RADIUS,
             markers=(scene.px[still], scene.radius[still]),
             taken=(lo[stays], hi[stays]),
+            bounds=scene.bounds,
         )
         new_at = centre[ok] / (scene.scale * scene.zoom)
         idx = np.concatenate([slot[stays], sub[ok]])
@@ -294,6 +312,7 @@ class NodeNames:
                 gap=GAP,
                 avoid=avoid,
                 avoid_radius=EDGE_RADIUS,
+                bounds=scene.bounds,
             )
             out = at[ok] / (scene.scale * scene.zoom)
             self._write(scene.rows[ok], out, scene.strings[ok], scene.colors[ok])
@@ -360,7 +379,8 @@ class NodeNames:
         light = np.clip(0.45 * face + 0.55, 0, 1)  # the point's colour, lightened to read on video
         colors = np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in np.round(light * 255).astype(int)], str)
         half = label_half_sizes(strings, FONT_SIZE)
-        return _Scene(data, rows, axes, scale, zoom, px, ids, centres, strings, half, radius, colors)
+        bounds = _view_bounds(viewer, p, axes, zoom)
+        return _Scene(data, rows, axes, scale, zoom, px, ids, centres, strings, half, radius, colors, bounds)
 
     def _edge_samples(self, rows: np.ndarray, px: np.ndarray, spacing: float) -> np.ndarray:
         """Pixels along the drawn edges between the labelled points, ``spacing`` apart."""
