@@ -83,11 +83,22 @@ def main(out: Path) -> int:
             print(f"{tool} is not installed (apt-get install -y xvfb xdotool)")
             return 2
     out.mkdir(parents=True, exist_ok=True)
-    display = f":{90 + os.getpid() % 100}"
+    # Xvfb picks a free display itself and writes its number to the pipe (a fixed or guessed
+    # number collides with xvfb-run's own server, as it once did in CI)
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        print("Xvfb did not start (no display number)")
+        return 2
+    display = f":{number}"
     env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(ROOT)}
     env.pop("QT_QPA_PLATFORM", None)
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
-    time.sleep(1.0)
     log = (out / "napari.log").open("w")
     app = subprocess.Popen([sys.executable, __file__, "--app", str(out)], env=env, stdout=log, stderr=log)
 
