@@ -79,6 +79,15 @@ def sugg_cells(dock) -> list[str]:
 
 
 @pytest.mark.viewer
+def test_a_broken_video_is_named_and_the_other_items_are_suggested_from(tmp_path):
+    root = three_videos(tmp_path / "mice")
+    (root / "zbroken.mp4").write_bytes(b"not a video")
+    failed: list[tuple[str, str]] = []
+    got = suggest_dataset(open_dataset(root), 6, failed=failed)
+    assert sum(len(v) for v in got.values()) == 6 and "zbroken.mp4" not in got
+    assert [name for name, _ in failed] == ["zbroken.mp4"] and "not a readable video" in failed[0][1]
+
+
 def test_dock_suggests_over_the_dataset_in_a_worker_and_steps_across_items(env, tmp_path, qtbot):
     root = three_videos(tmp_path / "mice")
     dock, viewer = env.dock, env.viewer

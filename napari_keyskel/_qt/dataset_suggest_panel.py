@@ -44,6 +44,8 @@ class SuggestPanel(QWidget):
 
     def __init__(self, dock: DatasetDock, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        #: Items of the last whole-dataset run whose media could not be read: (name, reason).
+        self.failed: list[tuple[str, str]] = []
         self.dock = dock
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -141,6 +143,8 @@ class SuggestPanel(QWidget):
         def progress(done: int, total: int, what: str) -> None:  # (in the worker: no Qt here)
             self._run_state = (done, total, what)
 
+        self.failed = []
+
         def run() -> Any:
             try:
                 return suggest_dataset(
@@ -150,6 +154,7 @@ class SuggestPanel(QWidget):
                     exclude=keyed,
                     progress=progress,
                     cancelled=lambda: self._cancel_asked,
+                    failed=self.failed,
                 )
             except Cancelled:
                 return None
@@ -192,7 +197,10 @@ class SuggestPanel(QWidget):
         self.show_item()
         self._count()
         total = sum(len(v) for v in by_item.values())
-        self.dock.say(f"{total} frames suggested over {len(by_item)} items (the 'sugg.' column)")
+        said = f"{total} frames suggested over {len(by_item)} items (the 'sugg.' column)"
+        if self.failed:
+            said += "; not read: " + "; ".join(f"{name} ({why})" for name, why in self.failed)
+        self.dock.say(said)
 
     def _suggest_failed(self, exc: Exception) -> None:
         self.dock.say(f"suggesting failed: {exc}")

@@ -61,8 +61,7 @@ def run_items(box: Any) -> Any:
     if session is None or box.model is None:
         box.panel.say("open a dataset (Dataset dock) and choose a model first")
         return None
-    if box.model_worker is not None:
-        box.panel.say("a model is already running (cancel it first)")
+    if box.busy():
         return None
     suggestions = {}
     if session.item is not None and session.points_layers:  # the item open: the frames suggested there

@@ -283,6 +283,12 @@ class ModelRunBox(QGroupBox):
         elif not open_ and at >= 0:
             self.where_combo.removeItem(at)
 
+    def busy(self) -> bool:
+        """A model is running (said in the status line): nothing else may start."""
+        if self.model_worker is not None:
+            self.panel.say("a model is already running (cancel it first)")
+        return self.model_worker is not None
+
     def run_model(self) -> Any:
         """Run the model in a worker over the chosen frames; returns the (started) worker, or None."""
         from napari.qt.threading import create_worker
@@ -296,8 +302,7 @@ class ModelRunBox(QGroupBox):
         if owner is None or self.model is None:
             self.panel.say("choose an annotation layer and a model first")
             return None
-        if self.model_worker is not None:
-            self.panel.say("a model is already running (cancel it first)")
+        if self.busy():
             return None
         try:
             data = model_run.media_data(owner)

@@ -161,8 +161,12 @@ def suggest_dataset(
     exclude: Mapping[str, Iterable[int]] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    failed: list[tuple[str, str]] | None = None,
 ) -> dict[str, np.ndarray]:
     """``n`` frames over every item of ``dataset`` with media: ``{item key: frames}`` (sorted).
+
+    An item whose media cannot be read (a broken video) is left out and, with ``failed`` given,
+    appended to it as ``(item name, reason)``; the others are suggested from.
 
     One k-means over the thumbnails of all items (:func:`~.suggest.suggest_many`), so an item
     unlike the others gets frames, and a long run of alike items few. Frames holding a key are
@@ -187,13 +191,22 @@ def suggest_dataset(
             raise Cancelled("suggesting frames was stopped")
 
     lengths = []
-    for done, it in enumerate(usable, 1):
+    for done, it in enumerate(list(usable), 1):
         check()
-        lengths.append((it.key, item_length(it)))
+        try:
+            lengths.append((it.key, item_length(it)))
+        except KeyskelError as exc:  # a broken video: named, and the others go on
+            usable.remove(it)
+            if failed is not None:
+                failed.append((it.name, str(exc)))
+            continue
         if it.key not in skip:
             skip[it.key] = _keyed(dataset, it)
         if progress is not None:
             progress(done, total, f"read {it.name}")
+
+    if not usable:
+        raise KeyskelError(f"{dataset.root}: no item's media could be read")
 
     def read(key: str, frames: np.ndarray) -> np.ndarray:
         with open_for_thumbnails(media[key]) as src:
